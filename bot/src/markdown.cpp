@@ -1,0 +1,113 @@
+#include "bot/markdown.hpp"
+
+#include <cmark.h>
+
+#include <memory>
+#include <string>
+
+namespace opalebot::bot {
+namespace {
+
+struct NodeDeleter {
+    void operator()(cmark_node* node) const noexcept { cmark_node_free(node); }
+};
+struct IterDeleter {
+    void operator()(cmark_iter* iter) const noexcept { cmark_iter_free(iter); }
+};
+
+void end_line(std::string& out)
+{
+    if (!out.empty() && out.back() != '\n')
+        out += '\n';
+}
+
+void end_block(std::string& out)
+{
+    end_line(out);
+    if (out.size() >= 2 && out[out.size() - 2] != '\n')
+        out += '\n';
+}
+
+} // namespace
+
+std::string markdown_to_text(std::string_view markdown)
+{
+    const std::unique_ptr<cmark_node, NodeDeleter> document{
+        cmark_parse_document(markdown.data(), markdown.size(), CMARK_OPT_DEFAULT)};
+    if (!document)
+        return std::string{markdown};
+    const std::unique_ptr<cmark_iter, IterDeleter> iter{cmark_iter_new(document.get())};
+    std::string out;
+    int list_depth = 0;
+    for (auto event = cmark_iter_next(iter.get()); event != CMARK_EVENT_DONE;
+         event = cmark_iter_next(iter.get())) {
+        cmark_node* node = cmark_iter_get_node(iter.get());
+        const bool enter = event == CMARK_EVENT_ENTER;
+        switch (cmark_node_get_type(node)) {
+        case CMARK_NODE_TEXT:
+        case CMARK_NODE_CODE:
+        case CMARK_NODE_HTML_INLINE:
+            if (const char* literal = cmark_node_get_literal(node))
+                out += literal;
+            break;
+        case CMARK_NODE_CODE_BLOCK:
+        case CMARK_NODE_HTML_BLOCK:
+            if (const char* literal = cmark_node_get_literal(node))
+                out += literal;
+            end_block(out);
+            break;
+        case CMARK_NODE_SOFTBREAK:
+            out += ' ';
+            break;
+        case CMARK_NODE_LINEBREAK:
+            out += '\n';
+            break;
+        case CMARK_NODE_LIST:
+            list_depth += enter ? 1 : -1;
+            if (!enter && list_depth == 0)
+                end_block(out);
+            break;
+        case CMARK_NODE_ITEM:
+            if (enter) {
+                end_line(out);
+                out += std::string(static_cast<std::size_t>(2 * (list_depth - 1)), ' ');
+                cmark_node* list = cmark_node_parent(node);
+                if (cmark_node_get_list_type(list) == CMARK_ORDERED_LIST) {
+                    int number = cmark_node_get_list_start(list);
+                    for (cmark_node* n = cmark_node_first_child(list); n != nullptr && n != node;
+                         n = cmark_node_next(n))
+                        ++number;
+                    out += std::to_string(number) + ". ";
+                } else {
+                    out += "- ";
+                }
+            }
+            break;
+        case CMARK_NODE_PARAGRAPH:
+            if (!enter)
+                list_depth > 0 ? end_line(out) : end_block(out);
+            break;
+        case CMARK_NODE_HEADING:
+            if (!enter)
+                end_block(out);
+            break;
+        case CMARK_NODE_THEMATIC_BREAK:
+            end_block(out);
+            break;
+        case CMARK_NODE_LINK:
+            if (!enter) {
+                const char* url = cmark_node_get_url(node);
+                if (url != nullptr && *url != '\0' && std::string_view{url}.find("://") != std::string_view::npos)
+                    out += std::string{" ("} + url + ")";
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' '))
+        out.pop_back();
+    return out;
+}
+
+} // namespace opalebot::bot

@@ -1,0 +1,83 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace opalebot::commands {
+
+/// Who may run a command; each role may run what the roles before it may.
+enum class Role { member, support, admin };
+
+/// A message as the router sees it, whatever the transport (console, Matrix).
+struct Message {
+    std::string sender; ///< "@marie.dupont-ac-lille.fr:agent.education.tchap.gouv.fr"
+    std::string room;   ///< empty in the console
+    std::string body;   ///< plain text, the bot's mention already removed
+    Role role = Role::member;
+};
+
+/// What the bot answers: Markdown (the transport renders it), and the entry it came from.
+struct Reply {
+    std::string markdown;
+    std::string entry_id; ///< the knowledge entry answered, for feedback; empty otherwise
+};
+
+/// What a handler receives: the message and the text after the command name.
+struct Context {
+    const Message& message;
+    std::string_view args;
+};
+
+struct Command {
+    std::string name;                 ///< without the prefix, lower case: "sigle"
+    std::vector<std::string> aliases; ///< other names: "help" for "aide"
+    std::string usage;                ///< "!sigle <SIGLE>"
+    std::string summary;              ///< one French line for !aide
+    Role role = Role::member;
+    std::function<Reply(const Context&)> handler;
+};
+
+/// `!name args` split in two, or nothing when the text is ordinary chat.
+struct ParsedCommand {
+    std::string name; ///< folded: "difficultés" and "Difficultes" give "difficultes"
+    std::string_view args;
+};
+std::optional<ParsedCommand> parse_command(std::string_view body, std::string_view prefix);
+
+/// Routes a message to its command, or to the free-text handler; contains every failure.
+class Registry {
+public:
+    explicit Registry(std::string prefix = "!") : prefix_(std::move(prefix)) {}
+
+    /// False if the name or an alias is already taken.
+    bool add(Command command);
+
+    /// Handles messages that are not commands (questions); without it they get no reply.
+    void set_free_text(std::function<std::optional<Reply>(const Message&)> handler);
+
+    /// The reply to `message`, if any. Never throws.
+    std::optional<Reply> dispatch(const Message& message) const;
+
+    /// The commands `role` may run, one per line, sorted by name.
+    std::string help(Role role) const;
+
+    const std::string& prefix() const { return prefix_; }
+
+private:
+    const Command* find(std::string_view name) const;
+    Reply unknown(std::string_view name, Role role) const;
+
+    std::string prefix_;
+    std::map<std::string, Command, std::less<>> commands_;
+    std::map<std::string, std::string, std::less<>> aliases_; ///< alias → name
+    std::function<std::optional<Reply>(const Message&)> free_text_;
+};
+
+/// "administrateur", "support", "membre".
+std::string_view role_name(Role role);
+
+} // namespace opalebot::commands

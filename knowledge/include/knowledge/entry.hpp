@@ -1,0 +1,40 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace opalebot::knowledge {
+
+/// Where an entry's content comes from: a public address or the name of a resource (Tribu, MF2).
+struct Source {
+    std::string titre;
+    std::string adresse;   ///< https://…, or empty
+    std::string ressource; ///< "Espace Tribu utilisateurs op@le HDF", or empty
+};
+
+/// One pas-à-pas of knowledge/content/, as its front matter and Markdown body describe it.
+struct Entry {
+    std::string id;
+    std::string titre;
+    std::string domaine;
+    std::vector<std::string> mots_cles;
+    std::vector<std::string> profils;
+    std::vector<Source> sources;
+    std::string mis_a_jour;  ///< ISO date, AAAA-MM-JJ
+    std::string a_completer; ///< what a curator still has to add; empty when complete
+    std::string body;        ///< Markdown, as written
+    std::string body_text;   ///< the body's words without Markdown, for the index
+};
+
+/// A problem found in a knowledge file, reported as `file:line: message`.
+struct Diagnostic {
+    std::string file;
+    int line = 0; ///< 1-based; 0 when the problem is the whole file
+    std::string message;
+    bool is_error = true; ///< false for a warning that does not stop the file loading
+};
+
+/// The domains an entry may belong to (kb-topics.tsv).
+const std::vector<std::string>& known_domains();
+
+} // namespace opalebot::knowledge

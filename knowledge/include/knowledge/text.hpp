@@ -1,0 +1,27 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace opalebot::knowledge {
+
+/// Lower-case ASCII form of French text: accents removed, ligatures split (œ → oe), typographic
+/// apostrophes made plain, "@" inside a word read as "a" (op@le → opale, m@gistère → magistere),
+/// every other non-ASCII character (emoji, symbols) turned into a space. Invalid UTF-8 is a space.
+std::string fold(std::string_view utf8);
+
+/// The words of folded text, elisions removed (l', d', qu', jusqu'…). A hyphenated word yields
+/// its parts and then the joined form, so that "pré-sas" also matches "presas".
+std::vector<std::string> split_words(std::string_view folded);
+
+/// True for French function words and chat fillers that carry no topic ("comment", "bonjour").
+bool is_stop_word(std::string_view folded_word);
+
+/// User text made inert inside Markdown: every ASCII punctuation character gets a backslash.
+std::string escape_markdown(std::string_view text);
+
+/// Damerau–Levenshtein distance (optimal string alignment), giving up above `limit`.
+int edit_distance(std::string_view a, std::string_view b, int limit);
+
+} // namespace opalebot::knowledge

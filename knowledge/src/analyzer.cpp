@@ -1,0 +1,54 @@
+#include "knowledge/analyzer.hpp"
+
+#include "knowledge/text.hpp"
+
+#include <libstemmer.h>
+
+#include <stdexcept>
+
+namespace opalebot::knowledge {
+
+struct Analyzer::Stemmer {
+    struct Deleter {
+        void operator()(sb_stemmer* s) const noexcept { sb_stemmer_delete(s); }
+    };
+    std::unique_ptr<sb_stemmer, Deleter> handle{sb_stemmer_new("french", "UTF_8")};
+};
+
+Analyzer::Analyzer() : stemmer_(std::make_unique<Stemmer>())
+{
+    if (!stemmer_->handle)
+        throw std::runtime_error("libstemmer has no French stemmer"); // a broken install
+}
+
+Analyzer::~Analyzer() = default;
+Analyzer::Analyzer(Analyzer&&) noexcept = default;
+Analyzer& Analyzer::operator=(Analyzer&&) noexcept = default;
+
+std::string Analyzer::stem(std::string_view folded_word) const
+{
+    // Short words are acronyms (EJ, DP, TR) or numbers: the stemmer would only damage them.
+    if (folded_word.size() <= 3)
+        return std::string{folded_word};
+    const auto* stemmed =
+        sb_stemmer_stem(stemmer_->handle.get(), reinterpret_cast<const sb_symbol*>(folded_word.data()),
+                        static_cast<int>(folded_word.size()));
+    if (stemmed == nullptr) // out of memory: the word itself still matches itself
+        return std::string{folded_word};
+    return {reinterpret_cast<const char*>(stemmed),
+            static_cast<std::size_t>(sb_stemmer_length(stemmer_->handle.get()))};
+}
+
+std::vector<Term> Analyzer::analyze(std::string_view text) const
+{
+    std::vector<Term> terms;
+    for (auto& word : split_words(fold(text))) {
+        if (is_stop_word(word))
+            continue;
+        auto stemmed = stem(word);
+        terms.push_back({std::move(word), std::move(stemmed)});
+    }
+    return terms;
+}
+
+} // namespace opalebot::knowledge

@@ -1,0 +1,265 @@
+#include "knowledge/answerer.hpp"
+
+#include "knowledge/text.hpp"
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace opalebot::knowledge {
+namespace {
+
+// Longer messages are cut: a question is a few lines, and a pasted 10,000-character log must
+// still get a quick answer.
+constexpr std::size_t max_question_bytes = 2000;
+
+bool is_politeness(std::string_view word)
+{
+    static const std::unordered_set<std::string_view> words{
+        "merci", "beaucoup", "remercie", "remerciements", "thanks", "thx", "bonjour", "bonsoir",
+        "salut", "coucou", "hello", "hi", "bjr", "slt", "bonne", "journee", "soiree", "semaine",
+        "tous", "toutes", "monde", "super", "top", "parfait", "genial", "cool", "nickel", "ok",
+        "okay", "accord", "bravo", "infiniment", "mille", "encore", "bot", "opale"};
+    return words.contains(word);
+}
+
+bool is_thanks(std::string_view word)
+{
+    return word == "merci" || word == "remercie" || word == "remerciements" || word == "thanks" ||
+           word == "thx" || word == "bravo";
+}
+
+// Words that turn a message into "what does this acronym mean?".
+bool is_definition_word(std::string_view word)
+{
+    static const std::unordered_set<std::string_view> words{
+        "signifie", "signifient", "signification", "definition", "sigle", "sigles", "acronyme",
+        "abreviation", "veut", "veulent", "dire", "quoi", "estce", "mot", "terme", "sens",
+        "designe", "correspond", "explique", "expliquer"};
+    return words.contains(word);
+}
+
+std::string french_date(const std::string& iso)
+{
+    if (iso.size() != 10)
+        return iso;
+    return iso.substr(8, 2) + "/" + iso.substr(5, 2) + "/" + iso.substr(0, 4);
+}
+
+/// A UTF-8 prefix of at most `bytes` bytes that does not cut a character in two.
+std::string_view utf8_prefix(std::string_view text, std::size_t bytes)
+{
+    if (text.size() <= bytes)
+        return text;
+    while (bytes > 0 && (static_cast<unsigned char>(text[bytes]) & 0xC0U) == 0x80U)
+        --bytes;
+    return text.substr(0, bytes);
+}
+
+constexpr std::string_view ticket_hint =
+    "Sinon, posez la question aux collègues du salon, ou ouvrez un ticket d'assistance iTop : "
+    "service op@le, titre commençant par **SI2C** (question métier) ou **DRASI** (question "
+    "technique), avec tous les détails (`!fiche assistance-ticket`).";
+
+} // namespace
+
+std::string_view to_string(Answer::Kind kind)
+{
+    switch (kind) {
+    case Answer::Kind::entry:
+        return "entree";
+    case Answer::Kind::glossary:
+        return "glossaire";
+    case Answer::Kind::greeting:
+        return "salutation";
+    case Answer::Kind::thanks:
+        return "remerciement";
+    case Answer::Kind::unknown:
+        return "inconnu";
+    case Answer::Kind::empty:
+        break;
+    }
+    return "vide";
+}
+
+Answerer::Answerer(KnowledgeBase base, Thresholds thresholds)
+    : glossary_(std::move(base.glossary)), index_(std::move(base.entries), glossary_, base.synonyms),
+      thresholds_(thresholds)
+{
+}
+
+void Answerer::replace(KnowledgeBase base)
+{
+    Index index{std::move(base.entries), base.glossary, base.synonyms};
+    glossary_ = std::move(base.glossary);
+    index_ = std::move(index);
+}
+
+const Entry* Answerer::find_entry(std::string_view id) const
+{
+    const auto& all = entries();
+    const auto it = std::find_if(all.begin(), all.end(), [&](const Entry& e) { return e.id == id; });
+    return it == all.end() ? nullptr : &*it;
+}
+
+std::optional<std::string> Answerer::asked_acronym(std::string_view question) const
+{
+    const auto words = split_words(fold(question));
+    bool asks_meaning = false;
+    std::vector<std::string> content;
+    for (const auto& word : words) {
+        if (is_definition_word(word))
+            asks_meaning = true;
+        else if (!is_stop_word(word) && !is_politeness(word))
+            content.push_back(word);
+    }
+    if (content.size() != 1)
+        return std::nullopt;
+    if (glossary_.find(content.front()) != nullptr)
+        return content.front();
+    // An unknown word written in capitals after "que veut dire" is an acronym we do not know.
+    if (!asks_meaning)
+        return std::nullopt;
+    // The word as typed: only capitals and digits make it look like an acronym ("XYZ", "CJOBu" no).
+    std::string typed;
+    for (std::size_t i = 0; i <= question.size(); ++i) {
+        const char c = i < question.size() ? question[i] : ' ';
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+            typed += c;
+            continue;
+        }
+        const bool capitals = std::none_of(typed.begin(), typed.end(), [](char t) { return t >= 'a' && t <= 'z'; });
+        if (!typed.empty() && fold(typed) == content.front())
+            return capitals && typed.size() >= 2 && typed.size() <= 8 ? std::optional{typed} : std::nullopt;
+        typed.clear();
+    }
+    return std::nullopt;
+}
+
+Answer Answerer::ask(std::string_view raw_question)
+{
+    const auto question = utf8_prefix(raw_question, max_question_bytes);
+    Answer answer;
+    const auto words = split_words(fold(question));
+    if (words.empty()) {
+        answer.kind = Answer::Kind::empty;
+        answer.text = "Je n'ai pas trouvé de question dans ce message. Posez-la en quelques mots, "
+                      "par exemple « comment créer le tiers DDFIP ? », ou tapez `!aide`.";
+        return answer;
+    }
+    if (const auto sigle = asked_acronym(question)) {
+        answer.kind = Answer::Kind::glossary;
+        answer.text = explain_acronym(*sigle);
+        return answer;
+    }
+    if (std::all_of(words.begin(), words.end(),
+                    [](const auto& w) { return is_stop_word(w) || is_politeness(w); })) {
+        const bool thanks = std::any_of(words.begin(), words.end(), [](const auto& w) { return is_thanks(w); });
+        answer.kind = thanks ? Answer::Kind::thanks : Answer::Kind::greeting;
+        answer.text = thanks ? "Avec plaisir ! Bon courage pour la suite dans op@le."
+                             : "Bonjour ! Posez-moi votre question sur op@le, par exemple « comment "
+                               "créer le tiers DDFIP ? », ou tapez `!aide` pour voir les commandes.";
+        return answer;
+    }
+
+    const auto hits = index_.search(question, 4);
+    const auto& all = entries();
+    answer.score = hits.empty() ? 0 : hits.front().score;
+    const bool confident =
+        !hits.empty() && hits.front().score >= thresholds_.answer &&
+        (hits.size() == 1 || hits.front().score - hits[1].score >= thresholds_.margin);
+    for (std::size_t k = confident ? 1 : 0; k < hits.size() && answer.alternatives.size() < 3; ++k)
+        if (hits[k].score >= thresholds_.suggest)
+            answer.alternatives.push_back(all[hits[k].entry].id);
+    if (confident) {
+        answer.kind = Answer::Kind::entry;
+        answer.entry_id = all[hits.front().entry].id;
+        answer.text = entry_reply(all[hits.front().entry]);
+    } else {
+        answer.kind = Answer::Kind::unknown;
+        answer.text = unknown_reply(answer.alternatives);
+    }
+    return answer;
+}
+
+std::string Answerer::entry_reply(const Entry& entry) const
+{
+    std::string text = "**" + entry.titre + "**\n\n";
+    std::string body = entry.body;
+    while (!body.empty() && (body.back() == '\n' || body.back() == ' '))
+        body.pop_back();
+    text += body + "\n\n";
+    if (!entry.a_completer.empty())
+        text += "_Les écrans et étapes détaillés sont dans la ressource citée ci-dessous ; cette "
+                "fiche sera complétée par le bureau du conseil._\n\n";
+    text += entry.sources.size() > 1 ? "Sources :\n" : "Source :\n";
+    for (const auto& source : entry.sources) {
+        if (!source.adresse.empty())
+            text += "- [" + source.titre + "](" + source.adresse + ")";
+        else
+            text += "- " + source.titre;
+        if (!source.ressource.empty())
+            text += " — " + source.ressource;
+        text += '\n';
+    }
+    text += "\n_Fiche relue le " + french_date(entry.mis_a_jour) +
+            ". Utile ? Réagissez 👍 ou 👎._";
+    return text;
+}
+
+std::string Answerer::unknown_reply(const std::vector<std::string>& suggestions) const
+{
+    std::string text = "Je ne sais pas répondre à coup sûr : aucune fiche de ma base ne correspond "
+                       "clairement à cette question.\n\n";
+    if (!suggestions.empty()) {
+        text += "Vouliez-vous dire :\n";
+        for (const auto& id : suggestions)
+            if (const auto* entry = find_entry(id))
+                text += "- " + entry->titre + " (`!fiche " + id + "`)\n";
+        text += '\n';
+    }
+    text += ticket_hint;
+    return text;
+}
+
+std::string Answerer::acronym_reply(const Acronym& acronym)
+{
+    std::string text = "**" + acronym.sigle + "**";
+    if (!acronym.developpement.empty())
+        text += " : " + acronym.developpement + ".";
+    else
+        text += " : aucune source publique ne donne le développement de ce sigle ; je préfère ne "
+                "pas le deviner.";
+    if (!acronym.definition.empty())
+        text += "\n\n" + acronym.definition;
+    if (!acronym.source.empty())
+        text += "\n\n_Source : " + acronym.source + "_";
+    std::string see_also;
+    for (const auto& hit : index_.search(acronym.sigle, 3))
+        if (hit.score >= thresholds_.answer)
+            see_also += "\n- " + entries()[hit.entry].titre + " (`!fiche " + entries()[hit.entry].id + "`)";
+    if (!see_also.empty())
+        text += "\n\nVoir aussi :" + see_also;
+    return text;
+}
+
+std::string Answerer::explain_acronym(std::string_view sigle)
+{
+    const auto wanted = utf8_prefix(sigle, 64);
+    if (split_words(fold(wanted)).empty())
+        return "Indiquez le sigle à expliquer, par exemple `!sigle EJ`.";
+    if (const auto* acronym = glossary_.find(wanted))
+        return acronym_reply(*acronym);
+    std::string text = "Je ne connais pas le sigle « " + escape_markdown(wanted) + " ».";
+    std::string close;
+    const auto folded = fold(wanted);
+    for (const auto& acronym : glossary_.all())
+        if (edit_distance(folded, fold(acronym.sigle), 1) <= 1)
+            close += (close.empty() ? "" : ", ") + acronym.sigle;
+    if (!close.empty())
+        text += " Vouliez-vous dire : " + close + " ?";
+    text += " S'il concerne op@le, les collègues du salon ou l'assistance (ticket iTop) sauront "
+            "vous répondre.";
+    return text;
+}
+
+} // namespace opalebot::knowledge

@@ -1,0 +1,399 @@
+#include "knowledge/knowledge_base.hpp"
+#include "knowledge/text.hpp"
+
+#include <cmark.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+
+namespace opalebot::knowledge {
+namespace {
+
+struct NodeDeleter {
+    void operator()(cmark_node* node) const noexcept { cmark_node_free(node); }
+};
+struct IterDeleter {
+    void operator()(cmark_iter* iter) const noexcept { cmark_iter_free(iter); }
+};
+
+/// Collects problems of one file, with line numbers counted from the top of the file.
+class Reporter {
+public:
+    Reporter(std::string file, std::vector<Diagnostic>& problems) : file_(std::move(file)), problems_(problems) {}
+    void error(int line, std::string message) { add(line, std::move(message), true); }
+    void warning(int line, std::string message) { add(line, std::move(message), false); }
+    bool failed() const { return failed_; }
+
+private:
+    void add(int line, std::string message, bool is_error)
+    {
+        failed_ = failed_ || is_error;
+        problems_.push_back({file_, line, std::move(message), is_error});
+    }
+    std::string file_;
+    std::vector<Diagnostic>& problems_;
+    bool failed_ = false;
+};
+
+// yaml-cpp counts lines from 0; the front matter starts on the file's line 2.
+int line_of(const YAML::Node& node, int first_line) { return node.Mark().line + first_line; }
+
+std::string trimmed(std::string_view s)
+{
+    const auto begin = s.find_first_not_of(" \t\r\n");
+    if (begin == std::string_view::npos)
+        return {};
+    const auto end = s.find_last_not_of(" \t\r\n");
+    return std::string{s.substr(begin, end - begin + 1)};
+}
+
+/// A list field: a YAML sequence of scalars, or one scalar with commas ("a, b, c").
+std::vector<std::string> string_list(const YAML::Node& node)
+{
+    std::vector<std::string> items;
+    if (node.IsScalar()) {
+        std::stringstream stream{node.Scalar()};
+        for (std::string item; std::getline(stream, item, ',');)
+            if (auto t = trimmed(item); !t.empty())
+                items.push_back(std::move(t));
+    } else if (node.IsSequence()) {
+        for (const auto& item : node)
+            if (item.IsScalar())
+                if (auto t = trimmed(item.Scalar()); !t.empty())
+                    items.push_back(std::move(t));
+    }
+    return items;
+}
+
+/// "2024-02-19" or "19/02/2024" as an ISO date, if it is a real calendar day.
+std::optional<std::string> parse_date(const std::string& text)
+{
+    int year = 0;
+    unsigned month = 0;
+    unsigned day = 0;
+    char sep1 = 0;
+    char sep2 = 0;
+    std::istringstream in{text};
+    if (text.size() == 10 && text[4] == '-') {
+        in >> year >> sep1 >> month >> sep2 >> day;
+        if (sep1 != '-' || sep2 != '-')
+            return std::nullopt;
+    } else if (text.size() == 10 && text[2] == '/') {
+        in >> day >> sep1 >> month >> sep2 >> year;
+        if (sep1 != '/' || sep2 != '/')
+            return std::nullopt;
+    } else {
+        return std::nullopt;
+    }
+    if (in.fail() || !in.eof())
+        return std::nullopt;
+    const std::chrono::year_month_day date{std::chrono::year{year}, std::chrono::month{month},
+                                           std::chrono::day{day}};
+    if (!date.ok() || year < 2000 || year > 2100)
+        return std::nullopt;
+    char iso[11];
+    std::snprintf(iso, sizeof iso, "%04d-%02u-%02u", year, month, day);
+    return std::string{iso};
+}
+
+bool is_valid_id(std::string_view id)
+{
+    return !id.empty() && std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    });
+}
+
+/// Field names as curators may type them: "mots-clés", "Mis à jour", "a_completer".
+std::string field_key(const std::string& raw)
+{
+    std::string key = fold(raw);
+    std::replace(key.begin(), key.end(), ' ', '-');
+    std::replace(key.begin(), key.end(), '_', '-');
+    return key;
+}
+
+struct Body {
+    std::string text;
+    std::vector<std::pair<int, std::string>> links; ///< line in the body, destination
+};
+
+/// The body's words without Markdown, and its links with their lines, read with cmark.
+Body read_body(const std::string& markdown)
+{
+    Body body;
+    const std::unique_ptr<cmark_node, NodeDeleter> document{
+        cmark_parse_document(markdown.data(), markdown.size(), CMARK_OPT_DEFAULT)};
+    if (!document)
+        return body;
+    const std::unique_ptr<cmark_iter, IterDeleter> iter{cmark_iter_new(document.get())};
+    for (auto event = cmark_iter_next(iter.get()); event != CMARK_EVENT_DONE;
+         event = cmark_iter_next(iter.get())) {
+        cmark_node* node = cmark_iter_get_node(iter.get());
+        const auto type = cmark_node_get_type(node);
+        if (event == CMARK_EVENT_ENTER && type == CMARK_NODE_LINK) {
+            if (const char* url = cmark_node_get_url(node))
+                body.links.emplace_back(cmark_node_get_start_line(node), url);
+        }
+        if (type == CMARK_NODE_TEXT || type == CMARK_NODE_CODE) {
+            if (const char* literal = cmark_node_get_literal(node))
+                body.text += literal;
+            body.text += ' ';
+        } else if (event == CMARK_EVENT_EXIT || type == CMARK_NODE_SOFTBREAK ||
+                   type == CMARK_NODE_LINEBREAK) {
+            body.text += ' ';
+        }
+    }
+    return body;
+}
+
+bool is_relative_link(const std::string& url)
+{
+    if (url.empty() || url[0] == '#')
+        return false;
+    const auto colon = url.find(':');
+    const auto slash = url.find('/');
+    return colon == std::string::npos || (slash != std::string::npos && slash < colon);
+}
+
+std::optional<std::string> read_file(const std::filesystem::path& path)
+{
+    std::ifstream in{path, std::ios::binary};
+    if (!in)
+        return std::nullopt;
+    std::ostringstream content;
+    content << in.rdbuf();
+    return content.str();
+}
+
+} // namespace
+
+const std::vector<std::string>& known_domains()
+{
+    static const std::vector<std::string> domains{"Tiers",   "Budget",           "Dépenses",
+                                                  "Recettes", "Sphère comptable", "Transverse"};
+    return domains;
+}
+
+bool KnowledgeBase::has_errors() const
+{
+    return std::any_of(problems.begin(), problems.end(), [](const auto& p) { return p.is_error; });
+}
+
+std::optional<Entry> parse_entry(const std::filesystem::path& file, const std::string& text,
+                                 std::vector<Diagnostic>& problems)
+{
+    Reporter report{file.string(), problems};
+    // The front matter sits between a first line "---" and the next line "---".
+    std::istringstream lines{text};
+    std::string line;
+    std::getline(lines, line);
+    if (trimmed(line) != "---") {
+        report.error(1, "la fiche doit commencer par une ligne « --- » (début de l'en-tête)");
+        return std::nullopt;
+    }
+    std::string front_matter;
+    int line_number = 1;
+    bool closed = false;
+    while (std::getline(lines, line)) {
+        ++line_number;
+        if (trimmed(line) == "---") {
+            closed = true;
+            break;
+        }
+        front_matter += line + '\n';
+    }
+    if (!closed) {
+        report.error(line_number, "l'en-tête n'est pas refermé par une ligne « --- »");
+        return std::nullopt;
+    }
+    const int body_first_line = line_number + 1;
+    std::string body_markdown{std::istreambuf_iterator<char>(lines), {}};
+
+    YAML::Node root;
+    try {
+        root = YAML::Load(front_matter);
+    } catch (const YAML::Exception& e) {
+        report.error(e.mark.line + 2, "en-tête illisible (colonne " + std::to_string(e.mark.column + 1) +
+                                          ") : " + e.msg);
+        return std::nullopt;
+    }
+    if (!root.IsMap()) {
+        report.error(2, "l'en-tête doit être une liste de champs « nom: valeur »");
+        return std::nullopt;
+    }
+
+    std::map<std::string, YAML::Node> fields;
+    for (const auto& field : root) {
+        const auto raw = field.first.as<std::string>("");
+        const auto key = field_key(raw);
+        static const std::set<std::string> known{"id",      "titre",   "domaine",    "mots-cles",
+                                                 "profils", "sources", "mis-a-jour", "a-completer"};
+        if (!known.contains(key)) {
+            report.error(line_of(field.first, 2), "champ inconnu « " + raw +
+                                                      " » (champs possibles : id, titre, domaine, "
+                                                      "mots-cles, profils, sources, mis-a-jour, "
+                                                      "a-completer)");
+            continue;
+        }
+        fields.emplace(key, field.second);
+    }
+    const auto scalar = [&](const std::string& key) -> std::string {
+        const auto it = fields.find(key);
+        if (it == fields.end() || !it->second.IsScalar() || trimmed(it->second.Scalar()).empty()) {
+            const int at = it == fields.end() ? 2 : line_of(it->second, 2);
+            report.error(at, "champ « " + key + " » manquant ou vide");
+            return {};
+        }
+        return trimmed(it->second.Scalar());
+    };
+    const auto list = [&](const std::string& key) -> std::vector<std::string> {
+        const auto it = fields.find(key);
+        auto items = it == fields.end() ? std::vector<std::string>{} : string_list(it->second);
+        if (items.empty())
+            report.error(it == fields.end() ? 2 : line_of(it->second, 2),
+                         "champ « " + key + " » manquant ou vide (une liste : [a, b])");
+        return items;
+    };
+
+    Entry entry;
+    entry.id = scalar("id");
+    if (!entry.id.empty()) {
+        const int at = line_of(fields.at("id"), 2);
+        if (!is_valid_id(entry.id))
+            report.error(at, "id « " + entry.id + " » invalide : minuscules, chiffres et tirets");
+        else if (entry.id != file.stem().string())
+            report.error(at, "id « " + entry.id + " » différent du nom du fichier « " +
+                                 file.filename().string() + " »");
+    }
+    entry.titre = scalar("titre");
+    entry.domaine = scalar("domaine");
+    if (!entry.domaine.empty()) {
+        const auto& domains = known_domains();
+        const auto it = std::find_if(domains.begin(), domains.end(), [&](const std::string& d) {
+            return fold(d) == fold(entry.domaine);
+        });
+        if (it == domains.end()) {
+            std::string choices;
+            for (const auto& d : domains)
+                choices += (choices.empty() ? "" : ", ") + d;
+            report.error(line_of(fields.at("domaine"), 2),
+                         "domaine inconnu « " + entry.domaine + " » (possibles : " + choices + ")");
+        } else {
+            entry.domaine = *it;
+        }
+    }
+    entry.mots_cles = list("mots-cles");
+    entry.profils = list("profils");
+
+    if (const auto it = fields.find("sources"); it == fields.end() || !it->second.IsSequence() ||
+                                                it->second.size() == 0) {
+        report.error(it == fields.end() ? 2 : line_of(it->second, 2),
+                     "champ « sources » manquant ou vide (une liste de « - titre: … »)");
+    } else {
+        for (const auto& item : it->second) {
+            const int at = line_of(item, 2);
+            if (!item.IsMap()) {
+                report.error(at, "source invalide : il faut « titre » et « adresse » ou « ressource »");
+                continue;
+            }
+            Source source;
+            for (const auto& part : item) {
+                const auto key = field_key(part.first.as<std::string>(""));
+                const auto value = part.second.IsScalar() ? trimmed(part.second.Scalar()) : "";
+                if (key == "titre")
+                    source.titre = value;
+                else if (key == "adresse" || key == "url" || key == "lien")
+                    source.adresse = value;
+                else if (key == "ressource" || key == "ou")
+                    source.ressource = value;
+                else
+                    report.error(line_of(part.first, 2),
+                                 "source : champ inconnu « " + part.first.as<std::string>("") +
+                                     " » (titre, adresse ou ressource)");
+            }
+            if (source.titre.empty())
+                report.error(at, "source sans « titre »");
+            if (source.adresse.empty() && source.ressource.empty())
+                report.error(at, "source « " + source.titre +
+                                     " » sans « adresse » ni « ressource » (où la trouver)");
+            if (!source.adresse.empty() && source.adresse.rfind("https://", 0) != 0 &&
+                source.adresse.rfind("http://", 0) != 0)
+                report.error(at, "adresse « " + source.adresse + " » invalide : elle doit commencer par https://");
+            entry.sources.push_back(std::move(source));
+        }
+    }
+
+    if (const auto date = scalar("mis-a-jour"); !date.empty()) {
+        if (auto iso = parse_date(date))
+            entry.mis_a_jour = std::move(*iso);
+        else
+            report.error(line_of(fields.at("mis-a-jour"), 2),
+                         "date « " + date + " » invalide (attendu AAAA-MM-JJ ou JJ/MM/AAAA)");
+    }
+    if (const auto it = fields.find("a-completer"); it != fields.end() && it->second.IsScalar())
+        entry.a_completer = trimmed(it->second.Scalar());
+
+    if (trimmed(body_markdown).empty())
+        report.error(body_first_line, "la fiche n'a pas de texte après l'en-tête");
+    auto body = read_body(body_markdown);
+    for (const auto& [link_line, url] : body.links) {
+        if (!is_relative_link(url))
+            continue;
+        const auto target = url.substr(0, url.find('#'));
+        if (!std::filesystem::exists(file.parent_path() / target))
+            report.error(body_first_line + link_line - 1, "lien cassé : « " + url + " » n'existe pas");
+    }
+    if (report.failed())
+        return std::nullopt;
+    entry.body = std::move(body_markdown);
+    entry.body_text = std::move(body.text);
+    return entry;
+}
+
+KnowledgeBase load_knowledge_base(const std::filesystem::path& dir)
+{
+    KnowledgeBase base;
+    std::error_code error;
+    std::vector<std::filesystem::path> files;
+    for (const auto& item : std::filesystem::directory_iterator(dir, error))
+        if (item.is_regular_file() && item.path().extension() == ".md" &&
+            item.path().filename() != "README.md")
+            files.push_back(item.path());
+    if (error) {
+        base.problems.push_back({dir.string(), 0, "dossier illisible : " + error.message(), true});
+        return base;
+    }
+    std::sort(files.begin(), files.end());
+
+    std::map<std::string, std::string> id_owner;
+    for (const auto& file : files) {
+        const auto text = read_file(file);
+        if (!text) {
+            base.problems.push_back({file.string(), 0, "fichier illisible", true});
+            continue;
+        }
+        auto entry = parse_entry(file, *text, base.problems);
+        if (!entry)
+            continue;
+        if (const auto [it, fresh] = id_owner.try_emplace(entry->id, file.string()); !fresh) {
+            base.problems.push_back(
+                {file.string(), 2, "id « " + entry->id + " » déjà utilisé par " + it->second, true});
+            continue;
+        }
+        base.entries.push_back(std::move(*entry));
+    }
+
+    if (const auto text = read_file(dir / "glossaire.yaml"))
+        base.glossary = parse_glossary((dir / "glossaire.yaml").string(), *text, base.problems);
+    if (const auto text = read_file(dir / "synonymes.yaml"))
+        base.synonyms = parse_synonyms((dir / "synonymes.yaml").string(), *text, base.problems);
+    return base;
+}
+
+} // namespace opalebot::knowledge

@@ -1,0 +1,257 @@
+#include "knowledge/text.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+#include <unordered_set>
+
+namespace opalebot::knowledge {
+namespace {
+
+// Folded forms of U+00C0..U+00FF; '\0' stands for "no letter" (×, ÷), '#' for a two-letter form.
+constexpr std::string_view latin1_folds = "aaaaaa#ceeeeiiii"  // ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏ
+                                          "dnooooo ouuuuyp#"  // ÐÑÒÓÔÕÖ×ØÙÚÛÜÝÞß
+                                          "aaaaaa#ceeeeiiii"  // àáâãäåæçèéêëìíîï
+                                          "dnooooo ouuuuypy"; // ðñòóôõö÷øùúûüýþÿ
+
+// Folded forms of U+0100..U+017F (Latin Extended-A); '#' marks a ligature (Ĳ, Œ).
+constexpr std::string_view latin_ext_folds =
+    "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiii##jjkkklllllll"
+    "lllnnnnnnnnnoooooo##rrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";
+
+/// Decodes one UTF-8 code point at `i`; returns U+FFFD for a malformed sequence.
+char32_t next_code_point(std::string_view s, std::size_t& i)
+{
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    const unsigned char lead = byte(i);
+    if (lead < 0x80) {
+        ++i;
+        return lead;
+    }
+    std::size_t length = 0;
+    char32_t cp = 0;
+    if ((lead & 0xE0U) == 0xC0U) {
+        length = 2;
+        cp = lead & 0x1FU;
+    } else if ((lead & 0xF0U) == 0xE0U) {
+        length = 3;
+        cp = lead & 0x0FU;
+    } else if ((lead & 0xF8U) == 0xF0U) {
+        length = 4;
+        cp = lead & 0x07U;
+    } else {
+        ++i;
+        return U'\uFFFD';
+    }
+    if (i + length > s.size()) {
+        i = s.size();
+        return U'\uFFFD';
+    }
+    for (std::size_t k = 1; k < length; ++k) {
+        if ((byte(i + k) & 0xC0U) != 0x80U) {
+            i += k;
+            return U'\uFFFD';
+        }
+        cp = (cp << 6U) | (byte(i + k) & 0x3FU);
+    }
+    i += length;
+    return cp;
+}
+
+void append_folded(std::string& out, char32_t cp)
+{
+    if (cp < 0x80) {
+        const auto c = static_cast<char>(cp);
+        out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        return;
+    }
+    switch (cp) {
+    case U'\u00C6':
+    case U'\u00E6':
+        out += "ae";
+        return;
+    case U'\u00DF':
+        out += "ss";
+        return;
+    case U'\u0152':
+    case U'\u0153':
+        out += "oe";
+        return;
+    case U'\u2018': // ‘ ’ ʼ ′: apostrophes, for elisions such as l’intégration
+    case U'\u2019':
+    case U'\u02BC':
+    case U'\u2032':
+        out += '\'';
+        return;
+    case U'\u2010': // hyphens
+    case U'\u2011':
+        out += '-';
+        return;
+    default:
+        break;
+    }
+    if (cp >= 0xC0 && cp <= 0xFF) {
+        const char c = latin1_folds[cp - 0xC0];
+        out += c == '#' ? ' ' : c;
+        return;
+    }
+    if (cp >= 0x100 && cp <= 0x17F) {
+        const char c = latin_ext_folds[cp - 0x100];
+        out += c == '#' ? ' ' : c;
+        return;
+    }
+    out += ' ';
+}
+
+bool is_letter(char c) { return c >= 'a' && c <= 'z'; }
+bool is_word_char(char c) { return is_letter(c) || (c >= '0' && c <= '9'); }
+
+// Elided articles and pronouns: the part before the apostrophe is dropped.
+bool is_elision(std::string_view s)
+{
+    static constexpr std::array<std::string_view, 13> elisions{
+        "l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu"};
+    return std::find(elisions.begin(), elisions.end(), s) != elisions.end();
+}
+
+} // namespace
+
+std::string fold(std::string_view utf8)
+{
+    std::string out;
+    out.reserve(utf8.size());
+    for (std::size_t i = 0; i < utf8.size();)
+        append_folded(out, next_code_point(utf8, i));
+    // "@" read as "a" when it sits inside or at the edge of a word: op@le, oper@, @loa.
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        if (out[i] != '@')
+            continue;
+        const bool letter_before = i > 0 && is_letter(out[i - 1]);
+        const bool letter_after = i + 1 < out.size() && is_letter(out[i + 1]);
+        if (letter_before || letter_after)
+            out[i] = 'a';
+    }
+    return out;
+}
+
+std::vector<std::string> split_words(std::string_view folded)
+{
+    std::vector<std::string> words;
+    std::size_t i = 0;
+    while (i < folded.size()) {
+        if (!is_word_char(folded[i])) {
+            ++i;
+            continue;
+        }
+        // A compound: word characters joined by single hyphens or apostrophes.
+        std::vector<std::string> parts;
+        std::string part;
+        while (i < folded.size()) {
+            const char c = folded[i];
+            if (is_word_char(c)) {
+                part += c;
+                ++i;
+            } else if (c == '\'' && !part.empty()) {
+                if (!is_elision(part))
+                    parts.push_back(part); // "aujourd'hui" keeps both halves
+                part.clear();
+                ++i;
+            } else if (c == '-' && !part.empty() && i + 1 < folded.size() &&
+                       is_word_char(folded[i + 1])) {
+                parts.push_back(std::move(part));
+                part.clear();
+                parts.emplace_back("-"); // marks a hyphen boundary
+                ++i;
+            } else {
+                break;
+            }
+        }
+        if (!part.empty())
+            parts.push_back(std::move(part));
+        std::string joined;
+        std::size_t hyphenated = 0;
+        for (const auto& p : parts) {
+            if (p == "-") {
+                ++hyphenated;
+                continue;
+            }
+            words.push_back(p);
+            joined += p;
+        }
+        if (hyphenated > 0)
+            words.push_back(std::move(joined));
+    }
+    return words;
+}
+
+bool is_stop_word(std::string_view folded_word)
+{
+    // Snowball's French stop list (folded), plus question words and salon fillers.
+    static const std::unordered_set<std::string_view> stop_words{
+        "a", "ai", "aie", "aient", "aies", "ait", "alors", "as", "au", "aucun", "aura", "aurai",
+        "auraient", "aurais", "aurait", "auras", "aurez", "auriez", "aurions", "aurons", "auront",
+        "aussi", "autre", "aux", "avaient", "avais", "avait", "avec", "avez", "aviez", "avions",
+        "avoir", "avons", "ayant", "ayez", "ayons", "bah", "ben", "besoin", "bien", "bjr", "bon",
+        "bonjour", "bonne", "bonsoir", "c", "ca", "car", "ce", "ceci", "cela", "celle", "celui",
+        "ces", "cet", "cette", "chez", "chose", "coucou", "combien", "comme", "comment",
+        "cordialement", "d", "dans", "de", "deja", "des", "doit", "doivent", "dois", "donc",
+        "dont", "du", "elle", "elles", "en", "encore", "es", "est", "et", "etaient", "etais",
+        "etait", "etant", "ete", "etes", "etiez", "etions", "etre", "eu", "eux", "faire", "faut",
+        "hello", "hi", "ici", "il", "ils", "j", "je", "jour", "l", "la", "le", "les", "leur",
+        "leurs", "lui", "m", "ma", "mais", "me", "meme", "merci", "mes", "moi", "mon", "n", "ne",
+        "nos", "notre", "nous", "on", "ont", "ou", "par", "pas", "peu", "peut", "peuvent", "peux",
+        "plait", "please", "plus", "possible", "pour", "pourquoi", "pourrais", "pourrait",
+        "pouvez", "pouvoir", "puis", "qu", "quand", "que", "quel", "quelle", "quelles", "quelqu",
+        "quelque", "quels", "qui", "quoi", "s", "sa", "sais", "sait", "salut", "savez", "savoir",
+        "se", "ses", "si", "sil", "slt", "soit", "sommes", "son", "sont", "souhaite", "suis",
+        "sur", "svp", "stp", "t", "ta", "te", "tes", "toi", "ton", "tous", "tout", "toute",
+        "toutes", "tres", "tu", "un", "une", "vers", "veux", "voudrais", "vous", "vos", "votre",
+        "y", "ya"};
+    return stop_words.contains(folded_word);
+}
+
+std::string escape_markdown(std::string_view text)
+{
+    static constexpr std::string_view special = "\\`*_{}[]()<>#+-.!|~&\"'";
+    std::string escaped;
+    escaped.reserve(text.size());
+    for (const char c : text) {
+        if (special.find(c) != std::string_view::npos)
+            escaped += '\\';
+        escaped += c == '\n' || c == '\r' ? ' ' : c;
+    }
+    return escaped;
+}
+
+int edit_distance(std::string_view a, std::string_view b, int limit)
+{
+    const auto length_gap = static_cast<int>(a.size()) - static_cast<int>(b.size());
+    if (std::abs(length_gap) > limit)
+        return limit + 1;
+    const std::size_t n = b.size();
+    std::vector<int> before(n + 1);
+    std::vector<int> previous(n + 1);
+    std::vector<int> current(n + 1);
+    for (std::size_t j = 0; j <= n; ++j)
+        previous[j] = static_cast<int>(j);
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        current[0] = static_cast<int>(i);
+        int row_best = current[0];
+        for (std::size_t j = 1; j <= n; ++j) {
+            const int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                current[j] = std::min(current[j], before[j - 2] + 1); // transposition
+            row_best = std::min(row_best, current[j]);
+        }
+        if (row_best > limit)
+            return limit + 1;
+        std::swap(before, previous);
+        std::swap(previous, current);
+    }
+    return std::min(previous[n], limit + 1);
+}
+
+} // namespace opalebot::knowledge
