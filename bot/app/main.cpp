@@ -4,6 +4,7 @@
 #include "bot/state_store.hpp"
 #include "commands/builtin.hpp"
 #include "commands/registry.hpp"
+#include "knowledge/analyzer.hpp"
 #include "knowledge/answerer.hpp"
 #include "knowledge/knowledge_base.hpp"
 #include "opalebot/log.hpp"
@@ -67,7 +68,8 @@ int run_console_mode(const std::filesystem::path& kb_dir, const std::string& db_
     StoredQuestionLog questions{store};
     commands::Registry registry;
     commands::add_knowledge_commands(registry, answerer, kb_dir, &questions);
-    const commands::Message sender{user, {}, {}, admin ? commands::Role::admin : commands::Role::member};
+    const commands::Message sender{
+        user, {}, {}, admin ? commands::Role::admin : commands::Role::member};
     log::get("main")->info("console mode: one message per line, Ctrl-D to quit");
     bot::run_console(std::cin, std::cout, [&](std::string_view text) -> std::optional<std::string> {
         auto message = sender;
@@ -90,6 +92,7 @@ int run_ask(const std::filesystem::path& kb_dir, const std::string& question, bo
     nlohmann::json out{{"answer", nullptr},
                        {"kind", knowledge::to_string(answer.kind)},
                        {"score", answer.score},
+                       {"runner_up", answer.runner_up},
                        {"alternatives", answer.alternatives},
                        {"text", text}};
     if (!answer.entry_id.empty())
@@ -137,7 +140,8 @@ int run_kb_list(const std::filesystem::path& dir, bool as_json)
                 source["ressource"] = s.ressource;
             sources.push_back(std::move(source));
         }
-        list.push_back({{"id", e.id}, {"titre", e.titre}, {"domaine", e.domaine}, {"sources", sources}});
+        list.push_back(
+            {{"id", e.id}, {"titre", e.titre}, {"domaine", e.domaine}, {"sources", sources}});
     }
     std::cout << list.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     return EXIT_SUCCESS;
@@ -150,21 +154,26 @@ try {
     opalebot::log::init({"main", "knowledge", "commands", "bot.console"});
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ [%n] %v");
 
-    CLI::App app{"opale-bot : le bot d'entraide op@le du salon Tchap (Hauts-de-France)", "opale-bot"};
+    CLI::App app{"opale-bot : le bot d'entraide op@le du salon Tchap (Hauts-de-France)",
+                 "opale-bot"};
     app.set_version_flag("--version", std::string{"opale-bot "} + OPALEBOT_VERSION);
     app.require_subcommand(1);
     std::string kb_dir = default_kb_dir().string();
 
-    auto* console = app.add_subcommand("console", "Dialogue en console : un message par ligne sur l'entrée standard");
+    auto* console = app.add_subcommand(
+        "console", "Dialogue en console : un message par ligne sur l'entrée standard");
     std::string db_path = "opale-bot.db";
     std::string user = "@console:localhost";
     bool admin = false;
     console->add_option("--db", db_path, "Base d'état SQLite")->capture_default_str();
-    console->add_option("--kb", kb_dir, "Dossier de la base de connaissances")->capture_default_str();
-    console->add_option("--user", user, "Identifiant Matrix de l'expéditeur simulé")->capture_default_str();
+    console->add_option("--kb", kb_dir, "Dossier de la base de connaissances")
+        ->capture_default_str();
+    console->add_option("--user", user, "Identifiant Matrix de l'expéditeur simulé")
+        ->capture_default_str();
     console->add_flag("--admin", admin, "L'expéditeur a le rôle administrateur");
 
-    auto* ask = app.add_subcommand("ask", "Pose une question à la base de connaissances et affiche la réponse");
+    auto* ask = app.add_subcommand(
+        "ask", "Pose une question à la base de connaissances et affiche la réponse");
     std::string question;
     bool ask_json = false;
     ask->add_option("question", question, "La question, en français")->required();
@@ -174,13 +183,19 @@ try {
 
     auto* kb = app.add_subcommand("kb", "Outils de la base de connaissances");
     kb->require_subcommand(1);
-    auto* check = kb->add_subcommand("check", "Vérifie les fiches, le glossaire et les synonymes (code de sortie non nul en cas d'erreur)");
+    auto* check = kb->add_subcommand("check", "Vérifie les fiches, le glossaire et les synonymes "
+                                              "(code de sortie non nul en cas d'erreur)");
     std::string check_dir = kb_dir;
     check->add_option("DIR", check_dir, "Dossier à vérifier")->capture_default_str();
     auto* list = kb->add_subcommand("list", "Liste les fiches valides");
     bool list_json = false;
     list->add_option("--kb", kb_dir, "Dossier de la base de connaissances")->capture_default_str();
     list->add_flag("--json", list_json, R"(Sortie JSON : [{"id", "titre", "domaine", "sources"}])");
+
+    auto* analyze = kb->add_subcommand(
+        "analyze", "Montre comment la recherche lit un texte (mots retenus et racines)");
+    std::string analyze_text;
+    analyze->add_option("TEXT", analyze_text, "Le texte à analyser")->required();
 
     CLI11_PARSE(app, argc, argv);
 
@@ -197,6 +212,11 @@ try {
         return run_kb_check(check_dir);
     if (*list)
         return run_kb_list(kb_dir, list_json);
+    if (*analyze) {
+        for (const auto& term : knowledge::Analyzer{}.analyze(analyze_text))
+            std::cout << term.word << " → " << term.stem << '\n';
+        return EXIT_SUCCESS;
+    }
     return EXIT_FAILURE;
 } catch (const std::exception& e) {
     spdlog::critical("arrêt : {}", e.what());

@@ -97,7 +97,8 @@ std::string markdown_to_text(std::string_view markdown)
         case CMARK_NODE_LINK:
             if (!enter) {
                 const char* url = cmark_node_get_url(node);
-                if (url != nullptr && *url != '\0' && std::string_view{url}.find("://") != std::string_view::npos)
+                if (url != nullptr && *url != '\0' &&
+                    std::string_view{url}.find("://") != std::string_view::npos)
                     out += std::string{" ("} + url + ")";
             }
             break;

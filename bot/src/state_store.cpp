@@ -71,7 +71,8 @@ try {
 
 Result<int> StateStore::purge_questions(std::int64_t before)
 try {
-    SQLite::Statement purge{db_, "UPDATE questions SET question = NULL WHERE asked_at < ? AND question IS NOT NULL"};
+    SQLite::Statement purge{
+        db_, "UPDATE questions SET question = NULL WHERE asked_at < ? AND question IS NOT NULL"};
     purge.bind(1, before);
     return purge.exec();
 } catch (const std::exception& e) {

@@ -33,7 +33,8 @@ std::optional<ParsedCommand> parse_command(std::string_view body, std::string_vi
     auto args = end == std::string_view::npos ? std::string_view{} : body.substr(end);
     const auto first = args.find_first_not_of(" \t\r\n");
     args = first == std::string_view::npos ? std::string_view{} : args.substr(first);
-    while (!args.empty() && (args.back() == ' ' || args.back() == '\n' || args.back() == '\r' || args.back() == '\t'))
+    while (!args.empty() && (args.back() == ' ' || args.back() == '\n' || args.back() == '\r' ||
+                             args.back() == '\t'))
         args.remove_suffix(1);
     return ParsedCommand{knowledge::fold(raw_name), args};
 }
@@ -43,8 +44,7 @@ bool Registry::add(Command command)
     const auto taken = [&](const std::string& name) {
         return commands_.contains(name) || aliases_.contains(name);
     };
-    if (taken(command.name) ||
-        std::any_of(command.aliases.begin(), command.aliases.end(), taken))
+    if (taken(command.name) || std::any_of(command.aliases.begin(), command.aliases.end(), taken))
         return false;
     for (const auto& alias : command.aliases)
         aliases_.emplace(alias, command.name);
@@ -84,7 +84,9 @@ Reply Registry::unknown(std::string_view name, Role role) const
             }
         }
     }
-    std::string text = "Je ne connais pas la commande `" + prefix_ + knowledge::escape_markdown(name) + "`.";
+    std::string shown{name}; // inside a code span nothing is markup but the backtick itself
+    std::erase(shown, '`');
+    std::string text = "Je ne connais pas la commande `" + prefix_ + shown + "`.";
     if (!closest.empty())
         text += " Vouliez-vous dire `" + prefix_ + closest + "` ?";
     text += " Tapez `" + prefix_ + "aide` pour la liste des commandes.";
@@ -117,7 +119,8 @@ std::optional<Reply> Registry::dispatch(const Message& message) const
 
 std::string Registry::help(Role role) const
 {
-    std::string text = "**Commandes disponibles** (rôle : " + std::string{role_name(role)} + ")\n\n";
+    std::string text =
+        "**Commandes disponibles** (rôle : " + std::string{role_name(role)} + ")\n\n";
     for (const auto& [name, command] : commands_) {
         if (command.role > role)
             continue;

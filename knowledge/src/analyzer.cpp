@@ -4,6 +4,7 @@
 
 #include <libstemmer.h>
 
+#include <cctype>
 #include <stdexcept>
 
 namespace opalebot::knowledge {
@@ -30,9 +31,9 @@ std::string Analyzer::stem(std::string_view folded_word) const
     // Short words are acronyms (EJ, DP, TR) or numbers: the stemmer would only damage them.
     if (folded_word.size() <= 3)
         return std::string{folded_word};
-    const auto* stemmed =
-        sb_stemmer_stem(stemmer_->handle.get(), reinterpret_cast<const sb_symbol*>(folded_word.data()),
-                        static_cast<int>(folded_word.size()));
+    const auto* stemmed = sb_stemmer_stem(stemmer_->handle.get(),
+                                          reinterpret_cast<const sb_symbol*>(folded_word.data()),
+                                          static_cast<int>(folded_word.size()));
     if (stemmed == nullptr) // out of memory: the word itself still matches itself
         return std::string{folded_word};
     return {reinterpret_cast<const char*>(stemmed),
@@ -43,8 +44,9 @@ std::vector<Term> Analyzer::analyze(std::string_view text) const
 {
     std::vector<Term> terms;
     for (auto& word : split_words(fold(text))) {
-        if (is_stop_word(word))
-            continue;
+        if (is_stop_word(word) ||
+            (word.size() == 1 && !std::isdigit(static_cast<unsigned char>(word[0]))))
+            continue; // a lone letter ("zone B") says nothing about the topic
         auto stemmed = stem(word);
         terms.push_back({std::move(word), std::move(stemmed)});
     }

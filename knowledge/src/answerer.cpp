@@ -15,10 +15,12 @@ constexpr std::size_t max_question_bytes = 2000;
 bool is_politeness(std::string_view word)
 {
     static const std::unordered_set<std::string_view> words{
-        "merci", "beaucoup", "remercie", "remerciements", "thanks", "thx", "bonjour", "bonsoir",
-        "salut", "coucou", "hello", "hi", "bjr", "slt", "bonne", "journee", "soiree", "semaine",
-        "tous", "toutes", "monde", "super", "top", "parfait", "genial", "cool", "nickel", "ok",
-        "okay", "accord", "bravo", "infiniment", "mille", "encore", "bot", "opale"};
+        "merci",   "beaucoup", "remercie", "remerciements", "thanks", "thx",    "bonjour",
+        "bonsoir", "salut",    "coucou",   "hello",         "hi",     "bjr",    "slt",
+        "bonne",   "journee",  "soiree",   "semaine",       "tous",   "toutes", "monde",
+        "super",   "top",      "parfait",  "genial",        "cool",   "nickel", "ok",
+        "okay",    "accord",   "bravo",    "infiniment",    "mille",  "encore", "bot",
+        "opale"};
     return words.contains(word);
 }
 
@@ -32,9 +34,10 @@ bool is_thanks(std::string_view word)
 bool is_definition_word(std::string_view word)
 {
     static const std::unordered_set<std::string_view> words{
-        "signifie", "signifient", "signification", "definition", "sigle", "sigles", "acronyme",
-        "abreviation", "veut", "veulent", "dire", "quoi", "estce", "mot", "terme", "sens",
-        "designe", "correspond", "explique", "expliquer"};
+        "signifie", "signifient", "signification", "definition", "sigle",
+        "sigles",   "acronyme",   "abreviation",   "veut",       "veulent",
+        "dire",     "quoi",       "estce",         "mot",        "terme",
+        "sens",     "designe",    "correspond",    "explique",   "expliquer"};
     return words.contains(word);
 }
 
@@ -82,10 +85,10 @@ std::string_view to_string(Answer::Kind kind)
 }
 
 Answerer::Answerer(KnowledgeBase base, Thresholds thresholds)
-    : glossary_(std::move(base.glossary)), index_(std::move(base.entries), glossary_, base.synonyms),
+    : glossary_(std::move(base.glossary)),
+      index_(std::move(base.entries), glossary_, base.synonyms),
       thresholds_(thresholds)
-{
-}
+{}
 
 void Answerer::replace(KnowledgeBase base)
 {
@@ -97,7 +100,8 @@ void Answerer::replace(KnowledgeBase base)
 const Entry* Answerer::find_entry(std::string_view id) const
 {
     const auto& all = entries();
-    const auto it = std::find_if(all.begin(), all.end(), [&](const Entry& e) { return e.id == id; });
+    const auto it =
+        std::find_if(all.begin(), all.end(), [&](const Entry& e) { return e.id == id; });
     return it == all.end() ? nullptr : &*it;
 }
 
@@ -127,9 +131,11 @@ std::optional<std::string> Answerer::asked_acronym(std::string_view question) co
             typed += c;
             continue;
         }
-        const bool capitals = std::none_of(typed.begin(), typed.end(), [](char t) { return t >= 'a' && t <= 'z'; });
+        const bool capitals =
+            std::none_of(typed.begin(), typed.end(), [](char t) { return t >= 'a' && t <= 'z'; });
         if (!typed.empty() && fold(typed) == content.front())
-            return capitals && typed.size() >= 2 && typed.size() <= 8 ? std::optional{typed} : std::nullopt;
+            return capitals && typed.size() >= 2 && typed.size() <= 8 ? std::optional{typed}
+                                                                      : std::nullopt;
         typed.clear();
     }
     return std::nullopt;
@@ -153,17 +159,20 @@ Answer Answerer::ask(std::string_view raw_question)
     }
     if (std::all_of(words.begin(), words.end(),
                     [](const auto& w) { return is_stop_word(w) || is_politeness(w); })) {
-        const bool thanks = std::any_of(words.begin(), words.end(), [](const auto& w) { return is_thanks(w); });
+        const bool thanks =
+            std::any_of(words.begin(), words.end(), [](const auto& w) { return is_thanks(w); });
         answer.kind = thanks ? Answer::Kind::thanks : Answer::Kind::greeting;
-        answer.text = thanks ? "Avec plaisir ! Bon courage pour la suite dans op@le."
-                             : "Bonjour ! Posez-moi votre question sur op@le, par exemple « comment "
-                               "créer le tiers DDFIP ? », ou tapez `!aide` pour voir les commandes.";
+        answer.text = thanks
+                          ? "Avec plaisir ! Bon courage pour la suite dans op@le."
+                          : "Bonjour ! Posez-moi votre question sur op@le, par exemple « comment "
+                            "créer le tiers DDFIP ? », ou tapez `!aide` pour voir les commandes.";
         return answer;
     }
 
     const auto hits = index_.search(question, 4);
     const auto& all = entries();
     answer.score = hits.empty() ? 0 : hits.front().score;
+    answer.runner_up = hits.size() > 1 ? hits[1].score : 0;
     const bool confident =
         !hits.empty() && hits.front().score >= thresholds_.answer &&
         (hits.size() == 1 || hits.front().score - hits[1].score >= thresholds_.margin);
@@ -201,8 +210,7 @@ std::string Answerer::entry_reply(const Entry& entry) const
             text += " — " + source.ressource;
         text += '\n';
     }
-    text += "\n_Fiche relue le " + french_date(entry.mis_a_jour) +
-            ". Utile ? Réagissez 👍 ou 👎._";
+    text += "\n_Fiche relue le " + french_date(entry.mis_a_jour) + ". Utile ? Réagissez 👍 ou 👎._";
     return text;
 }
 
@@ -236,7 +244,8 @@ std::string Answerer::acronym_reply(const Acronym& acronym)
     std::string see_also;
     for (const auto& hit : index_.search(acronym.sigle, 3))
         if (hit.score >= thresholds_.answer)
-            see_also += "\n- " + entries()[hit.entry].titre + " (`!fiche " + entries()[hit.entry].id + "`)";
+            see_also +=
+                "\n- " + entries()[hit.entry].titre + " (`!fiche " + entries()[hit.entry].id + "`)";
     if (!see_also.empty())
         text += "\n\nVoir aussi :" + see_also;
     return text;

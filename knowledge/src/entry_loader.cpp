@@ -5,8 +5,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <set>
@@ -25,7 +27,9 @@ struct IterDeleter {
 /// Collects problems of one file, with line numbers counted from the top of the file.
 class Reporter {
 public:
-    Reporter(std::string file, std::vector<Diagnostic>& problems) : file_(std::move(file)), problems_(problems) {}
+    Reporter(std::string file, std::vector<Diagnostic>& problems)
+        : file_(std::move(file)), problems_(problems)
+    {}
     void error(int line, std::string message) { add(line, std::move(message), true); }
     void warning(int line, std::string message) { add(line, std::move(message), false); }
     bool failed() const { return failed_; }
@@ -42,7 +46,10 @@ private:
 };
 
 // yaml-cpp counts lines from 0; the front matter starts on the file's line 2.
-int line_of(const YAML::Node& node, int first_line) { return node.Mark().line + first_line; }
+int line_of(const YAML::Node& node, int first_line)
+{
+    return node.Mark().line + first_line;
+}
 
 std::string trimmed(std::string_view s)
 {
@@ -80,6 +87,14 @@ std::optional<std::string> parse_date(const std::string& text)
     char sep1 = 0;
     char sep2 = 0;
     std::istringstream in{text};
+    const auto digits_at = [&](std::initializer_list<std::size_t> positions) {
+        return std::all_of(positions.begin(), positions.end(), [&](std::size_t k) {
+            return k < text.size() && std::isdigit(static_cast<unsigned char>(text[k])) != 0;
+        });
+    };
+    // Digits where digits belong, so that operator>> never takes a sign ("2024-02-+9").
+    if (!digits_at({0, 1, 2, 3, 5, 6, 8, 9}) && !digits_at({0, 1, 3, 4, 6, 7, 8, 9}))
+        return std::nullopt;
     if (text.size() == 10 && text[4] == '-') {
         in >> year >> sep1 >> month >> sep2 >> day;
         if (sep1 != '-' || sep2 != '-')
@@ -97,7 +112,7 @@ std::optional<std::string> parse_date(const std::string& text)
                                            std::chrono::day{day}};
     if (!date.ok() || year < 2000 || year > 2100)
         return std::nullopt;
-    char iso[11];
+    char iso[32];
     std::snprintf(iso, sizeof iso, "%04d-%02u-%02u", year, month, day);
     return std::string{iso};
 }
@@ -175,7 +190,7 @@ std::optional<std::string> read_file(const std::filesystem::path& path)
 
 const std::vector<std::string>& known_domains()
 {
-    static const std::vector<std::string> domains{"Tiers",   "Budget",           "Dépenses",
+    static const std::vector<std::string> domains{"Tiers",    "Budget",           "Dépenses",
                                                   "Recettes", "Sphère comptable", "Transverse"};
     return domains;
 }
@@ -219,8 +234,8 @@ std::optional<Entry> parse_entry(const std::filesystem::path& file, const std::s
     try {
         root = YAML::Load(front_matter);
     } catch (const YAML::Exception& e) {
-        report.error(e.mark.line + 2, "en-tête illisible (colonne " + std::to_string(e.mark.column + 1) +
-                                          ") : " + e.msg);
+        report.error(e.mark.line + 2, "en-tête illisible (colonne " +
+                                          std::to_string(e.mark.column + 1) + ") : " + e.msg);
         return std::nullopt;
     }
     if (!root.IsMap()) {
@@ -229,6 +244,8 @@ std::optional<Entry> parse_entry(const std::filesystem::path& file, const std::s
     }
 
     std::map<std::string, YAML::Node> fields;
+    std::map<std::string, int>
+        field_lines; // a value written "key:" is null, placed on the next line
     for (const auto& field : root) {
         const auto raw = field.first.as<std::string>("");
         const auto key = field_key(raw);
@@ -242,11 +259,12 @@ std::optional<Entry> parse_entry(const std::filesystem::path& file, const std::s
             continue;
         }
         fields.emplace(key, field.second);
+        field_lines.emplace(key, line_of(field.first, 2));
     }
     const auto scalar = [&](const std::string& key) -> std::string {
         const auto it = fields.find(key);
         if (it == fields.end() || !it->second.IsScalar() || trimmed(it->second.Scalar()).empty()) {
-            const int at = it == fields.end() ? 2 : line_of(it->second, 2);
+            const int at = it == fields.end() ? 2 : field_lines.at(key);
             report.error(at, "champ « " + key + " » manquant ou vide");
             return {};
         }
@@ -256,7 +274,7 @@ std::optional<Entry> parse_entry(const std::filesystem::path& file, const std::s
         const auto it = fields.find(key);
         auto items = it == fields.end() ? std::vector<std::string>{} : string_list(it->second);
         if (items.empty())
-            report.error(it == fields.end() ? 2 : line_of(it->second, 2),
+            report.error(it == fields.end() ? 2 : field_lines.at(key),
                          "champ « " + key + " » manquant ou vide (une liste : [a, b])");
         return items;
     };
@@ -291,15 +309,16 @@ std::optional<Entry> parse_entry(const std::filesystem::path& file, const std::s
     entry.mots_cles = list("mots-cles");
     entry.profils = list("profils");
 
-    if (const auto it = fields.find("sources"); it == fields.end() || !it->second.IsSequence() ||
-                                                it->second.size() == 0) {
-        report.error(it == fields.end() ? 2 : line_of(it->second, 2),
+    if (const auto it = fields.find("sources");
+        it == fields.end() || !it->second.IsSequence() || it->second.size() == 0) {
+        report.error(it == fields.end() ? 2 : field_lines.at("sources"),
                      "champ « sources » manquant ou vide (une liste de « - titre: … »)");
     } else {
         for (const auto& item : it->second) {
             const int at = line_of(item, 2);
             if (!item.IsMap()) {
-                report.error(at, "source invalide : il faut « titre » et « adresse » ou « ressource »");
+                report.error(at,
+                             "source invalide : il faut « titre » et « adresse » ou « ressource »");
                 continue;
             }
             Source source;
@@ -313,9 +332,9 @@ std::optional<Entry> parse_entry(const std::filesystem::path& file, const std::s
                 else if (key == "ressource" || key == "ou")
                     source.ressource = value;
                 else
-                    report.error(line_of(part.first, 2),
-                                 "source : champ inconnu « " + part.first.as<std::string>("") +
-                                     " » (titre, adresse ou ressource)");
+                    report.error(line_of(part.first, 2), "source : champ inconnu « " +
+                                                             part.first.as<std::string>("") +
+                                                             " » (titre, adresse ou ressource)");
             }
             if (source.titre.empty())
                 report.error(at, "source sans « titre »");
@@ -324,7 +343,8 @@ std::optional<Entry> parse_entry(const std::filesystem::path& file, const std::s
                                      " » sans « adresse » ni « ressource » (où la trouver)");
             if (!source.adresse.empty() && source.adresse.rfind("https://", 0) != 0 &&
                 source.adresse.rfind("http://", 0) != 0)
-                report.error(at, "adresse « " + source.adresse + " » invalide : elle doit commencer par https://");
+                report.error(at, "adresse « " + source.adresse +
+                                     " » invalide : elle doit commencer par https:// (ou http://)");
             entry.sources.push_back(std::move(source));
         }
     }
@@ -347,7 +367,8 @@ std::optional<Entry> parse_entry(const std::filesystem::path& file, const std::s
             continue;
         const auto target = url.substr(0, url.find('#'));
         if (!std::filesystem::exists(file.parent_path() / target))
-            report.error(body_first_line + link_line - 1, "lien cassé : « " + url + " » n'existe pas");
+            report.error(body_first_line + link_line - 1,
+                         "lien cassé : « " + url + " » n'existe pas");
     }
     if (report.failed())
         return std::nullopt;
@@ -382,8 +403,9 @@ KnowledgeBase load_knowledge_base(const std::filesystem::path& dir)
         if (!entry)
             continue;
         if (const auto [it, fresh] = id_owner.try_emplace(entry->id, file.string()); !fresh) {
-            base.problems.push_back(
-                {file.string(), 2, "id « " + entry->id + " » déjà utilisé par " + it->second, true});
+            base.problems.push_back({file.string(), 2,
+                                     "id « " + entry->id + " » déjà utilisé par " + it->second,
+                                     true});
             continue;
         }
         base.entries.push_back(std::move(*entry));

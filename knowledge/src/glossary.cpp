@@ -13,8 +13,8 @@ namespace {
 std::string key_of(std::string_view sigle)
 {
     std::string key;
-    for (const char c : fold(sigle))
-        if (c != ' ' && c != '\'' && c != '-' && c != '.')
+    for (const char c : fold(sigle)) // "EJ ?", "Dém'Act", "C.G.R." all find their acronym
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
             key += c;
     return key;
 }
@@ -31,14 +31,16 @@ std::optional<YAML::Node> load_yaml(const std::string& file_name, const std::str
     try {
         auto root = YAML::Load(text);
         if (!root.IsNull() && !root.IsSequence()) {
-            problems.push_back({file_name, 1, "le fichier doit être une liste (lignes « - … »)", true});
+            problems.push_back(
+                {file_name, 1, "le fichier doit être une liste (lignes « - … »)", true});
             return std::nullopt;
         }
         return root;
     } catch (const YAML::Exception& e) {
-        problems.push_back({file_name, e.mark.line + 1,
-                            "YAML illisible (colonne " + std::to_string(e.mark.column + 1) + ") : " + e.msg,
-                            true});
+        problems.push_back(
+            {file_name, e.mark.line + 1,
+             "YAML illisible (colonne " + std::to_string(e.mark.column + 1) + ") : " + e.msg,
+             true});
         return std::nullopt;
     }
 }
@@ -86,9 +88,11 @@ Glossary parse_glossary(const std::string& file_name, const std::string& text,
     if (!root || root->IsNull())
         return glossary;
     for (const auto& item : *root) {
-        const int line = item.Mark().line + 1;
+        // An empty item ("-" alone) is null, and yaml-cpp places it on the next token's line.
+        const int line = item.Mark().line + (item.IsNull() ? 0 : 1);
         if (!item.IsMap()) {
-            problems.push_back({file_name, line, "élément invalide : il faut « - sigle: … »", true});
+            problems.push_back(
+                {file_name, line, "élément invalide : il faut « - sigle: … »", true});
             continue;
         }
         Acronym acronym;
@@ -130,8 +134,9 @@ std::vector<std::vector<std::string>> parse_synonyms(const std::string& file_nam
                 if (word.IsScalar() && !word.Scalar().empty())
                     group.push_back(word.Scalar());
         if (group.size() < 2) {
-            problems.push_back({file_name, item.Mark().line + 1,
-                                "un groupe de synonymes doit lister au moins deux mots : [a, b]", true});
+            problems.push_back({file_name, item.Mark().line + (item.IsNull() ? 0 : 1),
+                                "un groupe de synonymes doit lister au moins deux mots : [a, b]",
+                                true});
             continue;
         }
         groups.push_back(std::move(group));

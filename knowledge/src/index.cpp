@@ -2,12 +2,15 @@
 
 #include "knowledge/analyzer.hpp"
 #include "knowledge/text.hpp"
+#include "opalebot/log.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <unordered_map>
 #include <unordered_set>
@@ -21,24 +24,25 @@ constexpr TermId unknown_term = std::numeric_limits<TermId>::max();
 // How much a match counts, by where it is: the title and keywords say what an entry is about,
 // the body only mentions things.
 constexpr double title_match = 1.0;
-constexpr double keyword_match = 0.9;
-constexpr double body_match = 0.5;
+constexpr double keyword_match = 0.8;
+constexpr double body_match = 0.4;
 // An alternative the user did not type counts a little less than the words typed.
 constexpr double synonym_factor = 0.9;
 constexpr double typo_factor = 0.85;
 // Words that say "how do I" rather than what about: they weigh little either way.
 constexpr double generic_factor = 0.25;
-constexpr std::size_t candidate_count = 40;
+constexpr std::size_t max_match_terms = 6;
 
 bool is_generic(std::string_view word)
 {
     static const std::unordered_set<std::string_view> generic{
-        "procedure", "procedures", "demarche", "demarches", "etape", "etapes", "tuto",
-        "tutoriel", "methode", "manip", "manipulation", "explication", "expliquer", "info",
-        "infos", "information", "informations", "renseignement", "question", "questions",
-        "probleme", "problemes", "souci", "soucis", "opale", "logiciel", "application",
-        "utiliser", "trouver", "aider", "aide", "mettre", "place", "fonctionne", "marche",
-        "dire", "sert", "servir", "quelqu", "moyen", "suivre"};
+        "procedure", "procedures", "demarche",    "demarches",   "etape",        "etapes",
+        "tuto",      "tutoriel",   "methode",     "manip",       "manipulation", "explication",
+        "expliquer", "info",       "infos",       "information", "informations", "renseignement",
+        "question",  "questions",  "probleme",    "problemes",   "souci",        "soucis",
+        "opale",     "logiciel",   "application", "utiliser",    "trouver",      "aider",
+        "aide",      "mettre",     "place",       "fonctionne",  "marche",       "dire",
+        "sert",      "servir",     "quelqu",      "moyen",       "suivre"};
     return generic.contains(word);
 }
 
@@ -54,9 +58,9 @@ struct Concept {
 };
 
 struct Document {
-    std::vector<TermId> title;   ///< sorted, unique
-    std::vector<TermId> strong;  ///< title and keywords, sorted, unique
-    std::vector<TermId> all;     ///< every field, sorted, unique
+    std::vector<TermId> title;  ///< sorted, unique
+    std::vector<TermId> strong; ///< title and keywords, sorted, unique
+    std::vector<TermId> all;    ///< every field, sorted, unique
 };
 
 bool contains_all(const std::vector<TermId>& sorted, const std::vector<TermId>& terms)
@@ -93,16 +97,19 @@ struct Index::Impl {
     std::unique_ptr<SQLite::Statement> query;
 
     std::unordered_map<std::string, TermId> term_ids;
-    std::vector<std::uint32_t> doc_freq; ///< by TermId
+    std::vector<std::uint32_t> doc_freq;    ///< entries having the term, by TermId
+    std::vector<std::uint32_t> strong_freq; ///< entries having it in title or keywords
     std::vector<Document> documents;
-    std::vector<std::string> stems;      ///< by TermId, for the FTS query
+    std::vector<std::string> stems; ///< by TermId, for the FTS query
 
-    /// Synonym groups: each phrase is a sequence of stems; groups are found by a phrase's first stem.
+    /// Synonym groups: each phrase is a sequence of stems; groups are found by a phrase's first
+    /// stem.
     std::vector<std::vector<std::vector<std::string>>> groups;
     std::unordered_map<std::string, std::vector<std::pair<std::size_t, std::size_t>>> phrase_starts;
 
-    /// Folded words of the base, by length, for typo correction.
-    std::vector<std::vector<std::string>> words_by_length;
+    /// Folded words of the base by first letter, then length, for typo correction: typos rarely
+    /// touch the first letter, and scanning one letter's words keeps a correction cheap.
+    std::array<std::vector<std::vector<std::string>>, 26> words_by_start;
 
     TermId intern(const std::string& stem)
     {
@@ -110,6 +117,7 @@ struct Index::Impl {
         if (fresh) {
             stems.push_back(stem);
             doc_freq.push_back(0);
+            strong_freq.push_back(0);
         }
         return it->second;
     }
@@ -130,11 +138,12 @@ struct Index::Impl {
 
     void add_word(std::unordered_set<std::string>& seen, const std::string& word)
     {
-        if (word.size() < 4 || !seen.insert(word).second)
+        if (word.size() < 4 || word[0] < 'a' || word[0] > 'z' || !seen.insert(word).second)
             return;
-        if (word.size() >= words_by_length.size())
-            words_by_length.resize(word.size() + 1);
-        words_by_length[word.size()].push_back(word);
+        auto& by_length = words_by_start[static_cast<std::size_t>(word[0] - 'a')];
+        if (word.size() >= by_length.size())
+            by_length.resize(word.size() + 1);
+        by_length[word.size()].push_back(word);
     }
 
     void build(const Glossary& glossary, const std::vector<std::vector<std::string>>& synonyms);
@@ -170,12 +179,11 @@ void Index::Impl::build(const Glossary& glossary,
 {
     db.exec("CREATE VIRTUAL TABLE docs USING fts5(titre, motscles, corps, "
             "tokenize = 'unicode61 remove_diacritics 2')");
-    // Title and keywords say what an entry is about; the body only mentions things.
-    db.exec("INSERT INTO docs(docs, rank) VALUES('rank', 'bm25(10.0, 6.0, 1.0)')");
 
     std::unordered_set<std::string> seen_words;
     SQLite::Transaction transaction{db};
-    SQLite::Statement insert{db, "INSERT INTO docs(rowid, titre, motscles, corps) VALUES (?, ?, ?, ?)"};
+    SQLite::Statement insert{db,
+                             "INSERT INTO docs(rowid, titre, motscles, corps) VALUES (?, ?, ?, ?)"};
     documents.reserve(entries.size());
     for (std::size_t i = 0; i < entries.size(); ++i) {
         const auto& entry = entries[i];
@@ -203,6 +211,8 @@ void Index::Impl::build(const Glossary& glossary,
         document.all = sorted_unique(std::move(document.all));
         for (const auto id : document.all)
             ++doc_freq[id];
+        for (const auto id : document.strong)
+            ++strong_freq[id];
         documents.push_back(std::move(document));
 
         insert.bind(1, static_cast<std::int64_t>(i + 1));
@@ -212,6 +222,8 @@ void Index::Impl::build(const Glossary& glossary,
         insert.exec();
         insert.reset();
     }
+    // One b-tree segment instead of dozens: queries read each doclist once.
+    db.exec("INSERT INTO docs(docs) VALUES('optimize')");
     transaction.commit();
 
     for (const auto& group : synonyms)
@@ -223,23 +235,23 @@ void Index::Impl::build(const Glossary& glossary,
             members.push_back(acronym.developpement);
         add_group(members, seen_words);
     }
-    query = std::make_unique<SQLite::Statement>(
-        db, "SELECT rowid, rank FROM docs WHERE docs MATCH ? ORDER BY rank LIMIT " +
-                std::to_string(candidate_count));
+    query = std::make_unique<SQLite::Statement>(db, "SELECT rowid FROM docs WHERE docs MATCH ?");
 }
 
 std::string Index::Impl::correct(const std::string& word) const
 {
-    const bool alphabetic = std::all_of(word.begin(), word.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+    const bool alphabetic =
+        std::all_of(word.begin(), word.end(), [](char c) { return c >= 'a' && c <= 'z'; });
     if (!alphabetic || word.size() < 5)
         return {};
     const int limit = word.size() >= 8 ? 2 : 1;
     std::string best;
     int best_distance = limit + 1;
+    const auto& by_length = words_by_start[static_cast<std::size_t>(word[0] - 'a')];
     const std::size_t from = word.size() - static_cast<std::size_t>(limit);
-    const std::size_t to = std::min(word.size() + static_cast<std::size_t>(limit), words_by_length.size() - 1);
-    for (std::size_t length = from; length <= to && length < words_by_length.size(); ++length) {
-        for (const auto& candidate : words_by_length[length]) {
+    const std::size_t to = word.size() + static_cast<std::size_t>(limit);
+    for (std::size_t length = from; length <= to && length < by_length.size(); ++length) {
+        for (const auto& candidate : by_length[length]) {
             const int bound = std::min(limit, best_distance - 1); // only a better one counts
             if (bound < 0)
                 return best;
@@ -257,8 +269,9 @@ std::vector<Concept> Index::Impl::concepts_of(std::string_view question)
 {
     const auto terms = analyzer.analyze(question);
     std::vector<Concept> concepts;
-    std::vector<std::vector<TermId>> seen; // a word asked twice counts once
+    std::vector<std::string> seen; // a word asked twice counts once
     for (std::size_t i = 0; i < terms.size();) {
+        const std::size_t start = i;
         // The longest synonym phrase that starts here, if any.
         std::size_t matched_group = groups.size();
         std::size_t matched_length = 0;
@@ -266,7 +279,8 @@ std::vector<Concept> Index::Impl::concepts_of(std::string_view question)
         if (const auto it = phrase_starts.find(terms[i].stem); it != phrase_starts.end()) {
             for (const auto& [group, phrase] : it->second) {
                 const auto& stems_of_phrase = groups[group][phrase];
-                if (stems_of_phrase.size() <= matched_length || i + stems_of_phrase.size() > terms.size())
+                if (stems_of_phrase.size() <= matched_length ||
+                    i + stems_of_phrase.size() > terms.size())
                     continue;
                 bool same = true;
                 for (std::size_t k = 0; k < stems_of_phrase.size() && same; ++k)
@@ -315,7 +329,10 @@ std::vector<Concept> Index::Impl::concepts_of(std::string_view question)
             weight = std::max(weight, rarest);
         }
         idea.weight = (any_known ? weight : idf(unknown_term)) * factor;
-        auto key = sorted_unique(idea.alternatives.front().terms);
+        // The words typed identify the idea (unknown words included, each by itself).
+        std::string key;
+        for (std::size_t k = start; k < i; ++k)
+            key += terms[k].stem + ' ';
         if (std::find(seen.begin(), seen.end(), key) != seen.end())
             continue;
         seen.push_back(std::move(key));
@@ -361,7 +378,10 @@ Index::~Index() = default;
 Index::Index(Index&&) noexcept = default;
 Index& Index::operator=(Index&&) noexcept = default;
 
-const std::vector<Entry>& Index::entries() const { return impl_->entries; }
+const std::vector<Entry>& Index::entries() const
+{
+    return impl_->entries;
+}
 
 std::vector<SearchHit> Index::search(std::string_view question, std::size_t limit)
 {
@@ -376,35 +396,50 @@ std::vector<SearchHit> Index::search(std::string_view question, std::size_t limi
                 if (id != unknown_term)
                     wanted.push_back(id);
     wanted = sorted_unique(std::move(wanted));
+    if (const auto logger = log::get("knowledge"); logger->should_log(spdlog::level::trace))
+        for (const auto& idea : concepts) {
+            std::string text;
+            for (const auto& alternative : idea.alternatives) {
+                text += text.empty() ? "" : " | ";
+                for (const auto id : alternative.terms)
+                    text += (id == unknown_term ? std::string{"?"} : impl.stems[id]) + " ";
+            }
+            logger->trace("concept {:.2f}: {}", idea.weight, text);
+        }
     if (wanted.empty())
         return {};
+    // Candidates come from the rarest words: FTS5 ranks every row a word matches, and a word found
+    // in hundreds of entries adds little to any one entry's coverage (it still counts there).
+    const auto common = std::max<std::size_t>(100, impl.documents.size() / 100);
+    std::sort(wanted.begin(), wanted.end(),
+              [&](TermId a, TermId b) { return impl.doc_freq[a] < impl.doc_freq[b]; });
+    const auto selective = static_cast<std::size_t>(std::count_if(
+        wanted.begin(), wanted.end(), [&](TermId id) { return impl.doc_freq[id] <= common; }));
+    wanted.resize(selective > 0 ? std::min(selective, max_match_terms) : 1);
     std::string match;
-    for (const auto id : wanted) {
-        if (!match.empty())
-            match += " OR ";
-        match += '"' + impl.stems[id] + '"'; // stems hold only [a-z0-9]
-    }
+    for (const auto id : wanted)
+        match += (match.empty() ? "\"" : " OR \"") + impl.stems[id] + '"'; // stems are [a-z0-9]
+    if (selective == 0) // only common words: the entries that are about the rarest one
+        match = "{titre motscles} : " + match;
 
+    // FTS5 finds the entries; coverage ranks them (cheaper than bm25, which reads each row's size).
     std::vector<SearchHit> hits;
-    std::vector<double> relevance;
     impl.query->bind(1, match);
     while (impl.query->executeStep()) {
-        const auto row = static_cast<std::size_t>(impl.query->getColumn(0).getInt64());
-        const double rank = impl.query->getColumn(1).getDouble(); // bm25: lower is better
-        hits.push_back({row - 1, impl.coverage(concepts, impl.documents[row - 1])});
-        relevance.push_back(-rank);
+        const auto entry = static_cast<std::size_t>(impl.query->getColumn(0).getInt64()) - 1;
+        hits.push_back({entry, impl.coverage(concepts, impl.documents[entry])});
     }
     impl.query->reset();
-    if (hits.empty())
-        return hits;
-    // Coverage decides; bm25 (term frequency, length) only separates near-ties.
-    const double best_relevance = std::max(*std::max_element(relevance.begin(), relevance.end()), 1e-9);
-    for (std::size_t k = 0; k < hits.size(); ++k)
-        hits[k].score = hits[k].score * (0.92 + 0.08 * std::max(0.0, relevance[k]) / best_relevance);
-    std::stable_sort(hits.begin(), hits.end(),
-                     [](const SearchHit& a, const SearchHit& b) { return a.score > b.score; });
-    if (hits.size() > limit)
-        hits.resize(limit);
+    // Best coverage first; on a tie, the more focused (shorter) entry, as bm25 would.
+    const auto better = [&](const SearchHit& a, const SearchHit& b) {
+        if (a.score != b.score)
+            return a.score > b.score;
+        return impl.documents[a.entry].all.size() < impl.documents[b.entry].all.size();
+    };
+    const auto kept = std::min(limit, hits.size());
+    std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(kept), hits.end(),
+                      better);
+    hits.resize(kept);
     return hits;
 }
 

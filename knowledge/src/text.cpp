@@ -45,8 +45,10 @@ char32_t next_code_point(std::string_view s, std::size_t& i)
         ++i;
         return U'\uFFFD';
     }
-    if (i + length > s.size()) {
-        i = s.size();
+    if (i + length > s.size()) { // cut short: one replacement, then what follows is read again
+        ++i;
+        while (i < s.size() && (byte(i) & 0xC0U) == 0x80U)
+            ++i;
         return U'\uFFFD';
     }
     for (std::size_t k = 1; k < length; ++k) {
@@ -55,6 +57,12 @@ char32_t next_code_point(std::string_view s, std::size_t& i)
             return U'\uFFFD';
         }
         cp = (cp << 6U) | (byte(i + k) & 0x3FU);
+    }
+    // Overlong forms ("\xC0\xAF" for "/") and surrogates are invalid, not ASCII in disguise.
+    static constexpr std::array<char32_t, 5> smallest{0, 0, 0x80, 0x800, 0x10000};
+    if (cp < smallest[length] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+        i += length;
+        return U'\uFFFD';
     }
     i += length;
     return cp;
@@ -105,8 +113,14 @@ void append_folded(std::string& out, char32_t cp)
     out += ' ';
 }
 
-bool is_letter(char c) { return c >= 'a' && c <= 'z'; }
-bool is_word_char(char c) { return is_letter(c) || (c >= '0' && c <= '9'); }
+bool is_letter(char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+bool is_word_char(char c)
+{
+    return is_letter(c) || (c >= '0' && c <= '9');
+}
 
 // Elided articles and pronouns: the part before the apostrophe is dropped.
 bool is_elision(std::string_view s)
@@ -171,16 +185,18 @@ std::vector<std::string> split_words(std::string_view folded)
         if (!part.empty())
             parts.push_back(std::move(part));
         std::string joined;
-        std::size_t hyphenated = 0;
+        bool hyphenated = false;
+        bool inverted = false; // "dois-je", "peut-on", "est-ce": a verb and its pronoun
         for (const auto& p : parts) {
             if (p == "-") {
-                ++hyphenated;
+                hyphenated = true;
                 continue;
             }
+            inverted = inverted || is_stop_word(p);
             words.push_back(p);
             joined += p;
         }
-        if (hyphenated > 0)
+        if (hyphenated && !inverted)
             words.push_back(std::move(joined));
     }
     return words;
@@ -190,25 +206,35 @@ bool is_stop_word(std::string_view folded_word)
 {
     // Snowball's French stop list (folded), plus question words and salon fillers.
     static const std::unordered_set<std::string_view> stop_words{
-        "a", "ai", "aie", "aient", "aies", "ait", "alors", "as", "au", "aucun", "aura", "aurai",
-        "auraient", "aurais", "aurait", "auras", "aurez", "auriez", "aurions", "aurons", "auront",
-        "aussi", "autre", "aux", "avaient", "avais", "avait", "avec", "avez", "aviez", "avions",
-        "avoir", "avons", "ayant", "ayez", "ayons", "bah", "ben", "besoin", "bien", "bjr", "bon",
-        "bonjour", "bonne", "bonsoir", "c", "ca", "car", "ce", "ceci", "cela", "celle", "celui",
-        "ces", "cet", "cette", "chez", "chose", "coucou", "combien", "comme", "comment",
-        "cordialement", "d", "dans", "de", "deja", "des", "doit", "doivent", "dois", "donc",
-        "dont", "du", "elle", "elles", "en", "encore", "es", "est", "et", "etaient", "etais",
-        "etait", "etant", "ete", "etes", "etiez", "etions", "etre", "eu", "eux", "faire", "faut",
-        "hello", "hi", "ici", "il", "ils", "j", "je", "jour", "l", "la", "le", "les", "leur",
-        "leurs", "lui", "m", "ma", "mais", "me", "meme", "merci", "mes", "moi", "mon", "n", "ne",
-        "nos", "notre", "nous", "on", "ont", "ou", "par", "pas", "peu", "peut", "peuvent", "peux",
-        "plait", "please", "plus", "possible", "pour", "pourquoi", "pourrais", "pourrait",
-        "pouvez", "pouvoir", "puis", "qu", "quand", "que", "quel", "quelle", "quelles", "quelqu",
-        "quelque", "quels", "qui", "quoi", "s", "sa", "sais", "sait", "salut", "savez", "savoir",
-        "se", "ses", "si", "sil", "slt", "soit", "sommes", "son", "sont", "souhaite", "suis",
-        "sur", "svp", "stp", "t", "ta", "te", "tes", "toi", "ton", "tous", "tout", "toute",
-        "toutes", "tres", "tu", "un", "une", "vers", "veux", "voudrais", "vous", "vos", "votre",
-        "y", "ya"};
+        "a",       "ai",      "aie",      "aient",   "aies",     "ait",      "alors",
+        "as",      "au",      "aucun",    "aura",    "aurai",    "auraient", "aurais",
+        "aurait",  "auras",   "aurez",    "auriez",  "aurions",  "aurons",   "auront",
+        "aussi",   "autre",   "aux",      "avaient", "avais",    "avait",    "avec",
+        "avez",    "aviez",   "avions",   "avoir",   "avons",    "ayant",    "ayez",
+        "ayons",   "bah",     "ben",      "besoin",  "bien",     "bjr",      "bon",
+        "bonjour", "bonne",   "bonsoir",  "c",       "ca",       "car",      "ce",
+        "ceci",    "cela",    "celle",    "celui",   "ces",      "cet",      "cette",
+        "chez",    "chose",   "coucou",   "combien", "comme",    "comment",  "cordialement",
+        "d",       "dans",    "de",       "deja",    "des",      "doit",     "doivent",
+        "dois",    "donc",    "dont",     "du",      "elle",     "elles",    "en",
+        "encore",  "es",      "est",      "et",      "etaient",  "etais",    "etait",
+        "etant",   "ete",     "etes",     "etiez",   "etions",   "etre",     "eu",
+        "eux",     "faire",   "faut",     "hello",   "hi",       "ici",      "il",
+        "ils",     "j",       "je",       "jour",    "l",        "la",       "le",
+        "les",     "leur",    "leurs",    "lui",     "m",        "ma",       "mais",
+        "me",      "meme",    "merci",    "mes",     "moi",      "mon",      "n",
+        "ne",      "nos",     "notre",    "nous",    "on",       "ont",      "ou",
+        "par",     "pas",     "peu",      "peut",    "peuvent",  "peux",     "plait",
+        "please",  "plus",    "possible", "pour",    "pourquoi", "pourrais", "pourrait",
+        "pouvez",  "pouvoir", "puis",     "qu",      "quand",    "que",      "quel",
+        "quelle",  "quelles", "quelqu",   "quelque", "quels",    "qui",      "quoi",
+        "s",       "sa",      "sais",     "sait",    "salut",    "savez",    "savoir",
+        "se",      "ses",     "si",       "sil",     "slt",      "soit",     "sommes",
+        "son",     "sont",    "souhaite", "suis",    "sur",      "svp",      "stp",
+        "t",       "ta",      "te",       "tes",     "toi",      "ton",      "tous",
+        "tout",    "toute",   "toutes",   "tres",    "tu",       "un",       "une",
+        "vers",    "veux",    "voudrais", "vous",    "vos",      "votre",    "y",
+        "ya"};
     return stop_words.contains(folded_word);
 }
 

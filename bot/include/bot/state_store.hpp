@@ -14,9 +14,9 @@ struct QuestionRecord {
     std::int64_t asked_at = 0; ///< Unix seconds
     std::string room;          ///< empty in the console
     std::string sender;
-    std::string question;      ///< kept a limited time (privacy), see purge_questions
-    std::string kind;          ///< "entree", "inconnu", "glossaire"…
-    std::string entry_id;      ///< empty when no entry answered
+    std::string question; ///< kept a limited time (privacy), see purge_questions
+    std::string kind;     ///< "entree", "inconnu", "glossaire"…
+    std::string entry_id; ///< empty when no entry answered
     double score = 0;
 };
 

@@ -12,8 +12,8 @@ namespace opalebot::knowledge {
 /// When the bot answers: the best entry must cover enough of the question and be clearly ahead
 /// of the next one; otherwise it abstains and suggests the entries above `suggest`.
 struct Thresholds {
-    double answer = 0.55;
-    double margin = 0.06;
+    double answer = 0.47;
+    double margin = 0.05;
     double suggest = 0.25;
 };
 
@@ -23,6 +23,7 @@ struct Answer {
     Kind kind = Kind::empty;
     std::string entry_id;                  ///< the entry answered, for Kind::entry
     double score = 0;                      ///< the best entry's score, answered or not
+    double runner_up = 0;                  ///< the second entry's score (how clear the choice is)
     std::vector<std::string> alternatives; ///< other entries worth a look (ids)
     std::string text;                      ///< the reply, in Markdown
 };

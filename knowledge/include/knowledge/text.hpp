@@ -12,7 +12,8 @@ namespace opalebot::knowledge {
 std::string fold(std::string_view utf8);
 
 /// The words of folded text, elisions removed (l', d', qu', jusqu'…). A hyphenated word yields
-/// its parts and then the joined form, so that "pré-sas" also matches "presas".
+/// its parts and then the joined form, so that "pré-sas" also matches "presas" (not for
+/// "dois-je", "est-ce", whose joined form means nothing).
 std::vector<std::string> split_words(std::string_view folded);
 
 /// True for French function words and chat fillers that carry no topic ("comment", "bonjour").

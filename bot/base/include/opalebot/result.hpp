@@ -12,9 +12,9 @@ namespace opalebot {
 struct Error {
     enum class Kind { transport, http, matrix, parse, storage, invalid, not_found };
     Kind kind = Kind::invalid;
-    int code = 0;                 ///< CURLcode or HTTP status, when there is one
-    std::string errcode;          ///< "M_LIMIT_EXCEEDED"
-    std::string message;          ///< for logs and users; never a token or a message body
+    int code = 0;        ///< CURLcode or HTTP status, when there is one
+    std::string errcode; ///< "M_LIMIT_EXCEEDED"
+    std::string message; ///< for logs and users; never a token or a message body
     std::optional<std::chrono::milliseconds> retry_after;
 };
 

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The command-line contract through the real binary: ask --json, kb list --json, kb check on a
+# broken base, console. Usage: run.sh OPALE_BOT KB_DIR
+set -euo pipefail
+bot=$1 kb=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# ask --json: one object with the documented keys.
+"$bot" ask --kb "$kb" --json "Comment créer le tiers DDFIP ?" > "$work/ask.json"
+python3 - "$work/ask.json" <<'PY' || fail "ask --json contract"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["answer"] == "tiers-ddfip", d
+assert isinstance(d["score"], (int, float)) and isinstance(d["alternatives"], list), d
+assert "DDFIP" in d["text"] and "Source" in d["text"], d["text"]
+PY
+# Abstention: null answer, an offer of a ticket.
+"$bot" ask --kb "$kb" --json "Donne-moi une recette de crêpes" > "$work/no.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["answer"] is None and "ticket" in d["text"], d' "$work/no.json" \
+  || fail "abstention"
+# Hostile input is answered, never an error.
+for q in '"' '*' 'NEAR(a b)' 'titre:x' '(((' '' "$(head -c 10000 /dev/zero | tr '\0' 'a')" '😀😀'; do
+  "$bot" ask --kb "$kb" --json "$q" | python3 -c 'import json,sys; json.load(sys.stdin)' || fail "hostile input: ${q:0:20}"
+done
+
+# kb list --json.
+"$bot" kb list --kb "$kb" --json | python3 -c '
+import json,sys
+entries = json.load(sys.stdin)
+assert len(entries) >= 31 and all({"id","titre","domaine","sources"} <= e.keys() for e in entries)
+' || fail "kb list --json"
+
+# kb check: a broken base gives file:line: message and a non-zero exit.
+mkdir "$work/kb"
+printf -- '---\nid: essai\ntitre: Essai\ndomaine: Cuisine\nmots-cles: [a]\nprofils: [b]\nsources:\n  - titre: T\n    ressource: R\nmis-a-jour: 2024-02-30\n---\nTexte [lien](absent.md)\n' > "$work/kb/essai.md"
+if "$bot" kb check "$work/kb" > "$work/check.txt"; then fail "kb check accepted a broken base"; fi
+grep -q "essai.md:4: domaine inconnu « Cuisine »" "$work/check.txt" || fail "domain error line: $(cat "$work/check.txt")"
+grep -q "essai.md:10: date « 2024-02-30 » invalide" "$work/check.txt" || fail "date error line"
+grep -q "essai.md:12: lien cassé" "$work/check.txt" || fail "broken link line"
+
+# console: the same router; each reply followed by a blank line.
+printf '!aide\n!sigle EJ\n!sigel EJ\nComment créer le tiers DDFIP ?\n!kb recharger\n' |
+  "$bot" console --kb "$kb" --db "$work/state.db" 2>/dev/null > "$work/console.txt"
+grep -q "Commandes disponibles" "$work/console.txt" || fail "console !aide"
+grep -q "Engagement juridique" "$work/console.txt" || fail "console !sigle"
+grep -q "Vouliez-vous dire !sigle" "$work/console.txt" || fail "console did-you-mean"
+grep -q "Créer le tiers DDFIP" "$work/console.txt" || fail "console question"
+grep -q "réservée au rôle « administrateur »" "$work/console.txt" || fail "console admin refusal"
+python3 -c "import sqlite3,sys; assert sqlite3.connect(sys.argv[1]).execute('select count(*) from questions').fetchone()[0] == 1" "$work/state.db" || fail "questions not recorded"
+echo "cli contract: all checks passed"

@@ -1,0 +1,445 @@
+// Search and answers on a small hand-written base (not the shipped content, which changes).
+#include "knowledge/answerer.hpp"
+#include "knowledge/index.hpp"
+#include "knowledge/knowledge_base.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+using namespace opalebot::knowledge;
+
+namespace {
+
+Entry make_entry(std::string id, std::string titre, std::string domaine,
+                 std::vector<std::string> mots_cles, std::string body)
+{
+    Entry entry;
+    entry.id = std::move(id);
+    entry.titre = std::move(titre);
+    entry.domaine = std::move(domaine);
+    entry.mots_cles = std::move(mots_cles);
+    entry.profils = {"gestionnaire"};
+    entry.sources = {{"Pas à pas du bureau du conseil", "", "Espace Tribu utilisateurs op@le"}};
+    entry.mis_a_jour = "2024-02-19";
+    entry.body = body + "\n";
+    entry.body_text = std::move(body);
+    return entry;
+}
+
+// Every body says "module" so that a vague question touches all of them.
+std::vector<Entry> test_entries()
+{
+    return {
+        make_entry("tiers-ddfip", "Créer le tiers DDFIP", "Tiers",
+                   {"DDFIP", "finances publiques", "trésorerie"},
+                   "Le tiers DDFIP se crée une seule fois, dans le module Tiers, avec le SIRET "
+                   "de la direction départementale."),
+        make_entry("depenses-engagement", "Saisir un engagement juridique", "Dépenses",
+                   {"bon de commande", "commande"},
+                   "Un engagement juridique se saisit dans le module Dépenses avant d'envoyer la "
+                   "commande au fournisseur."),
+        make_entry("recettes-prelevement",
+                   "Mettre en place le prélèvement automatique des familles", "Recettes",
+                   {"prélèvement", "mandat SEPA", "familles"},
+                   "Le prélèvement automatique demande un mandat SEPA signé par chaque famille, "
+                   "saisi dans le module Recettes."),
+        make_entry("tiers-rib", "Modifier le RIB d'un fournisseur", "Tiers",
+                   {"RIB", "coordonnées bancaires", "fournisseur"},
+                   "Les coordonnées bancaires d'un fournisseur se modifient dans le module Tiers "
+                   "et sont validées par l'agent comptable."),
+        make_entry("budget-dbm", "Préparer une décision budgétaire modificative", "Budget",
+                   {"DBM", "budget rectificatif"},
+                   "Une DBM peut prévoir un prélèvement sur le fonds de roulement ; elle se "
+                   "prépare dans le module Budget et passe au conseil d'administration."),
+    };
+}
+
+Glossary test_glossary()
+{
+    Glossary glossary;
+    glossary.add({"EJ",
+                  "Engagement juridique",
+                  "Acte qui crée une obligation de dépense.",
+                  "Terme standard",
+                  {}});
+    glossary.add({"CGR", "", "Libellé d'un niveau des exports SDE / SDR.", "Outils d'analyse", {}});
+    return glossary;
+}
+
+const std::vector<std::vector<std::string>> test_synonyms{{"fournisseur", "créancier"},
+                                                          {"modifier", "changer"}};
+
+KnowledgeBase test_base()
+{
+    KnowledgeBase base;
+    base.entries = test_entries();
+    base.glossary = test_glossary();
+    base.synonyms = test_synonyms;
+    return base;
+}
+
+Index test_index()
+{
+    return Index{test_entries(), test_glossary(), test_synonyms};
+}
+
+/// The id of the best hit, or "" when nothing is found.
+std::string best(Index& index, std::string_view question)
+{
+    const auto hits = index.search(question, 5);
+    return hits.empty() ? std::string{} : index.entries()[hits.front().entry].id;
+}
+
+double score_of(const std::vector<SearchHit>& hits, const Index& index, std::string_view id)
+{
+    for (const auto& hit : hits)
+        if (index.entries()[hit.entry].id == id)
+            return hit.score;
+    return -1;
+}
+
+std::vector<std::string> hostile_inputs()
+{
+    std::string emoji;
+    for (int i = 0; i < 200; ++i)
+        emoji += "😀👍🔥";
+    std::string long_text;
+    while (long_text.size() < 10'000)
+        long_text += "prélèvement tiers \"*^ NEAR( ";
+    long_text.resize(10'000);
+    return {"\"",
+            "\"\"",
+            "*",
+            "^",
+            "NEAR(a b)",
+            "titre:x",
+            "(((",
+            "a OR b AND NOT c",
+            "'; DROP TABLE docs; --",
+            std::string(10'000, 'x'),
+            long_text,
+            emoji,
+            "",
+            "\xFF\xFE\xC3\x28\xE2\x82",
+            std::string{"tiers\0ddfip", 11},
+            "prélèvement\" OR \"tiers",
+            "corps:prelevement",
+            "tiers*",
+            "{titre motscles}: tiers"};
+}
+
+} // namespace
+
+TEST_SUITE("unit")
+{
+    TEST_CASE("search finds the right entry for a paraphrase")
+    {
+        auto index = test_index();
+        CHECK(best(index, "comment je mets en place le prélèvement pour les familles ?") ==
+              "recettes-prelevement");
+        CHECK(best(index, "je dois créer la DDFIP comme tiers, comment faire ?") == "tiers-ddfip");
+        CHECK(best(index, "les coordonnées bancaires d'un fournisseur ont changé") == "tiers-rib");
+        CHECK(best(index, "préparer la DBM pour le conseil d'administration") == "budget-dbm");
+    }
+
+    TEST_CASE("search returns hits best first with scores between 0 and 1")
+    {
+        auto index = test_index();
+        const auto hits = index.search("prélèvement automatique des familles", 5);
+        REQUIRE_FALSE(hits.empty());
+        for (std::size_t k = 0; k < hits.size(); ++k) {
+            CHECK(hits[k].entry < index.entries().size());
+            CHECK(hits[k].score >= 0.0);
+            CHECK(hits[k].score <= 1.0);
+            if (k > 0)
+                CHECK(hits[k - 1].score >= hits[k].score);
+        }
+        CHECK(index.search("module", 2).size() == 2); // the limit holds
+    }
+
+    TEST_CASE("search finds an entry through a synonym it does not use")
+    {
+        auto index = test_index();
+        CHECK(best(index, "créancier") == "tiers-rib");
+        CHECK(best(index, "changer le RIB d'un créancier") == "tiers-rib");
+
+        Index without_synonyms{test_entries(), test_glossary(), {}};
+        CHECK(without_synonyms.search("créancier", 5).empty()); // the synonym did the work
+    }
+
+    TEST_CASE("search finds an entry through an acronym of the glossary")
+    {
+        auto index = test_index();
+        CHECK(best(index, "comment saisir un EJ ?") == "depenses-engagement");
+        CHECK(best(index, "EJ") == "depenses-engagement");
+
+        Index without_glossary{test_entries(), Glossary{}, test_synonyms};
+        CHECK(without_glossary.search("EJ", 5).empty()); // the glossary did the work
+    }
+
+    TEST_CASE("search corrects a one letter typo")
+    {
+        auto index = test_index();
+        CHECK(best(index, "prelevment") == "recettes-prelevement");
+        CHECK(best(index, "prelevment automatique") == "recettes-prelevement");
+        CHECK(best(index, "fournisseru") == "tiers-rib");
+    }
+
+    TEST_CASE("search ranks a title or keyword match above a body only mention")
+    {
+        auto index = test_index();
+        const auto hits = index.search("prélèvement", 5);
+        REQUIRE(hits.size() >= 2);
+        CHECK(index.entries()[hits.front().entry].id == "recettes-prelevement");
+        const auto in_title = score_of(hits, index, "recettes-prelevement");
+        const auto in_body = score_of(hits, index, "budget-dbm"); // "un prélèvement sur le fonds"
+        REQUIRE(in_body >= 0);
+        CHECK(in_title > in_body);
+
+        const auto keyword_hits = index.search("SIRET", 5); // only in tiers-ddfip's body
+        REQUIRE(keyword_hits.size() == 1);
+        const auto bank = index.search("coordonnées bancaires", 5); // tiers-rib's keywords
+        REQUIRE_FALSE(bank.empty());
+        CHECK(index.entries()[bank.front().entry].id == "tiers-rib");
+        CHECK(bank.front().score > keyword_hits.front().score);
+    }
+
+    TEST_CASE("search finds nothing for words no entry has")
+    {
+        auto index = test_index();
+        CHECK(index.search("tarte aux pommes", 5).empty());
+        CHECK(index.search("", 5).empty());
+        CHECK(index.search("le la les de", 5).empty());
+    }
+
+    TEST_CASE("search survives hostile and malformed input")
+    {
+        auto index = test_index();
+        for (const auto& input : hostile_inputs()) {
+            INFO("input of " << input.size() << " bytes: " << input.substr(0, 40));
+            std::vector<SearchHit> hits;
+            CHECK_NOTHROW(hits = index.search(input, 5));
+            for (const auto& hit : hits)
+                CHECK(hit.entry < index.entries().size());
+        }
+        CHECK(best(index, "prélèvement") == "recettes-prelevement"); // still usable afterwards
+    }
+
+    TEST_CASE("answerer survives hostile and malformed input")
+    {
+        Answerer answerer{test_base()};
+        for (const auto& input : hostile_inputs()) {
+            INFO("input of " << input.size() << " bytes: " << input.substr(0, 40));
+            Answer answer;
+            CHECK_NOTHROW(answer = answerer.ask(input));
+            CHECK_FALSE(answer.text.empty());
+            CHECK(answer.alternatives.size() <= 3);
+            std::string reply;
+            CHECK_NOTHROW(reply = answerer.explain_acronym(input));
+            CHECK_FALSE(reply.empty());
+        }
+        CHECK(answerer.ask("prélèvement automatique des familles").entry_id ==
+              "recettes-prelevement");
+    }
+
+    TEST_CASE("answerer treats an empty message as empty")
+    {
+        Answerer answerer{test_base()};
+        for (const std::string input : {"", "   ", "?!", "👍"}) {
+            INFO("input: " << input);
+            const auto answer = answerer.ask(input);
+            CHECK(answer.kind == Answer::Kind::empty);
+            CHECK(answer.entry_id.empty());
+            CHECK(answer.text.find("!aide") != std::string::npos);
+        }
+    }
+
+    TEST_CASE("answerer answers a question with its entry")
+    {
+        Answerer answerer{test_base()};
+        const auto answer =
+            answerer.ask("Comment mettre en place le prélèvement automatique des familles ?");
+        CHECK(answer.kind == Answer::Kind::entry);
+        CHECK(answer.entry_id == "recettes-prelevement");
+        CHECK(answer.score >= Thresholds{}.answer);
+        CHECK(answer.text.find("**Mettre en place le prélèvement automatique des familles**") == 0);
+        CHECK(answer.text.find("mandat SEPA") != std::string::npos);
+        CHECK(answer.text.find("Espace Tribu utilisateurs op@le") != std::string::npos);
+        CHECK(answer.text.find("19/02/2024") != std::string::npos);
+        CHECK(std::find(answer.alternatives.begin(), answer.alternatives.end(), answer.entry_id) ==
+              answer.alternatives.end());
+    }
+
+    TEST_CASE("answerer greets back without an entry")
+    {
+        Answerer answerer{test_base()};
+        for (const std::string input : {"Bonjour !", "bonjour à tous", "Salut le bot", "Bonsoir"}) {
+            INFO("input: " << input);
+            const auto answer = answerer.ask(input);
+            CHECK(answer.kind == Answer::Kind::greeting);
+            CHECK(answer.entry_id.empty());
+            CHECK_FALSE(answer.text.empty());
+        }
+    }
+
+    TEST_CASE("answerer takes thanks as thanks")
+    {
+        Answerer answerer{test_base()};
+        for (const std::string input : {"merci beaucoup", "Merci !", "super merci", "thx"}) {
+            INFO("input: " << input);
+            const auto answer = answerer.ask(input);
+            CHECK(answer.kind == Answer::Kind::thanks);
+            CHECK(answer.entry_id.empty());
+            CHECK_FALSE(answer.text.empty());
+        }
+    }
+
+    TEST_CASE("answerer explains a known acronym")
+    {
+        Answerer answerer{test_base()};
+        for (const std::string input :
+             {"que veut dire EJ ?", "EJ ?", "c'est quoi un EJ", "signification de ej"}) {
+            INFO("input: " << input);
+            const auto answer = answerer.ask(input);
+            CHECK(answer.kind == Answer::Kind::glossary);
+            CHECK(answer.entry_id.empty());
+            CHECK(answer.text.find("Engagement juridique") != std::string::npos);
+        }
+        const auto reply = answerer.explain_acronym("ej");
+        CHECK(reply.find("**EJ** : Engagement juridique.") == 0);
+        CHECK(reply.find("obligation de dépense") != std::string::npos);
+        CHECK(reply.find("Terme standard") != std::string::npos);
+        CHECK(reply.find("!fiche depenses-engagement") != std::string::npos); // see also
+    }
+
+    TEST_CASE("answerer does not invent the expansion of an acronym it lacks")
+    {
+        Answerer answerer{test_base()};
+        const auto answer = answerer.ask("que veut dire CGR ?");
+        CHECK(answer.kind == Answer::Kind::glossary);
+        CHECK(answer.text.find("**CGR**") == 0);
+        CHECK(answer.text.find("aucune source publique ne donne le développement") !=
+              std::string::npos);
+        CHECK(answer.text.find("Libellé d'un niveau des exports") != std::string::npos);
+        CHECK(answer.text.find("**CGR** : ") == 0);
+        CHECK(answer.text.find("**CGR** : aucune") == 0); // nothing guessed before the disclaimer
+    }
+
+    TEST_CASE("answerer says it does not know an unknown acronym")
+    {
+        Answerer answerer{test_base()};
+        const auto answer = answerer.ask("que veut dire ZZQ ?");
+        CHECK(answer.kind == Answer::Kind::glossary);
+        CHECK(answer.entry_id.empty());
+        CHECK(answer.text.find("Je ne connais pas le sigle « ZZQ »") != std::string::npos);
+
+        const auto close = answerer.explain_acronym("EK");
+        CHECK(close.find("Je ne connais pas le sigle") != std::string::npos);
+        CHECK(close.find("Vouliez-vous dire : EJ") != std::string::npos);
+        CHECK(answerer.explain_acronym("").find("Indiquez le sigle") != std::string::npos);
+    }
+
+    TEST_CASE("answerer escapes an unknown acronym in its reply")
+    {
+        Answerer answerer{test_base()};
+        const auto reply = answerer.explain_acronym("**[X](https://pirate.example)**");
+        CHECK(reply.find("[X](") == std::string::npos);
+        CHECK(reply.find("\\*\\*\\[X\\]") != std::string::npos);
+    }
+
+    TEST_CASE("answerer abstains on an out of domain question")
+    {
+        Answerer answerer{test_base()};
+        const auto answer = answerer.ask("quelle est la meilleure tarte aux pommes de Lille ?");
+        CHECK(answer.kind == Answer::Kind::unknown);
+        CHECK(answer.entry_id.empty());
+        CHECK(answer.alternatives.size() <= 3);
+        CHECK(answer.text.find("Je ne sais pas répondre") == 0);
+        CHECK(answer.text.find("iTop") != std::string::npos);
+    }
+
+    TEST_CASE("answerer suggests at most three entries for a vague question")
+    {
+        // Fixed thresholds: the defaults are tuned on the shipped base, not on this one.
+        Answerer answerer{test_base(), Thresholds{0.55, 0.06, 0.25}};
+        const auto answer = answerer.ask("module"); // in every body, in no title
+        CHECK(answer.kind == Answer::Kind::unknown);
+        CHECK(answer.entry_id.empty());
+        REQUIRE(answer.alternatives.size() == 3);
+        for (const auto& id : answer.alternatives) {
+            INFO("suggested: " << id);
+            REQUIRE(answerer.find_entry(id) != nullptr);
+            CHECK(answer.text.find("!fiche " + id) != std::string::npos);
+        }
+        CHECK(answer.text.find("Vouliez-vous dire") != std::string::npos);
+    }
+
+    TEST_CASE("answerer abstains when two entries tie")
+    {
+        KnowledgeBase base;
+        base.entries = {make_entry("tiers-a", "Créer un tiers", "Tiers", {"tiers"}, "Texte A."),
+                        make_entry("tiers-b", "Créer un tiers", "Tiers", {"tiers"}, "Texte B.")};
+        Answerer answerer{std::move(base)};
+        const auto answer = answerer.ask("créer un tiers");
+        CHECK(answer.kind == Answer::Kind::unknown);
+        CHECK(answer.alternatives.size() == 2);
+    }
+
+    TEST_CASE("answerer on an empty base abstains")
+    {
+        Answerer answerer{KnowledgeBase{}};
+        CHECK(answerer.entries().empty());
+        const auto answer = answerer.ask("comment créer un tiers ?");
+        CHECK(answer.kind == Answer::Kind::unknown);
+        CHECK(answer.alternatives.empty());
+        CHECK(answerer.ask("prelevment automatque").kind == Answer::Kind::unknown);
+        CHECK(answerer.ask("Bonjour").kind == Answer::Kind::greeting);
+        CHECK(answerer.explain_acronym("EJ").find("Je ne connais pas le sigle") !=
+              std::string::npos);
+    }
+
+    TEST_CASE("answerer finds entries by id")
+    {
+        Answerer answerer{test_base()};
+        REQUIRE(answerer.find_entry("tiers-rib") != nullptr);
+        CHECK(answerer.find_entry("tiers-rib")->titre == "Modifier le RIB d'un fournisseur");
+        CHECK(answerer.find_entry("absente") == nullptr);
+        CHECK(answerer.find_entry("") == nullptr);
+        CHECK(answerer.entries().size() == 5);
+        CHECK(answerer.glossary().all().size() == 2);
+    }
+
+    TEST_CASE("answerer replace swaps the base")
+    {
+        Answerer answerer{test_base()};
+        REQUIRE(answerer.find_entry("tiers-ddfip") != nullptr);
+
+        KnowledgeBase next;
+        next.entries = {make_entry("sphere-regie", "Ouvrir une régie d'avances", "Sphère comptable",
+                                   {"régie", "régisseur"}, "Le régisseur est nommé par arrêté.")};
+        next.glossary.add({"DP", "Demande de paiement", "", "", {}});
+        answerer.replace(std::move(next));
+
+        CHECK(answerer.find_entry("tiers-ddfip") == nullptr);
+        REQUIRE(answerer.find_entry("sphere-regie") != nullptr);
+        CHECK(answerer.entries().size() == 1);
+        CHECK(answerer.ask("comment ouvrir une régie d'avances ?").entry_id == "sphere-regie");
+        CHECK(answerer.ask("prélèvement automatique des familles").kind != Answer::Kind::entry);
+        CHECK(answerer.ask("que veut dire DP ?").text.find("Demande de paiement") !=
+              std::string::npos);
+        CHECK(answerer.glossary().find("EJ") == nullptr);
+    }
+
+    TEST_CASE("answer kinds have their JSON names")
+    {
+        CHECK(to_string(Answer::Kind::entry) == "entree");
+        CHECK(to_string(Answer::Kind::glossary) == "glossaire");
+        CHECK(to_string(Answer::Kind::greeting) == "salutation");
+        CHECK(to_string(Answer::Kind::thanks) == "remerciement");
+        CHECK(to_string(Answer::Kind::unknown) == "inconnu");
+        CHECK(to_string(Answer::Kind::empty) == "vide");
+    }
+}
