@@ -13,40 +13,15 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.hpp"
+
 using namespace opalebot::commands;
 namespace knowledge = opalebot::knowledge;
 namespace fs = std::filesystem;
 
 namespace {
 
-/// A fresh directory under the system's temporary directory, removed with everything in it.
-class TempDir {
-public:
-    TempDir()
-    {
-        std::random_device random;
-        path_ = fs::temp_directory_path() /
-                ("opalebot-registry-" + std::to_string(random()) + "-" + std::to_string(random()));
-        fs::create_directories(path_);
-    }
-    ~TempDir()
-    {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const fs::path& path() const { return path_; }
-    void write(const std::string& name, const std::string& text) const
-    {
-        std::ofstream out{path_ / name, std::ios::binary};
-        out << text;
-    }
-
-private:
-    fs::path path_;
-};
+using opalebot::testing::TempDir;
 
 Message message(std::string body, Role role = Role::member)
 {

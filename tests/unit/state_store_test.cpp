@@ -8,34 +8,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "support/temp_dir.hpp"
+
 using namespace opalebot::bot;
 namespace fs = std::filesystem;
 
 namespace {
 
-/// A fresh directory under the system's temporary directory, removed with everything in it.
-class TempDir {
-public:
-    TempDir()
-    {
-        std::random_device random;
-        path_ = fs::temp_directory_path() /
-                ("opalebot-state-" + std::to_string(random()) + "-" + std::to_string(random()));
-        fs::create_directories(path_);
-    }
-    ~TempDir()
-    {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-    fs::path path_;
-};
+using opalebot::testing::TempDir;
 
 QuestionRecord question(std::int64_t asked_at, std::string text, std::string entry_id = {})
 {
