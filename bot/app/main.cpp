@@ -1,7 +1,13 @@
 // opale-bot: the composition root, the only file that sees every module (notes/style.md §3).
+#include "bot/config.hpp"
 #include "bot/console.hpp"
+#include "bot/curl_http_client.hpp"
 #include "bot/markdown.hpp"
+#include "bot/matrix_client.hpp"
+#include "bot/sender.hpp"
+#include "bot/session.hpp"
 #include "bot/state_store.hpp"
+#include "bot/sync_loop.hpp"
 #include "commands/builtin.hpp"
 #include "commands/registry.hpp"
 #include "knowledge/analyzer.hpp"
@@ -13,10 +19,15 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 namespace {
 
@@ -59,6 +70,175 @@ public:
 private:
     bot::StateStore& store_;
 };
+
+std::int64_t unix_now()
+{
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+/// Keeps the question of the message being handled, so the sync loop records it in the same
+/// transaction as the reply (a crash never counts a question twice).
+class CapturedQuestion final : public commands::QuestionLog {
+public:
+    void record(const commands::Message& message, const knowledge::Answer& answer) override
+    {
+        last_ = bot::QuestionRecord{unix_now(),
+                                    message.room,
+                                    message.sender,
+                                    message.body,
+                                    std::string{knowledge::to_string(answer.kind)},
+                                    answer.entry_id,
+                                    answer.score};
+    }
+    std::optional<bot::QuestionRecord> take() { return std::exchange(last_, std::nullopt); }
+
+private:
+    std::optional<bot::QuestionRecord> last_;
+};
+
+class StoredStats final : public commands::StatsSource {
+public:
+    explicit StoredStats(bot::StateStore& store) : store_(store) {}
+    std::optional<commands::KnowledgeStats> knowledge_stats(int days) override
+    {
+        const auto figures = store_.kb_stats(unix_now() - std::int64_t{days} * 86'400, 0.6);
+        if (!figures) {
+            log::get("main")->error("statistics unavailable: {}", figures.error().message);
+            return std::nullopt;
+        }
+        commands::KnowledgeStats stats;
+        stats.questions = figures.value().questions;
+        stats.answered = figures.value().answered;
+        for (const auto& e : figures.value().entries)
+            stats.entries.push_back({e.entry_id, e.asked, e.up, e.down});
+        for (const auto& q : figures.value().unanswered)
+            stats.unanswered.push_back({q.question, q.kind, q.score, q.asked_at});
+        return stats;
+    }
+
+private:
+    bot::StateStore& store_;
+};
+
+commands::Role role_of(const bot::Config& config, const std::string& sender, int power_level)
+{
+    const auto listed = [&](const std::vector<std::string>& users) {
+        return std::find(users.begin(), users.end(), sender) != users.end();
+    };
+    if (listed(config.admins) ||
+        (config.admin_power_level > 0 && power_level >= config.admin_power_level))
+        return commands::Role::admin;
+    if (listed(config.support) ||
+        (config.support_power_level > 0 && power_level >= config.support_power_level))
+        return commands::Role::support;
+    return commands::Role::member;
+}
+
+int run_config_check(const std::string& file)
+{
+    const auto load = bot::load_config(file);
+    if (!load.problems.empty()) {
+        std::cout << bot::format_problems(file, load.problems) << load.problems.size()
+                  << " problème(s) dans la configuration.\n";
+        return EXIT_FAILURE;
+    }
+    std::cout << file << " : configuration valide (serveur " << load.config.homeserver_url
+              << ", compte "
+              << (load.config.user_id.empty() ? load.config.email : load.config.user_id) << ").\n";
+    return EXIT_SUCCESS;
+}
+
+/// The Matrix bot: a sync thread, a sender thread, and main waiting for SIGTERM/SIGINT.
+int run_matrix(const std::string& config_file, bool new_login)
+{
+    // Before any thread starts, so every thread inherits the mask and only sigwait sees them.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    const auto load = bot::load_config(config_file);
+    if (!load.problems.empty()) {
+        std::cerr << bot::format_problems(config_file, load.problems);
+        return 2;
+    }
+    const auto& config = load.config;
+    const auto logger = log::get("main");
+    const bot::CurlGlobal curl;
+    bot::CurlHttpClient http;
+    bot::MatrixClient client{http, config.homeserver_url};
+    bot::StateStore store{config.database};
+    const auto session = bot::open_session(client, store, config, new_login);
+    if (!session) {
+        logger->critical("{}", session.error().message);
+        return EXIT_FAILURE;
+    }
+
+    const std::filesystem::path kb_dir = config.knowledge_dir.empty()
+                                             ? default_kb_dir()
+                                             : std::filesystem::path{config.knowledge_dir};
+    knowledge::Answerer answerer{load_for_serving(kb_dir)};
+    CapturedQuestion question;
+    StoredStats stats{store};
+    commands::Registry registry{config.command_prefix};
+    commands::add_knowledge_commands(registry, answerer, kb_dir, &question, &stats);
+
+    const auto route = [&](const bot::IncomingMessage& in) -> std::optional<bot::OutgoingReply> {
+        static_cast<void>(question.take());
+        commands::Message message{in.sender, in.room_id, in.text,
+                                  role_of(config, in.sender, in.power_level)};
+        if (!in.addressed) { // salon chatter: only a clear answer, and only when enabled
+            auto answer = answerer.ask(in.text);
+            if (answer.kind != knowledge::Answer::Kind::entry ||
+                answer.score < config.answer_without_mention_min_score)
+                return std::nullopt;
+            question.record(message, answer);
+            return bot::OutgoingReply{std::move(answer.text), answer.entry_id, question.take()};
+        }
+        auto reply = registry.dispatch(message);
+        if (!reply)
+            return std::nullopt;
+        return bot::OutgoingReply{std::move(reply->markdown), std::move(reply->entry_id),
+                                  question.take()};
+    };
+
+    bot::Sender sender{client, store, config.requests_per_second, config.burst};
+    std::mutex fatal_mutex;
+    std::string fatal_reason;
+    bot::SyncLoop loop{client,
+                       store,
+                       config,
+                       session.value(),
+                       route,
+                       [&sender] { sender.wake(); },
+                       [&](const std::string& reason) {
+                           {
+                               const std::lock_guard lock{fatal_mutex};
+                               fatal_reason = reason;
+                           }
+                           kill(getpid(), SIGTERM); // wakes sigwait below
+                       }};
+    std::jthread sender_thread{[&sender](const std::stop_token& stop) { sender.run(stop); }};
+    std::jthread sync_thread{[&loop](const std::stop_token& stop) { loop.run(stop); }};
+
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    logger->info("stopping (signal {})", signal_number);
+    sync_thread.request_stop(); // aborts the long-poll in flight
+    sender_thread.request_stop();
+    sync_thread.join();
+    sender_thread.join();
+    const std::lock_guard lock{fatal_mutex};
+    if (!fatal_reason.empty()) {
+        logger->critical("{}", fatal_reason);
+        return EXIT_FAILURE;
+    }
+    logger->info("stopped");
+    return EXIT_SUCCESS;
+}
 
 int run_console_mode(const std::filesystem::path& kb_dir, const std::string& db_path,
                      const std::string& user, bool admin)
@@ -151,7 +331,8 @@ int run_kb_list(const std::filesystem::path& dir, bool as_json)
 
 int main(int argc, char** argv)
 try {
-    opalebot::log::init({"main", "knowledge", "commands", "bot.console"});
+    opalebot::log::init({"main", "knowledge", "commands", "bot.console", "bot.sync", "bot.sender",
+                         "bot.session", "bot.events"});
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ [%n] %v");
 
     CLI::App app{"opale-bot : le bot d'entraide op@le du salon Tchap (Hauts-de-France)",
@@ -197,7 +378,27 @@ try {
     std::string analyze_text;
     analyze->add_option("TEXT", analyze_text, "Le texte à analyser")->required();
 
+    auto* run = app.add_subcommand("run", "Lance le bot Matrix (connexion, synchronisation, "
+                                          "réponses) ; SIGTERM ou Ctrl-C l'arrête");
+    std::string config_file;
+    bool new_login = false;
+    run->add_option("--config", config_file, "Fichier de configuration YAML")->required();
+    run->add_flag("--new-login", new_login,
+                  "Oublie la session enregistrée et se connecte de nouveau (nouvel appareil)");
+
+    auto* config = app.add_subcommand("config", "Outils de configuration");
+    config->require_subcommand(1);
+    auto* config_check = config->add_subcommand(
+        "check", "Vérifie un fichier de configuration (chaque clé invalide ou manquante)");
+    std::string check_file;
+    config_check->add_option("FILE", check_file, "Fichier de configuration YAML")->required();
+
     CLI11_PARSE(app, argc, argv);
+
+    if (*run)
+        return run_matrix(config_file, new_login);
+    if (*config_check)
+        return run_config_check(check_file);
 
     if (*console || *ask || *list) {
         // Tool output goes to stdout; keep stderr quiet unless asked (SPDLOG_LEVEL).

@@ -2,14 +2,19 @@
 
 #include <cmark.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace opalebot::bot {
 namespace {
 
 struct NodeDeleter {
     void operator()(cmark_node* node) const noexcept { cmark_node_free(node); }
+};
+struct MallocDeleter { // cmark's rendered strings come from malloc
+    void operator()(char* text) const noexcept { std::free(text); }
 };
 struct IterDeleter {
     void operator()(cmark_iter* iter) const noexcept { cmark_iter_free(iter); }
@@ -108,6 +113,69 @@ std::string markdown_to_text(std::string_view markdown)
     }
     while (!out.empty() && (out.back() == '\n' || out.back() == ' '))
         out.pop_back();
+    return out;
+}
+
+std::string markdown_to_html(std::string_view markdown)
+{
+    const std::unique_ptr<cmark_node, NodeDeleter> document{
+        cmark_parse_document(markdown.data(), markdown.size(), CMARK_OPT_SAFE)};
+    if (!document)
+        return escape_html(markdown);
+    // Images: Matrix clients only show mxc: images, so a link is what the reader can use.
+    std::vector<cmark_node*> images;
+    {
+        const std::unique_ptr<cmark_iter, IterDeleter> iter{cmark_iter_new(document.get())};
+        for (auto event = cmark_iter_next(iter.get()); event != CMARK_EVENT_DONE;
+             event = cmark_iter_next(iter.get()))
+            if (event == CMARK_EVENT_ENTER &&
+                cmark_node_get_type(cmark_iter_get_node(iter.get())) == CMARK_NODE_IMAGE)
+                images.push_back(cmark_iter_get_node(iter.get()));
+    }
+    for (cmark_node* image : images) {
+        cmark_node* link = cmark_node_new(CMARK_NODE_LINK);
+        if (link == nullptr)
+            continue;
+        const char* url = cmark_node_get_url(image);
+        cmark_node_set_url(link, url != nullptr ? url : "");
+        while (cmark_node* child = cmark_node_first_child(image))
+            cmark_node_append_child(link, child); // moves it
+        cmark_node_insert_before(image, link);
+        cmark_node_free(image); // unlinks it
+    }
+    const std::unique_ptr<char, MallocDeleter> html{
+        cmark_render_html(document.get(), CMARK_OPT_SAFE)};
+    std::string out = html ? html.get() : "";
+    while (!out.empty() && out.back() == '\n')
+        out.pop_back();
+    return out;
+}
+
+std::string escape_html(std::string_view text)
+{
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        switch (c) {
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
+        case '\'':
+            out += "&#39;";
+            break;
+        default:
+            out += c;
+        }
+    }
     return out;
 }
 

@@ -2,23 +2,74 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <chrono>
 #include <stdexcept>
 
 namespace opalebot::bot {
 namespace {
-constexpr int schema_version = 1;
+constexpr int schema_version = 2;
 
 Error storage_error(const std::exception& e)
 {
     return Error{Error::Kind::storage, 0, {}, e.what(), {}};
 }
+
+std::int64_t now_seconds()
+{
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+void bind_text_or_null(SQLite::Statement& statement, int index, const std::string& text)
+{
+    if (text.empty())
+        statement.bind(index);
+    else
+        statement.bind(index, text);
+}
+
+std::string text_or_empty(const SQLite::Column& column)
+{
+    return column.isNull() ? std::string{} : column.getString();
+}
+
+void insert_question(SQLite::Database& db, const QuestionRecord& record)
+{
+    SQLite::Statement insert{db, "INSERT INTO questions (asked_at, room, sender, question, kind, "
+                                 "entry_id, score) VALUES (?, ?, ?, ?, ?, ?, ?)"};
+    insert.bind(1, record.asked_at);
+    insert.bind(2, record.room);
+    insert.bind(3, record.sender);
+    insert.bind(4, record.question);
+    insert.bind(5, record.kind);
+    bind_text_or_null(insert, 6, record.entry_id);
+    insert.bind(7, record.score);
+    insert.exec();
+}
+
+OutgoingMessage read_outgoing(SQLite::Statement& row)
+{
+    OutgoingMessage m;
+    m.id = row.getColumn(0).getInt64();
+    m.txn_id = row.getColumn(1).getString();
+    m.room_id = row.getColumn(2).getString();
+    m.event_type = row.getColumn(3).getString();
+    m.content = row.getColumn(4).getString();
+    m.priority = row.getColumn(5).getInt();
+    m.source_event = text_or_empty(row.getColumn(6));
+    m.entry_id = text_or_empty(row.getColumn(7));
+    m.attempts = row.getColumn(8).getInt();
+    return m;
+}
+
 } // namespace
 
 StateStore::StateStore(const std::string& path)
     : db_(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX)
 {
     db_.exec("PRAGMA journal_mode = WAL");
-    db_.exec("PRAGMA synchronous = NORMAL");
+    db_.exec("PRAGMA synchronous = FULL"); // a committed batch survives a power cut
     db_.exec("PRAGMA foreign_keys = ON");
     db_.setBusyTimeout(5000);
     migrate();
@@ -40,6 +91,30 @@ void StateStore::migrate()
                  " score REAL NOT NULL)");
         db_.exec("CREATE INDEX questions_asked_at ON questions(asked_at)");
         [[fallthrough]];
+    case 1: // issue 3: the Matrix bot
+        db_.exec("CREATE TABLE session (id INTEGER PRIMARY KEY CHECK (id = 1),"
+                 " homeserver TEXT NOT NULL, user_id TEXT NOT NULL, device_id TEXT NOT NULL,"
+                 " access_token TEXT NOT NULL)");
+        db_.exec("CREATE TABLE sync_state (id INTEGER PRIMARY KEY CHECK (id = 1),"
+                 " next_batch TEXT, filter_id TEXT)");
+        db_.exec("INSERT INTO sync_state (id) VALUES (1)");
+        db_.exec("CREATE TABLE handled_events (event_id TEXT PRIMARY KEY,"
+                 " room_id TEXT NOT NULL, outcome TEXT NOT NULL, handled_at INTEGER NOT NULL)");
+        db_.exec("CREATE INDEX handled_events_at ON handled_events(handled_at)");
+        db_.exec("CREATE TABLE outbox (id INTEGER PRIMARY KEY, txn_id TEXT NOT NULL UNIQUE,"
+                 " room_id TEXT NOT NULL, event_type TEXT NOT NULL, content TEXT NOT NULL,"
+                 " priority INTEGER NOT NULL, source_event TEXT, entry_id TEXT,"
+                 " attempts INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL)");
+        db_.exec("CREATE TABLE sent (event_id TEXT PRIMARY KEY, room_id TEXT NOT NULL,"
+                 " txn_id TEXT NOT NULL, source_event TEXT, entry_id TEXT,"
+                 " sent_at INTEGER NOT NULL)");
+        db_.exec("CREATE TABLE feedback (target_event TEXT NOT NULL, sender TEXT NOT NULL,"
+                 " reaction_event TEXT NOT NULL, entry_id TEXT, vote INTEGER NOT NULL,"
+                 " at INTEGER NOT NULL, PRIMARY KEY (target_event, sender))");
+        db_.exec("CREATE TABLE rooms (room_id TEXT PRIMARY KEY, inviter TEXT,"
+                 " is_direct INTEGER NOT NULL DEFAULT 0, joined_members INTEGER,"
+                 " power_levels TEXT, encrypted INTEGER NOT NULL DEFAULT 0)");
+        [[fallthrough]];
     case schema_version: // append new steps above this line, never edit old ones
         break;
     default:
@@ -51,19 +126,8 @@ void StateStore::migrate()
 
 Result<Done> StateStore::record_question(const QuestionRecord& record)
 try {
-    SQLite::Statement insert{db_, "INSERT INTO questions (asked_at, room, sender, question, kind, "
-                                  "entry_id, score) VALUES (?, ?, ?, ?, ?, ?, ?)"};
-    insert.bind(1, record.asked_at);
-    insert.bind(2, record.room);
-    insert.bind(3, record.sender);
-    insert.bind(4, record.question);
-    insert.bind(5, record.kind);
-    if (record.entry_id.empty())
-        insert.bind(6);
-    else
-        insert.bind(6, record.entry_id);
-    insert.bind(7, record.score);
-    insert.exec();
+    const std::lock_guard lock{mutex_};
+    insert_question(db_, record);
     return Done{};
 } catch (const std::exception& e) {
     return storage_error(e);
@@ -71,6 +135,7 @@ try {
 
 Result<int> StateStore::purge_questions(std::int64_t before)
 try {
+    const std::lock_guard lock{mutex_};
     SQLite::Statement purge{
         db_, "UPDATE questions SET question = NULL WHERE asked_at < ? AND question IS NOT NULL"};
     purge.bind(1, before);
@@ -81,7 +146,313 @@ try {
 
 Result<std::int64_t> StateStore::question_count()
 try {
+    const std::lock_guard lock{mutex_};
     return db_.execAndGet("SELECT count(*) FROM questions").getInt64();
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<std::optional<StoredSession>> StateStore::session()
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Statement query{
+        db_, "SELECT homeserver, user_id, device_id, access_token FROM session WHERE id = 1"};
+    if (!query.executeStep())
+        return std::optional<StoredSession>{};
+    return std::optional<StoredSession>{
+        StoredSession{query.getColumn(0).getString(), query.getColumn(1).getString(),
+                      query.getColumn(2).getString(), query.getColumn(3).getString()}};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<Done> StateStore::save_session(const StoredSession& session)
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Statement save{db_, "INSERT OR REPLACE INTO session (id, homeserver, user_id, "
+                                "device_id, access_token) VALUES (1, ?, ?, ?, ?)"};
+    save.bind(1, session.homeserver);
+    save.bind(2, session.user_id);
+    save.bind(3, session.device_id);
+    save.bind(4, session.access_token);
+    save.exec();
+    return Done{};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<Done> StateStore::forget_session()
+try {
+    const std::lock_guard lock{mutex_};
+    db_.exec("DELETE FROM session");
+    return Done{};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<std::string> StateStore::sync_token()
+try {
+    const std::lock_guard lock{mutex_};
+    return text_or_empty(db_.execAndGet("SELECT next_batch FROM sync_state WHERE id = 1"));
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<std::string> StateStore::filter_id()
+try {
+    const std::lock_guard lock{mutex_};
+    return text_or_empty(db_.execAndGet("SELECT filter_id FROM sync_state WHERE id = 1"));
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<Done> StateStore::save_filter_id(const std::string& filter_id)
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Statement save{db_, "UPDATE sync_state SET filter_id = ? WHERE id = 1"};
+    save.bind(1, filter_id);
+    save.exec();
+    return Done{};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<bool> StateStore::is_handled(const std::string& event_id)
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Statement query{db_, "SELECT 1 FROM handled_events WHERE event_id = ?"};
+    query.bind(1, event_id);
+    return query.executeStep();
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<std::optional<std::string>> StateStore::sent_message(const std::string& event_id)
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Statement query{db_, "SELECT entry_id FROM sent WHERE event_id = ?"};
+    query.bind(1, event_id);
+    if (!query.executeStep())
+        return std::optional<std::string>{};
+    return std::optional<std::string>{text_or_empty(query.getColumn(0))};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<std::optional<RoomInfo>> StateStore::room(const std::string& room_id)
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Statement query{db_, "SELECT inviter, is_direct, joined_members, power_levels, "
+                                 "encrypted FROM rooms WHERE room_id = ?"};
+    query.bind(1, room_id);
+    if (!query.executeStep())
+        return std::optional<RoomInfo>{};
+    RoomInfo info;
+    info.room_id = room_id;
+    info.inviter = text_or_empty(query.getColumn(0));
+    info.is_direct = query.getColumn(1).getInt() != 0;
+    if (!query.getColumn(2).isNull())
+        info.joined_members = query.getColumn(2).getInt();
+    info.power_levels = text_or_empty(query.getColumn(3));
+    info.encrypted = query.getColumn(4).getInt() != 0;
+    return std::optional<RoomInfo>{std::move(info)};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<Done> StateStore::commit(const SyncBatchWrites& batch)
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Transaction transaction{db_};
+    const auto now = now_seconds();
+    for (const auto& h : batch.handled) {
+        SQLite::Statement insert{db_, "INSERT OR IGNORE INTO handled_events (event_id, room_id, "
+                                      "outcome, handled_at) VALUES (?, ?, ?, ?)"};
+        insert.bind(1, h.event_id);
+        insert.bind(2, h.room_id);
+        insert.bind(3, h.outcome);
+        insert.bind(4, now);
+        insert.exec();
+    }
+    for (const auto& m : batch.outgoing) {
+        SQLite::Statement insert{
+            db_, "INSERT OR IGNORE INTO outbox (txn_id, room_id, event_type, content, priority, "
+                 "source_event, entry_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"};
+        insert.bind(1, m.txn_id);
+        insert.bind(2, m.room_id);
+        insert.bind(3, m.event_type);
+        insert.bind(4, m.content);
+        insert.bind(5, m.priority);
+        bind_text_or_null(insert, 6, m.source_event);
+        bind_text_or_null(insert, 7, m.entry_id);
+        insert.bind(8, now);
+        insert.exec();
+    }
+    for (const auto& q : batch.questions)
+        insert_question(db_, q);
+    for (const auto& f : batch.feedback) {
+        SQLite::Statement insert{
+            db_, "INSERT OR REPLACE INTO feedback (target_event, sender, reaction_event, "
+                 "entry_id, vote, at) SELECT ?, ?, ?, entry_id, ?, ? FROM sent WHERE event_id = ?"};
+        insert.bind(1, f.target_event);
+        insert.bind(2, f.sender);
+        insert.bind(3, f.reaction_event);
+        insert.bind(4, f.vote);
+        insert.bind(5, f.at);
+        insert.bind(6, f.target_event);
+        insert.exec();
+    }
+    for (const auto& r : batch.rooms) {
+        SQLite::Statement upsert{
+            db_, "INSERT OR REPLACE INTO rooms (room_id, inviter, is_direct, joined_members, "
+                 "power_levels, encrypted) VALUES (?, ?, ?, ?, ?, ?)"};
+        upsert.bind(1, r.room_id);
+        bind_text_or_null(upsert, 2, r.inviter);
+        upsert.bind(3, r.is_direct ? 1 : 0);
+        if (r.joined_members)
+            upsert.bind(4, *r.joined_members);
+        else
+            upsert.bind(4);
+        bind_text_or_null(upsert, 5, r.power_levels);
+        upsert.bind(6, r.encrypted ? 1 : 0);
+        upsert.exec();
+    }
+    for (const auto& room_id : batch.rooms_left) {
+        SQLite::Statement remove{db_, "DELETE FROM rooms WHERE room_id = ?"};
+        remove.bind(1, room_id);
+        remove.exec();
+    }
+    if (!batch.next_batch.empty()) {
+        SQLite::Statement save{db_, "UPDATE sync_state SET next_batch = ? WHERE id = 1"};
+        save.bind(1, batch.next_batch);
+        save.exec();
+    }
+    transaction.commit();
+    return Done{};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<std::optional<OutgoingMessage>> StateStore::next_outgoing()
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Statement query{db_, "SELECT id, txn_id, room_id, event_type, content, priority, "
+                                 "source_event, entry_id, attempts FROM outbox "
+                                 "ORDER BY priority, id LIMIT 1"};
+    if (!query.executeStep())
+        return std::optional<OutgoingMessage>{};
+    return std::optional<OutgoingMessage>{read_outgoing(query)};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<std::int64_t> StateStore::outgoing_count()
+try {
+    const std::lock_guard lock{mutex_};
+    return db_.execAndGet("SELECT count(*) FROM outbox").getInt64();
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<Done> StateStore::mark_sent(const OutgoingMessage& message, const std::string& event_id)
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Transaction transaction{db_};
+    SQLite::Statement insert{db_, "INSERT OR IGNORE INTO sent (event_id, room_id, txn_id, "
+                                  "source_event, entry_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)"};
+    insert.bind(1, event_id);
+    insert.bind(2, message.room_id);
+    insert.bind(3, message.txn_id);
+    bind_text_or_null(insert, 4, message.source_event);
+    bind_text_or_null(insert, 5, message.entry_id);
+    insert.bind(6, now_seconds());
+    insert.exec();
+    SQLite::Statement remove{db_, "DELETE FROM outbox WHERE id = ?"};
+    remove.bind(1, message.id);
+    remove.exec();
+    transaction.commit();
+    return Done{};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<Done> StateStore::drop_outgoing(std::int64_t id)
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Statement remove{db_, "DELETE FROM outbox WHERE id = ?"};
+    remove.bind(1, id);
+    remove.exec();
+    return Done{};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<Done> StateStore::count_attempt(std::int64_t id)
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Statement update{db_, "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?"};
+    update.bind(1, id);
+    update.exec();
+    return Done{};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<KbStats> StateStore::kb_stats(std::int64_t since, double low_confidence)
+try {
+    const std::lock_guard lock{mutex_};
+    KbStats stats;
+    {
+        SQLite::Statement totals{db_, "SELECT count(*), count(entry_id) FROM questions "
+                                      "WHERE asked_at >= ?"};
+        totals.bind(1, since);
+        totals.executeStep();
+        stats.questions = totals.getColumn(0).getInt64();
+        stats.answered = totals.getColumn(1).getInt64();
+    }
+    {
+        SQLite::Statement entries{
+            db_, "WITH asked AS (SELECT entry_id, count(*) AS n FROM questions"
+                 "   WHERE asked_at >= ? AND entry_id IS NOT NULL GROUP BY entry_id),"
+                 " votes AS (SELECT entry_id, sum(vote > 0) AS up, sum(vote < 0) AS down"
+                 "   FROM feedback WHERE at >= ? AND entry_id IS NOT NULL GROUP BY entry_id),"
+                 " ids AS (SELECT entry_id FROM asked UNION SELECT entry_id FROM votes)"
+                 " SELECT ids.entry_id, coalesce(asked.n, 0), coalesce(votes.up, 0),"
+                 "   coalesce(votes.down, 0) FROM ids"
+                 " LEFT JOIN asked ON asked.entry_id = ids.entry_id"
+                 " LEFT JOIN votes ON votes.entry_id = ids.entry_id"
+                 " ORDER BY 2 DESC, 4 DESC, 1 LIMIT 15"};
+        entries.bind(1, since);
+        entries.bind(2, since);
+        while (entries.executeStep())
+            stats.entries.push_back(
+                {entries.getColumn(0).getString(), entries.getColumn(1).getInt64(),
+                 entries.getColumn(2).getInt64(), entries.getColumn(3).getInt64()});
+    }
+    {
+        SQLite::Statement unanswered{
+            db_, "SELECT question, kind, score, asked_at FROM questions"
+                 " WHERE asked_at >= ? AND question IS NOT NULL"
+                 " AND (kind = 'inconnu' OR (entry_id IS NOT NULL AND score < ?))"
+                 " ORDER BY asked_at DESC, id DESC LIMIT 15"};
+        unanswered.bind(1, since);
+        unanswered.bind(2, low_confidence);
+        while (unanswered.executeStep())
+            stats.unanswered.push_back(
+                {unanswered.getColumn(0).getString(), unanswered.getColumn(1).getString(),
+                 unanswered.getColumn(2).getDouble(), unanswered.getColumn(3).getInt64()});
+    }
+    return stats;
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<int> StateStore::purge_ledger(std::int64_t before)
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Statement purge{db_, "DELETE FROM handled_events WHERE handled_at < ?"};
+    purge.bind(1, before);
+    return purge.exec();
 } catch (const std::exception& e) {
     return storage_error(e);
 }

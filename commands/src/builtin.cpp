@@ -48,10 +48,77 @@ std::string reload(knowledge::Answerer& answerer, const std::filesystem::path& d
     return text;
 }
 
+std::string one_line(std::string_view text, std::size_t limit)
+{
+    std::string out;
+    for (const char c : text)
+        out += c == '\n' || c == '\r' ? ' ' : c;
+    if (out.size() > limit) {
+        out.resize(limit);
+        while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80)
+            out.pop_back(); // never cut a UTF-8 character in two
+        if (!out.empty())
+            out.pop_back();
+        out += "…";
+    }
+    return out;
+}
+
+std::string percent(long long part, long long whole)
+{
+    if (whole == 0)
+        return "–";
+    const long long tenths = (part * 1000 + whole / 2) / whole;
+    std::string text = std::to_string(tenths / 10);
+    if (tenths % 10 != 0)
+        text += "," + std::to_string(tenths % 10);
+    return text + " %";
+}
+
 } // namespace
 
+std::string format_knowledge_stats(const KnowledgeStats& stats, int days,
+                                   const knowledge::Answerer& answerer)
+{
+    std::string text =
+        "**Statistiques de la base, " + std::to_string(days) + " derniers jours**\n\n";
+    text += "- Questions : " + std::to_string(stats.questions) + "\n";
+    text += "- Répondues par une fiche : " + std::to_string(stats.answered) + " (" +
+            percent(stats.answered, stats.questions) + ")\n\n";
+    if (!stats.entries.empty()) {
+        text += "**Fiches les plus demandées** (demandes, 👍, 👎)\n\n";
+        for (const auto& e : stats.entries) {
+            const auto* entry = answerer.find_entry(e.id);
+            text += "- " +
+                    (entry != nullptr ? knowledge::escape_markdown(entry->titre)
+                                      : std::string{"(fiche retirée)"}) +
+                    " (`" + e.id + "`) : " + std::to_string(e.asked) + ", 👍 " +
+                    std::to_string(e.up) + ", 👎 " + std::to_string(e.down) + "\n";
+        }
+        text += "\n";
+    }
+    if (stats.unanswered.empty()) {
+        text += "Aucune question sans réponse sur la période.";
+        return text;
+    }
+    text += "**Questions sans réponse ou incertaines** (les plus récentes) : de quoi écrire les "
+            "prochains pas-à-pas\n\n";
+    for (const auto& q : stats.unanswered) {
+        const auto shown = q.text.empty() ? std::string{"(texte effacé)"}
+                                          : knowledge::escape_markdown(one_line(q.text, 140));
+        text +=
+            "- « " + shown + " »" +
+            (q.kind == "inconnu" ? std::string{" : sans réponse"}
+                                 : " : réponse incertaine (score " +
+                                       std::to_string(static_cast<int>(q.score * 100)) + " %)") +
+            "\n";
+    }
+    return text;
+}
+
 void add_knowledge_commands(Registry& registry, knowledge::Answerer& answerer,
-                            std::filesystem::path kb_dir, QuestionLog* questions)
+                            std::filesystem::path kb_dir, QuestionLog* questions,
+                            StatsSource* stats)
 {
     const auto& prefix = registry.prefix();
     const auto add = [&registry](Command command) {
@@ -126,13 +193,36 @@ void add_knowledge_commands(Registry& registry, knowledge::Answerer& answerer,
 
     add({"kb",
          {},
-         prefix + "kb recharger",
-         "relit la base de connaissances (fiches, sigles)",
+         prefix + "kb recharger` · `" + prefix + "kb stats [jours]",
+         "relit la base de connaissances ; statistiques des questions et avis",
          Role::admin,
-         [&answerer, dir = std::move(kb_dir), prefix](const Context& c) {
-             if (knowledge::fold(c.args) == "recharger")
+         [&answerer, dir = std::move(kb_dir), prefix, stats](const Context& c) {
+             const auto words = knowledge::fold(c.args);
+             if (words == "recharger")
                  return Reply{reload(answerer, dir), {}};
-             return Reply{"Usage : `" + prefix + "kb recharger`.", {}};
+             if (words.rfind("stats", 0) == 0 && stats != nullptr) {
+                 int days = 30;
+                 const auto rest = std::string_view{words}.substr(5);
+                 const auto first = rest.find_first_not_of(' ');
+                 if (first != std::string_view::npos) {
+                     const auto number = rest.substr(first);
+                     if (number.size() > 4 ||
+                         number.find_first_not_of("0123456789") != std::string_view::npos ||
+                         std::stoi(std::string{number}) < 1)
+                         return Reply{"La période s'écrit en jours, par exemple `" + prefix +
+                                          "kb stats 7`.",
+                                      {}};
+                     days = std::stoi(std::string{number});
+                 }
+                 const auto figures = stats->knowledge_stats(days);
+                 if (!figures)
+                     return Reply{"Les statistiques sont indisponibles pour le moment (erreur "
+                                  "de la base d'état, notée dans le journal).",
+                                  {}};
+                 return Reply{format_knowledge_stats(*figures, days, answerer), {}};
+             }
+             return Reply{
+                 "Usage : `" + prefix + "kb recharger` ou `" + prefix + "kb stats [jours]`.", {}};
          }});
 
     registry.set_free_text([&answerer, questions](const Message& message) -> std::optional<Reply> {

@@ -72,7 +72,7 @@ TEST_SUITE("unit")
         {
             const StateStore store{path};
         }
-        CHECK(user_version(path) == 1);
+        CHECK(user_version(path) == 2);
     }
 
     TEST_CASE("state store purges question texts before a date and keeps later ones")
@@ -126,7 +126,7 @@ TEST_SUITE("unit")
         CHECK(count(reopened) == 2);
         REQUIRE(static_cast<bool>(reopened.record_question(question(300, "troisième"))));
         CHECK(count(reopened) == 3);
-        CHECK(user_version(path) == 1);
+        CHECK(user_version(path) == 2);
     }
 
     TEST_CASE("state store refuses a database from a newer build")

@@ -5,7 +5,10 @@
 #include <SQLiteCpp/Database.h>
 
 #include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace opalebot::bot {
 
@@ -20,7 +23,86 @@ struct QuestionRecord {
     double score = 0;
 };
 
-/// The bot's persistent state in SQLite, migrated with PRAGMA user_version.
+/// The bot's Matrix login, reused across restarts (a new login would be a new device).
+struct StoredSession {
+    std::string homeserver;
+    std::string user_id;
+    std::string device_id;
+    std::string access_token;
+};
+
+/// A message waiting to be sent; its txn id makes a resend harmless.
+struct OutgoingMessage {
+    std::int64_t id = 0;
+    std::string txn_id;
+    std::string room_id;
+    std::string event_type = "m.room.message";
+    std::string content;      ///< JSON
+    int priority = 0;         ///< 0 replies first, higher numbers are background work
+    std::string source_event; ///< the event it answers
+    std::string entry_id;     ///< the knowledge entry it carries, for feedback
+    int attempts = 0;
+};
+
+/// What the bot knows of a room it is in.
+struct RoomInfo {
+    std::string room_id;
+    std::string inviter;
+    bool is_direct = false;
+    std::optional<int> joined_members;
+    std::string power_levels; ///< m.room.power_levels content, JSON
+    bool encrypted = false;
+};
+
+/// 👍 (+1) or 👎 (-1) on one of the bot's answers.
+struct FeedbackRecord {
+    std::string reaction_event;
+    std::string target_event;
+    std::string sender;
+    int vote = 0;
+    std::int64_t at = 0;
+};
+
+/// Everything one /sync batch changes, written in one transaction with its next_batch
+/// (notes/matrix.md §0.5): a crash loses the whole batch or nothing, and the batch is synced
+/// again with the same outcome.
+struct SyncBatchWrites {
+    struct Handled {
+        std::string event_id;
+        std::string room_id;
+        std::string outcome; ///< "answered", "ignored", "backlog", "feedback"…
+    };
+    std::vector<Handled> handled;
+    std::vector<OutgoingMessage> outgoing;
+    std::vector<QuestionRecord> questions;
+    std::vector<FeedbackRecord> feedback;
+    std::vector<RoomInfo> rooms;
+    std::vector<std::string> rooms_left;
+    std::string next_batch;
+};
+
+/// What curators need from !kb stats.
+struct KbStats {
+    struct EntryCount {
+        std::string entry_id;
+        std::int64_t asked = 0;
+        std::int64_t up = 0;
+        std::int64_t down = 0;
+    };
+    struct Unanswered {
+        std::string question;
+        std::string kind;
+        double score = 0;
+        std::int64_t asked_at = 0;
+    };
+    std::int64_t questions = 0;
+    std::int64_t answered = 0;
+    std::vector<EntryCount> entries;    ///< most asked first, then those with feedback
+    std::vector<Unanswered> unanswered; ///< unknown or low confidence, newest first
+};
+
+/// The bot's persistent state in SQLite, migrated with PRAGMA user_version. Thread-safe: the
+/// sync thread and the sender share it, each call is serialised.
 class StateStore {
 public:
     /// Opens (creating it if needed) and migrates; throws on failure, which stops start-up.
@@ -34,8 +116,40 @@ public:
     /// The number of questions recorded (for tests and statistics).
     Result<std::int64_t> question_count();
 
+    Result<std::optional<StoredSession>> session();
+    Result<Done> save_session(const StoredSession& session);
+    Result<Done> forget_session();
+
+    Result<std::string> sync_token();
+    Result<std::string> filter_id();
+    Result<Done> save_filter_id(const std::string& filter_id);
+
+    Result<bool> is_handled(const std::string& event_id);
+    /// The entry id of one of the bot's sent messages (empty for a message without entry), or
+    /// nothing when `event_id` is not the bot's.
+    Result<std::optional<std::string>> sent_message(const std::string& event_id);
+    Result<std::optional<RoomInfo>> room(const std::string& room_id);
+
+    Result<Done> commit(const SyncBatchWrites& batch);
+
+    /// The next message to send: replies before background work, oldest first.
+    Result<std::optional<OutgoingMessage>> next_outgoing();
+    Result<std::int64_t> outgoing_count();
+    /// Sent: removed from the outbox, remembered as the bot's message.
+    Result<Done> mark_sent(const OutgoingMessage& message, const std::string& event_id);
+    /// Refused for good (403, 400…): removed from the outbox.
+    Result<Done> drop_outgoing(std::int64_t id);
+    Result<Done> count_attempt(std::int64_t id);
+
+    /// Statistics of the questions asked since `since` (Unix seconds).
+    Result<KbStats> kb_stats(std::int64_t since, double low_confidence);
+
+    /// Forgets handled-event ids older than `before` (Unix seconds): the ledger stays small.
+    Result<int> purge_ledger(std::int64_t before);
+
 private:
     void migrate();
+    std::recursive_mutex mutex_;
     SQLite::Database db_;
 };
 

@@ -4,6 +4,9 @@
 #include "knowledge/answerer.hpp"
 
 #include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace opalebot::commands {
 
@@ -14,10 +17,44 @@ public:
     virtual void record(const Message& message, const knowledge::Answer& answer) = 0;
 };
 
+/// What curators read in `!kb stats`: the period's questions, entries and feedback.
+struct KnowledgeStats {
+    struct Entry {
+        std::string id;
+        long long asked = 0;
+        long long up = 0; ///< 👍 on the bot's answers with this entry
+        long long down = 0;
+    };
+    struct Question {
+        std::string text; ///< empty once purged
+        std::string kind; ///< "inconnu", or an entry answered with low confidence
+        double score = 0;
+        long long asked_at = 0; ///< Unix seconds
+    };
+    long long questions = 0;
+    long long answered = 0;
+    std::vector<Entry> entries;
+    std::vector<Question> unanswered;
+};
+
+/// Where `!kb stats` reads; `main` implements it with the state store.
+class StatsSource {
+public:
+    virtual ~StatsSource() = default;
+    /// The statistics of the last `days` days, or nothing when the store failed.
+    virtual std::optional<KnowledgeStats> knowledge_stats(int days) = 0;
+};
+
 /// Registers the knowledge commands on `registry`: !aide, !sigle, !fiche, !fiches, !kb (admin)
 /// and free-text questions. `answerer` must outlive the registry; `kb_dir` is what !kb recharger
-/// reads again; `questions`, if given, records every free-text question.
+/// reads again; `questions`, if given, records every free-text question; `stats`, if given,
+/// serves !kb stats.
 void add_knowledge_commands(Registry& registry, knowledge::Answerer& answerer,
-                            std::filesystem::path kb_dir, QuestionLog* questions = nullptr);
+                            std::filesystem::path kb_dir, QuestionLog* questions = nullptr,
+                            StatsSource* stats = nullptr);
+
+/// The Markdown of `!kb stats` for a period of `days` days.
+std::string format_knowledge_stats(const KnowledgeStats& stats, int days,
+                                   const knowledge::Answerer& answerer);
 
 } // namespace opalebot::commands

@@ -16,6 +16,7 @@ struct Error {
     std::string errcode; ///< "M_LIMIT_EXCEEDED"
     std::string message; ///< for logs and users; never a token or a message body
     std::optional<std::chrono::milliseconds> retry_after;
+    bool soft_logout = false; ///< 401 M_UNKNOWN_TOKEN that a new login on the same device fixes
 };
 
 /// Either a value or an Error; test it with `if (result)` before calling value().

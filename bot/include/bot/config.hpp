@@ -1,0 +1,71 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace opalebot::bot {
+
+/// How the bot replies to a question: in a thread (rooted at the question, or the question's
+/// own thread) or as a rich reply.
+enum class ReplyMode { thread, reply };
+
+/// The running bot's settings (`opale-bot run --config FILE`); see deploy/config.example.yaml.
+struct Config {
+    std::string homeserver_url; ///< "https://matrix.agent.education.tchap.gouv.fr"
+
+    std::string user_id;      ///< "@opale-bot-ac-lille.fr:agent.education.tchap.gouv.fr"
+    std::string email;        ///< log in with m.id.thirdparty first (Tchap)
+    std::string password;     ///< or env OPALEBOT_PASSWORD
+    std::string access_token; ///< or env OPALEBOT_ACCESS_TOKEN
+    std::string device_name = "opale-bot";
+
+    std::string database = "opale-bot.db";
+    std::string knowledge_dir; ///< empty: the built-in default
+
+    std::vector<std::string> allowed_rooms; ///< room ids the bot joins and acts in
+    std::vector<std::string> inviters;      ///< "@user:hs" or ":hs" whose invites are accepted
+
+    std::vector<std::string> admins;
+    std::vector<std::string> support;
+    int admin_power_level = 100; ///< room power level that makes an admin (0: never)
+    int support_power_level = 50;
+
+    ReplyMode reply_mode = ReplyMode::thread;
+    bool answer_without_mention = false; ///< answer clear questions nobody addressed to the bot
+    double answer_without_mention_min_score = 0.75;
+    bool ignore_bots = true;
+    std::vector<std::string> bots; ///< other bots' user ids, never answered
+    std::string command_prefix = "!";
+    std::chrono::seconds max_backlog_age{600};
+    int question_retention_days = 90;
+
+    double requests_per_second = 1.0; ///< outgoing budget, sustained
+    int burst = 5;
+    std::chrono::seconds sync_timeout{30};
+};
+
+/// One thing wrong with a config file, located for the person who wrote it.
+struct ConfigProblem {
+    std::string path; ///< "account.password"
+    int line = 0;     ///< 1-based; 0 when the key is missing
+    int column = 0;
+    std::string message; ///< French
+};
+
+struct ConfigLoad {
+    Config config;
+    std::vector<ConfigProblem> problems; ///< empty when the config can be used
+};
+
+/// Reads and checks a YAML config; secrets may come from the environment (OPALEBOT_PASSWORD,
+/// OPALEBOT_ACCESS_TOKEN). Reports every problem at once, never throws.
+ConfigLoad load_config(const std::string& file);
+
+/// The same, from text (tests); `file` only names it in messages.
+ConfigLoad parse_config(const std::string& text, const std::string& file);
+
+/// "file:line:column: path: message", one per line.
+std::string format_problems(const std::string& file, const std::vector<ConfigProblem>& problems);
+
+} // namespace opalebot::bot

@@ -1,0 +1,93 @@
+#pragma once
+
+#include "opalebot/result.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace opalebot::bot {
+
+/// m.room.message with a text-like msgtype (m.text, m.notice, m.emote).
+struct TextMessage {
+    std::string msgtype;
+    std::string body;
+    std::string formatted_body; ///< HTML, when format is org.matrix.custom.html
+    std::optional<std::vector<std::string>> mentions; ///< m.mentions.user_ids, when present
+    std::string thread_root;        ///< the thread it belongs to (rel_type m.thread)
+    std::string in_reply_to;        ///< m.in_reply_to event id
+    bool reply_is_fallback = false; ///< is_falling_back: a thread reply, not a reply
+    bool is_edit = false;           ///< rel_type m.replace
+};
+
+/// m.reaction (rel_type m.annotation).
+struct Reaction {
+    std::string target;
+    std::string key;
+};
+
+/// m.room.member; the user is the event's state_key.
+struct Membership {
+    std::string membership; ///< join, invite, leave, ban, knock
+    bool is_direct = false;
+};
+
+/// m.room.power_levels, what the bot needs of it.
+struct PowerLevels {
+    std::map<std::string, int, std::less<>> users;
+    int users_default = 0;
+};
+
+/// m.room.encryption: once seen, the room is encrypted for ever (matrix.md §4).
+struct Encryption {
+    std::string algorithm;
+};
+
+/// Any other event type, or a malformed event: kept so one bad event never kills a sync.
+struct OtherEvent {};
+
+struct Event {
+    std::string event_id;
+    std::string type;
+    std::string sender;
+    std::optional<std::string> state_key;
+    std::int64_t origin_server_ts = 0; ///< milliseconds
+    std::optional<std::int64_t> age;   ///< unsigned.age, milliseconds
+    bool has_transaction_id = false;   ///< unsigned.transaction_id: our own echo
+    std::variant<OtherEvent, TextMessage, Reaction, Membership, PowerLevels, Encryption> content;
+};
+
+struct JoinedRoom {
+    std::string room_id;
+    std::vector<Event> state;    ///< state before the timeline
+    std::vector<Event> timeline; ///< in order
+    bool limited = false;
+    std::optional<int> joined_member_count; ///< summary.m.joined_member_count
+};
+
+struct InvitedRoom {
+    std::string room_id;
+    std::string inviter; ///< sender of our m.room.member invite event
+    bool is_direct = false;
+};
+
+/// The parts of a /sync response the bot uses.
+struct SyncBatch {
+    std::string next_batch;
+    std::vector<JoinedRoom> joined;
+    std::vector<InvitedRoom> invited;
+    std::vector<std::string> left;
+};
+
+/// Parses a /sync body; `me` is the bot's user id (to find its invites). Malformed events become
+/// OtherEvent; only a body that is not a sync response is an Error.
+Result<SyncBatch> parse_sync(std::string_view body, std::string_view me);
+
+/// The body without a reply fallback ("> <@x> …" lines then a blank line).
+std::string strip_reply_fallback(std::string_view body);
+
+} // namespace opalebot::bot

@@ -1,0 +1,76 @@
+#pragma once
+
+#include "bot/events.hpp"
+#include "bot/http_client.hpp"
+#include "opalebot/result.hpp"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <chrono>
+#include <mutex>
+#include <stop_token>
+#include <string>
+
+namespace opalebot::bot {
+
+/// What a login gives, and what the state store keeps so the bot never logs in again.
+struct Session {
+    std::string user_id;
+    std::string device_id;
+    std::string access_token;
+};
+
+/// How the bot names itself at login.
+struct LoginIdentity {
+    std::string user_id; ///< m.id.user
+    std::string email;   ///< m.id.thirdparty, tried first (Tchap); falls back to user_id
+};
+
+/// The Matrix client-server API, one method per endpoint (notes/matrix.md §1). Thread-safe:
+/// the sync thread and the sender each call it with their own transfers.
+class MatrixClient {
+public:
+    MatrixClient(HttpClient& http, std::string homeserver_url);
+
+    void set_access_token(std::string token);
+
+    /// POST /login with a password; `device_id` reuses a known device (soft logout).
+    Result<Session> login(const LoginIdentity& who, const std::string& password,
+                          const std::string& device_id, const std::string& device_name);
+    /// GET /account/whoami: checks a stored or configured token.
+    Result<Session> whoami();
+    /// POST /user/{me}/filter; returns the filter id.
+    Result<std::string> create_filter(const std::string& user_id, const nlohmann::json& filter);
+    /// GET /sync; `since` empty for the first sync. `cancel` aborts the long-poll.
+    Result<SyncBatch> sync(const std::string& since, const std::string& filter_id,
+                           std::chrono::milliseconds timeout, const std::string& me,
+                           std::stop_token cancel = {});
+    /// PUT /rooms/{room}/send/{type}/{txn}; returns the event id. A retry with the same txn id
+    /// returns the first event id (the server de-duplicates).
+    Result<std::string> send(const std::string& room_id, const std::string& type,
+                             const std::string& txn_id, const nlohmann::json& content,
+                             std::stop_token cancel = {});
+    Result<Done> join(const std::string& room_id);
+    Result<Done> leave(const std::string& room_id);
+    /// GET /rooms/{room}/state/{type}/{state_key} as JSON text.
+    Result<std::string> state_event(const std::string& room_id, const std::string& type,
+                                    const std::string& state_key = "");
+
+private:
+    Result<std::string> call(const std::string& method, const std::string& path,
+                             const std::string& body, std::chrono::milliseconds timeout,
+                             std::stop_token cancel = {});
+
+    HttpClient& http_;
+    std::string base_;
+    mutable std::mutex token_mutex_;
+    std::string token_;
+};
+
+/// "%21room%3Ahs": a path segment.
+std::string url_encode(std::string_view text);
+
+/// The Error of a non-2xx response: errcode, message, Retry-After / retry_after_ms, soft_logout.
+Error error_from_response(const Response& response);
+
+} // namespace opalebot::bot

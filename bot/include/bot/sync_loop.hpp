@@ -1,0 +1,104 @@
+#pragma once
+
+#include "bot/config.hpp"
+#include "bot/events.hpp"
+#include "bot/matrix_client.hpp"
+#include "bot/state_store.hpp"
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <stop_token>
+#include <string>
+
+namespace opalebot::bot {
+
+/// A message the bot should consider, stripped of Matrix details.
+struct IncomingMessage {
+    std::string room_id;
+    std::string event_id;
+    std::string sender;
+    std::string text;       ///< mention of the bot and reply fallback removed
+    bool is_direct = false; ///< a direct chat: every message is for the bot
+    bool addressed = false; ///< command, mention, reply to the bot, or direct chat
+    int power_level = 0;    ///< the sender's power level in the room
+};
+
+/// What the bot answers (Markdown), and the question to record with the batch.
+struct OutgoingReply {
+    std::string markdown;
+    std::string entry_id;
+    std::optional<QuestionRecord> question;
+};
+
+/// Decides the reply to one message; never throws (main wraps the command router).
+using MessageRouter = std::function<std::optional<OutgoingReply>(const IncomingMessage&)>;
+
+/// Called when the bot must stop for good (token revoked): main ends the process.
+using FatalHandler = std::function<void(const std::string& reason)>;
+
+using Clock = std::function<std::chrono::system_clock::time_point()>;
+
+/// The long-poll loop: syncs, handles each batch once, and commits its outcome with the next
+/// token in one transaction (notes/matrix.md §3). Replies go to the outbox; the Sender sends.
+class SyncLoop {
+public:
+    SyncLoop(MatrixClient& client, StateStore& store, const Config& config, Session session,
+             MessageRouter router, std::function<void()> wake_sender, FatalHandler fatal = {},
+             Clock clock = std::chrono::system_clock::now);
+
+    /// The bot's display name, also recognised as a mention at the start of a message.
+    void set_display_name(std::string name) { display_name_ = std::move(name); }
+
+    /// One sync and its handling; returns how long to wait before the next one.
+    std::chrono::milliseconds run_once(std::stop_token stop = {});
+
+    /// Handles a batch: `history` is the first sync, recorded but never answered.
+    Result<Done> process(const SyncBatch& batch, bool history);
+
+    /// Syncs until `stop` is requested.
+    void run(std::stop_token stop);
+
+    const std::string& since() const { return since_; }
+
+private:
+    struct Addressing {
+        bool addressed = false;
+        std::string text;
+    };
+    std::chrono::milliseconds handle_error(const Error& error);
+    Addressing addressing(const TextMessage& message, bool is_direct);
+    bool allowed(const RoomInfo& room) const;
+    bool is_inviter_allowed(const std::string& inviter) const;
+    void accept_invite(const InvitedRoom& invite, SyncBatchWrites& writes);
+    void handle_room(const JoinedRoom& room, bool history, SyncBatchWrites& writes);
+    void handle_message(const Event& event, const TextMessage& message, const RoomInfo& room,
+                        SyncBatchWrites& writes);
+    std::string reply_content(const Event& question, const TextMessage& message,
+                              const RoomInfo& room, const OutgoingReply& reply) const;
+    void housekeeping();
+
+    MatrixClient& client_;
+    StateStore& store_;
+    const Config& config_;
+    Session session_;
+    std::string display_name_;
+    MessageRouter router_;
+    std::function<void()> wake_sender_;
+    FatalHandler fatal_;
+    Clock clock_;
+    std::string since_;
+    std::string filter_id_;
+    std::chrono::milliseconds backoff_{0};
+    bool ready_ = false; ///< "ready" is logged once, after the first sync of this run
+    std::chrono::system_clock::time_point last_housekeeping_{};
+};
+
+/// The transaction id of the n-th message sent for `event_id`: the same on every retry and
+/// after a restart, so the server de-duplicates a resend (notes/matrix.md §6).
+std::string txn_id_for(std::string_view event_id, int n = 0);
+
+/// The /sync filter (notes/matrix.md §3).
+std::string sync_filter_json(int timeline_limit = 20);
+
+} // namespace opalebot::bot

@@ -1,0 +1,293 @@
+#include "bot/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace opalebot::bot {
+namespace {
+
+/// Walks the YAML tree, reading each known key and collecting every problem.
+class Reader {
+public:
+    explicit Reader(std::vector<ConfigProblem>& problems) : problems_(problems) {}
+
+    void problem(const YAML::Node& node, const std::string& path, std::string message)
+    {
+        const auto mark = node.Mark();
+        problems_.push_back({path, mark.line + 1, mark.column + 1, std::move(message)});
+    }
+    void missing(const std::string& path, std::string message)
+    {
+        problems_.push_back({path, 0, 0, std::move(message)});
+    }
+
+    /// The mapping at `key` of `parent`; unknown keys of it are reported.
+    YAML::Node section(const YAML::Node& parent, const std::string& key,
+                       const std::set<std::string>& known)
+    {
+        YAML::Node node = parent[key];
+        if (!node || node.IsNull())
+            return YAML::Node{};
+        if (!node.IsMap()) {
+            problem(node, key, "doit être une section (clé: valeur)");
+            return YAML::Node{};
+        }
+        unknown_keys(node, key + ".", known);
+        return node;
+    }
+
+    void unknown_keys(const YAML::Node& map, const std::string& prefix,
+                      const std::set<std::string>& known)
+    {
+        for (const auto& item : map) {
+            const auto name = item.first.Scalar();
+            if (!known.contains(name))
+                problem(item.first, prefix + name, "clé inconnue « " + name + " »");
+        }
+    }
+
+    void text(const YAML::Node& node, const std::string& path, std::string& out)
+    {
+        if (!node || node.IsNull())
+            return;
+        if (!node.IsScalar())
+            return problem(node, path, "doit être un texte");
+        out = node.Scalar();
+    }
+
+    void boolean(const YAML::Node& node, const std::string& path, bool& out)
+    {
+        if (!node || node.IsNull())
+            return;
+        bool value = false;
+        if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value))
+            return problem(node, path, "doit valoir true ou false, pas « " + shown(node) + " »");
+        out = value;
+    }
+
+    template <class Number>
+    void number(const YAML::Node& node, const std::string& path, Number& out, Number min,
+                Number max)
+    {
+        if (!node || node.IsNull())
+            return;
+        Number value{};
+        if (!node.IsScalar() || !YAML::convert<Number>::decode(node, value))
+            return problem(node, path, "doit être un nombre, pas « " + shown(node) + " »");
+        if (value < min || value > max) {
+            std::ostringstream range;
+            range << "doit être entre " << min << " et " << max << ", pas " << node.Scalar();
+            return problem(node, path, range.str());
+        }
+        out = value;
+    }
+
+    void list(const YAML::Node& node, const std::string& path, std::vector<std::string>& out,
+              const std::function<bool(const std::string&)>& valid, const std::string& expected)
+    {
+        if (!node || node.IsNull())
+            return;
+        if (!node.IsSequence())
+            return problem(node, path, "doit être une liste [\"…\", \"…\"]");
+        out.clear();
+        for (std::size_t i = 0; i < node.size(); ++i) {
+            const auto item = node[i];
+            const auto item_path = path + "[" + std::to_string(i) + "]";
+            if (!item.IsScalar())
+                problem(item, item_path, "doit être un texte");
+            else if (!valid(item.Scalar()))
+                problem(item, item_path, "« " + item.Scalar() + " » n'est pas " + expected);
+            else
+                out.push_back(item.Scalar());
+        }
+    }
+
+private:
+    static std::string shown(const YAML::Node& node)
+    {
+        return node.IsScalar() ? node.Scalar() : std::string{"(structure)"};
+    }
+    std::vector<ConfigProblem>& problems_;
+};
+
+bool is_user_id(const std::string& id)
+{
+    const auto colon = id.find(':');
+    return id.size() > 3 && id[0] == '@' && colon != std::string::npos && colon > 1 &&
+           colon + 1 < id.size() && id.find(' ') == std::string::npos;
+}
+
+bool is_room_id(const std::string& id)
+{
+    const auto colon = id.find(':');
+    return id.size() > 3 && id[0] == '!' && colon != std::string::npos && colon > 1 &&
+           colon + 1 < id.size();
+}
+
+bool is_user_or_domain(const std::string& id)
+{
+    return is_user_id(id) || (id.size() > 1 && id[0] == ':' && id.find(' ') == std::string::npos);
+}
+
+void read_secret_from_env(const char* name, std::string& out)
+{
+    if (const char* value = std::getenv(name); value != nullptr && *value != '\0')
+        out = value;
+}
+
+} // namespace
+
+ConfigLoad parse_config(const std::string& text, const std::string& file)
+{
+    ConfigLoad load;
+    auto& c = load.config;
+    Reader r{load.problems};
+    YAML::Node root;
+    try {
+        root = YAML::Load(text);
+    } catch (const YAML::Exception& e) {
+        load.problems.push_back(
+            {"", e.mark.line + 1, e.mark.column + 1, "YAML illisible : " + e.msg});
+        return load;
+    }
+    if (!root.IsMap()) {
+        load.problems.push_back({"", 1, 1, "le fichier doit contenir des sections (clé: valeur)"});
+        return load;
+    }
+    static_cast<void>(file);
+    r.unknown_keys(root, "",
+                   {"homeserver", "account", "state", "knowledge", "rooms", "roles", "behaviour",
+                    "rate_limit", "sync"});
+
+    const auto homeserver = r.section(root, "homeserver", {"url"});
+    r.text(homeserver["url"], "homeserver.url", c.homeserver_url);
+    while (!c.homeserver_url.empty() && c.homeserver_url.back() == '/')
+        c.homeserver_url.pop_back();
+    if (c.homeserver_url.empty())
+        r.missing("homeserver.url", "adresse du serveur Matrix manquante (https://…)");
+    else if (c.homeserver_url.rfind("https://", 0) != 0 &&
+             c.homeserver_url.rfind("http://", 0) != 0)
+        r.problem(homeserver["url"], "homeserver.url",
+                  "doit commencer par https:// (ou http:// pour un serveur local de test)");
+
+    const auto account =
+        r.section(root, "account", {"user_id", "email", "password", "access_token", "device_name"});
+    r.text(account["user_id"], "account.user_id", c.user_id);
+    r.text(account["email"], "account.email", c.email);
+    r.text(account["password"], "account.password", c.password);
+    r.text(account["access_token"], "account.access_token", c.access_token);
+    r.text(account["device_name"], "account.device_name", c.device_name);
+    read_secret_from_env("OPALEBOT_PASSWORD", c.password);
+    read_secret_from_env("OPALEBOT_ACCESS_TOKEN", c.access_token);
+    if (!c.user_id.empty() && !is_user_id(c.user_id))
+        r.problem(account["user_id"], "account.user_id",
+                  "« " + c.user_id + " » n'est pas un identifiant Matrix (@nom:serveur)");
+    if (!c.email.empty() && c.email.find('@') == std::string::npos)
+        r.problem(account["email"], "account.email", "« " + c.email + " » n'est pas une adresse");
+    if (c.access_token.empty() && c.password.empty())
+        r.missing("account.password",
+                  "ni mot de passe ni jeton : indiquez account.password (ou la variable "
+                  "OPALEBOT_PASSWORD) ou account.access_token (OPALEBOT_ACCESS_TOKEN)");
+    if (c.access_token.empty() && !c.password.empty() && c.user_id.empty() && c.email.empty())
+        r.missing("account.user_id", "pour se connecter par mot de passe, indiquez "
+                                     "account.user_id ou account.email");
+
+    const auto state = r.section(root, "state", {"database"});
+    r.text(state["database"], "state.database", c.database);
+    const auto knowledge = r.section(root, "knowledge", {"directory"});
+    r.text(knowledge["directory"], "knowledge.directory", c.knowledge_dir);
+
+    const auto rooms = r.section(root, "rooms", {"allowed", "inviters"});
+    r.list(rooms["allowed"], "rooms.allowed", c.allowed_rooms, is_room_id,
+           "un identifiant de salon (!abc:serveur)");
+    r.list(rooms["inviters"], "rooms.inviters", c.inviters, is_user_or_domain,
+           "un utilisateur (@nom:serveur) ou un serveur (:serveur)");
+    if (c.allowed_rooms.empty() && c.inviters.empty())
+        r.missing("rooms", "aucun salon autorisé : indiquez rooms.allowed ou rooms.inviters, "
+                           "sinon le bot n'accepte aucune invitation");
+
+    const auto roles =
+        r.section(root, "roles", {"admins", "support", "admin_power_level", "support_power_level"});
+    r.list(roles["admins"], "roles.admins", c.admins, is_user_id, "un utilisateur (@nom:serveur)");
+    r.list(roles["support"], "roles.support", c.support, is_user_id,
+           "un utilisateur (@nom:serveur)");
+    r.number(roles["admin_power_level"], "roles.admin_power_level", c.admin_power_level, 0, 100);
+    r.number(roles["support_power_level"], "roles.support_power_level", c.support_power_level, 0,
+             100);
+
+    const auto behaviour = r.section(
+        root, "behaviour",
+        {"reply_mode", "answer_without_mention", "answer_without_mention_min_score", "ignore_bots",
+         "bots", "command_prefix", "max_backlog_age_seconds", "question_retention_days"});
+    std::string mode = "thread";
+    r.text(behaviour["reply_mode"], "behaviour.reply_mode", mode);
+    if (mode == "thread")
+        c.reply_mode = ReplyMode::thread;
+    else if (mode == "reply")
+        c.reply_mode = ReplyMode::reply;
+    else
+        r.problem(behaviour["reply_mode"], "behaviour.reply_mode",
+                  "doit valoir thread ou reply, pas « " + mode + " »");
+    r.boolean(behaviour["answer_without_mention"], "behaviour.answer_without_mention",
+              c.answer_without_mention);
+    r.number(behaviour["answer_without_mention_min_score"],
+             "behaviour.answer_without_mention_min_score", c.answer_without_mention_min_score, 0.0,
+             1.0);
+    r.boolean(behaviour["ignore_bots"], "behaviour.ignore_bots", c.ignore_bots);
+    r.list(behaviour["bots"], "behaviour.bots", c.bots, is_user_id,
+           "un utilisateur (@nom:serveur)");
+    r.text(behaviour["command_prefix"], "behaviour.command_prefix", c.command_prefix);
+    if (c.command_prefix.empty() || c.command_prefix.size() > 3 ||
+        c.command_prefix.find(' ') != std::string::npos)
+        r.problem(behaviour["command_prefix"], "behaviour.command_prefix",
+                  "doit faire 1 à 3 caractères sans espace");
+    long long backlog = c.max_backlog_age.count();
+    r.number(behaviour["max_backlog_age_seconds"], "behaviour.max_backlog_age_seconds", backlog,
+             0LL, 7LL * 24 * 3600);
+    c.max_backlog_age = std::chrono::seconds{backlog};
+    r.number(behaviour["question_retention_days"], "behaviour.question_retention_days",
+             c.question_retention_days, 1, 3650);
+
+    const auto rate = r.section(root, "rate_limit", {"per_second", "burst"});
+    r.number(rate["per_second"], "rate_limit.per_second", c.requests_per_second, 0.01, 100.0);
+    r.number(rate["burst"], "rate_limit.burst", c.burst, 1, 100);
+
+    const auto sync = r.section(root, "sync", {"timeout_seconds"});
+    long long timeout = c.sync_timeout.count();
+    r.number(sync["timeout_seconds"], "sync.timeout_seconds", timeout, 1LL, 120LL);
+    c.sync_timeout = std::chrono::seconds{timeout};
+    return load;
+}
+
+ConfigLoad load_config(const std::string& file)
+{
+    std::ifstream in{file, std::ios::binary};
+    if (!in) {
+        ConfigLoad load;
+        load.problems.push_back({"", 0, 0, "fichier illisible ou absent"});
+        return load;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    return parse_config(text.str(), file);
+}
+
+std::string format_problems(const std::string& file, const std::vector<ConfigProblem>& problems)
+{
+    std::string out;
+    for (const auto& p : problems) {
+        out += file + ":" + std::to_string(p.line) + ":" + std::to_string(p.column) + ": ";
+        if (!p.path.empty())
+            out += p.path + " : ";
+        out += p.message + "\n";
+    }
+    return out;
+}
+
+} // namespace opalebot::bot

@@ -1,0 +1,194 @@
+#include "bot/events.hpp"
+
+#include "opalebot/log.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace opalebot::bot {
+namespace {
+
+using nlohmann::json;
+
+std::string string_at(const json& j, const char* key)
+{
+    const auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
+std::optional<std::int64_t> integer_at(const json& j, const char* key)
+{
+    const auto it = j.find(key);
+    if (it != j.end() && it->is_number_integer())
+        return it->get<std::int64_t>();
+    return std::nullopt;
+}
+
+const json* object_at(const json& j, const char* key)
+{
+    const auto it = j.find(key);
+    return it != j.end() && it->is_object() ? &*it : nullptr;
+}
+
+TextMessage parse_text(const json& content)
+{
+    TextMessage m;
+    m.msgtype = string_at(content, "msgtype");
+    m.body = string_at(content, "body");
+    if (string_at(content, "format") == "org.matrix.custom.html")
+        m.formatted_body = string_at(content, "formatted_body");
+    if (const auto* mentions = object_at(content, "m.mentions")) {
+        m.mentions.emplace();
+        if (const auto ids = mentions->find("user_ids"); ids != mentions->end() && ids->is_array())
+            for (const auto& id : *ids)
+                if (id.is_string())
+                    m.mentions->push_back(id.get<std::string>());
+    }
+    if (const auto* relates = object_at(content, "m.relates_to")) {
+        const auto rel_type = string_at(*relates, "rel_type");
+        if (rel_type == "m.thread")
+            m.thread_root = string_at(*relates, "event_id");
+        m.is_edit = rel_type == "m.replace";
+        if (const auto* reply = object_at(*relates, "m.in_reply_to"))
+            m.in_reply_to = string_at(*reply, "event_id");
+        const auto fallback = relates->find("is_falling_back");
+        m.reply_is_fallback =
+            fallback != relates->end() && fallback->is_boolean() && fallback->get<bool>();
+    }
+    return m;
+}
+
+Event parse_event(const json& j)
+{
+    Event e;
+    if (!j.is_object())
+        return e;
+    e.event_id = string_at(j, "event_id");
+    e.type = string_at(j, "type");
+    e.sender = string_at(j, "sender");
+    if (const auto it = j.find("state_key"); it != j.end() && it->is_string())
+        e.state_key = it->get<std::string>();
+    e.origin_server_ts = integer_at(j, "origin_server_ts").value_or(0);
+    if (const auto* unsigned_data = object_at(j, "unsigned")) {
+        e.age = integer_at(*unsigned_data, "age");
+        e.has_transaction_id = unsigned_data->contains("transaction_id");
+    }
+    const auto* content = object_at(j, "content");
+    if (content == nullptr)
+        return e;
+    try {
+        if (e.type == "m.room.message") {
+            const auto msgtype = string_at(*content, "msgtype");
+            if (msgtype == "m.text" || msgtype == "m.notice" || msgtype == "m.emote")
+                e.content = parse_text(*content);
+        } else if (e.type == "m.reaction") {
+            if (const auto* relates = object_at(*content, "m.relates_to");
+                relates != nullptr && string_at(*relates, "rel_type") == "m.annotation")
+                e.content = Reaction{string_at(*relates, "event_id"), string_at(*relates, "key")};
+        } else if (e.type == "m.room.member" && e.state_key) {
+            const auto direct = content->find("is_direct");
+            e.content =
+                Membership{string_at(*content, "membership"),
+                           direct != content->end() && direct->is_boolean() && direct->get<bool>()};
+        } else if (e.type == "m.room.power_levels" && e.state_key == "") {
+            PowerLevels levels;
+            levels.users_default =
+                static_cast<int>(integer_at(*content, "users_default").value_or(0));
+            if (const auto* users = object_at(*content, "users"))
+                for (const auto& [user, level] : users->items())
+                    if (level.is_number_integer())
+                        levels.users[user] = level.get<int>();
+            e.content = std::move(levels);
+        } else if (e.type == "m.room.encryption" && e.state_key == "") {
+            e.content = Encryption{string_at(*content, "algorithm")};
+        }
+    } catch (const json::exception& ex) {
+        log::get("bot.events")->warn("malformed {} event skipped: {}", e.type, ex.what());
+        e.content = OtherEvent{};
+    }
+    return e;
+}
+
+void parse_events(const json& room, const char* section, std::vector<Event>& out)
+{
+    const auto* part = object_at(room, section);
+    if (part == nullptr)
+        return;
+    const auto events = part->find("events");
+    if (events == part->end() || !events->is_array())
+        return;
+    for (const auto& event : *events)
+        out.push_back(parse_event(event));
+}
+
+} // namespace
+
+Result<SyncBatch> parse_sync(std::string_view body, std::string_view me)
+{
+    const auto j = json::parse(body, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("next_batch") ||
+        !j["next_batch"].is_string())
+        return Error{Error::Kind::parse, 0, {}, "/sync: not a sync response", {}};
+    SyncBatch batch;
+    batch.next_batch = j["next_batch"].get<std::string>();
+    const auto* rooms = object_at(j, "rooms");
+    if (rooms == nullptr)
+        return batch;
+    if (const auto* joined = object_at(*rooms, "join")) {
+        for (const auto& [room_id, room] : joined->items()) {
+            if (!room.is_object())
+                continue;
+            JoinedRoom r;
+            r.room_id = room_id;
+            parse_events(room, "state", r.state);
+            parse_events(room, "timeline", r.timeline);
+            if (const auto* timeline = object_at(room, "timeline")) {
+                const auto limited = timeline->find("limited");
+                r.limited =
+                    limited != timeline->end() && limited->is_boolean() && limited->get<bool>();
+            }
+            if (const auto* summary = object_at(room, "summary"))
+                if (const auto count = integer_at(*summary, "m.joined_member_count"))
+                    r.joined_member_count = static_cast<int>(*count);
+            batch.joined.push_back(std::move(r));
+        }
+    }
+    if (const auto* invited = object_at(*rooms, "invite")) {
+        for (const auto& [room_id, room] : invited->items()) {
+            InvitedRoom r;
+            r.room_id = room_id;
+            std::vector<Event> events;
+            if (room.is_object())
+                parse_events(room, "invite_state", events);
+            for (const auto& e : events) {
+                const auto* member = std::get_if<Membership>(&e.content);
+                if (member != nullptr && e.state_key == me && member->membership == "invite") {
+                    r.inviter = e.sender;
+                    r.is_direct = member->is_direct;
+                }
+            }
+            batch.invited.push_back(std::move(r));
+        }
+    }
+    if (const auto* left = object_at(*rooms, "leave"))
+        for (const auto& [room_id, room] : left->items())
+            batch.left.push_back(room_id);
+    return batch;
+}
+
+std::string strip_reply_fallback(std::string_view body)
+{
+    if (body.substr(0, 2) != "> ")
+        return std::string{body};
+    std::string_view rest = body;
+    while (rest.substr(0, 1) == ">") {
+        const auto end = rest.find('\n');
+        if (end == std::string_view::npos)
+            return std::string{body}; // only quoted lines: a quote, not a fallback
+        rest.remove_prefix(end + 1);
+    }
+    if (rest.substr(0, 1) == "\n")
+        rest.remove_prefix(1);
+    return std::string{rest};
+}
+
+} // namespace opalebot::bot

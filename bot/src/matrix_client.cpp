@@ -1,0 +1,231 @@
+#include "bot/matrix_client.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+
+namespace opalebot::bot {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr auto call_timeout = 30'000ms;
+
+std::string string_at(const json& j, const char* key)
+{
+    const auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
+Error parse_error(std::string what)
+{
+    return Error{Error::Kind::parse, 0, {}, std::move(what), {}};
+}
+
+} // namespace
+
+std::string url_encode(std::string_view text)
+{
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') ||
+            u == '-' || u == '_' || u == '.' || u == '~')
+            out += c;
+        else {
+            out += '%';
+            out += hex[u >> 4];
+            out += hex[u & 15];
+        }
+    }
+    return out;
+}
+
+Error error_from_response(const Response& response)
+{
+    Error error{Error::Kind::http,
+                static_cast<int>(response.status),
+                {},
+                "HTTP " + std::to_string(response.status),
+                {}};
+    const auto body = json::parse(response.body, nullptr, false);
+    if (body.is_object()) {
+        error.errcode = string_at(body, "errcode");
+        if (!error.errcode.empty())
+            error.kind = Error::Kind::matrix;
+        if (const auto text = string_at(body, "error"); !text.empty())
+            error.message = text.substr(0, 300);
+        if (const auto it = body.find("retry_after_ms"); it != body.end() && it->is_number())
+            error.retry_after = std::chrono::milliseconds{it->get<std::int64_t>()};
+        if (const auto it = body.find("soft_logout"); it != body.end() && it->is_boolean())
+            error.soft_logout = it->get<bool>();
+    }
+    // Retry-After (seconds) is preferred since v1.10; take the larger of the two.
+    if (const auto it = response.headers.find("retry-after"); it != response.headers.end()) {
+        long long seconds = 0;
+        const auto& v = it->second;
+        if (std::from_chars(v.data(), v.data() + v.size(), seconds).ec == std::errc{} &&
+            seconds >= 0) {
+            const std::chrono::milliseconds header{seconds * 1000};
+            if (!error.retry_after || *error.retry_after < header)
+                error.retry_after = header;
+        }
+    }
+    return error;
+}
+
+MatrixClient::MatrixClient(HttpClient& http, std::string homeserver_url)
+    : http_(http), base_(std::move(homeserver_url))
+{}
+
+void MatrixClient::set_access_token(std::string token)
+{
+    const std::lock_guard lock{token_mutex_};
+    token_ = std::move(token);
+}
+
+Result<std::string> MatrixClient::call(const std::string& method, const std::string& path,
+                                       const std::string& body, std::chrono::milliseconds timeout,
+                                       std::stop_token cancel)
+{
+    Request request;
+    request.method = method;
+    request.url = base_ + path;
+    request.body = body;
+    request.timeout = timeout;
+    request.cancel = std::move(cancel);
+    if (method != "GET")
+        request.headers["Content-Type"] = "application/json";
+    {
+        const std::lock_guard lock{token_mutex_};
+        if (!token_.empty())
+            request.headers["Authorization"] = "Bearer " + token_;
+    }
+    auto response = http_.send(request);
+    if (!response)
+        return response.error();
+    if (response.value().status < 200 || response.value().status >= 300)
+        return error_from_response(response.value());
+    return std::move(response.value().body);
+}
+
+Result<Session> MatrixClient::login(const LoginIdentity& who, const std::string& password,
+                                    const std::string& device_id, const std::string& device_name)
+{
+    const auto attempt = [&](const json& identifier) -> Result<Session> {
+        json body{{"type", "m.login.password"},
+                  {"identifier", identifier},
+                  {"password", password},
+                  {"initial_device_display_name", device_name}};
+        if (!device_id.empty())
+            body["device_id"] = device_id;
+        auto text = call("POST", "/_matrix/client/v3/login", body.dump(), call_timeout);
+        if (!text)
+            return text.error();
+        const auto j = json::parse(text.value(), nullptr, false);
+        Session session{string_at(j, "user_id"), string_at(j, "device_id"),
+                        string_at(j, "access_token")};
+        if (session.access_token.empty() || session.device_id.empty())
+            return parse_error("/login: no access_token or device_id in the response");
+        return session;
+    };
+    if (!who.email.empty()) {
+        auto by_email =
+            attempt(json{{"type", "m.id.thirdparty"}, {"medium", "email"}, {"address", who.email}});
+        // MAS's compatibility login accepts only m.id.user (notes/matrix.md §2).
+        const bool unsupported = !by_email && (by_email.error().errcode == "M_UNKNOWN" ||
+                                               by_email.error().errcode == "M_UNRECOGNIZED");
+        if (by_email || !unsupported || who.user_id.empty())
+            return by_email;
+    }
+    return attempt(json{{"type", "m.id.user"}, {"user", who.user_id}});
+}
+
+Result<Session> MatrixClient::whoami()
+{
+    auto text = call("GET", "/_matrix/client/v3/account/whoami", {}, call_timeout);
+    if (!text)
+        return text.error();
+    const auto j = json::parse(text.value(), nullptr, false);
+    Session session{string_at(j, "user_id"), string_at(j, "device_id"), {}};
+    if (session.user_id.empty())
+        return parse_error("/account/whoami: no user_id");
+    return session;
+}
+
+Result<std::string> MatrixClient::create_filter(const std::string& user_id, const json& filter)
+{
+    auto text = call("POST", "/_matrix/client/v3/user/" + url_encode(user_id) + "/filter",
+                     filter.dump(), call_timeout);
+    if (!text)
+        return text.error();
+    const auto id = string_at(json::parse(text.value(), nullptr, false), "filter_id");
+    if (id.empty())
+        return parse_error("/filter: no filter_id");
+    return id;
+}
+
+Result<SyncBatch> MatrixClient::sync(const std::string& since, const std::string& filter_id,
+                                     std::chrono::milliseconds timeout, const std::string& me,
+                                     std::stop_token cancel)
+{
+    std::string path =
+        "/_matrix/client/v3/sync?set_presence=offline&timeout=" + std::to_string(timeout.count());
+    if (!filter_id.empty())
+        path += "&filter=" + url_encode(filter_id);
+    if (!since.empty())
+        path += "&since=" + url_encode(since);
+    // curl waits for the server's own timeout plus a margin (notes/style.md §6.3).
+    auto text = call("GET", path, {}, timeout + 15'000ms, std::move(cancel));
+    if (!text)
+        return text.error();
+    return parse_sync(text.value(), me);
+}
+
+Result<std::string> MatrixClient::send(const std::string& room_id, const std::string& type,
+                                       const std::string& txn_id, const json& content,
+                                       std::stop_token cancel)
+{
+    auto text = call("PUT",
+                     "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/send/" +
+                         url_encode(type) + "/" + url_encode(txn_id),
+                     content.dump(-1, ' ', false, json::error_handler_t::replace), call_timeout,
+                     std::move(cancel));
+    if (!text)
+        return text.error();
+    const auto id = string_at(json::parse(text.value(), nullptr, false), "event_id");
+    if (id.empty())
+        return parse_error("/send: no event_id");
+    return id;
+}
+
+Result<Done> MatrixClient::join(const std::string& room_id)
+{
+    auto text = call("POST", "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/join", "{}",
+                     call_timeout);
+    if (!text)
+        return text.error();
+    return Done{};
+}
+
+Result<Done> MatrixClient::leave(const std::string& room_id)
+{
+    auto text = call("POST", "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/leave", "{}",
+                     call_timeout);
+    if (!text)
+        return text.error();
+    return Done{};
+}
+
+Result<std::string> MatrixClient::state_event(const std::string& room_id, const std::string& type,
+                                              const std::string& state_key)
+{
+    return call("GET",
+                "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/state/" + url_encode(type) +
+                    "/" + url_encode(state_key),
+                {}, call_timeout);
+}
+
+} // namespace opalebot::bot

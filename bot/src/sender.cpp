@@ -1,0 +1,120 @@
+#include "bot/sender.hpp"
+
+#include "opalebot/log.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <random>
+
+namespace opalebot::bot {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::chrono::milliseconds with_jitter(std::chrono::milliseconds base)
+{
+    thread_local std::mt19937 random{std::random_device{}()};
+    std::uniform_int_distribution<long long> spread{0, base.count() / 5 + 50};
+    return base + std::chrono::milliseconds{spread(random)};
+}
+
+} // namespace
+
+TokenBucket::TokenBucket(double rate, int burst, TimePoint now)
+    : rate_(rate), burst_(burst), tokens_(burst), last_(now)
+{}
+
+std::chrono::milliseconds TokenBucket::take(TimePoint now)
+{
+    const std::chrono::duration<double> elapsed = now - last_;
+    last_ = now;
+    tokens_ = std::min(burst_, tokens_ + elapsed.count() * rate_);
+    if (tokens_ >= 1.0) {
+        tokens_ -= 1.0;
+        return 0ms;
+    }
+    const auto wait = std::chrono::duration<double>((1.0 - tokens_) / rate_);
+    return std::chrono::ceil<std::chrono::milliseconds>(wait);
+}
+
+Sender::Sender(MatrixClient& client, StateStore& store, double rate, int burst, SteadyClock clock)
+    : client_(client), store_(store), clock_(std::move(clock)), bucket_(rate, burst, clock_())
+{}
+
+void Sender::wake()
+{
+    {
+        const std::lock_guard lock{mutex_};
+        pending_wake_ = true;
+    }
+    woken_.notify_all();
+}
+
+std::optional<std::chrono::milliseconds> Sender::send_next(std::stop_token stop)
+{
+    const auto logger = log::get("bot.sender");
+    auto next = store_.next_outgoing();
+    if (!next) {
+        logger->error("outbox unreadable: {}", next.error().message);
+        return 5'000ms;
+    }
+    if (!next.value())
+        return std::nullopt;
+    const auto& message = *next.value();
+    if (const auto wait = bucket_.take(clock_()); wait > 0ms)
+        return wait;
+    const auto content = nlohmann::json::parse(message.content, nullptr, false);
+    if (content.is_discarded()) {
+        logger->error("outgoing {} is not JSON: dropped", message.txn_id);
+        static_cast<void>(store_.drop_outgoing(message.id));
+        return 0ms;
+    }
+    auto sent = client_.send(message.room_id, message.event_type, message.txn_id, content, stop);
+    if (sent) {
+        backoff_ = 0ms;
+        if (auto saved = store_.mark_sent(message, sent.value()); !saved)
+            logger->error("sent {} but not recorded: {}", message.txn_id, saved.error().message);
+        logger->debug("sent {} as {} in {}", message.txn_id, sent.value(), message.room_id);
+        return 0ms;
+    }
+    if (stop.stop_requested())
+        return 0ms;
+    const auto& error = sent.error();
+    static_cast<void>(store_.count_attempt(message.id));
+    if (error.code == 429 || error.errcode == "M_LIMIT_EXCEEDED") {
+        const auto wait = with_jitter(error.retry_after.value_or(1'000ms));
+        logger->info("rate limited (429 {}): retry in {} ms", error.errcode, wait.count());
+        return wait;
+    }
+    const bool retryable = error.kind == Error::Kind::transport || error.code >= 500 ||
+                           error.code == 401 || error.kind == Error::Kind::parse;
+    if (!retryable) { // 403 not in the room, 400 bad event, 413 too large: final
+        logger->error("message {} to {} refused for good ({} {} {}): dropped", message.txn_id,
+                      message.room_id, error.code, error.errcode, error.message);
+        static_cast<void>(store_.drop_outgoing(message.id));
+        return 0ms;
+    }
+    backoff_ = std::clamp(backoff_ * 2, 500ms, 30'000ms);
+    logger->warn("sending {} failed ({} {} {}): retry in {} ms", message.txn_id, error.code,
+                 error.errcode, error.message, backoff_.count());
+    return with_jitter(backoff_);
+}
+
+void Sender::run(std::stop_token stop)
+{
+    while (!stop.stop_requested()) {
+        const auto delay = send_next(stop);
+        if (delay && *delay == 0ms)
+            continue;
+        std::unique_lock lock{mutex_};
+        const auto woken = [this] { return pending_wake_; };
+        if (!delay) // empty outbox: sleep until something is queued (a minute at most)
+            woken_.wait_for(lock, stop, 60s, woken);
+        else // waiting for the budget or the server: a wake does not shorten it
+            woken_.wait_for(lock, stop, *delay, [] { return false; });
+        pending_wake_ = false;
+    }
+}
+
+} // namespace opalebot::bot

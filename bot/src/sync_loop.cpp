@@ -1,0 +1,486 @@
+#include "bot/sync_loop.hpp"
+
+#include "bot/markdown.hpp"
+#include "opalebot/log.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <thread>
+
+namespace opalebot::bot {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr std::string_view thumbs_up = "\xF0\x9F\x91\x8D";   // U+1F44D
+constexpr std::string_view thumbs_down = "\xF0\x9F\x91\x8E"; // U+1F44E
+
+std::string lower(std::string_view text)
+{
+    std::string out{text};
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
+        return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    });
+    return out;
+}
+
+std::string trim(std::string_view text)
+{
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos)
+        return {};
+    const auto last = text.find_last_not_of(" \t\r\n");
+    return std::string{text.substr(first, last - first + 1)};
+}
+
+std::string localpart(const std::string& user_id)
+{
+    const auto colon = user_id.find(':');
+    return user_id.substr(1, colon == std::string::npos ? std::string::npos : colon - 1);
+}
+
+/// Removes `name` (with an optional '@' and a following ':' or ',') at the start of `text`.
+bool strip_leading_name(std::string& text, std::string_view name)
+{
+    if (name.empty())
+        return false;
+    std::string_view rest = text;
+    if (!rest.empty() && rest.front() == '@')
+        rest.remove_prefix(1);
+    if (lower(rest.substr(0, name.size())) != lower(name))
+        return false;
+    rest.remove_prefix(name.size());
+    if (!rest.empty() && rest.front() != ' ' && rest.front() != ':' && rest.front() != ',')
+        return false; // "botanique" does not name "bot"
+    while (!rest.empty() && (rest.front() == ':' || rest.front() == ',' || rest.front() == ' '))
+        rest.remove_prefix(1);
+    text = std::string{rest};
+    return true;
+}
+
+int power_level_of(const RoomInfo& room, const std::string& user)
+{
+    if (room.power_levels.empty())
+        return 0;
+    const auto levels = json::parse(room.power_levels, nullptr, false);
+    if (!levels.is_object())
+        return 0;
+    if (const auto users = levels.find("users"); users != levels.end() && users->is_object())
+        if (const auto it = users->find(user); it != users->end() && it->is_number_integer())
+            return it->get<int>();
+    return levels.value("users_default", 0);
+}
+
+std::string power_levels_json(const PowerLevels& levels)
+{
+    json users = json::object();
+    for (const auto& [user, level] : levels.users)
+        users[user] = level;
+    return json{{"users", users}, {"users_default", levels.users_default}}.dump();
+}
+
+std::int64_t unix_seconds(std::chrono::system_clock::time_point t)
+{
+    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+std::chrono::milliseconds jitter(std::chrono::milliseconds base)
+{
+    thread_local std::mt19937 random{std::random_device{}()};
+    std::uniform_int_distribution<long long> spread{0, base.count() / 4 + 1};
+    return base + std::chrono::milliseconds{spread(random)};
+}
+
+} // namespace
+
+std::string txn_id_for(std::string_view event_id, int n)
+{
+    std::uint64_t hash = 14695981039346656037ULL; // FNV-1a: stable across builds and restarts
+    for (const char c : event_id) {
+        hash ^= static_cast<unsigned char>(c);
+        hash *= 1099511628211ULL;
+    }
+    std::array<char, 17> hex{};
+    std::snprintf(hex.data(), hex.size(), "%016llx", static_cast<unsigned long long>(hash));
+    return "opb-" + std::string{hex.data()} + "-" + std::to_string(n);
+}
+
+std::string sync_filter_json(int timeline_limit)
+{
+    const json filter{{"presence", {{"not_types", {"*"}}}},
+                      {"account_data", {{"not_types", {"*"}}}},
+                      {"room",
+                       {{"state", {{"lazy_load_members", true}}},
+                        {"timeline", {{"limit", timeline_limit}, {"lazy_load_members", true}}},
+                        {"ephemeral", {{"not_types", {"*"}}}},
+                        {"account_data", {{"not_types", {"*"}}}}}}};
+    return filter.dump();
+}
+
+SyncLoop::SyncLoop(MatrixClient& client, StateStore& store, const Config& config, Session session,
+                   MessageRouter router, std::function<void()> wake_sender, FatalHandler fatal,
+                   Clock clock)
+    : client_(client),
+      store_(store),
+      config_(config),
+      session_(std::move(session)),
+      router_(std::move(router)),
+      wake_sender_(std::move(wake_sender)),
+      fatal_(std::move(fatal)),
+      clock_(std::move(clock))
+{
+    if (auto token = store_.sync_token())
+        since_ = token.value();
+    if (auto filter = store_.filter_id())
+        filter_id_ = filter.value();
+}
+
+std::chrono::milliseconds SyncLoop::handle_error(const Error& error)
+{
+    const auto logger = log::get("bot.sync");
+    if (error.errcode == "M_UNKNOWN_TOKEN" || error.errcode == "M_MISSING_TOKEN" ||
+        error.errcode == "M_USER_DEACTIVATED") {
+        if (error.soft_logout && !config_.password.empty()) {
+            logger->warn("session expired (soft logout): logging in again on device {}",
+                         session_.device_id);
+            auto login = client_.login({config_.user_id, config_.email}, config_.password,
+                                       session_.device_id, config_.device_name);
+            if (login) {
+                session_.access_token = login.value().access_token;
+                client_.set_access_token(session_.access_token);
+                static_cast<void>(
+                    store_.save_session({config_.homeserver_url, session_.user_id,
+                                         login.value().device_id, login.value().access_token}));
+                return 0ms;
+            }
+            logger->error("login failed: {} {}", login.error().errcode, login.error().message);
+        }
+        if (fatal_)
+            fatal_("le serveur refuse le jeton de connexion (" + error.errcode +
+                   ") : l'appareil a été déconnecté ou le compte désactivé. Relancez avec "
+                   "--new-login pour ouvrir une nouvelle session.");
+        return 60'000ms;
+    }
+    if (error.retry_after) {
+        backoff_ = *error.retry_after;
+        logger->info("sync rate limited (429 {}): retry in {} ms", error.errcode, backoff_.count());
+        return jitter(backoff_);
+    }
+    backoff_ = std::clamp(backoff_ * 2, 1'000ms, 30'000ms);
+    logger->warn("sync failed ({} {} {}): retry in {} ms", error.code, error.errcode, error.message,
+                 backoff_.count());
+    return jitter(backoff_);
+}
+
+std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
+{
+    if (filter_id_.empty()) {
+        auto filter = client_.create_filter(session_.user_id, json::parse(sync_filter_json()));
+        if (!filter)
+            return handle_error(filter.error());
+        filter_id_ = filter.value();
+        static_cast<void>(store_.save_filter_id(filter_id_));
+    }
+    const bool history = since_.empty();
+    const auto timeout = history ? 0ms : std::chrono::milliseconds{config_.sync_timeout};
+    auto batch = client_.sync(since_, filter_id_, timeout, session_.user_id, stop);
+    if (!batch) {
+        if (stop.stop_requested())
+            return 0ms;
+        return handle_error(batch.error());
+    }
+    if (auto done = process(batch.value(), history); !done) {
+        log::get("bot.sync")
+            ->error("batch not saved, it will be handled again: {}", done.error().message);
+        return 1'000ms;
+    }
+    backoff_ = 0ms;
+    if (!ready_)
+        log::get("bot.sync")
+            ->info("ready: syncing as {} (device {})", session_.user_id, session_.device_id);
+    ready_ = true;
+    housekeeping();
+    return 0ms;
+}
+
+void SyncLoop::run(std::stop_token stop)
+{
+    std::mutex mutex;
+    std::condition_variable_any wake; // only the stop token wakes it
+    while (!stop.stop_requested()) {
+        const auto delay = std::max(run_once(stop), 50ms); // never spin (style.md §6.3)
+        std::unique_lock lock{mutex};
+        wake.wait_for(lock, stop, delay, [] { return false; });
+    }
+}
+
+Result<Done> SyncLoop::process(const SyncBatch& batch, bool history)
+{
+    SyncBatchWrites writes;
+    writes.next_batch = batch.next_batch;
+    for (const auto& invite : batch.invited)
+        accept_invite(invite, writes);
+    for (const auto& room : batch.joined)
+        handle_room(room, history, writes);
+    writes.rooms_left = batch.left;
+    auto saved = store_.commit(writes);
+    if (!saved)
+        return saved.error();
+    since_ = batch.next_batch;
+    if (!writes.outgoing.empty() && wake_sender_)
+        wake_sender_();
+    return Done{};
+}
+
+bool SyncLoop::is_inviter_allowed(const std::string& inviter) const
+{
+    return std::any_of(config_.inviters.begin(), config_.inviters.end(), [&](const auto& rule) {
+        if (rule.front() == ':') // a whole homeserver
+            return inviter.size() > rule.size() &&
+                   inviter.compare(inviter.size() - rule.size(), rule.size(), rule) == 0;
+        return rule == inviter;
+    });
+}
+
+bool SyncLoop::allowed(const RoomInfo& room) const
+{
+    return std::find(config_.allowed_rooms.begin(), config_.allowed_rooms.end(), room.room_id) !=
+               config_.allowed_rooms.end() ||
+           (!room.inviter.empty() && is_inviter_allowed(room.inviter));
+}
+
+void SyncLoop::accept_invite(const InvitedRoom& invite, SyncBatchWrites& writes)
+{
+    const auto logger = log::get("bot.sync");
+    RoomInfo room{invite.room_id, invite.inviter, invite.is_direct, {}, {}, false};
+    if (!allowed(room)) {
+        logger->info("invitation to {} from {} ignored: neither the room nor the inviter is "
+                     "allowed (rooms.allowed, rooms.inviters)",
+                     invite.room_id, invite.inviter);
+        return;
+    }
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+        auto joined = client_.join(invite.room_id);
+        if (joined) {
+            logger->info("joined {} (invited by {})", invite.room_id, invite.inviter);
+            writes.rooms.push_back(room);
+            return;
+        }
+        const auto& error = joined.error();
+        const bool retry =
+            error.code == 429 || error.code >= 500 || error.kind == Error::Kind::transport;
+        logger->warn("joining {} failed ({} {} {})", invite.room_id, error.code, error.errcode,
+                     error.message);
+        if (!retry)
+            break;
+        std::this_thread::sleep_for(
+            std::min(error.retry_after.value_or(1'000ms * attempt), 10'000ms));
+    }
+    // Leave nothing half-joined: decline the invite so the inviter sees it failed.
+    if (auto left = client_.leave(invite.room_id); !left)
+        logger->warn("declining {} failed too: {}", invite.room_id, left.error().message);
+}
+
+void SyncLoop::handle_room(const JoinedRoom& joined, bool history, SyncBatchWrites& writes)
+{
+    const auto logger = log::get("bot.sync");
+    RoomInfo room{joined.room_id, {}, false, {}, {}, false};
+    bool known = false;
+    for (const auto& pending : writes.rooms)
+        if (pending.room_id == joined.room_id) {
+            room = pending;
+            known = true;
+        }
+    if (!known)
+        if (auto stored = store_.room(joined.room_id); stored && stored.value())
+            room = *stored.value();
+    const auto before = std::make_tuple(room.inviter, room.is_direct, room.joined_members,
+                                        room.power_levels, room.encrypted);
+    const auto apply_state = [&](const Event& e) {
+        if (const auto* levels = std::get_if<PowerLevels>(&e.content))
+            room.power_levels = power_levels_json(*levels);
+        else if (std::holds_alternative<Encryption>(e.content))
+            room.encrypted = true;
+        else if (const auto* member = std::get_if<Membership>(&e.content);
+                 member != nullptr && e.state_key == session_.user_id && member->is_direct)
+            room.is_direct = true;
+    };
+    for (const auto& e : joined.state)
+        apply_state(e);
+    if (joined.joined_member_count)
+        room.joined_members = joined.joined_member_count;
+
+    const bool acts = allowed(room);
+    if (!acts && !joined.timeline.empty())
+        logger->debug("room {} is not allowed: its events are ignored", joined.room_id);
+    for (const auto& event : joined.timeline) {
+        apply_state(event);
+        if (!acts || history || event.event_id.empty() || event.sender == session_.user_id)
+            continue;
+        if (auto handled = store_.is_handled(event.event_id); !handled || handled.value())
+            continue;
+        if (const auto* message = std::get_if<TextMessage>(&event.content))
+            handle_message(event, *message, room, writes);
+        else if (const auto* reaction = std::get_if<Reaction>(&event.content)) {
+            const bool up = reaction->key.rfind(thumbs_up, 0) == 0;
+            const bool down = reaction->key.rfind(thumbs_down, 0) == 0;
+            if (!up && !down)
+                continue;
+            auto target = store_.sent_message(reaction->target);
+            if (!target || !target.value())
+                continue; // not one of the bot's answers
+            writes.feedback.push_back({event.event_id, reaction->target, event.sender, up ? 1 : -1,
+                                       unix_seconds(clock_())});
+            writes.handled.push_back({event.event_id, joined.room_id, "feedback"});
+        }
+    }
+    if (before != std::make_tuple(room.inviter, room.is_direct, room.joined_members,
+                                  room.power_levels, room.encrypted) ||
+        !known) {
+        std::erase_if(writes.rooms, [&](const auto& r) { return r.room_id == room.room_id; });
+        writes.rooms.push_back(room);
+    }
+}
+
+SyncLoop::Addressing SyncLoop::addressing(const TextMessage& message, bool is_direct)
+{
+    Addressing result;
+    result.text = trim(strip_reply_fallback(message.body));
+    bool mentioned =
+        message.mentions && std::find(message.mentions->begin(), message.mentions->end(),
+                                      session_.user_id) != message.mentions->end();
+    // A name at the start ("opale-bot: …", "@bot …") addresses the bot too, and is removed.
+    if (strip_leading_name(result.text, session_.user_id) ||
+        strip_leading_name(result.text, display_name_) ||
+        strip_leading_name(result.text, localpart(session_.user_id)))
+        mentioned = true;
+    else if (const auto at = result.text.find(session_.user_id); at != std::string::npos) {
+        result.text.erase(at, session_.user_id.size());
+        mentioned = true;
+    }
+    result.text = trim(result.text);
+    bool reply_to_bot = false;
+    if (!message.in_reply_to.empty() && !message.reply_is_fallback)
+        if (auto sent = store_.sent_message(message.in_reply_to); sent && sent.value())
+            reply_to_bot = true;
+    const bool command = result.text.rfind(config_.command_prefix, 0) == 0;
+    result.addressed = is_direct || mentioned || reply_to_bot || command;
+    return result;
+}
+
+void SyncLoop::handle_message(const Event& event, const TextMessage& message, const RoomInfo& room,
+                              SyncBatchWrites& writes)
+{
+    const auto logger = log::get("bot.sync");
+    const auto ignore = [&](const char* why) {
+        logger->debug("{} in {} ignored: {}", event.event_id, room.room_id, why);
+    };
+    if (message.msgtype == "m.notice")
+        return ignore("notice (bots talk in notices)");
+    if (message.is_edit)
+        return ignore("edit");
+    if (event.has_transaction_id)
+        return ignore("own echo");
+    if (config_.ignore_bots &&
+        std::find(config_.bots.begin(), config_.bots.end(), event.sender) != config_.bots.end())
+        return ignore("another bot");
+    const bool is_direct = room.is_direct || room.joined_members == 2;
+    auto address = addressing(message, is_direct);
+    if (!address.addressed && !config_.answer_without_mention)
+        return ignore("not addressed to the bot");
+    if (address.text.empty() && !address.addressed)
+        return;
+
+    const auto now = clock_();
+    const auto sent_at =
+        std::chrono::system_clock::time_point{std::chrono::milliseconds{event.origin_server_ts}};
+    const auto age = event.age
+                         ? std::chrono::milliseconds{*event.age}
+                         : std::chrono::duration_cast<std::chrono::milliseconds>(now - sent_at);
+    if (age > config_.max_backlog_age) {
+        logger->info("{} in {} not answered: sent {} s ago, older than the backlog limit",
+                     event.event_id, room.room_id,
+                     std::chrono::duration_cast<std::chrono::seconds>(age).count());
+        writes.handled.push_back({event.event_id, room.room_id, "backlog"});
+        return;
+    }
+
+    IncomingMessage incoming{room.room_id,
+                             event.event_id,
+                             event.sender,
+                             address.text,
+                             is_direct,
+                             address.addressed,
+                             power_level_of(room, event.sender)};
+    std::optional<OutgoingReply> reply;
+    try {
+        reply = router_(incoming);
+    } catch (const std::exception& e) {
+        logger->error("router failed on {}: {}", event.event_id, e.what());
+    }
+    if (!reply) {
+        if (address.addressed)
+            writes.handled.push_back({event.event_id, room.room_id, "no-reply"});
+        return;
+    }
+    if (reply->question) {
+        reply->question->room = room.room_id;
+        writes.questions.push_back(*reply->question);
+    }
+    OutgoingMessage out;
+    out.txn_id = txn_id_for(event.event_id);
+    out.room_id = room.room_id;
+    out.content = reply_content(event, message, room, *reply);
+    out.priority = 0;
+    out.source_event = event.event_id;
+    out.entry_id = reply->entry_id;
+    writes.outgoing.push_back(std::move(out));
+    writes.handled.push_back({event.event_id, room.room_id, "answered"});
+}
+
+std::string SyncLoop::reply_content(const Event& question, const TextMessage& message,
+                                    const RoomInfo& room, const OutgoingReply& reply) const
+{
+    json content{{"msgtype", "m.notice"},
+                 {"body", markdown_to_text(reply.markdown)},
+                 {"format", "org.matrix.custom.html"},
+                 {"formatted_body", markdown_to_html(reply.markdown)},
+                 {"m.mentions", {{"user_ids", {question.sender}}}}};
+    const bool in_thread = !message.thread_root.empty();
+    const bool is_direct = room.is_direct || room.joined_members == 2;
+    if (in_thread || (config_.reply_mode == ReplyMode::thread && !is_direct))
+        content["m.relates_to"] = {
+            {"rel_type", "m.thread"},
+            {"event_id", in_thread ? message.thread_root : question.event_id},
+            {"is_falling_back", true},
+            {"m.in_reply_to", {{"event_id", question.event_id}}}};
+    else
+        content["m.relates_to"] = {{"m.in_reply_to", {{"event_id", question.event_id}}}};
+    return content.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void SyncLoop::housekeeping()
+{
+    const auto now = clock_();
+    if (now - last_housekeeping_ < std::chrono::hours{6})
+        return;
+    last_housekeeping_ = now;
+    const auto logger = log::get("bot.sync");
+    const auto days = std::chrono::hours{24} * config_.question_retention_days;
+    if (auto purged = store_.purge_questions(unix_seconds(now - days)); !purged)
+        logger->warn("question texts not purged: {}", purged.error().message);
+    else if (purged.value() > 0)
+        logger->info("{} question texts older than {} days deleted", purged.value(),
+                     config_.question_retention_days);
+    // The ledger only guards against replays of recent batches.
+    if (auto purged = store_.purge_ledger(unix_seconds(now - std::chrono::hours{24 * 30})); !purged)
+        logger->warn("ledger not purged: {}", purged.error().message);
+}
+
+} // namespace opalebot::bot
