@@ -493,7 +493,8 @@ TEST_SUITE("unit")
         REQUIRE(bot.answerer.find_entry("recettes-regie") != nullptr);
         CHECK(bot.answerer.find_entry("tiers-ddfip") == nullptr);
         CHECK(contains(bot.reply("!sigle DP"), "Demande de paiement"));
-        CHECK(contains(bot.reply("!kb", Role::admin), "Usage : `!kb recharger` ou `!kb stats [jours]`."));
+        CHECK(contains(bot.reply("!kb", Role::admin),
+                       "Usage : `!kb recharger` ou `!kb stats [jours]`."));
     }
 
     TEST_CASE("knowledge commands keep the old base when the new one has no entry")
