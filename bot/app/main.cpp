@@ -221,6 +221,9 @@ int run_matrix(const std::string& config_file, bool new_login)
                            }
                            kill(getpid(), SIGTERM); // wakes sigwait below
                        }};
+    // "opale-bot : question" addresses the bot too; Tchap appends " [Organisation]" to names.
+    if (auto name = client.display_name(session.value().user_id); name && !name.value().empty())
+        loop.set_display_name(name.value().substr(0, name.value().find(" [")));
     std::jthread sender_thread{[&sender](const std::stop_token& stop) { sender.run(stop); }};
     std::jthread sync_thread{[&loop](const std::stop_token& stop) { loop.run(stop); }};
 

@@ -282,7 +282,10 @@ std::string format_problems(const std::string& file, const std::vector<ConfigPro
 {
     std::string out;
     for (const auto& p : problems) {
-        out += file + ":" + std::to_string(p.line) + ":" + std::to_string(p.column) + ": ";
+        out += file + ":";
+        if (p.line > 0) // a missing key has no place in the file
+            out += std::to_string(p.line) + ":" + std::to_string(p.column) + ":";
+        out += " ";
         if (!p.path.empty())
             out += p.path + " : ";
         out += p.message + "\n";

@@ -62,10 +62,13 @@ CurlGlobal::~CurlGlobal()
 
 Result<Response> CurlHttpClient::send(const Request& request)
 {
-    const std::unique_ptr<CURL, EasyDeleter> easy{curl_easy_init()};
+    // One handle per thread, reset between requests: it keeps its connections alive, so a reply
+    // does not pay for a new TCP (and TLS) handshake. Threads never share a transfer.
+    thread_local const std::unique_ptr<CURL, EasyDeleter> easy{curl_easy_init()};
     if (!easy)
         return Error{Error::Kind::transport, CURLE_FAILED_INIT, {}, "curl_easy_init failed", {}};
     CURL* h = easy.get();
+    curl_easy_reset(h);
     std::array<char, CURL_ERROR_SIZE> error_text{};
     Response response;
     std::unique_ptr<curl_slist, ListDeleter> headers;

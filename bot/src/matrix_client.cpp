@@ -219,6 +219,15 @@ Result<Done> MatrixClient::leave(const std::string& room_id)
     return Done{};
 }
 
+Result<std::string> MatrixClient::display_name(const std::string& user_id)
+{
+    auto text = call("GET", "/_matrix/client/v3/profile/" + url_encode(user_id) + "/displayname",
+                     {}, call_timeout);
+    if (!text)
+        return text.error();
+    return string_at(json::parse(text.value(), nullptr, false), "displayname");
+}
+
 Result<std::string> MatrixClient::state_event(const std::string& room_id, const std::string& type,
                                               const std::string& state_key)
 {

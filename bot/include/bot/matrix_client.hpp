@@ -52,6 +52,8 @@ public:
                              std::stop_token cancel = {});
     Result<Done> join(const std::string& room_id);
     Result<Done> leave(const std::string& room_id);
+    /// GET /profile/{user}/displayname; empty when the user has none.
+    Result<std::string> display_name(const std::string& user_id);
     /// GET /rooms/{room}/state/{type}/{state_key} as JSON text.
     Result<std::string> state_event(const std::string& room_id, const std::string& type,
                                     const std::string& state_key = "");
