@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 namespace opalebot::bot {
@@ -11,6 +12,10 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 constexpr auto call_timeout = 30'000ms;
+// A server's wait is obeyed up to a minute (matrix.md §6: backoff ≤ 60 s); a longer or garbled
+// one is asked again then, never trusted to stall the bot for hours or to overflow.
+constexpr auto max_retry_after = 60'000ms;
+constexpr long long max_retry_after_s = 60;
 
 std::string string_at(const json& j, const char* key)
 {
@@ -57,8 +62,10 @@ Error error_from_response(const Response& response)
             error.kind = Error::Kind::matrix;
         if (const auto text = string_at(body, "error"); !text.empty())
             error.message = text.substr(0, 300);
-        if (const auto it = body.find("retry_after_ms"); it != body.end() && it->is_number())
-            error.retry_after = std::chrono::milliseconds{it->get<std::int64_t>()};
+        if (const auto it = body.find("retry_after_ms");
+            it != body.end() && it->is_number_integer() && it->get<std::int64_t>() >= 0)
+            error.retry_after =
+                std::min(std::chrono::milliseconds{it->get<std::int64_t>()}, max_retry_after);
         if (const auto it = body.find("soft_logout"); it != body.end() && it->is_boolean())
             error.soft_logout = it->get<bool>();
     }
@@ -68,7 +75,9 @@ Error error_from_response(const Response& response)
         const auto& v = it->second;
         if (std::from_chars(v.data(), v.data() + v.size(), seconds).ec == std::errc{} &&
             seconds >= 0) {
-            const std::chrono::milliseconds header{seconds * 1000};
+            const auto header = std::min(std::chrono::milliseconds{std::chrono::seconds{
+                                             std::min<long long>(seconds, max_retry_after_s)}},
+                                         max_retry_after);
             if (!error.retry_after || *error.retry_after < header)
                 error.retry_after = header;
         }

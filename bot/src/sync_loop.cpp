@@ -51,7 +51,7 @@ bool strip_leading_name(std::string& text, std::string_view name)
     if (name.empty())
         return false;
     std::string_view rest = text;
-    if (!rest.empty() && rest.front() == '@')
+    if (!rest.empty() && rest.front() == '@' && name.front() != '@') // "@bot" names "bot"
         rest.remove_prefix(1);
     if (lower(rest.substr(0, name.size())) != lower(name))
         return false;
@@ -390,6 +390,13 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
     if (config_.ignore_bots &&
         std::find(config_.bots.begin(), config_.bots.end(), event.sender) != config_.bots.end())
         return ignore("another bot");
+    if (room.encrypted) { // fail closed (notes/matrix.md §4): E2EE comes with issue 7
+        logger->warn("{} in {} not answered: the room is encrypted, and a plaintext reply "
+                     "there is never sent",
+                     event.event_id, room.room_id);
+        writes.handled.push_back({event.event_id, room.room_id, "encrypted-room"});
+        return;
+    }
     const bool is_direct = room.is_direct || room.joined_members == 2;
     auto address = addressing(message, is_direct);
     if (!address.addressed && !config_.answer_without_mention)
