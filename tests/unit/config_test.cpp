@@ -1,0 +1,279 @@
+#include "bot/config.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+using namespace opalebot::bot;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Sets (or unsets) an environment variable for one scope, then puts the old value back.
+class EnvVar {
+public:
+    EnvVar(const char* name, const char* value) : name_(name)
+    {
+        if (const char* old = std::getenv(name))
+            old_ = old;
+        if (value != nullptr)
+            ::setenv(name, value, 1);
+        else
+            ::unsetenv(name);
+    }
+    ~EnvVar()
+    {
+        if (old_)
+            ::setenv(name_, old_->c_str(), 1);
+        else
+            ::unsetenv(name_);
+    }
+    EnvVar(const EnvVar&) = delete;
+    EnvVar& operator=(const EnvVar&) = delete;
+
+private:
+    const char* name_;
+    std::optional<std::string> old_;
+};
+
+/// Both secrets unset for the scope, so that the developer's environment never leaks in.
+struct NoSecretsInEnv {
+    EnvVar password{"OPALEBOT_PASSWORD", nullptr};
+    EnvVar token{"OPALEBOT_ACCESS_TOKEN", nullptr};
+};
+
+const std::string valid_config = R"(homeserver:
+  url: "https://matrix.agent.education.tchap.gouv.fr/"
+account:
+  user_id: "@opale-bot-ac-lille.fr:agent.education.tchap.gouv.fr"
+  email: "opale-bot@ac-lille.fr"
+  password: "secret-du-fichier"
+rooms:
+  allowed: ["!salon:agent.education.tchap.gouv.fr"]
+  inviters: ["@conseil:agent.education.tchap.gouv.fr", ":agent.education.tchap.gouv.fr"]
+behaviour:
+  reply_mode: reply
+  answer_without_mention: true
+  bots: ["@autre-bot:agent.tchap.gouv.fr"]
+  command_prefix: "?"
+  max_backlog_age_seconds: 20
+rate_limit:
+  per_second: 0.5
+  burst: 3
+sync:
+  timeout_seconds: 25
+)";
+
+const ConfigProblem* find_problem(const ConfigLoad& load, const std::string& path)
+{
+    const auto it = std::find_if(load.problems.begin(), load.problems.end(),
+                                 [&](const ConfigProblem& p) { return p.path == path; });
+    return it == load.problems.end() ? nullptr : &*it;
+}
+
+} // namespace
+
+TEST_SUITE("unit")
+{
+    TEST_CASE("parse_config reads a complete file without problems")
+    {
+        const NoSecretsInEnv env;
+        const auto load = parse_config(valid_config, "bot.yaml");
+        CHECK(load.problems.empty());
+        const auto& c = load.config;
+        CHECK(c.homeserver_url == "https://matrix.agent.education.tchap.gouv.fr"); // no slash
+        CHECK(c.user_id == "@opale-bot-ac-lille.fr:agent.education.tchap.gouv.fr");
+        CHECK(c.email == "opale-bot@ac-lille.fr");
+        CHECK(c.password == "secret-du-fichier");
+        CHECK(c.access_token.empty());
+        REQUIRE(c.allowed_rooms.size() == 1);
+        CHECK(c.allowed_rooms[0] == "!salon:agent.education.tchap.gouv.fr");
+        REQUIRE(c.inviters.size() == 2);
+        CHECK(c.inviters[1] == ":agent.education.tchap.gouv.fr");
+        CHECK(c.reply_mode == ReplyMode::reply);
+        CHECK(c.answer_without_mention);
+        REQUIRE(c.bots.size() == 1);
+        CHECK(c.command_prefix == "?");
+        CHECK(c.max_backlog_age == 20s);
+        CHECK(c.requests_per_second == doctest::Approx(0.5));
+        CHECK(c.burst == 3);
+        CHECK(c.sync_timeout == 25s);
+    }
+
+    TEST_CASE("parse_config keeps the defaults of keys left out")
+    {
+        const NoSecretsInEnv env;
+        const auto load = parse_config("homeserver: {url: \"https://hs.test\"}\n"
+                                       "account: {user_id: \"@bot:hs.test\", password: pw}\n"
+                                       "rooms: {inviters: [\":hs.test\"]}\n",
+                                       "bot.yaml");
+        CHECK(load.problems.empty());
+        const Config defaults;
+        CHECK(load.config.reply_mode == ReplyMode::thread);
+        CHECK_FALSE(load.config.answer_without_mention);
+        CHECK(load.config.ignore_bots);
+        CHECK(load.config.command_prefix == "!");
+        CHECK(load.config.max_backlog_age == defaults.max_backlog_age);
+        CHECK(load.config.burst == defaults.burst);
+        CHECK(load.config.device_name == "opale-bot");
+    }
+
+    TEST_CASE("parse_config locates an unknown key by line and column")
+    {
+        const NoSecretsInEnv env;
+        const std::string text = "homeserver:\n"
+                                 "  url: \"https://hs.test\"\n"
+                                 "account:\n"
+                                 "  user_id: \"@bot:hs.test\"\n"
+                                 "  pasword: \"oups\"\n"
+                                 "rooms: {inviters: [\":hs.test\"]}\n";
+        const auto load = parse_config(text, "bot.yaml");
+        const auto* typo = find_problem(load, "account.pasword");
+        REQUIRE(typo != nullptr);
+        CHECK(typo->line == 5);
+        CHECK(typo->column == 3);
+        CHECK(typo->message.find("pasword") != std::string::npos);
+        // The misspelt password does not count: no secret at all is a second problem.
+        CHECK(find_problem(load, "account.password") != nullptr);
+    }
+
+    TEST_CASE("parse_config reports a wrong boolean and an out of range number where they are")
+    {
+        const NoSecretsInEnv env;
+        const std::string text = "homeserver: {url: \"https://hs.test\"}\n"
+                                 "account: {user_id: \"@bot:hs.test\", password: pw}\n"
+                                 "rooms: {inviters: [\":hs.test\"]}\n"
+                                 "behaviour:\n"
+                                 "  answer_without_mention: peut-être\n"
+                                 "rate_limit:\n"
+                                 "  burst: 0\n";
+        const auto load = parse_config(text, "bot.yaml");
+        CHECK(load.problems.size() == 2);
+        const auto* boolean = find_problem(load, "behaviour.answer_without_mention");
+        REQUIRE(boolean != nullptr);
+        CHECK(boolean->line == 5);
+        CHECK(boolean->column == 27);
+        CHECK(boolean->message.find("peut-être") != std::string::npos);
+        const auto* burst = find_problem(load, "rate_limit.burst");
+        REQUIRE(burst != nullptr);
+        CHECK(burst->line == 7);
+        CHECK(burst->column == 10);
+        CHECK(load.config.burst == Config{}.burst); // the bad value is not taken
+    }
+
+    TEST_CASE("parse_config reports the bad item of a list by its index")
+    {
+        const NoSecretsInEnv env;
+        const std::string text = "homeserver: {url: \"https://hs.test\"}\n"
+                                 "account: {user_id: \"@bot:hs.test\", password: pw}\n"
+                                 "rooms:\n"
+                                 "  allowed:\n"
+                                 "    - \"!bon:hs.test\"\n"
+                                 "    - \"#alias:hs.test\"\n";
+        const auto load = parse_config(text, "bot.yaml");
+        REQUIRE(load.problems.size() == 1);
+        CHECK(load.problems[0].path == "rooms.allowed[1]");
+        CHECK(load.problems[0].line == 6);
+        CHECK(load.problems[0].column == 7);
+        REQUIRE(load.config.allowed_rooms.size() == 1);
+        CHECK(load.config.allowed_rooms[0] == "!bon:hs.test");
+    }
+
+    TEST_CASE("parse_config reports missing keys with line zero and every problem at once")
+    {
+        const NoSecretsInEnv env;
+        const auto load = parse_config("account: {}\n", "bot.yaml");
+        const auto* url = find_problem(load, "homeserver.url");
+        REQUIRE(url != nullptr);
+        CHECK(url->line == 0);
+        CHECK(url->column == 0);
+        CHECK(find_problem(load, "account.password") != nullptr);
+        CHECK(find_problem(load, "rooms") != nullptr);
+    }
+
+    TEST_CASE("parse_config refuses a homeserver url without a scheme")
+    {
+        const NoSecretsInEnv env;
+        const auto load = parse_config("homeserver:\n  url: matrix.hs.test\n"
+                                       "account: {access_token: tok}\n"
+                                       "rooms: {inviters: [\":hs.test\"]}\n",
+                                       "bot.yaml");
+        REQUIRE(load.problems.size() == 1);
+        CHECK(load.problems[0].path == "homeserver.url");
+        CHECK(load.problems[0].line == 2);
+    }
+
+    TEST_CASE("parse_config reports unreadable YAML with its position and never throws")
+    {
+        const NoSecretsInEnv env;
+        ConfigLoad load;
+        CHECK_NOTHROW(load = parse_config("homeserver:\n  url: [unclosed\n", "bot.yaml"));
+        REQUIRE(load.problems.size() == 1);
+        CHECK(load.problems[0].path.empty());
+        CHECK(load.problems[0].line >= 2);
+
+        const auto scalar = parse_config("just text", "bot.yaml");
+        REQUIRE(scalar.problems.size() == 1);
+        CHECK(scalar.problems[0].line == 1);
+    }
+
+    TEST_CASE("OPALEBOT_PASSWORD and OPALEBOT_ACCESS_TOKEN override the file")
+    {
+        const EnvVar password{"OPALEBOT_PASSWORD", "secret-de-l-environnement"};
+        const EnvVar token{"OPALEBOT_ACCESS_TOKEN", "syt_environnement"};
+        const auto load = parse_config(valid_config, "bot.yaml");
+        CHECK(load.problems.empty());
+        CHECK(load.config.password == "secret-de-l-environnement");
+        CHECK(load.config.access_token == "syt_environnement");
+    }
+
+    TEST_CASE("a secret from the environment satisfies a file without one")
+    {
+        const std::string text = "homeserver: {url: \"https://hs.test\"}\n"
+                                 "account: {user_id: \"@bot:hs.test\"}\n"
+                                 "rooms: {inviters: [\":hs.test\"]}\n";
+        {
+            const NoSecretsInEnv env;
+            CHECK(find_problem(parse_config(text, "bot.yaml"), "account.password") != nullptr);
+        }
+        {
+            const EnvVar token{"OPALEBOT_ACCESS_TOKEN", nullptr};
+            const EnvVar password{"OPALEBOT_PASSWORD", "pw"};
+            const auto load = parse_config(text, "bot.yaml");
+            CHECK(load.problems.empty());
+            CHECK(load.config.password == "pw");
+        }
+        {
+            const EnvVar token{"OPALEBOT_ACCESS_TOKEN", ""}; // empty: as if unset
+            const EnvVar password{"OPALEBOT_PASSWORD", ""};
+            CHECK(find_problem(parse_config(text, "bot.yaml"), "account.password") != nullptr);
+        }
+    }
+
+    TEST_CASE("the environment guard of these tests restores the previous value")
+    {
+        const EnvVar outer{"OPALEBOT_PASSWORD", "avant"};
+        {
+            const EnvVar inner{"OPALEBOT_PASSWORD", "pendant"};
+            CHECK(std::string{std::getenv("OPALEBOT_PASSWORD")} == "pendant");
+        }
+        REQUIRE(std::getenv("OPALEBOT_PASSWORD") != nullptr);
+        CHECK(std::string{std::getenv("OPALEBOT_PASSWORD")} == "avant");
+    }
+
+    TEST_CASE("format_problems writes file line column path and message")
+    {
+        const std::vector<ConfigProblem> problems{
+            {"rate_limit.burst", 7, 10, "doit être entre 1 et 100, pas 0"},
+            {"homeserver.url", 0, 0, "adresse manquante"},
+            {"", 2, 3, "YAML illisible"}};
+        CHECK(format_problems("bot.yaml", problems) ==
+              "bot.yaml:7:10: rate_limit.burst : doit être entre 1 et 100, pas 0\n"
+              "bot.yaml: homeserver.url : adresse manquante\n"
+              "bot.yaml:2:3: YAML illisible\n");
+        CHECK(format_problems("bot.yaml", {}).empty());
+    }
+}
