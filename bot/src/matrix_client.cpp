@@ -97,7 +97,7 @@ void MatrixClient::set_access_token(std::string token)
 
 Result<std::string> MatrixClient::call(const std::string& method, const std::string& path,
                                        const std::string& body, std::chrono::milliseconds timeout,
-                                       std::stop_token cancel)
+                                       std::stop_token cancel, bool authenticated)
 {
     Request request;
     request.method = method;
@@ -107,7 +107,7 @@ Result<std::string> MatrixClient::call(const std::string& method, const std::str
     request.cancel = std::move(cancel);
     if (method != "GET")
         request.headers["Content-Type"] = "application/json";
-    {
+    if (authenticated) {
         const std::lock_guard lock{token_mutex_};
         if (!token_.empty())
             request.headers["Authorization"] = "Bearer " + token_;
@@ -130,7 +130,8 @@ Result<Session> MatrixClient::login(const LoginIdentity& who, const std::string&
                   {"initial_device_display_name", device_name}};
         if (!device_id.empty())
             body["device_id"] = device_id;
-        auto text = call("POST", "/_matrix/client/v3/login", body.dump(), call_timeout);
+        // A login never carries the old, refused token.
+        auto text = call("POST", "/_matrix/client/v3/login", body.dump(), call_timeout, {}, false);
         if (!text)
             return text.error();
         const auto j = json::parse(text.value(), nullptr, false);

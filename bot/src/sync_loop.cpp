@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <mutex>
 #include <random>
-#include <thread>
 
 namespace opalebot::bot {
 namespace {
@@ -180,6 +179,7 @@ std::chrono::milliseconds SyncLoop::handle_error(const Error& error)
 
 std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
 {
+    stop_ = stop;
     if (filter_id_.empty()) {
         auto filter = client_.create_filter(session_.user_id, json::parse(sync_filter_json()));
         if (!filter)
@@ -196,8 +196,9 @@ std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
         return handle_error(batch.error());
     }
     if (auto done = process(batch.value(), history); !done) {
-        log::get("bot.sync")
-            ->error("batch not saved, it will be handled again: {}", done.error().message);
+        if (!stop.stop_requested())
+            log::get("bot.sync")
+                ->error("batch not saved, it will be handled again: {}", done.error().message);
         return 1'000ms;
     }
     backoff_ = 0ms;
@@ -229,6 +230,8 @@ Result<Done> SyncLoop::process(const SyncBatch& batch, bool history)
     for (const auto& room : batch.joined)
         handle_room(room, history, writes);
     writes.rooms_left = batch.left;
+    if (stop_.stop_requested()) // a wait was cut short: the batch is synced again next run
+        return Error{Error::Kind::transport, 0, {}, "stopping", {}};
     auto saved = store_.commit(writes);
     if (!saved)
         return saved.error();
@@ -279,8 +282,13 @@ void SyncLoop::accept_invite(const InvitedRoom& invite, SyncBatchWrites& writes)
                      error.message);
         if (!retry)
             break;
-        std::this_thread::sleep_for(
-            std::min(error.retry_after.value_or(1'000ms * attempt), 10'000ms));
+        std::mutex mutex;
+        std::condition_variable_any stopped;
+        std::unique_lock lock{mutex};
+        if (stopped.wait_for(lock, stop_,
+                             std::min(error.retry_after.value_or(1'000ms * attempt), 10'000ms),
+                             [this] { return stop_.stop_requested(); }))
+            return; // stopping: process() does not commit, the batch comes again next run
     }
     // Leave nothing half-joined: decline the invite so the inviter sees it failed.
     if (auto left = client_.leave(invite.room_id); !left)

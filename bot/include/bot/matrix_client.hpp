@@ -61,7 +61,7 @@ public:
 private:
     Result<std::string> call(const std::string& method, const std::string& path,
                              const std::string& body, std::chrono::milliseconds timeout,
-                             std::stop_token cancel = {});
+                             std::stop_token cancel = {}, bool authenticated = true);
 
     HttpClient& http_;
     std::string base_;

@@ -87,6 +87,7 @@ private:
     std::function<void()> wake_sender_;
     FatalHandler fatal_;
     Clock clock_;
+    std::stop_token stop_; ///< the run's stop token: waits inside a batch end with it
     std::string since_;
     std::string filter_id_;
     std::chrono::milliseconds backoff_{0};
