@@ -1,0 +1,90 @@
+#pragma once
+
+#include "opalebot/result.hpp"
+
+#include <SQLiteCpp/Database.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace opalebot::commands {
+
+/// Where an EPLE entered its budget (issue 5: `budget_saisie`, GFC or OPALE).
+enum class BudgetSaisie { gfc, opale };
+
+/// One line of the EPLE referential (issue 5, `etablissements` file).
+struct Etablissement {
+    std::string uai; ///< "0020013D", upper case
+    std::string nom;
+    std::string commune;              ///< may be empty
+    std::string type;                 ///< "Collège", "LP"…; may be empty
+    std::string academie;             ///< may be empty
+    int vague = 0;                    ///< 1 to 9
+    std::string uai_agence_comptable; ///< empty when not given
+};
+
+/// The indicators of one EPLE on one day. A new day is a new snapshot: history is kept.
+struct Snapshot {
+    std::string uai;
+    std::chrono::year_month_day date{};
+    double kit_taux = 0; ///< share of the kit de bascule's actions finished, 0 to 100
+    bool budget_integre = false;
+    std::optional<BudgetSaisie> budget_saisie; ///< unknown when the file does not say
+    int paiements = 0;
+    int ej = 0;
+    int titres_recettes = 0;
+    std::optional<bool> prelevements; ///< unknown when the file does not say
+};
+
+/// An EPLE with its two most recent snapshots, for the status and the trend.
+struct EpleStatus {
+    Etablissement etablissement;
+    std::optional<Snapshot> latest;
+    std::optional<Snapshot> previous;
+};
+
+/// The EPLE referential and its indicator history, in tables prefixed `eple_` of the bot's state
+/// database. The schema has its own version (table `eple_schema`) so that it never interferes
+/// with the state store's `PRAGMA user_version`. Every call is serialised; every write is one
+/// transaction, so a failed write leaves the tables as they were.
+class EpleStore {
+public:
+    /// Opens (creating it if needed) and migrates; ":memory:" for tests. Throws on failure, which
+    /// stops start-up.
+    explicit EpleStore(const std::string& path);
+
+    /// Adds the EPLE, or updates those whose UAI is already known; all or none.
+    Result<Done> save_etablissements(const std::vector<Etablissement>& etablissements);
+
+    /// Adds the snapshots; one for an UAI and a day already stored replaces it. All or none.
+    Result<Done> save_snapshots(const std::vector<Snapshot>& snapshots);
+
+    /// The whole referential, by UAI.
+    Result<std::vector<Etablissement>> etablissements();
+
+    /// One EPLE with its last two snapshots, or nothing when the UAI is unknown.
+    Result<std::optional<EpleStatus>> status(std::string_view uai);
+
+    /// Every EPLE (of one wave, if given) with its last two snapshots, by wave, then name.
+    Result<std::vector<EpleStatus>> statuses(std::optional<int> vague = std::nullopt);
+
+    /// The number of EPLE of each wave that has any.
+    Result<std::map<int, int>> count_by_wave();
+
+    /// The number of snapshots stored, all days together.
+    Result<std::int64_t> snapshot_count();
+
+private:
+    void migrate();
+
+    std::mutex mutex_;
+    SQLite::Database db_;
+};
+
+} // namespace opalebot::commands

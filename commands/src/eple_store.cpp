@@ -1,0 +1,326 @@
+#include "commands/eple_store.hpp"
+
+#include "knowledge/text.hpp"
+#include "opalebot/log.hpp"
+
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <stdexcept>
+#include <tuple>
+
+namespace opalebot::commands {
+namespace {
+
+constexpr int schema_version = 1;
+
+/// ISO 8601, so that the text order of the column is the date order.
+std::string iso_date(std::chrono::year_month_day date)
+{
+    char text[16];
+    std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(date.year()),
+                  static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
+    return text;
+}
+
+std::chrono::year_month_day parse_iso_date(const std::string& text)
+{
+    int year = 0;
+    unsigned month = 0;
+    unsigned day = 0;
+    if (std::sscanf(text.c_str(), "%d-%u-%u", &year, &month, &day) != 3)
+        throw std::runtime_error("malformed date in eple_indicateurs: " + text);
+    return std::chrono::year_month_day{std::chrono::year{year}, std::chrono::month{month},
+                                       std::chrono::day{day}};
+}
+
+std::string text_or_empty(const SQLite::Column& column)
+{
+    return column.isNull() ? std::string{} : column.getString();
+}
+
+Error storage_error(const std::exception& e, std::string_view what)
+{
+    log::get("commands")->error("eple store: {} failed: {}", what, e.what());
+    return Error{Error::Kind::storage, 0, {}, std::string{what} + " : " + e.what(), {}, false};
+}
+
+constexpr std::string_view status_query = R"sql(
+WITH ranked AS (
+    SELECT i.*, ROW_NUMBER() OVER (PARTITION BY i.uai ORDER BY i.date DESC) AS rank
+    FROM eple_indicateurs i JOIN eple_etablissements e ON e.uai = i.uai
+    WHERE {filter}
+)
+SELECT e.uai, e.nom, e.commune, e.type, e.academie, e.vague, e.uai_agence_comptable,
+       r.rank, r.date, r.kit_taux, r.budget_integre, r.budget_saisie, r.paiements, r.ej,
+       r.titres_recettes, r.prelevements
+FROM eple_etablissements e LEFT JOIN ranked r ON r.uai = e.uai AND r.rank <= 2
+WHERE {filter}
+ORDER BY e.uai, r.rank
+)sql";
+
+/// The EPLE matching `filter` (SQL on alias `e`, one `?` bound by `bind`) with their last two
+/// snapshots, by wave, then name as a reader expects it (accents ignored).
+std::vector<EpleStatus> read_statuses(SQLite::Database& db, std::string_view filter,
+                                      const std::function<void(SQLite::Statement&)>& bind)
+{
+    std::string sql{status_query};
+    for (auto at = sql.find("{filter}"); at != std::string::npos; at = sql.find("{filter}"))
+        sql.replace(at, 8, filter);
+    SQLite::Statement query{db, sql};
+    bind(query);
+    std::vector<EpleStatus> statuses;
+    while (query.executeStep()) {
+        const auto uai = query.getColumn(0).getString();
+        if (statuses.empty() || statuses.back().etablissement.uai != uai) {
+            EpleStatus status;
+            auto& e = status.etablissement;
+            e.uai = uai;
+            e.nom = query.getColumn(1).getString();
+            e.commune = text_or_empty(query.getColumn(2));
+            e.type = text_or_empty(query.getColumn(3));
+            e.academie = text_or_empty(query.getColumn(4));
+            e.vague = query.getColumn(5).getInt();
+            e.uai_agence_comptable = text_or_empty(query.getColumn(6));
+            statuses.push_back(std::move(status));
+        }
+        if (query.getColumn(7).isNull())
+            continue; // no snapshot yet
+        Snapshot s;
+        s.uai = uai;
+        s.date = parse_iso_date(query.getColumn(8).getString());
+        s.kit_taux = query.getColumn(9).getDouble();
+        s.budget_integre = query.getColumn(10).getInt() != 0;
+        if (!query.getColumn(11).isNull())
+            s.budget_saisie =
+                query.getColumn(11).getString() == "GFC" ? BudgetSaisie::gfc : BudgetSaisie::opale;
+        s.paiements = query.getColumn(12).getInt();
+        s.ej = query.getColumn(13).getInt();
+        s.titres_recettes = query.getColumn(14).getInt();
+        if (!query.getColumn(15).isNull())
+            s.prelevements = query.getColumn(15).getInt() != 0;
+        auto& status = statuses.back();
+        (query.getColumn(7).getInt() == 1 ? status.latest : status.previous) = std::move(s);
+    }
+    std::vector<std::pair<std::string, std::size_t>> keys; // fold once per EPLE, not per compare
+    keys.reserve(statuses.size());
+    for (std::size_t i = 0; i < statuses.size(); ++i)
+        keys.emplace_back(knowledge::fold(statuses[i].etablissement.nom), i);
+    std::sort(keys.begin(), keys.end(), [&](const auto& a, const auto& b) {
+        const auto& ea = statuses[a.second].etablissement;
+        const auto& eb = statuses[b.second].etablissement;
+        return std::tie(ea.vague, a.first, ea.uai) < std::tie(eb.vague, b.first, eb.uai);
+    });
+    std::vector<EpleStatus> sorted;
+    sorted.reserve(statuses.size());
+    for (const auto& key : keys)
+        sorted.push_back(std::move(statuses[key.second]));
+    return sorted;
+}
+
+} // namespace
+
+EpleStore::EpleStore(const std::string& path)
+    : db_(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX)
+{
+    if (path != ":memory:")
+        db_.exec("PRAGMA journal_mode = WAL"); // the bot's state store uses the same file
+    db_.exec("PRAGMA foreign_keys = ON");
+    db_.setBusyTimeout(5000); // another connection (the state store, a CLI import) may be writing
+    migrate();
+}
+
+void EpleStore::migrate()
+{
+    SQLite::Transaction transaction{db_}; // rolls back on throw
+    db_.exec("CREATE TABLE IF NOT EXISTS eple_schema (version INTEGER NOT NULL)");
+    int version = 0;
+    {
+        SQLite::Statement query{db_, "SELECT max(version) FROM eple_schema"};
+        if (query.executeStep() && !query.getColumn(0).isNull())
+            version = query.getColumn(0).getInt();
+    }
+    if (version > schema_version)
+        throw std::runtime_error("the EPLE tables come from a newer opale-bot (schema " +
+                                 std::to_string(version) + ")");
+    if (version < 1) {
+        db_.exec(R"sql(
+CREATE TABLE eple_etablissements (
+    uai TEXT PRIMARY KEY,
+    nom TEXT NOT NULL,
+    commune TEXT NOT NULL DEFAULT '',
+    type TEXT NOT NULL DEFAULT '',
+    academie TEXT NOT NULL DEFAULT '',
+    vague INTEGER NOT NULL CHECK (vague BETWEEN 1 AND 9),
+    uai_agence_comptable TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX eple_etablissements_by_vague ON eple_etablissements (vague);
+CREATE TABLE eple_indicateurs (
+    uai TEXT NOT NULL REFERENCES eple_etablissements (uai),
+    date TEXT NOT NULL,
+    kit_taux REAL NOT NULL CHECK (kit_taux BETWEEN 0 AND 100),
+    budget_integre INTEGER NOT NULL,
+    budget_saisie TEXT CHECK (budget_saisie IN ('GFC', 'OPALE')),
+    paiements INTEGER NOT NULL CHECK (paiements >= 0),
+    ej INTEGER NOT NULL CHECK (ej >= 0),
+    titres_recettes INTEGER NOT NULL CHECK (titres_recettes >= 0),
+    prelevements INTEGER,
+    PRIMARY KEY (uai, date)
+);
+)sql");
+    }
+    db_.exec("DELETE FROM eple_schema");
+    db_.exec("INSERT INTO eple_schema (version) VALUES (" + std::to_string(schema_version) + ")");
+    transaction.commit();
+}
+
+Result<Done> EpleStore::save_etablissements(const std::vector<Etablissement>& etablissements)
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        SQLite::Transaction transaction{db_};
+        SQLite::Statement insert{db_, R"sql(
+INSERT INTO eple_etablissements (uai, nom, commune, type, academie, vague, uai_agence_comptable)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (uai) DO UPDATE SET nom = excluded.nom, commune = excluded.commune,
+    type = excluded.type, academie = excluded.academie, vague = excluded.vague,
+    uai_agence_comptable = excluded.uai_agence_comptable
+)sql"};
+        for (const auto& e : etablissements) {
+            insert.bind(1, e.uai);
+            insert.bind(2, e.nom);
+            insert.bind(3, e.commune);
+            insert.bind(4, e.type);
+            insert.bind(5, e.academie);
+            insert.bind(6, e.vague);
+            insert.bind(7, e.uai_agence_comptable);
+            insert.exec();
+            insert.reset();
+        }
+        transaction.commit();
+        return Done{};
+    } catch (const std::exception& e) {
+        return storage_error(e, "enregistrement des établissements");
+    }
+}
+
+Result<Done> EpleStore::save_snapshots(const std::vector<Snapshot>& snapshots)
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        SQLite::Transaction transaction{db_};
+        SQLite::Statement insert{db_, R"sql(
+INSERT OR REPLACE INTO eple_indicateurs (uai, date, kit_taux, budget_integre, budget_saisie,
+    paiements, ej, titres_recettes, prelevements)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+)sql"};
+        for (const auto& s : snapshots) {
+            insert.bind(1, s.uai);
+            insert.bind(2, iso_date(s.date));
+            insert.bind(3, s.kit_taux);
+            insert.bind(4, s.budget_integre ? 1 : 0);
+            if (s.budget_saisie)
+                insert.bind(5, *s.budget_saisie == BudgetSaisie::gfc ? "GFC" : "OPALE");
+            else
+                insert.bind(5);
+            insert.bind(6, s.paiements);
+            insert.bind(7, s.ej);
+            insert.bind(8, s.titres_recettes);
+            if (s.prelevements)
+                insert.bind(9, *s.prelevements ? 1 : 0);
+            else
+                insert.bind(9);
+            insert.exec();
+            insert.reset();
+        }
+        transaction.commit();
+        return Done{};
+    } catch (const std::exception& e) {
+        return storage_error(e, "enregistrement des indicateurs");
+    }
+}
+
+Result<std::vector<Etablissement>> EpleStore::etablissements()
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        SQLite::Statement query{db_, "SELECT uai, nom, commune, type, academie, vague, "
+                                     "uai_agence_comptable FROM eple_etablissements ORDER BY uai"};
+        std::vector<Etablissement> all;
+        while (query.executeStep()) {
+            Etablissement e;
+            e.uai = query.getColumn(0).getString();
+            e.nom = query.getColumn(1).getString();
+            e.commune = text_or_empty(query.getColumn(2));
+            e.type = text_or_empty(query.getColumn(3));
+            e.academie = text_or_empty(query.getColumn(4));
+            e.vague = query.getColumn(5).getInt();
+            e.uai_agence_comptable = text_or_empty(query.getColumn(6));
+            all.push_back(std::move(e));
+        }
+        return all;
+    } catch (const std::exception& e) {
+        return storage_error(e, "lecture des établissements");
+    }
+}
+
+Result<std::optional<EpleStatus>> EpleStore::status(std::string_view uai)
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        auto found = read_statuses(db_, "e.uai = ?", [uai](SQLite::Statement& query) {
+            query.bind(1, std::string{uai});
+            query.bind(2, std::string{uai});
+        });
+        if (found.empty())
+            return std::optional<EpleStatus>{};
+        return std::optional<EpleStatus>{std::move(found.front())};
+    } catch (const std::exception& e) {
+        return storage_error(e, "lecture d'un établissement");
+    }
+}
+
+Result<std::vector<EpleStatus>> EpleStore::statuses(std::optional<int> vague)
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        if (!vague)
+            return read_statuses(db_, "1", [](SQLite::Statement&) {});
+        return read_statuses(db_, "e.vague = ?", [vague](SQLite::Statement& query) {
+            query.bind(1, *vague);
+            query.bind(2, *vague);
+        });
+    } catch (const std::exception& e) {
+        return storage_error(e, "lecture des établissements");
+    }
+}
+
+Result<std::map<int, int>> EpleStore::count_by_wave()
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        SQLite::Statement query{
+            db_, "SELECT vague, count(*) FROM eple_etablissements GROUP BY vague ORDER BY vague"};
+        std::map<int, int> counts;
+        while (query.executeStep())
+            counts[query.getColumn(0).getInt()] = query.getColumn(1).getInt();
+        return counts;
+    } catch (const std::exception& e) {
+        return storage_error(e, "décompte des vagues");
+    }
+}
+
+Result<std::int64_t> EpleStore::snapshot_count()
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        return db_.execAndGet("SELECT count(*) FROM eple_indicateurs").getInt64();
+    } catch (const std::exception& e) {
+        return storage_error(e, "décompte des relevés");
+    }
+}
+
+} // namespace opalebot::commands
