@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds and runs every test: installs the Debian packages, builds the AddressSanitizer +
-# UBSan variant and runs all CTest tiers under it, then prints the answer-quality figures.
+# UBSan variant and runs all CTest tiers under it (unit, then e2e: a real Synapse installed with
+# pip into a virtualenv, driven by matrix-nio), then prints the answer-quality figures.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 bash deploy/install-packages.sh
-# The asan build runs the whole suite (unit tests, knowledge-base checks, CLI contract).
 cmake --preset asan > /dev/null
 cmake --build --preset asan
-ctest --preset asan --output-on-failure
+# Unit tier first (fast, offline), then the end-to-end tier against a real Synapse.
+ctest --preset asan-unit --output-on-failure
+ctest --preset asan --output-on-failure -L e2e
 # Figures of the quality gates (also asserted above): top-1 and out-of-scope answers.
 ASAN_OPTIONS=detect_leaks=1 build/asan/tests/opalebot_tests -ts=kb | grep -E "top-1|miss|out-of-scope" || true

@@ -9,6 +9,8 @@
 #include "bot/state_store.hpp"
 #include "bot/sync_loop.hpp"
 #include "commands/builtin.hpp"
+#include "commands/eple_commands.hpp"
+#include "commands/eple_import.hpp"
 #include "commands/registry.hpp"
 #include "knowledge/analyzer.hpp"
 #include "knowledge/answerer.hpp"
@@ -25,8 +27,10 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 namespace {
@@ -185,11 +189,16 @@ int run_matrix(const std::string& config_file, bool new_login)
     StoredStats stats{store};
     commands::Registry registry{config.command_prefix};
     commands::add_knowledge_commands(registry, answerer, kb_dir, &question, &stats);
+    commands::EpleStore eple{config.database};
+    commands::add_eple_commands(registry, eple);
+    commands::add_eple_import_command(registry, eple);
 
     const auto route = [&](const bot::IncomingMessage& in) -> std::optional<bot::OutgoingReply> {
         static_cast<void>(question.take());
         commands::Message message{in.sender, in.room_id, in.text,
-                                  role_of(config, in.sender, in.power_level)};
+                                  role_of(config, in.sender, in.power_level), std::nullopt};
+        if (in.attachment)
+            message.attachment = commands::Attachment{in.attachment->first, in.attachment->second};
         if (!in.addressed) { // salon chatter: only a clear answer, and only when enabled
             auto answer = answerer.ask(in.text);
             if (answer.kind != knowledge::Answer::Kind::entry ||
@@ -243,6 +252,25 @@ int run_matrix(const std::string& config_file, bool new_login)
     return EXIT_SUCCESS;
 }
 
+/// `opale-bot import etablissements|indicateurs FILE`: all or nothing, every bad line listed.
+int run_import(const std::string& kind, const std::string& file, const std::string& db_path)
+{
+    std::ifstream in{file, std::ios::binary};
+    if (!in) {
+        std::cerr << file << " : fichier illisible ou absent\n";
+        return EXIT_FAILURE;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    commands::EpleStore store{db_path};
+    const auto name = std::filesystem::path{file}.filename().string();
+    const auto report = kind == "etablissements"
+                            ? commands::import_etablissements(store, text.str(), name)
+                            : commands::import_indicateurs(store, text.str(), name);
+    std::cout << commands::format_import_report_text(report);
+    return report.ok ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 int run_console_mode(const std::filesystem::path& kb_dir, const std::string& db_path,
                      const std::string& user, bool admin)
 {
@@ -251,6 +279,8 @@ int run_console_mode(const std::filesystem::path& kb_dir, const std::string& db_
     StoredQuestionLog questions{store};
     commands::Registry registry;
     commands::add_knowledge_commands(registry, answerer, kb_dir, &questions);
+    commands::EpleStore eple{db_path};
+    commands::add_eple_commands(registry, eple);
     const commands::Message sender{
         user, {}, {}, admin ? commands::Role::admin : commands::Role::member};
     log::get("main")->info("console mode: one message per line, Ctrl-D to quit");
@@ -396,7 +426,27 @@ try {
     std::string check_file;
     config_check->add_option("FILE", check_file, "Fichier de configuration YAML")->required();
 
+    auto* import = app.add_subcommand(
+        "import", "Importe un fichier CSV d'EPLE (tout ou rien ; chaque ligne fautive listée)");
+    import->require_subcommand(1);
+    std::string import_file;
+    std::string import_db = "opale-bot.db";
+    for (const auto* kind : {"etablissements", "indicateurs"}) {
+        auto* sub = import->add_subcommand(
+            kind, std::string{kind} == "etablissements"
+                      ? "uai;nom;commune;type;academie;vague;uai_agence_comptable"
+                      : "uai;date;kit_taux;budget_integre;budget_saisie;paiements;ej;"
+                        "titres_recettes;prelevements");
+        sub->add_option("FILE", import_file, "Fichier CSV (; ou ,)")->required();
+        sub->add_option("--db", import_db, "Base d'état SQLite du bot")->capture_default_str();
+    }
+
     CLI11_PARSE(app, argc, argv);
+
+    if (*import) {
+        const auto kind = import->get_subcommands().front()->get_name();
+        return run_import(kind, import_file, import_db);
+    }
 
     if (*run)
         return run_matrix(config_file, new_login);

@@ -57,6 +57,19 @@ TextMessage parse_text(const json& content)
     return m;
 }
 
+TextMessage parse_file(const json& content)
+{
+    TextMessage m = parse_text(content);
+    m.file_url = string_at(content, "url");
+    const auto filename = string_at(content, "filename");
+    m.file_name = filename.empty() ? m.body : filename;
+    if (filename.empty() || filename == m.body)
+        m.body.clear(); // no caption: the body is only the file's name
+    if (const auto* info = object_at(content, "info"))
+        m.file_size = integer_at(*info, "size").value_or(-1);
+    return m;
+}
+
 Event parse_event(const json& j)
 {
     Event e;
@@ -80,6 +93,8 @@ Event parse_event(const json& j)
             const auto msgtype = string_at(*content, "msgtype");
             if (msgtype == "m.text" || msgtype == "m.notice" || msgtype == "m.emote")
                 e.content = parse_text(*content);
+            else if (msgtype == "m.file")
+                e.content = parse_file(*content);
         } else if (e.type == "m.reaction") {
             if (const auto* relates = object_at(*content, "m.relates_to");
                 relates != nullptr && string_at(*relates, "rel_type") == "m.annotation")
@@ -145,6 +160,7 @@ Result<SyncBatch> parse_sync(std::string_view body, std::string_view me)
                 const auto limited = timeline->find("limited");
                 r.limited =
                     limited != timeline->end() && limited->is_boolean() && limited->get<bool>();
+                r.prev_batch = string_at(*timeline, "prev_batch");
             }
             if (const auto* summary = object_at(room, "summary"))
                 if (const auto count = integer_at(*summary, "m.joined_member_count"))
@@ -173,6 +189,19 @@ Result<SyncBatch> parse_sync(std::string_view body, std::string_view me)
         for (const auto& [room_id, room] : left->items())
             batch.left.push_back(room_id);
     return batch;
+}
+
+Result<MessagesPage> parse_messages(std::string_view body)
+{
+    const auto j = json::parse(body, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        return Error{Error::Kind::parse, 0, {}, "/messages: not a messages page", {}};
+    MessagesPage page;
+    page.end = string_at(j, "end");
+    if (const auto chunk = j.find("chunk"); chunk != j.end() && chunk->is_array())
+        for (const auto& event : *chunk)
+            page.chunk.push_back(parse_event(event));
+    return page;
 }
 
 std::string strip_reply_fallback(std::string_view body)

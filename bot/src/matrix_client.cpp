@@ -229,6 +229,42 @@ Result<Done> MatrixClient::leave(const std::string& room_id)
     return Done{};
 }
 
+Result<MessagesPage> MatrixClient::messages(const std::string& room_id, const std::string& from,
+                                            int limit, std::stop_token cancel)
+{
+    auto text = call("GET",
+                     "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/messages?dir=b&limit=" +
+                         std::to_string(limit) + "&from=" + url_encode(from),
+                     {}, call_timeout, std::move(cancel));
+    if (!text)
+        return text.error();
+    return parse_messages(text.value());
+}
+
+Result<std::string> MatrixClient::room_event(const std::string& room_id,
+                                             const std::string& event_id)
+{
+    return call(
+        "GET", "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/event/" + url_encode(event_id),
+        {}, call_timeout);
+}
+
+Result<std::string> MatrixClient::download(const std::string& mxc_url, std::size_t max_bytes)
+{
+    constexpr std::string_view scheme = "mxc://";
+    const auto slash = mxc_url.find('/', scheme.size());
+    if (mxc_url.rfind(scheme, 0) != 0 || slash == std::string::npos || slash + 1 >= mxc_url.size())
+        return Error{Error::Kind::invalid, 0, {}, "adresse de fichier invalide", {}};
+    const auto server = mxc_url.substr(scheme.size(), slash - scheme.size());
+    const auto media = mxc_url.substr(slash + 1);
+    auto bytes = call(
+        "GET", "/_matrix/client/v1/media/download/" + url_encode(server) + "/" + url_encode(media),
+        {}, 120'000ms);
+    if (bytes && bytes.value().size() > max_bytes)
+        return Error{Error::Kind::invalid, 413, "M_TOO_LARGE", "fichier trop gros", {}};
+    return bytes;
+}
+
 Result<std::string> MatrixClient::display_name(const std::string& user_id)
 {
     auto text = call("GET", "/_matrix/client/v3/profile/" + url_encode(user_id) + "/displayname",

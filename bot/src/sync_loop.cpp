@@ -327,7 +327,11 @@ void SyncLoop::handle_room(const JoinedRoom& joined, bool history, SyncBatchWrit
     const bool acts = allowed(room);
     if (!acts && !joined.timeline.empty())
         logger->debug("room {} is not allowed: its events are ignored", joined.room_id);
-    for (const auto& event : joined.timeline) {
+    // A limited timeline skipped events (a restart, a burst): fetch the ones still worth an
+    // answer, or they would be lost; the ledger and the txn ids keep it exactly once.
+    auto events = joined.limited && acts && !history ? missed_events(joined) : std::vector<Event>{};
+    events.insert(events.end(), joined.timeline.begin(), joined.timeline.end());
+    for (const auto& event : events) {
         apply_state(event);
         if (!acts || history || event.event_id.empty() || event.sender == session_.user_id)
             continue;
@@ -412,12 +416,7 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
     if (address.text.empty() && !address.addressed)
         return;
 
-    const auto now = clock_();
-    const auto sent_at =
-        std::chrono::system_clock::time_point{std::chrono::milliseconds{event.origin_server_ts}};
-    const auto age = event.age
-                         ? std::chrono::milliseconds{*event.age}
-                         : std::chrono::duration_cast<std::chrono::milliseconds>(now - sent_at);
+    const auto age = age_of(event);
     if (age > config_.max_backlog_age) {
         logger->info("{} in {} not answered: sent {} s ago, older than the backlog limit",
                      event.event_id, room.room_id,
@@ -432,13 +431,22 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
                              address.text,
                              is_direct,
                              address.addressed,
-                             power_level_of(room, event.sender)};
+                             power_level_of(room, event.sender),
+                             {}};
     std::optional<OutgoingReply> reply;
-    try {
-        reply = router_(incoming);
-    } catch (const std::exception& e) {
-        logger->error("router failed on {}: {}", event.event_id, e.what());
-    }
+    auto file = address.text.rfind(config_.command_prefix, 0) == 0
+                    ? command_file(room.room_id, message)
+                    : Result<std::optional<std::pair<std::string, std::string>>>{std::nullopt};
+    if (!file)
+        reply = OutgoingReply{
+            "Je n'ai pas pu lire le fichier : " + file.error().message + ".", {}, std::nullopt};
+    else
+        try {
+            incoming.attachment = std::move(file.value());
+            reply = router_(incoming);
+        } catch (const std::exception& e) {
+            logger->error("router failed on {}: {}", event.event_id, e.what());
+        }
     if (!reply) {
         if (address.addressed)
             writes.handled.push_back({event.event_id, room.room_id, "no-reply"});
@@ -457,6 +465,93 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
     out.entry_id = reply->entry_id;
     writes.outgoing.push_back(std::move(out));
     writes.handled.push_back({event.event_id, room.room_id, "answered"});
+}
+
+std::chrono::milliseconds SyncLoop::age_of(const Event& event) const
+{
+    if (event.age) // the server's clock: immune to skew between the bot and the server
+        return std::chrono::milliseconds{*event.age};
+    const auto sent_at =
+        std::chrono::system_clock::time_point{std::chrono::milliseconds{event.origin_server_ts}};
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock_() - sent_at);
+}
+
+std::vector<Event> SyncLoop::missed_events(const JoinedRoom& room)
+{
+    constexpr int page_size = 100;
+    constexpr int max_pages = 10; // a salon never needs more; a flood is cut, and logged
+    const auto logger = log::get("bot.sync");
+    std::vector<Event> missed; // newest first while paging
+    std::string from = room.prev_batch;
+    for (int page = 0; page < max_pages && !from.empty(); ++page) {
+        auto messages = client_.messages(room.room_id, from, page_size, stop_);
+        if (!messages) {
+            logger->warn("events left out of a limited sync in {} not fetched: {} {}", room.room_id,
+                         messages.error().code, messages.error().errcode);
+            break;
+        }
+        for (auto& event : messages.value().chunk) {
+            if (age_of(event) > config_.max_backlog_age) {
+                from.clear(); // older ones are not answered anyway
+                break;
+            }
+            missed.push_back(std::move(event));
+        }
+        if (!from.empty())
+            from = messages.value().chunk.empty() ? std::string{} : messages.value().end;
+        if (page + 1 == max_pages && !from.empty())
+            logger->warn("more than {} events left out in {}: older ones are not answered",
+                         page_size * max_pages, room.room_id);
+    }
+    logger->info("limited sync in {}: {} earlier events fetched", room.room_id, missed.size());
+    std::reverse(missed.begin(), missed.end());
+    return missed;
+}
+
+Result<std::optional<std::pair<std::string, std::string>>>
+SyncLoop::command_file(const std::string& room_id, const TextMessage& message)
+{
+    using File = std::optional<std::pair<std::string, std::string>>;
+    constexpr std::int64_t max_bytes = 5 * 1024 * 1024; // 20,000 indicator rows take ~1.2 MB
+    const auto logger = log::get("bot.sync");
+    std::string url = message.file_url;
+    std::string name = message.file_name;
+    std::int64_t size = message.file_size;
+    if (url.empty() && !message.in_reply_to.empty() && !message.reply_is_fallback) {
+        auto replied = client_.room_event(room_id, message.in_reply_to);
+        if (!replied) {
+            logger->warn("replied-to event {} unreadable: {} {}", message.in_reply_to,
+                         replied.error().code, replied.error().errcode);
+            return File{}; // not a file: the command says what it misses
+        }
+        const auto event = json::parse(replied.value(), nullptr, false);
+        const auto content = event.is_object() ? event.value("content", json::object()) : json{};
+        if (content.is_object() && content.value("msgtype", "") == "m.file") {
+            url = content.value("url", "");
+            name = content.value("filename", content.value("body", ""));
+            if (const auto info = content.find("info");
+                info != content.end() && info->is_object() && info->contains("size") &&
+                (*info)["size"].is_number_integer())
+                size = (*info)["size"].get<std::int64_t>();
+        }
+    }
+    if (url.empty())
+        return File{};
+    if (size > max_bytes)
+        return Error{Error::Kind::invalid, 413, {}, "il dépasse 5 Mo", {}};
+    auto bytes = client_.download(url, static_cast<std::size_t>(max_bytes));
+    if (!bytes) {
+        logger->warn("download of {} failed: {} {} {}", url, bytes.error().code,
+                     bytes.error().errcode, bytes.error().message);
+        return Error{Error::Kind::transport,
+                     bytes.error().code,
+                     {},
+                     bytes.error().errcode == "M_TOO_LARGE"
+                         ? "il dépasse 5 Mo"
+                         : "le serveur ne l'a pas donné (réessayez dans un moment)",
+                     {}};
+    }
+    return File{std::pair{name, std::move(bytes.value())}};
 }
 
 std::string SyncLoop::reply_content(const Event& question, const TextMessage& message,

@@ -634,4 +634,37 @@ void add_eple_commands(Registry& registry, EpleStore& store, EpleOptions options
          [&store](const Context&) { return calendar(store); }});
 }
 
+void add_eple_import_command(Registry& registry, EpleStore& store)
+{
+    const auto& prefix = registry.prefix();
+    Command command{
+        "import",
+        {},
+        prefix + "import etablissements|indicateurs",
+        "importe un fichier CSV (en réponse au fichier, ou en légende du fichier)",
+        Role::admin,
+        [&store, prefix](const Context& c) {
+            const auto kind = knowledge::fold(c.args);
+            const bool referential = kind == "etablissements";
+            if (!referential && kind != "indicateurs")
+                return Reply{"Usage : `" + prefix + "import etablissements` ou `" + prefix +
+                                 "import indicateurs`, en réponse au fichier CSV (ou en légende "
+                                 "du fichier).",
+                             {}};
+            if (!c.message.attachment)
+                return Reply{"Je ne vois pas de fichier : répondez au message qui contient le "
+                             "fichier CSV avec `" +
+                                 prefix + "import " + kind + "`, ou envoyez le fichier avec "
+                                 "cette commande en légende.",
+                             {}};
+            const auto& file = *c.message.attachment;
+            const auto report = referential
+                                    ? import_etablissements(store, file.content, file.name)
+                                    : import_indicateurs(store, file.content, file.name);
+            return Reply{format_import_report_markdown(report), {}};
+        }};
+    if (!registry.add(std::move(command)))
+        throw std::logic_error("command registered twice: import"); // a programming error
+}
+
 } // namespace opalebot::commands

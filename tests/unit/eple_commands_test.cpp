@@ -299,4 +299,32 @@ TEST_SUITE("unit")
         CHECK(contains(ask("!vagues"), "EPLE connus du bot : 0."));
         CHECK(contains(ask("!eple matisse"), "Aucun EPLE ne correspond"));
     }
+
+    TEST_CASE("import command reads the attached CSV for admins only")
+    {
+        EpleStore store{":memory:"};
+        Registry registry;
+        add_eple_import_command(registry, store);
+        Message message{"@chef:hs.test", "!salon:hs.test", "!import etablissements", Role::admin,
+                        Attachment{"ref.csv", "uai;nom;vague\n0020013D;Collège Test;6\n"}};
+        const auto imported = registry.dispatch(message);
+        REQUIRE(imported.has_value());
+        CHECK(imported->markdown.find("1 établissement") != std::string::npos);
+
+        message.attachment = Attachment{"ref.csv", "uai;nom;vague\n0020013A;Collège Test;12\n"};
+        const auto refused = registry.dispatch(message);
+        REQUIRE(refused.has_value());
+        CHECK(refused->markdown.find("ligne 2") != std::string::npos);
+
+        message.attachment.reset();
+        const auto no_file = registry.dispatch(message);
+        REQUIRE(no_file.has_value());
+        CHECK(no_file->markdown.find("Je ne vois pas de fichier") != std::string::npos);
+
+        message.role = Role::member;
+        message.attachment = Attachment{"ref.csv", "uai;nom;vague\n0020013D;Autre;6\n"};
+        const auto member = registry.dispatch(message);
+        REQUIRE(member.has_value());
+        CHECK(member->markdown.find("réservée") != std::string::npos);
+    }
 }

@@ -810,4 +810,89 @@ TEST_SUITE("unit")
             CHECK(delay <= 60'000ms);
         }
     }
+
+    TEST_CASE("sync loop fetches the events a limited timeline left out")
+    {
+        Harness h;
+        h.config.max_backlog_age = 600s;
+        // /messages backwards: newest first; the third is too old to answer and ends the walk.
+        h.http.reply(
+            200, json{{"chunk",
+                       json::array(
+                           {text_event("$gap2", "!aide", json::object(), marie, now_ms - 2'000),
+                            text_event("$gap1", "!sigle EJ", json::object(), marie, now_ms - 3'000),
+                            text_event("$old", "!aide", json::object(), marie, now_ms - 900'000)})},
+                      {"end", "t-older"}}
+                     .dump());
+        h.process(batch("s2", json::array({text_event("$new", "!fiches")}), salon,
+                        {{"timeline",
+                          {{"events", json::array({text_event("$new", "!fiches")})},
+                           {"limited", true},
+                           {"prev_batch", "t-gap"}}}}));
+        REQUIRE(h.http.request_count() == 1);
+        const auto request = h.http.request(0);
+        CHECK(request.url.find("/rooms/%21salon%3Ahs.test/messages?dir=b") != std::string::npos);
+        CHECK(request.url.find("from=t-gap") != std::string::npos);
+        REQUIRE(h.seen.size() == 3); // oldest first, then the timeline
+        CHECK(h.seen[0].event_id == "$gap1");
+        CHECK(h.seen[1].event_id == "$gap2");
+        CHECK(h.seen[2].event_id == "$new");
+        CHECK(h.outbox_size() == 3);
+        CHECK_FALSE(h.handled("$old"));
+    }
+
+    TEST_CASE("sync loop gives a command the file it replies to")
+    {
+        Harness h;
+        h.config.admins = {marie};
+        h.http.reply(200, json{{"type", "m.room.message"},
+                               {"event_id", "$file"},
+                               {"content",
+                                {{"msgtype", "m.file"},
+                                 {"body", "vague6.csv"},
+                                 {"url", "mxc://hs.test/abc"},
+                                 {"info", {{"size", 12}}}}}}
+                              .dump());
+        h.http.reply(200, "uai;nom;vague\n");
+        h.process(
+            batch("s1", json::array({text_event(
+                            "$cmd", "!import etablissements",
+                            {{"m.relates_to", {{"m.in_reply_to", {{"event_id", "$file"}}}}}})})));
+        REQUIRE(h.http.request_count() == 2);
+        CHECK(h.http.request(0).url.find("/rooms/%21salon%3Ahs.test/event/%24file") !=
+              std::string::npos);
+        CHECK(h.http.request(1).url == hs + "/_matrix/client/v1/media/download/hs.test/abc");
+        REQUIRE(h.seen.size() == 1);
+        REQUIRE(h.seen[0].attachment.has_value());
+        CHECK(h.seen[0].attachment->first == "vague6.csv");
+        CHECK(h.seen[0].attachment->second == "uai;nom;vague\n");
+    }
+
+    TEST_CASE("sync loop reads a file whose caption is a command and refuses a file too big")
+    {
+        Harness h;
+        json file_event = text_event("$f", "!import indicateurs");
+        file_event["content"] = {{"msgtype", "m.file"},
+                                 {"body", "!import indicateurs"},
+                                 {"filename", "indicateurs.csv"},
+                                 {"url", "mxc://hs.test/big"},
+                                 {"info", {{"size", 50'000'000}}}};
+        h.process(batch("s1", json::array({file_event})));
+        CHECK(h.http.request_count() == 0); // never downloaded
+        CHECK(h.seen.empty());              // the router never sees it
+        const auto body = h.reply_content()["body"].get<std::string>();
+        CHECK(body.find("5 Mo") != std::string::npos);
+    }
+
+    TEST_CASE("sync loop ignores a file without a caption")
+    {
+        Harness h;
+        json file_event = text_event("$f", "export.csv");
+        file_event["content"] = {
+            {"msgtype", "m.file"}, {"body", "export.csv"}, {"url", "mxc://hs.test/x"}};
+        h.config.allowed_rooms = {salon};
+        h.process(batch("s1", json::array({file_event})));
+        CHECK(h.seen.empty());
+        CHECK(h.http.request_count() == 0);
+    }
 }

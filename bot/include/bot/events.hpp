@@ -12,7 +12,8 @@
 
 namespace opalebot::bot {
 
-/// m.room.message with a text-like msgtype (m.text, m.notice, m.emote).
+/// m.room.message with a text-like msgtype (m.text, m.notice, m.emote), or an m.file whose
+/// body is its caption (spec v1.10: a body that differs from `filename`), empty otherwise.
 struct TextMessage {
     std::string msgtype;
     std::string body;
@@ -22,6 +23,9 @@ struct TextMessage {
     std::string in_reply_to;        ///< m.in_reply_to event id
     bool reply_is_fallback = false; ///< is_falling_back: a thread reply, not a reply
     bool is_edit = false;           ///< rel_type m.replace
+    std::string file_url;           ///< m.file: its mxc:// address
+    std::string file_name;          ///< m.file: its name
+    std::int64_t file_size = -1;    ///< m.file: info.size, when given
 };
 
 /// m.reaction (rel_type m.annotation).
@@ -65,7 +69,8 @@ struct JoinedRoom {
     std::string room_id;
     std::vector<Event> state;    ///< state before the timeline
     std::vector<Event> timeline; ///< in order
-    bool limited = false;
+    bool limited = false;        ///< events were left out between the last sync and this one
+    std::string prev_batch;      ///< where /messages finds the events left out
     std::optional<int> joined_member_count; ///< summary.m.joined_member_count
 };
 
@@ -86,6 +91,13 @@ struct SyncBatch {
 /// Parses a /sync body; `me` is the bot's user id (to find its invites). Malformed events become
 /// OtherEvent; only a body that is not a sync response is an Error.
 Result<SyncBatch> parse_sync(std::string_view body, std::string_view me);
+
+/// A page of GET /rooms/{room}/messages?dir=b: newest first.
+struct MessagesPage {
+    std::vector<Event> chunk;
+    std::string end; ///< the next page's `from`; empty at the start of the room
+};
+Result<MessagesPage> parse_messages(std::string_view body);
 
 /// The body without a reply fallback ("> <@x> …" lines then a blank line).
 std::string strip_reply_fallback(std::string_view body);

@@ -52,6 +52,13 @@ public:
                              std::stop_token cancel = {});
     Result<Done> join(const std::string& room_id);
     Result<Done> leave(const std::string& room_id);
+    /// GET /rooms/{room}/messages backwards from `from`: the events a limited sync left out.
+    Result<MessagesPage> messages(const std::string& room_id, const std::string& from, int limit,
+                                  std::stop_token cancel = {});
+    /// GET /rooms/{room}/event/{event} as JSON text.
+    Result<std::string> room_event(const std::string& room_id, const std::string& event_id);
+    /// The bytes of an mxc:// file (authenticated media, v1.11), at most `max_bytes`.
+    Result<std::string> download(const std::string& mxc_url, std::size_t max_bytes);
     /// GET /profile/{user}/displayname; empty when the user has none.
     Result<std::string> display_name(const std::string& user_id);
     /// GET /rooms/{room}/state/{type}/{state_key} as JSON text.

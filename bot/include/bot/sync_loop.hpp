@@ -22,6 +22,8 @@ struct IncomingMessage {
     bool is_direct = false; ///< a direct chat: every message is for the bot
     bool addressed = false; ///< command, mention, reply to the bot, or direct chat
     int power_level = 0;    ///< the sender's power level in the room
+    /// A command's file: the message's own (caption) or the one it replies to.
+    std::optional<std::pair<std::string, std::string>> attachment; ///< name, bytes
 };
 
 /// What the bot answers (Markdown), and the question to record with the batch.
@@ -69,6 +71,9 @@ private:
     std::chrono::milliseconds handle_error(const Error& error);
     Addressing addressing(const TextMessage& message, bool is_direct);
     bool allowed(const RoomInfo& room) const;
+    /// The file a command comes with; an error is French, for the sender.
+    Result<std::optional<std::pair<std::string, std::string>>>
+    command_file(const std::string& room_id, const TextMessage& message);
     bool is_inviter_allowed(const std::string& inviter) const;
     void accept_invite(const InvitedRoom& invite, SyncBatchWrites& writes);
     void handle_room(const JoinedRoom& room, bool history, SyncBatchWrites& writes);
@@ -77,6 +82,9 @@ private:
     std::string reply_content(const Event& question, const TextMessage& message,
                               const RoomInfo& room, const OutgoingReply& reply) const;
     void housekeeping();
+    std::chrono::milliseconds age_of(const Event& event) const;
+    /// The events a limited sync left out that are young enough to answer, oldest first.
+    std::vector<Event> missed_events(const JoinedRoom& room);
 
     MatrixClient& client_;
     StateStore& store_;

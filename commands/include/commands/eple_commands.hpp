@@ -76,4 +76,8 @@ struct EpleOptions {
 /// `store` (and `options.tickets`, if any) must outlive the registry.
 void add_eple_commands(Registry& registry, EpleStore& store, EpleOptions options = {});
 
+/// Registers `!import etablissements|indicateurs` for admins: the CSV is the message's
+/// attachment (a file sent with the command as its caption, or the file the command replies to).
+void add_eple_import_command(Registry& registry, EpleStore& store);
+
 } // namespace opalebot::commands

@@ -13,11 +13,18 @@ namespace opalebot::commands {
 enum class Role { member, support, admin };
 
 /// A message as the router sees it, whatever the transport (console, Matrix).
+/// A file that came with a message (the message's own file, or the file it replies to).
+struct Attachment {
+    std::string name;    ///< "indicateurs.csv"
+    std::string content; ///< the bytes
+};
+
 struct Message {
     std::string sender; ///< "@marie.dupont-ac-lille.fr:agent.education.tchap.gouv.fr"
     std::string room;   ///< empty in the console
     std::string body;   ///< plain text, the bot's mention already removed
     Role role = Role::member;
+    std::optional<Attachment> attachment;
 };
 
 /// What the bot answers: Markdown (the transport renders it), and the entry it came from.

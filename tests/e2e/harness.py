@@ -1,0 +1,515 @@
+"""Process control and Matrix helpers for the end-to-end tier (tests/e2e/run.sh).
+
+Everything here runs inside the e2e virtualenv (matrix-synapse + matrix-nio). Each process we
+start gets a file <work>/pids/<name> holding its PID for as long as it runs, so that run.sh's
+trap can kill it by PID if this Python process dies first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from nio import AsyncClient, AsyncClientConfig, RoomSendResponse, SyncResponse
+
+# nio logs every retry while Synapse is down ("Timed out, sleeping…"): keep the output readable.
+logging.getLogger("nio").setLevel(logging.ERROR)
+
+SERVER_NAME = "localhost"
+BOT = "@bot:localhost"
+
+
+def log(msg: str) -> None:
+    print(f"[e2e {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return f"({path} does not exist)"
+    return "\n".join(text[-lines:])
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+
+
+class Results:
+    """Named checks. Each one prints PASS/FAIL at once and is appended to <work>/results."""
+
+    def __init__(self, path: Path, on_fail: Callable[[], str]):
+        self.path = path
+        self.on_fail = on_fail
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name: str, ok: bool, detail: str = "") -> bool:
+        if ok:
+            self.passed += 1
+            print(f"PASS {name}", flush=True)
+        else:
+            self.failed += 1
+            print(f"FAIL {name}: {detail}", flush=True)
+            context = self.on_fail()
+            if context:
+                print(context, flush=True)
+        with self.path.open("a") as f:
+            f.write(f"{'PASS' if ok else 'FAIL'} {name}\n")
+        return ok
+
+
+# --------------------------------------------------------------------------------------------
+# Processes
+
+
+class Procs:
+    def __init__(self, work: Path):
+        self.dir = work / "pids"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.running: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, argv: list[str], log_path: Path, cwd: Path,
+              env: dict[str, str] | None = None) -> subprocess.Popen:
+        old = self.running.get(name)
+        if old is not None:
+            assert old.poll() is not None, f"{name} already running"
+            self.running.pop(name)
+        out = log_path.open("ab")
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=cwd, env=env, start_new_session=True)
+        out.close()
+        (self.dir / name).write_text(f"{proc.pid}\n")
+        self.running[name] = proc
+        return proc
+
+    def exit_code(self, name: str) -> int | None:
+        proc = self.running.get(name)
+        return None if proc is None else proc.poll()
+
+    def alive(self, name: str) -> bool:
+        proc = self.running.get(name)
+        return proc is not None and proc.poll() is None
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 15.0) -> float | None:
+        """Sends `sig` to the process (by PID), waits; SIGKILL after `timeout`. Returns the
+        seconds it took to exit after `sig`, or None if it had to be SIGKILLed (or was gone)."""
+        proc = self.running.pop(name, None)
+        if proc is None:
+            return None
+        took: float | None = None
+        if proc.poll() is None:
+            t0 = time.monotonic()
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout)
+                took = time.monotonic() - t0
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        (self.dir / name).unlink(missing_ok=True)
+        return took
+
+    def stop_all(self) -> None:
+        for name in list(self.running):
+            self.stop(name, signal.SIGTERM, 10)
+
+
+# --------------------------------------------------------------------------------------------
+# Synapse
+
+
+def synapse_config(data: Path, port: int, secret: str, rc_message: tuple[float, int] | None) -> str:
+    lifted = "{per_second: 9999, burst_count: 9999}"
+    msg = lifted if rc_message is None else \
+        f"{{per_second: {rc_message[0]}, burst_count: {rc_message[1]}}}"
+    return f"""# Written by tests/e2e/harness.py (matrix.md §9).
+server_name: "{SERVER_NAME}"
+pid_file: {data}/homeserver.pid
+public_baseurl: http://127.0.0.1:{port}/
+listeners:
+  - port: {port}
+    bind_addresses: ['127.0.0.1']
+    type: http
+    tls: false
+    x_forwarded: false
+    resources: [{{names: [client], compress: false}}]
+database: {{name: sqlite3, args: {{database: {data}/homeserver.db}}}}
+media_store_path: {data}/media_store
+signing_key_path: {data}/localhost.signing.key
+log_config: {data}/log.yaml
+report_stats: false
+trusted_key_servers: []
+suppress_key_server_warning: true
+macaroon_secret_key: "{secrets.token_hex(16)}"
+form_secret: "{secrets.token_hex(16)}"
+registration_shared_secret: "{secret}"
+enable_registration: false
+bcrypt_rounds: 4
+presence: {{enabled: false}}
+url_preview_enabled: false
+rc_message: {msg}
+rc_registration: {lifted}
+rc_login:
+  address: {lifted}
+  account: {lifted}
+  failed_attempts: {lifted}
+rc_joins: {{local: {lifted}, remote: {lifted}}}
+rc_joins_per_room: {lifted}
+rc_invites: {{per_room: {lifted}, per_user: {lifted}, per_issuer: {lifted}}}
+rc_room_creation: {lifted}
+rc_3pid_validation: {lifted}
+rc_admin_redaction: {lifted}
+rc_presence: {{per_user: {lifted}}}
+"""
+
+
+# Access log (one line per request, with the user and the status code) to a file; warnings
+# of the rest. The "429" check of the rate-limit scenario reads it.
+SYNAPSE_LOG_CONFIG = """version: 1
+formatters:
+  precise: {format: '%(asctime)s - %(name)s - %(lineno)d - %(levelname)s - %(request)s - %(message)s'}
+handlers:
+  file: {class: logging.FileHandler, formatter: precise, filename: LOGFILE, encoding: utf8}
+loggers:
+  synapse.access.http: {level: INFO}
+  synapse.storage.SQL: {level: WARNING}
+root: {level: WARNING, handlers: [file]}
+disable_existing_loggers: false
+"""
+
+
+class Synapse:
+    def __init__(self, venv_python: str, work: Path, procs: Procs):
+        self.python = venv_python
+        self.data = work / "synapse"
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.procs = procs
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.secret = secrets.token_hex(16)
+        self.log = self.data / "homeserver.log"  # Synapse's own log (access log included)
+        self.console = self.data / "console.log"  # its stdout/stderr
+        (self.data / "log.yaml").write_text(SYNAPSE_LOG_CONFIG.replace("LOGFILE", str(self.log)))
+        self.configs = {
+            "normal": self.data / "hs.yaml",
+            "ratelimited": self.data / "hs-ratelimited.yaml",
+        }
+
+    def write_configs(self, rc_message_limited: tuple[float, int]) -> None:
+        self.configs["normal"].write_text(synapse_config(self.data, self.port, self.secret, None))
+        self.configs["ratelimited"].write_text(
+            synapse_config(self.data, self.port, self.secret, rc_message_limited))
+
+    def generate_keys(self) -> None:
+        subprocess.run([self.python, "-m", "synapse.app.homeserver", "-c", str(self.configs["normal"]),
+                        "--generate-keys"], cwd=self.data, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+
+    def start(self, which: str = "normal", timeout: float = 90.0) -> float:
+        """Starts Synapse and waits for /health; returns the seconds it took."""
+        t0 = time.monotonic()
+        with self.console.open("a") as f:
+            f.write(f"===== start ({which}) at {time.strftime('%H:%M:%S')}\n")
+        self.procs.start("synapse", [self.python, "-m", "synapse.app.homeserver",
+                                     "-c", str(self.configs[which])], self.console, self.data)
+        deadline = t0 + timeout
+        while time.monotonic() < deadline:
+            if not self.procs.alive("synapse"):
+                raise RuntimeError("Synapse exited during start-up:\n" + tail(self.console) +
+                                   "\n" + tail(self.log))
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as r:
+                    if r.read().strip() == b"OK":
+                        return time.monotonic() - t0
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"Synapse /health not OK after {timeout:.0f} s:\n" + tail(self.console) +
+                           "\n" + tail(self.log))
+
+    def stop(self) -> None:
+        self.procs.stop("synapse", signal.SIGTERM, 20)
+
+    # -- HTTP helpers (blocking; used in set-up only)
+
+    def http(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return json.loads(r.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            raise RuntimeError(f"{method} {path}: HTTP {e.code} {e.read()[:300]!r}") from None
+
+    def register(self, user: str, password: str, admin: bool = False) -> dict:
+        """Shared-secret registration (docs/admin_api/register_api.md)."""
+        nonce = self.http("GET", "/_synapse/admin/v1/register")["nonce"]
+        mac = hmac.new(self.secret.encode(), digestmod=hashlib.sha1)
+        for part in (nonce, user, password):
+            mac.update(part.encode())
+            mac.update(b"\x00")
+        mac.update(b"admin" if admin else b"notadmin")
+        return self.http("POST", "/_synapse/admin/v1/register", {
+            "nonce": nonce, "username": user, "password": password, "admin": admin,
+            "mac": mac.hexdigest()})
+
+    def count_429(self, user: str, since_offset: int = 0) -> int:
+        """429 answers to `user` in Synapse's access log (from byte offset `since_offset`)."""
+        try:
+            with self.log.open("rb") as f:
+                f.seek(since_offset)
+                text = f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return 0
+        return sum(1 for line in text.splitlines()
+                   if "synapse.access.http" in line and f"{{{user}}}" in line and " 429 " in line)
+
+    def log_size(self) -> int:
+        try:
+            return self.log.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+
+# --------------------------------------------------------------------------------------------
+# The bot
+
+
+@dataclass
+class BotSettings:
+    inviters: list[str]
+    admins: list[str]
+    per_second: float = 20.0
+    burst: int = 20
+
+
+class Bot:
+    def __init__(self, binary: str, kb: str, work: Path, procs: Procs, synapse: Synapse,
+                 password: str, settings: BotSettings):
+        self.binary = binary
+        self.kb = kb
+        self.dir = work / "bot"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.procs = procs
+        self.log = self.dir / "bot.log"
+        self.config = self.dir / "bot.yaml"
+        self.starts = 0
+        self.config.write_text(f"""# Written by tests/e2e/harness.py
+homeserver:
+  url: "{synapse.url}"
+account:
+  user_id: "{BOT}"
+  password: "{password}"
+  device_name: "opale-bot"
+state:
+  database: "{self.dir / 'state.db'}"
+knowledge:
+  directory: "{kb}"
+rooms:
+  allowed: []
+  inviters: {json.dumps(settings.inviters)}
+roles:
+  admins: {json.dumps(settings.admins)}
+  support: []
+behaviour:
+  reply_mode: thread
+  answer_without_mention: false
+  max_backlog_age_seconds: 600
+rate_limit:
+  per_second: {settings.per_second}
+  burst: {settings.burst}
+sync:
+  timeout_seconds: 10
+""")
+
+    def config_check(self) -> subprocess.CompletedProcess:
+        return subprocess.run([self.binary, "config", "check", str(self.config)],
+                              capture_output=True, text=True, timeout=30)
+
+    def start(self) -> int:
+        """Starts the bot; returns the log offset where this run's output begins."""
+        self.starts += 1
+        with self.log.open("a") as f:
+            f.write(f"===== e2e: start #{self.starts} at {time.strftime('%H:%M:%S')}\n")
+        offset = self.log.stat().st_size
+        env = dict(os.environ)
+        env.setdefault("SPDLOG_LEVEL", "info")
+        self.procs.start("bot", [self.binary, "run", "--config", str(self.config)], self.log,
+                         self.dir, env)
+        return offset
+
+    async def wait_ready(self, offset: int, timeout: float = 60.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(r"\bready\b", self.log_text(offset)):
+                return True
+            if not self.procs.alive("bot"):
+                return False
+            await asyncio.sleep(0.2)
+        return False
+
+    def log_text(self, offset: int = 0) -> str:
+        with self.log.open("rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+
+    def log_size(self) -> int:
+        return self.log.stat().st_size if self.log.exists() else 0
+
+    def alive(self) -> bool:
+        return self.procs.alive("bot")
+
+    def exit_code(self) -> int | None:
+        return self.procs.exit_code("bot")
+
+    def kill9(self) -> None:
+        self.procs.stop("bot", signal.SIGKILL, 10)
+
+    def stop(self, timeout: float = 10.0) -> float | None:
+        return self.procs.stop("bot", signal.SIGTERM, timeout)
+
+
+# --------------------------------------------------------------------------------------------
+# Humans (matrix-nio)
+
+
+def relates(ev: dict) -> dict:
+    rel = ev.get("content", {}).get("m.relates_to")
+    return rel if isinstance(rel, dict) else {}
+
+
+def in_reply_to(ev: dict) -> str | None:
+    irt = relates(ev).get("m.in_reply_to")
+    return irt.get("event_id") if isinstance(irt, dict) else None
+
+
+@dataclass
+class Human:
+    """A matrix-nio client, with a background /sync loop that records every timeline event."""
+    user_id: str
+    client: AsyncClient
+    events: list[tuple[str, dict]] = field(default_factory=list)  # (room_id, raw event)
+    invites: set[str] = field(default_factory=set)
+    sync_errors: int = 0
+    _task: asyncio.Task | None = None
+    _stop: bool = False
+
+    @classmethod
+    async def login(cls, url: str, localpart: str, password: str) -> "Human":
+        cfg = AsyncClientConfig(max_timeout_retry_wait_time=2, request_timeout=30)
+        client = AsyncClient(url, f"@{localpart}:{SERVER_NAME}", config=cfg)
+        resp = await client.login(password, device_name=f"e2e-{localpart}")
+        if not getattr(resp, "access_token", None):
+            raise RuntimeError(f"login {localpart}: {resp}")
+        human = cls(client.user_id, client)
+        first = await client.sync(timeout=0)
+        if not isinstance(first, SyncResponse):
+            raise RuntimeError(f"first sync {localpart}: {first}")
+        return human
+
+    def start_sync(self) -> None:
+        self._task = asyncio.create_task(self._sync_loop())
+
+    async def _sync_loop(self) -> None:
+        while not self._stop:
+            try:
+                resp = await self.client.sync(timeout=2000)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep syncing through Synapse restarts
+                self.sync_errors += 1
+                await asyncio.sleep(0.5)
+                continue
+            if not isinstance(resp, SyncResponse):
+                self.sync_errors += 1
+                await asyncio.sleep(0.5)
+                continue
+            for room_id, room in resp.rooms.join.items():
+                for ev in room.timeline.events:
+                    src = getattr(ev, "source", None)
+                    if isinstance(src, dict):
+                        self.events.append((room_id, src))
+            for room_id in resp.rooms.invite:
+                self.invites.add(room_id)
+
+    async def close(self) -> None:
+        self._stop = True
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        await self.client.close()
+
+    # -- queries on the recorded timeline
+
+    def from_bot(self, room_id: str | None = None) -> list[dict]:
+        return [ev for rid, ev in self.events
+                if ev.get("sender") == BOT and (room_id is None or rid == room_id)
+                and ev.get("type") == "m.room.message"]
+
+    def replies_to(self, event_id: str) -> list[dict]:
+        return [ev for ev in self.from_bot() if in_reply_to(ev) == event_id]
+
+    # -- actions
+
+    async def send(self, room_id: str, body: str, mention: bool = False,
+                   relates_to: dict | None = None, msgtype: str = "m.text",
+                   extra: dict | None = None) -> str:
+        content: dict[str, Any] = {"msgtype": msgtype, "body": body,
+                                   "m.mentions": {"user_ids": [BOT]} if mention else {}}
+        if relates_to:
+            content["m.relates_to"] = relates_to
+        if extra:
+            content.update(extra)
+        resp = await self.client.room_send(room_id, "m.room.message", content)
+        if not isinstance(resp, RoomSendResponse):
+            raise RuntimeError(f"{self.user_id} send failed: {resp}")
+        return resp.event_id
+
+    async def react(self, room_id: str, event_id: str, key: str) -> str:
+        resp = await self.client.room_send(room_id, "m.reaction", {
+            "m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}})
+        if not isinstance(resp, RoomSendResponse):
+            raise RuntimeError(f"{self.user_id} reaction failed: {resp}")
+        return resp.event_id
+
+    async def membership_of(self, room_id: str, user_id: str) -> str | None:
+        resp = await self.client.room_get_state_event(room_id, "m.room.member", user_id)
+        content = getattr(resp, "content", None)
+        return content.get("membership") if isinstance(content, dict) else None
+
+
+async def wait_for(pred: Callable[[], bool], timeout: float, step: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        await asyncio.sleep(step)
+    return pred()

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# End-to-end tier: a real Synapse (SQLite, 127.0.0.1, free port) in a virtualenv, the real
+# opale-bot, and matrix-nio clients as the humans (alice, bob, mallory; admin for the admin API).
+# Scenarios are in scenarios.py, process control and Matrix helpers in harness.py.
+#
+# Usage: run.sh OPALE_BOT_BINARY KB_DIR [--no-bot] [--only b,c,...]
+#   --no-bot   only Synapse and the nio harness (register, rooms, alice <-> bob)
+#   --only     scenarios to run after "a" (b c d e f g h i)
+# Environment:
+#   OPALEBOT_E2E_VENV  virtualenv to create or reuse (default ~/.cache/opale-bot/e2e-venv)
+#   OPALEBOT_E2E_KEEP  1: keep the temporary directory (logs, configs, databases)
+#
+# Fails, never skips, when the virtualenv, Synapse or matrix-nio cannot be set up.
+# Last line: "N passed, M failed"; exit status 1 on any failure.
+set -euo pipefail
+
+if [[ $# -lt 2 ]]; then
+  echo "usage: $0 OPALE_BOT_BINARY KB_DIR [--no-bot] [--only b,c,...]" >&2
+  exit 2
+fi
+here=$(cd "$(dirname "$0")" && pwd)
+bot=$(realpath "$1")
+kb=$(realpath "$2")
+shift 2
+[[ -x $bot ]] || { echo "e2e: $bot is not an executable" >&2; echo "0 passed, 1 failed"; exit 1; }
+[[ -d $kb ]] || { echo "e2e: $kb is not a directory" >&2; echo "0 passed, 1 failed"; exit 1; }
+
+started=$SECONDS
+venv=${OPALEBOT_E2E_VENV:-$HOME/.cache/opale-bot/e2e-venv}
+# Pinned so that a new release cannot change the test under our feet; bump deliberately.
+requirements=(matrix-synapse==1.163.2 matrix-nio==0.26.0)
+
+fatal() {
+  echo "e2e: FAIL setup: $*" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+}
+
+# 1. The virtualenv, with Debian's interpreter (python3-venv), reused between runs.
+if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import sys' 2> /dev/null; then
+  echo "e2e: creating virtualenv $venv"
+  rm -rf "$venv" 2> /dev/null || true
+  mkdir -p "$(dirname "$venv")" 2> /dev/null || fatal "cannot create $(dirname "$venv")"
+  /usr/bin/python3 -m venv "$venv" ||
+    fatal "/usr/bin/python3 -m venv failed (is the Debian package python3-venv installed?)"
+fi
+stamp="$venv/.opalebot-e2e-requirements"
+if [[ "$(cat "$stamp" 2> /dev/null)" != "${requirements[*]}" ]] ||
+  ! "$venv/bin/python" -c 'import synapse.app.homeserver, nio' 2> /dev/null; then
+  echo "e2e: installing ${requirements[*]} into $venv (first run: a minute or two)"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${requirements[@]}" ||
+    fatal "pip install ${requirements[*]} failed"
+  "$venv/bin/python" -c 'import synapse.app.homeserver, nio' ||
+    fatal "synapse or nio not importable after pip install"
+  echo "${requirements[*]}" > "$stamp"
+fi
+
+# 2. A temporary directory for Synapse's data and logs, the bot's config, database and log.
+work=$(mktemp -d "${TMPDIR:-/tmp}/opalebot-e2e.XXXXXX")
+mkdir -p "$work/pids"
+driver=""
+cleanup() {
+  local status=$? pid f
+  # The driver first (timeout forwards the signal to scenarios.py, which stops what it started).
+  if [[ -n $driver ]] && kill -0 "$driver" 2> /dev/null; then
+    kill -TERM "$driver" 2> /dev/null || true
+    for _ in $(seq 50); do kill -0 "$driver" 2> /dev/null || break; sleep 0.2; done
+  fi
+  # Everything scenarios.py started and has not reaped is listed in $work/pids: TERM, then KILL.
+  for f in "$work"/pids/*; do
+    [[ -f $f ]] || continue
+    pid=$(cat "$f")
+    kill -TERM "$pid" 2> /dev/null || true
+  done
+  for f in "$work"/pids/*; do
+    [[ -f $f ]] || continue
+    pid=$(cat "$f")
+    for _ in $(seq 50); do kill -0 "$pid" 2> /dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2> /dev/null || true
+  done
+  if [[ ${OPALEBOT_E2E_KEEP:-0} == 1 ]]; then
+    echo "e2e: kept $work" >&2
+  else
+    rm -rf "$work"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# 3. Synapse, users, the bot and the scenarios (bounded: the whole tier stays under 15 min).
+cd "$here"
+status=0
+timeout --signal=TERM --kill-after=20 780 \
+  "$venv/bin/python" -B -u scenarios.py --work "$work" --bot "$bot" --kb "$kb" "$@" &
+driver=$!
+wait "$driver" || status=$?
+driver=""
+if [[ $status -eq 124 ]]; then
+  echo "FAIL e2e.timeout: the scenarios did not finish within 13 minutes"
+  echo "FAIL e2e.timeout" >> "$work/results"
+fi
+
+passed=$(grep -c '^PASS' "$work/results" 2> /dev/null || true)
+failed=$(grep -c '^FAIL' "$work/results" 2> /dev/null || true)
+if [[ $status -ne 0 && ${failed:-0} -eq 0 ]]; then
+  echo "FAIL e2e.driver: scenarios.py exited with status $status"
+  failed=1
+fi
+if [[ ${failed:-0} -gt 0 ]]; then
+  echo "--- logs in $work (set OPALEBOT_E2E_KEEP=1 to keep them); Synapse warnings (tail):"
+  grep -v 'synapse.access.http' "$work/synapse/homeserver.log" 2> /dev/null | tail -n 15 |
+    sed 's/^/    | /' || true
+fi
+echo "e2e: total $((SECONDS - started)) s"
+echo "${passed:-0} passed, ${failed:-0} failed"
+[[ ${failed:-0} -eq 0 && $status -eq 0 ]]

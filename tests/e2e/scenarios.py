@@ -1,0 +1,619 @@
+"""End-to-end scenarios: a real Synapse, opale-bot, and matrix-nio clients as the humans.
+
+Run by tests/e2e/run.sh inside the e2e virtualenv:
+    python scenarios.py --work DIR --bot OPALE_BOT --kb KB_DIR [--no-bot] [--only a,b,...]
+Prints PASS/FAIL per named check and appends them to DIR/results (run.sh prints the totals).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from nio import RoomCreateResponse, RoomPreset
+
+from harness import (BOT, Bot, BotSettings, Human, Procs, Results, Synapse, in_reply_to, log,
+                     relates, tail, wait_for)
+
+ALICE, BOB, MALLORY, ADMIN = (f"@{u}:localhost" for u in ("alice", "bob", "mallory", "admin"))
+# Questions with known answers: the shared dev set, else the repository's paraphrase fixture.
+_HERE = Path(__file__).resolve().parent
+QUESTION_SETS = [_HERE.parents[2] / "shared" / "eval" / "kb-dev.tsv",
+                 _HERE.parent / "fixtures" / "kb-paraphrases.tsv"]
+
+# Synapse's rc_message for the rate-limit scenario (g): well below the bot's own budget
+# (BotSettings: 20/s), so Synapse answers 429 and the bot has to obey.
+# 2/s keeps 429s certain even when alice's burst is slowed down by a busy machine; 100 replies
+# then take about 50 s.
+RC_LIMITED = (2, 3)
+
+
+def ranges(positions: list[int]) -> str:
+    """[1, 2, 3, 7] -> "1-3, 7"."""
+    out: list[tuple[int, int]] = []
+    for p in sorted(positions):
+        if out and out[-1][1] == p - 1:
+            out[-1] = (out[-1][0], p)
+        else:
+            out.append((p, p))
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in out)
+
+
+def short(ev: dict | None, limit: int = 900) -> str:
+    text = json.dumps(ev, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+class Run:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.work = Path(args.work)
+        self.procs = Procs(self.work)
+        self.synapse = Synapse(sys.executable, self.work, self.procs)
+        self.bot: Bot | None = None
+        self._printed_bot_log = -1
+        self.results = Results(self.work / "results", self.failure_context)
+        self.asked: set[str] = set()  # every event id we expect the bot may answer
+        self.group = ""  # alice's group room (alice, bob, bot)
+        self.alice: Human
+        self.bob: Human
+        self.mallory: Human
+        self.admin_token = ""
+        self.titles: dict[str, str] = {}
+
+    # -- failure output
+
+    def failure_context(self) -> str:
+        if not self.bot or not self.bot.log.exists():
+            return ""
+        code = self.bot.exit_code()
+        dead = "" if code is None else f"  the bot process has exited (status {code})\n"
+        size = self.bot.log_size()
+        if size == self._printed_bot_log:
+            return dead + "  (bot log: no new lines since the last failure)"
+        self._printed_bot_log = size
+        lines = "\n".join("    | " + line for line in tail(self.bot.log, 30).splitlines())
+        return f"{dead}  bot log tail ({self.bot.log}):\n{lines}"
+
+    def check(self, name: str, ok: bool, detail: str = "") -> bool:
+        return self.results.check(name, ok, detail)
+
+    # -- helpers
+
+    async def ask(self, who: Human, room: str, body: str, mention: bool = False,
+                  relates_to: dict | None = None) -> str:
+        eid = await who.send(room, body, mention=mention, relates_to=relates_to)
+        self.asked.add(eid)
+        return eid
+
+    async def wait_answered(self, ids: list[str], timeout: float, stall: float = 40) -> bool:
+        """Until each question has a reply, the timeout, the bot's exit, or `stall` seconds
+        without any new reply."""
+        progress = {"n": -1, "at": time.monotonic()}
+
+        def done() -> bool:
+            n = sum(1 for i in ids if self.alice.replies_to(i))
+            if n != progress["n"]:
+                progress.update(n=n, at=time.monotonic())
+            return (n == len(ids) or (self.bot is not None and not self.bot.alive())
+                    or time.monotonic() - progress["at"] > stall)
+
+        await wait_for(done, timeout)
+        if self.bot is not None and not self.bot.alive():
+            await asyncio.sleep(2)  # replies already sent may still be on their way
+        return all(self.alice.replies_to(i) for i in ids)
+
+    async def wait_reply(self, qid: str, timeout: float = 30) -> list[dict]:
+        await self.wait_answered([qid], timeout)
+        return self.alice.replies_to(qid)
+
+    def check_once(self, prefix: str, ids: list[str], labels: dict[str, str] | None = None) -> None:
+        """`prefix.all-answered` and `prefix.no-duplicate` for the questions `ids`."""
+        counts = {i: len(self.alice.replies_to(i)) for i in ids}
+        missing = [i for i, n in counts.items() if n == 0]
+        dups = [i for i, n in counts.items() if n > 1]
+        name = (lambda i: f"{i} ({labels[i]!r})") if labels else (lambda i: i)
+        self.check(f"{prefix}.all-answered", not missing,
+                   f"{len(missing)}/{len(ids)} questions without a reply, at positions "
+                   f"{ranges([ids.index(i) + 1 for i in missing])} (in sending order, 1-based): " +
+                   ", ".join(name(i) for i in missing[:6]))
+        self.check(f"{prefix}.no-duplicate", not dups,
+                   f"{len(dups)} questions answered more than once: " +
+                   "; ".join(f"{name(i)} ×{counts[i]}: " +
+                             ", ".join(ev['event_id'] for ev in self.alice.replies_to(i))
+                             for i in dups[:5]))
+
+    def check_reply_shape(self, name: str, reply: dict, question: str, asker: str,
+                          root: str) -> None:
+        c = reply.get("content", {})
+        rel = relates(reply)
+        problems = []
+        if c.get("msgtype") != "m.notice":
+            problems.append(f"msgtype {c.get('msgtype')!r} (want m.notice)")
+        if not isinstance(c.get("body"), str) or not c.get("body"):
+            problems.append("no body")
+        if c.get("format") != "org.matrix.custom.html" or not isinstance(c.get("formatted_body"), str):
+            problems.append("no org.matrix.custom.html formatted_body")
+        mentions = c.get("m.mentions", {})
+        if not isinstance(mentions, dict) or mentions.get("user_ids") != [asker]:
+            problems.append(f"m.mentions {mentions!r} (want user_ids [{asker}])")
+        if rel.get("rel_type") != "m.thread":
+            problems.append(f"rel_type {rel.get('rel_type')!r}")
+        if rel.get("event_id") != root:
+            problems.append(f"thread root {rel.get('event_id')!r} (want {root})")
+        if rel.get("is_falling_back") is not True:
+            problems.append(f"is_falling_back {rel.get('is_falling_back')!r}")
+        if in_reply_to(reply) != question:
+            problems.append(f"m.in_reply_to {in_reply_to(reply)!r} (want {question})")
+        self.check(name, not problems, "; ".join(problems) + "\n  reply: " + short(reply))
+
+    async def wait_joined(self, who: Human, room: str, timeout: float = 30) -> str | None:
+        deadline = time.monotonic() + timeout
+        state = None
+        while time.monotonic() < deadline:
+            state = await who.membership_of(room, BOT)
+            if state == "join":
+                return state
+            await asyncio.sleep(0.3)
+        return state
+
+    def expected_text(self, question: str) -> str:
+        """What a correct reply body contains, from `opale-bot ask --json` and `kb list`."""
+        out = subprocess.run([self.args.bot, "ask", "--kb", self.args.kb, "--json", question],
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+        answer = json.loads(out)["answer"]
+        return self.titles.get(answer, answer) if answer else "ticket"
+
+    # -- set-up
+
+    async def setup(self) -> bool:
+        syn = self.synapse
+        try:
+            syn.write_configs(RC_LIMITED)
+            await asyncio.to_thread(syn.generate_keys)
+            took = await asyncio.to_thread(syn.start, "normal", 90)
+            log(f"Synapse {syn.url} healthy after {took:.1f} s")
+            self.check("synapse.start", True)
+        except Exception as e:  # noqa: BLE001
+            self.check("synapse.start", False, str(e))
+            return False
+        try:
+            self.passwords = {u: secrets.token_hex(8) for u in ("bot", "alice", "bob", "mallory", "admin")}
+            for user, pw in self.passwords.items():
+                r = await asyncio.to_thread(syn.register, user, pw, user == "admin")
+                if user == "admin":
+                    self.admin_token = r["access_token"]
+            # Only the bot stays subject to rc_message (scenario g).
+            for user in (ALICE, BOB, MALLORY, ADMIN):
+                await asyncio.to_thread(
+                    syn.http, "POST", f"/_synapse/admin/v1/users/{user}/override_ratelimit",
+                    {"messages_per_second": 0, "burst_count": 0}, self.admin_token)
+            self.check("synapse.register-users", True)
+        except Exception as e:  # noqa: BLE001
+            self.check("synapse.register-users", False, str(e))
+            return False
+        try:
+            self.alice = await Human.login(syn.url, "alice", self.passwords["alice"])
+            self.bob = await Human.login(syn.url, "bob", self.passwords["bob"])
+            self.mallory = await Human.login(syn.url, "mallory", self.passwords["mallory"])
+            for h in (self.alice, self.bob, self.mallory):
+                h.start_sync()
+        except Exception as e:  # noqa: BLE001
+            self.check("nio.login", False, str(e))
+            return False
+        return await self.harness_smoke()
+
+    async def harness_smoke(self) -> bool:
+        """The harness alone: alice creates a room, invites bob, they exchange messages."""
+        r = await self.alice.client.room_create(name="e2e smoke", invite=[BOB])
+        if not isinstance(r, RoomCreateResponse):
+            return self.check("harness.alice-bob-exchange", False, f"room_create: {r}")
+        room = r.room_id
+        await wait_for(lambda: room in self.bob.invites, 15)
+        j = await self.bob.client.join(room)
+        if getattr(j, "room_id", None) != room:
+            return self.check("harness.alice-bob-exchange", False, f"bob join: {j}")
+        hello = await self.alice.send(room, "bonjour bob")
+        back = await self.bob.send(room, "bonjour alice",
+                                   relates_to={"m.in_reply_to": {"event_id": hello}})
+        ok = await wait_for(lambda: any(ev.get("event_id") == hello for _, ev in self.bob.events) and
+                            any(ev.get("event_id") == back for _, ev in self.alice.events), 20)
+        return self.check("harness.alice-bob-exchange", ok, "messages not seen by the other side")
+
+    async def start_bot(self, label: str) -> bool:
+        assert self.bot
+        offset = self.bot.start()
+        ok = await self.bot.wait_ready(offset, 60)
+        return self.check(f"{label}.bot-ready", ok,
+                          "no 'ready' log line within 60 s" +
+                          ("" if self.bot.alive() else " (the bot exited)"))
+
+    # -- scenarios
+
+    async def scenario_a(self) -> None:
+        """Group room: invite, a mentioned question answered once in its thread, a free-text
+        question ignored, a follow-up in the thread answered, the localpart as an address."""
+        r = await self.alice.client.room_create(name="e2e group", invite=[BOT, BOB])
+        assert isinstance(r, RoomCreateResponse), r
+        self.group = room = r.room_id
+        await wait_for(lambda: room in self.bob.invites, 15)
+        await self.bob.client.join(room)
+        state = await self.wait_joined(self.alice, room)
+        if not self.check("a.bot-joins-on-alice-invite", state == "join", f"bot membership {state!r}"):
+            return
+        q_free = await self.ask(self.alice, room, "Comment créer le tiers DDFIP ?")
+        t_free = time.monotonic()
+        q = await self.ask(self.alice, room, "@bot Comment créer le tiers DDFIP ?", mention=True)
+        await self.wait_reply(q)
+        await asyncio.sleep(max(0.0, 6 - (time.monotonic() - t_free)))
+        replies = self.alice.replies_to(q)
+        if not self.check("a.mention-answered-once", len(replies) == 1,
+                          f"{len(replies)} replies to {q}: " + "; ".join(short(x) for x in replies)):
+            return
+        reply = replies[0]
+        self.check_reply_shape("a.reply-relations-and-mentions", reply, q, ALICE, q)
+        body = reply["content"].get("body", "")
+        want = self.expected_text("Comment créer le tiers DDFIP ?")
+        self.check("a.right-entry", "DDFIP" in body and want in body,
+                   f"body lacks 'DDFIP' / {want!r}: {body[:300]!r}")
+        self.check("a.no-mention-ignored", not self.alice.replies_to(q_free),
+                   "free-text question without mention was answered: " +
+                   short(self.alice.replies_to(q_free)[:1]))
+        # A reply to the bot's answer, inside its thread, without mention: answered in the thread.
+        q2 = await self.ask(self.alice, room, "Et pour réactiver un tiers ?", relates_to={
+            "rel_type": "m.thread", "event_id": q, "is_falling_back": False,
+            "m.in_reply_to": {"event_id": reply["event_id"]}})
+        await self.wait_reply(q2)
+        r2 = self.alice.replies_to(q2)
+        if self.check("a.thread-reply-to-bot-answered", len(r2) == 1, f"{len(r2)} replies"):
+            self.check_reply_shape("a.thread-reply-stays-in-thread", r2[0], q2, ALICE, q)
+        # The localpart at the start of the body addresses the bot (no m.mentions).
+        q3 = await self.ask(self.alice, room, "bot: que veut dire EJ ?")
+        await self.wait_reply(q3)
+        r3 = self.alice.replies_to(q3)
+        self.check("a.localpart-prefix-answered", len(r3) == 1 and
+                   "Engagement juridique" in r3[0]["content"].get("body", ""),
+                   f"{len(r3)} replies: " + short(r3[:1]))
+        self.first_reply = reply
+
+    async def scenario_b(self) -> None:
+        """Direct chat: `!aide` and a question without mention are both answered."""
+        r = await self.alice.client.room_create(is_direct=True, invite=[BOT],
+                                                preset=RoomPreset.trusted_private_chat)
+        assert isinstance(r, RoomCreateResponse), r
+        dm = r.room_id
+        state = await self.wait_joined(self.alice, dm)
+        if not self.check("b.bot-joins-direct-chat", state == "join", f"bot membership {state!r}"):
+            return
+        q1 = await self.ask(self.alice, dm, "!aide")
+        q2 = await self.ask(self.alice, dm, "Comment créer le tiers DDFIP ?")
+        await self.wait_answered([q1, q2], 30)
+        await asyncio.sleep(2)
+        r1, r2 = self.alice.replies_to(q1), self.alice.replies_to(q2)
+        self.check("b.dm-aide-answered", len(r1) == 1 and
+                   "Commandes" in r1[0]["content"].get("body", ""),
+                   f"{len(r1)} replies: " + short(r1[:1]))
+        self.check("b.dm-question-without-mention-answered", len(r2) == 1 and
+                   "DDFIP" in r2[0]["content"].get("body", ""), f"{len(r2)} replies: " + short(r2[:1]))
+
+    async def scenario_c_invite(self) -> tuple[str, float]:
+        r = await self.mallory.client.room_create(name="e2e mallory", invite=[BOT])
+        assert isinstance(r, RoomCreateResponse), r
+        return r.room_id, time.monotonic()
+
+    async def scenario_c_check(self, room: str, since: float) -> None:
+        """mallory's invite is never accepted (checked at least 8 s later)."""
+        await asyncio.sleep(max(0.0, 8 - (time.monotonic() - since)))
+        state = await self.mallory.membership_of(room, BOT)
+        self.check("c.stranger-invite-not-joined", state == "invite", f"bot membership {state!r}")
+
+    async def scenario_d(self) -> None:
+        """HTML and script in user text come back escaped."""
+        room = self.group
+        texts = [("@bot <script>alert(1)</script> !sigle <b>X</b>", True),
+                 ("!sigle <script>", False),
+                 ('@bot <img src=x onerror="alert(1)"> Comment créer le tiers DDFIP ?', True)]
+        ids = [await self.ask(self.alice, room, t, mention=m) for t, m in texts]
+        await self.wait_answered(ids, 30)
+        await asyncio.sleep(1)
+        for n, (qid, (text, _)) in enumerate(zip(ids, texts), 1):
+            rs = self.alice.replies_to(qid)
+            if not self.check(f"d.html-{n}-answered-once", len(rs) == 1, f"{len(rs)} replies to {text!r}"):
+                continue
+            c = rs[0]["content"]
+            html, body = c.get("formatted_body", ""), c.get("body", "")
+            low = html.lower()
+            problems = []
+            if "<script" in low:
+                problems.append("raw <script in formatted_body")
+            if "<img" in low:
+                problems.append("raw <img in formatted_body")
+            if "<script>" in body and "&lt;script&gt;" not in html:
+                problems.append("body echoes <script> but formatted_body has no &lt;script&gt;")
+            self.check(f"d.html-{n}-escaped", not problems,
+                       "; ".join(problems) + f"\n  question: {text!r}\n  reply: " + short(rs[0]))
+
+    async def scenario_h(self) -> None:
+        """`!kb recharger`: refused to bob (not admin), accepted from alice (admin)."""
+        qb = await self.ask(self.bob, self.group, "!kb recharger")
+        await self.wait_reply(qb)
+        rb = self.alice.replies_to(qb)
+        self.check("h.non-admin-refused", len(rb) == 1 and "réservée" in rb[0]["content"].get("body", "")
+                   and rb[0]["content"].get("m.mentions", {}).get("user_ids") == [BOB],
+                   f"{len(rb)} replies: " + short(rb[:1]))
+        qa = await self.ask(self.alice, self.group, "!kb recharger")
+        await self.wait_reply(qa)
+        ra = self.alice.replies_to(qa)
+        self.check("h.admin-accepted", len(ra) == 1 and "Base rechargée" in ra[0]["content"].get("body", ""),
+                   f"{len(ra)} replies: " + short(ra[:1]))
+
+    async def scenario_i(self) -> None:
+        """Reactions on a bot reply: no reply to them; `!kb stats` shows them."""
+        target = getattr(self, "first_reply", None)
+        if not target:
+            self.check("i.reactions", False, "no bot reply from scenario a to react to")
+            return
+        before = len(self.alice.from_bot(self.group))
+        up = await self.alice.react(self.group, target["event_id"], "👍")
+        down = await self.bob.react(self.group, target["event_id"], "👎")
+        await asyncio.sleep(4)
+        new = self.alice.from_bot(self.group)[before:]
+        self.check("i.reactions-get-no-reply", not new,
+                   f"bot sent {len(new)} message(s) after reactions {up}, {down}: " + short(new[:1]))
+        q = await self.ask(self.alice, self.group, "!kb stats")
+        await self.wait_reply(q)
+        rs = self.alice.replies_to(q)
+        body = rs[0]["content"].get("body", "") if rs else ""
+        self.check("i.kb-stats-answered", len(rs) == 1 and "Vouliez-vous dire" not in body
+                   and "inconnue" not in body, f"{len(rs)} replies: " + short(rs[:1]))
+        # The entry answered in scenario a got one 👍 (alice) and one 👎 (bob).
+        line = next((x for x in body.splitlines() if "tiers-ddfip" in x), "")
+        self.check("i.kb-stats-shows-feedback", "👍 1" in line and "👎 1" in line,
+                   f"want '👍 1' and '👎 1' on the tiers-ddfip line of: {body[:600]!r}")
+        html = rs[0]["content"].get("formatted_body", "").lower() if rs else ""
+        self.check("i.kb-stats-escaped", "<script" not in html and "<img" not in html,
+                   "raw <script/<img (from scenario d's questions) in: " + short(rs[:1], 1500))
+
+    async def scenario_e(self) -> None:
+        """50 questions; SIGKILL in the middle; restart: each answered exactly once and correctly."""
+        assert self.bot
+        commands = ["!sigle EJ", "!fiche tiers-ddfip", "!sigle GFC", "!aide", "!sigle EPLE"]
+        cmd_expect = {"!sigle EJ": "Engagement juridique", "!fiche tiers-ddfip": "DDFIP",
+                      "!sigle GFC": "Gestion financière", "!aide": "Commandes",
+                      "!sigle EPLE": "Établissement public"}
+        questions = []
+        qset = next(p for p in QUESTION_SETS if p.exists())
+        for line in qset.read_text().splitlines():
+            if line.startswith("#") or "\t" not in line:
+                continue
+            questions.append(line.split("\t", 1)[1].strip())
+        items: list[tuple[str, bool, str]] = []  # (body, mention, expected substring)
+        qi = 0
+        for n in range(50):
+            if n % 3 == 0:
+                c = commands[(n // 3) % len(commands)]
+                items.append((c, False, cmd_expect[c]))
+            else:
+                q = questions[qi % len(questions)]
+                qi += 1
+                items.append((f"@bot {q}", True, await asyncio.to_thread(self.expected_text, q)))
+        room = self.group
+        ids: list[str] = []
+        killed_at: list[int] = []
+
+        async def killer() -> None:
+            ok = await wait_for(lambda: sum(1 for i in ids if self.alice.replies_to(i)) >= 10, 60, 0.05)
+            killed_at.append(sum(1 for i in ids if self.alice.replies_to(i)))
+            if ok:
+                self.bot.kill9()
+
+        devices_before = await self.bot_devices()
+        k = asyncio.create_task(killer())
+        t0 = time.monotonic()
+        for body, mention, _ in items[:45]:
+            ids.append(await self.ask(self.alice, room, body, mention=mention))
+        await k
+        if not self.check("e.sigkill-mid-run", not self.bot.alive() and 0 < killed_at[0] < 45,
+                          f"replies when killed: {killed_at}, bot alive: {self.bot.alive()}"):
+            if self.bot.alive():
+                self.bot.kill9()
+        log(f"e: bot SIGKILLed with {killed_at[0]}/{len(ids)} replies seen")
+        for body, mention, _ in items[45:]:  # asked while the bot is down
+            ids.append(await self.ask(self.alice, room, body, mention=mention))
+        await asyncio.sleep(1)
+        if not await self.start_bot("e.restart"):
+            return
+        await self.wait_answered(ids, 120)
+        log(f"e: all answered after {time.monotonic() - t0:.1f} s" if all(
+            self.alice.replies_to(i) for i in ids) else "e: timeout waiting for replies")
+        await asyncio.sleep(5)  # late duplicates
+        labels = {i: items[n][0] for n, i in enumerate(ids)}
+        self.check_once("e", ids, labels)
+        wrong = []
+        for n, qid in enumerate(ids):
+            rs = self.alice.replies_to(qid)
+            if rs and items[n][2] not in rs[0]["content"].get("body", ""):
+                wrong.append(f"{items[n][0]!r} → want {items[n][2]!r}, got "
+                             f"{rs[0]['content'].get('body', '')[:120]!r}")
+        self.check("e.each-reply-matches-its-question", not wrong,
+                   f"{len(wrong)} mismatches:\n    " + "\n    ".join(wrong[:6]))
+        devices_after = await self.bot_devices()
+        self.check("e.restart-keeps-device", devices_after == devices_before,
+                   f"bot devices before the restart {sorted(devices_before)}, "
+                   f"after {sorted(devices_after)}")
+
+    async def bot_devices(self) -> set[str]:
+        """The bot account's devices (admin API); includes the one shared-secret registration made."""
+        r = await asyncio.to_thread(self.synapse.http, "GET", f"/_synapse/admin/v2/users/{BOT}/devices",
+                                    None, self.admin_token)
+        return {d["device_id"] for d in r.get("devices", [])}
+
+    async def scenario_f(self) -> None:
+        """Synapse stops and restarts under the running bot: nothing lost, nothing doubled."""
+        assert self.bot
+        room = self.group
+        before = [await self.ask(self.alice, room, b, mention=m) for b, m in
+                  [("!sigle EJ", False), ("@bot Comment créer le tiers DDFIP ?", True),
+                   ("!sigle GFC", False), ("!fiche tiers-ddfip", False), ("!sigle EPLE", False)]]
+        await asyncio.to_thread(self.synapse.stop)
+        log("f: Synapse stopped")
+        await asyncio.sleep(4)
+        took = await asyncio.to_thread(self.synapse.start, "normal", 90)
+        log(f"f: Synapse back after {took:.1f} s")
+        after = [await self.ask(self.alice, room, b, mention=m) for b, m in
+                 [("!sigle GFC", False), ("@bot que veut dire EJ ?", True), ("!aide", False),
+                  ("!sigle EJ", False), ("@bot Comment créer le tiers DDFIP ?", True)]]
+        t0 = time.monotonic()
+        await self.wait_answered(before + after, 120)
+        log(f"f: waited {time.monotonic() - t0:.1f} s for replies")
+        await asyncio.sleep(4)
+        self.check("f.bot-survives-synapse-restart", self.bot.alive(), "the bot process exited")
+        self.check_once("f", before + after)
+
+    async def scenario_g(self) -> None:
+        """Synapse with a low rc_message: 100 commands, each answered once; 429s obeyed."""
+        assert self.bot
+        await asyncio.to_thread(self.synapse.stop)
+        syn_off = self.synapse.log_size()
+        bot_off = self.bot.log_size()
+        took = await asyncio.to_thread(self.synapse.start, "ratelimited", 90)
+        log(f"g: Synapse restarted with rc_message {RC_LIMITED} after {took:.1f} s")
+        # First make sure the bot is syncing again, so that the burst is not one huge /sync.
+        warm = await self.ask(self.alice, self.group, "!sigle EJ")
+        warm_ok = bool(await self.wait_reply(warm, 60))
+        self.check("g.answers-after-restart", warm_ok, "no reply to a warm-up command within 60 s")
+        cmds = ["!sigle EJ", "!sigle GFC", "!sigle EPLE", "!sigle MF2"]
+        t0 = time.monotonic()
+        ids = [await self.ask(self.alice, self.group, cmds[n % len(cmds)]) for n in range(100)]
+        log(f"g: 100 commands sent in {time.monotonic() - t0:.1f} s")
+        await self.wait_answered(ids, 180)
+        log(f"g: replies after {time.monotonic() - t0:.1f} s")
+        await asyncio.sleep(4)
+        self.check_once("g", ids)
+        n429 = self.synapse.count_429(BOT, syn_off)
+        self.check("g.synapse-answered-429", n429 > 0,
+                   "Synapse sent the bot no 429 (the scenario did not exercise rate limiting)")
+        text = self.bot.log_text(bot_off)
+        lines = [line for line in text.splitlines()
+                 if "429" in line or "M_LIMIT_EXCEEDED" in line or "rate limited" in line.lower()]
+        log(f"g: Synapse sent {n429} × 429 to the bot; bot log lines about it: {len(lines)}")
+        self.check("g.bot-logs-429", bool(lines), "no bot log line mentions 429/M_LIMIT_EXCEEDED")
+        self.check("g.bot-alive", self.bot.alive(), "the bot process exited")
+
+    # -- driver
+
+    async def scenario(self, name: str, coro, timeout: float) -> None:
+        log(f"--- scenario {name}")
+        try:
+            await asyncio.wait_for(coro, timeout)
+        except asyncio.TimeoutError:
+            self.check(f"{name}.completed", False, f"scenario timed out after {timeout:.0f} s")
+        except Exception:  # noqa: BLE001
+            self.check(f"{name}.completed", False, traceback.format_exc(limit=4))
+
+    async def main(self) -> None:
+        started = time.monotonic()
+        try:
+            if not await self.setup() or self.args.no_bot:
+                return
+            # Title of each entry, for checking that an answer is the right one.
+            out = subprocess.run([self.args.bot, "kb", "list", "--kb", self.args.kb, "--json"],
+                                 capture_output=True, text=True, timeout=30, check=True).stdout
+            self.titles = {e["id"]: e["titre"] for e in json.loads(out)}
+            self.bot = Bot(self.args.bot, self.args.kb, self.work, self.procs, self.synapse,
+                           self.passwords["bot"], BotSettings(inviters=[ALICE], admins=[ALICE]))
+            cc = self.bot.config_check()
+            self.check("bot.config-check", cc.returncode == 0,
+                       f"exit {cc.returncode}: {cc.stdout}{cc.stderr}")
+            if not await self.start_bot("bot"):
+                return
+            only = set(self.args.only.split(",")) if self.args.only else None
+            want = lambda s: only is None or s in only  # noqa: E731
+            await self.scenario("a", self.scenario_a(), 120)
+            if not self.group:
+                return
+            if want("b"):
+                await self.scenario("b", self.scenario_b(), 90)
+            if want("c") or want("d"):
+                room, since = await self.mallory_invite()
+                await self.scenario("d", self.scenario_d(), 60)
+                if room:
+                    await self.scenario("c", self.scenario_c_check(room, since), 30)
+            if want("h"):
+                await self.scenario("h", self.scenario_h(), 90)
+            if want("i"):
+                await self.scenario("i", self.scenario_i(), 60)
+            if want("e"):
+                await self.scenario("e", self.scenario_e(), 300)
+            if want("f"):
+                await self.scenario("f", self.scenario_f(), 240)
+            if want("g"):
+                await self.scenario("g", self.scenario_g(), 300)
+            self.global_checks()
+            if self.bot.alive():
+                proc = self.procs.running["bot"]
+                took = self.bot.stop(10)
+                self.check("bot.sigterm-stops-within-2s", took is not None and took <= 2.0,
+                           "still running after 10 s (SIGKILLed)" if took is None else f"took {took:.2f} s")
+                self.check("bot.sigterm-exit-status-0", proc.returncode == 0,
+                           f"exit status {proc.returncode} after SIGTERM")
+            # Sanitizer builds (asan/tsan presets) report on stderr, which is the bot log.
+            reports = [line for line in self.bot.log_text().splitlines()
+                       if "Sanitizer" in line or "runtime error:" in line]
+            self.check("bot.no-sanitizer-report", not reports, "\n    ".join(reports[:10]))
+        finally:
+            for h in ("alice", "bob", "mallory"):
+                human = getattr(self, h, None)
+                if human:
+                    await human.close()
+            self.procs.stop_all()
+            log(f"scenarios took {time.monotonic() - started:.0f} s")
+
+    async def mallory_invite(self) -> tuple[str, float]:
+        try:
+            return await self.scenario_c_invite()
+        except Exception:  # noqa: BLE001
+            self.check("c.completed", False, traceback.format_exc(limit=4))
+            return "", 0.0
+
+    def global_checks(self) -> None:
+        assert self.bot
+        stray = [ev for ev in self.alice.from_bot() if in_reply_to(ev) not in self.asked]
+        self.check("bot.no-unexpected-messages", not stray,
+                   f"{len(stray)} bot messages answer nothing we asked: " + short(stray[:2]))
+        text = self.bot.log_text()
+        leaked = [s for s in ("Comment créer le tiers DDFIP", "alert(1)", "réactiver un tiers")
+                  if s in text]
+        self.check("bot.log-has-no-message-text", not leaked, f"bot log contains {leaked}")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--work", required=True)
+    p.add_argument("--bot", required=True)
+    p.add_argument("--kb", required=True)
+    p.add_argument("--no-bot", action="store_true", help="only Synapse + the nio harness")
+    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i)")
+    run = Run(p.parse_args())
+
+    def interrupted(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupted)  # run.sh's timeout: stop what we started
+    try:
+        asyncio.run(run.main())
+    except KeyboardInterrupt as e:
+        run.check("e2e.interrupted", False, str(e) or "interrupted")
+    return 0 if run.results.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
