@@ -33,6 +33,8 @@
 #include <sstream>
 #include <thread>
 
+#include <malloc.h>
+
 namespace {
 
 using namespace opalebot;
@@ -163,6 +165,8 @@ int run_matrix(const std::string& config_file, bool new_login)
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    // Two threads that allocate little: one malloc arena is enough, and saves a heap per thread.
+    mallopt(M_ARENA_MAX, 1);
 
     const auto load = bot::load_config(config_file);
     if (!load.problems.empty()) {
@@ -281,8 +285,9 @@ int run_console_mode(const std::filesystem::path& kb_dir, const std::string& db_
     commands::add_knowledge_commands(registry, answerer, kb_dir, &questions);
     commands::EpleStore eple{db_path};
     commands::add_eple_commands(registry, eple);
+    commands::add_eple_import_command(registry, eple); // tells an admin how to give the file
     const commands::Message sender{
-        user, {}, {}, admin ? commands::Role::admin : commands::Role::member};
+        user, {}, {}, admin ? commands::Role::admin : commands::Role::member, std::nullopt};
     log::get("main")->info("console mode: one message per line, Ctrl-D to quit");
     bot::run_console(std::cin, std::cout, [&](std::string_view text) -> std::optional<std::string> {
         auto message = sender;

@@ -180,6 +180,7 @@ std::chrono::milliseconds SyncLoop::handle_error(const Error& error)
 std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
 {
     stop_ = stop;
+    last_batch_had_events_ = false;
     if (filter_id_.empty()) {
         auto filter = client_.create_filter(session_.user_id, json::parse(sync_filter_json()));
         if (!filter)
@@ -195,6 +196,8 @@ std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
             return 0ms;
         return handle_error(batch.error());
     }
+    last_batch_had_events_ = !batch.value().joined.empty() || !batch.value().invited.empty() ||
+                             !batch.value().left.empty();
     if (auto done = process(batch.value(), history); !done) {
         if (!stop.stop_requested())
             log::get("bot.sync")
@@ -215,7 +218,12 @@ void SyncLoop::run(std::stop_token stop)
     std::mutex mutex;
     std::condition_variable_any wake; // only the stop token wakes it
     while (!stop.stop_requested()) {
-        const auto delay = std::max(run_once(stop), 50ms); // never spin (style.md §6.3)
+        auto delay = run_once(stop);
+        // A batch with events is followed at once (the next question may already be there);
+        // an empty or failed one waits a little, so a server that ignores the timeout never
+        // makes the loop spin (style.md §6.3).
+        if (!last_batch_had_events_)
+            delay = std::max(delay, 50ms);
         std::unique_lock lock{mutex};
         wake.wait_for(lock, stop, delay, [] { return false; });
     }

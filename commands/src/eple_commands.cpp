@@ -654,13 +654,13 @@ void add_eple_import_command(Registry& registry, EpleStore& store)
             if (!c.message.attachment)
                 return Reply{"Je ne vois pas de fichier : répondez au message qui contient le "
                              "fichier CSV avec `" +
-                                 prefix + "import " + kind + "`, ou envoyez le fichier avec "
+                                 prefix + "import " + kind +
+                                 "`, ou envoyez le fichier avec "
                                  "cette commande en légende.",
                              {}};
             const auto& file = *c.message.attachment;
-            const auto report = referential
-                                    ? import_etablissements(store, file.content, file.name)
-                                    : import_indicateurs(store, file.content, file.name);
+            const auto report = referential ? import_etablissements(store, file.content, file.name)
+                                            : import_indicateurs(store, file.content, file.name);
             return Reply{format_import_report_markdown(report), {}};
         }};
     if (!registry.add(std::move(command)))

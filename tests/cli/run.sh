@@ -49,4 +49,33 @@ grep -q "Vouliez-vous dire !sigle" "$work/console.txt" || fail "console did-you-
 grep -q "Créer le tiers DDFIP" "$work/console.txt" || fail "console question"
 grep -q "réservée au rôle « administrateur »" "$work/console.txt" || fail "console admin refusal"
 python3 -c "import sqlite3,sys; assert sqlite3.connect(sys.argv[1]).execute('select count(*) from questions').fetchone()[0] == 1" "$work/state.db" || fail "questions not recorded"
+# EPLE imports through the binary, then the commands in the console (issue 5).
+fixtures=$(cd "$(dirname "$0")/../fixtures/eple" && pwd)
+"$bot" import etablissements "$fixtures/vague6_etablissements.csv" --db "$work/eple.db" > "$work/import.txt" ||
+  fail "import etablissements: $(cat "$work/import.txt")"
+"$bot" import indicateurs "$fixtures/vague6_indicateurs_2024-01-12.csv" --db "$work/eple.db" > /dev/null ||
+  fail "import of the first snapshot"
+"$bot" import indicateurs "$fixtures/vague6_indicateurs_2024-01-19.csv" --db "$work/eple.db" > /dev/null ||
+  fail "import of the second snapshot"
+# A bad file: nothing written, every bad line listed, exit status 1.
+printf 'uai;date;kit_taux;budget_integre;paiements;ej;titres_recettes
+0809001Z;19/01/2024;120;oui;1;1;1
+0809001A;31/02/2024;5;peut-etre;-1;1;1
+' > "$work/bad.csv"
+if "$bot" import indicateurs "$work/bad.csv" --db "$work/eple.db" > "$work/bad.txt"; then fail "a bad indicator file was accepted"; fi
+grep -q "ligne 2" "$work/bad.txt" && grep -q "ligne 3" "$work/bad.txt" || fail "bad lines not all listed: $(cat "$work/bad.txt")"
+printf '!vague 6
+!eple 0809001Z
+!difficultes 6
+!vagues
+!import etablissements
+' |
+  "$bot" console --kb "$kb" --db "$work/eple.db" 2>/dev/null > "$work/eple.txt"
+grep -q "50 budgets intégrés sur 61 (81,96 %)" "$work/eple.txt" || fail "!vague 6 budgets: $(head -5 "$work/eple.txt")"
+grep -q "plus de 30 % : 15 EPLE" "$work/eple.txt" && grep -q "de 10 à 30 % : 30 EPLE" "$work/eple.txt" &&
+  grep -q "moins de 10 % : 16 EPLE" "$work/eple.txt" || fail "!vague 6 buckets"
+grep -q "0809001Z" "$work/eple.txt" || fail "!eple by UAI"
+grep -q "EPLE à accompagner (vague 6)" "$work/eple.txt" || fail "!difficultes"
+grep -qi "vague 9" "$work/eple.txt" || fail "!vagues"
+grep -q "réservée au rôle « administrateur »" "$work/eple.txt" || fail "!import is for admins"
 echo "cli contract: all checks passed"

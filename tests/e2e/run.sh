@@ -26,34 +26,16 @@ shift 2
 [[ -d $kb ]] || { echo "e2e: $kb is not a directory" >&2; echo "0 passed, 1 failed"; exit 1; }
 
 started=$SECONDS
-venv=${OPALEBOT_E2E_VENV:-$HOME/.cache/opale-bot/e2e-venv}
-# Pinned so that a new release cannot change the test under our feet; bump deliberately.
-requirements=(matrix-synapse==1.163.2 matrix-nio==0.26.0)
-
 fatal() {
   echo "e2e: FAIL setup: $*" >&2
   echo "0 passed, 1 failed"
   exit 1
 }
 
-# 1. The virtualenv, with Debian's interpreter (python3-venv), reused between runs.
-if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import sys' 2> /dev/null; then
-  echo "e2e: creating virtualenv $venv"
-  rm -rf "$venv" 2> /dev/null || true
-  mkdir -p "$(dirname "$venv")" 2> /dev/null || fatal "cannot create $(dirname "$venv")"
-  /usr/bin/python3 -m venv "$venv" ||
-    fatal "/usr/bin/python3 -m venv failed (is the Debian package python3-venv installed?)"
-fi
-stamp="$venv/.opalebot-e2e-requirements"
-if [[ "$(cat "$stamp" 2> /dev/null)" != "${requirements[*]}" ]] ||
-  ! "$venv/bin/python" -c 'import synapse.app.homeserver, nio' 2> /dev/null; then
-  echo "e2e: installing ${requirements[*]} into $venv (first run: a minute or two)"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${requirements[@]}" ||
-    fatal "pip install ${requirements[*]} failed"
-  "$venv/bin/python" -c 'import synapse.app.homeserver, nio' ||
-    fatal "synapse or nio not importable after pip install"
-  echo "${requirements[*]}" > "$stamp"
-fi
+# 1. The virtualenv with Synapse and matrix-nio (shared with tests/bench/matrix_bench.sh).
+source "$here/venv.sh"
+ensure_e2e_venv || fatal "the virtualenv $e2e_venv could not be set up (see above)"
+venv=$e2e_venv
 
 # 2. A temporary directory for Synapse's data and logs, the bot's config, database and log.
 work=$(mktemp -d "${TMPDIR:-/tmp}/opalebot-e2e.XXXXXX")

@@ -75,8 +75,8 @@ struct WaveSix {
 
     std::string ask(std::string body, Role role = Role::member)
     {
-        const auto reply = registry.dispatch(
-            Message{"@agent:tchap.gouv.fr", "!salon:tchap.gouv.fr", std::move(body), role});
+        const auto reply = registry.dispatch(Message{"@agent:tchap.gouv.fr", "!salon:tchap.gouv.fr",
+                                                     std::move(body), role, std::nullopt});
         REQUIRE(reply);
         return reply->markdown;
     }
@@ -292,7 +292,9 @@ TEST_SUITE("unit")
         Registry registry;
         add_eple_commands(registry, store);
         const auto ask = [&](std::string body) {
-            return registry.dispatch(Message{"@a:b", "", std::move(body), Role::member})->markdown;
+            return registry
+                .dispatch(Message{"@a:b", "", std::move(body), Role::member, std::nullopt})
+                ->markdown;
         };
         CHECK(contains(ask("!vague 6"), "0 EPLE"));
         CHECK(contains(ask("!difficultes"), "Aucun EPLE à accompagner"));

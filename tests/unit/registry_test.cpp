@@ -26,7 +26,7 @@ using opalebot::testing::TempDir;
 Message message(std::string body, Role role = Role::member)
 {
     return Message{"@marie.dupont:agent.education.tchap.gouv.fr", "!salon:tchap.gouv.fr",
-                   std::move(body), role};
+                   std::move(body), role, std::nullopt};
 }
 
 Command command(std::string name, Role role = Role::member, std::vector<std::string> aliases = {})

@@ -99,6 +99,7 @@ private:
     std::string since_;
     std::string filter_id_;
     std::chrono::milliseconds backoff_{0};
+    bool last_batch_had_events_ = false;
     bool ready_ = false; ///< "ready" is logged once, after the first sync of this run
     std::chrono::system_clock::time_point last_housekeeping_{};
 };
