@@ -493,6 +493,17 @@ class Human:
             raise RuntimeError(f"{self.user_id} send failed: {resp}")
         return resp.event_id
 
+    async def send_file(self, room_id: str, path: Path, caption: str | None = None) -> str:
+        """Uploads `path` and posts it as an m.file; `caption` (spec v1.10) goes in body."""
+        data = path.read_bytes()
+        upload, _ = await self.client.upload(lambda *_: data, content_type="text/csv",
+                                             filename=path.name, filesize=len(data))
+        content = {"msgtype": "m.file", "body": caption or path.name, "filename": path.name,
+                   "url": upload.content_uri, "info": {"mimetype": "text/csv", "size": len(data)}}
+        resp = await self.client.room_send(room_id, "m.room.message", content)
+        assert isinstance(resp, RoomSendResponse), f"file send failed: {resp}"
+        return resp.event_id
+
     async def react(self, room_id: str, event_id: str, key: str) -> str:
         resp = await self.client.room_send(room_id, "m.reaction", {
             "m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}})

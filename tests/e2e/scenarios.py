@@ -382,6 +382,33 @@ class Run:
         self.check("i.kb-stats-escaped", "<script" not in html and "<img" not in html,
                    "raw <script/<img (from scenario d's questions) in: " + short(rs[:1], 1500))
 
+    async def scenario_j(self) -> None:
+        """EPLE files from the salon: a reply to a CSV and a CSV with a caption (issue 5)."""
+        fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "eple"
+        referential = await self.alice.send_file(self.group, fixtures / "vague6_etablissements.csv")
+        qb = await self.ask(self.bob, self.group, "!import etablissements",
+                            relates_to={"m.in_reply_to": {"event_id": referential}})
+        qa = await self.ask(self.alice, self.group, "!import etablissements",
+                            relates_to={"m.in_reply_to": {"event_id": referential}})
+        await self.wait_answered([qb, qa], 60)
+        rb, ra = self.alice.replies_to(qb), self.alice.replies_to(qa)
+        self.check("j.import-refused-to-non-admin",
+                   len(rb) == 1 and "réservée" in rb[0]["content"].get("body", ""), short(rb[:1]))
+        self.check("j.import-reply-to-file",
+                   len(ra) == 1 and "61 établissements importés" in ra[0]["content"].get("body", ""),
+                   short(ra[:1]))
+        captioned = await self.alice.send_file(
+            self.group, fixtures / "vague6_indicateurs_2024-01-19.csv", "!import indicateurs")
+        self.asked.add(captioned)
+        await self.wait_answered([captioned], 60)
+        ri = self.alice.replies_to(captioned)
+        self.check("j.import-file-with-caption",
+                   len(ri) == 1 and "61 relevés" in ri[0]["content"].get("body", ""), short(ri[:1]))
+        qv = await self.ask(self.alice, self.group, "!vague 6")
+        rv = await self.wait_reply(qv)
+        self.check("j.wave-dashboard", len(rv) == 1 and "50 budgets intégrés sur 61 (81,96 %)"
+                   in rv[0]["content"].get("body", ""), short(rv[:1]))
+
     async def scenario_e(self) -> None:
         """50 questions; SIGKILL in the middle; restart: each answered exactly once and correctly."""
         assert self.bot
@@ -551,6 +578,8 @@ class Run:
                 await self.scenario("h", self.scenario_h(), 90)
             if want("i"):
                 await self.scenario("i", self.scenario_i(), 60)
+            if want("j"):
+                await self.scenario("j", self.scenario_j(), 120)
             if want("e"):
                 await self.scenario("e", self.scenario_e(), 300)
             if want("f"):
@@ -601,7 +630,7 @@ def main() -> int:
     p.add_argument("--bot", required=True)
     p.add_argument("--kb", required=True)
     p.add_argument("--no-bot", action="store_true", help="only Synapse + the nio harness")
-    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i)")
+    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j)")
     run = Run(p.parse_args())
 
     def interrupted(signum: int, _frame: object) -> None:
