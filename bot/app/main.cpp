@@ -194,7 +194,11 @@ int run_matrix(const std::string& config_file, bool new_login)
     commands::Registry registry{config.command_prefix};
     commands::add_knowledge_commands(registry, answerer, kb_dir, &question, &stats);
     commands::EpleStore eple{config.database};
-    commands::add_eple_commands(registry, eple);
+    commands::EpleOptions eple_options;
+    eple_options.rule = {config.difficulty.kit_below, config.difficulty.paiements_below,
+                         config.difficulty.ej_below, config.difficulty.titres_below,
+                         config.difficulty.signals_needed};
+    commands::add_eple_commands(registry, eple, eple_options);
     commands::add_eple_import_command(registry, eple);
 
     const auto route = [&](const bot::IncomingMessage& in) -> std::optional<bot::OutgoingReply> {

@@ -163,7 +163,7 @@ ConfigLoad parse_config(const std::string& text, const std::string& file)
     static_cast<void>(file);
     r.unknown_keys(root, "",
                    {"homeserver", "account", "state", "knowledge", "rooms", "roles", "behaviour",
-                    "rate_limit", "sync"});
+                    "rate_limit", "sync", "difficultes"});
 
     const auto homeserver = r.section(root, "homeserver", {"url"});
     r.text(homeserver["url"], "homeserver.url", c.homeserver_url);
@@ -253,6 +253,17 @@ ConfigLoad parse_config(const std::string& text, const std::string& file)
     c.max_backlog_age = std::chrono::seconds{backlog};
     r.number(behaviour["question_retention_days"], "behaviour.question_retention_days",
              c.question_retention_days, 1, 3650);
+
+    const auto difficulty =
+        r.section(root, "difficultes",
+                  {"kit_below", "paiements_below", "ej_below", "titres_below", "signals_needed"});
+    auto& d = c.difficulty;
+    r.number(difficulty["kit_below"], "difficultes.kit_below", d.kit_below, 0.0, 100.0);
+    r.number(difficulty["paiements_below"], "difficultes.paiements_below", d.paiements_below, 0,
+             1'000'000);
+    r.number(difficulty["ej_below"], "difficultes.ej_below", d.ej_below, 0, 1'000'000);
+    r.number(difficulty["titres_below"], "difficultes.titres_below", d.titres_below, 0, 1'000'000);
+    r.number(difficulty["signals_needed"], "difficultes.signals_needed", d.signals_needed, 1, 4);
 
     const auto rate = r.section(root, "rate_limit", {"per_second", "burst"});
     r.number(rate["per_second"], "rate_limit.per_second", c.requests_per_second, 0.01, 100.0);

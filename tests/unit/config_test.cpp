@@ -276,4 +276,30 @@ TEST_SUITE("unit")
               "bot.yaml:2:3: YAML illisible\n");
         CHECK(format_problems("bot.yaml", {}).empty());
     }
+
+    TEST_CASE("parse_config reads the difficulty thresholds and refuses bad ones")
+    {
+        const NoSecretsInEnv env;
+        const std::string base = "homeserver: {url: \"https://hs.test\"}\n"
+                                 "account: {user_id: \"@bot:hs.test\", password: pw}\n"
+                                 "rooms: {inviters: [\":hs.test\"]}\n";
+        const auto defaults = parse_config(base, "bot.yaml");
+        CHECK(defaults.config.difficulty.kit_below == doctest::Approx(10.0));
+        CHECK(defaults.config.difficulty.signals_needed == 2);
+        const auto set = parse_config(
+            base + "difficultes: {kit_below: 15,5, signals_needed: 3, ej_below: 2}\n", "bot.yaml");
+        // "15,5" is YAML for two items of a flow map: the French comma is reported, not guessed.
+        CHECK_FALSE(set.problems.empty());
+        const auto good = parse_config(
+            base + "difficultes: {kit_below: 15.5, signals_needed: 3, ej_below: 2}\n", "bot.yaml");
+        CHECK(good.problems.empty());
+        CHECK(good.config.difficulty.kit_below == doctest::Approx(15.5));
+        CHECK(good.config.difficulty.signals_needed == 3);
+        CHECK(good.config.difficulty.ej_below == 2);
+        const auto bad = parse_config(base + "difficultes:\n  signals_needed: 7\n", "bot.yaml");
+        const auto* problem = find_problem(bad, "difficultes.signals_needed");
+        REQUIRE(problem != nullptr);
+        CHECK(problem->line == 5);
+        CHECK(problem->message.find("entre 1 et 4") != std::string::npos);
+    }
 }

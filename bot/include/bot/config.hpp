@@ -40,6 +40,16 @@ struct Config {
     std::chrono::seconds max_backlog_age{600};
     int question_retention_days = 90;
 
+    /// When an EPLE is to be accompanied (issue 5): at least `signals_needed` of kit rate under
+    /// `kit_below` %, fewer payments / EJ / titres de recettes than the thresholds.
+    struct Difficulty {
+        double kit_below = 10.0;
+        int paiements_below = 1;
+        int ej_below = 1;
+        int titres_below = 1;
+        int signals_needed = 2;
+    } difficulty;
+
     double requests_per_second = 1.0; ///< outgoing budget, sustained
     int burst = 5;
     std::chrono::seconds sync_timeout{30};
