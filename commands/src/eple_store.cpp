@@ -42,6 +42,21 @@ std::string text_or_empty(const SQLite::Column& column)
     return column.isNull() ? std::string{} : column.getString();
 }
 
+/// An établissement from the first seven columns of a row: uai, nom, commune, type, academie,
+/// vague, uai_agence_comptable (both queries select them in that order).
+Etablissement read_etablissement(SQLite::Statement& row)
+{
+    Etablissement e;
+    e.uai = row.getColumn(0).getString();
+    e.nom = row.getColumn(1).getString();
+    e.commune = text_or_empty(row.getColumn(2));
+    e.type = text_or_empty(row.getColumn(3));
+    e.academie = text_or_empty(row.getColumn(4));
+    e.vague = row.getColumn(5).getInt();
+    e.uai_agence_comptable = text_or_empty(row.getColumn(6));
+    return e;
+}
+
 Error storage_error(const std::exception& e, std::string_view what)
 {
     log::get("commands")->error("eple store: {} failed: {}", what, e.what());
@@ -77,14 +92,7 @@ std::vector<EpleStatus> read_statuses(SQLite::Database& db, std::string_view fil
         const auto uai = query.getColumn(0).getString();
         if (statuses.empty() || statuses.back().etablissement.uai != uai) {
             EpleStatus status;
-            auto& e = status.etablissement;
-            e.uai = uai;
-            e.nom = query.getColumn(1).getString();
-            e.commune = text_or_empty(query.getColumn(2));
-            e.type = text_or_empty(query.getColumn(3));
-            e.academie = text_or_empty(query.getColumn(4));
-            e.vague = query.getColumn(5).getInt();
-            e.uai_agence_comptable = text_or_empty(query.getColumn(6));
+            status.etablissement = read_etablissement(query);
             statuses.push_back(std::move(status));
         }
         if (query.getColumn(7).isNull())
@@ -250,17 +258,8 @@ Result<std::vector<Etablissement>> EpleStore::etablissements()
         SQLite::Statement query{db_, "SELECT uai, nom, commune, type, academie, vague, "
                                      "uai_agence_comptable FROM eple_etablissements ORDER BY uai"};
         std::vector<Etablissement> all;
-        while (query.executeStep()) {
-            Etablissement e;
-            e.uai = query.getColumn(0).getString();
-            e.nom = query.getColumn(1).getString();
-            e.commune = text_or_empty(query.getColumn(2));
-            e.type = text_or_empty(query.getColumn(3));
-            e.academie = text_or_empty(query.getColumn(4));
-            e.vague = query.getColumn(5).getInt();
-            e.uai_agence_comptable = text_or_empty(query.getColumn(6));
-            all.push_back(std::move(e));
-        }
+        while (query.executeStep())
+            all.push_back(read_etablissement(query));
         return all;
     } catch (const std::exception& e) {
         return storage_error(e, "lecture des établissements");
