@@ -1,0 +1,88 @@
+#pragma once
+
+#include "bot/http_client.hpp"
+#include "opalebot/result.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace opalebot::bot {
+
+/// Where and as whom the bot reaches iTop (notes/itop.md §1–2). Credentials go in the POST body
+/// or the Auth-Token header, never in the URL.
+struct ItopSettings {
+    std::string url;      ///< iTop root: "https://assistance.ac-lille.fr/itop"
+    std::string user;     ///< a UserLocal with the "REST Services User" profile
+    std::string password; ///< or:
+    std::string token;    ///< a personal or application token (iTop 3.1+)
+    std::string comment = "Créé par opale-bot"; ///< the change-tracking comment every write needs
+};
+
+/// One entry of a ticket's public log.
+struct ItopLogEntry {
+    std::string date; ///< "2026-11-23 11:27:58", server time
+    std::string author;
+    std::string message; ///< plain text
+};
+
+/// A UserRequest as the bot shows it; every value comes as a string from iTop.
+struct ItopTicket {
+    std::string id;     ///< internal key: never shown, never used to look a ticket up
+    std::string org_id; ///< for attachments
+    std::string ref;    ///< "R-000123"
+    std::string title;
+    std::string status;     ///< code: "new", "assigned"…
+    std::string team;       ///< friendly name, empty when none
+    std::string agent;      ///< friendly name, empty when none (iTop may send " ")
+    std::string start_date; ///< "YYYY-MM-DD HH:MM:SS"
+    std::string last_update;
+    std::vector<ItopLogEntry> public_log;
+};
+
+/// What the bot files: the académie's rules (service op@le, SI2C/DRASI title, every detail).
+struct ItopNewRequest {
+    std::string organisation_uai; ///< the EPLE, found by its UAI (Organization.code)
+    std::string caller_email;     ///< the Person who asks
+    std::string title;            ///< "SI2C - …" or "DRASI - …"
+    std::string description_html; ///< user text already escaped
+    std::string service_name = "op@le";
+    std::string urgency = "3"; ///< priority is computed by iTop from urgency and impact
+    std::string impact = "3";
+};
+
+/// The iTop REST/JSON API (version 1.3) over the HttpClient seam: each call is one POST of form
+/// fields with `json_data`; HTTP is always 200 and the integer `code` says how it went.
+class ItopClient {
+public:
+    ItopClient(HttpClient& http, ItopSettings settings);
+
+    /// core/create UserRequest with origin "chat"; returns the ticket with its ref.
+    Result<ItopTicket> create(const ItopNewRequest& request);
+    /// core/get by ref (a criteria object: nothing to escape); nothing when there is none.
+    Result<std::optional<ItopTicket>> find(std::string_view ref);
+    /// The caller's tickets that are not closed or rejected.
+    Result<std::vector<ItopTicket>> open_tickets_of(std::string_view caller_email);
+    /// core/update adding one public log entry (plain text).
+    Result<Done> add_public_log(std::string_view ref, std::string_view text);
+    /// core/create Attachment on a ticket.
+    Result<Done> attach(const ItopTicket& ticket, std::string_view filename,
+                        std::string_view mimetype, std::string_view bytes);
+    /// core/check_credentials for the configured account.
+    Result<bool> check_credentials();
+
+private:
+    Result<std::string> call(const std::string& json_data);
+
+    HttpClient& http_;
+    ItopSettings settings_;
+};
+
+/// A string as an OQL literal in double quotes: backslash, quotes escaped (notes/itop.md §9).
+std::string oql_quote(std::string_view text);
+
+/// The French label of a UserRequest status code ("assigned" → "Assignée").
+std::string_view itop_status_label(std::string_view status);
+
+} // namespace opalebot::bot

@@ -1,0 +1,284 @@
+#include "bot/itop_client.hpp"
+
+#include "bot/matrix_client.hpp" // url_encode
+#include "opalebot/log.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <utility>
+
+namespace opalebot::bot {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr std::string_view ticket_fields = "id,ref,title,status,org_id,team_id_friendlyname,"
+                                           "agent_id_friendlyname,start_date,last_update,"
+                                           "public_log";
+
+std::string string_at(const json& j, const char* key)
+{
+    const auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
+std::string trimmed(std::string text)
+{
+    // iTop sends " " for an empty person name (notes/itop.md §10.3).
+    const auto first = text.find_first_not_of(' ');
+    if (first == std::string::npos)
+        return {};
+    return text.substr(first, text.find_last_not_of(' ') - first + 1);
+}
+
+ItopTicket ticket_from(const json& fields)
+{
+    ItopTicket t;
+    t.id = string_at(fields, "id");
+    t.org_id = string_at(fields, "org_id");
+    t.ref = string_at(fields, "ref");
+    t.title = string_at(fields, "title");
+    t.status = string_at(fields, "status");
+    t.team = trimmed(string_at(fields, "team_id_friendlyname"));
+    t.agent = trimmed(string_at(fields, "agent_id_friendlyname"));
+    t.start_date = string_at(fields, "start_date");
+    t.last_update = string_at(fields, "last_update");
+    if (const auto log = fields.find("public_log"); log != fields.end() && log->is_object())
+        if (const auto entries = log->find("entries"); entries != log->end() && entries->is_array())
+            for (const auto& e : *entries)
+                if (e.is_object())
+                    t.public_log.push_back({string_at(e, "date"), string_at(e, "user_login"),
+                                            string_at(e, "message")});
+    return t;
+}
+
+/// The objects of a successful answer; `objects` is null when nothing matched (§5).
+std::vector<ItopTicket> tickets_of(const json& answer)
+{
+    std::vector<ItopTicket> tickets;
+    const auto objects = answer.find("objects");
+    if (objects == answer.end() || !objects->is_object())
+        return tickets;
+    for (const auto& [key, object] : objects->items())
+        if (object.is_object() && object.contains("fields") && object["fields"].is_object())
+            tickets.push_back(ticket_from(object["fields"]));
+    return tickets;
+}
+
+Error itop_error(int code, std::string message)
+{
+    return Error{Error::Kind::invalid, code, "ITOP_" + std::to_string(code),
+                 std::move(message),   {},   false};
+}
+
+} // namespace
+
+std::string oql_quote(std::string_view text)
+{
+    std::string quoted = "\"";
+    for (const char c : text) {
+        if (c == '\\' || c == '"' || c == '\'')
+            quoted += '\\';
+        quoted += c;
+    }
+    return quoted + '"';
+}
+
+std::string_view itop_status_label(std::string_view status)
+{
+    static constexpr std::array<std::pair<std::string_view, std::string_view>, 10> labels{{
+        {"new", "Nouveau"},
+        {"waiting_for_approval", "En attente d'approbation"},
+        {"approved", "Approuvé"},
+        {"rejected", "Rejeté"},
+        {"assigned", "Assignée"},
+        {"pending", "En attente"},
+        {"escalated_tto", "Escaladé (prise en charge)"},
+        {"escalated_ttr", "Escaladé (résolution)"},
+        {"resolved", "Résolue"},
+        {"closed", "Fermée"},
+    }};
+    for (const auto& [code, label] : labels)
+        if (code == status)
+            return label;
+    return status;
+}
+
+ItopClient::ItopClient(HttpClient& http, ItopSettings settings)
+    : http_(http), settings_(std::move(settings))
+{
+    while (!settings_.url.empty() && settings_.url.back() == '/')
+        settings_.url.pop_back();
+}
+
+Result<std::string> ItopClient::call(const std::string& json_data)
+{
+    Request request;
+    request.method = "POST";
+    request.url = settings_.url + "/webservices/rest.php?version=1.3";
+    request.timeout = 30'000ms;
+    request.headers["Content-Type"] = "application/x-www-form-urlencoded";
+    // Form fields, never a JSON body (code 3) nor credentials in the query string (code 1).
+    if (!settings_.token.empty())
+        request.headers["Auth-Token"] = settings_.token;
+    else
+        request.body = "auth_user=" + url_encode(settings_.user) +
+                       "&auth_pwd=" + url_encode(settings_.password) + "&";
+    request.body += "json_data=" + url_encode(json_data);
+    auto response = http_.send(request);
+    if (!response)
+        return response.error();
+    if (response.value().status != 200)
+        return Error{Error::Kind::http,
+                     static_cast<int>(response.value().status),
+                     {},
+                     "iTop: HTTP " + std::to_string(response.value().status),
+                     {},
+                     false};
+    return std::move(response.value().body);
+}
+
+namespace {
+
+/// The answer as JSON when its code is 0, else the iTop error (logged for admins).
+Result<json> checked(Result<std::string> body, std::string_view operation)
+{
+    if (!body)
+        return body.error();
+    auto answer = json::parse(body.value(), nullptr, false);
+    if (!answer.is_object() || !answer.contains("code") || !answer["code"].is_number_integer())
+        return Error{Error::Kind::parse, 0, {}, "iTop: réponse illisible", {}, false};
+    const int code = answer["code"].get<int>();
+    if (code != 0) {
+        auto message = string_at(answer, "message");
+        log::get("bot.itop")->warn("iTop {} refused: code {}: {}", operation, code, message);
+        return itop_error(code, std::move(message));
+    }
+    return answer;
+}
+
+} // namespace
+
+Result<ItopTicket> ItopClient::create(const ItopNewRequest& r)
+{
+    const json request{
+        {"operation", "core/create"},
+        {"comment", settings_.comment},
+        {"class", "UserRequest"},
+        {"output_fields", ticket_fields},
+        {"fields",
+         {{"org_id", {{"code", r.organisation_uai}}}, // criteria objects: nothing to escape
+          {"caller_id", {{"email", r.caller_email}}},
+          {"service_id", {{"name", r.service_name}}},
+          {"title", r.title},
+          {"description", r.description_html},
+          {"urgency", r.urgency},
+          {"impact", r.impact},
+          {"origin", "chat"}}}};
+    auto answer = checked(call(request.dump()), "core/create");
+    if (!answer)
+        return answer.error();
+    auto tickets = tickets_of(answer.value());
+    if (tickets.size() != 1 || tickets.front().ref.empty())
+        return Error{Error::Kind::parse, 0, {}, "iTop: ticket créé sans référence", {}, false};
+    return std::move(tickets.front());
+}
+
+Result<std::optional<ItopTicket>> ItopClient::find(std::string_view ref)
+{
+    const json request{{"operation", "core/get"},
+                       {"class", "UserRequest"},
+                       {"key", {{"ref", std::string{ref}}}},
+                       {"output_fields", ticket_fields}};
+    auto answer = checked(call(request.dump()), "core/get");
+    if (!answer)
+        return answer.error();
+    auto tickets = tickets_of(answer.value());
+    if (tickets.empty())
+        return std::optional<ItopTicket>{};
+    return std::optional<ItopTicket>{std::move(tickets.front())};
+}
+
+Result<std::vector<ItopTicket>> ItopClient::open_tickets_of(std::string_view caller_email)
+{
+    const json request{
+        {"operation", "core/get"},
+        {"class", "UserRequest"},
+        {"key", "SELECT UserRequest AS u JOIN Person AS p ON u.caller_id = p.id WHERE p.email = " +
+                    oql_quote(caller_email) + " AND u.status NOT IN (\"closed\",\"rejected\")"},
+        {"output_fields", ticket_fields}};
+    auto answer = checked(call(request.dump()), "core/get");
+    if (!answer)
+        return answer.error();
+    return tickets_of(answer.value());
+}
+
+Result<Done> ItopClient::add_public_log(std::string_view ref, std::string_view text)
+{
+    const json request{
+        {"operation", "core/update"},
+        {"comment", settings_.comment},
+        {"class", "UserRequest"},
+        {"key", {{"ref", std::string{ref}}}},
+        {"output_fields", "id"},
+        {"fields",
+         {{"public_log", {{"add_item", {{"message", std::string{text}}, {"format", "text"}}}}}}}};
+    auto answer = checked(call(request.dump()), "core/update");
+    if (!answer)
+        return answer.error();
+    return Done{};
+}
+
+Result<Done> ItopClient::attach(const ItopTicket& ticket, std::string_view filename,
+                                std::string_view mimetype, std::string_view bytes)
+{
+    static constexpr std::string_view alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string base64;
+    base64.reserve((bytes.size() + 2) / 3 * 4);
+    for (std::size_t i = 0; i < bytes.size(); i += 3) {
+        std::uint32_t chunk = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i]))
+                              << 16;
+        if (i + 1 < bytes.size())
+            chunk |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
+        if (i + 2 < bytes.size())
+            chunk |= static_cast<unsigned char>(bytes[i + 2]);
+        base64 += alphabet[(chunk >> 18) & 63];
+        base64 += alphabet[(chunk >> 12) & 63];
+        base64 += i + 1 < bytes.size() ? alphabet[(chunk >> 6) & 63] : '=';
+        base64 += i + 2 < bytes.size() ? alphabet[chunk & 63] : '=';
+    }
+    const json request{{"operation", "core/create"},
+                       {"comment", settings_.comment},
+                       {"class", "Attachment"},
+                       {"output_fields", "id"},
+                       {"fields",
+                        {{"item_class", "UserRequest"},
+                         {"item_id", ticket.id},
+                         {"item_org_id", ticket.org_id},
+                         {"contents",
+                          {{"data", base64},
+                           {"filename", std::string{filename}},
+                           {"mimetype", std::string{mimetype}}}}}}};
+    auto answer = checked(call(request.dump()), "core/create Attachment");
+    if (!answer)
+        return answer.error();
+    return Done{};
+}
+
+Result<bool> ItopClient::check_credentials()
+{
+    const json request{{"operation", "core/check_credentials"},
+                       {"user", settings_.user},
+                       {"password", settings_.password}};
+    auto answer = checked(call(request.dump()), "core/check_credentials");
+    if (!answer)
+        return answer.error();
+    const auto authorized = answer.value().find("authorized");
+    return authorized != answer.value().end() && authorized->is_boolean() &&
+           authorized->get<bool>();
+}
+
+} // namespace opalebot::bot
