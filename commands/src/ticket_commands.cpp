@@ -1,0 +1,263 @@
+#include "commands/ticket_commands.hpp"
+
+#include "commands/eple_commands.hpp"
+#include "commands/eple_import.hpp"
+#include "commands/ticket_stats.hpp"
+#include "commands/ticket_store.hpp"
+#include "knowledge/text.hpp"
+#include "opalebot/log.hpp"
+
+#include <memory>
+#include <stdexcept>
+
+namespace opalebot::commands {
+namespace {
+
+constexpr std::string_view unavailable =
+    "Le service de tickets est indisponible pour le moment (incident noté pour les "
+    "administrateurs). Réessayez dans quelques minutes.";
+
+Reply markdown_reply(std::string markdown)
+{
+    Reply reply;
+    reply.markdown = std::move(markdown);
+    return reply;
+}
+
+std::string_view trim(std::string_view text)
+{
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos)
+        return {};
+    const auto last = text.find_last_not_of(" \t\r\n");
+    return text.substr(first, last - first + 1);
+}
+
+/// The first word of `text` and what follows it.
+std::pair<std::string_view, std::string_view> split_first(std::string_view text)
+{
+    text = trim(text);
+    const auto end = text.find_first_of(" \t\r\n");
+    if (end == std::string_view::npos)
+        return {text, {}};
+    return {text.substr(0, end), trim(text.substr(end))};
+}
+
+/// "texte" or « texte » without its quotes, \" and \\ read.
+std::string unquote(std::string_view text)
+{
+    text = trim(text);
+    if (text.size() >= 2 && text.front() == '"' && text.back() == '"') {
+        std::string out;
+        for (std::size_t i = 1; i + 1 < text.size(); ++i) {
+            if (text[i] == '\\' && i + 2 < text.size() &&
+                (text[i + 1] == '"' || text[i + 1] == '\\'))
+                ++i;
+            out += text[i];
+        }
+        return out;
+    }
+    constexpr std::string_view open = "«";
+    constexpr std::string_view close = "»";
+    if (text.starts_with(open) && text.ends_with(close) && text.size() > 4)
+        return std::string{
+            trim(text.substr(open.size(), text.size() - open.size() - close.size()))};
+    return std::string{text};
+}
+
+std::string days_ago(TimePoint from, TimePoint now)
+{
+    const auto days = std::chrono::duration_cast<std::chrono::hours>(now - from).count() / 24;
+    if (days <= 0)
+        return "aujourd'hui";
+    if (days == 1)
+        return "depuis 1 jour";
+    return "depuis " + std::to_string(days) + " jours";
+}
+
+std::string ticket_card(const Ticket& t, TimePoint now)
+{
+    using knowledge::escape_markdown;
+    std::string out = "**" + t.ref + "** – " + escape_markdown(t.title) + "\n\n";
+    out += "- **Statut** : " + std::string{status_label(t.status)} + '\n';
+    out += "- **Équipe** : " + std::string{team_name(t.team)};
+    if (!t.agent.empty())
+        out += " (" + escape_markdown(t.agent) + ")";
+    out += "\n- **Ouvert** : " + days_ago(t.created_at, now) + '\n';
+    if (!t.log.empty()) {
+        const auto& last = t.log.back();
+        out += "- **Dernier suivi** (" + days_ago(last.at, now) +
+               ") : " + escape_markdown(last.text) + '\n';
+    }
+    if (!t.link.empty())
+        out += "- [Voir le ticket](" + t.link + ")\n";
+    return out;
+}
+
+bool may_see(const Ticket& ticket, const Message& message)
+{
+    return ticket.requester == message.sender || message.role != Role::member;
+}
+
+Reply show_ticket(TicketBackend& backend, const Message& message, std::string_view ref,
+                  TimePoint now)
+{
+    const auto found = backend.find(ref);
+    if (!found)
+        return markdown_reply(std::string{unavailable});
+    // the same answer for unknown and forbidden: a reference must not reveal that a ticket exists
+    if (!found.value() || !may_see(*found.value(), message))
+        return markdown_reply("Je ne trouve pas de ticket " + knowledge::escape_markdown(ref) +
+                              " parmi ceux que vous pouvez consulter.");
+    return markdown_reply(ticket_card(*found.value(), now));
+}
+
+Reply change_status(TicketBackend& backend, const Message& message, std::string_view ref,
+                    std::string_view rest)
+{
+    if (message.role == Role::member)
+        return markdown_reply("Seul le support peut changer le statut d'un ticket.");
+    // "en attente" is two words: try two, then one
+    std::optional<TicketStatus> status;
+    std::string_view text;
+    const auto [first, after_first] = split_first(rest);
+    const auto [second, after_second] = split_first(after_first);
+    if (!second.empty())
+        if ((status = parse_status(std::string{first} + " " + std::string{second})))
+            text = after_second;
+    if (!status && (status = parse_status(first)))
+        text = after_first;
+    if (!status)
+        return markdown_reply("Statut inconnu « " + knowledge::escape_markdown(first) +
+                              " » : nouveau, assigné, en attente, résolu ou clos.");
+    const auto updated = backend.update(ref, status, unquote(text), message.sender);
+    if (!updated) {
+        if (updated.error().kind == Error::Kind::not_found ||
+            updated.error().kind == Error::Kind::invalid)
+            return markdown_reply("Je ne trouve pas de ticket " + knowledge::escape_markdown(ref) +
+                                  ".");
+        return markdown_reply(std::string{unavailable});
+    }
+    return markdown_reply("Ticket **" + updated.value().ref + "** passé au statut « " +
+                          std::string{status_label(updated.value().status)} + " ».");
+}
+
+Reply my_tickets(TicketBackend& backend, const Message& message, TimePoint now)
+{
+    const auto open = backend.open_tickets_of(message.sender);
+    if (!open)
+        return markdown_reply(std::string{unavailable});
+    if (open.value().empty())
+        return markdown_reply(
+            "Vous n'avez aucun ticket en cours. Pour en ouvrir un : `!ticket nouveau`.");
+    std::string out = "**Vos tickets en cours**\n\n";
+    for (const auto& t : open.value())
+        out += "- **" + t.ref + "** – " + knowledge::escape_markdown(t.title) + " (" +
+               std::string{status_label(t.status)} + ", " + days_ago(t.created_at, now) + ")\n";
+    return markdown_reply(out);
+}
+
+Reply stats(TicketBackend& backend, const Message& message, std::string_view args, TimePoint now)
+{
+    if (message.role == Role::member)
+        return markdown_reply("Les statistiques des tickets sont réservées au support.");
+    std::optional<std::chrono::year_month_day> from;
+    std::optional<std::chrono::year_month_day> to;
+    for (auto rest = args; !trim(rest).empty();) {
+        const auto [word, after] = split_first(rest);
+        const auto [date_text, after_date] = split_first(after);
+        const auto folded = knowledge::fold(word);
+        const auto date = parse_french_date(date_text);
+        if ((folded != "du" && folded != "au") || !date)
+            return markdown_reply("Écrivez `!tickets stats [du JJ/MM/AAAA] [au JJ/MM/AAAA]`.");
+        (folded == "du" ? from : to) = date;
+        rest = after_date;
+    }
+    using std::chrono::sys_days;
+    const auto begin = from ? TimePoint{sys_days{*from}} : TimePoint{};
+    // "au" is inclusive: up to the end of that day
+    const auto end =
+        to ? TimePoint{sys_days{*to} + std::chrono::days{1}} : now + std::chrono::seconds{1};
+    if (end <= begin)
+        return markdown_reply("La date de fin précède la date de début.");
+    const auto tickets = backend.filed_between(begin, end);
+    if (!tickets)
+        return markdown_reply(std::string{unavailable});
+    std::string period = from ? "du " + format_date(*from) : std::string{"depuis le début"};
+    if (to)
+        period += " au " + format_date(*to);
+    return markdown_reply(format_ticket_stats(compute_ticket_stats(tickets.value(), now), period));
+}
+
+} // namespace
+
+void add_ticket_commands(Registry& registry, TicketBackend& backend, TicketDialogues& dialogues,
+                         TicketCommandOptions options)
+{
+    const auto prefix = registry.prefix();
+    auto shared = std::make_shared<const TicketCommandOptions>(std::move(options));
+    const auto add = [&registry](Command command) {
+        const auto name = command.name;
+        if (!registry.add(std::move(command)))
+            throw std::logic_error("command registered twice: " + name);
+    };
+    add({"ticket",
+         {},
+         prefix + "ticket nouveau [clé=valeur…] | " + prefix + "ticket R-000123",
+         "ouvrir un ticket d'assistance guidé, ou consulter un ticket",
+         Role::member,
+         [&backend, &dialogues, shared, prefix](const Context& c) {
+             const auto [word, rest] = split_first(c.args);
+             if (knowledge::fold(word) == "nouveau")
+                 return markdown_reply(dialogues.start(c.message.sender, c.message.room, rest));
+             if (parse_reference(word)) {
+                 const auto [action, tail] = split_first(rest);
+                 if (action.empty())
+                     return show_ticket(backend, c.message, word, shared->clock());
+                 if (knowledge::fold(action) == "statut")
+                     return change_status(backend, c.message, word, tail);
+             }
+             return markdown_reply("Écrivez `" + prefix +
+                                   "ticket nouveau` pour ouvrir un ticket, ou `" + prefix +
+                                   "ticket R-000123` pour en consulter un.");
+         }});
+    add({"tickets",
+         {},
+         prefix + "tickets | " + prefix + "tickets stats [du JJ/MM/AAAA] [au JJ/MM/AAAA]",
+         "vos tickets en cours ; les statistiques pour le support",
+         Role::member,
+         [&backend, shared](const Context& c) {
+             const auto [word, rest] = split_first(c.args);
+             if (knowledge::fold(word) == "stats")
+                 return stats(backend, c.message, rest, shared->clock());
+             return my_tickets(backend, c.message, shared->clock());
+         }});
+}
+
+std::optional<Reply> answer_ticket_dialogue(TicketDialogues& dialogues, const Message& message)
+{
+    try {
+        if (message.attachment) // a screenshot sent in the thread during the dialogue
+            if (auto reply =
+                    dialogues.add_attachment(message.sender, message.room, *message.attachment))
+                return markdown_reply(std::move(*reply));
+    } catch (const std::exception& e) {
+        log::get("commands")->error("ticket attachment failed: {}", e.what());
+        return markdown_reply(std::string{unavailable});
+    }
+    auto body = trim(message.body);
+    if (body == "✅" || body == "✔️" || body == "👍")
+        body = "oui";
+    else if (body == "❌" || body == "✖️")
+        body = "non";
+    try {
+        if (auto reply = dialogues.answer(message.sender, message.room, body))
+            return markdown_reply(std::move(*reply));
+    } catch (const std::exception& e) { // SQLite: keep the bot alive, say so
+        log::get("commands")->error("ticket dialogue failed: {}", e.what());
+        return markdown_reply(std::string{unavailable});
+    }
+    return std::nullopt;
+}
+
+} // namespace opalebot::commands

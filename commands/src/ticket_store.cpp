@@ -1,0 +1,399 @@
+#include "commands/ticket_store.hpp"
+
+#include "knowledge/text.hpp"
+#include "opalebot/log.hpp"
+
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+
+#include <cctype>
+#include <cstdio>
+#include <stdexcept>
+
+namespace opalebot::commands {
+namespace {
+
+constexpr int schema_version = 1;
+
+std::int64_t to_millis(TimePoint t)
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+TimePoint from_millis(std::int64_t ms)
+{
+    return TimePoint{
+        std::chrono::duration_cast<TimePoint::duration>(std::chrono::milliseconds{ms})};
+}
+
+Error storage_error(const std::exception& e, std::string_view what)
+{
+    log::get("commands")->error("ticket store: {} failed: {}", what, e.what());
+    return Error{Error::Kind::storage, 0, {}, std::string{what} + " : " + e.what(), {}, false};
+}
+
+constexpr std::string_view columns =
+    "id, title, team, status, requester, room, agent, fields, created_at, updated_at, "
+    "resolved_at";
+
+} // namespace
+
+std::string_view status_code(TicketStatus status)
+{
+    switch (status) {
+    case TicketStatus::created:
+        return "new";
+    case TicketStatus::assigned:
+        return "assigned";
+    case TicketStatus::pending:
+        return "pending";
+    case TicketStatus::resolved:
+        return "resolved";
+    case TicketStatus::closed:
+        return "closed";
+    }
+    return "new";
+}
+
+std::string_view status_label(TicketStatus status)
+{
+    switch (status) {
+    case TicketStatus::created:
+        return "nouveau";
+    case TicketStatus::assigned:
+        return "assigné";
+    case TicketStatus::pending:
+        return "en attente";
+    case TicketStatus::resolved:
+        return "résolu";
+    case TicketStatus::closed:
+        return "clos";
+    }
+    return "nouveau";
+}
+
+std::optional<TicketStatus> parse_status(std::string_view text)
+{
+    const auto folded = knowledge::fold(text);
+    for (const auto s : {TicketStatus::created, TicketStatus::assigned, TicketStatus::pending,
+                         TicketStatus::resolved, TicketStatus::closed})
+        if (folded == status_code(s) || folded == knowledge::fold(status_label(s)))
+            return s;
+    if (folded == "nouveau" || folded == "ferme" || folded == "attente")
+        return folded == "nouveau" ? TicketStatus::created
+               : folded == "ferme" ? TicketStatus::closed
+                                   : TicketStatus::pending;
+    return std::nullopt;
+}
+
+bool is_open(TicketStatus status)
+{
+    return status != TicketStatus::resolved && status != TicketStatus::closed;
+}
+
+std::string_view team_name(Team team)
+{
+    switch (team) {
+    case Team::si2c:
+        return "SI2C";
+    case Team::drasi:
+        return "DRASI";
+    case Team::national:
+        return "national";
+    }
+    return "SI2C";
+}
+
+Team team_of(Service service)
+{
+    return service == Service::drasi ? Team::drasi : Team::si2c;
+}
+
+std::optional<std::int64_t> parse_reference(std::string_view ref)
+{
+    if (ref.size() < 3 || (ref[0] != 'R' && ref[0] != 'r') || ref[1] != '-')
+        return std::nullopt;
+    std::int64_t id = 0;
+    for (const char c : ref.substr(2)) {
+        if (std::isdigit(static_cast<unsigned char>(c)) == 0 || id > 100'000'000'000)
+            return std::nullopt;
+        id = id * 10 + (c - '0');
+    }
+    return id > 0 ? std::optional{id} : std::nullopt;
+}
+
+std::string format_reference(std::int64_t id)
+{
+    char text[32];
+    std::snprintf(text, sizeof text, "R-%06lld", static_cast<long long>(id));
+    return text;
+}
+
+TicketStore::TicketStore(const std::string& path, Clock clock)
+    : db_(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX),
+      clock_(std::move(clock))
+{
+    if (path != ":memory:")
+        db_.exec("PRAGMA journal_mode = WAL"); // shared with the state store
+    db_.setBusyTimeout(5000);
+    migrate();
+}
+
+void TicketStore::migrate()
+{
+    SQLite::Transaction transaction{db_};
+    db_.exec("CREATE TABLE IF NOT EXISTS ticket_schema (version INTEGER NOT NULL)");
+    int version = 0;
+    {
+        SQLite::Statement query{db_, "SELECT max(version) FROM ticket_schema"};
+        if (query.executeStep() && !query.getColumn(0).isNull())
+            version = query.getColumn(0).getInt();
+    }
+    if (version > schema_version)
+        throw std::runtime_error("the ticket tables come from a newer opale-bot (schema " +
+                                 std::to_string(version) + ")");
+    if (version < 1) {
+        db_.exec(R"sql(
+CREATE TABLE ticket_tickets (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    team TEXT NOT NULL CHECK (team IN ('SI2C', 'DRASI', 'national')),
+    status TEXT NOT NULL CHECK (status IN ('new', 'assigned', 'pending', 'resolved', 'closed')),
+    requester TEXT NOT NULL,
+    room TEXT NOT NULL DEFAULT '',
+    agent TEXT NOT NULL DEFAULT '',
+    fields TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    resolved_at INTEGER
+);
+CREATE INDEX ticket_tickets_by_requester ON ticket_tickets (requester, status);
+CREATE INDEX ticket_tickets_by_created ON ticket_tickets (created_at);
+CREATE TABLE ticket_log (
+    ticket_id INTEGER NOT NULL REFERENCES ticket_tickets (id),
+    at INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX ticket_log_by_ticket ON ticket_log (ticket_id, at);
+CREATE TABLE ticket_files (
+    ticket_id INTEGER NOT NULL REFERENCES ticket_tickets (id),
+    name TEXT NOT NULL,
+    content BLOB NOT NULL
+);
+)sql");
+    }
+    db_.exec("DELETE FROM ticket_schema");
+    db_.exec("INSERT INTO ticket_schema (version) VALUES (" + std::to_string(schema_version) + ")");
+    transaction.commit();
+}
+
+std::vector<Ticket> TicketStore::read_where(const std::string& where,
+                                            const std::function<void(SQLite::Statement&)>& bind)
+{
+    SQLite::Statement query{db_, "SELECT " + std::string{columns} + " FROM ticket_tickets WHERE " +
+                                     where};
+    bind(query);
+    std::vector<Ticket> tickets;
+    while (query.executeStep()) {
+        Ticket t;
+        const auto id = query.getColumn(0).getInt64();
+        t.ref = format_reference(id);
+        t.title = query.getColumn(1).getString();
+        const auto team = query.getColumn(2).getString();
+        t.team = team == "DRASI" ? Team::drasi : team == "national" ? Team::national : Team::si2c;
+        t.status = parse_status(query.getColumn(3).getString()).value_or(TicketStatus::created);
+        t.requester = query.getColumn(4).getString();
+        t.room = query.getColumn(5).getString();
+        t.agent = query.getColumn(6).getString();
+        t.fields = deserialize_fields(query.getColumn(7).getString());
+        t.created_at = from_millis(query.getColumn(8).getInt64());
+        t.updated_at = from_millis(query.getColumn(9).getInt64());
+        if (!query.getColumn(10).isNull())
+            t.resolved_at = from_millis(query.getColumn(10).getInt64());
+        SQLite::Statement log_query{
+            db_, "SELECT at, author, text FROM ticket_log WHERE ticket_id = ? ORDER BY at, rowid"};
+        log_query.bind(1, id);
+        while (log_query.executeStep())
+            t.log.push_back(LogEntry{from_millis(log_query.getColumn(0).getInt64()),
+                                     log_query.getColumn(1).getString(),
+                                     log_query.getColumn(2).getString()});
+        SQLite::Statement files{db_,
+                                "SELECT name FROM ticket_files WHERE ticket_id = ? ORDER BY rowid"};
+        files.bind(1, id);
+        while (files.executeStep())
+            t.attachment_names.push_back(files.getColumn(0).getString());
+        tickets.push_back(std::move(t));
+    }
+    return tickets;
+}
+
+std::optional<Ticket> TicketStore::read(std::int64_t id)
+{
+    auto tickets = read_where("id = ?", [id](SQLite::Statement& q) { q.bind(1, id); });
+    if (tickets.empty())
+        return std::nullopt;
+    return std::move(tickets.front());
+}
+
+Result<Ticket> TicketStore::create(const NewTicket& ticket)
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        SQLite::Transaction transaction{db_};
+        {
+            SQLite::Statement existing{db_,
+                                       "SELECT id FROM ticket_tickets WHERE idempotency_key = ?"};
+            existing.bind(1, ticket.idempotency_key);
+            if (existing.executeStep()) // a retry: the first attempt did create it
+                return *read(existing.getColumn(0).getInt64());
+        }
+        const auto now = to_millis(clock_());
+        SQLite::Statement insert{db_, R"sql(
+INSERT INTO ticket_tickets (idempotency_key, title, team, status, requester, room, fields,
+                            created_at, updated_at)
+VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?)
+)sql"};
+        insert.bind(1, ticket.idempotency_key);
+        insert.bind(2, ticket_title(ticket.fields));
+        insert.bind(3,
+                    std::string{team_name(team_of(ticket.fields.service.value_or(Service::si2c)))});
+        insert.bind(4, ticket.requester);
+        insert.bind(5, ticket.room);
+        insert.bind(6, serialize_fields(ticket.fields));
+        insert.bind(7, now);
+        insert.bind(8, now);
+        insert.exec();
+        const auto id = db_.getLastInsertRowid();
+        SQLite::Statement file{
+            db_, "INSERT INTO ticket_files (ticket_id, name, content) VALUES (?, ?, ?)"};
+        for (const auto& attachment : ticket.attachments) {
+            file.bind(1, id);
+            file.bind(2, attachment.name);
+            file.bind(3, attachment.content.data(), static_cast<int>(attachment.content.size()));
+            file.exec();
+            file.reset();
+        }
+        transaction.commit();
+        return *read(id);
+    } catch (const std::exception& e) {
+        return storage_error(e, "création du ticket");
+    }
+}
+
+Result<std::optional<Ticket>> TicketStore::find(std::string_view ref)
+{
+    const auto id = parse_reference(ref);
+    if (!id)
+        return std::optional<Ticket>{};
+    const std::lock_guard lock{mutex_};
+    try {
+        return read(*id);
+    } catch (const std::exception& e) {
+        return storage_error(e, "lecture du ticket");
+    }
+}
+
+Result<std::vector<Ticket>> TicketStore::open_tickets_of(std::string_view requester)
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        const std::string who{requester};
+        return read_where("requester = ? AND status NOT IN ('resolved', 'closed') ORDER BY id DESC",
+                          [&who](SQLite::Statement& q) { q.bind(1, who); });
+    } catch (const std::exception& e) {
+        return storage_error(e, "lecture des tickets");
+    }
+}
+
+Result<Ticket> TicketStore::update(std::string_view ref, std::optional<TicketStatus> status,
+                                   std::string_view text, std::string_view author)
+{
+    const auto id = parse_reference(ref);
+    if (!id)
+        return Error{Error::Kind::invalid, 0, {}, "référence invalide", {}, false};
+    const std::lock_guard lock{mutex_};
+    try {
+        SQLite::Transaction transaction{db_};
+        const auto current = read(*id);
+        if (!current)
+            return Error{Error::Kind::not_found, 0, {}, "ticket inconnu", {}, false};
+        const auto now = to_millis(clock_());
+        if (status) {
+            // resolved_at is the first resolution: a closure after it keeps the time it took
+            SQLite::Statement set{db_, R"sql(
+UPDATE ticket_tickets SET status = ?, updated_at = ?,
+    resolved_at = CASE WHEN ? IN ('resolved', 'closed') THEN coalesce(resolved_at, ?) ELSE NULL END
+WHERE id = ?
+)sql"};
+            const std::string code{status_code(*status)};
+            set.bind(1, code);
+            set.bind(2, now);
+            set.bind(3, code);
+            set.bind(4, now);
+            set.bind(5, *id);
+            set.exec();
+        }
+        if (!text.empty()) {
+            SQLite::Statement add{db_,
+                                  "INSERT INTO ticket_log (ticket_id, at, author, text) VALUES "
+                                  "(?, ?, ?, ?)"};
+            add.bind(1, *id);
+            add.bind(2, now);
+            add.bind(3, std::string{author});
+            add.bind(4, std::string{text});
+            add.exec();
+            SQLite::Statement touch{db_, "UPDATE ticket_tickets SET updated_at = ? WHERE id = ?"};
+            touch.bind(1, now);
+            touch.bind(2, *id);
+            touch.exec();
+        }
+        transaction.commit();
+        return *read(*id);
+    } catch (const std::exception& e) {
+        return storage_error(e, "mise à jour du ticket");
+    }
+}
+
+Result<Ticket> TicketStore::assign(std::string_view ref, Team team, std::string_view agent)
+{
+    const auto id = parse_reference(ref);
+    if (!id)
+        return Error{Error::Kind::invalid, 0, {}, "référence invalide", {}, false};
+    {
+        const std::lock_guard lock{mutex_};
+        try {
+            SQLite::Statement set{db_, "UPDATE ticket_tickets SET team = ?, agent = ?, status = "
+                                       "'assigned', updated_at = ? WHERE id = ?"};
+            set.bind(1, std::string{team_name(team)});
+            set.bind(2, std::string{agent});
+            set.bind(3, to_millis(clock_()));
+            set.bind(4, *id);
+            if (set.exec() == 0)
+                return Error{Error::Kind::not_found, 0, {}, "ticket inconnu", {}, false};
+        } catch (const std::exception& e) {
+            return storage_error(e, "affectation du ticket");
+        }
+    }
+    return update(ref, std::nullopt, "Ticket affecté à " + std::string{team_name(team)} + ".",
+                  agent);
+}
+
+Result<std::vector<Ticket>> TicketStore::filed_between(TimePoint from, TimePoint to)
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        const auto lo = to_millis(from);
+        const auto hi = to_millis(to);
+        return read_where("created_at >= ? AND created_at < ? ORDER BY id",
+                          [lo, hi](SQLite::Statement& q) {
+                              q.bind(1, lo);
+                              q.bind(2, hi);
+                          });
+    } catch (const std::exception& e) {
+        return storage_error(e, "lecture des tickets");
+    }
+}
+
+} // namespace opalebot::commands
