@@ -12,9 +12,13 @@
 #include "commands/eple_commands.hpp"
 #include "commands/eple_import.hpp"
 #include "commands/registry.hpp"
+#include "commands/ticket_commands.hpp"
+#include "commands/ticket_dialogue.hpp"
+#include "commands/ticket_store.hpp"
 #include "knowledge/analyzer.hpp"
 #include "knowledge/answerer.hpp"
 #include "knowledge/knowledge_base.hpp"
+#include "knowledge/text.hpp"
 #include "opalebot/log.hpp"
 
 #include <CLI/CLI.hpp>
@@ -279,6 +283,26 @@ int run_import(const std::string& kind, const std::string& file, const std::stri
     return report.ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/// Finds an EPLE by (part of) its name for the ticket dialogue: only an unambiguous match.
+commands::EpleFinder eple_finder(commands::EpleStore& store)
+{
+    return [&store](std::string_view name) -> std::optional<commands::EpleMatch> {
+        const auto all = store.etablissements();
+        if (!all)
+            return std::nullopt;
+        const auto wanted = knowledge::fold(name);
+        std::optional<commands::EpleMatch> match;
+        for (const auto& e : all.value()) {
+            if (knowledge::fold(e.nom).find(wanted) == std::string::npos)
+                continue;
+            if (match)
+                return std::nullopt; // several: the dialogue asks for the UAI
+            match = commands::EpleMatch{e.uai, e.nom};
+        }
+        return match;
+    };
+}
+
 int run_console_mode(const std::filesystem::path& kb_dir, const std::string& db_path,
                      const std::string& user, bool admin)
 {
@@ -290,12 +314,21 @@ int run_console_mode(const std::filesystem::path& kb_dir, const std::string& db_
     commands::EpleStore eple{db_path};
     commands::add_eple_commands(registry, eple);
     commands::add_eple_import_command(registry, eple); // tells an admin how to give the file
+    commands::TicketStore tickets{db_path};
+    commands::DialogueOptions dialogue_options;
+    dialogue_options.find_eple = eple_finder(eple);
+    commands::TicketDialogues dialogues{db_path, tickets, dialogue_options};
+    commands::add_ticket_commands(registry, tickets, dialogues);
     const commands::Message sender{
         user, {}, {}, admin ? commands::Role::admin : commands::Role::member, std::nullopt};
     log::get("main")->info("console mode: one message per line, Ctrl-D to quit");
     bot::run_console(std::cin, std::cout, [&](std::string_view text) -> std::optional<std::string> {
         auto message = sender;
         message.body = text;
+        // An open ticket dialogue takes the answers that are not commands.
+        if (!commands::parse_command(text, registry.prefix()))
+            if (auto answer = commands::answer_ticket_dialogue(dialogues, message))
+                return std::move(answer->markdown);
         auto reply = registry.dispatch(message);
         return reply ? std::optional{std::move(reply->markdown)} : std::nullopt;
     });

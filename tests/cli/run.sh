@@ -78,4 +78,13 @@ grep -q "0809001Z" "$work/eple.txt" || fail "!eple by UAI"
 grep -q "EPLE à accompagner (vague 6)" "$work/eple.txt" || fail "!difficultes"
 grep -qi "vague 9" "$work/eple.txt" || fail "!vagues"
 grep -q "réservée au rôle « administrateur »" "$work/eple.txt" || fail "!import is for admins"
+# A ticket through the one-line form and the questions for what it lacks (issue 4, built-in backend).
+printf '%s\n' '!ticket nouveau service=DRASI titre="Écran blanc à la connexion au pré-sas" uai=0020013D env=production sphere=ordonnateur profil=gestionnaire nom=Dupont prenom=Marie description="Depuis ce matin la page du pré-sas reste blanche."' \
+  'gestionnaire' 'connexion puis ouverture du pré-sas' 'aucun' 'oui' '!tickets' '!ticket nouveau titre="Bug"' |
+  "$bot" console --kb "$kb" --db "$work/tickets.db" 2>/dev/null > "$work/ticket.txt"
+grep -q "Quelle est sa fonction" "$work/ticket.txt" || fail "the dialogue asks for the missing fonction"
+grep -q "Titre : DRASI - Écran blanc à la connexion au pré-sas" "$work/ticket.txt" || fail "summary card"
+grep -q "Ticket R-000001 créé pour DRASI" "$work/ticket.txt" || fail "ticket created: $(cat "$work/ticket.txt")"
+grep -q "R-000001 – DRASI" "$work/ticket.txt" || fail "!tickets lists it"
+grep -q "Le titre est trop court" "$work/ticket.txt" || fail "a vague title is refused with its reason"
 echo "cli contract: all checks passed"
