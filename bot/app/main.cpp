@@ -146,6 +146,26 @@ commands::Role role_of(const bot::Config& config, const std::string& sender, int
     return commands::Role::member;
 }
 
+/// Finds an EPLE by (part of) its name for the ticket dialogue: only an unambiguous match.
+commands::EpleFinder eple_finder(commands::EpleStore& store)
+{
+    return [&store](std::string_view name) -> std::optional<commands::EpleMatch> {
+        const auto all = store.etablissements();
+        if (!all)
+            return std::nullopt;
+        const auto wanted = knowledge::fold(name);
+        std::optional<commands::EpleMatch> match;
+        for (const auto& e : all.value()) {
+            if (knowledge::fold(e.nom).find(wanted) == std::string::npos)
+                continue;
+            if (match)
+                return std::nullopt; // several: the dialogue asks for the UAI
+            match = commands::EpleMatch{e.uai, e.nom};
+        }
+        return match;
+    };
+}
+
 int run_config_check(const std::string& file)
 {
     const auto load = bot::load_config(file);
@@ -204,13 +224,22 @@ int run_matrix(const std::string& config_file, bool new_login)
                          config.difficulty.signals_needed};
     commands::add_eple_commands(registry, eple, eple_options);
     commands::add_eple_import_command(registry, eple);
+    commands::TicketStore tickets{config.database}; // the built-in backend (iTop: issue 4)
+    commands::DialogueOptions dialogue_options;
+    dialogue_options.find_eple = eple_finder(eple);
+    commands::TicketDialogues dialogues{config.database, tickets, dialogue_options};
+    commands::add_ticket_commands(registry, tickets, dialogues);
 
     const auto route = [&](const bot::IncomingMessage& in) -> std::optional<bot::OutgoingReply> {
         static_cast<void>(question.take());
-        commands::Message message{in.sender, in.room_id, in.text,
+        // Commands see the conversation (room and thread): a ticket dialogue is keyed on it.
+        commands::Message message{in.sender, in.conversation, in.text,
                                   role_of(config, in.sender, in.power_level), std::nullopt};
         if (in.attachment)
             message.attachment = commands::Attachment{in.attachment->first, in.attachment->second};
+        if (!commands::parse_command(in.text, registry.prefix()))
+            if (auto answer = commands::answer_ticket_dialogue(dialogues, message))
+                return bot::OutgoingReply{std::move(answer->markdown), {}, std::nullopt};
         if (!in.addressed) { // salon chatter: only a clear answer, and only when enabled
             auto answer = answerer.ask(in.text);
             if (answer.kind != knowledge::Answer::Kind::entry ||
@@ -245,6 +274,10 @@ int run_matrix(const std::string& config_file, bool new_login)
     // "opale-bot : question" addresses the bot too; Tchap appends " [Organisation]" to names.
     if (auto name = client.display_name(session.value().user_id); name && !name.value().empty())
         loop.set_display_name(name.value().substr(0, name.value().find(" [")));
+    loop.set_conversation_check(
+        [&dialogues](const std::string& user, const std::string& conversation) {
+            return dialogues.is_open(user, conversation);
+        });
     std::jthread sender_thread{[&sender](const std::stop_token& stop) { sender.run(stop); }};
     std::jthread sync_thread{[&loop](const std::stop_token& stop) { loop.run(stop); }};
 
@@ -281,26 +314,6 @@ int run_import(const std::string& kind, const std::string& file, const std::stri
                             : commands::import_indicateurs(store, text.str(), name);
     std::cout << commands::format_import_report_text(report);
     return report.ok ? EXIT_SUCCESS : EXIT_FAILURE;
-}
-
-/// Finds an EPLE by (part of) its name for the ticket dialogue: only an unambiguous match.
-commands::EpleFinder eple_finder(commands::EpleStore& store)
-{
-    return [&store](std::string_view name) -> std::optional<commands::EpleMatch> {
-        const auto all = store.etablissements();
-        if (!all)
-            return std::nullopt;
-        const auto wanted = knowledge::fold(name);
-        std::optional<commands::EpleMatch> match;
-        for (const auto& e : all.value()) {
-            if (knowledge::fold(e.nom).find(wanted) == std::string::npos)
-                continue;
-            if (match)
-                return std::nullopt; // several: the dialogue asks for the UAI
-            match = commands::EpleMatch{e.uai, e.nom};
-        }
-        return match;
-    };
 }
 
 int run_console_mode(const std::filesystem::path& kb_dir, const std::string& db_path,

@@ -419,6 +419,10 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
     }
     const bool is_direct = room.is_direct || room.joined_members == 2;
     auto address = addressing(message, is_direct);
+    const auto thread = reply_thread(event, message, room);
+    const auto conversation = thread.empty() ? room.room_id : room.room_id + "|" + thread;
+    if (!address.addressed && in_conversation_ && in_conversation_(event.sender, conversation))
+        address.addressed = true; // an answer to the bot's question needs no mention
     if (!address.addressed && !config_.answer_without_mention)
         return ignore("not addressed to the bot");
     if (address.text.empty() && !address.addressed)
@@ -440,6 +444,7 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
                              is_direct,
                              address.addressed,
                              power_level_of(room, event.sender),
+                             conversation,
                              {}};
     std::optional<OutgoingReply> reply;
     auto file = address.text.rfind(config_.command_prefix, 0) == 0
@@ -570,17 +575,24 @@ std::string SyncLoop::reply_content(const Event& question, const TextMessage& me
                  {"format", "org.matrix.custom.html"},
                  {"formatted_body", markdown_to_html(reply.markdown)},
                  {"m.mentions", {{"user_ids", {question.sender}}}}};
-    const bool in_thread = !message.thread_root.empty();
-    const bool is_direct = room.is_direct || room.joined_members == 2;
-    if (in_thread || (config_.reply_mode == ReplyMode::thread && !is_direct))
-        content["m.relates_to"] = {
-            {"rel_type", "m.thread"},
-            {"event_id", in_thread ? message.thread_root : question.event_id},
-            {"is_falling_back", true},
-            {"m.in_reply_to", {{"event_id", question.event_id}}}};
+    if (const auto thread = reply_thread(question, message, room); !thread.empty())
+        content["m.relates_to"] = {{"rel_type", "m.thread"},
+                                   {"event_id", thread},
+                                   {"is_falling_back", true},
+                                   {"m.in_reply_to", {{"event_id", question.event_id}}}};
     else
         content["m.relates_to"] = {{"m.in_reply_to", {{"event_id", question.event_id}}}};
     return content.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string SyncLoop::reply_thread(const Event& question, const TextMessage& message,
+                                   const RoomInfo& room) const
+{
+    if (!message.thread_root.empty()) // a question asked in a thread is answered in it
+        return message.thread_root;
+    const bool is_direct = room.is_direct || room.joined_members == 2;
+    return config_.reply_mode == ReplyMode::thread && !is_direct ? question.event_id
+                                                                 : std::string{};
 }
 
 void SyncLoop::housekeeping()

@@ -409,6 +409,34 @@ class Run:
         self.check("j.wave-dashboard", len(rv) == 1 and "50 budgets intégrés sur 61 (81,96 %)"
                    in rv[0]["content"].get("body", ""), short(rv[:1]))
 
+    async def scenario_k(self) -> None:
+        """A ticket through the guided dialogue in its thread, answers without mention (issue 4)."""
+        command = ('!ticket nouveau service=DRASI titre="Écran blanc à la connexion au pré-sas" '
+                   'uai=0020013D env=production sphere=ordonnateur profil=gestionnaire '
+                   'nom=Dupont prenom=Marie description="La page du pré-sas reste blanche."')
+        root = await self.ask(self.alice, self.group, command)
+        thread = {"rel_type": "m.thread", "event_id": root, "is_falling_back": True}
+        first = await self.wait_reply(root)
+        self.check("k.asks-what-is-missing", len(first) == 1 and "fonction" in
+                   first[0]["content"].get("body", "") and relates(first[0]).get("event_id") == root,
+                   short(first[:1]))
+        chatter = await self.bob.send(self.group, "je regarde aussi", relates_to=thread)
+        last = ""
+        for answer in ("gestionnaire", "connexion puis ouverture du pré-sas", "aucun", "oui"):
+            qid = await self.ask(self.alice, self.group, answer, relates_to=thread)
+            replies = await self.wait_reply(qid)
+            last = replies[0]["content"].get("body", "") if replies else ""
+            if not replies:
+                break
+        self.check("k.ticket-created", "Ticket R-" in last and "DRASI" in last, repr(last[:300]))
+        await asyncio.sleep(2)
+        self.check("k.others-in-the-thread-ignored", not self.alice.replies_to(chatter),
+                   short(self.alice.replies_to(chatter)[:1]))
+        ql = await self.ask(self.alice, self.group, "!tickets")
+        rl = await self.wait_reply(ql)
+        self.check("k.listed", len(rl) == 1 and "pré-sas" in rl[0]["content"].get("body", ""),
+                   short(rl[:1]))
+
     async def scenario_e(self) -> None:
         """50 questions; SIGKILL in the middle; restart: each answered exactly once and correctly."""
         assert self.bot
@@ -580,6 +608,8 @@ class Run:
                 await self.scenario("i", self.scenario_i(), 60)
             if want("j"):
                 await self.scenario("j", self.scenario_j(), 120)
+            if want("k"):
+                await self.scenario("k", self.scenario_k(), 120)
             if want("e"):
                 await self.scenario("e", self.scenario_e(), 300)
             if want("f"):
@@ -630,7 +660,7 @@ def main() -> int:
     p.add_argument("--bot", required=True)
     p.add_argument("--kb", required=True)
     p.add_argument("--no-bot", action="store_true", help="only Synapse + the nio harness")
-    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j)")
+    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j,k)")
     run = Run(p.parse_args())
 
     def interrupted(signum: int, _frame: object) -> None:

@@ -895,4 +895,35 @@ TEST_SUITE("unit")
         CHECK(h.seen.empty());
         CHECK(h.http.request_count() == 0);
     }
+
+    TEST_CASE("sync loop routes unmentioned answers of an open conversation in its thread")
+    {
+        Harness h;
+        const json in_thread{
+            {"m.relates_to",
+             {{"rel_type", "m.thread"}, {"event_id", "$cmd"}, {"is_falling_back", true}}}};
+        h.loop().set_conversation_check([](const std::string& user, const std::string& key) {
+            return user == marie && key == salon + "|$cmd";
+        });
+        h.process(
+            batch("s1", json::array({text_event("$a1", "gestionnaire", in_thread),
+                                     text_event("$a2", "bavardage hors du fil"),
+                                     text_event("$a3", "moi aussi", in_thread, "@paul:hs.test")})));
+        REQUIRE(h.seen.size() == 1); // only marie's answer in the dialogue's thread
+        CHECK(h.seen[0].event_id == "$a1");
+        CHECK(h.seen[0].conversation == salon + "|$cmd");
+        CHECK(h.reply_content()["m.relates_to"]["event_id"] == "$cmd");
+    }
+
+    TEST_CASE("sync loop names the conversation after the thread its reply opens")
+    {
+        Harness h;
+        h.process(batch("s1", json::array({text_event("$cmd", "!ticket nouveau")})));
+        REQUIRE(h.seen.size() == 1);
+        CHECK(h.seen[0].conversation == salon + "|$cmd"); // the reply's thread root
+        h.config.reply_mode = ReplyMode::reply;
+        h.process(batch("s2", json::array({text_event("$cmd2", "!ticket nouveau")})));
+        REQUIRE(h.seen.size() == 2);
+        CHECK(h.seen[1].conversation == salon);
+    }
 }

@@ -22,6 +22,9 @@ struct IncomingMessage {
     bool is_direct = false; ///< a direct chat: every message is for the bot
     bool addressed = false; ///< command, mention, reply to the bot, or direct chat
     int power_level = 0;    ///< the sender's power level in the room
+    /// Where the reply goes: "!room" or, when replies are threaded, "!room|$thread_root". A
+    /// conversation with the bot (a ticket dialogue) is keyed on it.
+    std::string conversation;
     /// A command's file: the message's own (caption) or the one it replies to.
     std::optional<std::pair<std::string, std::string>> attachment; ///< name, bytes
 };
@@ -52,6 +55,14 @@ public:
     /// The bot's display name, also recognised as a mention at the start of a message.
     void set_display_name(std::string name) { display_name_ = std::move(name); }
 
+    /// Says whether `sender` is in the middle of a conversation with the bot (a ticket
+    /// dialogue) in `conversation`: then their messages there need no mention.
+    void set_conversation_check(
+        std::function<bool(const std::string& sender, const std::string& conversation)> check)
+    {
+        in_conversation_ = std::move(check);
+    }
+
     /// One sync and its handling; returns how long to wait before the next one.
     std::chrono::milliseconds run_once(std::stop_token stop = {});
 
@@ -81,6 +92,9 @@ private:
                         SyncBatchWrites& writes);
     std::string reply_content(const Event& question, const TextMessage& message,
                               const RoomInfo& room, const OutgoingReply& reply) const;
+    /// The thread a reply to `question` goes into, or empty for a reply in the main timeline.
+    std::string reply_thread(const Event& question, const TextMessage& message,
+                             const RoomInfo& room) const;
     void housekeeping();
     std::chrono::milliseconds age_of(const Event& event) const;
     /// The events a limited sync left out that are young enough to answer, oldest first.
@@ -91,6 +105,7 @@ private:
     const Config& config_;
     Session session_;
     std::string display_name_;
+    std::function<bool(const std::string&, const std::string&)> in_conversation_;
     MessageRouter router_;
     std::function<void()> wake_sender_;
     FatalHandler fatal_;
