@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "table_schema.hpp"
+
 namespace opalebot::commands {
 namespace {
 
@@ -144,16 +146,7 @@ EpleStore::EpleStore(const std::string& path)
 void EpleStore::migrate()
 {
     SQLite::Transaction transaction{db_}; // rolls back on throw
-    db_.exec("CREATE TABLE IF NOT EXISTS eple_schema (version INTEGER NOT NULL)");
-    int version = 0;
-    {
-        SQLite::Statement query{db_, "SELECT max(version) FROM eple_schema"};
-        if (query.executeStep() && !query.getColumn(0).isNull())
-            version = query.getColumn(0).getInt();
-    }
-    if (version > schema_version)
-        throw std::runtime_error("the EPLE tables come from a newer opale-bot (schema " +
-                                 std::to_string(version) + ")");
+    const int version = table_schema_version(db_, "eple_schema", schema_version, "the EPLE tables");
     if (version < 1) {
         db_.exec(R"sql(
 CREATE TABLE eple_etablissements (

@@ -39,6 +39,24 @@ std::optional<ParsedCommand> parse_command(std::string_view body, std::string_vi
     return ParsedCommand{knowledge::fold(raw_name), args};
 }
 
+std::string_view trim(std::string_view text)
+{
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos)
+        return {};
+    const auto last = text.find_last_not_of(" \t\r\n");
+    return text.substr(first, last - first + 1);
+}
+
+std::pair<std::string_view, std::string_view> split_first_word(std::string_view text)
+{
+    text = trim(text);
+    const auto end = text.find_first_of(" \t\r\n");
+    if (end == std::string_view::npos)
+        return {text, {}};
+    return {text.substr(0, end), trim(text.substr(end))};
+}
+
 bool Registry::add(Command command)
 {
     const auto taken = [&](const std::string& name) {

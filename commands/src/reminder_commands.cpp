@@ -21,25 +21,6 @@ struct Shared {
     std::string prefix;
 };
 
-std::string_view trim(std::string_view text)
-{
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string_view::npos)
-        return {};
-    const auto last = text.find_last_not_of(" \t\r\n");
-    return text.substr(first, last - first + 1);
-}
-
-/// The first word of `text` and what follows it.
-std::pair<std::string_view, std::string_view> first_word(std::string_view text)
-{
-    text = trim(text);
-    const auto space = text.find_first_of(" \t\r\n");
-    if (space == std::string_view::npos)
-        return {text, {}};
-    return {text.substr(0, space), trim(text.substr(space))};
-}
-
 std::optional<std::int64_t> parse_id(std::string_view word)
 {
     if (word.starts_with('#'))
@@ -147,7 +128,7 @@ Reply cancel(const Shared& shared, const Message& message, std::string_view args
 
 Reply snooze(const Shared& shared, const Message& message, std::string_view args)
 {
-    const auto [id_word, duration_text] = first_word(args);
+    const auto [id_word, duration_text] = split_first_word(args);
     const auto id = parse_id(id_word);
     const auto duration = parse_duration(duration_text);
     if (!id || !duration)
@@ -168,7 +149,7 @@ Reply snooze(const Shared& shared, const Message& message, std::string_view args
 
 Reply rappel(const Shared& shared, const Context& context)
 {
-    const auto [word, rest] = first_word(context.args);
+    const auto [word, rest] = split_first_word(context.args);
     const auto folded = knowledge::fold(word);
     if (folded.empty())
         return Reply{"Usage : `" + shared.prefix + "rappel <quand> <texte>`, par exemple `" +

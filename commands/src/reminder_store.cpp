@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "table_schema.hpp"
 #include <date/tz.h>
 
 namespace opalebot::commands {
@@ -111,16 +112,8 @@ ReminderStore::ReminderStore(const std::string& path, ReminderStoreOptions optio
 void ReminderStore::migrate()
 {
     SQLite::Transaction transaction{db_}; // rolls back on throw
-    db_.exec("CREATE TABLE IF NOT EXISTS reminder_schema (version INTEGER NOT NULL)");
-    int version = 0;
-    {
-        SQLite::Statement query{db_, "SELECT max(version) FROM reminder_schema"};
-        if (query.executeStep() && !query.getColumn(0).isNull())
-            version = query.getColumn(0).getInt();
-    }
-    if (version > schema_version)
-        throw std::runtime_error("the reminder tables come from a newer opale-bot (schema " +
-                                 std::to_string(version) + ")");
+    const int version =
+        table_schema_version(db_, "reminder_schema", schema_version, "the reminder tables");
     if (version < 1) {
         db_.exec(R"sql(
 CREATE TABLE reminder_reminders (

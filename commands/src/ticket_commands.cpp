@@ -24,25 +24,6 @@ Reply markdown_reply(std::string markdown)
     return reply;
 }
 
-std::string_view trim(std::string_view text)
-{
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string_view::npos)
-        return {};
-    const auto last = text.find_last_not_of(" \t\r\n");
-    return text.substr(first, last - first + 1);
-}
-
-/// The first word of `text` and what follows it.
-std::pair<std::string_view, std::string_view> split_first(std::string_view text)
-{
-    text = trim(text);
-    const auto end = text.find_first_of(" \t\r\n");
-    if (end == std::string_view::npos)
-        return {text, {}};
-    return {text.substr(0, end), trim(text.substr(end))};
-}
-
 /// "texte" or « texte » without its quotes, \" and \\ read.
 std::string unquote(std::string_view text)
 {
@@ -120,8 +101,8 @@ Reply change_status(TicketBackend& backend, const Message& message, std::string_
     // "en attente" is two words: try two, then one
     std::optional<TicketStatus> status;
     std::string_view text;
-    const auto [first, after_first] = split_first(rest);
-    const auto [second, after_second] = split_first(after_first);
+    const auto [first, after_first] = split_first_word(rest);
+    const auto [second, after_second] = split_first_word(after_first);
     if (!second.empty())
         if ((status = parse_status(std::string{first} + " " + std::string{second})))
             text = after_second;
@@ -164,8 +145,8 @@ Reply stats(TicketBackend& backend, const Message& message, std::string_view arg
     std::optional<std::chrono::year_month_day> from;
     std::optional<std::chrono::year_month_day> to;
     for (auto rest = args; !trim(rest).empty();) {
-        const auto [word, after] = split_first(rest);
-        const auto [date_text, after_date] = split_first(after);
+        const auto [word, after] = split_first_word(rest);
+        const auto [date_text, after_date] = split_first_word(after);
         const auto folded = knowledge::fold(word);
         const auto date = parse_french_date(date_text);
         if ((folded != "du" && folded != "au") || !date)
@@ -207,11 +188,11 @@ void add_ticket_commands(Registry& registry, TicketBackend& backend, TicketDialo
          "ouvrir un ticket d'assistance guidé, ou consulter un ticket",
          Role::member,
          [&backend, &dialogues, shared, prefix](const Context& c) {
-             const auto [word, rest] = split_first(c.args);
+             const auto [word, rest] = split_first_word(c.args);
              if (knowledge::fold(word) == "nouveau")
                  return markdown_reply(dialogues.start(c.message.sender, c.message.room, rest));
              if (parse_reference(word)) {
-                 const auto [action, tail] = split_first(rest);
+                 const auto [action, tail] = split_first_word(rest);
                  if (action.empty())
                      return show_ticket(backend, c.message, word, shared->clock());
                  if (knowledge::fold(action) == "statut")
@@ -227,7 +208,7 @@ void add_ticket_commands(Registry& registry, TicketBackend& backend, TicketDialo
          "vos tickets en cours ; les statistiques pour le support",
          Role::member,
          [&backend, shared](const Context& c) {
-             const auto [word, rest] = split_first(c.args);
+             const auto [word, rest] = split_first_word(c.args);
              if (knowledge::fold(word) == "stats")
                  return stats(backend, c.message, rest, shared->clock());
              return my_tickets(backend, c.message, shared->clock());

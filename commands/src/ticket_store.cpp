@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "table_schema.hpp"
+
 namespace opalebot::commands {
 namespace {
 
@@ -142,16 +144,8 @@ TicketStore::TicketStore(const std::string& path, Clock clock)
 void TicketStore::migrate()
 {
     SQLite::Transaction transaction{db_};
-    db_.exec("CREATE TABLE IF NOT EXISTS ticket_schema (version INTEGER NOT NULL)");
-    int version = 0;
-    {
-        SQLite::Statement query{db_, "SELECT max(version) FROM ticket_schema"};
-        if (query.executeStep() && !query.getColumn(0).isNull())
-            version = query.getColumn(0).getInt();
-    }
-    if (version > schema_version)
-        throw std::runtime_error("the ticket tables come from a newer opale-bot (schema " +
-                                 std::to_string(version) + ")");
+    const int version =
+        table_schema_version(db_, "ticket_schema", schema_version, "the ticket tables");
     if (version < 1) {
         db_.exec(R"sql(
 CREATE TABLE ticket_tickets (

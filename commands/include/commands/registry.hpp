@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace opalebot::commands {
@@ -54,6 +55,12 @@ struct ParsedCommand {
     std::string_view args;
 };
 std::optional<ParsedCommand> parse_command(std::string_view body, std::string_view prefix);
+
+/// `text` without the spaces and line breaks around it.
+std::string_view trim(std::string_view text);
+
+/// The first word of `text` and what follows it, both trimmed: "annuler 3" → {"annuler", "3"}.
+std::pair<std::string_view, std::string_view> split_first_word(std::string_view text);
 
 /// Routes a message to its command, or to the free-text handler; contains every failure.
 class Registry {

@@ -1,0 +1,24 @@
+#include "table_schema.hpp"
+
+#include <SQLiteCpp/Statement.h>
+
+#include <stdexcept>
+
+namespace opalebot::commands {
+
+int table_schema_version(SQLite::Database& db, const std::string& table, int known,
+                         const std::string& tables_name)
+{
+    // `table` is a constant of the calling store, never user input.
+    db.exec("CREATE TABLE IF NOT EXISTS " + table + " (version INTEGER NOT NULL)");
+    int version = 0;
+    SQLite::Statement query{db, "SELECT max(version) FROM " + table};
+    if (query.executeStep() && !query.getColumn(0).isNull())
+        version = query.getColumn(0).getInt();
+    if (version > known)
+        throw std::runtime_error(tables_name + " come from a newer opale-bot (schema " +
+                                 std::to_string(version) + ")");
+    return version;
+}
+
+} // namespace opalebot::commands
