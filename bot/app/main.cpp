@@ -12,6 +12,8 @@
 #include "commands/eple_commands.hpp"
 #include "commands/eple_import.hpp"
 #include "commands/registry.hpp"
+#include "commands/reminder_commands.hpp"
+#include "commands/reminder_store.hpp"
 #include "commands/ticket_commands.hpp"
 #include "commands/ticket_dialogue.hpp"
 #include "commands/ticket_store.hpp"
@@ -166,6 +168,44 @@ commands::EpleFinder eple_finder(commands::EpleStore& store)
     };
 }
 
+/// Queues due reminders in the outbox, where the sender sends them like replies. Exactly once:
+/// the reminder ledger claims each occurrence once, a crash before mark_sent gives it back at
+/// the next start (unsent), and its txn id makes the resend harmless.
+void queue_reminders(const std::vector<commands::Delivery>& deliveries,
+                     commands::ReminderStore& reminders, bot::StateStore& store,
+                     bot::Sender& sender)
+{
+    bot::SyncBatchWrites writes;
+    for (const auto& d : deliveries) {
+        // The reminder's room is the conversation it was set in: "!room" or "!room|$thread".
+        const auto& where = d.reminder.room;
+        const auto bar = where.find('|');
+        std::vector<std::string> mentions;
+        if (d.reminder.target == commands::ReminderTarget::user)
+            mentions.push_back(d.reminder.owner);
+        bot::OutgoingMessage out;
+        out.txn_id = d.txn_id;
+        out.room_id = where.substr(0, bar);
+        out.content =
+            bot::notice_content(commands::format_delivery(d), mentions,
+                                bar == std::string::npos ? "" : where.substr(bar + 1), "");
+        out.priority = 1; // background work: replies go first
+        writes.outgoing.push_back(std::move(out));
+    }
+    if (writes.outgoing.empty())
+        return;
+    if (auto saved = store.commit(writes); !saved) {
+        log::get("main")->error("reminders not queued, retried at the next start: {}",
+                                saved.error().message);
+        return;
+    }
+    sender.wake();
+    for (const auto& d : deliveries)
+        if (auto marked = reminders.mark_sent(d.reminder.id, d.occurrence, ""); !marked)
+            log::get("main")->warn("reminder {} queued but not marked: {}", d.reminder.id,
+                                   marked.error().message);
+}
+
 int run_config_check(const std::string& file)
 {
     const auto load = bot::load_config(file);
@@ -229,6 +269,8 @@ int run_matrix(const std::string& config_file, bool new_login)
     dialogue_options.find_eple = eple_finder(eple);
     commands::TicketDialogues dialogues{config.database, tickets, dialogue_options};
     commands::add_ticket_commands(registry, tickets, dialogues);
+    commands::ReminderStore reminders{config.database};
+    commands::add_reminder_commands(registry, reminders);
 
     const auto route = [&](const bot::IncomingMessage& in) -> std::optional<bot::OutgoingReply> {
         static_cast<void>(question.take());
@@ -278,6 +320,20 @@ int run_matrix(const std::string& config_file, bool new_login)
         [&dialogues](const std::string& user, const std::string& conversation) {
             return dialogues.is_open(user, conversation);
         });
+    if (auto unsent = reminders.unsent(); unsent) // claimed before a crash, not yet queued
+        queue_reminders(unsent.value(), reminders, store, sender);
+    loop.set_between_syncs([&] {
+        const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+        auto due = reminders.claim_due(now);
+        if (!due) {
+            log::get("main")->error("reminders unreadable: {}", due.error().message);
+            return;
+        }
+        if (!due.value().missed.empty())
+            log::get("main")->info("{} reminder occurrences missed during downtime, not sent",
+                                   due.value().missed.size());
+        queue_reminders(due.value().to_send, reminders, store, sender);
+    });
     std::jthread sender_thread{[&sender](const std::stop_token& stop) { sender.run(stop); }};
     std::jthread sync_thread{[&loop](const std::stop_token& stop) { loop.run(stop); }};
 

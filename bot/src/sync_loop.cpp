@@ -219,6 +219,8 @@ void SyncLoop::run(std::stop_token stop)
     std::condition_variable_any wake; // only the stop token wakes it
     while (!stop.stop_requested()) {
         auto delay = run_once(stop);
+        if (between_syncs_)
+            between_syncs_();
         // A batch with events is followed at once (the next question may already be there);
         // an empty or failed one waits a little, so a server that ignores the timeout never
         // makes the loop spin (style.md §6.3).
@@ -567,22 +569,30 @@ SyncLoop::command_file(const std::string& room_id, const TextMessage& message)
     return File{std::pair{name, std::move(bytes.value())}};
 }
 
+std::string notice_content(std::string_view markdown, const std::vector<std::string>& mentions,
+                           const std::string& thread, const std::string& reply_to)
+{
+    json content{{"msgtype", "m.notice"},
+                 {"body", markdown_to_text(markdown)},
+                 {"format", "org.matrix.custom.html"},
+                 {"formatted_body", markdown_to_html(markdown)},
+                 {"m.mentions", {{"user_ids", mentions}}}};
+    if (!thread.empty())
+        content["m.relates_to"] = {
+            {"rel_type", "m.thread"},
+            {"event_id", thread},
+            {"is_falling_back", true},
+            {"m.in_reply_to", {{"event_id", reply_to.empty() ? thread : reply_to}}}};
+    else if (!reply_to.empty())
+        content["m.relates_to"] = {{"m.in_reply_to", {{"event_id", reply_to}}}};
+    return content.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 std::string SyncLoop::reply_content(const Event& question, const TextMessage& message,
                                     const RoomInfo& room, const OutgoingReply& reply) const
 {
-    json content{{"msgtype", "m.notice"},
-                 {"body", markdown_to_text(reply.markdown)},
-                 {"format", "org.matrix.custom.html"},
-                 {"formatted_body", markdown_to_html(reply.markdown)},
-                 {"m.mentions", {{"user_ids", {question.sender}}}}};
-    if (const auto thread = reply_thread(question, message, room); !thread.empty())
-        content["m.relates_to"] = {{"rel_type", "m.thread"},
-                                   {"event_id", thread},
-                                   {"is_falling_back", true},
-                                   {"m.in_reply_to", {{"event_id", question.event_id}}}};
-    else
-        content["m.relates_to"] = {{"m.in_reply_to", {{"event_id", question.event_id}}}};
-    return content.dump(-1, ' ', false, json::error_handler_t::replace);
+    return notice_content(reply.markdown, {question.sender}, reply_thread(question, message, room),
+                          question.event_id);
 }
 
 std::string SyncLoop::reply_thread(const Event& question, const TextMessage& message,

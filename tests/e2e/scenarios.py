@@ -437,6 +437,31 @@ class Run:
         self.check("k.listed", len(rl) == 1 and "pré-sas" in rl[0]["content"].get("body", ""),
                    short(rl[:1]))
 
+    async def scenario_l(self) -> None:
+        """A personal reminder set in the salon fires once, in its thread, pinging its owner (issue 6)."""
+        qid = await self.ask(self.alice, self.group, "!rappel dans 1 minute vérifier le kit de bascule")
+        confirm = await self.wait_reply(qid)
+        body = confirm[0]["content"].get("body", "") if confirm else ""
+        self.check("l.reminder-set", len(confirm) == 1 and "Rappel" in body, repr(body[:300]))
+        ql = await self.ask(self.alice, self.group, "!rappels")
+        listed = await self.wait_reply(ql)
+        self.check("l.reminder-listed", len(listed) == 1 and "vérifier le kit de bascule" in
+                   listed[0]["content"].get("body", ""), short(listed[:1]))
+
+        confirm_id = confirm[0]["event_id"] if confirm else ""
+
+        def fired() -> list[dict]:  # the bot's messages in the reminder's thread but its reply
+            return [ev for ev in self.alice.from_bot(self.group)
+                    if ev["event_id"] != confirm_id and relates(ev).get("event_id") == qid
+                    and "vérifier le kit de bascule" in ev["content"].get("body", "")]
+
+        await wait_for(lambda: bool(fired()), 120)
+        await asyncio.sleep(15)  # a second delivery would come within a sync or two
+        deliveries = fired()
+        self.check("l.fired-once-in-its-thread", len(deliveries) == 1, short(deliveries[:2]))
+        self.check("l.pings-its-owner", bool(deliveries) and deliveries[0]["content"].get(
+            "m.mentions", {}).get("user_ids") == [ALICE], short(deliveries[:1]))
+
     async def scenario_e(self) -> None:
         """50 questions; SIGKILL in the middle; restart: each answered exactly once and correctly."""
         assert self.bot
@@ -610,6 +635,8 @@ class Run:
                 await self.scenario("j", self.scenario_j(), 120)
             if want("k"):
                 await self.scenario("k", self.scenario_k(), 120)
+            if want("l"):
+                await self.scenario("l", self.scenario_l(), 180)
             if want("e"):
                 await self.scenario("e", self.scenario_e(), 300)
             if want("f"):
@@ -660,7 +687,7 @@ def main() -> int:
     p.add_argument("--bot", required=True)
     p.add_argument("--kb", required=True)
     p.add_argument("--no-bot", action="store_true", help="only Synapse + the nio harness")
-    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j,k)")
+    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j,k,l)")
     run = Run(p.parse_args())
 
     def interrupted(signum: int, _frame: object) -> None:

@@ -55,6 +55,10 @@ public:
     /// The bot's display name, also recognised as a mention at the start of a message.
     void set_display_name(std::string name) { display_name_ = std::move(name); }
 
+    /// Work to do between two syncs on the loop's thread (due reminders); at most a long-poll
+    /// timeout late.
+    void set_between_syncs(std::function<void()> work) { between_syncs_ = std::move(work); }
+
     /// Says whether `sender` is in the middle of a conversation with the bot (a ticket
     /// dialogue) in `conversation`: then their messages there need no mention.
     void set_conversation_check(
@@ -106,6 +110,7 @@ private:
     Session session_;
     std::string display_name_;
     std::function<bool(const std::string&, const std::string&)> in_conversation_;
+    std::function<void()> between_syncs_;
     MessageRouter router_;
     std::function<void()> wake_sender_;
     FatalHandler fatal_;
@@ -122,6 +127,11 @@ private:
 /// The transaction id of the n-th message sent for `event_id`: the same on every retry and
 /// after a restart, so the server de-duplicates a resend (notes/matrix.md §6).
 std::string txn_id_for(std::string_view event_id, int n = 0);
+
+/// An m.notice from Markdown (body in plain text, formatted_body in safe HTML) that pings only
+/// `mentions`, in `thread` when not empty, replying to `reply_to` when not empty.
+std::string notice_content(std::string_view markdown, const std::vector<std::string>& mentions,
+                           const std::string& thread, const std::string& reply_to);
 
 /// The /sync filter (notes/matrix.md §3).
 std::string sync_filter_json(int timeline_limit = 20);
