@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <tuple>
 
-#include "table_schema.hpp"
+#include "store_support.hpp"
 
 namespace opalebot::commands {
 namespace {

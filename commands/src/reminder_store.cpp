@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "table_schema.hpp"
+#include "store_support.hpp"
 #include <date/tz.h>
 
 namespace opalebot::commands {

@@ -10,23 +10,12 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "table_schema.hpp"
+#include "store_support.hpp"
 
 namespace opalebot::commands {
 namespace {
 
 constexpr int schema_version = 1;
-
-std::int64_t to_millis(TimePoint t)
-{
-    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-TimePoint from_millis(std::int64_t ms)
-{
-    return TimePoint{
-        std::chrono::duration_cast<TimePoint::duration>(std::chrono::milliseconds{ms})};
-}
 
 Error storage_error(const std::exception& e, std::string_view what)
 {

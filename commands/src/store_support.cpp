@@ -1,4 +1,4 @@
-#include "table_schema.hpp"
+#include "store_support.hpp"
 
 #include <SQLiteCpp/Statement.h>
 
