@@ -133,13 +133,8 @@ std::vector<EpleStatus> read_statuses(SQLite::Database& db, std::string_view fil
 
 } // namespace
 
-EpleStore::EpleStore(const std::string& path)
-    : db_(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX)
+EpleStore::EpleStore(const std::string& path) : db_(open_shared_database(path))
 {
-    if (path != ":memory:")
-        db_.exec("PRAGMA journal_mode = WAL"); // the bot's state store uses the same file
-    db_.exec("PRAGMA foreign_keys = ON");
-    db_.setBusyTimeout(5000); // another connection (the state store, a CLI import) may be writing
     migrate();
 }
 

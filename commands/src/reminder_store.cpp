@@ -99,13 +99,8 @@ std::string reminder_txn_id(std::int64_t id, Instant occurrence)
 }
 
 ReminderStore::ReminderStore(const std::string& path, ReminderStoreOptions options)
-    : options_(options),
-      db_(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX)
+    : options_(options), db_(open_shared_database(path))
 {
-    if (path != ":memory:")
-        db_.exec("PRAGMA journal_mode = WAL"); // the bot's other stores may share the file
-    db_.exec("PRAGMA foreign_keys = ON");
-    db_.setBusyTimeout(5000);
     migrate();
 }
 

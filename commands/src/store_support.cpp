@@ -6,6 +6,17 @@
 
 namespace opalebot::commands {
 
+SQLite::Database open_shared_database(const std::string& path)
+{
+    SQLite::Database db{path,
+                        SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX};
+    if (path != ":memory:")
+        db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA foreign_keys = ON");
+    db.setBusyTimeout(5000);
+    return db;
+}
+
 int table_schema_version(SQLite::Database& db, const std::string& table, int known,
                          const std::string& tables_name)
 {

@@ -10,6 +10,10 @@ namespace opalebot::commands {
 
 // Helpers of the stores that share the bot's state file.
 
+/// A connection to the bot's state file (or ":memory:"): WAL, foreign keys, and a busy timeout,
+/// since the state store, the other stores and a CLI import may be writing through their own.
+SQLite::Database open_shared_database(const std::string& path);
+
 /// The schema version a store recorded in its own `table` (created empty when absent), 0 for a
 /// new database. Stores that share the bot's state file keep their version there, never in
 /// user_version, which belongs to the state store. Throws when a newer opale-bot wrote it.

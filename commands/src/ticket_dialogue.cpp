@@ -62,15 +62,10 @@ std::string keyword(std::string_view text)
 
 TicketDialogues::TicketDialogues(const std::string& path, TicketBackend& backend,
                                  DialogueOptions options)
-    : db_(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX),
-      backend_(backend),
-      options_(std::move(options))
+    : db_(open_shared_database(path)), backend_(backend), options_(std::move(options))
 {
     if (!options_.new_key)
         options_.new_key = random_key;
-    if (path != ":memory:")
-        db_.exec("PRAGMA journal_mode = WAL");
-    db_.setBusyTimeout(5000);
     migrate();
 }
 

@@ -121,12 +121,8 @@ std::string format_reference(std::int64_t id)
 }
 
 TicketStore::TicketStore(const std::string& path, Clock clock)
-    : db_(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX),
-      clock_(std::move(clock))
+    : db_(open_shared_database(path)), clock_(std::move(clock))
 {
-    if (path != ":memory:")
-        db_.exec("PRAGMA journal_mode = WAL"); // shared with the state store
-    db_.setBusyTimeout(5000);
     migrate();
 }
 
