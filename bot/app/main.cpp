@@ -168,42 +168,70 @@ commands::EpleFinder eple_finder(commands::EpleStore& store)
     };
 }
 
-/// Queues due reminders in the outbox, where the sender sends them like replies. Exactly once:
-/// the reminder ledger claims each occurrence once, a crash before mark_sent gives it back at
-/// the next start (unsent), and its txn id makes the resend harmless.
-void queue_reminders(const std::vector<commands::Delivery>& deliveries,
-                     commands::ReminderStore& reminders, bot::StateStore& store,
-                     bot::Sender& sender)
+/// A message the bot sends on its own (not a reply): a reminder, an expired dialogue.
+struct Notice {
+    std::string conversation; ///< "!room" or "!room|$thread"
+    std::vector<std::string> mentions;
+    std::string markdown;
+    std::string txn_id; ///< deterministic: a resend after a crash is de-duplicated
+};
+
+/// Queues notices in the outbox, where the sender sends them after the replies. False when
+/// they could not be stored (logged).
+bool queue_notices(const std::vector<Notice>& notices, bot::StateStore& store, bot::Sender& sender)
 {
     bot::SyncBatchWrites writes;
-    for (const auto& d : deliveries) {
-        // The reminder's room is the conversation it was set in: "!room" or "!room|$thread".
-        const auto& where = d.reminder.room;
-        const auto bar = where.find('|');
-        std::vector<std::string> mentions;
-        if (d.reminder.target == commands::ReminderTarget::user)
-            mentions.push_back(d.reminder.owner);
+    for (const auto& n : notices) {
+        const auto bar = n.conversation.find('|');
         bot::OutgoingMessage out;
-        out.txn_id = d.txn_id;
-        out.room_id = where.substr(0, bar);
+        out.txn_id = n.txn_id;
+        out.room_id = n.conversation.substr(0, bar);
         out.content =
-            bot::notice_content(commands::format_delivery(d), mentions,
-                                bar == std::string::npos ? "" : where.substr(bar + 1), "");
+            bot::notice_content(n.markdown, n.mentions,
+                                bar == std::string::npos ? "" : n.conversation.substr(bar + 1), "");
         out.priority = 1; // background work: replies go first
         writes.outgoing.push_back(std::move(out));
     }
     if (writes.outgoing.empty())
-        return;
+        return true;
     if (auto saved = store.commit(writes); !saved) {
-        log::get("main")->error("reminders not queued, retried at the next start: {}",
-                                saved.error().message);
-        return;
+        log::get("main")->error("{} notices not queued: {}", notices.size(), saved.error().message);
+        return false;
     }
     sender.wake();
+    return true;
+}
+
+/// Queues due reminders. Exactly once: the reminder ledger claims each occurrence once, a crash
+/// before mark_sent gives it back at the next start (unsent), and its txn id makes the resend
+/// harmless.
+void queue_reminders(const std::vector<commands::Delivery>& deliveries,
+                     commands::ReminderStore& reminders, bot::StateStore& store,
+                     bot::Sender& sender)
+{
+    std::vector<Notice> notices;
+    for (const auto& d : deliveries) {
+        // The reminder's room is the conversation it was set in: "!room" or "!room|$thread".
+        std::vector<std::string> mentions;
+        if (d.reminder.target == commands::ReminderTarget::user)
+            mentions.push_back(d.reminder.owner);
+        notices.push_back({d.reminder.room, mentions, commands::format_delivery(d), d.txn_id});
+    }
+    if (notices.empty() || !queue_notices(notices, store, sender))
+        return; // not stored: unsent() gives them back at the next start
     for (const auto& d : deliveries)
         if (auto marked = reminders.mark_sent(d.reminder.id, d.occurrence, ""); !marked)
             log::get("main")->warn("reminder {} queued but not marked: {}", d.reminder.id,
                                    marked.error().message);
+}
+
+/// The reaction without its variation selector (U+FE0F), which clients add or not.
+std::string bare_emoji(std::string key)
+{
+    constexpr std::string_view selector = "\xEF\xB8\x8F";
+    for (auto at = key.find(selector); at != std::string::npos; at = key.find(selector))
+        key.erase(at, selector.size());
+    return key;
 }
 
 int run_config_check(const std::string& file)
@@ -320,10 +348,46 @@ int run_matrix(const std::string& config_file, bool new_login)
         [&dialogues](const std::string& user, const std::string& conversation) {
             return dialogues.is_open(user, conversation);
         });
+    // ✅/❌ on the summary card confirm or cancel the ticket (issue 4).
+    loop.set_reaction_router(
+        [&](const bot::IncomingReaction& reaction) -> std::optional<bot::OutgoingReply> {
+            const auto key = bare_emoji(reaction.key);
+            const bool yes = key == "\u2705" || key == "\u2714";
+            const bool no = key == "\u274C" || key == "\u2716";
+            if (!yes && !no)
+                return std::nullopt;
+            const auto dialogue = dialogues.get(reaction.sender, reaction.conversation);
+            if (!dialogue || dialogue->stage == commands::DialogueStage::collecting)
+                return std::nullopt; // a ✅ is no answer to "which EPLE?"
+            const commands::Message message{
+                reaction.sender, reaction.conversation, yes ? "oui" : "non",
+                role_of(config, reaction.sender, reaction.power_level), std::nullopt};
+            auto answer = commands::answer_ticket_dialogue(dialogues, message);
+            if (!answer)
+                return std::nullopt;
+            return bot::OutgoingReply{std::move(answer->markdown), {}, std::nullopt};
+        });
     if (auto unsent = reminders.unsent(); unsent) // claimed before a crash, not yet queued
         queue_reminders(unsent.value(), reminders, store, sender);
+    auto last_expiry_check = std::chrono::system_clock::time_point{};
     loop.set_between_syncs([&] {
         const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+        if (now - last_expiry_check >= std::chrono::minutes{1}) {
+            last_expiry_check = now;
+            try {
+                std::vector<Notice> notices;
+                for (auto& expired : dialogues.expire_idle())
+                    notices.push_back(
+                        {expired.room,
+                         {expired.user},
+                         std::move(expired.markdown),
+                         bot::txn_id_for("dialogue-expired|" + expired.user + "|" + expired.room +
+                                         "|" + std::to_string(now.time_since_epoch().count()))});
+                queue_notices(notices, store, sender);
+            } catch (const std::exception& e) {
+                log::get("main")->error("idle ticket dialogues not expired: {}", e.what());
+            }
+        }
         auto due = reminders.claim_due(now);
         if (!due) {
             log::get("main")->error("reminders unreadable: {}", due.error().message);

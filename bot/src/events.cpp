@@ -65,8 +65,10 @@ TextMessage parse_file(const json& content)
     m.file_name = filename.empty() ? m.body : filename;
     if (filename.empty() || filename == m.body)
         m.body.clear(); // no caption: the body is only the file's name
-    if (const auto* info = object_at(content, "info"))
+    if (const auto* info = object_at(content, "info")) {
         m.file_size = integer_at(*info, "size").value_or(-1);
+        m.file_mimetype = string_at(*info, "mimetype");
+    }
     return m;
 }
 
@@ -93,7 +95,7 @@ Event parse_event(const json& j)
             const auto msgtype = string_at(*content, "msgtype");
             if (msgtype == "m.text" || msgtype == "m.notice" || msgtype == "m.emote")
                 e.content = parse_text(*content);
-            else if (msgtype == "m.file")
+            else if (msgtype == "m.file" || msgtype == "m.image") // a screenshot (issue 4)
                 e.content = parse_file(*content);
         } else if (e.type == "m.reaction") {
             if (const auto* relates = object_at(*content, "m.relates_to");

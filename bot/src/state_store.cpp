@@ -241,6 +241,18 @@ try {
     return storage_error(e);
 }
 
+Result<std::optional<std::string>> StateStore::sent_txn_id(const std::string& event_id)
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Statement query{db_, "SELECT txn_id FROM sent WHERE event_id = ?"};
+    query.bind(1, event_id);
+    if (!query.executeStep())
+        return std::optional<std::string>{};
+    return std::optional<std::string>{query.getColumn(0).getString()};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
 Result<std::optional<RoomInfo>> StateStore::room(const std::string& room_id)
 try {
     const std::lock_guard lock{mutex_};

@@ -349,18 +349,8 @@ void SyncLoop::handle_room(const JoinedRoom& joined, bool history, SyncBatchWrit
             continue;
         if (const auto* message = std::get_if<TextMessage>(&event.content))
             handle_message(event, *message, room, writes);
-        else if (const auto* reaction = std::get_if<Reaction>(&event.content)) {
-            const bool up = reaction->key.rfind(thumbs_up, 0) == 0;
-            const bool down = reaction->key.rfind(thumbs_down, 0) == 0;
-            if (!up && !down)
-                continue;
-            auto target = store_.sent_message(reaction->target);
-            if (!target || !target.value())
-                continue; // not one of the bot's answers
-            writes.feedback.push_back({event.event_id, reaction->target, event.sender, up ? 1 : -1,
-                                       unix_seconds(clock_())});
-            writes.handled.push_back({event.event_id, joined.room_id, "feedback"});
-        }
+        else if (const auto* reaction = std::get_if<Reaction>(&event.content))
+            handle_reaction(event, *reaction, room, writes);
     }
     if (before != std::make_tuple(room.inviter, room.is_direct, room.joined_members,
                                   room.power_levels, room.encrypted) ||
@@ -368,6 +358,78 @@ void SyncLoop::handle_room(const JoinedRoom& joined, bool history, SyncBatchWrit
         std::erase_if(writes.rooms, [&](const auto& r) { return r.room_id == room.room_id; });
         writes.rooms.push_back(room);
     }
+}
+
+void SyncLoop::handle_reaction(const Event& event, const Reaction& reaction, const RoomInfo& room,
+                               SyncBatchWrites& writes)
+{
+    const bool up = reaction.key.rfind(thumbs_up, 0) == 0;
+    const bool down = reaction.key.rfind(thumbs_down, 0) == 0;
+    if (!up && !down && !reaction_router_)
+        return;
+    auto txn_id = store_.sent_txn_id(reaction.target);
+    if (!txn_id || !txn_id.value())
+        return; // not one of the bot's messages
+    if (up || down) {
+        writes.feedback.push_back(
+            {event.event_id, reaction.target, event.sender, up ? 1 : -1, unix_seconds(clock_())});
+        writes.handled.push_back({event.event_id, room.room_id, "feedback"});
+        return;
+    }
+    if (age_of(event) > config_.max_backlog_age) {
+        writes.handled.push_back({event.event_id, room.room_id, "backlog"});
+        return;
+    }
+    const IncomingReaction incoming{room.room_id,
+                                    event.event_id,
+                                    event.sender,
+                                    reaction.key,
+                                    reaction.target,
+                                    *txn_id.value(),
+                                    conversation_of(room.room_id, reaction.target),
+                                    power_level_of(room, event.sender)};
+    std::optional<OutgoingReply> reply;
+    try {
+        reply = reaction_router_(incoming);
+    } catch (const std::exception& e) {
+        log::get("bot.sync")->error("reaction router failed on {}: {}", event.event_id, e.what());
+    }
+    if (!reply) {
+        writes.handled.push_back({event.event_id, room.room_id, "reaction-ignored"});
+        return;
+    }
+    const auto bar = incoming.conversation.find('|');
+    OutgoingMessage out;
+    out.txn_id = txn_id_for(event.event_id);
+    out.room_id = room.room_id;
+    out.content =
+        notice_content(reply->markdown, {event.sender},
+                       bar == std::string::npos ? "" : incoming.conversation.substr(bar + 1), "");
+    out.priority = 0;
+    out.source_event = event.event_id;
+    writes.outgoing.push_back(std::move(out));
+    writes.handled.push_back({event.event_id, room.room_id, "reaction"});
+}
+
+std::string SyncLoop::conversation_of(const std::string& room_id, const std::string& event_id)
+{
+    auto target = client_.room_event(room_id, event_id);
+    if (!target) {
+        log::get("bot.sync")
+            ->warn("reacted-to event {} unreadable: {} {}", event_id, target.error().code,
+                   target.error().errcode);
+        return room_id;
+    }
+    const auto parsed = json::parse(target.value(), nullptr, false);
+    if (!parsed.is_object())
+        return room_id;
+    const auto content = parsed.value("content", json::object());
+    const auto relates =
+        content.is_object() ? content.value("m.relates_to", json::object()) : json::object();
+    if (relates.is_object() && relates.value("rel_type", "") == "m.thread")
+        if (const auto root = relates.value("event_id", ""); !root.empty())
+            return room_id + "|" + root;
+    return room_id;
 }
 
 SyncLoop::Addressing SyncLoop::addressing(const TextMessage& message, bool is_direct)
@@ -423,7 +485,8 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
     auto address = addressing(message, is_direct);
     const auto thread = reply_thread(event, message, room);
     const auto conversation = thread.empty() ? room.room_id : room.room_id + "|" + thread;
-    if (!address.addressed && in_conversation_ && in_conversation_(event.sender, conversation))
+    const bool in_conversation = in_conversation_ && in_conversation_(event.sender, conversation);
+    if (in_conversation)
         address.addressed = true; // an answer to the bot's question needs no mention
     if (!address.addressed && !config_.answer_without_mention)
         return ignore("not addressed to the bot");
@@ -449,8 +512,12 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
                              conversation,
                              {}};
     std::optional<OutgoingReply> reply;
-    auto file = address.text.rfind(config_.command_prefix, 0) == 0
-                    ? command_file(room.room_id, message)
+    // A command's file (CSV imports), or a screenshot sent during a conversation (issue 4).
+    constexpr std::int64_t screenshot_max_bytes = 10 * 1024 * 1024;
+    const bool command = address.text.rfind(config_.command_prefix, 0) == 0;
+    auto file = command ? command_file(room.room_id, message)
+                : in_conversation && !message.file_url.empty()
+                    ? command_file(room.room_id, message, screenshot_max_bytes)
                     : Result<std::optional<std::pair<std::string, std::string>>>{std::nullopt};
     if (!file)
         reply = OutgoingReply{
@@ -524,10 +591,10 @@ std::vector<Event> SyncLoop::missed_events(const JoinedRoom& room)
 }
 
 Result<std::optional<std::pair<std::string, std::string>>>
-SyncLoop::command_file(const std::string& room_id, const TextMessage& message)
+SyncLoop::command_file(const std::string& room_id, const TextMessage& message,
+                       std::int64_t max_bytes)
 {
     using File = std::optional<std::pair<std::string, std::string>>;
-    constexpr std::int64_t max_bytes = 5 * 1024 * 1024; // 20,000 indicator rows take ~1.2 MB
     const auto logger = log::get("bot.sync");
     std::string url = message.file_url;
     std::string name = message.file_name;
@@ -552,8 +619,9 @@ SyncLoop::command_file(const std::string& room_id, const TextMessage& message)
     }
     if (url.empty())
         return File{};
+    const auto too_big = "il dépasse " + std::to_string(max_bytes / (1024 * 1024)) + " Mo";
     if (size > max_bytes)
-        return Error{Error::Kind::invalid, 413, {}, "il dépasse 5 Mo", {}};
+        return Error{Error::Kind::invalid, 413, {}, too_big, {}};
     auto bytes = client_.download(url, static_cast<std::size_t>(max_bytes));
     if (!bytes) {
         logger->warn("download of {} failed: {} {} {}", url, bytes.error().code,
@@ -562,7 +630,7 @@ SyncLoop::command_file(const std::string& room_id, const TextMessage& message)
                      bytes.error().code,
                      {},
                      bytes.error().errcode == "M_TOO_LARGE"
-                         ? "il dépasse 5 Mo"
+                         ? too_big
                          : "le serveur ne l'a pas donné (réessayez dans un moment)",
                      {}};
     }

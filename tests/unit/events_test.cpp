@@ -75,6 +75,27 @@ TEST_SUITE("unit")
         CHECK_FALSE(text->is_edit);
     }
 
+    TEST_CASE("parse_sync reads a screenshot sent as m.image in a thread")
+    {
+        json image = message("$img", "capture.png",
+                             {{"msgtype", "m.image"},
+                              {"url", "mxc://hs.test/png"},
+                              {"info", {{"mimetype", "image/png"}, {"size", 2048}}},
+                              {"m.relates_to", {{"rel_type", "m.thread"}, {"event_id", "$root"}}}});
+        const auto batch =
+            parse({{"next_batch", "s1"},
+                   {"rooms", {{"join", {{"!r:hs.test", {{"timeline", {{"events", {image}}}}}}}}}}});
+        const auto* file = std::get_if<TextMessage>(&only_room(batch).timeline.at(0).content);
+        REQUIRE(file != nullptr);
+        CHECK(file->msgtype == "m.image");
+        CHECK(file->body.empty()); // the name only: no caption
+        CHECK(file->file_name == "capture.png");
+        CHECK(file->file_url == "mxc://hs.test/png");
+        CHECK(file->file_mimetype == "image/png");
+        CHECK(file->file_size == 2048);
+        CHECK(file->thread_root == "$root");
+    }
+
     TEST_CASE("parse_sync reads mentions and thread and reply relations")
     {
         const json events = json::array(
@@ -219,8 +240,8 @@ TEST_SUITE("unit")
              {{"type", "m.room.message"}, {"event_id", "$nocontent"}, {"sender", "@a:hs.test"}},
              {{"type", "m.room.message"}, {"event_id", "$badcontent"}, {"content", "texte"}},
              {{"type", "m.room.message"},
-              {"event_id", "$image"},
-              {"content", {{"msgtype", "m.image"}, {"body", "photo.png"}}}},
+              {"event_id", "$video"},
+              {"content", {{"msgtype", "m.video"}, {"body", "film.mp4"}}}},
              {{"type", "m.room.message"},
               {"event_id", "$numbody"},
               {"sender", 12},

@@ -915,6 +915,104 @@ TEST_SUITE("unit")
         CHECK(h.reply_content()["m.relates_to"]["event_id"] == "$cmd");
     }
 
+    TEST_CASE("sync loop gives a screenshot sent in an open conversation to the router")
+    {
+        Harness h;
+        h.loop().set_conversation_check([](const std::string& user, const std::string& key) {
+            return user == marie && key == salon + "|$cmd";
+        });
+        json image = text_event("$img", "capture.png");
+        image["content"] = {
+            {"msgtype", "m.image"},
+            {"body", "capture.png"},
+            {"url", "mxc://hs.test/png"},
+            {"info", {{"mimetype", "image/png"}, {"size", 4}}},
+            {"m.relates_to",
+             {{"rel_type", "m.thread"}, {"event_id", "$cmd"}, {"is_falling_back", true}}}};
+        json elsewhere = image;
+        elsewhere["event_id"] = "$img2";
+        elsewhere["content"].erase("m.relates_to"); // not in the dialogue's thread
+        h.http.reply(200, "\x89PNG");
+        h.process(batch("s1", json::array({image, elsewhere})));
+        REQUIRE(h.http.request_count() == 1); // only the screenshot of the dialogue
+        CHECK(h.http.request(0).url == hs + "/_matrix/client/v1/media/download/hs.test/png");
+        REQUIRE(h.seen.size() == 1);
+        CHECK(h.seen[0].conversation == salon + "|$cmd");
+        REQUIRE(h.seen[0].attachment.has_value());
+        CHECK(h.seen[0].attachment->first == "capture.png");
+        CHECK(h.seen[0].attachment->second == "\x89PNG");
+    }
+
+    TEST_CASE("sync loop refuses a screenshot over 10 MB without downloading it")
+    {
+        Harness h;
+        h.loop().set_conversation_check(
+            [](const std::string&, const std::string&) { return true; });
+        json image = text_event("$img", "big.png");
+        image["content"] = {{"msgtype", "m.image"},
+                            {"body", "big.png"},
+                            {"url", "mxc://hs.test/big"},
+                            {"info", {{"size", 20'000'000}}}};
+        h.process(batch("s1", json::array({image})));
+        CHECK(h.http.request_count() == 0);
+        CHECK(h.seen.empty());
+        CHECK(h.reply_content()["body"].get<std::string>().find("10 Mo") != std::string::npos);
+    }
+
+    TEST_CASE("a reaction on a bot message reaches the reaction router with its thread")
+    {
+        Harness h;
+        h.bot_message("$card", "");
+        std::vector<IncomingReaction> reactions;
+        h.loop().set_reaction_router(
+            [&](const IncomingReaction& r) -> std::optional<OutgoingReply> {
+                reactions.push_back(r);
+                if (r.key == "🎉")
+                    return std::nullopt;
+                return OutgoingReply{"Ticket **créé**", {}, std::nullopt};
+            });
+        // The card was sent in the thread of $cmd: the loop reads it from the server.
+        h.http.reply(200,
+                     json{{"type", "m.room.message"},
+                          {"event_id", "$card"},
+                          {"content",
+                           {{"msgtype", "m.notice"},
+                            {"body", "Récapitulatif"},
+                            {"m.relates_to", {{"rel_type", "m.thread"}, {"event_id", "$cmd"}}}}}}
+                         .dump());
+        h.http.reply(200, json{{"event_id", "$card"}, {"content", {{"body", "x"}}}}.dump());
+        h.process(batch("s1", json::array({reaction_event("$ok", "$card", "✅"),
+                                           reaction_event("$party", "$card", "🎉"),
+                                           reaction_event("$other", "$not-bot", "✅")})));
+        REQUIRE(reactions.size() == 2);
+        CHECK(reactions[0].key == "✅");
+        CHECK(reactions[0].sender == marie);
+        CHECK(reactions[0].target_event == "$card");
+        CHECK(reactions[0].target_txn_id == "txn-$card");
+        CHECK(reactions[0].conversation == salon + "|$cmd");
+        CHECK(reactions[1].conversation == salon); // no thread in the target
+        CHECK(h.handled("$ok"));
+        CHECK(h.handled("$party"));
+        CHECK_FALSE(h.handled("$other"));
+        REQUIRE(h.outbox_size() == 1);
+        const auto out = h.next_outgoing();
+        CHECK(out.txn_id == txn_id_for("$ok"));
+        const auto content = json::parse(out.content);
+        CHECK(content["m.relates_to"]["rel_type"] == "m.thread");
+        CHECK(content["m.relates_to"]["event_id"] == "$cmd");
+        CHECK(content["m.mentions"]["user_ids"] == json::array({marie}));
+    }
+
+    TEST_CASE("without a reaction router only thumbs are read and nothing is fetched")
+    {
+        Harness h;
+        h.bot_message("$card", "");
+        h.process(batch("s1", json::array({reaction_event("$ok", "$card", "✅")})));
+        CHECK(h.http.request_count() == 0);
+        CHECK_FALSE(h.handled("$ok"));
+        CHECK(h.outbox_size() == 0);
+    }
+
     TEST_CASE("sync loop names the conversation after the thread its reply opens")
     {
         Harness h;

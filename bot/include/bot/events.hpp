@@ -12,8 +12,8 @@
 
 namespace opalebot::bot {
 
-/// m.room.message with a text-like msgtype (m.text, m.notice, m.emote), or an m.file whose
-/// body is its caption (spec v1.10: a body that differs from `filename`), empty otherwise.
+/// m.room.message with a text-like msgtype (m.text, m.notice, m.emote), or an m.file or m.image
+/// whose body is its caption (spec v1.10: a body that differs from `filename`), empty otherwise.
 struct TextMessage {
     std::string msgtype;
     std::string body;
@@ -23,9 +23,10 @@ struct TextMessage {
     std::string in_reply_to;        ///< m.in_reply_to event id
     bool reply_is_fallback = false; ///< is_falling_back: a thread reply, not a reply
     bool is_edit = false;           ///< rel_type m.replace
-    std::string file_url;           ///< m.file: its mxc:// address
-    std::string file_name;          ///< m.file: its name
-    std::int64_t file_size = -1;    ///< m.file: info.size, when given
+    std::string file_url;           ///< m.file, m.image: its mxc:// address
+    std::string file_name;          ///< m.file, m.image: its name
+    std::string file_mimetype;      ///< m.file, m.image: info.mimetype, when given
+    std::int64_t file_size = -1;    ///< m.file, m.image: info.size, when given
 };
 
 /// m.reaction (rel_type m.annotation).

@@ -128,6 +128,9 @@ public:
     /// The entry id of one of the bot's sent messages (empty for a message without entry), or
     /// nothing when `event_id` is not the bot's.
     Result<std::optional<std::string>> sent_message(const std::string& event_id);
+    /// The txn id one of the bot's sent messages went with (a reminder's delivery key), or
+    /// nothing when `event_id` is not the bot's.
+    Result<std::optional<std::string>> sent_txn_id(const std::string& event_id);
     Result<std::optional<RoomInfo>> room(const std::string& room_id);
 
     Result<Done> commit(const SyncBatchWrites& batch);

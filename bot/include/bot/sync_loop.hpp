@@ -29,6 +29,19 @@ struct IncomingMessage {
     std::optional<std::pair<std::string, std::string>> attachment; ///< name, bytes
 };
 
+/// A reaction to one of the bot's messages, other than the 👍/👎 feedback: ✅/❌ on a ticket
+/// card (issue 4), ✅ or ⏰ on a reminder (issue 6).
+struct IncomingReaction {
+    std::string room_id;
+    std::string event_id; ///< the reaction's own
+    std::string sender;
+    std::string key;           ///< the emoji
+    std::string target_event;  ///< the bot's message it annotates
+    std::string target_txn_id; ///< the txn id that message went with
+    std::string conversation;  ///< "!room" or "!room|$thread": where the target was sent
+    int power_level = 0;
+};
+
 /// What the bot answers (Markdown), and the question to record with the batch.
 struct OutgoingReply {
     std::string markdown;
@@ -38,6 +51,9 @@ struct OutgoingReply {
 
 /// Decides the reply to one message; never throws (main wraps the command router).
 using MessageRouter = std::function<std::optional<OutgoingReply>(const IncomingMessage&)>;
+
+/// Decides the reply to a reaction on one of the bot's messages; never throws.
+using ReactionRouter = std::function<std::optional<OutgoingReply>(const IncomingReaction&)>;
 
 /// Called when the bot must stop for good (token revoked): main ends the process.
 using FatalHandler = std::function<void(const std::string& reason)>;
@@ -67,6 +83,10 @@ public:
         in_conversation_ = std::move(check);
     }
 
+    /// Reactions on the bot's messages (other than 👍/👎) go to `router`; without one they
+    /// are ignored.
+    void set_reaction_router(ReactionRouter router) { reaction_router_ = std::move(router); }
+
     /// One sync and its handling; returns how long to wait before the next one.
     std::chrono::milliseconds run_once(std::stop_token stop = {});
 
@@ -86,9 +106,15 @@ private:
     std::chrono::milliseconds handle_error(const Error& error);
     Addressing addressing(const TextMessage& message, bool is_direct);
     bool allowed(const RoomInfo& room) const;
-    /// The file a command comes with; an error is French, for the sender.
+    /// The file a command comes with; an error is French, for the sender. 5 MB: 20,000
+    /// indicator rows take about 1.2 MB.
     Result<std::optional<std::pair<std::string, std::string>>>
-    command_file(const std::string& room_id, const TextMessage& message);
+    command_file(const std::string& room_id, const TextMessage& message,
+                 std::int64_t max_bytes = 5 * 1024 * 1024);
+    void handle_reaction(const Event& event, const Reaction& reaction, const RoomInfo& room,
+                         SyncBatchWrites& writes);
+    /// "!room" or "!room|$thread": the thread one of the bot's messages was sent in.
+    std::string conversation_of(const std::string& room_id, const std::string& event_id);
     bool is_inviter_allowed(const std::string& inviter) const;
     void accept_invite(const InvitedRoom& invite, SyncBatchWrites& writes);
     void handle_room(const JoinedRoom& room, bool history, SyncBatchWrites& writes);
@@ -112,6 +138,7 @@ private:
     std::function<bool(const std::string&, const std::string&)> in_conversation_;
     std::function<void()> between_syncs_;
     MessageRouter router_;
+    ReactionRouter reaction_router_;
     std::function<void()> wake_sender_;
     FatalHandler fatal_;
     Clock clock_;
