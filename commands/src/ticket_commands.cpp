@@ -70,6 +70,12 @@ std::string ticket_card(const Ticket& t, TimePoint now)
         out += "- **Dernier suivi** (" + days_ago(last.at, now) +
                ") : " + escape_markdown(last.text) + '\n';
     }
+    if (!t.attachment_names.empty()) {
+        out += "- **Pièces jointes** :";
+        for (std::size_t i = 0; i < t.attachment_names.size(); ++i)
+            out += (i == 0 ? " " : ", ") + escape_markdown(t.attachment_names[i]);
+        out += '\n';
+    }
     if (!t.link.empty())
         out += "- [Voir le ticket](" + t.link + ")\n";
     return out;

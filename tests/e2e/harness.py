@@ -504,6 +504,19 @@ class Human:
         assert isinstance(resp, RoomSendResponse), f"file send failed: {resp}"
         return resp.event_id
 
+    async def send_image(self, room_id: str, name: str, data: bytes,
+                         relates_to: dict | None = None) -> str:
+        """Uploads a PNG and posts it as an m.image, as a client's screenshot button does."""
+        upload, _ = await self.client.upload(lambda *_: data, content_type="image/png",
+                                             filename=name, filesize=len(data))
+        content: dict[str, Any] = {"msgtype": "m.image", "body": name, "url": upload.content_uri,
+                                   "info": {"mimetype": "image/png", "size": len(data)}}
+        if relates_to:
+            content["m.relates_to"] = relates_to
+        resp = await self.client.room_send(room_id, "m.room.message", content)
+        assert isinstance(resp, RoomSendResponse), f"image send failed: {resp}"
+        return resp.event_id
+
     async def react(self, room_id: str, event_id: str, key: str) -> str:
         resp = await self.client.room_send(room_id, "m.reaction", {
             "m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import json
 import secrets
 import signal
@@ -422,12 +423,37 @@ class Run:
                    short(first[:1]))
         chatter = await self.bob.send(self.group, "je regarde aussi", relates_to=thread)
         last = ""
-        for answer in ("gestionnaire", "connexion puis ouverture du pré-sas", "aucun", "oui"):
+        card: list[dict] = []
+        for answer in ("gestionnaire", "connexion puis ouverture du pré-sas", "aucun"):
             qid = await self.ask(self.alice, self.group, answer, relates_to=thread)
-            replies = await self.wait_reply(qid)
-            last = replies[0]["content"].get("body", "") if replies else ""
-            if not replies:
+            card = await self.wait_reply(qid)
+            if not card:
                 break
+        # A screenshot sent in the thread during the dialogue becomes an attachment.
+        png = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+                            "0000000d4944415478da63f8cfc0f01f0005000201a5f1d6b40000000049454e44"
+                            "ae426082")
+        shot = await self.alice.send_image(self.group, "capture-pre-sas.png", png, relates_to=thread)
+        self.asked.add(shot)
+        kept = await self.wait_reply(shot)
+        self.check("k.screenshot-kept", len(kept) == 1 and "capture-pre-sas.png" in
+                   kept[0]["content"].get("body", ""), short(kept[:1]))
+        # ✅ on the summary card confirms it, as "oui" would.
+        self.check("k.summary-card", len(card) == 1 and "oui" in card[0]["content"].get("body", ""),
+                   short(card[:1]))
+        if card:
+            before = {ev["event_id"] for ev in self.alice.from_bot(self.group)}
+            await self.alice.react(self.group, card[0]["event_id"], "✅")
+
+            def created() -> list[dict]:
+                return [ev for ev in self.alice.from_bot(self.group) if ev["event_id"] not in before
+                        and "Ticket R-" in ev["content"].get("body", "")]
+
+            await wait_for(lambda: bool(created()), 30)
+            done = created()
+            last = done[0]["content"].get("body", "") if done else ""
+            self.check("k.created-in-the-thread", bool(done) and
+                       relates(done[0]).get("event_id") == root, short(done[:1]))
         self.check("k.ticket-created", "Ticket R-" in last and "DRASI" in last, repr(last[:300]))
         await asyncio.sleep(2)
         self.check("k.others-in-the-thread-ignored", not self.alice.replies_to(chatter),
@@ -436,6 +462,12 @@ class Run:
         rl = await self.wait_reply(ql)
         self.check("k.listed", len(rl) == 1 and "pré-sas" in rl[0]["content"].get("body", ""),
                    short(rl[:1]))
+        ref = re.search(r"R-\d{6}", last)
+        if ref:
+            qt = await self.ask(self.alice, self.group, f"!ticket {ref.group(0)}")
+            rt = await self.wait_reply(qt)
+            self.check("k.attachment-on-the-ticket", len(rt) == 1 and "capture-pre-sas.png" in
+                       rt[0]["content"].get("body", ""), short(rt[:1]))
 
     async def scenario_l(self) -> None:
         """A personal reminder set in the salon fires once, in its thread, pinging its owner (issue 6)."""

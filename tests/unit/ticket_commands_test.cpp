@@ -84,6 +84,9 @@ TEST_SUITE("unit")
         CHECK(contains(reply->markdown, "ajoutée"));
         image.sender = paul; // no dialogue: an ordinary message
         CHECK_FALSE(answer_ticket_dialogue(dialogues, image));
+        CHECK(contains(say(marie, "oui"), "R-000001"));
+        const auto card = say(marie, "!ticket R-000001");
+        CHECK_MESSAGE(contains(card, "**Pièces jointes** : capture"), card);
     }
 
     TEST_CASE_FIXTURE(Salon, "ticket commands take a cross mark as non")
