@@ -116,7 +116,22 @@ Event parse_event(const json& j)
                         levels.users[user] = level.get<int>();
             e.content = std::move(levels);
         } else if (e.type == "m.room.encryption" && e.state_key == "") {
-            e.content = Encryption{string_at(*content, "algorithm")};
+            Encryption encryption{string_at(*content, "algorithm")};
+            if (const auto ms = integer_at(*content, "rotation_period_ms"); ms && *ms > 0)
+                encryption.rotation_period_ms = *ms;
+            if (const auto msgs = integer_at(*content, "rotation_period_msgs"); msgs && *msgs > 0)
+                encryption.rotation_period_msgs = *msgs;
+            e.content = encryption;
+        } else if (e.type == "m.room.encrypted") {
+            Encrypted encrypted{string_at(*content, "algorithm"),
+                                string_at(*content, "session_id"),
+                                {},
+                                {},
+                                j.dump()};
+            const auto relation = parse_text(*content); // the cleartext relations
+            encrypted.thread_root = relation.thread_root;
+            encrypted.in_reply_to = relation.in_reply_to;
+            e.content = std::move(encrypted);
         }
     } catch (const json::exception& ex) {
         log::get("bot.events")->warn("malformed {} event skipped: {}", e.type, ex.what());
@@ -137,6 +152,37 @@ void parse_events(const json& room, const char* section, std::vector<Event>& out
         out.push_back(parse_event(event));
 }
 
+std::vector<std::string> strings_at(const json& j, const char* key)
+{
+    std::vector<std::string> out;
+    if (const auto it = j.find(key); it != j.end() && it->is_array())
+        for (const auto& item : *it)
+            if (item.is_string())
+                out.push_back(item.get<std::string>());
+    return out;
+}
+
+void parse_crypto(const json& sync, CryptoSync& crypto)
+{
+    if (const auto* to_device = object_at(sync, "to_device"))
+        if (const auto events = to_device->find("events");
+            events != to_device->end() && events->is_array())
+            for (const auto& event : *events)
+                if (event.is_object())
+                    crypto.to_device.push_back(event.dump());
+    if (const auto* lists = object_at(sync, "device_lists")) {
+        crypto.devices_changed = strings_at(*lists, "changed");
+        crypto.devices_left = strings_at(*lists, "left");
+    }
+    if (const auto* counts = object_at(sync, "device_one_time_keys_count"))
+        for (const auto& [algorithm, count] : counts->items())
+            if (count.is_number_integer())
+                crypto.one_time_key_counts[algorithm] = count.get<int>();
+    if (const auto it = sync.find("device_unused_fallback_key_types");
+        it != sync.end() && it->is_array())
+        crypto.unused_fallback_key_types = strings_at(sync, "device_unused_fallback_key_types");
+}
+
 } // namespace
 
 Result<SyncBatch> parse_sync(std::string_view body, std::string_view me)
@@ -147,6 +193,7 @@ Result<SyncBatch> parse_sync(std::string_view body, std::string_view me)
         return Error{Error::Kind::parse, 0, {}, "/sync: not a sync response", {}};
     SyncBatch batch;
     batch.next_batch = j["next_batch"].get<std::string>();
+    parse_crypto(j, batch.crypto);
     const auto* rooms = object_at(j, "rooms");
     if (rooms == nullptr)
         return batch;

@@ -283,4 +283,86 @@ Result<std::string> MatrixClient::state_event(const std::string& room_id, const 
                 {}, call_timeout);
 }
 
+namespace {
+
+Result<json> parse_json_object(Result<std::string> text, std::string_view what)
+{
+    if (!text)
+        return text.error();
+    auto j = json::parse(text.value(), nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        return Error{Error::Kind::parse, 0, {}, std::string{what} + ": not a JSON object", {}};
+    return j;
+}
+
+} // namespace
+
+Result<json> MatrixClient::keys_upload(const json& body)
+{
+    return parse_json_object(
+        call("POST", "/_matrix/client/v3/keys/upload", body.dump(), call_timeout), "/keys/upload");
+}
+
+Result<json> MatrixClient::keys_query(const json& body)
+{
+    return parse_json_object(
+        call("POST", "/_matrix/client/v3/keys/query", body.dump(), call_timeout), "/keys/query");
+}
+
+Result<json> MatrixClient::keys_claim(const json& body)
+{
+    return parse_json_object(
+        call("POST", "/_matrix/client/v3/keys/claim", body.dump(), call_timeout), "/keys/claim");
+}
+
+Result<json> MatrixClient::keys_changes(const std::string& from, const std::string& to)
+{
+    return parse_json_object(
+        call("GET",
+             "/_matrix/client/v3/keys/changes?from=" + url_encode(from) + "&to=" + url_encode(to),
+             {}, call_timeout),
+        "/keys/changes");
+}
+
+Result<Done> MatrixClient::send_to_device(const std::string& type, const std::string& txn_id,
+                                          const json& messages)
+{
+    auto sent = call(
+        "PUT", "/_matrix/client/v3/sendToDevice/" + url_encode(type) + "/" + url_encode(txn_id),
+        json{{"messages", messages}}.dump(), call_timeout);
+    if (!sent)
+        return sent.error();
+    return Done{};
+}
+
+Result<json> MatrixClient::device_signing_upload(const json& body)
+{
+    return parse_json_object(
+        call("POST", "/_matrix/client/v3/keys/device_signing/upload", body.dump(), call_timeout),
+        "/keys/device_signing/upload");
+}
+
+Result<json> MatrixClient::signatures_upload(const json& body)
+{
+    return parse_json_object(
+        call("POST", "/_matrix/client/v3/keys/signatures/upload", body.dump(), call_timeout),
+        "/keys/signatures/upload");
+}
+
+Result<std::vector<std::string>> MatrixClient::joined_members(const std::string& room_id)
+{
+    auto j = parse_json_object(
+        call("GET", "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/joined_members", {},
+             call_timeout),
+        "/joined_members");
+    if (!j)
+        return j.error();
+    std::vector<std::string> members;
+    if (const auto joined = j.value().find("joined");
+        joined != j.value().end() && joined->is_object())
+        for (const auto& [user, _] : joined->items())
+            members.push_back(user);
+    return members;
+}
+
 } // namespace opalebot::bot

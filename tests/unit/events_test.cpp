@@ -96,6 +96,56 @@ TEST_SUITE("unit")
         CHECK(file->thread_root == "$root");
     }
 
+    TEST_CASE("parse_sync keeps the encryption parts for the crypto engine")
+    {
+        const json encrypted{
+            {"type", "m.room.encrypted"},
+            {"event_id", "$enc"},
+            {"sender", "@marie:hs.test"},
+            {"origin_server_ts", 1},
+            {"content",
+             {{"algorithm", "m.megolm.v1.aes-sha2"},
+              {"ciphertext", "AwgA"},
+              {"session_id", "SID"},
+              {"sender_key", "SK"},
+              {"device_id", "DEV"},
+              {"m.relates_to", {{"rel_type", "m.thread"}, {"event_id", "$root"}}}}}};
+        const json encryption{
+            {"type", "m.room.encryption"},
+            {"state_key", ""},
+            {"event_id", "$e"},
+            {"content", {{"algorithm", "m.megolm.v1.aes-sha2"}, {"rotation_period_msgs", 10}}}};
+        const auto batch =
+            parse({{"next_batch", "s1"},
+                   {"to_device",
+                    {{"events", {{{"type", "m.room.encrypted"}, {"sender", "@a:hs.test"}}, 42}}}},
+                   {"device_lists", {{"changed", {"@a:hs.test", 7}}, {"left", {"@b:hs.test"}}}},
+                   {"device_one_time_keys_count", {{"signed_curve25519", 12}}},
+                   {"device_unused_fallback_key_types", json::array()},
+                   {"rooms",
+                    {{"join",
+                      {{"!r:hs.test", {{"timeline", {{"events", {encryption, encrypted}}}}}}}}}}});
+        REQUIRE(batch.crypto.to_device.size() == 1);
+        CHECK(json::parse(batch.crypto.to_device[0])["sender"] == "@a:hs.test");
+        CHECK(batch.crypto.devices_changed == std::vector<std::string>{"@a:hs.test"});
+        CHECK(batch.crypto.devices_left == std::vector<std::string>{"@b:hs.test"});
+        CHECK(batch.crypto.one_time_key_counts.at("signed_curve25519") == 12);
+        REQUIRE(batch.crypto.unused_fallback_key_types.has_value());
+        CHECK(batch.crypto.unused_fallback_key_types->empty()); // fallback key used: upload one
+        const auto& timeline = only_room(batch).timeline;
+        const auto* rotation = std::get_if<Encryption>(&timeline.at(0).content);
+        REQUIRE(rotation != nullptr);
+        CHECK(rotation->rotation_period_msgs == 10);
+        CHECK(rotation->rotation_period_ms == 604'800'000);
+        const auto* event = std::get_if<Encrypted>(&timeline.at(1).content);
+        REQUIRE(event != nullptr);
+        CHECK(event->session_id == "SID");
+        CHECK(event->thread_root == "$root");
+        CHECK(json::parse(event->event_json)["content"]["ciphertext"] == "AwgA");
+        const auto plain = parse({{"next_batch", "s2"}});
+        CHECK_FALSE(plain.crypto.unused_fallback_key_types.has_value());
+    }
+
     TEST_CASE("parse_sync reads mentions and thread and reply relations")
     {
         const json events = json::array(

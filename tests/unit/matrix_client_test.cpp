@@ -115,6 +115,52 @@ TEST_SUITE("unit")
         }
     }
 
+    TEST_CASE("the encryption endpoints carry the engine's bodies")
+    {
+        FakeHttpClient http;
+        MatrixClient client{http, base};
+        client.set_access_token("syt_tok");
+        http.reply(200, R"({"one_time_key_counts":{"signed_curve25519":50}})");
+        http.reply(200, R"({"device_keys":{}})");
+        http.reply(200, R"({"one_time_keys":{}})");
+        http.reply(200, R"({"changed":["@a:hs.test"],"left":[]})");
+        http.reply(200, "{}");
+        http.reply(200, R"({"joined":{"@a:hs.test":{},"@opale:hs.test":{}}})");
+        http.reply(200, "[]"); // not an object: a parse error, never a crash
+        const auto upload = client.keys_upload({{"device_keys", json::object()}});
+        REQUIRE(static_cast<bool>(upload));
+        CHECK(upload.value()["one_time_key_counts"]["signed_curve25519"] == 50);
+        CHECK(static_cast<bool>(
+            client.keys_query({{"device_keys", {{"@a:hs.test", json::array()}}}})));
+        CHECK(static_cast<bool>(client.keys_claim({{"one_time_keys", json::object()}})));
+        const auto changes = client.keys_changes("s1", "s2");
+        REQUIRE(static_cast<bool>(changes));
+        CHECK(changes.value()["changed"] == json::array({"@a:hs.test"}));
+        CHECK(static_cast<bool>(client.send_to_device(
+            "m.room.encrypted", "txn 1", {{"@a:hs.test", {{"DEV", {{"ciphertext", "x"}}}}}})));
+        const auto members = client.joined_members("!salon:hs.test");
+        REQUIRE(static_cast<bool>(members));
+        CHECK(members.value() == std::vector<std::string>{"@a:hs.test", "@opale:hs.test"});
+        const auto broken = client.signatures_upload(json::object());
+        REQUIRE_FALSE(static_cast<bool>(broken));
+        CHECK(broken.error().kind == Error::Kind::parse);
+        REQUIRE(http.request_count() == 7);
+        CHECK(http.request(0).url == base + "/_matrix/client/v3/keys/upload");
+        CHECK(http.request(1).url == base + "/_matrix/client/v3/keys/query");
+        CHECK(body_of(http.request(1))["device_keys"].contains("@a:hs.test"));
+        CHECK(http.request(2).url == base + "/_matrix/client/v3/keys/claim");
+        CHECK(http.request(3).method == "GET");
+        CHECK(http.request(3).url == base + "/_matrix/client/v3/keys/changes?from=s1&to=s2");
+        CHECK(http.request(4).method == "PUT");
+        CHECK(http.request(4).url ==
+              base + "/_matrix/client/v3/sendToDevice/m.room.encrypted/txn%201");
+        CHECK(body_of(http.request(4))["messages"]["@a:hs.test"]["DEV"]["ciphertext"] == "x");
+        CHECK(http.request(5).url ==
+              base + "/_matrix/client/v3/rooms/%21salon%3Ahs.test/joined_members");
+        CHECK(http.request(6).url == base + "/_matrix/client/v3/keys/signatures/upload");
+        CHECK(http.request(0).headers.at("Authorization") == "Bearer syt_tok");
+    }
+
     TEST_CASE("login tries the email first with the stored device id")
     {
         FakeHttpClient http;

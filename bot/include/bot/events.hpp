@@ -50,6 +50,18 @@ struct PowerLevels {
 /// m.room.encryption: once seen, the room is encrypted for ever (matrix.md §4).
 struct Encryption {
     std::string algorithm;
+    std::int64_t rotation_period_ms = 604'800'000; ///< a week, the spec's default
+    std::int64_t rotation_period_msgs = 100;
+};
+
+/// m.room.encrypted: the crypto engine decrypts the whole event, kept as JSON text. Relations
+/// are in the cleartext (spec "Forming relationships between events").
+struct Encrypted {
+    std::string algorithm;
+    std::string session_id;
+    std::string thread_root;
+    std::string in_reply_to;
+    std::string event_json; ///< the whole event
 };
 
 /// Any other event type, or a malformed event: kept so one bad event never kills a sync.
@@ -63,7 +75,8 @@ struct Event {
     std::int64_t origin_server_ts = 0; ///< milliseconds
     std::optional<std::int64_t> age;   ///< unsigned.age, milliseconds
     bool has_transaction_id = false;   ///< unsigned.transaction_id: our own echo
-    std::variant<OtherEvent, TextMessage, Reaction, Membership, PowerLevels, Encryption> content;
+    std::variant<OtherEvent, TextMessage, Reaction, Membership, PowerLevels, Encryption, Encrypted>
+        content;
 };
 
 struct JoinedRoom {
@@ -81,12 +94,23 @@ struct InvitedRoom {
     bool is_direct = false;
 };
 
+/// The end-to-end-encryption parts of a /sync response (notes/matrix.md §8), for the engine.
+struct CryptoSync {
+    std::vector<std::string> to_device;       ///< each to-device event as JSON text
+    std::vector<std::string> devices_changed; ///< device_lists.changed
+    std::vector<std::string> devices_left;    ///< device_lists.left
+    std::map<std::string, int, std::less<>> one_time_key_counts; ///< device_one_time_keys_count
+    /// device_unused_fallback_key_types; nothing when the server did not say.
+    std::optional<std::vector<std::string>> unused_fallback_key_types;
+};
+
 /// The parts of a /sync response the bot uses.
 struct SyncBatch {
     std::string next_batch;
     std::vector<JoinedRoom> joined;
     std::vector<InvitedRoom> invited;
     std::vector<std::string> left;
+    CryptoSync crypto;
 };
 
 /// Parses a /sync body; `me` is the bot's user id (to find its invites). Malformed events become

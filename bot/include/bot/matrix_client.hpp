@@ -65,6 +65,26 @@ public:
     Result<std::string> state_event(const std::string& room_id, const std::string& type,
                                     const std::string& state_key = "");
 
+    // End-to-end encryption (notes/matrix.md §8): JSON bodies built and read by the crypto
+    // engine; the client only carries them.
+    /// POST /keys/upload: device keys, one-time keys, fallback keys; returns the OTK counts.
+    Result<nlohmann::json> keys_upload(const nlohmann::json& body);
+    /// POST /keys/query {"device_keys": {"@u": []}}.
+    Result<nlohmann::json> keys_query(const nlohmann::json& body);
+    /// POST /keys/claim {"one_time_keys": {"@u": {"DEV": "signed_curve25519"}}}.
+    Result<nlohmann::json> keys_claim(const nlohmann::json& body);
+    /// GET /keys/changes?from=&to=: the users whose devices changed while the bot was away.
+    Result<nlohmann::json> keys_changes(const std::string& from, const std::string& to);
+    /// PUT /sendToDevice/{type}/{txn} {"messages": {"@u": {"DEV": content}}}.
+    Result<Done> send_to_device(const std::string& type, const std::string& txn_id,
+                                const nlohmann::json& messages);
+    /// POST /keys/device_signing/upload: the cross-signing keys (first upload needs no UIA).
+    Result<nlohmann::json> device_signing_upload(const nlohmann::json& body);
+    /// POST /keys/signatures/upload: the bot's device signed by its self-signing key.
+    Result<nlohmann::json> signatures_upload(const nlohmann::json& body);
+    /// GET /rooms/{room}/joined_members: the user ids (lazy loading hides some in /sync).
+    Result<std::vector<std::string>> joined_members(const std::string& room_id);
+
 private:
     Result<std::string> call(const std::string& method, const std::string& path,
                              const std::string& body, std::chrono::milliseconds timeout,
