@@ -3,11 +3,13 @@
 #include "commands/profile_commands.hpp"
 #include "commands/reminder_commands.hpp"
 
+#include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>
 
 #include <chrono>
 #include <string>
 
+#include "support/temp_dir.hpp"
 #include <date/tz.h>
 
 using namespace opalebot::commands;
@@ -266,5 +268,47 @@ TEST_SUITE("unit")
         const auto help = bot.registry.help(Role::member);
         CHECK(contains(help, "moi"));
         CHECK(contains(help, "rappels | off | on"));
+    }
+}
+
+#include <SQLiteCpp/Database.h>
+
+#include "support/temp_dir.hpp"
+
+TEST_SUITE("unit")
+{
+    TEST_CASE("reminder store migrates a version 1 file and keys its past deliveries")
+    {
+        const opalebot::testing::TempDir dir;
+        const auto path = dir.file("state.db");
+        {
+            SQLite::Database db{path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE};
+            db.exec(R"sql(
+CREATE TABLE reminder_schema (version INTEGER NOT NULL);
+INSERT INTO reminder_schema (version) VALUES (1);
+CREATE TABLE reminder_reminders (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, room TEXT NOT NULL,
+    target TEXT NOT NULL, text TEXT NOT NULL, schedule TEXT NOT NULL, zone TEXT NOT NULL,
+    skip_holidays INTEGER NOT NULL DEFAULT 0, until_acknowledged INTEGER NOT NULL DEFAULT 0,
+    due_at INTEGER, snoozed_until INTEGER, cancelled INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL);
+CREATE TABLE reminder_occurrences (reminder_id INTEGER NOT NULL, occurrence INTEGER NOT NULL,
+    status TEXT NOT NULL, event_id TEXT, PRIMARY KEY (reminder_id, occurrence));
+INSERT INTO reminder_reminders (owner, room, target, text, schedule, zone, until_acknowledged,
+    due_at, created_at) VALUES ('@marie:x', '!s:x', 'user', 'kit', 'cron:0 9 * * *',
+    'Europe/Paris', 1, 1795510800, 0);
+INSERT INTO reminder_occurrences VALUES (1, 1795424400, 'sent', '');
+)sql");
+        }
+        ReminderStore store{path};
+        const auto reminder = store.find(1).value();
+        REQUIRE(reminder.has_value());
+        CHECK_FALSE(reminder->ping_room);
+        const auto delivery = store.find_delivery("rappel-1-1795424400").value();
+        REQUIRE(delivery.has_value());
+        CHECK(delivery->reminder.id == 1);
+        ReminderOptions options;
+        CHECK(on_reminder_reaction(store, options, "rappel-1-1795424400", "@marie:x", Role::member,
+                                   "✅", utc(2026, 11, 24, 9))
+                  .has_value());
     }
 }
