@@ -51,24 +51,75 @@ Reply storage_trouble()
     return Reply{"Je n'arrive pas à enregistrer cela pour le moment ; réessayez plus tard.", {}};
 }
 
-std::string describe(const Reminder& r, const date::time_zone& zone)
+/// The reminder's own zone (it keeps the one it was created with), or the default one.
+const date::time_zone& zone_of(const Shared& shared, const Reminder& r)
 {
+    const auto zone = find_zone(r.zone);
+    return zone ? *zone.value() : *shared.zone;
+}
+
+/// ", jours ouvrés, hors week-ends et fériés, jusqu'à confirmation" as it applies.
+std::string options_text(const Reminder& r)
+{
+    std::string text;
+    if (r.schedule.working_days_only)
+        text += ", jours ouvrés";
+    if (r.skip_holidays)
+        text += ", hors week-ends et fériés";
+    if (r.until_acknowledged)
+        text += ", jusqu'à confirmation ✅";
+    if (r.ping_room)
+        text += ", notifie tout le salon";
+    return text;
+}
+
+std::string describe(const Shared& shared, const Reminder& r)
+{
+    const auto& zone = zone_of(shared, r);
     std::string line = "**" + std::to_string(r.id) + "** · ";
     line += r.due_at ? format_local(*r.due_at, zone) : std::string{"terminé"};
+    if (r.zone != shared.options.zone)
+        line += " (" + r.zone + ")";
     line += " · " + escape_markdown(r.text);
     if (r.schedule.recurring())
-        line += " · récurrent (`" + r.schedule.cron.text + "`" +
-                (r.schedule.working_days_only ? ", jours ouvrés" : "") + ")";
+        line += " · récurrent (`" + r.schedule.cron.text + "`" + options_text(r) + ")";
+    else if (r.until_acknowledged)
+        line += " · jusqu'à confirmation ✅";
     if (r.target == ReminderTarget::salon)
         line += " · salon";
     return line;
+}
+
+/// The sender's zone name (`!moi fuseau`), else the default one.
+std::string user_zone(const Shared& shared, const std::string& user)
+{
+    if (shared.options.profiles != nullptr)
+        if (const auto profile = shared.options.profiles->get(user);
+            profile && profile.value().zone)
+            if (find_zone(*profile.value().zone))
+                return *profile.value().zone;
+    return shared.options.zone;
 }
 
 Reply create(const Shared& shared, const Message& message, std::string_view args,
              ReminderTarget target)
 {
     const auto now = shared.options.clock();
-    const auto parsed = parse_when(args, now, *shared.zone);
+    bool ping_room = false;
+    if (target == ReminderTarget::salon) {
+        // Only an explicit "@room"/"@salon" first word notifies the whole salon (issue 6).
+        const auto [first, rest] = split_first_word(args);
+        std::string lower{first};
+        for (auto& c : lower)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (lower == "@room" || lower == "@salon") {
+            ping_room = true;
+            args = rest;
+        }
+    }
+    const auto zone_name = user_zone(shared, message.sender);
+    const auto* zone = find_zone(zone_name).value();
+    const auto parsed = parse_when(args, now, *zone);
     if (!parsed)
         return Reply{parsed.error().message, {}};
     NewReminder request;
@@ -77,7 +128,10 @@ Reply create(const Shared& shared, const Message& message, std::string_view args
     request.target = target;
     request.text = parsed.value().rest;
     request.schedule = parsed.value().schedule;
-    request.zone = shared.options.zone;
+    request.zone = zone_name;
+    request.skip_holidays = parsed.value().skip_holidays;
+    request.until_acknowledged = parsed.value().until_acknowledged;
+    request.ping_room = ping_room;
     const auto stored = shared.store.add(request, now);
     if (!stored)
         return stored.error().kind == Error::Kind::storage ? storage_trouble()
@@ -85,11 +139,13 @@ Reply create(const Shared& shared, const Message& message, std::string_view args
     const auto& r = stored.value();
     std::string text = "C'est noté : je rappellerai ";
     text += target == ReminderTarget::salon ? "au salon" : "à vous";
-    text +=
-        " « " + escape_markdown(r.text) + " » **" + format_local(*r.due_at, *shared.zone) + "**";
+    text += " « " + escape_markdown(r.text) + " » **" + format_local(*r.due_at, *zone) + "**";
+    if (zone_name != shared.options.zone)
+        text += " (heure de " + zone_name + ")";
     if (r.schedule.recurring())
-        text += ", puis à chaque échéance (`" + r.schedule.cron.text + "`" +
-                (r.schedule.working_days_only ? ", jours ouvrés" : "") + ")";
+        text += ", puis à chaque échéance (`" + r.schedule.cron.text + "`" + options_text(r) + ")";
+    else if (r.until_acknowledged)
+        text += ", puis toutes les heures jusqu'à ce que vous réagissiez avec ✅";
     text += ". Rappel n° " + std::to_string(r.id) + " ; pour l'annuler : `" + shared.prefix +
             "rappel annuler " + std::to_string(r.id) + "`.";
     return Reply{text, {}};
@@ -106,7 +162,7 @@ Reply list(const Shared& shared, const Message& message)
                      {}};
     std::string text = "Vos rappels :\n";
     for (const auto& r : mine.value())
-        text += "\n- " + describe(r, *shared.zone);
+        text += "\n- " + describe(shared, r);
     return Reply{text, {}};
 }
 
@@ -143,7 +199,8 @@ Reply snooze(const Shared& shared, const Message& message, std::string_view args
     if (!done.value())
         return Reply{"Vous n'avez pas de rappel n° " + std::to_string(*id) + ".", {}};
     return Reply{"Rappel n° " + std::to_string(*id) + " reporté à **" +
-                     format_local(until, *shared.zone) + "**.",
+                     format_local(until, *find_zone(user_zone(shared, message.sender)).value()) +
+                     "**.",
                  {}};
 }
 
@@ -170,7 +227,78 @@ Reply rappel(const Shared& shared, const Context& context)
     return create(shared, context.message, context.args, ReminderTarget::user);
 }
 
+Reply rappels(const Shared& shared, const Context& context)
+{
+    const auto word = knowledge::fold(trim(context.args));
+    if (word.empty())
+        return list(shared, context.message);
+    if (word != "off" && word != "on")
+        return Reply{"Usage : `" + shared.prefix + "rappels`, `" + shared.prefix +
+                         "rappels off` ou `" + shared.prefix + "rappels on`.",
+                     {}};
+    if (shared.options.profiles == nullptr)
+        return Reply{"Les relances du kit de bascule ne sont pas activées sur ce bot.", {}};
+    const bool off = word == "off";
+    if (!shared.options.profiles->set_kit_opt_out(context.message.sender, off))
+        return storage_trouble();
+    return Reply{off ? "C'est noté : vous ne recevrez plus les relances du kit de bascule (vos "
+                       "rappels personnels continuent). `" +
+                           shared.prefix + "rappels on` pour les recevoir à nouveau."
+                     : "C'est noté : vous recevrez les relances du kit de bascule pour vos EPLE "
+                       "(`" +
+                           shared.prefix + "moi` pour les voir).",
+                 {}};
+}
+
+/// The emoji without its variation selectors (U+FE0E, U+FE0F), so that ✔ and ✔️ are one.
+std::string bare_emoji(std::string_view emoji)
+{
+    std::string out{emoji};
+    for (const std::string_view selector : {"\uFE0F", "\uFE0E"})
+        for (auto at = out.find(selector); at != std::string::npos; at = out.find(selector))
+            out.erase(at, selector.size());
+    return out;
+}
+
 } // namespace
+
+std::optional<std::string> on_reminder_reaction(ReminderStore& store,
+                                                const ReminderOptions& options,
+                                                std::string_view delivery_key,
+                                                std::string_view sender, Role role,
+                                                std::string_view emoji, Instant now)
+{
+    const auto bare = bare_emoji(emoji);
+    const bool acknowledge = bare == "\u2705" || bare == "\u2714" || bare == "\u2611";
+    const bool snooze = bare == "\u23F0" || bare == "\U0001F4A4";
+    if (!acknowledge && !snooze)
+        return std::nullopt;
+    const auto found = store.find_delivery(delivery_key);
+    if (!found || !found.value())
+        return std::nullopt;
+    const auto& reminder = found.value()->reminder;
+    const bool allowed = reminder.owner == sender ||
+                         (reminder.target == ReminderTarget::salon && role == Role::admin);
+    if (!allowed || reminder.cancelled)
+        return std::nullopt; // someone else's reminder: no answer, no effect
+    const auto number = "Rappel n° " + std::to_string(reminder.id);
+    if (acknowledge) {
+        const auto done = store.acknowledge(reminder.id, now);
+        if (!done || !done.value())
+            return std::nullopt;
+        if (!reminder.until_acknowledged)
+            return "✅ " + number + " : bien noté.";
+        return "✅ " + number + " confirmé : je ne le répète plus" +
+               (reminder.schedule.recurring() ? " avant sa prochaine échéance." : ".");
+    }
+    const auto until = now + options.snooze;
+    const auto done = store.snooze(reminder.id, reminder.owner, until);
+    if (!done || !done.value())
+        return std::nullopt;
+    const auto zone = find_zone(reminder.zone);
+    const auto* shown = zone ? zone.value() : find_zone(options.zone).value();
+    return "⏰ " + number + " reporté à **" + format_local(until, *shown) + "**.";
+}
 
 void add_reminder_commands(Registry& registry, ReminderStore& store, ReminderOptions options)
 {
@@ -187,25 +315,30 @@ void add_reminder_commands(Registry& registry, ReminderStore& store, ReminderOpt
     };
     add({"rappel",
          {},
-         prefix + "rappel <quand> <texte> | salon <quand> <texte> | annuler <n°> | reporter <n°> "
-                  "<durée>",
-         "programmer un rappel : `demain 9h`, `chaque lundi 9h`, `dans 2 heures`…",
+         prefix + "rappel <quand> [hors fériés] [jusqu'à confirmation] <texte> | salon [@room] "
+                  "<quand> <texte> | annuler <n°> | reporter <n°> <durée>",
+         "programmer un rappel : `demain 9h`, `chaque lundi 9h hors fériés`, `chaque jour 9h "
+         "jusqu'à confirmation` (répété jusqu'à ✅, ⏰ reporte), `dans 2 heures`… ; au salon, "
+         "personne n'est notifié sauf avec `@room`",
          Role::member,
          [shared](const Context& context) { return rappel(*shared, context); }});
     add({"rappels",
          {},
-         prefix + "rappels",
-         "vos rappels et leur prochaine échéance",
+         prefix + "rappels | off | on",
+         "vos rappels ; `off`/`on` : ne plus recevoir / recevoir les relances du kit de bascule",
          Role::member,
-         [shared](const Context& context) { return list(*shared, context.message); }});
+         [shared](const Context& context) { return rappels(*shared, context); }});
 }
 
 std::string format_delivery(const Delivery& delivery)
 {
     std::string text =
         "⏰ **Rappel** : " + defuse_room_mention(escape_markdown(delivery.reminder.text));
+    if (delivery.reminder.ping_room && delivery.reminder.target == ReminderTarget::salon)
+        text = "@room " + text; // asked for with `!rappel salon @room …`
     if (delivery.reminder.until_acknowledged)
-        text += "\n\nRéagissez avec ✅ quand c'est fait (je le répéterai d'ici là).";
+        text += "\n\nRéagissez avec ✅ quand c'est fait (je le répéterai d'ici là), ou ⏰ pour "
+                "le reporter.";
     return text;
 }
 

@@ -16,7 +16,7 @@ namespace {
 
 using namespace std::chrono;
 
-constexpr int schema_version = 1;
+constexpr int schema_version = 2;
 
 /// Occurrences examined per reminder and claim: a minute rule after a week of downtime must not
 /// stall the bot; what lies beyond is skipped without a ledger row.
@@ -24,7 +24,7 @@ constexpr std::size_t max_occurrences_per_claim = 1000;
 
 constexpr const char* reminder_columns =
     "id, owner, room, target, text, schedule, zone, skip_holidays, until_acknowledged, due_at, "
-    "snoozed_until, cancelled";
+    "snoozed_until, cancelled, ping_room";
 
 Error storage_error(const std::exception& e, std::string_view what)
 {
@@ -71,6 +71,7 @@ Reminder read_reminder(SQLite::Statement& row)
     r.due_at = optional_instant(row.getColumn(9));
     r.snoozed_until = optional_instant(row.getColumn(10));
     r.cancelled = row.getColumn(11).getInt() != 0;
+    r.ping_room = row.getColumn(12).getInt() != 0;
     return r;
 }
 
@@ -141,6 +142,15 @@ CREATE INDEX reminder_occurrences_by_event ON reminder_occurrences (event_id)
     WHERE event_id IS NOT NULL;
 )sql");
     }
+    if (version < 2) {
+        // Issue 6: a reaction names the delivery by its key; a salon broadcast pings only if asked.
+        db_.exec(R"sql(
+ALTER TABLE reminder_reminders ADD COLUMN ping_room INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE reminder_occurrences ADD COLUMN delivery_key TEXT;
+UPDATE reminder_occurrences SET delivery_key = 'rappel-' || reminder_id || '-' || occurrence;
+CREATE UNIQUE INDEX reminder_occurrences_by_key ON reminder_occurrences (delivery_key);
+)sql");
+    }
     db_.exec("DELETE FROM reminder_schema");
     db_.exec("INSERT INTO reminder_schema (version) VALUES (" + std::to_string(schema_version) +
              ")");
@@ -161,7 +171,7 @@ Result<Reminder> ReminderStore::add(const NewReminder& reminder, Instant now)
     try {
         SQLite::Statement insert{db_, R"sql(
 INSERT INTO reminder_reminders (owner, room, target, text, schedule, zone, skip_holidays,
-    until_acknowledged, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    until_acknowledged, due_at, created_at, ping_room) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 )sql"};
         insert.bind(1, reminder.owner);
         insert.bind(2, reminder.room);
@@ -173,6 +183,7 @@ INSERT INTO reminder_reminders (owner, room, target, text, schedule, zone, skip_
         insert.bind(8, reminder.until_acknowledged ? 1 : 0);
         insert.bind(9, unix_seconds(*first));
         insert.bind(10, unix_seconds(now));
+        insert.bind(11, reminder.ping_room ? 1 : 0);
         insert.exec();
         Reminder stored;
         stored.id = db_.getLastInsertRowid();
@@ -184,6 +195,7 @@ INSERT INTO reminder_reminders (owner, room, target, text, schedule, zone, skip_
         stored.zone = reminder.zone;
         stored.skip_holidays = reminder.skip_holidays;
         stored.until_acknowledged = reminder.until_acknowledged;
+        stored.ping_room = reminder.ping_room;
         stored.due_at = first;
         return stored;
     } catch (const std::exception& e) {
@@ -239,10 +251,11 @@ Result<std::vector<Reminder>> ReminderStore::due(Instant now, std::size_t limit)
 Result<bool> ReminderStore::record_locked(std::int64_t id, Instant occurrence, bool missed)
 {
     SQLite::Statement insert{db_, "INSERT OR IGNORE INTO reminder_occurrences (reminder_id, "
-                                  "occurrence, status) VALUES (?, ?, ?)"};
+                                  "occurrence, status, delivery_key) VALUES (?, ?, ?, ?)"};
     insert.bind(1, id);
     insert.bind(2, unix_seconds(occurrence));
     insert.bind(3, missed ? "missed" : "pending");
+    insert.bind(4, reminder_txn_id(id, occurrence));
     return insert.exec() == 1;
 }
 
@@ -341,6 +354,29 @@ Result<std::optional<std::int64_t>> ReminderStore::reminder_for_event(const std:
     }
 }
 
+Result<std::optional<Delivery>> ReminderStore::find_delivery(std::string_view delivery_key)
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        SQLite::Statement query{db_, "SELECT reminder_id, occurrence FROM reminder_occurrences "
+                                     "WHERE delivery_key = ?"};
+        query.bind(1, std::string{delivery_key});
+        if (!query.executeStep())
+            return std::optional<Delivery>{};
+        const auto id = query.getColumn(0).getInt64();
+        const Instant occurrence{seconds{query.getColumn(1).getInt64()}};
+        SQLite::Statement reminder{db_, std::string{"SELECT "} + reminder_columns +
+                                            " FROM reminder_reminders WHERE id = ?"};
+        reminder.bind(1, id);
+        if (!reminder.executeStep())
+            return std::optional<Delivery>{};
+        return std::optional<Delivery>{
+            Delivery{read_reminder(reminder), occurrence, std::string{delivery_key}}};
+    } catch (const std::exception& e) {
+        return storage_error(e, "find delivery");
+    }
+}
+
 Result<std::vector<Delivery>> ReminderStore::unsent()
 {
     const std::lock_guard lock{mutex_};
@@ -349,7 +385,7 @@ Result<std::vector<Delivery>> ReminderStore::unsent()
         for (std::string_view column :
              {"r.id", "r.owner", "r.room", "r.target", "r.text", "r.schedule", "r.zone",
               "r.skip_holidays", "r.until_acknowledged", "r.due_at", "r.snoozed_until",
-              "r.cancelled", "o.occurrence"})
+              "r.cancelled", "r.ping_room", "o.occurrence"})
             sql += std::string{column} + (column == "o.occurrence" ? "" : ", ");
         sql += " FROM reminder_occurrences o JOIN reminder_reminders r ON r.id = o.reminder_id "
                "WHERE o.status = 'pending' ORDER BY o.occurrence, r.id";
@@ -357,7 +393,7 @@ Result<std::vector<Delivery>> ReminderStore::unsent()
         std::vector<Delivery> deliveries;
         while (query.executeStep()) {
             auto reminder = read_reminder(query);
-            const Instant occurrence{seconds{query.getColumn(12).getInt64()}};
+            const Instant occurrence{seconds{query.getColumn(13).getInt64()}};
             auto txn_id = reminder_txn_id(reminder.id, occurrence);
             deliveries.push_back({std::move(reminder), occurrence, std::move(txn_id)});
         }

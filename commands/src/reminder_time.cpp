@@ -20,7 +20,9 @@ using namespace std::chrono;
 constexpr std::string_view examples =
     "Exemples : `demain 9h`, `lundi 14h30`, `le 31/12 à 10h`, `dans 2 heures`, "
     "`chaque lundi 9h`, `chaque jour ouvré 8h30`, `le 1er de chaque mois 9h`, "
-    "`cron 0 9 * * 1-5`.";
+    "`cron 0 9 * * 1-5` ; après l'heure, `hors fériés` (ni week-end ni jour férié) et "
+    "`jusqu'à confirmation` (répété jusqu'à ✅), par exemple "
+    "`chaque lundi 9h hors fériés jusqu'à confirmation`.";
 
 Error invalid(std::string message)
 {
@@ -223,7 +225,58 @@ Result<CronRule> parse_cron(std::string_view expression)
     return rule;
 }
 
-Result<ParsedWhen> parse_when(std::string_view text, Instant now, const date::time_zone& zone)
+namespace {
+
+/// The options after the `<quand>` ("hors fériés", "jusqu'à confirmation") taken off `parsed`.
+Result<ParsedWhen> take_options(ParsedWhen parsed)
+{
+    const std::string rest = parsed.rest;
+    const auto tokens = tokenize(rest);
+    const auto word = [&](std::size_t i) -> std::string_view {
+        return i < tokens.size() ? std::string_view{tokens[i].folded} : std::string_view{};
+    };
+    std::size_t i = 0;
+    for (bool more = true; more;) {
+        more = false;
+        if (word(i) == "hors" || word(i) == "sauf") {
+            std::size_t j = i + 1;
+            if (word(j) == "week-end" || word(j) == "week-ends" || word(j) == "weekend" ||
+                word(j) == "weekends" || word(j) == "we") {
+                if (word(j + 1) == "et" || word(j + 1) == "ni")
+                    j += 2;
+                else
+                    j = 0; // "hors week-end" alone: not an option
+            }
+            if (j != 0 && word(j) == "jours")
+                ++j;
+            if (j != 0 && (word(j) == "feries" || word(j) == "ferie")) {
+                parsed.skip_holidays = true;
+                i = j + 1;
+                more = true;
+            }
+        } else if ((word(i) == "jusqu'a" || word(i) == "jusqu'au") &&
+                   (word(i + 1) == "confirmation" || word(i + 1) == "\u2705")) {
+            parsed.until_acknowledged = true;
+            i += 2;
+            more = true;
+        }
+    }
+    if (i == 0)
+        return parsed;
+    if (parsed.skip_holidays && !parsed.schedule.recurring())
+        return invalid("« hors fériés » ne vaut que pour un rappel récurrent, par exemple "
+                       "`chaque lundi 9h hors fériés`.");
+    auto left = i < tokens.size() ? rest.substr(tokens[i - 1].end) : std::string{};
+    const auto first = left.find_first_not_of(" \t\n\r");
+    left = first == std::string::npos ? std::string{} : left.substr(first);
+    if (left.empty())
+        return invalid("Que dois-je vous rappeler ? Par exemple : `!rappel chaque lundi 9h hors "
+                       "fériés jusqu'à confirmation mettre à jour le kit de bascule`.");
+    parsed.rest = std::move(left);
+    return parsed;
+}
+
+Result<ParsedWhen> parse_when_only(std::string_view text, Instant now, const date::time_zone& zone)
 {
     const auto tokens = tokenize(text);
     if (tokens.empty())
@@ -406,6 +459,16 @@ Result<ParsedWhen> parse_when(std::string_view text, Instant now, const date::ti
         return finish(std::move(schedule), text, tokens, clock->second);
     }
     return not_understood(word(0));
+}
+
+} // namespace
+
+Result<ParsedWhen> parse_when(std::string_view text, Instant now, const date::time_zone& zone)
+{
+    auto parsed = parse_when_only(text, now, zone);
+    if (!parsed)
+        return parsed;
+    return take_options(std::move(parsed).value());
 }
 
 std::optional<Instant> next_occurrence(const Schedule& schedule, Instant after,

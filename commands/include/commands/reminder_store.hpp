@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace opalebot::commands {
@@ -31,6 +32,7 @@ struct Reminder {
     std::optional<Instant> due_at;   ///< next delivery (an occurrence or a snooze); none: finished
     std::optional<Instant> snoozed_until;
     bool cancelled = false;
+    bool ping_room = false; ///< a salon reminder that notifies everyone (`@room`), only if asked
 };
 
 /// What `!rappel` creates.
@@ -43,6 +45,7 @@ struct NewReminder {
     std::string zone{default_zone};
     bool skip_holidays = false;
     bool until_acknowledged = false;
+    bool ping_room = false;
 };
 
 /// One occurrence to send. Send it with `txn_id` as the Matrix transaction id, then call
@@ -51,7 +54,7 @@ struct NewReminder {
 struct Delivery {
     Reminder reminder;
     Instant occurrence; ///< the ledger key, with the reminder id
-    std::string txn_id; ///< "rappel-12-1795500000"
+    std::string txn_id; ///< "rappel-12-1795500000", also the delivery key stored in the ledger
 };
 
 /// What claim_due() found.
@@ -93,6 +96,9 @@ public:
 
     /// The reminder whose delivery is the Matrix event `event_id` (for a ✅ reaction to it).
     Result<std::optional<std::int64_t>> reminder_for_event(const std::string& event_id);
+
+    /// The delivery whose key (its txn id) is `delivery_key`, to act on a reaction to it.
+    Result<std::optional<Delivery>> find_delivery(std::string_view delivery_key);
 
     /// Claimed occurrences not yet marked sent (a crash between claim and send): resend them.
     Result<std::vector<Delivery>> unsent();

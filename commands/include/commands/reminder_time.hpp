@@ -42,7 +42,9 @@ struct Schedule {
 /// A parsed `<quand>` and the reminder's text that followed it.
 struct ParsedWhen {
     Schedule schedule;
-    std::string rest; ///< the message, as the user wrote it (trimmed)
+    std::string rest;                ///< the message, as the user wrote it (trimmed)
+    bool skip_holidays = false;      ///< "hors fériés": skip weekends and public holidays
+    bool until_acknowledged = false; ///< "jusqu'à confirmation": repeats until ✅
 };
 
 /// The default zone of the reminders (issue 6).
@@ -56,7 +58,9 @@ Result<CronRule> parse_cron(std::string_view expression);
 
 /// Reads a French `<quand>` at the start of `text` ("demain 9h", "lundi 14h30", "le 31/12 à 10h",
 /// "dans 2 heures", "chaque jour ouvré 8h30", "le 1er de chaque mois 9h", "cron 0 9 * * 1"),
-/// relative to `now` in `zone`. Ambiguous or unknown phrases are an error with an example.
+/// relative to `now` in `zone`, then the options right after it, in any order: "hors fériés"
+/// (also "hors week-ends et fériés", "sauf fériés"; recurring only) and "jusqu'à confirmation".
+/// Ambiguous or unknown phrases are an error with an example.
 Result<ParsedWhen> parse_when(std::string_view text, Instant now, const date::time_zone& zone);
 
 /// The first firing strictly after `after`, computed in local wall-clock time. DST rule: a local

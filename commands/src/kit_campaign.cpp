@@ -1,0 +1,649 @@
+#include "commands/kit_campaign.hpp"
+
+#include "knowledge/text.hpp"
+#include "opalebot/log.hpp"
+
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+
+#include <charconv>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <stdexcept>
+
+#include "store_support.hpp"
+#include <date/tz.h>
+
+namespace opalebot::commands {
+namespace {
+
+using namespace std::chrono;
+using knowledge::escape_markdown;
+
+constexpr int schema_version = 1;
+
+constexpr std::string_view example = "`chaque lundi 9h seuil 80 % retard 15 jours`";
+
+/// Occurrences walked past after a long downtime before giving up (a minute rule, a month off).
+constexpr int max_catch_up = 1000;
+
+Error invalid(std::string message)
+{
+    return Error{Error::Kind::invalid, 0, {}, std::move(message), {}, false};
+}
+
+Error storage_error(const std::exception& e, std::string_view what)
+{
+    log::get("commands")->error("kit campaign: {} failed: {}", what, e.what());
+    return Error{Error::Kind::storage, 0, {}, std::string{what} + " : " + e.what(), {}, false};
+}
+
+Instant system_now()
+{
+    return floor<seconds>(system_clock::now());
+}
+
+/// "80", "80,5", "80%", "80.5 %" as a number; nothing otherwise.
+std::optional<double> parse_number(std::string text)
+{
+    if (!text.empty() && text.back() == '%')
+        text.pop_back();
+    for (auto& c : text)
+        if (c == ',')
+            c = '.';
+    if (text.empty() || text.find_first_not_of("0123456789.") != std::string::npos)
+        return std::nullopt;
+    double value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size())
+        return std::nullopt;
+    return value;
+}
+
+std::string percent(double value)
+{
+    const auto tenths = static_cast<long long>(std::llround(value * 10));
+    std::string text = std::to_string(tenths / 10);
+    if (tenths % 10 != 0)
+        text += "," + std::to_string(tenths % 10);
+    return text + " %";
+}
+
+std::string format_date(year_month_day date)
+{
+    const auto two = [](unsigned v) {
+        return std::string{static_cast<char>('0' + v / 10), static_cast<char>('0' + v % 10)};
+    };
+    return two(static_cast<unsigned>(date.day())) + "/" + two(static_cast<unsigned>(date.month())) +
+           "/" + std::to_string(static_cast<int>(date.year()));
+}
+
+std::string describe_spec(const CampaignSpec& spec)
+{
+    std::string text;
+    if (spec.threshold)
+        text += "seuil " + percent(*spec.threshold);
+    if (spec.stale_days)
+        text += std::string{text.empty() ? "" : ", "} + "retard " +
+                std::to_string(*spec.stale_days) + " jours";
+    return text;
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view separator)
+{
+    std::string text;
+    for (const auto& item : items)
+        text += (text.empty() ? "" : std::string{separator}) + item;
+    return text;
+}
+
+std::vector<std::string> split_lines(const std::string& text)
+{
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        const auto end = text.find('\n', start);
+        lines.push_back(text.substr(start, end - start));
+        if (end == std::string::npos)
+            break;
+        start = end + 1;
+    }
+    return lines;
+}
+
+std::string delivery_key(Instant occurrence, std::string_view uai)
+{
+    return "campagne-kit-" + std::to_string(occurrence.time_since_epoch().count()) + "-" +
+           (uai.empty() ? std::string{"rapport"} : std::string{uai});
+}
+
+} // namespace
+
+Result<CampaignSpec> parse_campaign(std::string_view phrase)
+{
+    const auto text = trim(phrase);
+    const auto zone = find_zone(default_zone);
+    if (!zone)
+        return zone.error();
+    auto parsed = parse_when(text, system_now(), *zone.value());
+    if (!parsed) {
+        if (parsed.error().message.starts_with("Que dois-je"))
+            return invalid("Il manque le seuil ou le retard de la campagne : par exemple " +
+                           std::string{example} + ".");
+        return parsed.error();
+    }
+    const auto& when = parsed.value();
+    if (!when.schedule.recurring())
+        return invalid("Une campagne revient à intervalle régulier : par exemple " +
+                       std::string{example} + ".");
+    if (when.until_acknowledged)
+        return invalid("« jusqu'à confirmation » ne s'applique pas à une campagne : par exemple " +
+                       std::string{example} + ".");
+    CampaignSpec spec;
+    spec.schedule = when.schedule;
+    spec.skip_holidays = when.skip_holidays;
+    spec.phrase = std::string{text};
+    std::vector<std::string> words;
+    for (auto rest = std::string_view{when.rest}; !rest.empty();) {
+        const auto [word, after] = split_first_word(rest);
+        words.push_back(knowledge::fold(word));
+        rest = after;
+    }
+    for (std::size_t i = 0; i < words.size();) {
+        const auto next = [&](std::size_t k) {
+            return k < words.size() ? words[k] : std::string{};
+        };
+        if (words[i] == "seuil") {
+            auto number = parse_number(next(i + 1));
+            if (!number || *number <= 0 || *number > 100)
+                return invalid("Le seuil est un taux du kit de 1 à 100 % : par exemple `seuil 80 "
+                               "%`.");
+            spec.threshold = number;
+            i += next(i + 2) == "%" ? 3 : 2;
+        } else if (words[i] == "retard") {
+            auto number = parse_number(next(i + 1));
+            const auto unit = next(i + 2);
+            if (!number || *number < 1 || *number > 366 || std::floor(*number) != *number ||
+                (unit != "jours" && unit != "jour" && unit != "j"))
+                return invalid("Le retard se compte en jours sans progression du kit, de 1 à 366 : "
+                               "par exemple `retard 15 jours`.");
+            spec.stale_days = static_cast<int>(*number);
+            i += 3;
+        } else {
+            return invalid("Je ne comprends pas « " + words[i] +
+                           " » dans la campagne : après l'échéance, `seuil <taux> %` et/ou "
+                           "`retard <n> jours`, par exemple " +
+                           std::string{example} + ".");
+        }
+    }
+    if (!spec.threshold && !spec.stale_days)
+        return invalid("Il manque le seuil ou le retard de la campagne : par exemple " +
+                       std::string{example} + ".");
+    return spec;
+}
+
+KitCampaign::KitCampaign(const std::string& path, EpleStore& eple, UserProfileStore& profiles,
+                         KitCampaignOptions options)
+    : eple_(eple),
+      profiles_(profiles),
+      options_(std::move(options)),
+      db_(open_shared_database(path))
+{
+    if (!find_zone(options_.zone))
+        throw std::invalid_argument("unknown zone: " + options_.zone);
+    migrate();
+}
+
+void KitCampaign::migrate()
+{
+    SQLite::Transaction transaction{db_};
+    const int version =
+        table_schema_version(db_, "campaign_schema", schema_version, "the campaign tables");
+    if (version < 1) {
+        db_.exec(R"sql(
+CREATE TABLE campaign_kit (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    phrase TEXT NOT NULL,
+    room TEXT NOT NULL,
+    started_by TEXT NOT NULL,
+    next_run INTEGER,
+    active INTEGER NOT NULL,
+    from_config INTEGER NOT NULL
+);
+CREATE TABLE campaign_ledger (
+    occurrence INTEGER NOT NULL,
+    uai TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sent')),
+    room TEXT NOT NULL,
+    mentions TEXT NOT NULL,
+    markdown TEXT NOT NULL,
+    delivery_key TEXT NOT NULL UNIQUE,
+    PRIMARY KEY (occurrence, uai)
+);
+CREATE INDEX campaign_ledger_pending ON campaign_ledger (status) WHERE status = 'pending';
+)sql");
+    }
+    db_.exec("DELETE FROM campaign_schema");
+    db_.exec("INSERT INTO campaign_schema (version) VALUES (" + std::to_string(schema_version) +
+             ")");
+    transaction.commit();
+}
+
+std::optional<CampaignState> KitCampaign::read_locked()
+{
+    SQLite::Statement query{db_, "SELECT phrase, room, started_by, next_run, from_config FROM "
+                                 "campaign_kit WHERE id = 1 AND active = 1"};
+    if (!query.executeStep())
+        return std::nullopt;
+    auto spec = parse_campaign(query.getColumn(0).getString());
+    if (!spec)
+        throw std::runtime_error("stored campaign unreadable: " + spec.error().message);
+    CampaignState state;
+    state.spec = std::move(spec).value();
+    state.room = query.getColumn(1).getString();
+    state.started_by = query.getColumn(2).getString();
+    if (!query.getColumn(3).isNull())
+        state.next_run = Instant{seconds{query.getColumn(3).getInt64()}};
+    state.from_config = query.getColumn(4).getInt() != 0;
+    return state;
+}
+
+Result<CampaignState> KitCampaign::start(const CampaignSpec& spec, const std::string& room,
+                                         const std::string& started_by, Instant now,
+                                         bool from_config)
+{
+    const auto& zone = *find_zone(options_.zone).value();
+    const auto next = next_occurrence(spec.schedule, now, zone, spec.skip_holidays);
+    if (!next)
+        return invalid("Cette campagne ne se déclencherait jamais.");
+    const std::lock_guard lock{mutex_};
+    try {
+        SQLite::Statement upsert{db_, R"sql(
+INSERT OR REPLACE INTO campaign_kit (id, phrase, room, started_by, next_run, active, from_config)
+VALUES (1, ?, ?, ?, ?, 1, ?)
+)sql"};
+        upsert.bind(1, spec.phrase);
+        upsert.bind(2, room);
+        upsert.bind(3, started_by);
+        upsert.bind(4, static_cast<std::int64_t>(next->time_since_epoch().count()));
+        upsert.bind(5, from_config ? 1 : 0);
+        upsert.exec();
+        return CampaignState{spec, room, started_by, next, from_config};
+    } catch (const std::exception& e) {
+        return storage_error(e, "start");
+    }
+}
+
+Result<bool> KitCampaign::load_from_config(std::string_view phrase, const std::string& room,
+                                           Instant now)
+{
+    auto spec = parse_campaign(phrase);
+    if (!spec)
+        return spec.error();
+    {
+        const std::lock_guard lock{mutex_};
+        try {
+            SQLite::Statement query{
+                db_, "SELECT phrase, room, active, from_config FROM campaign_kit WHERE id = 1"};
+            if (query.executeStep()) {
+                const bool by_command = query.getColumn(3).getInt() == 0;
+                const bool same = query.getColumn(0).getString() == spec.value().phrase &&
+                                  query.getColumn(1).getString() == room &&
+                                  query.getColumn(2).getInt() == 1;
+                if (by_command || same)
+                    return false; // an admin's command wins; an unchanged file keeps next_run
+            }
+        } catch (const std::exception& e) {
+            return storage_error(e, "load from config");
+        }
+    }
+    auto started = start(spec.value(), room, "configuration", now, true);
+    if (!started)
+        return started.error();
+    return true;
+}
+
+Result<bool> KitCampaign::stop()
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        // from_config = 0: the stop is an admin's decision, which a restart must not undo.
+        return db_.exec("UPDATE campaign_kit SET active = 0, from_config = 0 WHERE id = 1 AND "
+                        "active = 1") == 1;
+    } catch (const std::exception& e) {
+        return storage_error(e, "stop");
+    }
+}
+
+Result<std::optional<CampaignState>> KitCampaign::current()
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        return read_locked();
+    } catch (const std::exception& e) {
+        return storage_error(e, "current");
+    }
+}
+
+std::vector<CampaignMessage> KitCampaign::evaluate(const CampaignState& state, Instant occurrence,
+                                                   Instant now)
+{
+    const auto statuses = eple_.statuses();
+    if (!statuses)
+        throw std::runtime_error(statuses.error().message);
+    const auto links = profiles_.links_by_uai();
+    if (!links)
+        throw std::runtime_error(links.error().message);
+    const auto& zone = *find_zone(options_.zone).value();
+    const auto today = year_month_day{sys_days{floor<days>(zone.to_local(now)).time_since_epoch()}};
+    const auto& spec = state.spec;
+
+    std::vector<CampaignMessage> messages;
+    std::vector<std::string> reminded;
+    std::vector<std::string> not_reminded;
+    int without_indicators = 0;
+    for (const auto& status : statuses.value()) {
+        const auto& e = status.etablissement;
+        if (!status.latest) {
+            ++without_indicators;
+            continue;
+        }
+        const auto rate = status.latest->kit_taux;
+        if (rate >= 100)
+            continue; // a finished kit needs no update
+        // The kit's last known progress: an unchanged rate dates back to the earlier snapshot.
+        const auto last = status.previous && status.previous->kit_taux == rate
+                              ? status.previous->date
+                              : status.latest->date;
+        const auto age = (sys_days{today} - sys_days{last}).count();
+        const bool below = spec.threshold && rate < *spec.threshold;
+        const bool stale = spec.stale_days && age > *spec.stale_days;
+        if (!below && !stale)
+            continue;
+        const auto name = escape_markdown(e.nom) + " (`" + e.uai + "`)";
+        std::vector<std::string> mentions;
+        bool linked = false;
+        if (const auto it = links.value().find(e.uai); it != links.value().end())
+            for (const auto& user : it->second) {
+                linked = true;
+                if (!user.kit_opt_out)
+                    mentions.push_back(user.user);
+            }
+        const auto why =
+            percent(rate) + (below ? " (seuil " + percent(*spec.threshold) + ")" : "") +
+            (stale ? ", sans progression depuis " + std::to_string(age) + " jours" : "");
+        if (mentions.empty()) {
+            not_reminded.push_back(
+                "- " + name + " : " + why + " — " +
+                (linked ? "utilisateurs liés désinscrits (`" + options_.prefix + "rappels off`)"
+                        : std::string{"aucun utilisateur lié"}));
+            continue;
+        }
+        std::string text = "📋 **Kit de bascule : " + escape_markdown(e.nom) + "** (`" + e.uai +
+                           "`" + (e.vague > 0 ? ", vague " + std::to_string(e.vague) : "") +
+                           ")\n\n" + join(mentions, ", ") +
+                           " : le kit de bascule de votre établissement est en retard.\n\n";
+        text += "- Fiches terminées : **" + percent(rate) + "**";
+        if (below)
+            text += ", sous le seuil de " + percent(*spec.threshold) + " fixé par l'académie";
+        text += ".\n- Dernière progression relevée : " + format_date(last) + " (il y a " +
+                std::to_string(age) + " jours" +
+                (stale ? ", au-delà de " + std::to_string(*spec.stale_days) + " jours" : "") +
+                ").\n\n";
+        // Reference: comité de suivi HDF 19/02/2024 (kit de bascule V6); knowledge kit-bascule.
+        text +=
+            "Commencez par les fiches 1 à 17 : elles concernent l'initialisation de "
+            "l'établissement, réalisable avant le 31/12 (le 31/12/2023 pour la vague 6), et "
+            "représentent 40 % des actions du kit. Pensez à passer chaque fiche en « terminée » "
+            "dès que l'action est faite dans op@le.\n\n";
+        text += "Kit de bascule : " + options_.kit_url + "\n\n";
+        text += "_Ne plus recevoir ces relances : `" + options_.prefix + "rappels off`._";
+        reminded.push_back("- " + name + " : " + why + " — " + join(mentions, ", "));
+        messages.push_back({CampaignMessage::Kind::eple, occurrence, state.room, e.uai,
+                            std::move(mentions), std::move(text), delivery_key(occurrence, e.uai)});
+    }
+    std::string report = "📊 **Campagne kit de bascule** du " + format_local(occurrence, zone) +
+                         " (" + describe_spec(spec) + ")\n\n";
+    if (reminded.empty() && not_reminded.empty())
+        report += "Aucun EPLE en retard.";
+    if (!reminded.empty())
+        report += "Relancés (" + std::to_string(reminded.size()) + ") :\n" + join(reminded, "\n");
+    if (!not_reminded.empty())
+        report += std::string{reminded.empty() ? "" : "\n\n"} + "Non relancés (" +
+                  std::to_string(not_reminded.size()) + ") :\n" + join(not_reminded, "\n");
+    if (without_indicators > 0)
+        report += "\n\n" + std::to_string(without_indicators) +
+                  " EPLE sans indicateur importé n'ont pas été évalués.";
+    messages.push_back({CampaignMessage::Kind::report,
+                        occurrence,
+                        state.room,
+                        "",
+                        {},
+                        std::move(report),
+                        delivery_key(occurrence, "")});
+    return messages;
+}
+
+Result<std::vector<CampaignMessage>> KitCampaign::preview(Instant now)
+{
+    try {
+        std::optional<CampaignState> state;
+        {
+            const std::lock_guard lock{mutex_};
+            state = read_locked();
+        }
+        if (!state)
+            return std::vector<CampaignMessage>{};
+        return evaluate(*state, now, now);
+    } catch (const std::exception& e) {
+        return storage_error(e, "preview");
+    }
+}
+
+Result<std::vector<CampaignMessage>> KitCampaign::due(Instant now)
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        SQLite::Transaction transaction{db_};
+        const auto state = read_locked();
+        if (!state || !state->next_run || *state->next_run > now)
+            return std::vector<CampaignMessage>{};
+        const auto& zone = *find_zone(options_.zone).value();
+        const auto& spec = state->spec;
+        // Only the latest passed occurrence counts; after a long downtime it may be too late.
+        auto occurrence = *state->next_run;
+        for (int n = 0; n < max_catch_up; ++n) {
+            const auto later = next_occurrence(spec.schedule, occurrence, zone, spec.skip_holidays);
+            if (!later || *later > now)
+                break;
+            occurrence = *later;
+        }
+        std::vector<CampaignMessage> claimed;
+        if (now - occurrence <= options_.grace) {
+            SQLite::Statement insert{db_, R"sql(
+INSERT OR IGNORE INTO campaign_ledger (occurrence, uai, status, room, mentions, markdown,
+    delivery_key) VALUES (?, ?, 'pending', ?, ?, ?, ?)
+)sql"};
+            for (auto& message : evaluate(*state, occurrence, now)) {
+                insert.bind(1, static_cast<std::int64_t>(occurrence.time_since_epoch().count()));
+                insert.bind(2, message.uai);
+                insert.bind(3, message.room);
+                insert.bind(4, join(message.mentions, "\n"));
+                insert.bind(5, message.markdown);
+                insert.bind(6, message.delivery_key);
+                const bool fresh = insert.exec() == 1; // already in the ledger: never twice
+                insert.reset();
+                if (fresh)
+                    claimed.push_back(std::move(message));
+            }
+        } else {
+            log::get("commands")->info("kit campaign occurrence missed during downtime, skipped");
+        }
+        const auto next = next_occurrence(spec.schedule, now, zone, spec.skip_holidays);
+        SQLite::Statement advance{db_, "UPDATE campaign_kit SET next_run = ? WHERE id = 1"};
+        if (next)
+            advance.bind(1, static_cast<std::int64_t>(next->time_since_epoch().count()));
+        else
+            advance.bind(1);
+        advance.exec();
+        transaction.commit();
+        return claimed;
+    } catch (const std::exception& e) {
+        return storage_error(e, "claim due");
+    }
+}
+
+Result<std::vector<CampaignMessage>> KitCampaign::unsent()
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        SQLite::Statement query{db_, "SELECT occurrence, uai, room, mentions, markdown, "
+                                     "delivery_key FROM campaign_ledger WHERE status = 'pending' "
+                                     "ORDER BY occurrence, uai = '', uai"};
+        std::vector<CampaignMessage> messages;
+        while (query.executeStep()) {
+            CampaignMessage m;
+            m.occurrence = Instant{seconds{query.getColumn(0).getInt64()}};
+            m.uai = query.getColumn(1).getString();
+            m.kind = m.uai.empty() ? CampaignMessage::Kind::report : CampaignMessage::Kind::eple;
+            m.room = query.getColumn(2).getString();
+            m.mentions = split_lines(query.getColumn(3).getString());
+            m.markdown = query.getColumn(4).getString();
+            m.delivery_key = query.getColumn(5).getString();
+            messages.push_back(std::move(m));
+        }
+        return messages;
+    } catch (const std::exception& e) {
+        return storage_error(e, "unsent");
+    }
+}
+
+Result<Done> KitCampaign::mark_sent(const std::string& key)
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        SQLite::Statement update{
+            db_, "UPDATE campaign_ledger SET status = 'sent' WHERE delivery_key = ?"};
+        update.bind(1, key);
+        update.exec();
+        return Done{};
+    } catch (const std::exception& e) {
+        return storage_error(e, "mark sent");
+    }
+}
+
+namespace {
+
+struct Shared {
+    KitCampaign& campaign;
+    std::function<Instant()> clock;
+    std::string prefix;
+};
+
+Reply storage_trouble()
+{
+    return Reply{"Je n'arrive pas à lire ou enregistrer la campagne pour le moment ; réessayez "
+                 "plus tard.",
+                 {}};
+}
+
+Reply show(const Shared& shared, const Message& message)
+{
+    const auto state = shared.campaign.current();
+    if (!state)
+        return storage_trouble();
+    const auto start = "`" + shared.prefix + "campagne kit " + std::string{example.substr(1)};
+    if (!state.value())
+        return Reply{"Aucune campagne du kit de bascule en cours. Pour en lancer une depuis ce "
+                     "salon : " +
+                         start + ".",
+                     {}};
+    const auto& s = *state.value();
+    const auto& zone = *find_zone(default_zone).value();
+    std::string text = "**Campagne kit de bascule** : `" + s.spec.phrase + "`, lancée par " +
+                       (s.from_config ? std::string{"la configuration"} : s.started_by) +
+                       (s.room == message.room ? " depuis ce salon" : " depuis un autre salon") +
+                       ".\n\nProchaine relance : **" +
+                       (s.next_run ? format_local(*s.next_run, zone) : std::string{"aucune"}) +
+                       "**.\n\n`" + shared.prefix +
+                       "campagne kit essai` : qui serait relancé "
+                       "maintenant ; `" +
+                       shared.prefix + "campagne kit arrêter` : l'arrêter.";
+    return Reply{text, {}};
+}
+
+Reply trial(const Shared& shared)
+{
+    const auto messages = shared.campaign.preview(shared.clock());
+    if (!messages)
+        return storage_trouble();
+    if (messages.value().empty())
+        return Reply{"Aucune campagne en cours : rien à essayer. Par exemple : `" + shared.prefix +
+                         "campagne kit " + std::string{example.substr(1)} + ".",
+                     {}};
+    return Reply{"_Essai : rien n'est envoyé._\n\n" + messages.value().back().markdown, {}};
+}
+
+Reply campagne(const Shared& shared, const Context& context)
+{
+    const auto [kind, rest] = split_first_word(context.args);
+    if (knowledge::fold(kind) != "kit")
+        return Reply{"Usage : `" + shared.prefix + "campagne kit` (voir), `" + shared.prefix +
+                         "campagne kit " + std::string{example.substr(1)} + " (lancer), `" +
+                         shared.prefix + "campagne kit essai`, `" + shared.prefix +
+                         "campagne kit arrêter`.",
+                     {}};
+    const auto word = knowledge::fold(rest);
+    if (word.empty())
+        return show(shared, context.message);
+    if (word == "arreter" || word == "stop") {
+        const auto stopped = shared.campaign.stop();
+        if (!stopped)
+            return storage_trouble();
+        return Reply{stopped.value() ? "Campagne du kit de bascule arrêtée."
+                                     : "Aucune campagne du kit de bascule en cours.",
+                     {}};
+    }
+    if (word == "essai")
+        return trial(shared);
+    if (context.message.room.empty())
+        return Reply{"Une campagne se lance depuis le salon où elle enverra ses relances.", {}};
+    const auto spec = parse_campaign(rest);
+    if (!spec)
+        return Reply{spec.error().message, {}};
+    const auto started = shared.campaign.start(spec.value(), context.message.room,
+                                               context.message.sender, shared.clock());
+    if (!started)
+        return started.error().kind == Error::Kind::storage ? storage_trouble()
+                                                            : Reply{started.error().message, {}};
+    const auto& zone = *find_zone(default_zone).value();
+    return Reply{"Campagne du kit de bascule lancée (" + describe_spec(spec.value()) +
+                     ") : première relance **" + format_local(*started.value().next_run, zone) +
+                     "**, dans ce salon, pour les utilisateurs rattachés à un EPLE en retard (`" +
+                     shared.prefix + "moi eple <UAI>`). `" + shared.prefix +
+                     "campagne kit essai` montre qui serait relancé maintenant.",
+                 {}};
+}
+
+} // namespace
+
+void add_campaign_commands(Registry& registry, KitCampaign& campaign,
+                           std::function<Instant()> clock)
+{
+    if (!clock)
+        clock = system_now;
+    auto shared =
+        std::make_shared<const Shared>(Shared{campaign, std::move(clock), registry.prefix()});
+    if (!registry.add({"campagne",
+                       {},
+                       registry.prefix() + "campagne kit [<échéance> seuil <taux> % retard <n> "
+                                           "jours | essai | arrêter]",
+                       "relancer les EPLE en retard sur le kit de bascule (voir, lancer, essai, "
+                       "arrêter)",
+                       Role::admin,
+                       [shared](const Context& context) { return campagne(*shared, context); }}))
+        throw std::logic_error("command registered twice: campagne"); // a programming error
+}
+
+} // namespace opalebot::commands
