@@ -163,7 +163,7 @@ ConfigLoad parse_config(const std::string& text, const std::string& file)
     static_cast<void>(file);
     r.unknown_keys(root, "",
                    {"homeserver", "account", "state", "knowledge", "rooms", "roles", "behaviour",
-                    "rate_limit", "sync", "difficultes"});
+                    "rate_limit", "sync", "difficultes", "rappels"});
 
     const auto homeserver = r.section(root, "homeserver", {"url"});
     r.text(homeserver["url"], "homeserver.url", c.homeserver_url);
@@ -264,6 +264,21 @@ ConfigLoad parse_config(const std::string& text, const std::string& file)
     r.number(difficulty["ej_below"], "difficultes.ej_below", d.ej_below, 0, 1'000'000);
     r.number(difficulty["titres_below"], "difficultes.titres_below", d.titres_below, 0, 1'000'000);
     r.number(difficulty["signals_needed"], "difficultes.signals_needed", d.signals_needed, 1, 4);
+
+    const auto reminders = r.section(root, "rappels", {"campagne_kit", "campagne_kit_salon"});
+    auto& kit = c.kit_campaign;
+    r.text(reminders["campagne_kit"], "rappels.campagne_kit", kit.phrase);
+    r.text(reminders["campagne_kit_salon"], "rappels.campagne_kit_salon", kit.room);
+    if (reminders["campagne_kit"]) {
+        kit.line = reminders["campagne_kit"].Mark().line + 1;
+        kit.column = reminders["campagne_kit"].Mark().column + 1;
+    }
+    if (!kit.phrase.empty() && kit.room.empty())
+        r.missing("rappels.campagne_kit_salon",
+                  "le salon où la campagne du kit de bascule écrit est manquant (!salon:serveur)");
+    else if (!kit.room.empty() && kit.room.front() != '!')
+        r.problem(reminders["campagne_kit_salon"], "rappels.campagne_kit_salon",
+                  "« " + kit.room + " » n'est pas un identifiant de salon (!salon:serveur)");
 
     const auto rate = r.section(root, "rate_limit", {"per_second", "burst"});
     r.number(rate["per_second"], "rate_limit.per_second", c.requests_per_second, 0.01, 100.0);

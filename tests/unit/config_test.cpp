@@ -302,4 +302,26 @@ TEST_SUITE("unit")
         CHECK(problem->line == 5);
         CHECK(problem->message.find("entre 1 et 4") != std::string::npos);
     }
+
+    TEST_CASE("parse_config reads the kit campaign phrase with its place and needs its salon")
+    {
+        const NoSecretsInEnv env;
+        const std::string base = "homeserver: {url: \"https://hs.test\"}\n"
+                                 "account: {user_id: \"@bot:hs.test\", password: pw}\n"
+                                 "rooms: {inviters: [\":hs.test\"]}\n";
+        const auto good = parse_config(base + "rappels:\n  campagne_kit: \"chaque lundi 9h\"\n"
+                                              "  campagne_kit_salon: \"!s:hs.test\"\n",
+                                       "bot.yaml");
+        CHECK(good.problems.empty());
+        CHECK(good.config.kit_campaign.phrase == "chaque lundi 9h");
+        CHECK(good.config.kit_campaign.room == "!s:hs.test");
+        CHECK(good.config.kit_campaign.line == 5);
+        CHECK(good.config.kit_campaign.column == 17);
+        const auto no_room =
+            parse_config(base + "rappels: {campagne_kit: \"chaque lundi 9h\"}\n", "bot.yaml");
+        CHECK(find_problem(no_room, "rappels.campagne_kit_salon") != nullptr);
+        const auto bad_room = parse_config(
+            base + "rappels: {campagne_kit: x, campagne_kit_salon: \"#alias:hs\"}\n", "bot.yaml");
+        CHECK(find_problem(bad_room, "rappels.campagne_kit_salon") != nullptr);
+    }
 }

@@ -50,6 +50,15 @@ struct Config {
         int signals_needed = 2;
     } difficulty;
 
+    /// The kit-de-bascule campaign (issue 6): the same French phrase as `!campagne kit …`,
+    /// checked by the commands module at start; where its messages go.
+    struct KitCampaign {
+        std::string phrase; ///< "chaque lundi 9h seuil 80 % retard 15 jours"; empty: none
+        std::string room;   ///< "!room:server"
+        int line = 0;       ///< where the phrase is, for a located error
+        int column = 0;
+    } kit_campaign;
+
     double requests_per_second = 1.0; ///< outgoing budget, sustained
     int burst = 5;
     std::chrono::seconds sync_timeout{30};
