@@ -332,9 +332,10 @@ Ticket ItopTicketBackend::to_ticket(const bot::ItopTicket& t)
     out.resolved_at = parse_itop_date(t.resolution_date);
     if (!out.resolved_at && !commands::is_open(out.status))
         out.resolved_at = out.updated_at;
-    for (const auto& e : t.public_log)
-        out.log.push_back({parse_itop_date(e.date).value_or(out.updated_at), e.author, e.message});
-    // iTop keeps the log newest first; the bot shows it oldest first
+    // iTop sends the log newest first; the bot keeps it oldest first, as the built-in store
+    for (auto e = t.public_log.rbegin(); e != t.public_log.rend(); ++e)
+        out.log.push_back(
+            {parse_itop_date(e->date).value_or(out.updated_at), e->author, e->message});
     std::stable_sort(out.log.begin(), out.log.end(),
                      [](const auto& a, const auto& b) { return a.at < b.at; });
     try {
