@@ -28,17 +28,19 @@ public:
     }
 
     /// The mapping at `key` of `parent`; unknown keys of it are reported.
+    /// `path` names it in messages when it is not at the top ("tickets.itop").
     YAML::Node section(const YAML::Node& parent, const std::string& key,
-                       const std::set<std::string>& known)
+                       const std::set<std::string>& known, const std::string& path = {})
     {
+        const auto& name = path.empty() ? key : path;
         YAML::Node node = parent[key];
         if (!node || node.IsNull())
             return YAML::Node{};
         if (!node.IsMap()) {
-            problem(node, key, "doit être une section (clé: valeur)");
+            problem(node, name, "doit être une section (clé: valeur)");
             return YAML::Node{};
         }
-        unknown_keys(node, key + ".", known);
+        unknown_keys(node, name + ".", known);
         return node;
     }
 
@@ -141,6 +143,82 @@ void read_secret_from_env(const char* name, std::string& out)
         out = value;
 }
 
+bool is_email(const std::string& text)
+{
+    const auto at = text.find('@');
+    return at != std::string::npos && at > 0 && text.find('.', at) != std::string::npos &&
+           text.find(' ') == std::string::npos && text.find('@', at + 1) == std::string::npos;
+}
+
+/// The `tickets:` section (issue 4); secrets may come from the environment.
+void read_tickets(Reader& r, const YAML::Node& root, Config::Tickets& t)
+{
+    const auto tickets = r.section(
+        root, "tickets", {"backend", "itop", "suivi_minutes", "dialogue_inactif_minutes"});
+    std::string backend = "interne";
+    r.text(tickets["backend"], "tickets.backend", backend);
+    if (backend == "interne")
+        t.backend = TicketBackendKind::interne;
+    else if (backend == "itop")
+        t.backend = TicketBackendKind::itop;
+    else
+        r.problem(tickets["backend"], "tickets.backend",
+                  "doit valoir interne ou itop, pas « " + backend + " »");
+    long long follow_up = t.follow_up_interval.count();
+    r.number(tickets["suivi_minutes"], "tickets.suivi_minutes", follow_up, 1LL, 24LL * 60);
+    t.follow_up_interval = std::chrono::minutes{follow_up};
+    long long idle = t.dialogue_idle.count();
+    r.number(tickets["dialogue_inactif_minutes"], "tickets.dialogue_inactif_minutes", idle, 1LL,
+             24LL * 60);
+    t.dialogue_idle = std::chrono::minutes{idle};
+
+    auto& i = t.itop;
+    const auto itop = r.section(tickets, "itop",
+                                {"url", "user", "password", "token", "emails", "timeout_seconds"},
+                                "tickets.itop");
+    r.text(itop["url"], "tickets.itop.url", i.url);
+    while (!i.url.empty() && i.url.back() == '/')
+        i.url.pop_back();
+    r.text(itop["user"], "tickets.itop.user", i.user);
+    r.text(itop["password"], "tickets.itop.password", i.password);
+    r.text(itop["token"], "tickets.itop.token", i.token);
+    read_secret_from_env("OPALEBOT_ITOP_PASSWORD", i.password);
+    read_secret_from_env("OPALEBOT_ITOP_TOKEN", i.token);
+    long long timeout = i.timeout.count();
+    r.number(itop["timeout_seconds"], "tickets.itop.timeout_seconds", timeout, 1LL, 300LL);
+    i.timeout = std::chrono::seconds{timeout};
+    if (const auto emails = itop["emails"]; emails && !emails.IsNull()) {
+        if (!emails.IsMap()) {
+            r.problem(emails, "tickets.itop.emails",
+                      "doit être une section \"@utilisateur:serveur\": adresse");
+        } else {
+            for (const auto& item : emails) {
+                const auto id = item.first.Scalar();
+                const auto path = "tickets.itop.emails." + id;
+                if (!is_user_id(id))
+                    r.problem(item.first, path,
+                              "« " + id + " » n'est pas un identifiant Matrix (@nom:serveur)");
+                else if (!item.second.IsScalar() || !is_email(item.second.Scalar()))
+                    r.problem(item.second, path, "doit être une adresse électronique");
+                else
+                    i.emails[id] = item.second.Scalar();
+            }
+        }
+    }
+    if (t.backend != TicketBackendKind::itop)
+        return;
+    if (i.url.empty())
+        r.missing("tickets.itop.url", "adresse d'iTop manquante (https://…/itop)");
+    else if (i.url.rfind("https://", 0) != 0 && i.url.rfind("http://", 0) != 0)
+        r.problem(itop["url"], "tickets.itop.url",
+                  "doit commencer par https:// (ou http:// pour un iTop local de test)");
+    if (i.token.empty() && (i.user.empty() || i.password.empty()))
+        r.missing("tickets.itop.user",
+                  "ni jeton ni compte complet : indiquez tickets.itop.user et "
+                  "tickets.itop.password (ou OPALEBOT_ITOP_PASSWORD), ou tickets.itop.token "
+                  "(OPALEBOT_ITOP_TOKEN)");
+}
+
 } // namespace
 
 ConfigLoad parse_config(const std::string& text, const std::string& file)
@@ -163,7 +241,7 @@ ConfigLoad parse_config(const std::string& text, const std::string& file)
     static_cast<void>(file);
     r.unknown_keys(root, "",
                    {"homeserver", "account", "state", "knowledge", "rooms", "roles", "behaviour",
-                    "rate_limit", "sync", "difficultes", "rappels"});
+                    "rate_limit", "sync", "difficultes", "rappels", "tickets"});
 
     const auto homeserver = r.section(root, "homeserver", {"url"});
     r.text(homeserver["url"], "homeserver.url", c.homeserver_url);
@@ -279,6 +357,8 @@ ConfigLoad parse_config(const std::string& text, const std::string& file)
     else if (!kit.room.empty() && kit.room.front() != '!')
         r.problem(reminders["campagne_kit_salon"], "rappels.campagne_kit_salon",
                   "« " + kit.room + " » n'est pas un identifiant de salon (!salon:serveur)");
+
+    read_tickets(r, root, c.tickets);
 
     const auto rate = r.section(root, "rate_limit", {"per_second", "burst"});
     r.number(rate["per_second"], "rate_limit.per_second", c.requests_per_second, 0.01, 100.0);

@@ -16,7 +16,7 @@ using namespace std::chrono_literals;
 
 constexpr std::string_view ticket_fields = "id,ref,title,status,org_id,team_id_friendlyname,"
                                            "agent_id_friendlyname,start_date,last_update,"
-                                           "public_log";
+                                           "resolution_date,public_log";
 
 std::string string_at(const json& j, const char* key)
 {
@@ -45,6 +45,7 @@ ItopTicket ticket_from(const json& fields)
     t.agent = trimmed(string_at(fields, "agent_id_friendlyname"));
     t.start_date = string_at(fields, "start_date");
     t.last_update = string_at(fields, "last_update");
+    t.resolution_date = string_at(fields, "resolution_date");
     if (const auto log = fields.find("public_log"); log != fields.end() && log->is_object())
         if (const auto entries = log->find("entries"); entries != log->end() && entries->is_array())
             for (const auto& e : *entries)
@@ -118,7 +119,7 @@ Result<std::string> ItopClient::call(const std::string& json_data)
     Request request;
     request.method = "POST";
     request.url = settings_.url + "/webservices/rest.php?version=1.3";
-    request.timeout = 30'000ms;
+    request.timeout = settings_.timeout;
     request.headers["Content-Type"] = "application/x-www-form-urlencoded";
     // Form fields, never a JSON body (code 3) nor credentials in the query string (code 1).
     if (!settings_.token.empty())
@@ -209,6 +210,18 @@ Result<std::vector<ItopTicket>> ItopClient::open_tickets_of(std::string_view cal
         {"key", "SELECT UserRequest AS u JOIN Person AS p ON u.caller_id = p.id WHERE p.email = " +
                     oql_quote(caller_email) + " AND u.status NOT IN (\"closed\",\"rejected\")"},
         {"output_fields", ticket_fields}};
+    auto answer = checked(call(request.dump()), "core/get");
+    if (!answer)
+        return answer.error();
+    return tickets_of(answer.value());
+}
+
+Result<std::vector<ItopTicket>> ItopClient::query(std::string_view oql)
+{
+    const json request{{"operation", "core/get"},
+                       {"class", "UserRequest"},
+                       {"key", std::string{oql}},
+                       {"output_fields", ticket_fields}};
     auto answer = checked(call(request.dump()), "core/get");
     if (!answer)
         return answer.error();

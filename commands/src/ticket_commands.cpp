@@ -24,6 +24,14 @@ Reply markdown_reply(std::string markdown)
     return reply;
 }
 
+/// The backend's own French explanation when it has one, else the generic one.
+Reply failure(const Error& error)
+{
+    if (error.errcode == user_facing_error)
+        return markdown_reply(knowledge::escape_markdown(error.message));
+    return markdown_reply(std::string{unavailable});
+}
+
 /// "texte" or « texte » without its quotes, \" and \\ read.
 std::string unquote(std::string_view text)
 {
@@ -60,7 +68,7 @@ std::string ticket_card(const Ticket& t, TimePoint now)
 {
     using knowledge::escape_markdown;
     std::string out = "**" + t.ref + "** – " + escape_markdown(t.title) + "\n\n";
-    out += "- **Statut** : " + std::string{status_label(t.status)} + '\n';
+    out += "- **Statut** : " + std::string{shown_status(t)} + '\n';
     out += "- **Équipe** : " + std::string{team_name(t.team)};
     if (!t.agent.empty())
         out += " (" + escape_markdown(t.agent) + ")";
@@ -91,7 +99,7 @@ Reply show_ticket(TicketBackend& backend, const Message& message, std::string_vi
 {
     const auto found = backend.find(ref);
     if (!found)
-        return markdown_reply(std::string{unavailable});
+        return failure(found.error());
     // the same answer for unknown and forbidden: a reference must not reveal that a ticket exists
     if (!found.value() || !may_see(*found.value(), message))
         return markdown_reply("Je ne trouve pas de ticket " + knowledge::escape_markdown(ref) +
@@ -119,6 +127,8 @@ Reply change_status(TicketBackend& backend, const Message& message, std::string_
                               " » : nouveau, assigné, en attente, résolu ou clos.");
     const auto updated = backend.update(ref, status, unquote(text), message.sender);
     if (!updated) {
+        if (updated.error().errcode == user_facing_error)
+            return failure(updated.error());
         if (updated.error().kind == Error::Kind::not_found ||
             updated.error().kind == Error::Kind::invalid)
             return markdown_reply("Je ne trouve pas de ticket " + knowledge::escape_markdown(ref) +
@@ -126,21 +136,21 @@ Reply change_status(TicketBackend& backend, const Message& message, std::string_
         return markdown_reply(std::string{unavailable});
     }
     return markdown_reply("Ticket **" + updated.value().ref + "** passé au statut « " +
-                          std::string{status_label(updated.value().status)} + " ».");
+                          std::string{shown_status(updated.value())} + " ».");
 }
 
 Reply my_tickets(TicketBackend& backend, const Message& message, TimePoint now)
 {
     const auto open = backend.open_tickets_of(message.sender);
     if (!open)
-        return markdown_reply(std::string{unavailable});
+        return failure(open.error());
     if (open.value().empty())
         return markdown_reply(
             "Vous n'avez aucun ticket en cours. Pour en ouvrir un : `!ticket nouveau`.");
     std::string out = "**Vos tickets en cours**\n\n";
     for (const auto& t : open.value())
         out += "- **" + t.ref + "** – " + knowledge::escape_markdown(t.title) + " (" +
-               std::string{status_label(t.status)} + ", " + days_ago(t.created_at, now) + ")\n";
+               std::string{shown_status(t)} + ", " + days_ago(t.created_at, now) + ")\n";
     return markdown_reply(out);
 }
 
@@ -169,7 +179,7 @@ Reply stats(TicketBackend& backend, const Message& message, std::string_view arg
         return markdown_reply("La date de fin précède la date de début.");
     const auto tickets = backend.filed_between(begin, end);
     if (!tickets)
-        return markdown_reply(std::string{unavailable});
+        return failure(tickets.error());
     std::string period = from ? "du " + format_date(*from) : std::string{"depuis le début"};
     if (to)
         period += " au " + format_date(*to);

@@ -292,12 +292,23 @@ std::string TicketDialogues::confirm(Dialogue& d)
         log::get("commands")
             ->warn("ticket creation failed for {}: {}", d.user, created.error().message);
         save(d);
-        return "Le service de tickets n'a pas pu enregistrer votre demande (incident noté pour "
-               "les administrateurs). Votre ticket est conservé : répondez **oui** pour "
-               "réessayer, ou « annuler ».";
+        std::string why = "(incident noté pour les administrateurs)";
+        if (created.error().errcode == user_facing_error)
+            why = ": " + knowledge::escape_markdown(created.error().message);
+        if (why.ends_with('.'))
+            why.pop_back();
+        return "Le service de tickets n'a pas pu enregistrer votre demande " + why +
+               ". Votre ticket est conservé : répondez **oui** pour réessayer, ou « annuler ».";
     }
     remove(d.user, d.room);
     const auto& ticket = created.value();
+    if (options_.on_created) {
+        try { // the ticket exists: a follow-up failure must not hide it from the user
+            options_.on_created(ticket);
+        } catch (const std::exception& e) {
+            log::get("commands")->error("follow-up of {} not recorded: {}", ticket.ref, e.what());
+        }
+    }
     std::string reply = "Ticket **" + ticket.ref + "** créé pour " +
                         std::string{team_name(ticket.team)} + " : " +
                         knowledge::escape_markdown(ticket.title) + '.';

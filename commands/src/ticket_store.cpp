@@ -77,6 +77,12 @@ std::optional<TicketStatus> parse_status(std::string_view text)
     return std::nullopt;
 }
 
+std::string_view shown_status(const Ticket& ticket)
+{
+    return ticket.status_text.empty() ? status_label(ticket.status)
+                                      : std::string_view{ticket.status_text};
+}
+
 bool is_open(TicketStatus status)
 {
     return status != TicketStatus::resolved && status != TicketStatus::closed;
@@ -357,6 +363,24 @@ Result<Ticket> TicketStore::assign(std::string_view ref, Team team, std::string_
     }
     return update(ref, std::nullopt, "Ticket affecté à " + std::string{team_name(team)} + ".",
                   agent);
+}
+
+std::optional<int> TicketStore::open_tickets(std::string_view uai)
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        // The UAI lives in the serialised fields: read the open ones and compare exactly.
+        const auto open =
+            read_where("status NOT IN ('resolved', 'closed')", [](SQLite::Statement& /*query*/) {});
+        int count = 0;
+        for (const auto& t : open)
+            if (!t.fields.uai.empty() && knowledge::fold(t.fields.uai) == knowledge::fold(uai))
+                ++count;
+        return count;
+    } catch (const std::exception& e) {
+        static_cast<void>(storage_error(e, "lecture des tickets de l'EPLE"));
+        return std::nullopt;
+    }
 }
 
 Result<std::vector<Ticket>> TicketStore::filed_between(TimePoint from, TimePoint to)

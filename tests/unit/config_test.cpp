@@ -43,6 +43,8 @@ private:
 struct NoSecretsInEnv {
     EnvVar password{"OPALEBOT_PASSWORD", nullptr};
     EnvVar token{"OPALEBOT_ACCESS_TOKEN", nullptr};
+    EnvVar itop_password{"OPALEBOT_ITOP_PASSWORD", nullptr};
+    EnvVar itop_token{"OPALEBOT_ITOP_TOKEN", nullptr};
 };
 
 const std::string valid_config = R"(homeserver:
@@ -301,6 +303,96 @@ TEST_SUITE("unit")
         REQUIRE(problem != nullptr);
         CHECK(problem->line == 5);
         CHECK(problem->message.find("entre 1 et 4") != std::string::npos);
+    }
+
+    TEST_CASE("parse_config reads the tickets section and its defaults")
+    {
+        const NoSecretsInEnv env;
+        const std::string base = "homeserver: {url: \"https://hs.test\"}\n"
+                                 "account: {user_id: \"@bot:hs.test\", password: pw}\n"
+                                 "rooms: {inviters: [\":hs.test\"]}\n";
+        const auto defaults = parse_config(base, "bot.yaml");
+        REQUIRE(defaults.problems.empty());
+        CHECK(defaults.config.tickets.backend == TicketBackendKind::interne);
+        CHECK(defaults.config.tickets.follow_up_interval == 5min);
+        CHECK(defaults.config.tickets.dialogue_idle == 30min);
+        const auto itop = parse_config(base + R"(tickets:
+  backend: itop
+  suivi_minutes: 2
+  dialogue_inactif_minutes: 45
+  itop:
+    url: "https://itop.test/itop/"
+    user: matrix-bot
+    password: "du-fichier"
+    timeout_seconds: 10
+    emails:
+      "@claire:hs.test": "claire.durand@ac-lille.fr"
+)",
+                                       "bot.yaml");
+        REQUIRE(itop.problems.empty());
+        const auto& t = itop.config.tickets;
+        CHECK(t.backend == TicketBackendKind::itop);
+        CHECK(t.follow_up_interval == 2min);
+        CHECK(t.dialogue_idle == 45min);
+        CHECK(t.itop.url == "https://itop.test/itop");
+        CHECK(t.itop.user == "matrix-bot");
+        CHECK(t.itop.password == "du-fichier");
+        CHECK(t.itop.timeout == 10s);
+        CHECK(t.itop.emails.at("@claire:hs.test") == "claire.durand@ac-lille.fr");
+    }
+
+    TEST_CASE("parse_config locates bad ticket settings")
+    {
+        const NoSecretsInEnv env;
+        const std::string base = "homeserver: {url: \"https://hs.test\"}\n"
+                                 "account: {user_id: \"@bot:hs.test\", password: pw}\n"
+                                 "rooms: {inviters: [\":hs.test\"]}\n";
+        const auto load = parse_config(base + R"(tickets:
+  backend: glpi
+  suivi_minutes: 0
+  itop:
+    url: itop.test
+    secret: x
+    emails:
+      "claire": "claire@ac-lille.fr"
+      "@bob:hs.test": "pas-une-adresse"
+)",
+                                       "bot.yaml");
+        const auto* backend = find_problem(load, "tickets.backend");
+        REQUIRE(backend != nullptr);
+        CHECK(backend->line == 5);
+        CHECK(backend->message.find("interne ou itop") != std::string::npos);
+        const auto* interval = find_problem(load, "tickets.suivi_minutes");
+        REQUIRE(interval != nullptr);
+        CHECK(interval->line == 6);
+        const auto* unknown = find_problem(load, "tickets.itop.secret");
+        REQUIRE(unknown != nullptr);
+        CHECK(unknown->line == 9);
+        CHECK(find_problem(load, "tickets.itop.emails.claire") != nullptr);
+        const auto* email = find_problem(load, "tickets.itop.emails.@bob:hs.test");
+        REQUIRE(email != nullptr);
+        CHECK(email->line == 12);
+
+        const auto itop =
+            parse_config(base + "tickets:\n  backend: itop\n  itop: {url: ftp://x}\n", "bot.yaml");
+        CHECK(find_problem(itop, "tickets.itop.url") != nullptr);
+        CHECK(find_problem(itop, "tickets.itop.user") != nullptr); // no credentials at all
+    }
+
+    TEST_CASE("OPALEBOT_ITOP_PASSWORD and OPALEBOT_ITOP_TOKEN override the file")
+    {
+        const NoSecretsInEnv env;
+        const std::string text = "homeserver: {url: \"https://hs.test\"}\n"
+                                 "account: {user_id: \"@bot:hs.test\", password: pw}\n"
+                                 "rooms: {inviters: [\":hs.test\"]}\n"
+                                 "tickets: {backend: itop, itop: {url: \"https://itop.test\", "
+                                 "user: bot, password: fichier}}\n";
+        const EnvVar password{"OPALEBOT_ITOP_PASSWORD", "de-l-env"};
+        const EnvVar token{"OPALEBOT_ITOP_TOKEN", "jeton"};
+        const auto load = parse_config(text, "bot.yaml");
+        REQUIRE(load.problems.empty());
+        CHECK(load.config.tickets.itop.password == "de-l-env");
+        CHECK(load.config.tickets.itop.token == "jeton");
     }
 
     TEST_CASE("parse_config reads the kit campaign phrase with its place and needs its salon")

@@ -23,6 +23,7 @@ struct FlakyBackend final : TicketBackend {
     int failures_before = 0; ///< calls that fail without creating
     int failures_after = 0;  ///< calls that create, then fail
     int calls = 0;
+    std::string user_message; ///< when set, failures carry this French message for the user
     explicit FlakyBackend(TicketStore::Clock clock) : store(":memory:", std::move(clock)) {}
 
     opalebot::Result<Ticket> create(const NewTicket& ticket) override
@@ -30,6 +31,13 @@ struct FlakyBackend final : TicketBackend {
         ++calls;
         if (failures_before > 0) {
             --failures_before;
+            if (!user_message.empty())
+                return opalebot::Error{opalebot::Error::Kind::transport,
+                                       28,
+                                       std::string{user_facing_error},
+                                       user_message,
+                                       {},
+                                       false};
             return opalebot::Error{opalebot::Error::Kind::transport, 28, {}, "timeout", {}, false};
         }
         auto created = store.create(ticket);
@@ -286,5 +294,25 @@ TEST_SUITE("unit")
         const auto second = backend.store.find("R-000002");
         REQUIRE(second);
         CHECK_FALSE(second.value()); // never a second ticket
+    }
+
+    TEST_CASE_FIXTURE(Fixture,
+                      "ticket dialogue shows the backend's French reason and reports creation")
+    {
+        auto o = options();
+        std::vector<std::string> watched;
+        o.on_created = [&watched](const Ticket& t) { watched.push_back(t.ref); };
+        TicketDialogues dialogues{":memory:", backend, o};
+        dialogues.start(user, room, full_form);
+        backend.failures_before = 1;
+        backend.user_message = "iTop n'a pas répondu à temps.";
+        auto reply = *dialogues.answer(user, room, "oui");
+        CHECK(contains(reply, "iTop n\\'a pas répondu à temps"));
+        CHECK(contains(reply, "réessayer"));
+        CHECK(watched.empty());
+        reply = *dialogues.answer(user, room, "oui");
+        CHECK(contains(reply, "R-000001"));
+        REQUIRE(watched.size() == 1);
+        CHECK(watched[0] == "R-000001");
     }
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,9 @@ namespace opalebot::bot {
 /// How the bot replies to a question: in a thread (rooted at the question, or the question's
 /// own thread) or as a rich reply.
 enum class ReplyMode { thread, reply };
+
+/// Where tickets are filed (issue 4): the built-in SQLite store or iTop.
+enum class TicketBackendKind { interne, itop };
 
 /// The running bot's settings (`opale-bot run --config FILE`); see deploy/config.example.yaml.
 struct Config {
@@ -59,6 +63,22 @@ struct Config {
         int column = 0;
     } kit_campaign;
 
+    /// Tickets (issue 4): backend, iTop account, follow-up polling, dialogue expiry.
+    struct Tickets {
+        TicketBackendKind backend = TicketBackendKind::interne;
+        struct Itop {
+            std::string url;      ///< iTop root: "https://assistance.ac-lille.fr/itop"
+            std::string user;     ///< REST account
+            std::string password; ///< or env OPALEBOT_ITOP_PASSWORD
+            std::string token;    ///< or env OPALEBOT_ITOP_TOKEN (iTop 3.1+)
+            /// Matrix id → email, for users whose Tchap id does not give their address.
+            std::map<std::string, std::string> emails;
+            std::chrono::seconds timeout{30};
+        } itop;
+        std::chrono::minutes follow_up_interval{5}; ///< tickets.suivi_minutes
+        std::chrono::minutes dialogue_idle{30};     ///< tickets.dialogue_inactif_minutes
+    } tickets;
+
     double requests_per_second = 1.0; ///< outgoing budget, sustained
     int burst = 5;
     std::chrono::seconds sync_timeout{30};
@@ -78,7 +98,8 @@ struct ConfigLoad {
 };
 
 /// Reads and checks a YAML config; secrets may come from the environment (OPALEBOT_PASSWORD,
-/// OPALEBOT_ACCESS_TOKEN). Reports every problem at once, never throws.
+/// OPALEBOT_ACCESS_TOKEN, OPALEBOT_ITOP_PASSWORD, OPALEBOT_ITOP_TOKEN). Reports every problem at
+/// once, never throws.
 ConfigLoad load_config(const std::string& file);
 
 /// The same, from text (tests); `file` only names it in messages.

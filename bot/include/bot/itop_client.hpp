@@ -3,6 +3,7 @@
 #include "bot/http_client.hpp"
 #include "opalebot/result.hpp"
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@ struct ItopSettings {
     std::string password; ///< or:
     std::string token;    ///< a personal or application token (iTop 3.1+)
     std::string comment = "Créé par opale-bot"; ///< the change-tracking comment every write needs
+    std::chrono::milliseconds timeout{30'000};  ///< per call
 };
 
 /// One entry of a ticket's public log.
@@ -38,6 +40,7 @@ struct ItopTicket {
     std::string agent;      ///< friendly name, empty when none (iTop may send " ")
     std::string start_date; ///< "YYYY-MM-DD HH:MM:SS"
     std::string last_update;
+    std::string resolution_date; ///< empty until resolved
     std::vector<ItopLogEntry> public_log;
 };
 
@@ -64,6 +67,9 @@ public:
     Result<std::optional<ItopTicket>> find(std::string_view ref);
     /// The caller's tickets that are not closed or rejected.
     Result<std::vector<ItopTicket>> open_tickets_of(std::string_view caller_email);
+    /// core/get of the UserRequests an OQL query selects; user text in it must go through
+    /// oql_quote (there are no bound parameters over REST, notes/itop.md §9).
+    Result<std::vector<ItopTicket>> query(std::string_view oql);
     /// core/update adding one public log entry (plain text).
     Result<Done> add_public_log(std::string_view ref, std::string_view text);
     /// core/create Attachment on a ticket.

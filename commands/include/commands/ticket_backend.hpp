@@ -40,10 +40,11 @@ struct Ticket {
     std::string title; ///< "DRASI - Écran blanc à l'ouverture des mandats"
     Team team = Team::si2c;
     TicketStatus status = TicketStatus::created;
-    std::string requester; ///< Matrix id of who filed it
-    std::string room;      ///< where it was filed (room, or room and thread), for follow-up
-    std::string agent;     ///< who handles it; may be empty
-    std::string link;      ///< a web link when the backend has one
+    std::string status_text; ///< the backend's own French label ("Escaladé (résolution)"), if any
+    std::string requester;   ///< Matrix id of who filed it
+    std::string room;        ///< where it was filed (room, or room and thread), for follow-up
+    std::string agent;       ///< who handles it; may be empty
+    std::string link;        ///< a web link when the backend has one
     TicketFields fields;
     TimePoint created_at;
     TimePoint updated_at;
@@ -60,6 +61,13 @@ struct NewTicket {
     TicketFields fields;                 ///< complete; the title is ticket_title(fields)
     std::vector<Attachment> attachments; ///< screenshots sent in the thread during the dialogue
 };
+
+/// The `errcode` of a backend Error whose `message` is French and meant for the user (iTop
+/// unreachable, caller unknown…); other messages are technical and only logged.
+inline constexpr std::string_view user_facing_error = "TICKET_USER_MESSAGE";
+
+/// The label to show for a ticket's status: the backend's own when it has one.
+std::string_view shown_status(const Ticket& ticket);
 
 /// Where tickets live: the built-in SQLite store, or iTop (adapted in `bot/`, issue 4).
 class TicketBackend {

@@ -41,6 +41,8 @@ struct DialogueOptions {
     std::function<TimePoint()> clock = std::chrono::system_clock::now;
     EpleFinder find_eple;                 ///< the EPLE referential; empty: UAI only
     std::function<std::string()> new_key; ///< idempotency keys; empty: 128 random bits in hex
+    /// Called with each ticket created (e.g. TicketFollowUp::watch); a throw is logged only.
+    std::function<void(const Ticket&)> on_created;
 };
 
 /// A dialogue that expired, and the message to send to its room.

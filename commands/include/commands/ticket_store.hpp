@@ -1,5 +1,6 @@
 #pragma once
 
+#include "commands/eple_commands.hpp"
 #include "commands/ticket_backend.hpp"
 
 #include <SQLiteCpp/Database.h>
@@ -12,8 +13,9 @@ namespace opalebot::commands {
 
 /// The built-in ticket backend (issue 4): tables prefixed `ticket_` of the bot's state database,
 /// with their own schema version (table `ticket_schema`). References R-000001… follow the row id.
-/// Every call is serialised; every write is one transaction.
-class TicketStore final : public TicketBackend {
+/// Every call is serialised; every write is one transaction. It also tells `!eple` how many
+/// tickets an EPLE has open.
+class TicketStore final : public TicketBackend, public TicketSource {
 public:
     using Clock = std::function<TimePoint()>;
     /// Opens (creating it if needed) and migrates; ":memory:" for tests. Throws on failure.
@@ -25,6 +27,7 @@ public:
     Result<Ticket> update(std::string_view ref, std::optional<TicketStatus> status,
                           std::string_view text, std::string_view author) override;
     Result<std::vector<Ticket>> filed_between(TimePoint from, TimePoint to) override;
+    std::optional<int> open_tickets(std::string_view uai) override;
 
     /// Hands the ticket to `team` (support staff); adds a log entry saying so.
     Result<Ticket> assign(std::string_view ref, Team team, std::string_view agent);

@@ -1,0 +1,88 @@
+#pragma once
+
+#include "bot/itop_client.hpp"
+#include "commands/eple_commands.hpp"
+#include "commands/ticket_backend.hpp"
+
+#include <SQLiteCpp/Database.h>
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace opalebot::app {
+
+struct ItopBackendOptions {
+    /// Matrix id → email, for users whose Tchap id does not give the address (config).
+    std::map<std::string, std::string, std::less<>> emails;
+    std::string itop_url; ///< for the "Voir le ticket" link; empty: no link
+};
+
+/// The iTop ticket backend (issue 4): UserRequests created over ItopClient with the caller found
+/// by email and the EPLE by UAI, looked up by ref. Retries are idempotent: the dialogue's key is
+/// written in the description and kept in table `itop_tickets` of the state file, and both are
+/// checked before creating. Every failure is an Error whose message is French, for the user
+/// (errcode commands::user_facing_error), and whose cause is logged at warn for admins.
+class ItopTicketBackend final : public commands::TicketBackend, public commands::TicketSource {
+public:
+    /// Opens (creating it if needed) the table in `database`; ":memory:" for tests. Throws.
+    ItopTicketBackend(bot::ItopClient& itop, const std::string& database,
+                      ItopBackendOptions options);
+
+    Result<commands::Ticket> create(const commands::NewTicket& ticket) override;
+    Result<std::optional<commands::Ticket>> find(std::string_view ref) override;
+    Result<std::vector<commands::Ticket>> open_tickets_of(std::string_view requester) override;
+    /// Adds a public log entry; a status is changed in iTop only (its lifecycle needs a team,
+    /// an agent, a solution…), so asking for one is refused in French.
+    Result<commands::Ticket> update(std::string_view ref,
+                                    std::optional<commands::TicketStatus> status,
+                                    std::string_view text, std::string_view author) override;
+    Result<std::vector<commands::Ticket>> filed_between(commands::TimePoint from,
+                                                        commands::TimePoint to) override;
+    /// Open UserRequests of the Organization whose code is `uai`; nothing when iTop fails.
+    std::optional<int> open_tickets(std::string_view uai) override;
+
+    /// The caller's email: the configured mapping first, else derived from the Tchap id.
+    std::optional<std::string> email_of(std::string_view matrix_id) const;
+
+private:
+    struct Known {
+        std::string ref, requester, room;
+    };
+    std::optional<Known> known_by_key(const std::string& key);
+    std::optional<Known> known_by_ref(std::string_view ref);
+    void remember(const std::string& key, const Known& known);
+    commands::Ticket to_ticket(const bot::ItopTicket& t);
+
+    bot::ItopClient& itop_;
+    SQLite::Database db_;
+    ItopBackendOptions options_;
+    std::mutex mutex_;
+};
+
+/// The email behind a Tchap id: "@prenom.nom-ac-lille.fr:agent…" → "prenom.nom@ac-lille.fr"
+/// (notes/matrix.md §7.5: "@" became "-"; a hyphenated académie domain "ac-…" is kept whole,
+/// a legacy numeric suffix dropped). Nothing when the id does not hold an address.
+std::optional<std::string> email_from_tchap_id(std::string_view matrix_id);
+
+/// A matrix.to link to the conversation "!room:hs" or "!room:hs|$thread"; empty for "".
+std::string conversation_link(std::string_view conversation);
+
+/// The description of the UserRequest: every detail, user text escaped, the link to the thread
+/// and the idempotency key (searched before creating again).
+std::string description_html(const commands::NewTicket& ticket);
+
+/// iTop status code → the bot's status ("escalated_ttr" → assigned, "rejected" → closed).
+commands::TicketStatus status_of(std::string_view itop_status);
+
+/// The team from its iTop friendly name, else from the title's "SI2C - " / "DRASI - ".
+commands::Team team_of(std::string_view team_name, std::string_view title);
+
+/// "YYYY-MM-DD HH:MM:SS" (iTop server time, taken as UTC) → instant; nothing when malformed.
+std::optional<commands::TimePoint> parse_itop_date(std::string_view text);
+std::string format_itop_date(commands::TimePoint at); ///< the reverse, for OQL bounds
+
+} // namespace opalebot::app

@@ -1,0 +1,201 @@
+#include "commands/ticket_follow_up.hpp"
+
+#include "knowledge/text.hpp"
+#include "opalebot/log.hpp"
+
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+
+#include <stdexcept>
+
+#include "store_support.hpp"
+
+namespace opalebot::commands {
+namespace {
+
+constexpr int schema_version = 1;
+
+/// A log entry as a Markdown quote, each line escaped and quoted (escaping drops newlines).
+std::string quoted(const LogEntry& entry)
+{
+    std::string out;
+    std::string_view rest = entry.text;
+    while (true) {
+        const auto end = rest.find('\n');
+        out += "> " + knowledge::escape_markdown(rest.substr(0, end));
+        if (end == std::string_view::npos)
+            return out;
+        out += '\n';
+        rest.remove_prefix(end + 1);
+    }
+}
+
+} // namespace
+
+std::string follow_up_message(const WatchedTicket& before, const Ticket& now)
+{
+    std::string out;
+    const auto label = std::string{shown_status(now)};
+    if (now.status != before.status || label != before.status_text)
+        out += "Votre ticket **" + now.ref + "** est passé à « " + label + " ».";
+    if (now.log.size() > before.log_size) {
+        const auto fresh = now.log.size() - before.log_size;
+        if (!out.empty())
+            out += "\n\n";
+        out += fresh == 1 ? "Nouveau message du support sur **" + now.ref + "** :"
+                          : std::to_string(fresh) + " nouveaux messages du support sur **" +
+                                now.ref + "** :";
+        for (auto i = before.log_size; i < now.log.size(); ++i) {
+            const auto& entry = now.log[i];
+            out += "\n\n";
+            if (!entry.author.empty())
+                out += "_" + knowledge::escape_markdown(entry.author) + "_ :\n";
+            out += quoted(entry);
+        }
+    }
+    if (!out.empty() && now.status == TicketStatus::resolved)
+        out += "\n\nSi le problème persiste, répondez dans ce fil ou rouvrez-le avec le support.";
+    if (!out.empty())
+        out += "\n\nDétails : `!ticket " + now.ref + "`.";
+    return out;
+}
+
+TicketFollowUp::TicketFollowUp(const std::string& path, TicketBackend& backend,
+                               FollowUpOptions options)
+    : db_(open_shared_database(path)), backend_(backend), options_(std::move(options))
+{
+    migrate();
+}
+
+void TicketFollowUp::migrate()
+{
+    SQLite::Transaction transaction{db_};
+    const int version =
+        table_schema_version(db_, "ticket_follow_up_schema", schema_version, "the follow-up table");
+    if (version < 1) {
+        db_.exec(R"sql(
+CREATE TABLE ticket_follow_up (
+    ref TEXT PRIMARY KEY,
+    requester TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    status TEXT NOT NULL,
+    status_text TEXT NOT NULL,
+    log_size INTEGER NOT NULL
+);
+)sql");
+    }
+    db_.exec("DELETE FROM ticket_follow_up_schema");
+    db_.exec("INSERT INTO ticket_follow_up_schema (version) VALUES (" +
+             std::to_string(schema_version) + ")");
+    transaction.commit();
+}
+
+Result<Done> TicketFollowUp::watch(const Ticket& ticket)
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        SQLite::Statement insert{db_, R"sql(
+INSERT INTO ticket_follow_up (ref, requester, conversation, status, status_text, log_size)
+VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (ref) DO NOTHING
+)sql"};
+        insert.bind(1, ticket.ref);
+        insert.bind(2, ticket.requester);
+        insert.bind(3, ticket.room);
+        insert.bind(4, std::string{status_code(ticket.status)});
+        insert.bind(5, std::string{shown_status(ticket)});
+        insert.bind(6, static_cast<std::int64_t>(ticket.log.size()));
+        insert.exec();
+        return Done{};
+    } catch (const std::exception& e) {
+        log::get("commands")->error("follow-up: watching {} failed: {}", ticket.ref, e.what());
+        return Error{Error::Kind::storage, 0, {}, e.what(), {}, false};
+    }
+}
+
+std::vector<WatchedTicket> TicketFollowUp::watched()
+{
+    std::vector<WatchedTicket> all;
+    SQLite::Statement query{db_, "SELECT ref, requester, conversation, status, status_text, "
+                                 "log_size FROM ticket_follow_up ORDER BY ref"};
+    while (query.executeStep()) {
+        WatchedTicket w;
+        w.ref = query.getColumn(0).getString();
+        w.requester = query.getColumn(1).getString();
+        w.conversation = query.getColumn(2).getString();
+        w.status = parse_status(query.getColumn(3).getString()).value_or(TicketStatus::created);
+        w.status_text = query.getColumn(4).getString();
+        w.log_size = static_cast<std::size_t>(query.getColumn(5).getInt64());
+        all.push_back(std::move(w));
+    }
+    return all;
+}
+
+void TicketFollowUp::save(const WatchedTicket& w)
+{
+    SQLite::Statement update{db_, "UPDATE ticket_follow_up SET status = ?, status_text = ?, "
+                                  "log_size = ? WHERE ref = ?"};
+    update.bind(1, std::string{status_code(w.status)});
+    update.bind(2, w.status_text);
+    update.bind(3, static_cast<std::int64_t>(w.log_size));
+    update.bind(4, w.ref);
+    update.exec();
+}
+
+void TicketFollowUp::forget(const std::string& ref)
+{
+    SQLite::Statement erase{db_, "DELETE FROM ticket_follow_up WHERE ref = ?"};
+    erase.bind(1, ref);
+    erase.exec();
+}
+
+std::vector<FollowUpNotice> TicketFollowUp::poll()
+{
+    const std::lock_guard lock{mutex_};
+    std::vector<FollowUpNotice> notices;
+    const auto logger = log::get("commands");
+    try {
+        for (auto& w : watched()) {
+            const auto found = backend_.find(w.ref);
+            if (!found) { // unchanged: the next round asks again
+                logger->warn("follow-up of {}: backend unavailable: {}", w.ref,
+                             found.error().message);
+                continue;
+            }
+            if (!found.value()) {
+                logger->warn("follow-up of {}: ticket gone from the backend, no longer watched",
+                             w.ref);
+                forget(w.ref);
+                continue;
+            }
+            const auto& now = *found.value();
+            auto message = follow_up_message(w, now);
+            if (!message.empty())
+                notices.push_back({w.conversation, w.requester, w.ref, std::move(message)});
+            if (now.status == TicketStatus::closed) {
+                forget(w.ref);
+                continue;
+            }
+            w.status = now.status;
+            w.status_text = std::string{shown_status(now)};
+            w.log_size = std::max(w.log_size, now.log.size());
+            save(w);
+        }
+    } catch (const std::exception& e) { // SQLite: keep what was found, retry next round
+        logger->error("follow-up round failed: {}", e.what());
+    }
+    return notices;
+}
+
+std::vector<FollowUpNotice> TicketFollowUp::poll_if_due()
+{
+    const auto now = options_.clock();
+    {
+        const std::lock_guard lock{mutex_};
+        if (last_poll_ && now - *last_poll_ < options_.interval)
+            return {};
+        last_poll_ = now;
+    }
+    return poll();
+}
+
+} // namespace opalebot::commands

@@ -1,0 +1,317 @@
+// Both ticket backends through the same scenario; the iTop one against tests/itop/itop_double.py
+// through the real CurlHttpClient. Run by tests/itop/run.sh, which starts the double and sets
+// OPALEBOT_ITOP_URL: without it every test fails, never skips.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include "bot/curl_http_client.hpp"
+#include "commands/ticket_follow_up.hpp"
+#include "commands/ticket_store.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <functional>
+#include <string>
+
+#include "itop_ticket_backend.hpp"
+
+using namespace opalebot;
+using namespace std::chrono_literals;
+using commands::TicketStatus;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view claire = "@claire.durand-ac-lille.fr:agent.education.tchap.gouv.fr";
+
+std::string double_url()
+{
+    const char* url = std::getenv("OPALEBOT_ITOP_URL");
+    REQUIRE_MESSAGE(url != nullptr, "OPALEBOT_ITOP_URL unset: run tests/itop/run.sh");
+    return url;
+}
+
+/// The double's test controls (/_admin/), apart from the iTop API.
+json admin(const std::string& path, const json& body = json::object())
+{
+    bot::CurlHttpClient http;
+    bot::Request request;
+    request.method = body.is_null() ? "GET" : "POST";
+    request.url = double_url() + "/_admin/" + path;
+    request.headers["Content-Type"] = "application/json";
+    if (!body.is_null())
+        request.body = body.dump();
+    const auto response = http.send(request);
+    REQUIRE(static_cast<bool>(response));
+    REQUIRE(response.value().status == 200);
+    return json::parse(response.value().body);
+}
+
+std::size_t tickets_in_itop()
+{
+    return admin("tickets", nullptr).size();
+}
+
+commands::NewTicket new_ticket(const std::string& key, const std::string& uai = "0590001A")
+{
+    commands::NewTicket t;
+    t.idempotency_key = key;
+    t.requester = claire;
+    t.room = "!salon:agent.education.tchap.gouv.fr|$racine";
+    auto& f = t.fields;
+    f.service = commands::Service::drasi;
+    f.titre = "Écran blanc à l'ouverture des mandats";
+    f.uai = uai;
+    f.env = commands::Environment::production;
+    f.sphere = "ordonnateur";
+    f.profil = "gestionnaire";
+    f.nom = "Durand";
+    f.prenom = "Claire";
+    f.fonction = "gestionnaire";
+    f.description = "L'écran reste <blanc> \"vide\"";
+    f.operations = "aucune";
+    f.erreurs = "aucun";
+    t.attachments.push_back({"capture.png", std::string{"\x89PNG\r\n\x1a\n", 8}});
+    return t;
+}
+
+struct Itop {
+    explicit Itop(bot::ItopSettings settings = {"", "matrix-bot", "s3cret", {}, "Créé par le bot"})
+        : client{http, fill(std::move(settings))}, backend{client, ":memory:", {{}, double_url()}}
+    {}
+    static bot::ItopSettings fill(bot::ItopSettings s)
+    {
+        if (s.url.empty())
+            s.url = double_url();
+        s.timeout = 2s;
+        return s;
+    }
+    bot::CurlHttpClient http;
+    bot::ItopClient client;
+    app::ItopTicketBackend backend;
+};
+
+/// What an agent does in the backend: resolve the ticket with a public message.
+using AgentResolves = std::function<void(const std::string& ref)>;
+
+/// The scenario both backends must pass: create (idempotent), find, list, log, follow-up.
+void exercise(commands::TicketBackend& backend, const AgentResolves& agent_resolves,
+              const std::string& key)
+{
+    const auto created = backend.create(new_ticket(key));
+    REQUIRE_MESSAGE(static_cast<bool>(created), created.error().message);
+    const auto& ticket = created.value();
+    CHECK(commands::parse_reference(ticket.ref).has_value());
+    CHECK(ticket.status == TicketStatus::created);
+    CHECK(ticket.team == commands::Team::drasi);
+    CHECK(ticket.requester == claire);
+    CHECK(ticket.attachment_names.size() == 1);
+
+    const auto again = backend.create(new_ticket(key)); // a retry: the same ticket
+    REQUIRE(static_cast<bool>(again));
+    CHECK(again.value().ref == ticket.ref);
+
+    const auto found = backend.find(ticket.ref);
+    REQUIRE(static_cast<bool>(found));
+    REQUIRE(found.value().has_value());
+    CHECK(found.value()->title == "DRASI - Écran blanc à l'ouverture des mandats");
+    CHECK(found.value()->requester == claire);
+    const auto unknown = backend.find("R-999999");
+    REQUIRE(static_cast<bool>(unknown));
+    CHECK_FALSE(unknown.value().has_value());
+
+    const auto open = backend.open_tickets_of(claire);
+    REQUIRE(static_cast<bool>(open));
+    REQUIRE_FALSE(open.value().empty());
+    CHECK(open.value().front().ref == ticket.ref); // newest first
+
+    commands::TicketFollowUp follow_up{":memory:", backend};
+    REQUIRE(static_cast<bool>(follow_up.watch(ticket)));
+    CHECK(follow_up.poll().empty());
+    const auto logged = backend.update(ticket.ref, std::nullopt, "Merci, voici la capture", "@c");
+    REQUIRE_MESSAGE(static_cast<bool>(logged), logged.error().message);
+    CHECK(logged.value().log.back().text.find("voici la capture") != std::string::npos);
+    const auto own_entry = follow_up.poll();
+    REQUIRE(own_entry.size() == 1); // every public entry is shown, the requester's too
+    agent_resolves(ticket.ref);
+    const auto notices = follow_up.poll();
+    REQUIRE(notices.size() == 1);
+    CHECK(notices[0].conversation == "!salon:agent.education.tchap.gouv.fr|$racine");
+    CHECK(notices[0].markdown.find("est passé à") != std::string::npos);
+    CHECK(notices[0].markdown.find("Corrigé côté serveur") != std::string::npos);
+    const auto after = backend.open_tickets_of(claire);
+    REQUIRE(static_cast<bool>(after));
+    for (const auto& t : after.value())
+        CHECK(t.ref != ticket.ref); // resolved: no longer open
+    const auto stats = backend.filed_between(std::chrono::system_clock::now() - 24h,
+                                             std::chrono::system_clock::now() + 24h);
+    REQUIRE(static_cast<bool>(stats));
+    CHECK_FALSE(stats.value().empty());
+}
+
+const std::string& user_message(const Error& error)
+{
+    CHECK(error.errcode == commands::user_facing_error);
+    return error.message;
+}
+
+} // namespace
+
+TEST_SUITE("itop")
+{
+    TEST_CASE("the built-in backend passes the common scenario")
+    {
+        commands::TicketStore store{":memory:"};
+        exercise(
+            store,
+            [&store](const std::string& ref) {
+                REQUIRE(static_cast<bool>(store.update(ref, TicketStatus::resolved,
+                                                       "Corrigé côté serveur", "Agent DRASI")));
+            },
+            "cle-interne");
+    }
+
+    TEST_CASE("the iTop backend passes the common scenario against the double")
+    {
+        admin("reset");
+        Itop itop;
+        exercise(
+            itop.backend,
+            [](const std::string& ref) {
+                admin("log", {{"ref", ref}, {"message", "Corrigé côté serveur"}});
+                admin("status", {{"ref", ref}, {"status", "resolved"}});
+            },
+            "cle-itop-commune");
+        CHECK(tickets_in_itop() == 1);
+    }
+
+    TEST_CASE("iTop refs skip numbers and tickets are read by ref never by id")
+    {
+        admin("reset");
+        Itop itop;
+        const auto first = itop.backend.create(new_ticket("k-gap-1"));
+        REQUIRE(static_cast<bool>(first));
+        CHECK(first.value().ref == "R-000001");
+        admin("gap");
+        const auto second = itop.backend.create(new_ticket("k-gap-2"));
+        REQUIRE(static_cast<bool>(second));
+        CHECK(second.value().ref == "R-000003"); // id 2
+        const auto found = itop.backend.find("r-000003");
+        REQUIRE(static_cast<bool>(found));
+        REQUIRE(found.value().has_value());
+        CHECK(found.value()->ref == "R-000003");
+        CHECK(found.value()->status_text == "Nouveau");
+        CHECK(itop.backend.open_tickets("0590001A") == 2);
+        CHECK(itop.backend.open_tickets("0590002B") == 0);
+    }
+
+    TEST_CASE("iTop create answered by HTTP 500 after creating is retried without a second ticket")
+    {
+        admin("reset");
+        Itop itop;
+        // the idempotency search passes, then the create is done but its answer lost
+        admin("fail", {{"mode", "none"}});
+        admin("fail", {{"mode", "http500_after_create"}});
+        const auto lost = itop.backend.create(new_ticket("k-lost"));
+        REQUIRE_FALSE(static_cast<bool>(lost));
+        CHECK(tickets_in_itop() == 1);
+        const auto retry = itop.backend.create(new_ticket("k-lost"));
+        REQUIRE_MESSAGE(static_cast<bool>(retry), retry.error().message);
+        CHECK(retry.value().ref == "R-000001");
+        CHECK(tickets_in_itop() == 1);
+    }
+
+    TEST_CASE("iTop refusals become French messages for the user")
+    {
+        admin("reset");
+        {
+            Itop bad_password{{"", "matrix-bot", "wrong", {}, "c"}};
+            const auto refused = bad_password.backend.find("R-000001");
+            REQUIRE_FALSE(static_cast<bool>(refused));
+            CHECK(user_message(refused.error()).find("refuse le compte du bot") !=
+                  std::string::npos);
+            CHECK(refused.error().code == 1);
+        }
+        {
+            Itop no_profile{{"", "no-rest", "s3cret", {}, "c"}};
+            const auto refused = no_profile.backend.open_tickets_of(claire);
+            REQUIRE_FALSE(static_cast<bool>(refused));
+            CHECK(refused.error().code == 1);
+        }
+        {
+            Itop token{{"", "", "", "tok-123", "c"}};
+            const auto found = token.backend.find("R-000001");
+            REQUIRE(static_cast<bool>(found));
+            CHECK_FALSE(found.value().has_value());
+            CHECK(token.client.check_credentials().value() == false); // no user, no password
+        }
+        Itop itop;
+        const auto authorized = itop.client.check_credentials();
+        REQUIRE(static_cast<bool>(authorized));
+        CHECK(authorized.value());
+
+        const auto unknown_org = itop.backend.create(new_ticket("k-org", "0590009Z"));
+        REQUIRE_FALSE(static_cast<bool>(unknown_org));
+        CHECK(unknown_org.error().code == 100);
+        CHECK(user_message(unknown_org.error()).find("0590009Z") != std::string::npos);
+
+        auto stranger = new_ticket("k-caller");
+        stranger.requester = "@inconnu.x-ac-lille.fr:agent.education.tchap.gouv.fr";
+        const auto unknown_caller = itop.backend.create(stranger);
+        REQUIRE_FALSE(static_cast<bool>(unknown_caller));
+        CHECK(user_message(unknown_caller.error()).find("inconnu.x@ac-lille.fr") !=
+              std::string::npos);
+        CHECK(tickets_in_itop() == 0);
+
+        const auto status = itop.backend.update("R-000001", TicketStatus::resolved, "", "@s");
+        REQUIRE_FALSE(static_cast<bool>(status));
+        CHECK(user_message(status.error()).find("iTop") != std::string::npos);
+        const auto missing = itop.backend.update("R-000042", std::nullopt, "x", "@s");
+        REQUIRE_FALSE(static_cast<bool>(missing));
+        CHECK(missing.error().kind == Error::Kind::not_found);
+    }
+
+    TEST_CASE("iTop raw client sees the recorded answers of the double")
+    {
+        admin("reset");
+        Itop itop;
+        const auto oql = itop.client.query("SELECT UserRequest WHERE reff = \"x\"");
+        REQUIRE_FALSE(static_cast<bool>(oql));
+        CHECK(oql.error().code == 100);
+        CHECK(oql.error().message.find("Unknown filter code - found 'reff'") != std::string::npos);
+        const auto none = itop.client.query("SELECT UserRequest WHERE status IN (\"new\")");
+        REQUIRE(static_cast<bool>(none)); // objects: null
+        CHECK(none.value().empty());
+    }
+
+    TEST_CASE("iTop HTTP errors timeouts and refused connections are reported to the user")
+    {
+        admin("reset");
+        Itop itop;
+        admin("fail", {{"mode", "http500"}});
+        const auto http = itop.backend.find("R-000001");
+        REQUIRE_FALSE(static_cast<bool>(http));
+        CHECK(http.error().kind == Error::Kind::http);
+        CHECK(user_message(http.error()).find("HTTP 500") != std::string::npos);
+
+        admin("fail", {{"mode", "delay"}, {"seconds", 4}});
+        const auto slow = itop.backend.open_tickets_of(claire); // timeout 2 s
+        REQUIRE_FALSE(static_cast<bool>(slow));
+        CHECK(slow.error().kind == Error::Kind::transport);
+        CHECK(user_message(slow.error()).find("à temps") != std::string::npos);
+
+        Itop down{{"http://127.0.0.1:1", "matrix-bot", "s3cret", {}, "c"}};
+        const auto refused = down.backend.create(new_ticket("k-down"));
+        REQUIRE_FALSE(static_cast<bool>(refused));
+        CHECK(refused.error().kind == Error::Kind::transport);
+        CHECK(user_message(refused.error()).find("injoignable") != std::string::npos);
+        CHECK_FALSE(down.backend.open_tickets("0590001A").has_value());
+    }
+}
+
+int main(int argc, char** argv)
+{
+    const bot::CurlGlobal curl;
+    doctest::Context context{argc, argv};
+    return context.run();
+}

@@ -1,0 +1,140 @@
+#include "commands/ticket_follow_up.hpp"
+
+#include "commands/ticket_store.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace opalebot;
+using namespace opalebot::commands;
+
+namespace {
+
+/// The built-in store, made to fail on demand.
+struct FlakyBackend final : TicketBackend {
+    TicketStore store{":memory:"};
+    bool down = false;
+    Result<Ticket> create(const NewTicket& t) override { return store.create(t); }
+    Result<std::optional<Ticket>> find(std::string_view ref) override
+    {
+        if (down)
+            return Error{Error::Kind::transport, 7, {}, "connection refused", {}, false};
+        return store.find(ref);
+    }
+    Result<std::vector<Ticket>> open_tickets_of(std::string_view r) override
+    {
+        return store.open_tickets_of(r);
+    }
+    Result<Ticket> update(std::string_view ref, std::optional<TicketStatus> s, std::string_view t,
+                          std::string_view a) override
+    {
+        return store.update(ref, s, t, a);
+    }
+    Result<std::vector<Ticket>> filed_between(TimePoint f, TimePoint t) override
+    {
+        return store.filed_between(f, t);
+    }
+};
+
+Ticket filed(FlakyBackend& backend)
+{
+    NewTicket t;
+    t.idempotency_key = "k1";
+    t.requester = "@claire:hs";
+    t.room = "!salon:hs|$fil";
+    t.fields.service = Service::si2c;
+    t.fields.titre = "Rejet de facture";
+    t.fields.uai = "0590001A";
+    auto created = backend.create(t);
+    REQUIRE(static_cast<bool>(created));
+    return created.value();
+}
+
+} // namespace
+
+TEST_SUITE("unit")
+{
+    TEST_CASE("follow-up tells the requester about a new status and new public log entries")
+    {
+        FlakyBackend backend;
+        TicketFollowUp follow_up{":memory:", backend};
+        const auto ticket = filed(backend);
+        REQUIRE(static_cast<bool>(follow_up.watch(ticket)));
+        REQUIRE(static_cast<bool>(follow_up.watch(ticket))); // twice: still one
+        CHECK(follow_up.watched().size() == 1);
+        CHECK(follow_up.poll().empty()); // nothing changed
+
+        REQUIRE(static_cast<bool>(backend.update(ticket.ref, TicketStatus::resolved,
+                                                 "Corrigé *côté* serveur", "Agent SI2C")));
+        const auto notices = follow_up.poll();
+        REQUIRE(notices.size() == 1);
+        CHECK(notices[0].conversation == "!salon:hs|$fil");
+        CHECK(notices[0].requester == "@claire:hs");
+        const auto& text = notices[0].markdown;
+        CHECK(text.find("Votre ticket **R-000001** est passé à « résolu »") != std::string::npos);
+        CHECK(text.find("Nouveau message du support") != std::string::npos);
+        CHECK(text.find("> Corrigé \\*côté\\* serveur") != std::string::npos);
+        CHECK(follow_up.poll().empty()); // told once
+
+        REQUIRE(static_cast<bool>(backend.update(ticket.ref, std::nullopt, "1\n2", "Agent")));
+        REQUIRE(static_cast<bool>(backend.update(ticket.ref, std::nullopt, "3", "Agent")));
+        const auto two = follow_up.poll();
+        REQUIRE(two.size() == 1);
+        CHECK(two[0].markdown.find("2 nouveaux messages") != std::string::npos);
+        CHECK(two[0].markdown.find("> 1\n> 2") != std::string::npos);
+        CHECK(two[0].markdown.find("passé à") == std::string::npos);
+    }
+
+    TEST_CASE("follow-up keeps its state when the backend fails and stops at closure")
+    {
+        FlakyBackend backend;
+        TicketFollowUp follow_up{":memory:", backend};
+        const auto ticket = filed(backend);
+        REQUIRE(static_cast<bool>(follow_up.watch(ticket)));
+        REQUIRE(static_cast<bool>(backend.update(ticket.ref, TicketStatus::assigned, "", "Agent")));
+        backend.down = true;
+        CHECK(follow_up.poll().empty());
+        REQUIRE(follow_up.watched().size() == 1);
+        CHECK(follow_up.watched()[0].status == TicketStatus::created);
+        backend.down = false;
+        const auto assigned = follow_up.poll();
+        REQUIRE(assigned.size() == 1);
+        CHECK(assigned[0].markdown.find("« assigné »") != std::string::npos);
+
+        REQUIRE(static_cast<bool>(backend.update(ticket.ref, TicketStatus::closed, "", "Agent")));
+        const auto closed = follow_up.poll();
+        REQUIRE(closed.size() == 1);
+        CHECK(closed[0].markdown.find("« clos »") != std::string::npos);
+        CHECK(follow_up.watched().empty());
+    }
+
+    TEST_CASE("follow-up polls only when the interval has passed")
+    {
+        FlakyBackend backend;
+        TimePoint now{std::chrono::hours{1000}};
+        FollowUpOptions options;
+        options.interval = std::chrono::minutes{5};
+        options.clock = [&now] { return now; };
+        TicketFollowUp follow_up{":memory:", backend, options};
+        const auto ticket = filed(backend);
+        REQUIRE(static_cast<bool>(follow_up.watch(ticket)));
+        CHECK(follow_up.poll_if_due().empty()); // first round: nothing new
+        REQUIRE(static_cast<bool>(backend.update(ticket.ref, TicketStatus::pending, "", "A")));
+        now += std::chrono::minutes{4};
+        CHECK(follow_up.poll_if_due().empty()); // too early
+        now += std::chrono::minutes{1};
+        CHECK(follow_up.poll_if_due().size() == 1);
+    }
+
+    TEST_CASE("the built-in store counts the open tickets of an EPLE")
+    {
+        FlakyBackend backend;
+        const auto ticket = filed(backend);
+        CHECK(backend.store.open_tickets("0590001A") == 1);
+        CHECK(backend.store.open_tickets("0590002B") == 0);
+        REQUIRE(
+            static_cast<bool>(backend.store.update(ticket.ref, TicketStatus::resolved, "", "A")));
+        CHECK(backend.store.open_tickets("0590001A") == 0);
+    }
+}
