@@ -11,12 +11,16 @@
 #include "commands/builtin.hpp"
 #include "commands/eple_commands.hpp"
 #include "commands/eple_import.hpp"
+#include "commands/kit_campaign.hpp"
+#include "commands/profile_commands.hpp"
 #include "commands/registry.hpp"
 #include "commands/reminder_commands.hpp"
 #include "commands/reminder_store.hpp"
 #include "commands/ticket_commands.hpp"
 #include "commands/ticket_dialogue.hpp"
+#include "commands/ticket_follow_up.hpp"
 #include "commands/ticket_store.hpp"
+#include "commands/user_profile_store.hpp"
 #include "knowledge/analyzer.hpp"
 #include "knowledge/answerer.hpp"
 #include "knowledge/knowledge_base.hpp"
@@ -39,6 +43,7 @@
 #include <sstream>
 #include <thread>
 
+#include "itop_ticket_backend.hpp"
 #include <malloc.h>
 
 namespace {
@@ -174,6 +179,7 @@ struct Notice {
     std::vector<std::string> mentions;
     std::string markdown;
     std::string txn_id; ///< deterministic: a resend after a crash is de-duplicated
+    bot::NoticeStyle style{};
 };
 
 /// Queues notices in the outbox, where the sender sends them after the replies. False when
@@ -186,9 +192,9 @@ bool queue_notices(const std::vector<Notice>& notices, bot::StateStore& store, b
         bot::OutgoingMessage out;
         out.txn_id = n.txn_id;
         out.room_id = n.conversation.substr(0, bar);
-        out.content =
-            bot::notice_content(n.markdown, n.mentions,
-                                bar == std::string::npos ? "" : n.conversation.substr(bar + 1), "");
+        out.content = bot::notice_content(
+            n.markdown, n.mentions, bar == std::string::npos ? "" : n.conversation.substr(bar + 1),
+            "", n.style);
         out.priority = 1; // background work: replies go first
         writes.outgoing.push_back(std::move(out));
     }
@@ -215,13 +221,38 @@ void queue_reminders(const std::vector<commands::Delivery>& deliveries,
         std::vector<std::string> mentions;
         if (d.reminder.target == commands::ReminderTarget::user)
             mentions.push_back(d.reminder.owner);
-        notices.push_back({d.reminder.room, mentions, commands::format_delivery(d), d.txn_id});
+        // An m.text, so that it notifies (a notice never does); @room only when asked.
+        notices.push_back({d.reminder.room,
+                           mentions,
+                           commands::format_delivery(d),
+                           d.txn_id,
+                           {true, d.reminder.ping_room}});
     }
     if (notices.empty() || !queue_notices(notices, store, sender))
         return; // not stored: unsent() gives them back at the next start
     for (const auto& d : deliveries)
         if (auto marked = reminders.mark_sent(d.reminder.id, d.occurrence, ""); !marked)
             log::get("main")->warn("reminder {} queued but not marked: {}", d.reminder.id,
+                                   marked.error().message);
+}
+
+/// Queues the kit campaign's messages (one per late EPLE, then the admins' report), then marks
+/// them sent; the campaign ledger already made each (occurrence, EPLE) once.
+void queue_campaign(const std::vector<commands::CampaignMessage>& messages,
+                    commands::KitCampaign& campaign, bot::StateStore& store, bot::Sender& sender)
+{
+    std::vector<Notice> notices;
+    for (const auto& m : messages)
+        notices.push_back({m.room,
+                           m.mentions,
+                           m.markdown,
+                           m.delivery_key,
+                           {m.kind == commands::CampaignMessage::Kind::eple, false}});
+    if (notices.empty() || !queue_notices(notices, store, sender))
+        return; // not stored: unsent() gives them back at the next start
+    for (const auto& m : messages)
+        if (auto marked = campaign.mark_sent(m.delivery_key); !marked)
+            log::get("main")->warn("campaign message queued but not marked: {}",
                                    marked.error().message);
 }
 
@@ -290,15 +321,62 @@ int run_matrix(const std::string& config_file, bool new_login)
     eple_options.rule = {config.difficulty.kit_below, config.difficulty.paiements_below,
                          config.difficulty.ej_below, config.difficulty.titres_below,
                          config.difficulty.signals_needed};
+    // Tickets (issue 4): the built-in store, or iTop when configured.
+    commands::TicketStore builtin_tickets{config.database};
+    std::optional<bot::ItopClient> itop_client;
+    std::optional<app::ItopTicketBackend> itop_tickets;
+    commands::TicketBackend* tickets = &builtin_tickets;
+    commands::TicketSource* ticket_source = &builtin_tickets;
+    if (config.tickets.backend == bot::TicketBackendKind::itop) {
+        const auto& itop = config.tickets.itop;
+        itop_client.emplace(http, bot::ItopSettings{itop.url, itop.user, itop.password, itop.token,
+                                                    "Créé par opale-bot", itop.timeout});
+        app::ItopBackendOptions itop_options;
+        itop_options.emails.insert(itop.emails.begin(), itop.emails.end());
+        itop_options.itop_url = itop.url;
+        itop_tickets.emplace(*itop_client, config.database, std::move(itop_options));
+        tickets = &*itop_tickets;
+        ticket_source = &*itop_tickets;
+        logger->info("tickets go to iTop at {}", itop.url);
+    }
+    eple_options.tickets = ticket_source; // !eple counts the EPLE's open tickets
     commands::add_eple_commands(registry, eple, eple_options);
     commands::add_eple_import_command(registry, eple);
-    commands::TicketStore tickets{config.database}; // the built-in backend (iTop: issue 4)
+    commands::TicketFollowUp follow_up{
+        config.database, *tickets, {config.tickets.follow_up_interval}};
     commands::DialogueOptions dialogue_options;
     dialogue_options.find_eple = eple_finder(eple);
-    commands::TicketDialogues dialogues{config.database, tickets, dialogue_options};
-    commands::add_ticket_commands(registry, tickets, dialogues);
+    dialogue_options.idle_timeout = config.tickets.dialogue_idle;
+    dialogue_options.on_created = [&follow_up](const commands::Ticket& ticket) {
+        if (auto watched = follow_up.watch(ticket); !watched)
+            log::get("main")->error("ticket {} not followed: {}", ticket.ref,
+                                    watched.error().message);
+    };
+    commands::TicketDialogues dialogues{config.database, *tickets, dialogue_options};
+    commands::add_ticket_commands(registry, *tickets, dialogues);
+
+    // Reminders, the users' EPLE links and zones, the kit campaign (issue 6).
     commands::ReminderStore reminders{config.database};
-    commands::add_reminder_commands(registry, reminders);
+    commands::UserProfileStore profiles{config.database};
+    commands::add_profile_commands(registry, profiles, &eple);
+    commands::ReminderOptions reminder_options;
+    reminder_options.profiles = &profiles;
+    commands::add_reminder_commands(registry, reminders, reminder_options);
+    commands::KitCampaignOptions campaign_options;
+    campaign_options.prefix = config.command_prefix;
+    commands::KitCampaign campaign{config.database, eple, profiles, campaign_options};
+    commands::add_campaign_commands(registry, campaign);
+    if (!config.kit_campaign.phrase.empty()) {
+        const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+        if (auto loaded = campaign.load_from_config(config.kit_campaign.phrase,
+                                                    config.kit_campaign.room, now);
+            !loaded) {
+            std::cerr << bot::format_problems(
+                config_file, {{"rappels.campagne_kit", config.kit_campaign.line,
+                               config.kit_campaign.column, loaded.error().message}});
+            return 2;
+        }
+    }
 
     const auto route = [&](const bot::IncomingMessage& in) -> std::optional<bot::OutgoingReply> {
         static_cast<void>(question.take());
@@ -348,9 +426,17 @@ int run_matrix(const std::string& config_file, bool new_login)
         [&dialogues](const std::string& user, const std::string& conversation) {
             return dialogues.is_open(user, conversation);
         });
-    // ✅/❌ on the summary card confirm or cancel the ticket (issue 4).
+    // ✅/❌ on the summary card confirm or cancel the ticket (issue 4); ✅ or ⏰ on a reminder
+    // acknowledge or snooze it (issue 6): its delivery key is the txn id it was sent with.
     loop.set_reaction_router(
         [&](const bot::IncomingReaction& reaction) -> std::optional<bot::OutgoingReply> {
+            const auto role = role_of(config, reaction.sender, reaction.power_level);
+            const auto now =
+                std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+            if (auto text = commands::on_reminder_reaction(reminders, reminder_options,
+                                                           reaction.target_txn_id, reaction.sender,
+                                                           role, reaction.key, now))
+                return bot::OutgoingReply{std::move(*text), {}, std::nullopt};
             const auto key = bare_emoji(reaction.key);
             const bool yes = key == "\u2705" || key == "\u2714";
             const bool no = key == "\u274C" || key == "\u2716";
@@ -359,9 +445,8 @@ int run_matrix(const std::string& config_file, bool new_login)
             const auto dialogue = dialogues.get(reaction.sender, reaction.conversation);
             if (!dialogue || dialogue->stage == commands::DialogueStage::collecting)
                 return std::nullopt; // a ✅ is no answer to "which EPLE?"
-            const commands::Message message{
-                reaction.sender, reaction.conversation, yes ? "oui" : "non",
-                role_of(config, reaction.sender, reaction.power_level), std::nullopt};
+            const commands::Message message{reaction.sender, reaction.conversation,
+                                            yes ? "oui" : "non", role, std::nullopt};
             auto answer = commands::answer_ticket_dialogue(dialogues, message);
             if (!answer)
                 return std::nullopt;
@@ -369,6 +454,8 @@ int run_matrix(const std::string& config_file, bool new_login)
         });
     if (auto unsent = reminders.unsent(); unsent) // claimed before a crash, not yet queued
         queue_reminders(unsent.value(), reminders, store, sender);
+    if (auto unsent = campaign.unsent(); unsent)
+        queue_campaign(unsent.value(), campaign, store, sender);
     auto last_expiry_check = std::chrono::system_clock::time_point{};
     loop.set_between_syncs([&] {
         const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
@@ -397,6 +484,19 @@ int run_matrix(const std::string& config_file, bool new_login)
             log::get("main")->info("{} reminder occurrences missed during downtime, not sent",
                                    due.value().missed.size());
         queue_reminders(due.value().to_send, reminders, store, sender);
+        if (auto runs = campaign.due(now); runs)
+            queue_campaign(runs.value(), campaign, store, sender);
+        else
+            log::get("main")->error("kit campaign unreadable: {}", runs.error().message);
+        // Ticket follow-up: a new status or public log entry, told in the ticket's thread.
+        std::vector<Notice> follow_notices;
+        for (const auto& n : follow_up.poll_if_due())
+            follow_notices.push_back({n.conversation,
+                                      {n.requester},
+                                      n.markdown,
+                                      bot::txn_id_for("suivi|" + n.ref + "|" + n.markdown),
+                                      {true, false}});
+        queue_notices(follow_notices, store, sender);
     });
     std::jthread sender_thread{[&sender](const std::stop_token& stop) { sender.run(stop); }};
     std::jthread sync_thread{[&loop](const std::stop_token& stop) { loop.run(stop); }};

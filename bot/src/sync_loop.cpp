@@ -638,13 +638,15 @@ SyncLoop::command_file(const std::string& room_id, const TextMessage& message,
 }
 
 std::string notice_content(std::string_view markdown, const std::vector<std::string>& mentions,
-                           const std::string& thread, const std::string& reply_to)
+                           const std::string& thread, const std::string& reply_to, NoticeStyle style)
 {
-    json content{{"msgtype", "m.notice"},
+    json content{{"msgtype", style.notify ? "m.text" : "m.notice"},
                  {"body", markdown_to_text(markdown)},
                  {"format", "org.matrix.custom.html"},
                  {"formatted_body", markdown_to_html(markdown)},
                  {"m.mentions", {{"user_ids", mentions}}}};
+    if (style.mention_room)
+        content["m.mentions"]["room"] = true;
     if (!thread.empty())
         content["m.relates_to"] = {
             {"rel_type", "m.thread"},

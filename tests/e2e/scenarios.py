@@ -470,8 +470,10 @@ class Run:
                        rt[0]["content"].get("body", ""), short(rt[:1]))
 
     async def scenario_l(self) -> None:
-        """A personal reminder set in the salon fires once, in its thread, pinging its owner (issue 6)."""
-        qid = await self.ask(self.alice, self.group, "!rappel dans 1 minute vérifier le kit de bascule")
+        """A personal reminder "until acknowledged" set in the salon fires once, in its thread,
+        notifying its owner; ✅ on it acknowledges it (issue 6)."""
+        qid = await self.ask(self.alice, self.group,
+                             "!rappel dans 1 minute jusqu'à confirmation vérifier le kit de bascule")
         confirm = await self.wait_reply(qid)
         body = confirm[0]["content"].get("body", "") if confirm else ""
         self.check("l.reminder-set", len(confirm) == 1 and "Rappel" in body, repr(body[:300]))
@@ -493,6 +495,26 @@ class Run:
         self.check("l.fired-once-in-its-thread", len(deliveries) == 1, short(deliveries[:2]))
         self.check("l.pings-its-owner", bool(deliveries) and deliveries[0]["content"].get(
             "m.mentions", {}).get("user_ids") == [ALICE], short(deliveries[:1]))
+        # A notice never notifies (push rule .m.rule.suppress_notices): a reminder is an m.text.
+        self.check("l.notifies", bool(deliveries) and
+                   deliveries[0]["content"].get("msgtype") == "m.text", short(deliveries[:1]))
+        if not deliveries:
+            return
+        before = {ev["event_id"] for ev in self.alice.from_bot(self.group)}
+        await self.alice.react(self.group, deliveries[0]["event_id"], "✅")
+
+        def acknowledged() -> list[dict]:
+            return [ev for ev in self.alice.from_bot(self.group) if ev["event_id"] not in before
+                    and "confirmé" in ev["content"].get("body", "")]
+
+        await wait_for(lambda: bool(acknowledged()), 30)
+        acks = acknowledged()
+        self.check("l.acknowledged-by-reaction", len(acks) == 1 and
+                   relates(acks[0]).get("event_id") == qid, short(acks[:1]))
+        ql2 = await self.ask(self.alice, self.group, "!rappels")
+        after = await self.wait_reply(ql2)
+        self.check("l.acknowledged-not-listed", len(after) == 1 and "vérifier le kit de bascule"
+                   not in after[0]["content"].get("body", ""), short(after[:1]))
 
     async def scenario_e(self) -> None:
         """50 questions; SIGKILL in the middle; restart: each answered exactly once and correctly."""

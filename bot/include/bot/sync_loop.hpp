@@ -155,10 +155,20 @@ private:
 /// after a restart, so the server de-duplicates a resend (notes/matrix.md §6).
 std::string txn_id_for(std::string_view event_id, int n = 0);
 
-/// An m.notice from Markdown (body in plain text, formatted_body in safe HTML) that pings only
-/// `mentions`, in `thread` when not empty, replying to `reply_to` when not empty.
+/// How a message the bot sends on its own reaches people.
+struct NoticeStyle {
+    /// An m.text rather than an m.notice: the default push rule ".m.rule.suppress_notices"
+    /// comes before the mention rules, so a notice never notifies anyone (reminders must).
+    bool notify = false;
+    bool mention_room = false; ///< m.mentions.room: an @room asked for by an admin
+};
+
+/// An m.notice (or m.text, see NoticeStyle) from Markdown (body in plain text, formatted_body in
+/// safe HTML) that pings only `mentions`, in `thread` when not empty, replying to `reply_to`
+/// when not empty.
 std::string notice_content(std::string_view markdown, const std::vector<std::string>& mentions,
-                           const std::string& thread, const std::string& reply_to);
+                           const std::string& thread, const std::string& reply_to,
+                           NoticeStyle style = {});
 
 /// The /sync filter (notes/matrix.md §3).
 std::string sync_filter_json(int timeline_limit = 20);
