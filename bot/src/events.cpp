@@ -61,6 +61,10 @@ TextMessage parse_file(const json& content)
 {
     TextMessage m = parse_text(content);
     m.file_url = string_at(content, "url");
+    if (const auto* file = object_at(content, "file")) { // encrypted room: AES-CTR ciphertext
+        m.encrypted_file = file->dump();
+        m.file_url = string_at(*file, "url");
+    }
     const auto filename = string_at(content, "filename");
     m.file_name = filename.empty() ? m.body : filename;
     if (filename.empty() || filename == m.body)

@@ -1,5 +1,6 @@
 #include "bot/sync_loop.hpp"
 
+#include "bot/crypto/attachment.hpp"
 #include "bot/markdown.hpp"
 #include "opalebot/log.hpp"
 
@@ -597,6 +598,7 @@ SyncLoop::command_file(const std::string& room_id, const TextMessage& message,
     using File = std::optional<std::pair<std::string, std::string>>;
     const auto logger = log::get("bot.sync");
     std::string url = message.file_url;
+    std::string encrypted = message.encrypted_file;
     std::string name = message.file_name;
     std::int64_t size = message.file_size;
     if (url.empty() && !message.in_reply_to.empty() && !message.reply_is_fallback) {
@@ -610,6 +612,11 @@ SyncLoop::command_file(const std::string& room_id, const TextMessage& message,
         const auto content = event.is_object() ? event.value("content", json::object()) : json{};
         if (content.is_object() && content.value("msgtype", "") == "m.file") {
             url = content.value("url", "");
+            if (const auto file = content.find("file");
+                file != content.end() && file->is_object()) {
+                encrypted = file->dump();
+                url = file->value("url", "");
+            }
             name = content.value("filename", content.value("body", ""));
             if (const auto info = content.find("info");
                 info != content.end() && info->is_object() && info->contains("size") &&
@@ -634,11 +641,22 @@ SyncLoop::command_file(const std::string& room_id, const TextMessage& message,
                          : "le serveur ne l'a pas donné (réessayez dans un moment)",
                      {}};
     }
+    if (!encrypted.empty()) { // sent in an encrypted room: the server holds only ciphertext
+        auto file = crypto::parse_encrypted_file(json::parse(encrypted, nullptr, false));
+        auto plain = file ? crypto::decrypt_attachment(bytes.value(), file.value())
+                          : Result<std::string>{file.error()};
+        if (!plain) {
+            logger->warn("encrypted file {} unreadable: {}", url, plain.error().message);
+            return Error{Error::Kind::invalid, 0, {}, "il est chiffré et illisible", {}};
+        }
+        return File{std::pair{name, std::move(plain.value())}};
+    }
     return File{std::pair{name, std::move(bytes.value())}};
 }
 
 std::string notice_content(std::string_view markdown, const std::vector<std::string>& mentions,
-                           const std::string& thread, const std::string& reply_to, NoticeStyle style)
+                           const std::string& thread, const std::string& reply_to,
+                           NoticeStyle style)
 {
     json content{{"msgtype", style.notify ? "m.text" : "m.notice"},
                  {"body", markdown_to_text(markdown)},

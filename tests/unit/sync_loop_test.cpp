@@ -1,5 +1,6 @@
 #include "bot/sync_loop.hpp"
 
+#include "bot/crypto/attachment.hpp"
 #include "bot/markdown.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -941,6 +942,37 @@ TEST_SUITE("unit")
         REQUIRE(h.seen[0].attachment.has_value());
         CHECK(h.seen[0].attachment->first == "capture.png");
         CHECK(h.seen[0].attachment->second == "\x89PNG");
+    }
+
+    TEST_CASE("sync loop decrypts a file sent in an encrypted room and refuses a tampered one")
+    {
+        Harness h;
+        h.loop().set_conversation_check(
+            [](const std::string&, const std::string&) { return true; });
+        auto sealed = crypto::encrypt_attachment("uai;nom\n");
+        REQUIRE(static_cast<bool>(sealed));
+        auto file = sealed.value().file;
+        file.url = "mxc://hs.test/enc";
+        json image = text_event("$img", "capture.png");
+        image["content"] = {{"msgtype", "m.image"},
+                            {"body", "capture.png"},
+                            {"file", crypto::to_json(file)},
+                            {"info", {{"size", 8}}}};
+        json second = image;
+        second["event_id"] = "$img2";
+        h.http.reply(200, sealed.value().ciphertext);
+        h.http.reply(200, "pas le bon contenu");
+        h.process(batch("s1", json::array({image, second})));
+        REQUIRE(h.http.request_count() == 2);
+        CHECK(h.http.request(0).url == hs + "/_matrix/client/v1/media/download/hs.test/enc");
+        REQUIRE(h.seen.size() == 1);
+        REQUIRE(h.seen[0].attachment.has_value());
+        CHECK(h.seen[0].attachment->second == "uai;nom\n");
+        // The second download does not match the hash: refused in French, not routed.
+        REQUIRE(h.outbox_size() == 2);
+        REQUIRE(static_cast<bool>(h.store.mark_sent(h.next_outgoing(), "$answer")));
+        CHECK(h.reply_content()["body"].get<std::string>().find("chiffré et illisible") !=
+              std::string::npos);
     }
 
     TEST_CASE("sync loop refuses a screenshot over 10 MB without downloading it")

@@ -24,6 +24,7 @@ struct TextMessage {
     bool reply_is_fallback = false; ///< is_falling_back: a thread reply, not a reply
     bool is_edit = false;           ///< rel_type m.replace
     std::string file_url;           ///< m.file, m.image: its mxc:// address
+    std::string encrypted_file;     ///< in an encrypted room: the `file` object, as JSON text
     std::string file_name;          ///< m.file, m.image: its name
     std::string file_mimetype;      ///< m.file, m.image: info.mimetype, when given
     std::int64_t file_size = -1;    ///< m.file, m.image: info.size, when given
