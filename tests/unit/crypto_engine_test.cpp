@@ -642,6 +642,66 @@ TEST_SUITE("crypto")
         CHECK_FALSE(ready[0].verified); // forwarded keys never make a verified sender
     }
 
+    TEST_CASE("room key requests are answered only for own verified devices")
+    {
+        Pair pair;
+        auto& engine = *pair.bot_peer.engine;
+        Peer second{bot, "BOTDEV2", pair.clock};
+        Peer unverified{bot, "BOTDEV3", pair.clock};
+        pair.server.upload(second);
+        pair.server.upload(unverified);
+        const auto cross_signing = value(engine.cross_signing_upload());
+        pair.server.master_keys[bot] = cross_signing.at("master_key");
+        pair.server.self_signing_keys[bot] = cross_signing.at("self_signing_key");
+        const auto signed_second =
+            value(engine.sign_own_device(pair.server.device_keys[bot]["BOTDEV2"]));
+        pair.server.device_keys[bot]["BOTDEV2"]["signatures"][bot].update(
+            signed_second.at(bot).at("BOTDEV2").at("signatures").at(bot));
+        const auto signed_first = value(engine.own_device_signature_upload());
+        pair.server.device_keys[bot]["BOTDEV"]["signatures"][bot].update(
+            signed_first.at(bot).at("BOTDEV").at("signatures").at(bot));
+        pair.server.query(pair.bot_peer, {bot, alice});
+        pair.server.query(second, {bot}); // BOTDEV2 trusts BOTDEV's forwarded keys
+
+        engine.set_room_encryption(room, {});
+        const auto devices = value(engine.needs_room_key_share(room, {alice})); // not BOTDEV2
+        pair.server.ensure_sessions(pair.bot_peer, devices);
+        deliver(value(engine.share_room_key(room, devices)), pair.bot_peer, pair.alice_peer);
+        const auto event = room_event(
+            "$own", bot,
+            value(engine.encrypt_room_event(
+                room, "m.room.message", {{"msgtype", "m.text"}, {"body", "pour mes appareils"}})));
+        CHECK_FALSE(second.engine->decrypt_room_event(room, event));
+        const auto session_id = event.at("content").at("session_id");
+        const auto request = [&](const std::string& sender, const std::string& device) {
+            return json{{"type", "m.room_key_request"},
+                        {"sender", sender},
+                        {"content",
+                         {{"action", "request"},
+                          {"requesting_device_id", device},
+                          {"request_id", "r1"},
+                          {"body",
+                           {{"algorithm", "m.megolm.v1.aes-sha2"},
+                            {"room_id", room},
+                            {"sender_key", engine.curve25519_key()},
+                            {"session_id", session_id}}}}}};
+        };
+        CHECK_FALSE(value(engine.on_room_key_request(request(alice, "ALICEDEV"))).has_value());
+        CHECK_FALSE(value(engine.on_room_key_request(request(bot, "BOTDEV3"))).has_value());
+        const auto no_session = engine.on_room_key_request(request(bot, "BOTDEV2"));
+        REQUIRE_FALSE(no_session);
+        CHECK(no_session.error().errcode == errcode::not_shared);
+
+        pair.server.ensure_sessions(pair.bot_peer, {second.id()});
+        const auto answer = value(engine.on_room_key_request(request(bot, "BOTDEV2")));
+        REQUIRE(answer.has_value());
+        CHECK(deliver(*answer, pair.bot_peer, second).at("type") == "m.forwarded_room_key");
+        const auto ready = second.engine->take_events_now_decryptable();
+        REQUIRE(ready.size() == 1);
+        CHECK(body_of(ready[0]) == "pour mes appareils");
+        CHECK_FALSE(ready[0].verified);
+    }
+
     TEST_CASE("room key in clear is ignored")
     {
         Pair pair;

@@ -1108,6 +1108,47 @@ try {
     return engine_error(errcode::bad_event, e.what());
 }
 
+// --- key requests ---
+
+Result<std::optional<json>> Engine::on_room_key_request(const json& event)
+try {
+    auto& m = *impl_;
+    const auto& content = event.at("content");
+    const auto sender = string_at(event, "sender");
+    const auto requesting = string_at(content, "requesting_device_id");
+    if (string_at(content, "action") != "request")
+        return std::optional<json>{}; // cancellations: nothing is pending here
+    // Spec "Key requests": share with the user's own verified devices; other users get nothing.
+    const auto* device = m.find_device({sender, requesting});
+    if (sender != m.user_id || requesting == m.device_id || device == nullptr ||
+        !device->cross_signed) {
+        logger()->info("room key request of {} {} ignored", sender, requesting);
+        return std::optional<json>{};
+    }
+    const auto& body = content.at("body");
+    const auto it = m.inbound.find({string_at(body, "room_id"), string_at(body, "session_id")});
+    if (string_at(body, "algorithm") != megolm_algorithm || it == m.inbound.end())
+        return std::optional<json>{};
+    if (m.newest_session(device->curve25519) == nullptr)
+        return engine_error(errcode::not_shared, "no Olm session with " + requesting);
+    auto exported = it->second.session.export_at(it->second.session.first_known_index());
+    if (!exported)
+        return exported.error();
+    const json forwarded = {{"algorithm", megolm_algorithm},
+                            {"room_id", it->first.first},
+                            {"sender_key", it->second.sender_key},
+                            {"sender_claimed_ed25519_key", it->second.sender_ed25519},
+                            {"session_id", it->first.second},
+                            {"session_key", exported.value()},
+                            {"forwarding_curve25519_key_chain", json::array()}};
+    auto answer = encrypt_to_device({{sender, requesting}}, "m.forwarded_room_key", forwarded);
+    if (!answer)
+        return answer.error();
+    return std::optional<json>{std::move(answer).value()};
+} catch (const json::exception& e) {
+    return engine_error(errcode::bad_event, e.what());
+}
+
 // --- rooms and Megolm ---
 
 void Engine::set_room_encryption(const std::string& room_id, const RoomEncryption& settings)

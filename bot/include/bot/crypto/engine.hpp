@@ -177,6 +177,14 @@ public:
     /// event is returned as it is (the caller handles m.room_key_request and the like).
     Result<nlohmann::json> on_to_device(const nlohmann::json& event);
 
+    // --- key requests (§8.7) ---
+    /// An m.room_key_request (to-device, in clear). Answered only for the bot's own cross-signed
+    /// devices and sessions it has: the /sendToDevice/m.room.encrypted body of an
+    /// m.forwarded_room_key from the first index it knows. nullopt when the request is ignored
+    /// (other users, unverified devices, cancellations, unknown sessions); errcode::not_shared
+    /// when there is no Olm session with the device yet (claim a key, then call again).
+    Result<std::optional<nlohmann::json>> on_room_key_request(const nlohmann::json& event);
+
     // --- rooms and Megolm (§8.5, §8.6) ---
     /// m.room.encryption seen: the room is encrypted for good.
     void set_room_encryption(const std::string& room_id, const RoomEncryption& settings);
