@@ -554,6 +554,7 @@ void Engine::saved()
     m.dirty_outbound.clear();
     m.deleted_outbound.clear();
     m.new_seen.clear();
+    m.seen.clear(); // saved: later look-ups read the table, so memory stays small
     m.dirty_pending.clear();
     m.deleted_pending.clear();
     m.dirty_rooms.clear();
@@ -1307,24 +1308,29 @@ Result<DecryptedEvent> Engine::Impl::decrypt_megolm(const std::string& room_id, 
     if (session_id.empty() || ciphertext.empty() || event_id.empty())
         return engine_error(errcode::bad_event, "m.room.encrypted without session or event id");
 
-    const auto it = inbound.find({room_id, session_id});
-    if (it == inbound.end()) {
+    const auto queue = [&](const std::string& why) {
         if (!pending.contains(event_id)) {
             pending.emplace(event_id, store::PendingEventRow{event_id, room_id, session_id,
                                                              event.dump(), now_ms()});
             dirty_pending.insert(event_id);
             deleted_pending.erase(event_id);
         }
-        return engine_error(errcode::missing_key, "no key yet for session " + session_id,
-                            Error::Kind::not_found);
-    }
+        return engine_error(errcode::missing_key, why + session_id, Error::Kind::not_found);
+    };
+    const auto it = inbound.find({room_id, session_id});
+    if (it == inbound.end())
+        return queue("no key yet for session ");
     auto& entry = it->second;
     if (const auto claimed = string_at(content, "sender_key");
         !claimed.empty() && claimed != entry.sender_key)
         return engine_error(errcode::untrusted, "sender_key differs from the session's");
     auto decrypted = entry.session.decrypt(ciphertext);
-    if (!decrypted)
+    if (!decrypted) {
+        // A key from a later index (forwarded, or shared late): a better one may still come.
+        if (decrypted.error().message.find("UNKNOWN_MESSAGE_INDEX") != std::string::npos)
+            return queue("key known only from a later index of session ");
         return decrypted.error();
+    }
 
     // Replay protection (matrix.md §8.5.14): an index belongs to one event id.
     const SeenId seen_id{room_id, session_id, decrypted.value().message_index};

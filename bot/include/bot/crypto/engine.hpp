@@ -98,8 +98,8 @@ class Engine {
 public:
     /// Loads the crypto state of (user_id, device_id) from `db`, or creates an Olm account when
     /// there is none (unsaved until persist). `db` must outlive the engine (it reads replay
-    /// records on demand). An Error for a wrong pickle key, a store of another user or device, or
-    /// a storage failure.
+    /// records on demand). An Error for a wrong pickle key (or one under 16 bytes), a store of
+    /// another user or device, or a storage failure.
     static Result<std::unique_ptr<Engine>> open(SQLite::Database& db, const std::string& user_id,
                                                 const std::string& device_id,
                                                 std::string pickle_key, EngineOptions options = {});
@@ -205,8 +205,8 @@ public:
     /// to the cleartext.
     Result<nlohmann::json> encrypt_room_event(const std::string& room_id, const std::string& type,
                                               const nlohmann::json& content);
-    /// An m.room.encrypted timeline event of `room_id`. errcode::missing_key: queued;
-    /// errcode::replay: rejected.
+    /// An m.room.encrypted timeline event of `room_id`. errcode::missing_key: queued (no
+    /// session, or one known only from a later index); errcode::replay: rejected.
     Result<DecryptedEvent> decrypt_room_event(const std::string& room_id,
                                               const nlohmann::json& event);
     /// Queued events whose key has arrived, decrypted (those that still fail are dropped, logged).
