@@ -57,6 +57,8 @@ public:
     {}
     Object& operator=(Object&& other) noexcept
     {
+        if (this == &other)
+            return *this;
         reset();
         memory_ = std::move(other.memory_);
         ptr_ = std::exchange(other.ptr_, nullptr);

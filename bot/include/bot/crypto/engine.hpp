@@ -226,9 +226,8 @@ public:
     Result<nlohmann::json> sign_own_device(const nlohmann::json& device_keys);
     bool has_cross_signing_keys() const;
 
-    struct Impl;
-
 private:
+    struct Impl;
     explicit Engine(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
