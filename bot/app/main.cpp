@@ -1,6 +1,8 @@
 // opale-bot: the composition root, the only file that sees every module (notes/style.md §3).
 #include "bot/config.hpp"
 #include "bot/console.hpp"
+#include "bot/crypto/engine.hpp"
+#include "bot/crypto_coordinator.hpp"
 #include "bot/curl_http_client.hpp"
 #include "bot/markdown.hpp"
 #include "bot/matrix_client.hpp"
@@ -182,9 +184,9 @@ struct Notice {
     bot::NoticeStyle style{};
 };
 
-/// Queues notices in the outbox, where the sender sends them after the replies. False when
-/// they could not be stored (logged).
-bool queue_notices(const std::vector<Notice>& notices, bot::StateStore& store, bot::Sender& sender)
+/// Queues notices in the outbox (encrypted for encrypted rooms), where the sender sends them
+/// after the replies. False when they could not be stored (logged).
+bool queue_notices(const std::vector<Notice>& notices, bot::SyncLoop& loop)
 {
     bot::SyncBatchWrites writes;
     for (const auto& n : notices) {
@@ -200,11 +202,10 @@ bool queue_notices(const std::vector<Notice>& notices, bot::StateStore& store, b
     }
     if (writes.outgoing.empty())
         return true;
-    if (auto saved = store.commit(writes); !saved) {
+    if (auto saved = loop.queue(std::move(writes)); !saved) {
         log::get("main")->error("{} notices not queued: {}", notices.size(), saved.error().message);
         return false;
     }
-    sender.wake();
     return true;
 }
 
@@ -212,8 +213,7 @@ bool queue_notices(const std::vector<Notice>& notices, bot::StateStore& store, b
 /// before mark_sent gives it back at the next start (unsent), and its txn id makes the resend
 /// harmless.
 void queue_reminders(const std::vector<commands::Delivery>& deliveries,
-                     commands::ReminderStore& reminders, bot::StateStore& store,
-                     bot::Sender& sender)
+                     commands::ReminderStore& reminders, bot::SyncLoop& loop)
 {
     std::vector<Notice> notices;
     for (const auto& d : deliveries) {
@@ -228,7 +228,7 @@ void queue_reminders(const std::vector<commands::Delivery>& deliveries,
                            d.txn_id,
                            {true, d.reminder.ping_room}});
     }
-    if (notices.empty() || !queue_notices(notices, store, sender))
+    if (notices.empty() || !queue_notices(notices, loop))
         return; // not stored: unsent() gives them back at the next start
     for (const auto& d : deliveries)
         if (auto marked = reminders.mark_sent(d.reminder.id, d.occurrence, ""); !marked)
@@ -239,7 +239,7 @@ void queue_reminders(const std::vector<commands::Delivery>& deliveries,
 /// Queues the kit campaign's messages (one per late EPLE, then the admins' report), then marks
 /// them sent; the campaign ledger already made each (occurrence, EPLE) once.
 void queue_campaign(const std::vector<commands::CampaignMessage>& messages,
-                    commands::KitCampaign& campaign, bot::StateStore& store, bot::Sender& sender)
+                    commands::KitCampaign& campaign, bot::SyncLoop& loop)
 {
     std::vector<Notice> notices;
     for (const auto& m : messages)
@@ -248,7 +248,7 @@ void queue_campaign(const std::vector<commands::CampaignMessage>& messages,
                            m.markdown,
                            m.delivery_key,
                            {m.kind == commands::CampaignMessage::Kind::eple, false}});
-    if (notices.empty() || !queue_notices(notices, store, sender))
+    if (notices.empty() || !queue_notices(notices, loop))
         return; // not stored: unsent() gives them back at the next start
     for (const auto& m : messages)
         if (auto marked = campaign.mark_sent(m.delivery_key); !marked)
@@ -419,6 +419,35 @@ int run_matrix(const std::string& config_file, bool new_login)
                            }
                            kill(getpid(), SIGTERM); // wakes sigwait below
                        }};
+    // End-to-end encryption (issue 7): Tchap's private salons are encrypted.
+    std::unique_ptr<bot::crypto::Engine> engine;
+    std::optional<bot::CryptoCoordinator> crypto;
+    if (config.pickle_key.empty()) {
+        logger->warn("encryption off (no encryption.pickle_key_file): encrypted salons are "
+                     "ignored");
+    } else {
+        bot::crypto::EngineOptions crypto_options;
+        crypto_options.only_cross_signed_devices = config.only_cross_signed_devices;
+        auto opened =
+            bot::crypto::Engine::open(store.database(), session.value().user_id,
+                                      session.value().device_id, config.pickle_key, crypto_options);
+        if (!opened) {
+            logger->critical("crypto state unusable: {}", opened.error().message);
+            return EXIT_FAILURE;
+        }
+        engine = std::move(opened).value();
+        store.attach_crypto(engine.get());
+        crypto.emplace(client, store, *engine);
+        if (auto started = crypto->start(); !started) {
+            logger->critical("encryption keys not published: {} {}", started.error().code,
+                             started.error().message);
+            store.attach_crypto(nullptr);
+            return EXIT_FAILURE;
+        }
+        loop.set_crypto(&*crypto);
+        logger->info("end-to-end encryption on (device {}, key {})", engine->device_id(),
+                     engine->ed25519_key());
+    }
     // "opale-bot : question" addresses the bot too; Tchap appends " [Organisation]" to names.
     if (auto name = client.display_name(session.value().user_id); name && !name.value().empty())
         loop.set_display_name(name.value().substr(0, name.value().find(" [")));
@@ -453,9 +482,9 @@ int run_matrix(const std::string& config_file, bool new_login)
             return bot::OutgoingReply{std::move(answer->markdown), {}, std::nullopt};
         });
     if (auto unsent = reminders.unsent(); unsent) // claimed before a crash, not yet queued
-        queue_reminders(unsent.value(), reminders, store, sender);
+        queue_reminders(unsent.value(), reminders, loop);
     if (auto unsent = campaign.unsent(); unsent)
-        queue_campaign(unsent.value(), campaign, store, sender);
+        queue_campaign(unsent.value(), campaign, loop);
     auto last_expiry_check = std::chrono::system_clock::time_point{};
     loop.set_between_syncs([&] {
         const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
@@ -470,7 +499,7 @@ int run_matrix(const std::string& config_file, bool new_login)
                          std::move(expired.markdown),
                          bot::txn_id_for("dialogue-expired|" + expired.user + "|" + expired.room +
                                          "|" + std::to_string(now.time_since_epoch().count()))});
-                queue_notices(notices, store, sender);
+                queue_notices(notices, loop);
             } catch (const std::exception& e) {
                 log::get("main")->error("idle ticket dialogues not expired: {}", e.what());
             }
@@ -483,9 +512,9 @@ int run_matrix(const std::string& config_file, bool new_login)
         if (!due.value().missed.empty())
             log::get("main")->info("{} reminder occurrences missed during downtime, not sent",
                                    due.value().missed.size());
-        queue_reminders(due.value().to_send, reminders, store, sender);
+        queue_reminders(due.value().to_send, reminders, loop);
         if (auto runs = campaign.due(now); runs)
-            queue_campaign(runs.value(), campaign, store, sender);
+            queue_campaign(runs.value(), campaign, loop);
         else
             log::get("main")->error("kit campaign unreadable: {}", runs.error().message);
         // Ticket follow-up: a new status or public log entry, told in the ticket's thread.
@@ -496,7 +525,7 @@ int run_matrix(const std::string& config_file, bool new_login)
                                       n.markdown,
                                       bot::txn_id_for("suivi|" + n.ref + "|" + n.markdown),
                                       {true, false}});
-        queue_notices(follow_notices, store, sender);
+        queue_notices(follow_notices, loop);
     });
     std::jthread sender_thread{[&sender](const std::stop_token& stop) { sender.run(stop); }};
     std::jthread sync_thread{[&loop](const std::stop_token& stop) { loop.run(stop); }};

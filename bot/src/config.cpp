@@ -241,7 +241,7 @@ ConfigLoad parse_config(const std::string& text, const std::string& file)
     static_cast<void>(file);
     r.unknown_keys(root, "",
                    {"homeserver", "account", "state", "knowledge", "rooms", "roles", "behaviour",
-                    "rate_limit", "sync", "difficultes", "rappels", "tickets"});
+                    "rate_limit", "sync", "difficultes", "rappels", "tickets", "encryption"});
 
     const auto homeserver = r.section(root, "homeserver", {"url"});
     r.text(homeserver["url"], "homeserver.url", c.homeserver_url);
@@ -278,6 +278,34 @@ ConfigLoad parse_config(const std::string& text, const std::string& file)
 
     const auto state = r.section(root, "state", {"database"});
     r.text(state["database"], "state.database", c.database);
+    const auto encryption =
+        r.section(root, "encryption",
+                  {"pickle_key_file", "only_cross_signed_devices", "undecryptable_after_seconds"});
+    std::string key_file;
+    r.text(encryption["pickle_key_file"], "encryption.pickle_key_file", key_file);
+    if (!key_file.empty()) {
+        std::ifstream in{key_file, std::ios::binary};
+        std::ostringstream key;
+        key << in.rdbuf();
+        c.pickle_key = key.str();
+        while (!c.pickle_key.empty() &&
+               (c.pickle_key.back() == '\n' || c.pickle_key.back() == '\r'))
+            c.pickle_key.pop_back();
+        if (!in)
+            r.problem(encryption["pickle_key_file"], "encryption.pickle_key_file",
+                      "fichier « " + key_file + " » illisible");
+    }
+    read_secret_from_env("OPALEBOT_PICKLE_KEY", c.pickle_key);
+    if (!c.pickle_key.empty() && c.pickle_key.size() < 16)
+        r.problem(encryption["pickle_key_file"], "encryption.pickle_key_file",
+                  "la clé de chiffrement de l'état doit faire au moins 16 caractères");
+    r.boolean(encryption["only_cross_signed_devices"], "encryption.only_cross_signed_devices",
+              c.only_cross_signed_devices);
+    long long key_wait = c.undecryptable_after.count();
+    r.number(encryption["undecryptable_after_seconds"], "encryption.undecryptable_after_seconds",
+             key_wait, 1LL, 3600LL);
+    c.undecryptable_after = std::chrono::seconds{key_wait};
+
     const auto knowledge = r.section(root, "knowledge", {"directory"});
     r.text(knowledge["directory"], "knowledge.directory", c.knowledge_dir);
 

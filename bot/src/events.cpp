@@ -244,6 +244,11 @@ Result<SyncBatch> parse_sync(std::string_view body, std::string_view me)
     return batch;
 }
 
+Event parse_timeline_event(std::string_view text)
+{
+    return parse_event(json::parse(text, nullptr, false));
+}
+
 Result<MessagesPage> parse_messages(std::string_view body)
 {
     const auto j = json::parse(body, nullptr, false);

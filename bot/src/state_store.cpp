@@ -1,5 +1,7 @@
 #include "bot/state_store.hpp"
 
+#include "bot/crypto/engine.hpp"
+
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <chrono>
@@ -341,10 +343,21 @@ try {
         save.bind(1, batch.next_batch);
         save.exec();
     }
+    if (crypto_ != nullptr && crypto_->has_unsaved_changes())
+        if (auto persisted = crypto_->persist(db_); !persisted)
+            return persisted.error(); // the transaction rolls back: nothing half-written
     transaction.commit();
+    if (crypto_ != nullptr)
+        crypto_->saved();
     return Done{};
 } catch (const std::exception& e) {
     return storage_error(e);
+}
+
+void StateStore::attach_crypto(crypto::Engine* engine)
+{
+    const std::lock_guard lock{mutex_};
+    crypto_ = engine;
 }
 
 Result<std::optional<OutgoingMessage>> StateStore::next_outgoing()

@@ -236,20 +236,157 @@ Result<Done> SyncLoop::process(const SyncBatch& batch, bool history)
 {
     SyncBatchWrites writes;
     writes.next_batch = batch.next_batch;
+    // Keys first: a room key sent with the message it opens arrives in the same batch.
+    if (crypto_ != nullptr)
+        crypto_->receive(batch.crypto, since_, batch.next_batch);
     for (const auto& invite : batch.invited)
         accept_invite(invite, writes);
     for (const auto& room : batch.joined)
         handle_room(room, history, writes);
+    if (crypto_ != nullptr && !history)
+        handle_crypto_queue(writes);
     writes.rooms_left = batch.left;
     if (stop_.stop_requested()) // a wait was cut short: the batch is synced again next run
         return Error{Error::Kind::transport, 0, {}, "stopping", {}};
+    // A network failure while sharing a room key is retried with the batch a few times; then
+    // the replies that still cannot be encrypted are dropped (logged), never sent in clear.
+    if (!encrypt_outgoing(writes, encryption_failures_ >= 4)) {
+        ++encryption_failures_;
+        return Error{Error::Kind::transport, 0, {}, "replies not encrypted yet", {}};
+    }
+    encryption_failures_ = 0;
     auto saved = store_.commit(writes);
     if (!saved)
         return saved.error();
     since_ = batch.next_batch;
     if (!writes.outgoing.empty() && wake_sender_)
         wake_sender_();
+    if (crypto_ != nullptr)
+        crypto_->after_commit(batch.crypto);
     return Done{};
+}
+
+Result<Done> SyncLoop::queue(SyncBatchWrites writes)
+{
+    if (!encrypt_outgoing(writes, false))
+        return Error{Error::Kind::transport, 0, {}, "not encrypted", {}};
+    auto saved = store_.commit(writes);
+    if (saved && !writes.outgoing.empty() && wake_sender_)
+        wake_sender_();
+    return saved;
+}
+
+bool SyncLoop::can_reply_in(const RoomInfo& room) const
+{
+    return !room.encrypted || (crypto_ != nullptr && crypto_->is_encrypted(room.room_id));
+}
+
+RoomInfo SyncLoop::room_info(const std::string& room_id, const SyncBatchWrites& writes)
+{
+    for (const auto& pending : writes.rooms)
+        if (pending.room_id == room_id)
+            return pending;
+    if (auto stored = store_.room(room_id); stored && stored.value())
+        return *stored.value();
+    return RoomInfo{room_id, {}, false, {}, {}, false};
+}
+
+bool SyncLoop::encrypt_outgoing(SyncBatchWrites& writes, bool drop_failures)
+{
+    const auto logger = log::get("bot.sync");
+    bool all = true;
+    for (auto it = writes.outgoing.begin(); it != writes.outgoing.end();) {
+        const auto room = room_info(it->room_id, writes);
+        if (!can_reply_in(room)) { // fail closed (notes/matrix.md §4)
+            logger->warn("message for {} not stored: the room is encrypted and encryption is "
+                         "off (encryption.pickle_key_file)",
+                         it->room_id);
+            it = writes.outgoing.erase(it);
+            continue;
+        }
+        if (crypto_ == nullptr) {
+            ++it;
+            continue;
+        }
+        if (auto prepared = crypto_->prepare(*it); !prepared) {
+            logger->warn("message {} for {} not encrypted: {} {}", it->txn_id, it->room_id,
+                         prepared.error().code, prepared.error().message);
+            if (drop_failures) {
+                logger->error("message {} for {} dropped: it cannot be encrypted", it->txn_id,
+                              it->room_id);
+                it = writes.outgoing.erase(it);
+                continue;
+            }
+            all = false;
+        }
+        ++it;
+    }
+    return all;
+}
+
+void SyncLoop::handle_encrypted(const Event& event, const Encrypted& encrypted,
+                                const RoomInfo& room, SyncBatchWrites& writes)
+{
+    const auto logger = log::get("bot.sync");
+    auto decrypted = crypto_->decrypt(room.room_id, encrypted);
+    if (decrypted) {
+        handle_decrypted(decrypted.value(), room, writes);
+        return;
+    }
+    const auto& error = decrypted.error();
+    if (error.errcode == crypto::errcode::missing_key) {
+        logger->info("{} in {} waits for its room key", event.event_id, room.room_id);
+        return; // queued by the engine; not in the ledger, so handled when the key comes
+    }
+    logger->warn("{} in {} not decrypted ({}): {}", event.event_id, room.room_id, error.errcode,
+                 error.message);
+    writes.handled.push_back(
+        {event.event_id, room.room_id,
+         error.errcode == crypto::errcode::replay ? "replay" : "undecryptable"});
+}
+
+void SyncLoop::handle_decrypted(const Event& event, const RoomInfo& room, SyncBatchWrites& writes)
+{
+    if (event.event_id.empty() || event.sender == session_.user_id)
+        return;
+    if (auto handled = store_.is_handled(event.event_id); !handled || handled.value())
+        return;
+    if (const auto* message = std::get_if<TextMessage>(&event.content))
+        handle_message(event, *message, room, writes);
+    else if (const auto* reaction = std::get_if<Reaction>(&event.content))
+        handle_reaction(event, *reaction, room, writes);
+}
+
+void SyncLoop::handle_crypto_queue(SyncBatchWrites& writes)
+{
+    for (const auto& [room_id, event] : crypto_->take_decryptable()) {
+        const auto room = room_info(room_id, writes);
+        if (allowed(room))
+            handle_decrypted(event, room, writes);
+    }
+    // A key that never came (matrix.md §8.5.16): the sender is told, in French, at most once an
+    // hour, what to do.
+    const auto now = clock_();
+    for (const auto& lost : crypto_->take_undecryptable(config_.undecryptable_after)) {
+        writes.handled.push_back({lost.event_id, lost.room_id, "undecryptable"});
+        const auto told = undecryptable_told_.find(lost.sender);
+        if (told != undecryptable_told_.end() && now - told->second < std::chrono::hours{1})
+            continue;
+        if (!allowed(room_info(lost.room_id, writes)))
+            continue;
+        undecryptable_told_[lost.sender] = now;
+        OutgoingMessage out;
+        out.txn_id = txn_id_for(lost.event_id);
+        out.room_id = lost.room_id;
+        out.content = notice_content(
+            "Je n'ai pas pu lire votre message : il est chiffré et la clé ne m'est pas "
+            "parvenue. Envoyez-le à nouveau. Si cela se reproduit, vérifiez vos sessions dans "
+            "les paramètres de Tchap (Sécurité et vie privée), ou déconnectez-vous puis "
+            "reconnectez-vous.",
+            {lost.sender}, lost.thread_root, lost.event_id);
+        out.source_event = lost.event_id;
+        writes.outgoing.push_back(std::move(out));
+    }
 }
 
 bool SyncLoop::is_inviter_allowed(const std::string& inviter) const
@@ -322,6 +459,8 @@ void SyncLoop::handle_room(const JoinedRoom& joined, bool history, SyncBatchWrit
     const auto before = std::make_tuple(room.inviter, room.is_direct, room.joined_members,
                                         room.power_levels, room.encrypted);
     const auto apply_state = [&](const Event& e) {
+        if (crypto_ != nullptr)
+            crypto_->observe(joined.room_id, e);
         if (const auto* levels = std::get_if<PowerLevels>(&e.content))
             room.power_levels = power_levels_json(*levels);
         else if (std::holds_alternative<Encryption>(e.content))
@@ -350,6 +489,9 @@ void SyncLoop::handle_room(const JoinedRoom& joined, bool history, SyncBatchWrit
             continue;
         if (const auto* message = std::get_if<TextMessage>(&event.content))
             handle_message(event, *message, room, writes);
+        else if (const auto* encrypted = std::get_if<Encrypted>(&event.content);
+                 encrypted != nullptr && crypto_ != nullptr)
+            handle_encrypted(event, *encrypted, room, writes);
         else if (const auto* reaction = std::get_if<Reaction>(&event.content))
             handle_reaction(event, *reaction, room, writes);
     }
@@ -405,7 +547,9 @@ void SyncLoop::handle_reaction(const Event& event, const Reaction& reaction, con
     out.room_id = room.room_id;
     out.content =
         notice_content(reply->markdown, {event.sender},
-                       bar == std::string::npos ? "" : incoming.conversation.substr(bar + 1), "");
+                       bar == std::string::npos ? "" : incoming.conversation.substr(bar + 1),
+                       // Outside a thread, the answer quotes the message reacted to.
+                       bar == std::string::npos ? reaction.target : std::string{});
     out.priority = 0;
     out.source_event = event.event_id;
     writes.outgoing.push_back(std::move(out));
@@ -475,7 +619,7 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
     if (config_.ignore_bots &&
         std::find(config_.bots.begin(), config_.bots.end(), event.sender) != config_.bots.end())
         return ignore("another bot");
-    if (room.encrypted) { // fail closed (notes/matrix.md §4): E2EE comes with issue 7
+    if (!can_reply_in(room)) { // fail closed (notes/matrix.md §4): no plaintext reply there
         logger->warn("{} in {} not answered: the room is encrypted, and a plaintext reply "
                      "there is never sent",
                      event.event_id, room.room_id);
@@ -608,20 +752,24 @@ SyncLoop::command_file(const std::string& room_id, const TextMessage& message,
                          replied.error().code, replied.error().errcode);
             return File{}; // not a file: the command says what it misses
         }
-        const auto event = json::parse(replied.value(), nullptr, false);
-        const auto content = event.is_object() ? event.value("content", json::object()) : json{};
-        if (content.is_object() && content.value("msgtype", "") == "m.file") {
-            url = content.value("url", "");
-            if (const auto file = content.find("file");
-                file != content.end() && file->is_object()) {
-                encrypted = file->dump();
-                url = file->value("url", "");
+        // The replied-to event, decrypted first in an encrypted room.
+        auto event = parse_timeline_event(replied.value());
+        if (const auto* sealed = std::get_if<Encrypted>(&event.content);
+            sealed != nullptr && crypto_ != nullptr) {
+            auto decrypted = crypto_->decrypt(room_id, *sealed);
+            if (!decrypted) {
+                logger->warn("replied-to event {} not decrypted: {}", message.in_reply_to,
+                             decrypted.error().message);
+                return File{};
             }
-            name = content.value("filename", content.value("body", ""));
-            if (const auto info = content.find("info");
-                info != content.end() && info->is_object() && info->contains("size") &&
-                (*info)["size"].is_number_integer())
-                size = (*info)["size"].get<std::int64_t>();
+            event = std::move(decrypted).value();
+        }
+        if (const auto* file = std::get_if<TextMessage>(&event.content);
+            file != nullptr && file->msgtype == "m.file") {
+            url = file->file_url;
+            encrypted = file->encrypted_file;
+            name = file->file_name;
+            size = file->file_size;
         }
     }
     if (url.empty())

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from nio import AsyncClient, AsyncClientConfig, RoomSendResponse, SyncResponse
+from nio import (AsyncClient, AsyncClientConfig, MegolmEvent, RoomSendResponse, SyncResponse)
 
 # nio logs every retry while Synapse is down ("Timed out, sleeping…"): keep the output readable.
 logging.getLogger("nio").setLevel(logging.ERROR)
@@ -319,6 +319,9 @@ class Bot:
         self.log = self.dir / "bot.log"
         self.config = self.dir / "bot.yaml"
         self.starts = 0
+        self.pickle_key_file = self.dir / "pickle.key"
+        self.pickle_key_file.write_text(secrets.token_hex(24) + "\n")
+        self.pickle_key_file.chmod(0o600)
         self.config.write_text(f"""# Written by tests/e2e/harness.py
 homeserver:
   url: "{synapse.url}"
@@ -328,6 +331,9 @@ account:
   device_name: "opale-bot"
 state:
   database: "{self.dir / 'state.db'}"
+encryption:
+  pickle_key_file: "{self.pickle_key_file}"
+  undecryptable_after_seconds: 5
 knowledge:
   directory: "{kb}"
 rooms:
@@ -414,18 +420,25 @@ class Human:
     user_id: str
     client: AsyncClient
     events: list[tuple[str, dict]] = field(default_factory=list)  # (room_id, raw event)
+    decrypted: set[str] = field(default_factory=set)  # event ids that came encrypted and decrypted
+    undecryptable: set[str] = field(default_factory=set)  # encrypted events nio could not read
     invites: set[str] = field(default_factory=set)
     sync_errors: int = 0
     _task: asyncio.Task | None = None
     _stop: bool = False
 
     @classmethod
-    async def login(cls, url: str, localpart: str, password: str) -> "Human":
-        cfg = AsyncClientConfig(max_timeout_retry_wait_time=2, request_timeout=30)
-        client = AsyncClient(url, f"@{localpart}:{SERVER_NAME}", config=cfg)
+    async def login(cls, url: str, localpart: str, password: str, store: Path) -> "Human":
+        """Logs in with end-to-end encryption (vodozemac), its keys kept under `store`."""
+        cfg = AsyncClientConfig(max_timeout_retry_wait_time=2, request_timeout=30,
+                                encryption_enabled=True, store_sync_tokens=False)
+        store.mkdir(parents=True, exist_ok=True)
+        client = AsyncClient(url, f"@{localpart}:{SERVER_NAME}", store_path=str(store), config=cfg)
         resp = await client.login(password, device_name=f"e2e-{localpart}")
         if not getattr(resp, "access_token", None):
             raise RuntimeError(f"login {localpart}: {resp}")
+        if client.should_upload_keys:
+            await client.keys_upload()
         human = cls(client.user_id, client)
         first = await client.sync(timeout=0)
         if not isinstance(first, SyncResponse):
@@ -452,10 +465,28 @@ class Human:
             for room_id, room in resp.rooms.join.items():
                 for ev in room.timeline.events:
                     src = getattr(ev, "source", None)
+                    if isinstance(ev, MegolmEvent):  # nio could not decrypt it
+                        self.undecryptable.add(ev.event_id)
+                    elif getattr(ev, "decrypted", False):
+                        self.decrypted.add(ev.event_id)
                     if isinstance(src, dict):
                         self.events.append((room_id, src))
             for room_id in resp.rooms.invite:
                 self.invites.add(room_id)
+            await self.crypto_upkeep()
+
+    async def crypto_upkeep(self) -> None:
+        """What nio's sync_forever does after each sync: keys up, devices known, to-device out."""
+        try:
+            if self.client.should_upload_keys:
+                await self.client.keys_upload()
+            if self.client.should_query_keys:
+                await self.client.keys_query()
+            if self.client.should_claim_keys:
+                await self.client.keys_claim(self.client.get_users_for_key_claiming())
+            await self.client.send_to_device_messages()
+        except Exception:  # noqa: BLE001 - counted, the next sync tries again
+            self.sync_errors += 1
 
     async def close(self) -> None:
         self._stop = True
@@ -488,7 +519,8 @@ class Human:
             content["m.relates_to"] = relates_to
         if extra:
             content.update(extra)
-        resp = await self.client.room_send(room_id, "m.room.message", content)
+        resp = await self.client.room_send(room_id, "m.room.message", content,
+                                           ignore_unverified_devices=True)
         if not isinstance(resp, RoomSendResponse):
             raise RuntimeError(f"{self.user_id} send failed: {resp}")
         return resp.event_id
@@ -500,7 +532,8 @@ class Human:
                                              filename=path.name, filesize=len(data))
         content = {"msgtype": "m.file", "body": caption or path.name, "filename": path.name,
                    "url": upload.content_uri, "info": {"mimetype": "text/csv", "size": len(data)}}
-        resp = await self.client.room_send(room_id, "m.room.message", content)
+        resp = await self.client.room_send(room_id, "m.room.message", content,
+                                           ignore_unverified_devices=True)
         assert isinstance(resp, RoomSendResponse), f"file send failed: {resp}"
         return resp.event_id
 
@@ -513,12 +546,14 @@ class Human:
                                    "info": {"mimetype": "image/png", "size": len(data)}}
         if relates_to:
             content["m.relates_to"] = relates_to
-        resp = await self.client.room_send(room_id, "m.room.message", content)
+        resp = await self.client.room_send(room_id, "m.room.message", content,
+                                           ignore_unverified_devices=True)
         assert isinstance(resp, RoomSendResponse), f"image send failed: {resp}"
         return resp.event_id
 
     async def react(self, room_id: str, event_id: str, key: str) -> str:
-        resp = await self.client.room_send(room_id, "m.reaction", {
+        resp = await self.client.room_send(room_id, "m.reaction", ignore_unverified_devices=True,
+                                           content={
             "m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}})
         if not isinstance(resp, RoomSendResponse):
             raise RuntimeError(f"{self.user_id} reaction failed: {resp}")

@@ -25,6 +25,12 @@ struct Config {
     std::string device_name = "opale-bot";
 
     std::string database = "opale-bot.db";
+    /// Seals the crypto state (issue 7): from encryption.pickle_key_file or env
+    /// OPALEBOT_PICKLE_KEY; empty: end-to-end encryption off, encrypted salons ignored.
+    std::string pickle_key;
+    bool only_cross_signed_devices = false; ///< room keys only for cross-signed devices
+    /// How long an encrypted message waits for its key before its sender is told (§8.5.16).
+    std::chrono::seconds undecryptable_after{60};
     std::string knowledge_dir; ///< empty: the built-in default
 
     std::vector<std::string> allowed_rooms; ///< room ids the bot joins and acts in

@@ -118,6 +118,9 @@ struct SyncBatch {
 /// OtherEvent; only a body that is not a sync response is an Error.
 Result<SyncBatch> parse_sync(std::string_view body, std::string_view me);
 
+/// One timeline event from its JSON text (a decrypted event); OtherEvent when malformed.
+Event parse_timeline_event(std::string_view json);
+
 /// A page of GET /rooms/{room}/messages?dir=b: newest first.
 struct MessagesPage {
     std::vector<Event> chunk;

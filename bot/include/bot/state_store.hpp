@@ -12,6 +12,10 @@
 
 namespace opalebot::bot {
 
+namespace crypto {
+class Engine;
+}
+
 /// One question the bot was asked, and how it answered.
 struct QuestionRecord {
     std::int64_t asked_at = 0; ///< Unix seconds
@@ -133,7 +137,15 @@ public:
     Result<std::optional<std::string>> sent_txn_id(const std::string& event_id);
     Result<std::optional<RoomInfo>> room(const std::string& room_id);
 
+    /// Writes a batch's outcome, and the crypto engine's changes when one is attached, in one
+    /// transaction (notes/matrix.md §0.5: a crash never loses a room key). An empty batch just
+    /// saves the engine (before an upload of new keys).
     Result<Done> commit(const SyncBatchWrites& batch);
+
+    /// The engine whose changes commit() saves (issue 7); null detaches it. The engine is opened
+    /// on database(), the same connection, so that its writes join commit's transaction.
+    void attach_crypto(crypto::Engine* engine);
+    SQLite::Database& database() { return db_; }
 
     /// The next message to send: replies before background work, oldest first.
     Result<std::optional<OutgoingMessage>> next_outgoing();
@@ -153,6 +165,7 @@ public:
 private:
     void migrate();
     std::recursive_mutex mutex_;
+    crypto::Engine* crypto_ = nullptr;
     SQLite::Database db_;
 };
 

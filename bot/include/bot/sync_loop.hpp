@@ -1,12 +1,14 @@
 #pragma once
 
 #include "bot/config.hpp"
+#include "bot/crypto_coordinator.hpp"
 #include "bot/events.hpp"
 #include "bot/matrix_client.hpp"
 #include "bot/state_store.hpp"
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -87,6 +89,16 @@ public:
     /// are ignored.
     void set_reaction_router(ReactionRouter router) { reaction_router_ = std::move(router); }
 
+    /// End-to-end encryption (issue 7): encrypted events are decrypted and handled like the
+    /// others, replies to encrypted rooms are encrypted before they are stored. Without it the
+    /// bot fails closed in encrypted rooms.
+    void set_crypto(CryptoCoordinator* crypto) { crypto_ = crypto; }
+
+    /// Stores messages the bot sends on its own (reminders…) in the outbox, encrypted for the
+    /// encrypted rooms; those that cannot be (or rooms encrypted without E2EE) are refused
+    /// together: nothing is stored, the caller keeps them for later. Call on the loop's thread.
+    Result<Done> queue(SyncBatchWrites writes);
+
     /// One sync and its handling; returns how long to wait before the next one.
     std::chrono::milliseconds run_once(std::stop_token stop = {});
 
@@ -120,6 +132,18 @@ private:
     void handle_room(const JoinedRoom& room, bool history, SyncBatchWrites& writes);
     void handle_message(const Event& event, const TextMessage& message, const RoomInfo& room,
                         SyncBatchWrites& writes);
+    /// An m.room.encrypted timeline event: decrypted and handled, or queued until its key comes.
+    void handle_encrypted(const Event& event, const Encrypted& encrypted, const RoomInfo& room,
+                          SyncBatchWrites& writes);
+    /// A decrypted event, handled as if it had come in clear.
+    void handle_decrypted(const Event& event, const RoomInfo& room, SyncBatchWrites& writes);
+    /// The rooms' queued events whose key arrived, and a notice for those whose key never came.
+    void handle_crypto_queue(SyncBatchWrites& writes);
+    /// Encrypts the outgoing messages of encrypted rooms; false when some could not be.
+    bool encrypt_outgoing(SyncBatchWrites& writes, bool drop_failures);
+    RoomInfo room_info(const std::string& room_id, const SyncBatchWrites& writes);
+    /// True when replies into `room` would be encrypted (or the room is in clear).
+    bool can_reply_in(const RoomInfo& room) const;
     std::string reply_content(const Event& question, const TextMessage& message,
                               const RoomInfo& room, const OutgoingReply& reply) const;
     /// The thread a reply to `question` goes into, or empty for a reply in the main timeline.
@@ -139,6 +163,10 @@ private:
     std::function<void()> between_syncs_;
     MessageRouter router_;
     ReactionRouter reaction_router_;
+    CryptoCoordinator* crypto_ = nullptr;
+    int encryption_failures_ = 0; ///< consecutive batches not saved because of encryption
+    /// When each sender was last told their message could not be decrypted (once an hour).
+    std::map<std::string, std::chrono::system_clock::time_point, std::less<>> undecryptable_told_;
     std::function<void()> wake_sender_;
     FatalHandler fatal_;
     Clock clock_;

@@ -1420,7 +1420,10 @@ std::vector<json> Engine::take_expired_events(std::chrono::milliseconds max_wait
             ++it;
             continue;
         }
-        out.push_back(json::parse(it->second.event_json, nullptr, false));
+        auto event = json::parse(it->second.event_json, nullptr, false);
+        if (event.is_object()) // the caller answers in the room: sync events do not name it
+            event["room_id"] = it->second.room_id;
+        out.push_back(std::move(event));
         m.dirty_pending.erase(it->first);
         m.deleted_pending.insert(it->first);
         it = m.pending.erase(it);

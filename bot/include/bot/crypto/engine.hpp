@@ -211,7 +211,8 @@ public:
                                               const nlohmann::json& event);
     /// Queued events whose key has arrived, decrypted (those that still fail are dropped, logged).
     std::vector<DecryptedEvent> take_events_now_decryptable();
-    /// Queued events older than `max_wait`, given up (for a "could not read" reply).
+    /// Queued events older than `max_wait`, given up (for a "could not read" reply), with their
+    /// "room_id".
     std::vector<nlohmann::json> take_expired_events(std::chrono::milliseconds max_wait);
     std::size_t pending_event_count() const;
 

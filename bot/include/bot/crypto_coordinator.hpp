@@ -1,0 +1,84 @@
+#pragma once
+
+#include "bot/crypto/engine.hpp"
+#include "bot/events.hpp"
+#include "bot/matrix_client.hpp"
+#include "bot/state_store.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace opalebot::bot {
+
+/// Drives the crypto engine against the homeserver (issue 7, notes/matrix.md §8): the engine
+/// builds and reads the bodies, this class sends them at the right moment. One thread (the sync
+/// thread) uses it, as the engine requires.
+class CryptoCoordinator {
+public:
+    CryptoCoordinator(MatrixClient& client, StateStore& store, crypto::Engine& engine);
+
+    /// Start-up: the account saved before anything is uploaded, the device keys and one-time
+    /// keys published, the cross-signing keys uploaded and the device signed by them. A failure
+    /// of the cross-signing part is logged, not fatal (a server may ask for a password).
+    Result<Done> start();
+
+    /// A batch's to-device events and device-list changes, before its rooms are handled.
+    /// `since` is the token the batch was asked from (empty on a first sync); after a restart the
+    /// device lists that changed meanwhile are asked with /keys/changes.
+    void receive(const CryptoSync& sync, const std::string& since, const std::string& next_batch);
+
+    /// A state or timeline event of `room_id`: m.room.encryption makes it encrypted, memberships
+    /// keep the member list (a leave rotates the room key).
+    void observe(const std::string& room_id, const Event& event);
+
+    bool is_encrypted(const std::string& room_id) const;
+
+    /// The plaintext event of an m.room.encrypted one, parsed like any timeline event (with
+    /// the outer event id, sender and timestamps). Errors: see crypto::errcode (missing_key:
+    /// queued, comes back from take_decryptable()).
+    Result<Event> decrypt(const std::string& room_id, const Encrypted& event);
+
+    /// Queued events whose key has now arrived, with their room.
+    std::vector<std::pair<std::string, Event>> take_decryptable();
+
+    /// Queued events whose key never came within `max_wait`: room id, event id, sender.
+    struct Undecryptable {
+        std::string room_id;
+        std::string event_id;
+        std::string sender;
+        std::string thread_root;
+    };
+    std::vector<Undecryptable> take_undecryptable(std::chrono::milliseconds max_wait);
+
+    /// Encrypts `message` in place when its room is encrypted: the members' devices get the room
+    /// key over Olm first (keys queried and claimed as needed), and the content becomes an
+    /// m.room.encrypted event. A failure leaves the message unencrypted and must stop it from
+    /// being stored: a plaintext is never sent into an encrypted room.
+    Result<Done> prepare(OutgoingMessage& message);
+
+    /// After a batch is saved: one-time keys topped up (and the fallback key renewed) as the
+    /// server counts them, wedged Olm sessions unstuck with m.dummy.
+    void after_commit(const CryptoSync& sync);
+
+private:
+    Result<Done> query_outdated(const std::vector<std::string>& users);
+    Result<Done> claim_sessions(const std::vector<crypto::DeviceKey>& devices);
+    Result<Done> upload_keys(std::int64_t server_count, bool server_has_fallback);
+    Result<Done> send_to_device(const nlohmann::json& body);
+    Result<std::set<std::string>> members_of(const std::string& room_id);
+    std::string next_txn_id();
+
+    MatrixClient& client_;
+    StateStore& store_;
+    crypto::Engine& engine_;
+    std::map<std::string, std::set<std::string>, std::less<>> members_; ///< loaded on demand
+    bool restarted_ = true; ///< the first batch of this run: /keys/changes when it resumes
+    std::uint64_t txn_counter_ = 0;
+};
+
+} // namespace opalebot::bot

@@ -1,0 +1,340 @@
+#include "bot/crypto_coordinator.hpp"
+
+#include "opalebot/log.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace opalebot::bot {
+namespace {
+
+using nlohmann::json;
+
+std::shared_ptr<spdlog::logger> logger()
+{
+    return log::get("bot.crypto");
+}
+
+bool is_megolm(const std::string& algorithm)
+{
+    return algorithm == crypto::megolm_algorithm;
+}
+
+} // namespace
+
+CryptoCoordinator::CryptoCoordinator(MatrixClient& client, StateStore& store,
+                                     crypto::Engine& engine)
+    : client_(client), store_(store), engine_(engine)
+{}
+
+Result<Done> CryptoCoordinator::start()
+{
+    // The account is on disk before the server knows its keys (§8.2.1): a crash after an upload
+    // must never leave the server with keys the bot has lost.
+    if (auto saved = store_.commit({}); !saved)
+        return saved.error();
+    auto body = engine_.device_keys_upload();
+    if (!body)
+        return body.error();
+    std::int64_t count = 0;
+    if (!body.value().empty() && body.value().contains("device_keys")) {
+        auto uploaded = client_.keys_upload(body.value());
+        if (!uploaded)
+            return uploaded.error();
+        engine_.mark_keys_published();
+        count = uploaded.value()
+                    .value("one_time_key_counts", json::object())
+                    .value("signed_curve25519", std::int64_t{0});
+        logger()->info("device keys of {} published", engine_.device_id());
+    } else {
+        auto counts = client_.keys_upload(json::object()); // asks the counts, uploads nothing
+        if (!counts)
+            return counts.error();
+        count = counts.value()
+                    .value("one_time_key_counts", json::object())
+                    .value("signed_curve25519", std::int64_t{0});
+    }
+    if (auto topped = upload_keys(count, false); !topped)
+        return topped.error();
+
+    // Cross-signing: clients that hide unsigned devices would never show the bot (§0.2).
+    auto signing = engine_.cross_signing_upload();
+    if (!signing) {
+        logger()->warn("cross-signing keys not created: {}", signing.error().message);
+    } else if (auto uploaded = client_.device_signing_upload(signing.value()); !uploaded) {
+        logger()->warn("cross-signing keys not uploaded ({} {}): the server may ask for the "
+                       "account's password; the bot works, but clients that hide unverified "
+                       "devices will not see it",
+                       uploaded.error().code, uploaded.error().errcode);
+    } else if (auto signature = engine_.own_device_signature_upload(); !signature) {
+        logger()->warn("device not signed: {}", signature.error().message);
+    } else if (auto sent = client_.signatures_upload(signature.value()); !sent) {
+        logger()->warn("device signature not uploaded: {} {}", sent.error().code,
+                       sent.error().errcode);
+    } else {
+        logger()->info("device {} cross-signed", engine_.device_id());
+    }
+    return store_.commit({});
+}
+
+void CryptoCoordinator::receive(const CryptoSync& sync, const std::string& since,
+                                const std::string& next_batch)
+{
+    for (const auto& text : sync.to_device) {
+        const auto event = json::parse(text, nullptr, false);
+        if (!event.is_object())
+            continue;
+        auto payload = engine_.on_to_device(event);
+        if (!payload) {
+            logger()->warn("to-device {} from {} dropped: {}", event.value("type", ""),
+                           event.value("sender", ""), payload.error().message);
+            continue;
+        }
+        if (payload.value().value("type", "") != "m.room_key_request")
+            continue;
+        auto answer = engine_.on_room_key_request(payload.value());
+        if (!answer && answer.error().errcode == crypto::errcode::not_shared) {
+            // The bot's other device has no Olm session with it yet: claim one, try again.
+            const crypto::DeviceKey device{
+                payload.value().value("sender", ""),
+                payload.value().value("content", json::object()).value("requesting_device_id", "")};
+            if (claim_sessions({device}))
+                answer = engine_.on_room_key_request(payload.value());
+        }
+        if (answer && answer.value())
+            if (auto sent = send_to_device(*answer.value()); !sent)
+                logger()->warn("forwarded room key not sent: {}", sent.error().message);
+    }
+    std::vector<std::string> changed = sync.devices_changed;
+    if (restarted_ && !since.empty()) {
+        // Changes while the bot was away (§8.3.8): once, from the stored token.
+        if (auto changes = client_.keys_changes(since, next_batch); changes) {
+            for (const auto& user : changes.value().value("changed", json::array()))
+                if (user.is_string())
+                    changed.push_back(user.get<std::string>());
+        } else {
+            logger()->warn("/keys/changes failed: {} {}", changes.error().code,
+                           changes.error().errcode);
+        }
+    }
+    restarted_ = false;
+    if (!changed.empty() || !sync.devices_left.empty())
+        engine_.on_device_lists(changed, sync.devices_left);
+}
+
+void CryptoCoordinator::observe(const std::string& room_id, const Event& event)
+{
+    if (const auto* encryption = std::get_if<Encryption>(&event.content)) {
+        if (!is_megolm(encryption->algorithm)) {
+            logger()->warn("room {} uses {}, which the bot cannot encrypt with", room_id,
+                           encryption->algorithm);
+            return;
+        }
+        engine_.set_room_encryption(
+            room_id, {encryption->rotation_period_ms, encryption->rotation_period_msgs});
+        return;
+    }
+    const auto* member = std::get_if<Membership>(&event.content);
+    if (member == nullptr || !event.state_key)
+        return;
+    const auto& user = *event.state_key;
+    const bool present = member->membership == "join" || member->membership == "invite";
+    const auto known = members_.find(room_id);
+    if (present) {
+        if (known != members_.end() && member->membership == "join")
+            known->second.insert(user);
+        if (engine_.is_room_encrypted(room_id))
+            engine_.track_users({user});
+        return;
+    }
+    // A member gone: the next message uses a new session they never get (§8.6.20).
+    if (known != members_.end())
+        known->second.erase(user);
+    if (engine_.is_room_encrypted(room_id))
+        engine_.rotate_room_key(room_id);
+}
+
+bool CryptoCoordinator::is_encrypted(const std::string& room_id) const
+{
+    return engine_.is_room_encrypted(room_id);
+}
+
+Result<Event> CryptoCoordinator::decrypt(const std::string& room_id, const Encrypted& event)
+{
+    const auto outer = json::parse(event.event_json, nullptr, false);
+    auto decrypted = engine_.decrypt_room_event(room_id, outer);
+    if (!decrypted)
+        return decrypted.error();
+    return parse_timeline_event(decrypted.value().event.dump());
+}
+
+std::vector<std::pair<std::string, Event>> CryptoCoordinator::take_decryptable()
+{
+    std::vector<std::pair<std::string, Event>> out;
+    for (auto& decrypted : engine_.take_events_now_decryptable())
+        out.emplace_back(decrypted.room_id, parse_timeline_event(decrypted.event.dump()));
+    return out;
+}
+
+std::vector<CryptoCoordinator::Undecryptable>
+CryptoCoordinator::take_undecryptable(std::chrono::milliseconds max_wait)
+{
+    std::vector<Undecryptable> out;
+    for (const auto& event : engine_.take_expired_events(max_wait)) {
+        if (!event.is_object())
+            continue;
+        Undecryptable u{
+            event.value("room_id", ""), event.value("event_id", ""), event.value("sender", ""), {}};
+        const auto content = event.value("content", json::object());
+        const auto relates =
+            content.is_object() ? content.value("m.relates_to", json::object()) : json::object();
+        if (relates.is_object() && relates.value("rel_type", "") == "m.thread")
+            u.thread_root = relates.value("event_id", "");
+        out.push_back(std::move(u));
+    }
+    return out;
+}
+
+Result<std::set<std::string>> CryptoCoordinator::members_of(const std::string& room_id)
+{
+    if (const auto known = members_.find(room_id); known != members_.end())
+        return known->second;
+    // Lazy loading hides members who never spoke: ask the server once, then follow the
+    // membership events (§3).
+    auto members = client_.joined_members(room_id);
+    if (!members)
+        return members.error();
+    auto& set = members_[room_id];
+    set.insert(members.value().begin(), members.value().end());
+    return set;
+}
+
+Result<Done> CryptoCoordinator::query_outdated(const std::vector<std::string>& users)
+{
+    auto outdated = engine_.users_needing_query();
+    std::erase_if(outdated, [&](const std::string& user) {
+        return std::find(users.begin(), users.end(), user) == users.end();
+    });
+    if (outdated.empty())
+        return Done{};
+    auto response = client_.keys_query(engine_.keys_query_request(outdated));
+    if (!response)
+        return response.error();
+    return engine_.on_keys_query_response(response.value(), outdated);
+}
+
+Result<Done> CryptoCoordinator::claim_sessions(const std::vector<crypto::DeviceKey>& devices)
+{
+    const auto missing = engine_.devices_without_session(devices);
+    if (missing.empty())
+        return Done{};
+    auto response = client_.keys_claim(engine_.keys_claim_request(missing));
+    if (!response)
+        return response.error();
+    auto created = engine_.on_keys_claim_response(response.value());
+    if (!created)
+        return created.error();
+    if (created.value().size() < missing.size())
+        logger()->info("{} of {} devices gave no one-time key: they will not get the room key",
+                       missing.size() - created.value().size(), missing.size());
+    return Done{};
+}
+
+std::string CryptoCoordinator::next_txn_id()
+{
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    return "otd-" + std::to_string(now) + "-" + std::to_string(++txn_counter_);
+}
+
+Result<Done> CryptoCoordinator::send_to_device(const json& body)
+{
+    const auto messages = body.value("messages", json::object());
+    if (messages.empty())
+        return Done{};
+    return client_.send_to_device("m.room.encrypted", next_txn_id(), messages);
+}
+
+Result<Done> CryptoCoordinator::prepare(OutgoingMessage& message)
+{
+    if (!engine_.is_room_encrypted(message.room_id) || message.event_type == "m.room.encrypted")
+        return Done{};
+    auto members = members_of(message.room_id);
+    if (!members)
+        return members.error();
+    const std::vector<std::string> users(members.value().begin(), members.value().end());
+    engine_.track_users(users);
+    if (auto queried = query_outdated(users); !queried)
+        return queried.error();
+    auto devices = engine_.needs_room_key_share(message.room_id, users);
+    if (!devices)
+        return devices.error();
+    if (!devices.value().empty()) {
+        if (auto claimed = claim_sessions(devices.value()); !claimed)
+            return claimed.error();
+        auto body = engine_.share_room_key(message.room_id, devices.value());
+        if (!body)
+            return body.error();
+        // The key must reach the devices before the message (§8.6.21); if it did not, the
+        // engine believes them served: a new session is shared next time.
+        if (auto sent = send_to_device(body.value()); !sent) {
+            engine_.rotate_room_key(message.room_id);
+            return sent.error();
+        }
+    }
+    const auto content = json::parse(message.content, nullptr, false);
+    auto encrypted = engine_.encrypt_room_event(message.room_id, message.event_type, content);
+    if (!encrypted)
+        return encrypted.error();
+    message.event_type = "m.room.encrypted";
+    message.content = encrypted.value().dump();
+    return Done{};
+}
+
+Result<Done> CryptoCoordinator::upload_keys(std::int64_t server_count, bool server_has_fallback)
+{
+    auto body = engine_.keys_upload(server_count, server_has_fallback);
+    if (!body)
+        return body.error();
+    if (!body.value())
+        return Done{};
+    // New private keys on disk first: a key the server hands out must never be lost.
+    if (auto saved = store_.commit({}); !saved)
+        return saved.error();
+    auto uploaded = client_.keys_upload(*body.value());
+    if (!uploaded)
+        return uploaded.error();
+    engine_.mark_keys_published();
+    return store_.commit({});
+}
+
+void CryptoCoordinator::after_commit(const CryptoSync& sync)
+{
+    if (const auto count = sync.one_time_key_counts.find("signed_curve25519");
+        count != sync.one_time_key_counts.end() || sync.unused_fallback_key_types) {
+        const auto server_count =
+            count != sync.one_time_key_counts.end() ? count->second : std::int64_t{0};
+        const bool has_fallback =
+            !sync.unused_fallback_key_types ||
+            std::find(sync.unused_fallback_key_types->begin(),
+                      sync.unused_fallback_key_types->end(),
+                      "signed_curve25519") != sync.unused_fallback_key_types->end();
+        if (auto uploaded = upload_keys(server_count, has_fallback); !uploaded)
+            logger()->warn("one-time keys not topped up: {} {}", uploaded.error().code,
+                           uploaded.error().message);
+    }
+    if (auto wedged = engine_.take_wedged_devices(); !wedged.empty()) {
+        if (auto claimed = claim_sessions(wedged); !claimed) {
+            logger()->warn("no new Olm session for {} wedged devices: {}", wedged.size(),
+                           claimed.error().message);
+        } else if (auto body = engine_.encrypt_to_device(wedged, "m.dummy", json::object()); body) {
+            if (auto sent = send_to_device(body.value()); !sent)
+                logger()->warn("m.dummy not sent: {}", sent.error().message);
+        }
+        static_cast<void>(store_.commit({}));
+    }
+}
+
+} // namespace opalebot::bot
