@@ -869,7 +869,9 @@ try {
                 logger()->warn("claimed key of unknown device {} {}: ignored", user, device_id);
                 continue;
             }
-            const auto& [key_id, key] = *device_keys.items().begin();
+            const auto first = device_keys.begin(); // not items(): its proxy is a temporary
+            const auto& key_id = first.key();
+            const auto& key = first.value();
             if (!key_id.starts_with("signed_curve25519:") || !key.is_object() ||
                 !m.verify_json(key, user, "ed25519:" + device_id, device->ed25519)) {
                 logger()->warn("one-time key of {} {} is not signed by it: ignored", user,
