@@ -619,9 +619,12 @@ try {
     if (const auto lists = sync.find("device_lists"); lists != sync.end() && lists->is_object())
         on_device_lists(user_list(*lists, "changed"), user_list(*lists, "left"));
 
+    // No counts at all: nothing known, nothing topped up (only unpublished device keys go).
+    // Counts without signed_curve25519: none left (older Synapse leaves zeros out).
     std::int64_t one_time_keys = 0;
-    if (const auto counts = sync.find("device_one_time_keys_count");
-        counts != sync.end() && counts->is_object())
+    const auto counts = sync.find("device_one_time_keys_count");
+    const bool has_counts = counts != sync.end() && counts->is_object();
+    if (has_counts)
         if (const auto count = counts->find("signed_curve25519");
             count != counts->end() && count->is_number_integer())
             one_time_keys = count->get<std::int64_t>();
@@ -631,10 +634,17 @@ try {
         types != sync.end() && types->is_array())
         unused_fallback =
             std::find(types->begin(), types->end(), "signed_curve25519") != types->end();
-    auto upload = keys_upload(one_time_keys, unused_fallback);
-    if (!upload)
-        return upload.error();
-    changes.keys_upload = std::move(upload).value();
+    if (has_counts) {
+        auto upload = keys_upload(one_time_keys, unused_fallback);
+        if (!upload)
+            return upload.error();
+        changes.keys_upload = std::move(upload).value();
+    } else if (!impl_->account_row.device_keys_published) {
+        auto upload = device_keys_upload();
+        if (!upload)
+            return upload.error();
+        changes.keys_upload = std::move(upload).value();
+    }
 
     const auto rooms = sync.find("rooms");
     const auto joined =
