@@ -704,6 +704,55 @@ TEST_SUITE("crypto")
         CHECK_FALSE(ready[0].verified);
     }
 
+    TEST_CASE("one sync response feeds keys and device lists and room state")
+    {
+        Pair pair;
+        auto& engine = *pair.bot_peer.engine;
+        auto& alice_engine = *pair.alice_peer.engine;
+        alice_engine.set_room_encryption(room, {});
+        const auto devices = value(alice_engine.needs_room_key_share(room, {alice, bot}));
+        pair.server.ensure_sessions(pair.alice_peer, devices);
+        const auto share = value(alice_engine.share_room_key(room, devices));
+        const auto message = room_event("$s1", alice,
+                                        value(alice_engine.encrypt_room_event(
+                                            room, "m.room.message", {{"body", "dans la sync"}})));
+        const json encryption = {
+            {"type", "m.room.encryption"},
+            {"state_key", ""},
+            {"sender", alice},
+            {"content", {{"algorithm", "m.megolm.v1.aes-sha2"}, {"rotation_period_msgs", 5}}}};
+        json sync = {{"next_batch", "s2"},
+                     {"to_device", {{"events", to_device_for(share, alice, pair.bot_peer)}}},
+                     {"device_lists", {{"changed", {alice}}, {"left", json::array()}}},
+                     {"device_one_time_keys_count", {{"signed_curve25519", 10}}},
+                     {"device_unused_fallback_key_types", json::array()}};
+        sync["rooms"]["join"][room]["state"]["events"] = json::array({encryption});
+        sync["rooms"]["join"][room]["timeline"]["events"] = json::array({message});
+        const auto changes = value(engine.receive_sync_changes(sync));
+        REQUIRE(changes.to_device.size() == 1);
+        CHECK(changes.to_device[0].at("type") == "m.room_key");
+        REQUIRE(changes.keys_upload.has_value());
+        CHECK(changes.keys_upload->at("one_time_keys").size() == 40);
+        CHECK(changes.keys_upload->contains("fallback_keys"));
+        CHECK(std::find(changes.users_to_query.begin(), changes.users_to_query.end(), alice) !=
+              changes.users_to_query.end());
+        CHECK(engine.is_room_encrypted(room));
+        CHECK(body_of(value(engine.decrypt_room_event(room, message))) == "dans la sync");
+
+        // rotation_period_msgs came from the state event; a leave in the timeline rotates
+        pair.server.query(pair.bot_peer, {alice});
+        const auto first = pair.bot_sends("1", "$s2");
+        const json leave = {{"type", "m.room.member"},
+                            {"state_key", "@carol:hs.test"},
+                            {"sender", "@carol:hs.test"},
+                            {"content", {{"membership", "leave"}}}};
+        json leave_sync;
+        leave_sync["rooms"]["join"][room]["timeline"]["events"] = json::array({leave});
+        CHECK_FALSE(value(engine.receive_sync_changes(leave_sync)).keys_upload.has_value());
+        const auto second = pair.bot_sends("2", "$s3");
+        CHECK(first["content"]["session_id"] != second["content"]["session_id"]);
+    }
+
     TEST_CASE("room key in clear is ignored")
     {
         Pair pair;

@@ -572,6 +572,116 @@ try {
     return storage_error(e);
 }
 
+// --- one /sync response ---
+
+namespace {
+
+/// The users of a device_lists field ("changed", "left").
+std::vector<std::string> user_list(const json& device_lists, std::string_view field)
+{
+    std::vector<std::string> users;
+    const auto it = device_lists.find(field);
+    if (it != device_lists.end() && it->is_array())
+        for (const auto& user : *it)
+            if (user.is_string())
+                users.push_back(user.get<std::string>());
+    return users;
+}
+
+/// The events of rooms.join.<room>.<section>.events.
+const json* events_of(const json& room, std::string_view section)
+{
+    const auto part = room.find(section);
+    if (part == room.end() || !part->is_object())
+        return nullptr;
+    const auto events = part->find("events");
+    return events != part->end() && events->is_array() ? &*events : nullptr;
+}
+
+} // namespace
+
+Result<SyncCryptoChanges> Engine::receive_sync_changes(const json& sync)
+try {
+    SyncCryptoChanges changes;
+    if (const auto to_device = sync.find("to_device");
+        to_device != sync.end() && to_device->is_object()) {
+        if (const auto events = to_device->find("events");
+            events != to_device->end() && events->is_array())
+            for (const auto& event : *events) {
+                auto handled = on_to_device(event);
+                if (handled)
+                    changes.to_device.push_back(std::move(handled).value());
+                else
+                    logger()->warn("to-device {} from {} dropped: {}", string_at(event, "type"),
+                                   string_at(event, "sender"), handled.error().message);
+            }
+    }
+    if (const auto lists = sync.find("device_lists"); lists != sync.end() && lists->is_object())
+        on_device_lists(user_list(*lists, "changed"), user_list(*lists, "left"));
+
+    // No counts at all: nothing known, nothing topped up (only unpublished device keys go).
+    // Counts without signed_curve25519: none left (older Synapse leaves zeros out).
+    std::int64_t one_time_keys = 0;
+    const auto counts = sync.find("device_one_time_keys_count");
+    const bool has_counts = counts != sync.end() && counts->is_object();
+    if (has_counts)
+        if (const auto count = counts->find("signed_curve25519");
+            count != counts->end() && count->is_number_integer())
+            one_time_keys = count->get<std::int64_t>();
+    // A server that omits the field does not support fallback keys: do not re-send one each time.
+    bool unused_fallback = true;
+    if (const auto types = sync.find("device_unused_fallback_key_types");
+        types != sync.end() && types->is_array())
+        unused_fallback =
+            std::find(types->begin(), types->end(), "signed_curve25519") != types->end();
+    if (has_counts) {
+        auto upload = keys_upload(one_time_keys, unused_fallback);
+        if (!upload)
+            return upload.error();
+        changes.keys_upload = std::move(upload).value();
+    } else if (!impl_->account_row.device_keys_published) {
+        auto upload = device_keys_upload();
+        if (!upload)
+            return upload.error();
+        changes.keys_upload = std::move(upload).value();
+    }
+
+    const auto rooms = sync.find("rooms");
+    const auto joined =
+        rooms != sync.end() && rooms->is_object() ? rooms->find("join") : sync.end();
+    if (rooms != sync.end() && rooms->is_object() && joined != rooms->end() && joined->is_object())
+        for (const auto& [room_id, room] : joined->items())
+            for (const auto section : {"state", "timeline"}) {
+                const auto* events = room.is_object() ? events_of(room, section) : nullptr;
+                if (events == nullptr)
+                    continue;
+                for (const auto& event : *events) {
+                    const auto type = string_at(event, "type");
+                    if (!event.contains("state_key"))
+                        continue;
+                    const auto& content = event.value("content", json::object());
+                    if (type == "m.room.encryption" && string_at(event, "state_key").empty()) {
+                        RoomEncryption settings;
+                        settings.rotation_period_ms =
+                            content.value("rotation_period_ms", settings.rotation_period_ms);
+                        settings.rotation_period_msgs =
+                            content.value("rotation_period_msgs", settings.rotation_period_msgs);
+                        set_room_encryption(room_id, settings);
+                    } else if (type == "m.room.member" &&
+                               (string_at(content, "membership") == "leave" ||
+                                string_at(content, "membership") == "ban")) {
+                        rotate_room_key(room_id);
+                    } else if (type == "m.room.history_visibility") {
+                        rotate_room_key(room_id);
+                    }
+                }
+            }
+    changes.users_to_query = users_needing_query();
+    return changes;
+} catch (const json::exception& e) {
+    return engine_error(errcode::bad_event, e.what());
+}
+
 // --- device identity ---
 
 Result<json> Engine::device_keys() const
@@ -869,7 +979,9 @@ try {
                 logger()->warn("claimed key of unknown device {} {}: ignored", user, device_id);
                 continue;
             }
-            const auto& [key_id, key] = *device_keys.items().begin();
+            const auto first = device_keys.begin(); // not items(): its proxy is a temporary
+            const auto& key_id = first.key();
+            const auto& key = first.value();
             if (!key_id.starts_with("signed_curve25519:") || !key.is_object() ||
                 !m.verify_json(key, user, "ed25519:" + device_id, device->ed25519)) {
                 logger()->warn("one-time key of {} {} is not signed by it: ignored", user,

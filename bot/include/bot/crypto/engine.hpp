@@ -74,6 +74,15 @@ struct DecryptedEvent {
     bool verified = false;
 };
 
+/// What one /sync response asks of the crypto side, besides decrypting its timeline.
+struct SyncCryptoChanges {
+    /// Its to-device events, decrypted when they were encrypted (m.room_key_request, m.dummy…);
+    /// those that failed are logged and left out.
+    std::vector<nlohmann::json> to_device;
+    std::optional<nlohmann::json> keys_upload; ///< a POST /keys/upload body when keys are due
+    std::vector<std::string> users_to_query;   ///< POST /keys/query for them before sharing
+};
+
 /// What the engine needs that is not in the state file.
 struct EngineOptions {
     /// Share room keys only with cross-signed devices (matrix.md §0.2, MSC4153).
@@ -122,6 +131,14 @@ public:
     void saved();
     /// persist in a transaction of its own, then saved.
     Result<Done> save(SQLite::Database& db);
+
+    // --- one /sync response (matrix.md §8.10) ---
+    /// Reads the crypto parts of a /sync body, in the order they must be read: to_device first
+    /// (room keys before the timeline), device_lists, the one-time key counts and unused fallback
+    /// key types, then the joined rooms' state and timeline: m.room.encryption marks a room
+    /// encrypted, a member leaving (leave, ban) or a history visibility change rotates its room
+    /// key. Decrypting the timeline stays with the caller (decrypt_room_event), after this.
+    Result<SyncCryptoChanges> receive_sync_changes(const nlohmann::json& sync);
 
     // --- device identity (matrix.md §8.2) ---
     /// The signed device_keys object.
