@@ -669,7 +669,7 @@ int run_kb_list(const std::filesystem::path& dir, bool as_json)
 int main(int argc, char** argv)
 try {
     opalebot::log::init({"main", "knowledge", "commands", "bot.console", "bot.sync", "bot.sender",
-                         "bot.session", "bot.events", "bot.itop"});
+                         "bot.session", "bot.events", "bot.itop", "bot.crypto"});
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ [%n] %v");
 
     CLI::App app{"opale-bot : le bot d'entraide op@le du salon Tchap (Hauts-de-France)",
