@@ -135,6 +135,12 @@ void CryptoCoordinator::observe(const std::string& room_id, const Event& event)
             room_id, {encryption->rotation_period_ms, encryption->rotation_period_msgs});
         return;
     }
+    if (event.type == "m.room.history_visibility" && event.state_key == "") {
+        // Who may read the history changed: later messages use a session of their own.
+        if (engine_.is_room_encrypted(room_id))
+            engine_.rotate_room_key(room_id);
+        return;
+    }
     const auto* member = std::get_if<Membership>(&event.content);
     if (member == nullptr || !event.state_key)
         return;

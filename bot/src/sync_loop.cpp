@@ -637,6 +637,8 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
         return ignore("not addressed to the bot");
     if (address.text.empty() && !address.addressed)
         return;
+    if (address.text.empty() && !message.file_url.empty() && !in_conversation)
+        return ignore("a file without a caption (a command may reply to it)");
 
     const auto age = age_of(event);
     if (age > config_.max_backlog_age) {

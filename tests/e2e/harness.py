@@ -537,6 +537,23 @@ class Human:
         assert isinstance(resp, RoomSendResponse), f"file send failed: {resp}"
         return resp.event_id
 
+    async def send_encrypted_file(self, room_id: str, path: Path,
+                                  caption: str | None = None) -> str:
+        """Uploads `path` encrypted (AES-CTR, as clients do in encrypted rooms) and posts it
+        with its `file` object instead of a `url`."""
+        data = path.read_bytes()
+        upload, keys = await self.client.upload(lambda *_: data, content_type="text/csv",
+                                                filename=path.name, encrypt=True,
+                                                filesize=len(data))
+        file = dict(keys)
+        file["url"] = upload.content_uri
+        content = {"msgtype": "m.file", "body": caption or path.name, "filename": path.name,
+                   "file": file, "info": {"mimetype": "text/csv", "size": len(data)}}
+        resp = await self.client.room_send(room_id, "m.room.message", content,
+                                           ignore_unverified_devices=True)
+        assert isinstance(resp, RoomSendResponse), f"file send failed: {resp}"
+        return resp.event_id
+
     async def send_image(self, room_id: str, name: str, data: bytes,
                          relates_to: dict | None = None) -> str:
         """Uploads a PNG and posts it as an m.image, as a client's screenshot button does."""

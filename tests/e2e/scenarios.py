@@ -614,6 +614,27 @@ class Run:
                    told[0]["content"].get("body", "") and told[0]["event_id"] in
                    self.alice.decrypted, short(told[:1]))
 
+        # EPLE imports behave as in clear, with files encrypted by the client.
+        fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "eple"
+        referential = await self.alice.send_encrypted_file(
+            room, fixtures / "vague6_etablissements.csv")
+        qe = await self.ask(self.alice, room, "!import etablissements",
+                            relates_to={"m.in_reply_to": {"event_id": referential}})
+        re_ = await self.wait_reply(qe, 60)
+        self.check("m.import-reply-to-encrypted-file", len(re_) == 1 and
+                   "61 établissements importés" in re_[0]["content"].get("body", ""),
+                   short(re_[:1]))
+        captioned = await self.alice.send_encrypted_file(
+            room, fixtures / "vague6_indicateurs_2024-01-19.csv", "!import indicateurs")
+        self.asked.add(captioned)
+        ri = await self.wait_reply(captioned, 60)
+        self.check("m.import-encrypted-file-with-caption", len(ri) == 1 and
+                   "61 relevés" in ri[0]["content"].get("body", ""), short(ri[:1]))
+        qv = await self.ask(self.alice, room, "!vague 6")
+        rv = await self.wait_reply(qv, 45)
+        self.check("m.wave-dashboard", len(rv) == 1 and "50 budgets intégrés sur 61 (81,96 %)"
+                   in rv[0]["content"].get("body", ""), short(rv[:1]))
+
         # Tickets behave as in clear: the summary card, then an encrypted ✅ on it.
         command = ('!ticket nouveau service=SI2C titre="Mandat rejeté par la DGFiP après '
                    'bascule" uai=0020013D env=production sphere=ordonnateur profil=gestionnaire '

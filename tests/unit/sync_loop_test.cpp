@@ -895,6 +895,13 @@ TEST_SUITE("unit")
         h.process(batch("s1", json::array({file_event})));
         CHECK(h.seen.empty());
         CHECK(h.http.request_count() == 0);
+        // Not in a direct chat either, where every message is for the bot: a command may reply
+        // to it later.
+        file_event["event_id"] = "$f2";
+        h.process(batch("s2", json::array({file_event}), salon,
+                        {{"summary", {{"m.joined_member_count", 2}}}}));
+        CHECK(h.seen.empty());
+        CHECK(h.outbox_size() == 0);
     }
 
     TEST_CASE("sync loop routes unmentioned answers of an open conversation in its thread")

@@ -33,7 +33,7 @@ public:
     void receive(const CryptoSync& sync, const std::string& since, const std::string& next_batch);
 
     /// A state or timeline event of `room_id`: m.room.encryption makes it encrypted, memberships
-    /// keep the member list (a leave rotates the room key).
+    /// keep the member list (a leave rotates the room key, as does a history visibility change).
     void observe(const std::string& room_id, const Event& event);
 
     bool is_encrypted(const std::string& room_id) const;
