@@ -215,25 +215,25 @@ bool queue_notices(const std::vector<Notice>& notices, bot::SyncLoop& loop)
 void queue_reminders(const std::vector<commands::Delivery>& deliveries,
                      commands::ReminderStore& reminders, bot::SyncLoop& loop)
 {
-    std::vector<Notice> notices;
+    // One at a time: a reminder for a room that cannot take it now (encrypted while encryption
+    // is off) stays claimed for the next start without holding the others back.
     for (const auto& d : deliveries) {
         // The reminder's room is the conversation it was set in: "!room" or "!room|$thread".
         std::vector<std::string> mentions;
         if (d.reminder.target == commands::ReminderTarget::user)
             mentions.push_back(d.reminder.owner);
         // An m.text, so that it notifies (a notice never does); @room only when asked.
-        notices.push_back({d.reminder.room,
-                           mentions,
-                           commands::format_delivery(d),
-                           d.txn_id,
-                           {true, d.reminder.ping_room}});
-    }
-    if (notices.empty() || !queue_notices(notices, loop))
-        return; // not stored: unsent() gives them back at the next start
-    for (const auto& d : deliveries)
+        const Notice notice{d.reminder.room,
+                            mentions,
+                            commands::format_delivery(d),
+                            d.txn_id,
+                            {true, d.reminder.ping_room}};
+        if (!queue_notices({notice}, loop))
+            continue; // not stored: unsent() gives it back at the next start
         if (auto marked = reminders.mark_sent(d.reminder.id, d.occurrence, ""); !marked)
             log::get("main")->warn("reminder {} queued but not marked: {}", d.reminder.id,
                                    marked.error().message);
+    }
 }
 
 /// Queues the kit campaign's messages (one per late EPLE, then the admins' report), then marks
@@ -241,19 +241,18 @@ void queue_reminders(const std::vector<commands::Delivery>& deliveries,
 void queue_campaign(const std::vector<commands::CampaignMessage>& messages,
                     commands::KitCampaign& campaign, bot::SyncLoop& loop)
 {
-    std::vector<Notice> notices;
-    for (const auto& m : messages)
-        notices.push_back({m.room,
-                           m.mentions,
-                           m.markdown,
-                           m.delivery_key,
-                           {m.kind == commands::CampaignMessage::Kind::eple, false}});
-    if (notices.empty() || !queue_notices(notices, loop))
-        return; // not stored: unsent() gives them back at the next start
-    for (const auto& m : messages)
+    for (const auto& m : messages) {
+        const Notice notice{m.room,
+                            m.mentions,
+                            m.markdown,
+                            m.delivery_key,
+                            {m.kind == commands::CampaignMessage::Kind::eple, false}};
+        if (!queue_notices({notice}, loop))
+            continue; // not stored: unsent() gives it back at the next start
         if (auto marked = campaign.mark_sent(m.delivery_key); !marked)
             log::get("main")->warn("campaign message queued but not marked: {}",
                                    marked.error().message);
+    }
 }
 
 /// The reaction without its variation selector (U+FE0F), which clients add or not.

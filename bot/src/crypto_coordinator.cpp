@@ -177,16 +177,23 @@ Result<Event> CryptoCoordinator::decrypt(const std::string& room_id, const Encry
 
 std::vector<std::pair<std::string, Event>> CryptoCoordinator::take_decryptable()
 {
-    std::vector<std::pair<std::string, Event>> out;
+    // The engine forgets what it hands out; the batch that handles it may still fail.
     for (auto& decrypted : engine_.take_events_now_decryptable())
-        out.emplace_back(decrypted.room_id, parse_timeline_event(decrypted.event.dump()));
-    return out;
+        decryptable_in_flight_.emplace_back(decrypted.room_id,
+                                            parse_timeline_event(decrypted.event.dump()));
+    return decryptable_in_flight_;
+}
+
+void CryptoCoordinator::batch_saved()
+{
+    decryptable_in_flight_.clear();
+    undecryptable_in_flight_.clear();
 }
 
 std::vector<CryptoCoordinator::Undecryptable>
 CryptoCoordinator::take_undecryptable(std::chrono::milliseconds max_wait)
 {
-    std::vector<Undecryptable> out;
+    auto& out = undecryptable_in_flight_;
     for (const auto& event : engine_.take_expired_events(max_wait)) {
         if (!event.is_object())
             continue;

@@ -243,6 +243,7 @@ Result<Done> SyncLoop::process(const SyncBatch& batch, bool history)
         accept_invite(invite, writes);
     for (const auto& room : batch.joined)
         handle_room(room, history, writes);
+    undecryptable_telling_.clear();
     if (crypto_ != nullptr && !history)
         handle_crypto_queue(writes);
     writes.rooms_left = batch.left;
@@ -250,7 +251,7 @@ Result<Done> SyncLoop::process(const SyncBatch& batch, bool history)
         return Error{Error::Kind::transport, 0, {}, "stopping", {}};
     // A network failure while sharing a room key is retried with the batch a few times; then
     // the replies that still cannot be encrypted are dropped (logged), never sent in clear.
-    if (!encrypt_outgoing(writes, encryption_failures_ >= 4)) {
+    if (!encrypt_outgoing(writes, encryption_failures_ >= 4, true)) {
         ++encryption_failures_;
         return Error{Error::Kind::transport, 0, {}, "replies not encrypted yet", {}};
     }
@@ -261,14 +262,18 @@ Result<Done> SyncLoop::process(const SyncBatch& batch, bool history)
     since_ = batch.next_batch;
     if (!writes.outgoing.empty() && wake_sender_)
         wake_sender_();
-    if (crypto_ != nullptr)
+    for (const auto& [sender, at] : undecryptable_telling_)
+        undecryptable_told_.insert_or_assign(sender, at);
+    if (crypto_ != nullptr) {
+        crypto_->batch_saved();
         crypto_->after_commit(batch.crypto);
+    }
     return Done{};
 }
 
 Result<Done> SyncLoop::queue(SyncBatchWrites writes)
 {
-    if (!encrypt_outgoing(writes, false))
+    if (!encrypt_outgoing(writes, false, false))
         return Error{Error::Kind::transport, 0, {}, "not encrypted", {}};
     auto saved = store_.commit(writes);
     if (saved && !writes.outgoing.empty() && wake_sender_)
@@ -291,7 +296,7 @@ RoomInfo SyncLoop::room_info(const std::string& room_id, const SyncBatchWrites& 
     return RoomInfo{room_id, {}, false, {}, {}, false};
 }
 
-bool SyncLoop::encrypt_outgoing(SyncBatchWrites& writes, bool drop_failures)
+bool SyncLoop::encrypt_outgoing(SyncBatchWrites& writes, bool drop_failures, bool drop_fail_closed)
 {
     const auto logger = log::get("bot.sync");
     bool all = true;
@@ -301,6 +306,8 @@ bool SyncLoop::encrypt_outgoing(SyncBatchWrites& writes, bool drop_failures)
             logger->warn("message for {} not stored: the room is encrypted and encryption is "
                          "off (encryption.pickle_key_file)",
                          it->room_id);
+            if (!drop_fail_closed)
+                return false; // the caller keeps them all for later
             it = writes.outgoing.erase(it);
             continue;
         }
@@ -370,11 +377,12 @@ void SyncLoop::handle_crypto_queue(SyncBatchWrites& writes)
     for (const auto& lost : crypto_->take_undecryptable(config_.undecryptable_after)) {
         writes.handled.push_back({lost.event_id, lost.room_id, "undecryptable"});
         const auto told = undecryptable_told_.find(lost.sender);
-        if (told != undecryptable_told_.end() && now - told->second < std::chrono::hours{1})
+        if ((told != undecryptable_told_.end() && now - told->second < std::chrono::hours{1}) ||
+            undecryptable_telling_.contains(lost.sender))
             continue;
         if (!allowed(room_info(lost.room_id, writes)))
             continue;
-        undecryptable_told_[lost.sender] = now;
+        undecryptable_telling_[lost.sender] = now;
         OutgoingMessage out;
         out.txn_id = txn_id_for(lost.event_id);
         out.room_id = lost.room_id;

@@ -701,3 +701,80 @@ TEST_SUITE("crypto")
         CHECK(laptop.read(outbox[0]).at("content").at("m.relates_to").at("event_id") == "$apres");
     }
 }
+
+TEST_SUITE("crypto")
+{
+    TEST_CASE("queue refuses together messages for an encrypted room without crypto")
+    {
+        Time time;
+        Bot bot{time}; // no enable_crypto(): encryption is off
+        bot.process(sync("s1", json::array(), json::array(), true));
+        OutgoingMessage clear;
+        clear.txn_id = "rappel-0";
+        clear.room_id = "!clair:hs.test"; // a room in clear
+        clear.content = notice_content("Rappel", {marie}, "", "", {true});
+        clear.priority = 1;
+        OutgoingMessage sealed = clear;
+        sealed.txn_id = "rappel-1";
+        sealed.room_id = salon; // encrypted, and the bot cannot encrypt
+        SyncBatchWrites writes;
+        writes.outgoing = {clear, sealed};
+        // sync_loop.hpp: "refused together: nothing is stored, the caller keeps them for later"
+        CHECK_FALSE(bot.loop().queue(writes));
+        CHECK(bot.outbox().empty());
+    }
+
+    TEST_CASE("queued event whose batch failed is answered when the batch is retried")
+    {
+        Time time;
+        Bot bot{time};
+        bot.enable_crypto();
+        bot.start();
+        Device laptop{"LAPTOP", time};
+        Device phone{"PHONE", time};
+        laptop.meet(bot);
+        const auto room_key = laptop.share_room_key_with_bot(); // comes one batch late
+        bot.process(
+            sync("s1", json::array({laptop.say("$early", "!sigle EJ")}), json::array(), true));
+        const auto batch = sync("s2", json::array(), json::array({room_key}));
+        bot.http.reply(200, joined_members().dump());
+        bot.http.reply(200, keys_query(bot, {&laptop, &phone}).dump());
+        bot.http.reply(200, keys_claim({&phone}).dump());
+        bot.http.reply(500, R"({"errcode":"M_UNKNOWN","error":"oops"})"); // sendToDevice
+        CHECK_FALSE(bot.loop().process(batch, false));
+        CHECK(bot.outcome("$early").empty());
+
+        bot.http.reply(200, "{}"); // the room key share
+        bot.http.reply(200, "{}"); // an m.dummy, if any
+        bot.process(batch);        // the same batch, as run_once syncs it again
+        CHECK(bot.outcome("$early") == "answered");
+        CHECK(bot.outbox().size() == 1);
+    }
+
+    TEST_CASE("undecryptable notice whose batch failed is stored when the batch is retried")
+    {
+        Time time;
+        Bot bot{time};
+        bot.config.undecryptable_after = 1s;
+        bot.enable_crypto();
+        bot.start();
+        Device laptop{"LAPTOP", time};
+        Device phone{"PHONE", time};
+        laptop.meet(bot);
+        static_cast<void>(laptop.share_room_key_with_bot()); // never arrives
+        bot.process(
+            sync("s1", json::array({laptop.say("$lost", "!sigle EJ")}), json::array(), true));
+        time.now += 2s;
+        const auto batch = sync("s2");
+        bot.http.reply(200, joined_members().dump());
+        bot.http.reply(200, keys_query(bot, {&laptop, &phone}).dump());
+        bot.http.reply(200, keys_claim({&laptop, &phone}).dump());
+        bot.http.reply(500, R"({"errcode":"M_UNKNOWN","error":"oops"})"); // sendToDevice
+        CHECK_FALSE(bot.loop().process(batch, false));
+
+        bot.http.reply(200, "{}");
+        bot.process(batch);
+        CHECK(bot.outcome("$lost") == "undecryptable");
+        CHECK(bot.outbox().size() == 1);
+    }
+}

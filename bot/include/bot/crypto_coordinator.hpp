@@ -43,7 +43,8 @@ public:
     /// queued, comes back from take_decryptable()).
     Result<Event> decrypt(const std::string& room_id, const Encrypted& event);
 
-    /// Queued events whose key has now arrived, with their room.
+    /// Queued events whose key has now arrived, with their room. They are given again by the
+    /// next call until batch_saved(): a batch that is not saved loses none of them.
     std::vector<std::pair<std::string, Event>> take_decryptable();
 
     /// Queued events whose key never came within `max_wait`: room id, event id, sender.
@@ -53,7 +54,11 @@ public:
         std::string sender;
         std::string thread_root;
     };
+    /// Given again until batch_saved(), as take_decryptable().
     std::vector<Undecryptable> take_undecryptable(std::chrono::milliseconds max_wait);
+
+    /// The batch that handled what take_decryptable() and take_undecryptable() gave is saved.
+    void batch_saved();
 
     /// Encrypts `message` in place when its room is encrypted: the members' devices get the room
     /// key over Olm first (keys queried and claimed as needed), and the content becomes an
@@ -77,6 +82,8 @@ private:
     StateStore& store_;
     crypto::Engine& engine_;
     std::map<std::string, std::set<std::string>, std::less<>> members_; ///< loaded on demand
+    std::vector<std::pair<std::string, Event>> decryptable_in_flight_;
+    std::vector<Undecryptable> undecryptable_in_flight_;
     bool restarted_ = true; ///< the first batch of this run: /keys/changes when it resumes
     std::uint64_t txn_counter_ = 0;
 };

@@ -139,8 +139,10 @@ private:
     void handle_decrypted(const Event& event, const RoomInfo& room, SyncBatchWrites& writes);
     /// The rooms' queued events whose key arrived, and a notice for those whose key never came.
     void handle_crypto_queue(SyncBatchWrites& writes);
-    /// Encrypts the outgoing messages of encrypted rooms; false when some could not be.
-    bool encrypt_outgoing(SyncBatchWrites& writes, bool drop_failures);
+    /// Encrypts the outgoing messages of encrypted rooms; false when some could not be (those
+    /// are dropped, logged, when `drop_failures`). A message for a room encrypted while E2EE is
+    /// off is dropped when `drop_fail_closed`, a failure otherwise.
+    bool encrypt_outgoing(SyncBatchWrites& writes, bool drop_failures, bool drop_fail_closed);
     RoomInfo room_info(const std::string& room_id, const SyncBatchWrites& writes);
     /// True when replies into `room` would be encrypted (or the room is in clear).
     bool can_reply_in(const RoomInfo& room) const;
@@ -167,6 +169,9 @@ private:
     int encryption_failures_ = 0; ///< consecutive batches not saved because of encryption
     /// When each sender was last told their message could not be decrypted (once an hour).
     std::map<std::string, std::chrono::system_clock::time_point, std::less<>> undecryptable_told_;
+    /// Those told in the batch being handled: told for good once it is saved.
+    std::map<std::string, std::chrono::system_clock::time_point, std::less<>>
+        undecryptable_telling_;
     std::function<void()> wake_sender_;
     FatalHandler fatal_;
     Clock clock_;
