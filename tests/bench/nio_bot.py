@@ -1,15 +1,24 @@
 """The comparison bot of the Matrix benchmark: what a user would write with matrix-nio instead of
 opale-bot. It joins on invite and answers every message that mentions it with a fixed text, as a
-threaded reply. Usage: nio_bot.py HOMESERVER USER_ID PASSWORD"""
+threaded reply. With STORE_DIR it runs with end-to-end encryption (vodozemac, keys kept there)
+and also answers in encrypted rooms. Usage: nio_bot.py HOMESERVER USER_ID PASSWORD [STORE_DIR]"""
 import asyncio
+import os
 import sys
 
-from nio import AsyncClient, InviteMemberEvent, MatrixRoom, RoomMessageText
+from nio import AsyncClient, AsyncClientConfig, InviteMemberEvent, MatrixRoom, RoomMessageText
 
 
-async def main(homeserver: str, user_id: str, password: str) -> None:
-    client = AsyncClient(homeserver, user_id)
+async def main(homeserver: str, user_id: str, password: str, store: str | None) -> None:
+    if store:
+        os.makedirs(store, exist_ok=True)
+        config = AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False)
+        client = AsyncClient(homeserver, user_id, store_path=store, config=config)
+    else:
+        client = AsyncClient(homeserver, user_id)
     await client.login(password)
+    if store and client.should_upload_keys:
+        await client.keys_upload()
     first = await client.sync(timeout=0, full_state=True)  # history is not answered
 
     async def on_invite(room: MatrixRoom, event: InviteMemberEvent) -> None:
@@ -20,6 +29,10 @@ async def main(homeserver: str, user_id: str, password: str) -> None:
         mentions = event.source.get("content", {}).get("m.mentions", {}).get("user_ids", [])
         if event.sender == user_id or user_id not in mentions:
             return
+        if store and client.should_query_keys:
+            # sync_forever queries device keys only after the callbacks: without the asker's
+            # keys the room key would not be shared with them and the reply would be unreadable.
+            await client.keys_query()
         await client.room_send(room.room_id, "m.room.message", {
             "msgtype": "m.notice",
             "body": "Réponse fixe.",
@@ -27,7 +40,7 @@ async def main(homeserver: str, user_id: str, password: str) -> None:
             "m.relates_to": {"rel_type": "m.thread", "event_id": event.event_id,
                              "is_falling_back": True,
                              "m.in_reply_to": {"event_id": event.event_id}},
-        })
+        }, ignore_unverified_devices=True)
 
     client.add_event_callback(on_invite, InviteMemberEvent)
     client.add_event_callback(on_message, RoomMessageText)
@@ -36,4 +49,4 @@ async def main(homeserver: str, user_id: str, password: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:4]))
+    asyncio.run(main(*sys.argv[1:4], sys.argv[4] if len(sys.argv) > 4 else None))
