@@ -238,6 +238,45 @@ TEST_SUITE("crypto")
         CHECK(value(pair.bot_peer.engine->needs_room_key_share(room, {alice, bot})).empty());
     }
 
+    TEST_CASE("a member cannot pass another member's room key off as their own")
+    {
+        TestClock clock;
+        KeyServer server;
+        Peer alice_peer{alice, "ALICEDEV", clock};
+        Peer eve_peer{"@eve:hs.test", "EVEDEV", clock};
+        Peer bot_peer{bot, "BOTDEV", clock};
+        for (auto* peer : {&alice_peer, &eve_peer, &bot_peer})
+            server.upload(*peer);
+        const std::vector<std::string> everyone{alice, "@eve:hs.test", bot};
+        for (auto* peer : {&alice_peer, &eve_peer, &bot_peer})
+            server.query(*peer, everyone);
+        auto& a = *alice_peer.engine;
+        a.set_room_encryption(room, {});
+        bot_peer.engine->set_room_encryption(room, {});
+
+        // Eve gets Alice's session from index 0; the bot joins later and gets it from index 1.
+        const auto to_eve = value(a.needs_room_key_share(room, {alice, "@eve:hs.test"}));
+        server.ensure_sessions(alice_peer, to_eve);
+        const auto eve_copy = deliver(value(a.share_room_key(room, to_eve)), alice_peer, eve_peer);
+        REQUIRE(eve_copy.at("type") == "m.room_key");
+        static_cast<void>(value(a.encrypt_room_event(room, "m.room.message", {{"body", "0"}})));
+        const auto to_bot = value(a.needs_room_key_share(room, everyone));
+        server.ensure_sessions(alice_peer, to_bot);
+        deliver(value(a.share_room_key(room, to_bot)), alice_peer, bot_peer);
+
+        // Eve sends the index-0 key to the bot as if it were hers: it is ignored.
+        server.ensure_sessions(eve_peer, {bot_peer.id()});
+        const auto forged = value(eve_peer.engine->encrypt_to_device({bot_peer.id()}, "m.room_key",
+                                                                     eve_copy.at("content")));
+        static_cast<void>(
+            bot_peer.engine->on_to_device(to_device_for(forged, "@eve:hs.test", bot_peer).front()));
+        const auto next = value(a.encrypt_room_event(room, "m.room.message", {{"body", "1"}}));
+        const auto read = bot_peer.engine->decrypt_room_event(room, room_event("$1", alice, next));
+        REQUIRE(static_cast<bool>(read));
+        CHECK(read.value().event.at("content").at("body") == "1");
+        CHECK(read.value().sender_curve25519 == a.curve25519_key());
+    }
+
     TEST_CASE("relations stay in the cleartext of an encrypted event")
     {
         Pair pair;

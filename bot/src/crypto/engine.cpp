@@ -271,11 +271,19 @@ struct Engine::Impl {
     void store_inbound(const std::string& room, const std::string& id, InboundEntry entry)
     {
         const InboundId key{room, id};
-        if (const auto it = inbound.find(key);
-            it != inbound.end() &&
-            it->second.session.first_known_index() <= entry.session.first_known_index()) {
-            logger()->debug("already have megolm session {} of {}", id, room);
-            return;
+        if (const auto it = inbound.find(key); it != inbound.end()) {
+            // Only the device that owns a session may give it again from an earlier index:
+            // another member who received it could otherwise claim it as theirs.
+            if (it->second.sender_key != entry.sender_key ||
+                it->second.sender_ed25519 != entry.sender_ed25519) {
+                logger()->warn("megolm session {} of {} offered again by another device: ignored",
+                               id, room);
+                return;
+            }
+            if (it->second.session.first_known_index() <= entry.session.first_known_index()) {
+                logger()->debug("already have megolm session {} of {}", id, room);
+                return;
+            }
         }
         inbound.insert_or_assign(key, std::move(entry));
         dirty_inbound.insert(key);
