@@ -70,6 +70,16 @@ std::optional<std::chrono::milliseconds> Sender::send_next(std::stop_token stop)
         static_cast<void>(store_.drop_outgoing(message.id));
         return 0ms;
     }
+    // A message stored in clear before its room turned encrypted is never sent so (§4).
+    if (message.event_type != "m.room.encrypted")
+        if (auto room = store_.room(message.room_id);
+            room && room.value() && room.value()->encrypted) {
+            logger->error("message {} to {} dropped: stored in clear, and the room is now "
+                          "encrypted",
+                          message.txn_id, message.room_id);
+            static_cast<void>(store_.drop_outgoing(message.id));
+            return 0ms;
+        }
     auto sent = client_.send(message.room_id, message.event_type, message.txn_id, content, stop);
     if (sent) {
         backoff_ = 0ms;

@@ -112,6 +112,27 @@ TEST_SUITE("unit")
         CHECK_FALSE(h.sender.send_next().has_value());
     }
 
+    TEST_CASE("send_next never sends in clear into a room that turned encrypted")
+    {
+        Harness h;
+        queue(h.store, outgoing("opb-clair", 0, ""));
+        SyncBatchWrites encrypted; // the room's m.room.encryption came after the reply was stored
+        encrypted.rooms.push_back(RoomInfo{"!salon:hs.test", {}, false, 3, {}, true});
+        REQUIRE(static_cast<bool>(h.store.commit(encrypted)));
+        auto sealed = outgoing("opb-chiffre", 0, "");
+        sealed.event_type = "m.room.encrypted";
+        sealed.content = json{{"algorithm", "m.megolm.v1.aes-sha2"}, {"ciphertext", "AwgA"}}.dump();
+        queue(h.store, sealed);
+        h.http.reply(200, R"({"event_id":"$sent"})");
+        CHECK(h.sender.send_next().has_value()); // the clear one: dropped, nothing sent
+        CHECK(h.http.request_count() == 0);
+        CHECK(h.sender.send_next().has_value()); // the encrypted one goes
+        REQUIRE(h.http.request_count() == 1);
+        CHECK(h.http.request(0).url.find("/send/m.room.encrypted/opb-chiffre") !=
+              std::string::npos);
+        CHECK(outbox_size(h.store) == 0);
+    }
+
     TEST_CASE("send_next sends replies before background work")
     {
         Harness h;
