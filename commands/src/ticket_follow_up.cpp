@@ -159,6 +159,10 @@ std::vector<FollowUpNotice> TicketFollowUp::poll()
             if (!found) { // unchanged: the next round asks again
                 logger->warn("follow-up of {}: backend unavailable: {}", w.ref,
                              found.error().message);
+                // A backend that is down would make every other ticket wait its timeout too,
+                // on the thread that serves the salon: the round ends here.
+                if (found.error().kind == Error::Kind::transport)
+                    break;
                 continue;
             }
             if (!found.value()) {

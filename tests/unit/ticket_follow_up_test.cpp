@@ -15,9 +15,11 @@ namespace {
 struct FlakyBackend final : TicketBackend {
     TicketStore store{":memory:"};
     bool down = false;
+    int finds = 0;
     Result<Ticket> create(const NewTicket& t) override { return store.create(t); }
     Result<std::optional<Ticket>> find(std::string_view ref) override
     {
+        ++finds;
         if (down)
             return Error{Error::Kind::transport, 7, {}, "connection refused", {}, false};
         return store.find(ref);
@@ -37,10 +39,10 @@ struct FlakyBackend final : TicketBackend {
     }
 };
 
-Ticket filed(FlakyBackend& backend)
+Ticket filed(FlakyBackend& backend, const std::string& key = "k1")
 {
     NewTicket t;
-    t.idempotency_key = "k1";
+    t.idempotency_key = key;
     t.requester = "@claire:hs";
     t.room = "!salon:hs|$fil";
     t.fields.service = Service::si2c;
@@ -107,6 +109,18 @@ TEST_SUITE("unit")
         REQUIRE(closed.size() == 1);
         CHECK(closed[0].markdown.find("« clos »") != std::string::npos);
         CHECK(follow_up.watched().empty());
+    }
+
+    TEST_CASE("follow-up ends its round at the first unreachable backend")
+    {
+        FlakyBackend backend;
+        TicketFollowUp follow_up{":memory:", backend};
+        for (const auto* key : {"k1", "k2", "k3"})
+            REQUIRE(static_cast<bool>(follow_up.watch(filed(backend, key))));
+        backend.down = true;
+        CHECK(follow_up.poll().empty());
+        CHECK(backend.finds == 1); // not three timeouts in a row on the salon's thread
+        CHECK(follow_up.watched().size() == 3);
     }
 
     TEST_CASE("follow-up polls only when the interval has passed")
