@@ -41,6 +41,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -377,6 +378,22 @@ int run_matrix(const std::string& config_file, bool new_login)
         }
     }
 
+    // The txn id of each open dialogue's summary card, so that a ✅ confirms only on the card
+    // itself (not on an older message of the thread). Kept in memory: after a restart any bot
+    // message of the conversation is taken, as before.
+    std::map<std::string, std::string, std::less<>> summary_cards;
+    const auto confirming = [&](const bot::IncomingMessage& in) {
+        const auto dialogue = dialogues.get(in.sender, in.conversation);
+        return dialogue && dialogue->stage == commands::DialogueStage::confirming;
+    };
+    // After a message of a dialogue: the reply is the card when the dialogue just reached it.
+    const auto note_summary_card = [&](const bot::IncomingMessage& in, bool was_confirming) {
+        const auto key = in.sender + "|" + in.conversation;
+        if (!confirming(in))
+            summary_cards.erase(key);
+        else if (!was_confirming)
+            summary_cards[key] = bot::txn_id_for(in.event_id); // the reply's txn id
+    };
     const auto route = [&](const bot::IncomingMessage& in) -> std::optional<bot::OutgoingReply> {
         static_cast<void>(question.take());
         // Commands see the conversation (room and thread): a ticket dialogue is keyed on it.
@@ -384,9 +401,12 @@ int run_matrix(const std::string& config_file, bool new_login)
                                   role_of(config, in.sender, in.power_level), std::nullopt};
         if (in.attachment)
             message.attachment = commands::Attachment{in.attachment->first, in.attachment->second};
+        const bool was_confirming = confirming(in);
         if (!commands::parse_command(in.text, registry.prefix()))
-            if (auto answer = commands::answer_ticket_dialogue(dialogues, message))
+            if (auto answer = commands::answer_ticket_dialogue(dialogues, message)) {
+                note_summary_card(in, was_confirming);
                 return bot::OutgoingReply{std::move(answer->markdown), {}, std::nullopt};
+            }
         if (!in.addressed) { // salon chatter: only a clear answer, and only when enabled
             auto answer = answerer.ask(in.text);
             if (answer.kind != knowledge::Answer::Kind::entry ||
@@ -398,6 +418,8 @@ int run_matrix(const std::string& config_file, bool new_login)
         auto reply = registry.dispatch(message);
         if (!reply)
             return std::nullopt;
+        // `!ticket nouveau` shows the card (every field given, or the dialogue shown again).
+        note_summary_card(in, false);
         return bot::OutgoingReply{std::move(reply->markdown), std::move(reply->entry_id),
                                   question.take()};
     };
@@ -456,30 +478,33 @@ int run_matrix(const std::string& config_file, bool new_login)
         });
     // ✅/❌ on the summary card confirm or cancel the ticket (issue 4); ✅ or ⏰ on a reminder
     // acknowledge or snooze it (issue 6): its delivery key is the txn id it was sent with.
-    loop.set_reaction_router(
-        [&](const bot::IncomingReaction& reaction) -> std::optional<bot::OutgoingReply> {
-            const auto role = role_of(config, reaction.sender, reaction.power_level);
-            const auto now =
-                std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-            if (auto text = commands::on_reminder_reaction(reminders, reminder_options,
-                                                           reaction.target_txn_id, reaction.sender,
-                                                           role, reaction.key, now))
-                return bot::OutgoingReply{std::move(*text), {}, std::nullopt};
-            const auto key = bare_emoji(reaction.key);
-            const bool yes = key == "\u2705" || key == "\u2714";
-            const bool no = key == "\u274C" || key == "\u2716";
-            if (!yes && !no)
-                return std::nullopt;
-            const auto dialogue = dialogues.get(reaction.sender, reaction.conversation);
-            if (!dialogue || dialogue->stage == commands::DialogueStage::collecting)
-                return std::nullopt; // a ✅ is no answer to "which EPLE?"
-            const commands::Message message{reaction.sender, reaction.conversation,
-                                            yes ? "oui" : "non", role, std::nullopt};
-            auto answer = commands::answer_ticket_dialogue(dialogues, message);
-            if (!answer)
-                return std::nullopt;
-            return bot::OutgoingReply{std::move(answer->markdown), {}, std::nullopt};
-        });
+    loop.set_reaction_router([&](const bot::IncomingReaction& reaction)
+                                 -> std::optional<bot::OutgoingReply> {
+        const auto role = role_of(config, reaction.sender, reaction.power_level);
+        const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+        if (auto text =
+                commands::on_reminder_reaction(reminders, reminder_options, reaction.target_txn_id,
+                                               reaction.sender, role, reaction.key, now))
+            return bot::OutgoingReply{std::move(*text), {}, std::nullopt};
+        const auto key = bare_emoji(reaction.key);
+        const bool yes = key == "\u2705" || key == "\u2714";
+        const bool no = key == "\u274C" || key == "\u2716";
+        if (!yes && !no)
+            return std::nullopt;
+        const auto dialogue = dialogues.get(reaction.sender, reaction.conversation);
+        if (!dialogue || dialogue->stage == commands::DialogueStage::collecting)
+            return std::nullopt; // a ✅ is no answer to "which EPLE?"
+        if (dialogue->stage == commands::DialogueStage::confirming)
+            if (const auto card = summary_cards.find(reaction.sender + "|" + reaction.conversation);
+                card != summary_cards.end() && card->second != reaction.target_txn_id)
+                return std::nullopt; // a ✅ on another message of the thread
+        const commands::Message message{reaction.sender, reaction.conversation, yes ? "oui" : "non",
+                                        role, std::nullopt};
+        auto answer = commands::answer_ticket_dialogue(dialogues, message);
+        if (!answer)
+            return std::nullopt;
+        return bot::OutgoingReply{std::move(answer->markdown), {}, std::nullopt};
+    });
     if (auto unsent = reminders.unsent(); unsent) // claimed before a crash, not yet queued
         queue_reminders(unsent.value(), reminders, loop);
     if (auto unsent = campaign.unsent(); unsent)

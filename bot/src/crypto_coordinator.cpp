@@ -16,6 +16,32 @@ std::shared_ptr<spdlog::logger> logger()
     return log::get("bot.crypto");
 }
 
+/// A string member of server or peer JSON; "" when absent or of another type (json::value
+/// throws on a type mismatch, and one malformed event must never stop the bot).
+std::string text_at(const json& j, const char* key)
+{
+    if (!j.is_object())
+        return {};
+    const auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
+const json& object_at(const json& j, const char* key)
+{
+    static const json empty = json::object();
+    if (!j.is_object())
+        return empty;
+    const auto it = j.find(key);
+    return it != j.end() && it->is_object() ? *it : empty;
+}
+
+std::int64_t signed_curve25519_count(const json& upload_response)
+{
+    const auto& counts = object_at(upload_response, "one_time_key_counts");
+    const auto it = counts.find("signed_curve25519");
+    return it != counts.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+}
+
 bool is_megolm(const std::string& algorithm)
 {
     return algorithm == crypto::megolm_algorithm;
@@ -43,20 +69,39 @@ Result<Done> CryptoCoordinator::start()
         if (!uploaded)
             return uploaded.error();
         engine_.mark_keys_published();
-        count = uploaded.value()
-                    .value("one_time_key_counts", json::object())
-                    .value("signed_curve25519", std::int64_t{0});
+        count = signed_curve25519_count(uploaded.value());
         logger()->info("device keys of {} published", engine_.device_id());
     } else {
         auto counts = client_.keys_upload(json::object()); // asks the counts, uploads nothing
         if (!counts)
             return counts.error();
-        count = counts.value()
-                    .value("one_time_key_counts", json::object())
-                    .value("signed_curve25519", std::int64_t{0});
+        count = signed_curve25519_count(counts.value());
     }
     if (auto topped = upload_keys(count, false); !topped)
         return topped.error();
+
+    // Rooms known encrypted from before encryption was turned on: their m.room.encryption will
+    // not come again in an incremental sync, so it is asked for.
+    if (auto rooms = store_.encrypted_rooms(); rooms) {
+        for (const auto& room_id : rooms.value()) {
+            if (engine_.is_room_encrypted(room_id))
+                continue;
+            auto state = client_.state_event(room_id, "m.room.encryption");
+            const auto content = state ? json::parse(state.value(), nullptr, false) : json{};
+            if (text_at(content, "algorithm") != crypto::megolm_algorithm) {
+                logger()->warn("room {}: encryption settings unreadable, it stays silent", room_id);
+                continue;
+            }
+            crypto::RoomEncryption settings;
+            if (const auto ms = content.find("rotation_period_ms");
+                ms != content.end() && ms->is_number_integer() && ms->get<std::int64_t>() > 0)
+                settings.rotation_period_ms = ms->get<std::int64_t>();
+            if (const auto msgs = content.find("rotation_period_msgs");
+                msgs != content.end() && msgs->is_number_integer() && msgs->get<std::int64_t>() > 0)
+                settings.rotation_period_msgs = msgs->get<std::int64_t>();
+            engine_.set_room_encryption(room_id, settings);
+        }
+    }
 
     // Cross-signing: clients that hide unsigned devices would never show the bot (§0.2).
     auto signing = engine_.cross_signing_upload();
@@ -87,18 +132,18 @@ void CryptoCoordinator::receive(const CryptoSync& sync, const std::string& since
             continue;
         auto payload = engine_.on_to_device(event);
         if (!payload) {
-            logger()->warn("to-device {} from {} dropped: {}", event.value("type", ""),
-                           event.value("sender", ""), payload.error().message);
+            logger()->warn("to-device {} from {} dropped: {}", text_at(event, "type"),
+                           text_at(event, "sender"), payload.error().message);
             continue;
         }
-        if (payload.value().value("type", "") != "m.room_key_request")
+        if (text_at(payload.value(), "type") != "m.room_key_request")
             continue;
         auto answer = engine_.on_room_key_request(payload.value());
         if (!answer && answer.error().errcode == crypto::errcode::not_shared) {
             // The bot's other device has no Olm session with it yet: claim one, try again.
             const crypto::DeviceKey device{
-                payload.value().value("sender", ""),
-                payload.value().value("content", json::object()).value("requesting_device_id", "")};
+                text_at(payload.value(), "sender"),
+                text_at(object_at(payload.value(), "content"), "requesting_device_id")};
             if (claim_sessions({device}))
                 answer = engine_.on_room_key_request(payload.value());
         }
@@ -110,9 +155,11 @@ void CryptoCoordinator::receive(const CryptoSync& sync, const std::string& since
     if (restarted_ && !since.empty()) {
         // Changes while the bot was away (§8.3.8): once, from the stored token.
         if (auto changes = client_.keys_changes(since, next_batch); changes) {
-            for (const auto& user : changes.value().value("changed", json::array()))
-                if (user.is_string())
-                    changed.push_back(user.get<std::string>());
+            if (const auto users = changes.value().find("changed");
+                users != changes.value().end() && users->is_array())
+                for (const auto& user : *users)
+                    if (user.is_string())
+                        changed.push_back(user.get<std::string>());
         } else {
             logger()->warn("/keys/changes failed: {} {}", changes.error().code,
                            changes.error().errcode);
@@ -198,12 +245,10 @@ CryptoCoordinator::take_undecryptable(std::chrono::milliseconds max_wait)
         if (!event.is_object())
             continue;
         Undecryptable u{
-            event.value("room_id", ""), event.value("event_id", ""), event.value("sender", ""), {}};
-        const auto content = event.value("content", json::object());
-        const auto relates =
-            content.is_object() ? content.value("m.relates_to", json::object()) : json::object();
-        if (relates.is_object() && relates.value("rel_type", "") == "m.thread")
-            u.thread_root = relates.value("event_id", "");
+            text_at(event, "room_id"), text_at(event, "event_id"), text_at(event, "sender"), {}};
+        const auto& relates = object_at(object_at(event, "content"), "m.relates_to");
+        if (text_at(relates, "rel_type") == "m.thread")
+            u.thread_root = text_at(relates, "event_id");
         out.push_back(std::move(u));
     }
     return out;
@@ -264,7 +309,7 @@ std::string CryptoCoordinator::next_txn_id()
 
 Result<Done> CryptoCoordinator::send_to_device(const json& body)
 {
-    const auto messages = body.value("messages", json::object());
+    const auto& messages = object_at(body, "messages");
     if (messages.empty())
         return Done{};
     return client_.send_to_device("m.room.encrypted", next_txn_id(), messages);

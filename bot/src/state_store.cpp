@@ -9,7 +9,7 @@
 
 namespace opalebot::bot {
 namespace {
-constexpr int schema_version = 2;
+constexpr int schema_version = 3;
 
 Error storage_error(const std::exception& e)
 {
@@ -118,6 +118,12 @@ void StateStore::migrate()
         db_.exec("CREATE TABLE rooms (room_id TEXT PRIMARY KEY, inviter TEXT,"
                  " is_direct INTEGER NOT NULL DEFAULT 0, joined_members INTEGER,"
                  " power_levels TEXT, encrypted INTEGER NOT NULL DEFAULT 0)");
+        [[fallthrough]];
+    case 2: // issue 7: messages for encrypted rooms whose room key could not be shared yet
+        db_.exec("CREATE TABLE awaiting_encryption (txn_id TEXT PRIMARY KEY,"
+                 " room_id TEXT NOT NULL, event_type TEXT NOT NULL, content TEXT NOT NULL,"
+                 " priority INTEGER NOT NULL, source_event TEXT, entry_id TEXT,"
+                 " attempts INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL)");
         [[fallthrough]];
     case schema_version: // append new steps above this line, never edit old ones
         break;
@@ -338,6 +344,28 @@ try {
         remove.bind(1, room_id);
         remove.exec();
     }
+    for (const auto& m : batch.awaiting_encryption) {
+        SQLite::Statement upsert{
+            db_, "INSERT INTO awaiting_encryption (txn_id, room_id, event_type, content, "
+                 "priority, source_event, entry_id, attempts, created_at) VALUES "
+                 "(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (txn_id) DO UPDATE SET "
+                 "attempts = excluded.attempts"};
+        upsert.bind(1, m.txn_id);
+        upsert.bind(2, m.room_id);
+        upsert.bind(3, m.event_type);
+        upsert.bind(4, m.content);
+        upsert.bind(5, m.priority);
+        bind_text_or_null(upsert, 6, m.source_event);
+        bind_text_or_null(upsert, 7, m.entry_id);
+        upsert.bind(8, m.attempts);
+        upsert.bind(9, now);
+        upsert.exec();
+    }
+    for (const auto& txn_id : batch.no_longer_awaiting) {
+        SQLite::Statement remove{db_, "DELETE FROM awaiting_encryption WHERE txn_id = ?"};
+        remove.bind(1, txn_id);
+        remove.exec();
+    }
     if (!batch.next_batch.empty()) {
         SQLite::Statement save{db_, "UPDATE sync_state SET next_batch = ? WHERE id = 1"};
         save.bind(1, batch.next_batch);
@@ -350,6 +378,32 @@ try {
     if (crypto_ != nullptr)
         crypto_->saved();
     return Done{};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<std::vector<std::string>> StateStore::encrypted_rooms()
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Statement query{db_, "SELECT room_id FROM rooms WHERE encrypted = 1 ORDER BY room_id"};
+    std::vector<std::string> rooms;
+    while (query.executeStep())
+        rooms.push_back(query.getColumn(0).getString());
+    return rooms;
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<std::vector<OutgoingMessage>> StateStore::awaiting_encryption()
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Statement query{db_, "SELECT 0, txn_id, room_id, event_type, content, priority, "
+                                 "source_event, entry_id, attempts FROM awaiting_encryption "
+                                 "ORDER BY created_at, txn_id"};
+    std::vector<OutgoingMessage> out;
+    while (query.executeStep())
+        out.push_back(read_outgoing(query));
+    return out;
 } catch (const std::exception& e) {
     return storage_error(e);
 }

@@ -199,7 +199,14 @@ std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
     }
     last_batch_had_events_ = !batch.value().joined.empty() || !batch.value().invited.empty() ||
                              !batch.value().left.empty();
-    if (auto done = process(batch.value(), history); !done) {
+    Result<Done> done = Done{};
+    try {
+        done = process(batch.value(), history);
+    } catch (const std::exception& e) { // a bug must not kill the sync thread (std::terminate)
+        done = Error{Error::Kind::invalid, 0, {}, std::string{"unexpected: "} + e.what(), {}};
+    }
+    last_batch_saved_ = static_cast<bool>(done);
+    if (!done) {
         if (!stop.stop_requested())
             log::get("bot.sync")
                 ->error("batch not saved, it will be handled again: {}", done.error().message);
@@ -220,7 +227,9 @@ void SyncLoop::run(std::stop_token stop)
     std::condition_variable_any wake; // only the stop token wakes it
     while (!stop.stop_requested()) {
         auto delay = run_once(stop);
-        if (between_syncs_)
+        // Not after a batch that was not saved: a commit of its own would save the crypto
+        // engine's half of that batch (events it handed out) without the batch.
+        if (between_syncs_ && last_batch_saved_)
             between_syncs_();
         // A batch with events is followed at once (the next question may already be there);
         // an empty or failed one waits a little, so a server that ignores the timeout never
@@ -249,13 +258,10 @@ Result<Done> SyncLoop::process(const SyncBatch& batch, bool history)
     writes.rooms_left = batch.left;
     if (stop_.stop_requested()) // a wait was cut short: the batch is synced again next run
         return Error{Error::Kind::transport, 0, {}, "stopping", {}};
-    // A network failure while sharing a room key is retried with the batch a few times; then
-    // the replies that still cannot be encrypted are dropped (logged), never sent in clear.
-    if (!encrypt_outgoing(writes, encryption_failures_ >= 4, true)) {
-        ++encryption_failures_;
-        return Error{Error::Kind::transport, 0, {}, "replies not encrypted yet", {}};
-    }
-    encryption_failures_ = 0;
+    // A reply whose room key cannot be shared now (network) waits in the state file; the batch
+    // is saved anyway, so that its commands never run twice.
+    encrypt_outgoing(writes, true);
+    retry_awaiting_encryption(writes);
     auto saved = store_.commit(writes);
     if (!saved)
         return saved.error();
@@ -273,8 +279,9 @@ Result<Done> SyncLoop::process(const SyncBatch& batch, bool history)
 
 Result<Done> SyncLoop::queue(SyncBatchWrites writes)
 {
-    if (!encrypt_outgoing(writes, false, false))
-        return Error{Error::Kind::transport, 0, {}, "not encrypted", {}};
+    if (!encrypt_outgoing(writes, false))
+        return Error{
+            Error::Kind::transport, 0, {}, "the room is encrypted and encryption is off", {}};
     auto saved = store_.commit(writes);
     if (saved && !writes.outgoing.empty() && wake_sender_)
         wake_sender_();
@@ -296,10 +303,9 @@ RoomInfo SyncLoop::room_info(const std::string& room_id, const SyncBatchWrites& 
     return RoomInfo{room_id, {}, false, {}, {}, false};
 }
 
-bool SyncLoop::encrypt_outgoing(SyncBatchWrites& writes, bool drop_failures, bool drop_fail_closed)
+bool SyncLoop::encrypt_outgoing(SyncBatchWrites& writes, bool drop_fail_closed)
 {
     const auto logger = log::get("bot.sync");
-    bool all = true;
     for (auto it = writes.outgoing.begin(); it != writes.outgoing.end();) {
         const auto room = room_info(it->room_id, writes);
         if (!can_reply_in(room)) { // fail closed (notes/matrix.md §4)
@@ -316,19 +322,43 @@ bool SyncLoop::encrypt_outgoing(SyncBatchWrites& writes, bool drop_failures, boo
             continue;
         }
         if (auto prepared = crypto_->prepare(*it); !prepared) {
-            logger->warn("message {} for {} not encrypted: {} {}", it->txn_id, it->room_id,
+            logger->warn("message {} for {} waits for encryption: {} {}", it->txn_id, it->room_id,
                          prepared.error().code, prepared.error().message);
-            if (drop_failures) {
-                logger->error("message {} for {} dropped: it cannot be encrypted", it->txn_id,
-                              it->room_id);
-                it = writes.outgoing.erase(it);
-                continue;
-            }
-            all = false;
+            writes.awaiting_encryption.push_back(std::move(*it));
+            it = writes.outgoing.erase(it);
+            continue;
         }
         ++it;
     }
-    return all;
+    return true;
+}
+
+void SyncLoop::retry_awaiting_encryption(SyncBatchWrites& writes)
+{
+    constexpr int max_attempts = 30; // about as many syncs: minutes, then it is given up
+    if (crypto_ == nullptr)
+        return;
+    const auto logger = log::get("bot.sync");
+    auto waiting = store_.awaiting_encryption();
+    if (!waiting) {
+        logger->warn("messages waiting for encryption unreadable: {}", waiting.error().message);
+        return;
+    }
+    for (auto& message : waiting.value()) {
+        if (std::any_of(writes.awaiting_encryption.begin(), writes.awaiting_encryption.end(),
+                        [&](const auto& m) { return m.txn_id == message.txn_id; }))
+            continue;
+        if (crypto_->prepare(message)) {
+            writes.no_longer_awaiting.push_back(message.txn_id);
+            writes.outgoing.push_back(std::move(message));
+        } else if (++message.attempts >= max_attempts) {
+            logger->error("message {} for {} given up: it could not be encrypted", message.txn_id,
+                          message.room_id);
+            writes.no_longer_awaiting.push_back(message.txn_id);
+        } else {
+            writes.awaiting_encryption.push_back(std::move(message));
+        }
+    }
 }
 
 void SyncLoop::handle_encrypted(const Event& event, const Encrypted& encrypted,

@@ -596,7 +596,7 @@ TEST_SUITE("crypto")
         CHECK(bot.http.request_count() == 0);
     }
 
-    TEST_CASE("failed room key share stores nothing and the retry shares a new session")
+    TEST_CASE("failed room key share saves the batch and the reply waits for a new session")
     {
         Time time;
         Bot bot{time};
@@ -615,26 +615,27 @@ TEST_SUITE("crypto")
         bot.http.reply(200, keys_query(bot, {&laptop, &phone}).dump());
         bot.http.reply(200, keys_claim({&phone}).dump());
         bot.http.reply(500, R"({"errcode":"M_UNKNOWN","error":"oops"})");
-        const auto failed = bot.loop().process(batch, false);
-        CHECK_FALSE(failed);
+        // The batch is saved (its command never runs twice); the reply waits, never in clear.
+        bot.process(batch);
         CHECK(bot.routes() == std::vector<std::string>{"joined_members", "keys/query", "keys/claim",
                                                        "sendToDevice"});
         const auto lost_share = bot.body_of("sendToDevice"); // what the server refused
-        CHECK(bot.loop().since() == "s1");
-        CHECK(value(bot.store.sync_token()) == "s1");
-        CHECK(bot.outbox().empty());
-        CHECK(bot.outcome("$q").empty());
-        CHECK(bot.rows("crypto_outbound_group_sessions") == 0); // the engine's changes too
-        bot.http.forget_requests();
-
-        // The same batch again, the server works: a new session, shared, then the reply.
-        bot.http.reply(200, "{}");
-        bot.process(batch);
-        CHECK(bot.routes() == std::vector<std::string>{"sendToDevice"});
-        CHECK(bot.http.unexpected() == 0);
         CHECK(bot.loop().since() == "s2");
         CHECK(value(bot.store.sync_token()) == "s2");
+        CHECK(bot.outbox().empty());
         CHECK(bot.outcome("$q") == "answered");
+        const auto waiting = value(bot.store.awaiting_encryption());
+        REQUIRE(waiting.size() == 1);
+        CHECK(waiting[0].event_type == "m.room.message");
+        CHECK(waiting[0].attempts == 0);
+        bot.http.forget_requests();
+
+        // The next batch, the server works: a new session, shared, then the reply.
+        bot.http.reply(200, "{}");
+        bot.process(sync("s3"));
+        CHECK(bot.routes() == std::vector<std::string>{"sendToDevice"});
+        CHECK(bot.http.unexpected() == 0);
+        CHECK(value(bot.store.awaiting_encryption()).empty());
         CHECK(bot.rows("crypto_outbound_group_sessions") == 1);
         const auto share = bot.body_of("sendToDevice");
         CHECK(share.at("messages").at(marie).size() == 2);
@@ -652,6 +653,25 @@ TEST_SUITE("crypto")
         CHECK(json::parse(outbox[0].content).at("session_id") == new_session);
         for (auto* device : {&laptop, &phone})
             CHECK(device->read(outbox[0]).at("content").at("m.relates_to").at("event_id") == "$q");
+    }
+
+    TEST_CASE("a room known encrypted before encryption was on is read from the server at start")
+    {
+        Time time;
+        Bot bot{time};
+        SyncBatchWrites fail_closed; // what a build without the pickle key recorded
+        fail_closed.rooms.push_back(RoomInfo{salon, {}, false, 3, {}, true});
+        REQUIRE(static_cast<bool>(bot.store.commit(fail_closed)));
+        bot.enable_crypto();
+        bot.http.reply(200, R"({"one_time_key_counts":{"signed_curve25519":0}})");
+        bot.http.reply(200, R"({"one_time_key_counts":{"signed_curve25519":50}})");
+        bot.http.reply(200, R"({"algorithm":"m.megolm.v1.aes-sha2","rotation_period_msgs":5})");
+        bot.http.reply(200, "{}"); // keys/device_signing/upload
+        bot.http.reply(200, "{}"); // keys/signatures/upload
+        REQUIRE(static_cast<bool>(bot.crypto->start()));
+        CHECK(bot.http.pending() == 0);
+        CHECK(bot.http.request(2).url.find("/state/m.room.encryption/") != std::string::npos);
+        CHECK(bot.engine->is_room_encrypted(salon));
     }
 
     TEST_CASE("crypto state is committed with the batch and survives a reopen")
@@ -724,7 +744,7 @@ TEST_SUITE("crypto")
         CHECK(bot.outbox().empty());
     }
 
-    TEST_CASE("queued event whose batch failed is answered when the batch is retried")
+    TEST_CASE("queued event whose reply cannot be encrypted yet is answered at the next batch")
     {
         Time time;
         Bot bot{time};
@@ -741,17 +761,18 @@ TEST_SUITE("crypto")
         bot.http.reply(200, keys_query(bot, {&laptop, &phone}).dump());
         bot.http.reply(200, keys_claim({&phone}).dump());
         bot.http.reply(500, R"({"errcode":"M_UNKNOWN","error":"oops"})"); // sendToDevice
-        CHECK_FALSE(bot.loop().process(batch, false));
-        CHECK(bot.outcome("$early").empty());
+        bot.process(batch); // saved: the answer waits for its room key to be shared
+        CHECK(bot.outcome("$early") == "answered");
+        CHECK(bot.outbox().empty());
+        CHECK(value(bot.store.awaiting_encryption()).size() == 1);
 
         bot.http.reply(200, "{}"); // the room key share
-        bot.http.reply(200, "{}"); // an m.dummy, if any
-        bot.process(batch);        // the same batch, as run_once syncs it again
-        CHECK(bot.outcome("$early") == "answered");
+        bot.process(sync("s3"));
         CHECK(bot.outbox().size() == 1);
+        CHECK(value(bot.store.awaiting_encryption()).empty());
     }
 
-    TEST_CASE("undecryptable notice whose batch failed is stored when the batch is retried")
+    TEST_CASE("undecryptable notice that cannot be encrypted yet is stored at the next batch")
     {
         Time time;
         Bot bot{time};
@@ -770,11 +791,12 @@ TEST_SUITE("crypto")
         bot.http.reply(200, keys_query(bot, {&laptop, &phone}).dump());
         bot.http.reply(200, keys_claim({&laptop, &phone}).dump());
         bot.http.reply(500, R"({"errcode":"M_UNKNOWN","error":"oops"})"); // sendToDevice
-        CHECK_FALSE(bot.loop().process(batch, false));
-
-        bot.http.reply(200, "{}");
         bot.process(batch);
         CHECK(bot.outcome("$lost") == "undecryptable");
+        CHECK(bot.outbox().empty());
+
+        bot.http.reply(200, "{}");
+        bot.process(sync("s3"));
         CHECK(bot.outbox().size() == 1);
     }
 }

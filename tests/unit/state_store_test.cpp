@@ -72,7 +72,7 @@ TEST_SUITE("unit")
         {
             const StateStore store{path};
         }
-        CHECK(user_version(path) == 2);
+        CHECK(user_version(path) == 3);
     }
 
     TEST_CASE("state store purges question texts before a date and keeps later ones")
@@ -126,7 +126,28 @@ TEST_SUITE("unit")
         CHECK(count(reopened) == 2);
         REQUIRE(static_cast<bool>(reopened.record_question(question(300, "troisième"))));
         CHECK(count(reopened) == 3);
-        CHECK(user_version(path) == 2);
+        CHECK(user_version(path) == 3);
+    }
+
+    TEST_CASE("state store migrates a version 2 file and keeps its rows")
+    {
+        const TempDir dir;
+        const auto path = dir.file("state.db");
+        {
+            StateStore store{path};
+            REQUIRE(static_cast<bool>(store.record_question(question(100, "avant"))));
+        }
+        {
+            SQLite::Database db{path, SQLite::OPEN_READWRITE};
+            db.exec("DROP TABLE awaiting_encryption"); // as a session-2 build left it
+            db.exec("PRAGMA user_version = 2");
+        }
+        StateStore migrated{path};
+        CHECK(user_version(path) == 3);
+        CHECK(count(migrated) == 1);
+        const auto waiting = migrated.awaiting_encryption();
+        REQUIRE(static_cast<bool>(waiting));
+        CHECK(waiting.value().empty());
     }
 
     TEST_CASE("state store refuses a database from a newer build")

@@ -82,6 +82,10 @@ struct SyncBatchWrites {
     std::vector<FeedbackRecord> feedback;
     std::vector<RoomInfo> rooms;
     std::vector<std::string> rooms_left;
+    /// Messages for encrypted rooms whose room key could not be shared yet (a network error):
+    /// kept, in clear and never sent so, until they can be encrypted (`attempts` counts).
+    std::vector<OutgoingMessage> awaiting_encryption;
+    std::vector<std::string> no_longer_awaiting; ///< txn ids encrypted (or given up) since
     std::string next_batch;
 };
 
@@ -141,6 +145,12 @@ public:
     /// transaction (notes/matrix.md §0.5: a crash never loses a room key). An empty batch just
     /// saves the engine (before an upload of new keys).
     Result<Done> commit(const SyncBatchWrites& batch);
+
+    /// The rooms known to be encrypted.
+    Result<std::vector<std::string>> encrypted_rooms();
+
+    /// The messages waiting to be encrypted, oldest first (their `id` is 0).
+    Result<std::vector<OutgoingMessage>> awaiting_encryption();
 
     /// The engine whose changes commit() saves (issue 7); null detaches it. The engine is opened
     /// on database(), the same connection, so that its writes join commit's transaction.

@@ -95,8 +95,9 @@ public:
     void set_crypto(CryptoCoordinator* crypto) { crypto_ = crypto; }
 
     /// Stores messages the bot sends on its own (reminders…) in the outbox, encrypted for the
-    /// encrypted rooms; those that cannot be (or rooms encrypted without E2EE) are refused
-    /// together: nothing is stored, the caller keeps them for later. Call on the loop's thread.
+    /// encrypted rooms (or waiting in the state file until their room key can be shared). A
+    /// message for a room encrypted while E2EE is off refuses them all: nothing is stored, the
+    /// caller keeps them for later. Call on the loop's thread.
     Result<Done> queue(SyncBatchWrites writes);
 
     /// One sync and its handling; returns how long to wait before the next one.
@@ -139,10 +140,12 @@ private:
     void handle_decrypted(const Event& event, const RoomInfo& room, SyncBatchWrites& writes);
     /// The rooms' queued events whose key arrived, and a notice for those whose key never came.
     void handle_crypto_queue(SyncBatchWrites& writes);
-    /// Encrypts the outgoing messages of encrypted rooms; false when some could not be (those
-    /// are dropped, logged, when `drop_failures`). A message for a room encrypted while E2EE is
-    /// off is dropped when `drop_fail_closed`, a failure otherwise.
-    bool encrypt_outgoing(SyncBatchWrites& writes, bool drop_failures, bool drop_fail_closed);
+    /// Encrypts the outgoing messages of encrypted rooms; those that cannot be now (network)
+    /// move to writes.awaiting_encryption. A message for a room encrypted while E2EE is off is
+    /// dropped when `drop_fail_closed`; otherwise nothing is done and false returned.
+    bool encrypt_outgoing(SyncBatchWrites& writes, bool drop_fail_closed);
+    /// The messages waiting for encryption, tried again.
+    void retry_awaiting_encryption(SyncBatchWrites& writes);
     RoomInfo room_info(const std::string& room_id, const SyncBatchWrites& writes);
     /// True when replies into `room` would be encrypted (or the room is in clear).
     bool can_reply_in(const RoomInfo& room) const;
@@ -166,7 +169,7 @@ private:
     MessageRouter router_;
     ReactionRouter reaction_router_;
     CryptoCoordinator* crypto_ = nullptr;
-    int encryption_failures_ = 0; ///< consecutive batches not saved because of encryption
+    bool last_batch_saved_ = true; ///< between_syncs work waits for a saved batch
     /// When each sender was last told their message could not be decrypted (once an hour).
     std::map<std::string, std::chrono::system_clock::time_point, std::less<>> undecryptable_told_;
     /// Those told in the batch being handled: told for good once it is saved.
