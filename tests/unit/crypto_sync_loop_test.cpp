@@ -502,6 +502,34 @@ TEST_SUITE("crypto")
         CHECK(bot.rows("crypto_seen_indexes") == 1);
     }
 
+    TEST_CASE("a lost message with malformed cleartext fields is told about without a crash")
+    {
+        Time time;
+        Bot bot{time};
+        bot.config.undecryptable_after = 1s;
+        bot.enable_crypto();
+        bot.start();
+        Device laptop{"LAPTOP", time};
+        Device phone{"PHONE", time};
+        laptop.meet(bot);
+        static_cast<void>(laptop.share_room_key_with_bot()); // lost on the way
+        auto odd = laptop.say("$odd", "!sigle EJ");
+        odd["content"]["m.relates_to"] = {{"rel_type", 1}, {"event_id", json::array()}};
+        bot.process(sync("s1", json::array({odd}), json::array(), true));
+        time.now += 2s;
+        bot.http.reply(200, joined_members().dump());
+        bot.http.reply(200, keys_query(bot, {&laptop, &phone}).dump());
+        bot.http.reply(200, keys_claim({&laptop, &phone}).dump());
+        bot.http.reply(200, "{}");
+        REQUIRE(static_cast<bool>(bot.loop().process(sync("s2"), false)));
+        CHECK(bot.outcome("$odd") == "undecryptable");
+        const auto outbox = bot.outbox();
+        REQUIRE(outbox.size() == 1);
+        laptop.receive(bot.body_of("sendToDevice"));
+        const auto notice = laptop.read(outbox[0]).at("content");
+        CHECK(notice.at("m.relates_to").at("m.in_reply_to").at("event_id") == "$odd");
+    }
+
     TEST_CASE("sender of a message whose key never comes is told in French at most hourly")
     {
         Time time;
