@@ -315,33 +315,40 @@ Result<Done> CryptoCoordinator::send_to_device(const json& body)
     return client_.send_to_device("m.room.encrypted", next_txn_id(), messages);
 }
 
-Result<Done> CryptoCoordinator::prepare(OutgoingMessage& message)
+Result<bool> CryptoCoordinator::share_room_key_if_needed(const std::string& room_id)
 {
-    if (!engine_.is_room_encrypted(message.room_id) || message.event_type == "m.room.encrypted")
-        return Done{};
-    auto members = members_of(message.room_id);
+    auto members = members_of(room_id);
     if (!members)
         return members.error();
     const std::vector<std::string> users(members.value().begin(), members.value().end());
     engine_.track_users(users);
     if (auto queried = query_outdated(users); !queried)
         return queried.error();
-    auto devices = engine_.needs_room_key_share(message.room_id, users);
+    auto devices = engine_.needs_room_key_share(room_id, users);
     if (!devices)
         return devices.error();
-    if (!devices.value().empty()) {
-        if (auto claimed = claim_sessions(devices.value()); !claimed)
-            return claimed.error();
-        auto body = engine_.share_room_key(message.room_id, devices.value());
-        if (!body)
-            return body.error();
-        // The key must reach the devices before the message (§8.6.21); if it did not, the
-        // engine believes them served: a new session is shared next time.
-        if (auto sent = send_to_device(body.value()); !sent) {
-            engine_.rotate_room_key(message.room_id);
-            return sent.error();
-        }
+    if (devices.value().empty())
+        return false;
+    if (auto claimed = claim_sessions(devices.value()); !claimed)
+        return claimed.error();
+    auto body = engine_.share_room_key(room_id, devices.value());
+    if (!body)
+        return body.error();
+    // The key must reach the devices before the message (§8.6.21); if it did not, the engine
+    // believes them served: a new session is shared next time.
+    if (auto sent = send_to_device(body.value()); !sent) {
+        engine_.rotate_room_key(room_id);
+        return sent.error();
     }
+    return true;
+}
+
+Result<Done> CryptoCoordinator::prepare(OutgoingMessage& message)
+{
+    if (!engine_.is_room_encrypted(message.room_id) || message.event_type == "m.room.encrypted")
+        return Done{};
+    if (auto shared = share_room_key_if_needed(message.room_id); !shared)
+        return shared.error();
     const auto content = json::parse(message.content, nullptr, false);
     auto encrypted = engine_.encrypt_room_event(message.room_id, message.event_type, content);
     if (!encrypted)
@@ -349,6 +356,24 @@ Result<Done> CryptoCoordinator::prepare(OutgoingMessage& message)
     message.event_type = "m.room.encrypted";
     message.content = encrypted.value().dump();
     return Done{};
+}
+
+void CryptoCoordinator::share_ahead()
+{
+    // Rooms the bot has written in (their members are known): a session due for rotation, or
+    // a member's new device, is served now rather than in front of the next reply.
+    bool shared = false;
+    for (const auto& [room_id, members] : members_) {
+        if (!engine_.is_room_encrypted(room_id))
+            continue;
+        if (auto done = share_room_key_if_needed(room_id); !done)
+            logger()->info("room key of {} not shared ahead: {}", room_id, done.error().message);
+        else
+            shared = shared || done.value();
+    }
+    if (shared)
+        if (auto saved = store_.commit({}); !saved)
+            logger()->warn("room keys shared ahead not saved: {}", saved.error().message);
 }
 
 Result<Done> CryptoCoordinator::upload_keys(std::int64_t server_count, bool server_has_fallback)

@@ -231,6 +231,8 @@ void SyncLoop::run(std::stop_token stop)
         // engine's half of that batch (events it handed out) without the batch.
         if (between_syncs_ && last_batch_saved_)
             between_syncs_();
+        if (crypto_ != nullptr && last_batch_saved_)
+            crypto_->share_ahead();
         // A batch with events is followed at once (the next question may already be there);
         // an empty or failed one waits a little, so a server that ignores the timeout never
         // makes the loop spin (style.md §6.3).

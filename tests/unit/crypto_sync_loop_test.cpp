@@ -530,6 +530,50 @@ TEST_SUITE("crypto")
         CHECK(notice.at("m.relates_to").at("m.in_reply_to").at("event_id") == "$odd");
     }
 
+    TEST_CASE("a member's new device gets the room key between syncs not before the next reply")
+    {
+        Time time;
+        Bot bot{time};
+        bot.enable_crypto();
+        bot.start();
+        Device laptop{"LAPTOP", time};
+        Device phone{"PHONE", time};
+        laptop.meet(bot);
+        bot.http.reply(200, joined_members().dump());
+        bot.http.reply(200, keys_query(bot, {&laptop, &phone}).dump());
+        bot.http.reply(200, keys_claim({&phone}).dump());
+        bot.http.reply(200, "{}");
+        bot.process(sync("s1", json::array({laptop.say("$q1", "!sigle EJ")}),
+                         json::array({laptop.share_room_key_with_bot()}), true));
+        REQUIRE(bot.outbox().size() == 1);
+        bot.http.forget_requests();
+
+        // Marie logs in on a tablet: the server says her devices changed.
+        Device tablet{"TABLET", time};
+        auto changed = sync("s2");
+        changed.crypto.devices_changed = {marie};
+        bot.process(changed);
+        CHECK(bot.http.request_count() == 0);
+        bot.http.reply(200, keys_query(bot, {&laptop, &phone, &tablet}).dump());
+        bot.http.reply(200, keys_claim({&tablet}).dump());
+        bot.http.reply(200, "{}");
+        bot.crypto->share_ahead();
+        CHECK(bot.routes() == std::vector<std::string>{"keys/query", "keys/claim", "sendToDevice"});
+        const auto shared = bot.body_of("sendToDevice");
+        CHECK(shared.at("messages").at(marie).size() == 1); // the tablet only
+        CHECK(tablet.receive(shared).at("type") == "m.room_key");
+        bot.http.forget_requests();
+        bot.crypto->share_ahead(); // nothing left to share: no request at all
+        CHECK(bot.http.request_count() == 0);
+
+        // The next reply needs no request, and the tablet reads it.
+        bot.process(sync("s3", json::array({laptop.say("$q2", "!sigle EJ")})));
+        CHECK(bot.http.request_count() == 0);
+        const auto outbox = bot.outbox();
+        REQUIRE(outbox.size() == 2);
+        CHECK(tablet.read(outbox[1]).at("content").at("m.relates_to").at("event_id") == "$q2");
+    }
+
     TEST_CASE("sender of a message whose key never comes is told in French at most hourly")
     {
         Time time;

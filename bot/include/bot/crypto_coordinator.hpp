@@ -66,12 +66,19 @@ public:
     /// being stored: a plaintext is never sent into an encrypted room.
     Result<Done> prepare(OutgoingMessage& message);
 
+    /// Between syncs, after a saved batch: in the encrypted rooms the bot writes in, a room key
+    /// due for rotation or missing on a member's new device is shared now, so that the next
+    /// reply does not wait for it.
+    void share_ahead();
+
     /// After a batch is saved: one-time keys topped up (and the fallback key renewed) as the
     /// server counts them, wedged Olm sessions unstuck with m.dummy.
     void after_commit(const CryptoSync& sync);
 
 private:
     Result<Done> query_outdated(const std::vector<std::string>& users);
+    /// Shares the room key with the members' devices that lack it; true when it did.
+    Result<bool> share_room_key_if_needed(const std::string& room_id);
     Result<Done> claim_sessions(const std::vector<crypto::DeviceKey>& devices);
     Result<Done> upload_keys(std::int64_t server_count, bool server_has_fallback);
     Result<Done> send_to_device(const nlohmann::json& body);
