@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "json_fields.hpp"
+
 namespace opalebot::bot {
 namespace {
 
@@ -16,28 +18,9 @@ std::shared_ptr<spdlog::logger> logger()
     return log::get("bot.crypto");
 }
 
-/// A string member of server or peer JSON; "" when absent or of another type (json::value
-/// throws on a type mismatch, and one malformed event must never stop the bot).
-std::string text_at(const json& j, const char* key)
-{
-    if (!j.is_object())
-        return {};
-    const auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
-}
-
-const json& object_at(const json& j, const char* key)
-{
-    static const json empty = json::object();
-    if (!j.is_object())
-        return empty;
-    const auto it = j.find(key);
-    return it != j.end() && it->is_object() ? *it : empty;
-}
-
 std::int64_t signed_curve25519_count(const json& upload_response)
 {
-    const auto& counts = object_at(upload_response, "one_time_key_counts");
+    const auto& counts = object_or_empty(upload_response, "one_time_key_counts");
     const auto it = counts.find("signed_curve25519");
     return it != counts.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
 }
@@ -88,7 +71,7 @@ Result<Done> CryptoCoordinator::start()
                 continue;
             auto state = client_.state_event(room_id, "m.room.encryption");
             const auto content = state ? json::parse(state.value(), nullptr, false) : json{};
-            if (text_at(content, "algorithm") != crypto::megolm_algorithm) {
+            if (string_at(content, "algorithm") != crypto::megolm_algorithm) {
                 logger()->warn("room {}: encryption settings unreadable, it stays silent", room_id);
                 continue;
             }
@@ -132,18 +115,18 @@ void CryptoCoordinator::receive(const CryptoSync& sync, const std::string& since
             continue;
         auto payload = engine_.on_to_device(event);
         if (!payload) {
-            logger()->warn("to-device {} from {} dropped: {}", text_at(event, "type"),
-                           text_at(event, "sender"), payload.error().message);
+            logger()->warn("to-device {} from {} dropped: {}", string_at(event, "type"),
+                           string_at(event, "sender"), payload.error().message);
             continue;
         }
-        if (text_at(payload.value(), "type") != "m.room_key_request")
+        if (string_at(payload.value(), "type") != "m.room_key_request")
             continue;
         auto answer = engine_.on_room_key_request(payload.value());
         if (!answer && answer.error().errcode == crypto::errcode::not_shared) {
             // The bot's other device has no Olm session with it yet: claim one, try again.
             const crypto::DeviceKey device{
-                text_at(payload.value(), "sender"),
-                text_at(object_at(payload.value(), "content"), "requesting_device_id")};
+                string_at(payload.value(), "sender"),
+                string_at(object_or_empty(payload.value(), "content"), "requesting_device_id")};
             if (claim_sessions({device}))
                 answer = engine_.on_room_key_request(payload.value());
         }
@@ -244,11 +227,13 @@ CryptoCoordinator::take_undecryptable(std::chrono::milliseconds max_wait)
     for (const auto& event : engine_.take_expired_events(max_wait)) {
         if (!event.is_object())
             continue;
-        Undecryptable u{
-            text_at(event, "room_id"), text_at(event, "event_id"), text_at(event, "sender"), {}};
-        const auto& relates = object_at(object_at(event, "content"), "m.relates_to");
-        if (text_at(relates, "rel_type") == "m.thread")
-            u.thread_root = text_at(relates, "event_id");
+        Undecryptable u{string_at(event, "room_id"),
+                        string_at(event, "event_id"),
+                        string_at(event, "sender"),
+                        {}};
+        const auto& relates = object_or_empty(object_or_empty(event, "content"), "m.relates_to");
+        if (string_at(relates, "rel_type") == "m.thread")
+            u.thread_root = string_at(relates, "event_id");
         out.push_back(std::move(u));
     }
     return out;
@@ -309,7 +294,7 @@ std::string CryptoCoordinator::next_txn_id()
 
 Result<Done> CryptoCoordinator::send_to_device(const json& body)
 {
-    const auto& messages = object_at(body, "messages");
+    const auto& messages = object_or_empty(body, "messages");
     if (messages.empty())
         return Done{};
     return client_.send_to_device("m.room.encrypted", next_txn_id(), messages);

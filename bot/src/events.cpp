@@ -4,30 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "json_fields.hpp"
+
 namespace opalebot::bot {
 namespace {
 
 using nlohmann::json;
-
-std::string string_at(const json& j, const char* key)
-{
-    const auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
-}
-
-std::optional<std::int64_t> integer_at(const json& j, const char* key)
-{
-    const auto it = j.find(key);
-    if (it != j.end() && it->is_number_integer())
-        return it->get<std::int64_t>();
-    return std::nullopt;
-}
-
-const json* object_at(const json& j, const char* key)
-{
-    const auto it = j.find(key);
-    return it != j.end() && it->is_object() ? &*it : nullptr;
-}
 
 TextMessage parse_text(const json& content)
 {

@@ -8,6 +8,8 @@
 #include <array>
 #include <utility>
 
+#include "json_fields.hpp"
+
 namespace opalebot::bot {
 namespace {
 
@@ -17,12 +19,6 @@ using namespace std::chrono_literals;
 constexpr std::string_view ticket_fields = "id,ref,title,status,org_id,team_id_friendlyname,"
                                            "agent_id_friendlyname,start_date,last_update,"
                                            "resolution_date,public_log";
-
-std::string string_at(const json& j, const char* key)
-{
-    const auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
-}
 
 std::string trimmed(std::string text)
 {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "json_fields.hpp"
+
 namespace opalebot::bot {
 namespace {
 
@@ -16,12 +18,6 @@ constexpr auto call_timeout = 30'000ms;
 // one is asked again then, never trusted to stall the bot for hours or to overflow.
 constexpr auto max_retry_after = 60'000ms;
 constexpr long long max_retry_after_s = 60;
-
-std::string string_at(const json& j, const char* key)
-{
-    const auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
-}
 
 Error parse_error(std::string what)
 {

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdint>
 
+#include "json_fields.hpp"
 #include <nettle/aes.h>
 #include <nettle/ctr.h>
 #include <nettle/memops.h>
@@ -69,12 +70,6 @@ Result<std::string> random_bytes(std::size_t size)
         filled += static_cast<std::size_t>(got);
     }
     return out;
-}
-
-std::string string_at(const json& j, const char* key)
-{
-    const auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
 }
 
 } // namespace
