@@ -48,6 +48,7 @@
 
 #include "itop_ticket_backend.hpp"
 #include <malloc.h>
+#include <sqlite3.h>
 
 namespace {
 
@@ -692,6 +693,10 @@ int run_kb_list(const std::filesystem::path& dir, bool as_json)
 
 int main(int argc, char** argv)
 try {
+    // About ten SQLite connections are open (state, stores, the index): by default each one
+    // reserves a page cache up front (~90 KB) that the bot's small databases never fill. Pages
+    // are then allocated as they are read. Must come before SQLite is first used.
+    sqlite3_config(SQLITE_CONFIG_PAGECACHE, nullptr, 0, 0);
     opalebot::log::init({"main", "knowledge", "commands", "bot.console", "bot.sync", "bot.sender",
                          "bot.session", "bot.events", "bot.itop", "bot.crypto"});
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ [%n] %v");

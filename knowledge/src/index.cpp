@@ -177,8 +177,12 @@ void Index::Impl::add_group(const std::vector<std::string>& members,
 void Index::Impl::build(const Glossary& glossary,
                         const std::vector<std::vector<std::string>>& synonyms)
 {
+    // FTS5 only finds candidate rows (rowid, column filters): no copy of the stems (content),
+    // no sizes (columnsize, for bm25) and no positions (phrases of one stem need none).
+    // 18 MiB less for 10 000 entries.
     db.exec("CREATE VIRTUAL TABLE docs USING fts5(titre, motscles, corps, "
-            "tokenize = 'unicode61 remove_diacritics 2')");
+            "tokenize = 'unicode61 remove_diacritics 2', content = '', columnsize = 0, "
+            "detail = column)");
 
     std::unordered_set<std::string> seen_words;
     SQLite::Transaction transaction{db};
