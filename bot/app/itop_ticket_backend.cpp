@@ -249,13 +249,11 @@ std::string format_itop_date(TimePoint at)
 ItopTicketBackend::ItopTicketBackend(bot::ItopClient& itop, const std::string& database,
                                      ItopBackendOptions options)
     : itop_(itop),
-      db_(database, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX),
+      shared_(commands::share_database(database)),
+      db_(shared_->db),
+      mutex_(shared_->mutex),
       options_(std::move(options))
 {
-    // The state file is shared with the other stores (commands/src/store_support.cpp).
-    if (database != ":memory:")
-        db_.exec("PRAGMA journal_mode = WAL");
-    db_.setBusyTimeout(5000);
     while (!options_.itop_url.empty() && options_.itop_url.back() == '/')
         options_.itop_url.pop_back();
     SQLite::Transaction transaction{db_};

@@ -2,6 +2,7 @@
 
 #include "bot/itop_client.hpp"
 #include "commands/eple_commands.hpp"
+#include "commands/shared_database.hpp"
 #include "commands/ticket_backend.hpp"
 
 #include <SQLiteCpp/Database.h>
@@ -58,9 +59,10 @@ private:
     commands::Ticket to_ticket(const bot::ItopTicket& t);
 
     bot::ItopClient& itop_;
-    SQLite::Database db_;
+    std::shared_ptr<commands::SharedDatabase> shared_; ///< the state file, shared with the stores
+    SQLite::Database& db_;
+    std::recursive_mutex& mutex_;
     ItopBackendOptions options_;
-    std::mutex mutex_;
 };
 
 /// The email behind a Tchap id: "@prenom.nom-ac-lille.fr:agent…" → "prenom.nom@ac-lille.fr"

@@ -133,7 +133,8 @@ std::vector<EpleStatus> read_statuses(SQLite::Database& db, std::string_view fil
 
 } // namespace
 
-EpleStore::EpleStore(const std::string& path) : db_(open_shared_database(path))
+EpleStore::EpleStore(const std::string& path)
+    : shared_(share_database(path)), db_(shared_->db), mutex_(shared_->mutex)
 {
     migrate();
 }

@@ -188,7 +188,9 @@ KitCampaign::KitCampaign(const std::string& path, EpleStore& eple, UserProfileSt
     : eple_(eple),
       profiles_(profiles),
       options_(std::move(options)),
-      db_(open_shared_database(path))
+      shared_(share_database(path)),
+      db_(shared_->db),
+      mutex_(shared_->mutex)
 {
     if (!find_zone(options_.zone))
         throw std::invalid_argument("unknown zone: " + options_.zone);

@@ -100,7 +100,7 @@ std::string reminder_txn_id(std::int64_t id, Instant occurrence)
 }
 
 ReminderStore::ReminderStore(const std::string& path, ReminderStoreOptions options)
-    : options_(options), db_(open_shared_database(path))
+    : options_(options), shared_(share_database(path)), db_(shared_->db), mutex_(shared_->mutex)
 {
     migrate();
 }

@@ -1,7 +1,10 @@
 #include "store_support.hpp"
 
+#include "commands/shared_database.hpp"
+
 #include <SQLiteCpp/Statement.h>
 
+#include <map>
 #include <stdexcept>
 
 namespace opalebot::commands {
@@ -15,6 +18,22 @@ SQLite::Database open_shared_database(const std::string& path)
     db.exec("PRAGMA foreign_keys = ON");
     db.setBusyTimeout(5000);
     return db;
+}
+
+std::shared_ptr<SharedDatabase> share_database(const std::string& path)
+{
+    if (path == ":memory:")
+        return std::make_shared<SharedDatabase>(open_shared_database(path));
+    // Keyed by the path as configured: every store of the bot gets the same string.
+    static std::mutex registry_mutex;
+    static std::map<std::string, std::weak_ptr<SharedDatabase>, std::less<>> open;
+    const std::lock_guard lock{registry_mutex};
+    auto& slot = open[path];
+    if (auto shared = slot.lock())
+        return shared;
+    auto shared = std::make_shared<SharedDatabase>(open_shared_database(path));
+    slot = shared;
+    return shared;
 }
 
 int table_schema_version(SQLite::Database& db, const std::string& table, int known,

@@ -62,7 +62,11 @@ std::string keyword(std::string_view text)
 
 TicketDialogues::TicketDialogues(const std::string& path, TicketBackend& backend,
                                  DialogueOptions options)
-    : db_(open_shared_database(path)), backend_(backend), options_(std::move(options))
+    : shared_(share_database(path)),
+      db_(shared_->db),
+      mutex_(shared_->mutex),
+      backend_(backend),
+      options_(std::move(options))
 {
     if (!options_.new_key)
         options_.new_key = random_key;

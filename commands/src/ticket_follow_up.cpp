@@ -62,7 +62,11 @@ std::string follow_up_message(const WatchedTicket& before, const Ticket& now)
 
 TicketFollowUp::TicketFollowUp(const std::string& path, TicketBackend& backend,
                                FollowUpOptions options)
-    : db_(open_shared_database(path)), backend_(backend), options_(std::move(options))
+    : shared_(share_database(path)),
+      db_(shared_->db),
+      mutex_(shared_->mutex),
+      backend_(backend),
+      options_(std::move(options))
 {
     migrate();
 }

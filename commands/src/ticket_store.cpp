@@ -127,7 +127,10 @@ std::string format_reference(std::int64_t id)
 }
 
 TicketStore::TicketStore(const std::string& path, Clock clock)
-    : db_(open_shared_database(path)), clock_(std::move(clock))
+    : shared_(share_database(path)),
+      db_(shared_->db),
+      mutex_(shared_->mutex),
+      clock_(std::move(clock))
 {
     migrate();
 }

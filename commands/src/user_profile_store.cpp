@@ -28,7 +28,8 @@ void ensure_user(SQLite::Database& db, const std::string& user)
 
 } // namespace
 
-UserProfileStore::UserProfileStore(const std::string& path) : db_(open_shared_database(path))
+UserProfileStore::UserProfileStore(const std::string& path)
+    : shared_(share_database(path)), db_(shared_->db), mutex_(shared_->mutex)
 {
     migrate();
 }

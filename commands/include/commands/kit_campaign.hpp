@@ -3,6 +3,7 @@
 #include "commands/eple_store.hpp"
 #include "commands/registry.hpp"
 #include "commands/reminder_time.hpp"
+#include "commands/shared_database.hpp"
 #include "commands/user_profile_store.hpp"
 #include "opalebot/result.hpp"
 
@@ -106,8 +107,9 @@ private:
     EpleStore& eple_;
     UserProfileStore& profiles_;
     KitCampaignOptions options_;
-    SQLite::Database db_;
-    std::mutex mutex_;
+    std::shared_ptr<SharedDatabase> shared_; ///< the state file, shared with the other stores
+    SQLite::Database& db_;
+    std::recursive_mutex& mutex_;
 };
 
 /// Registers `!campagne kit [<phrase> | arrêter | essai]` (admins). `clock` gives now.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "commands/reminder_time.hpp"
+#include "commands/shared_database.hpp"
 #include "opalebot/result.hpp"
 
 #include <SQLiteCpp/Database.h>
@@ -120,8 +121,9 @@ private:
     Result<bool> record_locked(std::int64_t id, Instant occurrence, bool missed);
 
     ReminderStoreOptions options_;
-    SQLite::Database db_;
-    std::mutex mutex_;
+    std::shared_ptr<SharedDatabase> shared_; ///< the state file, shared with the other stores
+    SQLite::Database& db_;
+    std::recursive_mutex& mutex_;
 };
 
 /// "rappel-12-1795500000": a reminder occurrence's Matrix transaction id, stable across restarts.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "commands/shared_database.hpp"
 #include "commands/ticket_backend.hpp"
 #include "commands/ticket_fields.hpp"
 
@@ -94,10 +95,11 @@ private:
     std::string expiry_message() const;
     bool expired(const Dialogue& dialogue) const;
 
-    SQLite::Database db_;
+    std::shared_ptr<SharedDatabase> shared_; ///< the state file, shared with the other stores
+    SQLite::Database& db_;
+    std::recursive_mutex& mutex_;
     TicketBackend& backend_;
     DialogueOptions options_;
-    std::recursive_mutex mutex_;
 };
 
 } // namespace opalebot::commands

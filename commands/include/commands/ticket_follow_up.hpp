@@ -1,5 +1,6 @@
 #pragma once
 
+#include "commands/shared_database.hpp"
 #include "commands/ticket_backend.hpp"
 
 #include <SQLiteCpp/Database.h>
@@ -62,11 +63,12 @@ private:
     void save(const WatchedTicket& watched);
     void forget(const std::string& ref);
 
-    SQLite::Database db_;
+    std::shared_ptr<SharedDatabase> shared_; ///< the state file, shared with the other stores
+    SQLite::Database& db_;
+    std::recursive_mutex& mutex_;
     TicketBackend& backend_;
     FollowUpOptions options_;
     std::optional<TimePoint> last_poll_;
-    std::mutex mutex_;
 };
 
 /// The French message for what changed between `before` and `now` (empty when nothing did).

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "commands/eple_commands.hpp"
+#include "commands/shared_database.hpp"
 #include "commands/ticket_backend.hpp"
 
 #include <SQLiteCpp/Database.h>
@@ -38,9 +39,10 @@ private:
     std::vector<Ticket> read_where(const std::string& where,
                                    const std::function<void(SQLite::Statement&)>& bind);
 
-    SQLite::Database db_;
+    std::shared_ptr<SharedDatabase> shared_; ///< the state file, shared with the other stores
+    SQLite::Database& db_;
+    std::recursive_mutex& mutex_;
     Clock clock_;
-    std::mutex mutex_;
 };
 
 /// "R-000123" → 123; nothing when `ref` is not a reference.

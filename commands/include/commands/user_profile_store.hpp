@@ -1,5 +1,6 @@
 #pragma once
 
+#include "commands/shared_database.hpp"
 #include "opalebot/result.hpp"
 
 #include <SQLiteCpp/Database.h>
@@ -47,8 +48,9 @@ public:
 private:
     void migrate();
 
-    std::mutex mutex_;
-    SQLite::Database db_;
+    std::shared_ptr<SharedDatabase> shared_; ///< the state file, shared with the other stores
+    SQLite::Database& db_;
+    std::recursive_mutex& mutex_;
 };
 
 } // namespace opalebot::commands
