@@ -36,10 +36,12 @@ std::string text_or_empty(const SQLite::Column& column)
     return column.isNull() ? std::string{} : column.getString();
 }
 
-void insert_question(SQLite::Database& db, const QuestionRecord& record)
+constexpr const char* insert_question_sql = "INSERT INTO questions (asked_at, room, sender, "
+                                            "question, kind, entry_id, score) VALUES (?, ?, ?, ?, "
+                                            "?, ?, ?)";
+
+void insert_question(SQLite::Statement& insert, const QuestionRecord& record)
 {
-    SQLite::Statement insert{db, "INSERT INTO questions (asked_at, room, sender, question, kind, "
-                                 "entry_id, score) VALUES (?, ?, ?, ?, ?, ?, ?)"};
     insert.bind(1, record.asked_at);
     insert.bind(2, record.room);
     insert.bind(3, record.sender);
@@ -66,6 +68,25 @@ OutgoingMessage read_outgoing(SQLite::Statement& row)
 }
 
 } // namespace
+
+StateStore::Cached::Cached(SQLite::Statement& statement) : statement_(statement)
+{
+    statement_.reset();
+    statement_.clearBindings();
+}
+
+StateStore::Cached::~Cached()
+{
+    static_cast<void>(statement_.tryReset());
+}
+
+StateStore::Cached StateStore::cached(const char* sql)
+{
+    auto& statement = statements_[sql];
+    if (!statement)
+        statement = std::make_unique<SQLite::Statement>(db_, sql);
+    return Cached{*statement};
+}
 
 StateStore::StateStore(const std::string& path)
     : db_(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX)
@@ -137,7 +158,7 @@ void StateStore::migrate()
 Result<Done> StateStore::record_question(const QuestionRecord& record)
 try {
     const std::lock_guard lock{mutex_};
-    insert_question(db_, record);
+    insert_question(*cached(insert_question_sql), record);
     return Done{};
 } catch (const std::exception& e) {
     return storage_error(e);
@@ -230,9 +251,9 @@ try {
 Result<bool> StateStore::is_handled(const std::string& event_id)
 try {
     const std::lock_guard lock{mutex_};
-    SQLite::Statement query{db_, "SELECT 1 FROM handled_events WHERE event_id = ?"};
-    query.bind(1, event_id);
-    return query.executeStep();
+    const auto query = cached("SELECT 1 FROM handled_events WHERE event_id = ?");
+    query->bind(1, event_id);
+    return query->executeStep();
 } catch (const std::exception& e) {
     return storage_error(e);
 }
@@ -240,11 +261,11 @@ try {
 Result<std::optional<std::string>> StateStore::sent_message(const std::string& event_id)
 try {
     const std::lock_guard lock{mutex_};
-    SQLite::Statement query{db_, "SELECT entry_id FROM sent WHERE event_id = ?"};
-    query.bind(1, event_id);
-    if (!query.executeStep())
+    const auto query = cached("SELECT entry_id FROM sent WHERE event_id = ?");
+    query->bind(1, event_id);
+    if (!query->executeStep())
         return std::optional<std::string>{};
-    return std::optional<std::string>{text_or_empty(query.getColumn(0))};
+    return std::optional<std::string>{text_or_empty(query->getColumn(0))};
 } catch (const std::exception& e) {
     return storage_error(e);
 }
@@ -252,11 +273,11 @@ try {
 Result<std::optional<std::string>> StateStore::sent_txn_id(const std::string& event_id)
 try {
     const std::lock_guard lock{mutex_};
-    SQLite::Statement query{db_, "SELECT txn_id FROM sent WHERE event_id = ?"};
-    query.bind(1, event_id);
-    if (!query.executeStep())
+    const auto query = cached("SELECT txn_id FROM sent WHERE event_id = ?");
+    query->bind(1, event_id);
+    if (!query->executeStep())
         return std::optional<std::string>{};
-    return std::optional<std::string>{query.getColumn(0).getString()};
+    return std::optional<std::string>{query->getColumn(0).getString()};
 } catch (const std::exception& e) {
     return storage_error(e);
 }
@@ -264,19 +285,19 @@ try {
 Result<std::optional<RoomInfo>> StateStore::room(const std::string& room_id)
 try {
     const std::lock_guard lock{mutex_};
-    SQLite::Statement query{db_, "SELECT inviter, is_direct, joined_members, power_levels, "
-                                 "encrypted FROM rooms WHERE room_id = ?"};
-    query.bind(1, room_id);
-    if (!query.executeStep())
+    const auto query = cached("SELECT inviter, is_direct, joined_members, power_levels, "
+                              "encrypted FROM rooms WHERE room_id = ?");
+    query->bind(1, room_id);
+    if (!query->executeStep())
         return std::optional<RoomInfo>{};
     RoomInfo info;
     info.room_id = room_id;
-    info.inviter = text_or_empty(query.getColumn(0));
-    info.is_direct = query.getColumn(1).getInt() != 0;
-    if (!query.getColumn(2).isNull())
-        info.joined_members = query.getColumn(2).getInt();
-    info.power_levels = text_or_empty(query.getColumn(3));
-    info.encrypted = query.getColumn(4).getInt() != 0;
+    info.inviter = text_or_empty(query->getColumn(0));
+    info.is_direct = query->getColumn(1).getInt() != 0;
+    if (!query->getColumn(2).isNull())
+        info.joined_members = query->getColumn(2).getInt();
+    info.power_levels = text_or_empty(query->getColumn(3));
+    info.encrypted = query->getColumn(4).getInt() != 0;
     return std::optional<RoomInfo>{std::move(info)};
 } catch (const std::exception& e) {
     return storage_error(e);
@@ -288,88 +309,88 @@ try {
     SQLite::Transaction transaction{db_};
     const auto now = now_seconds();
     for (const auto& h : batch.handled) {
-        SQLite::Statement insert{db_, "INSERT OR IGNORE INTO handled_events (event_id, room_id, "
-                                      "outcome, handled_at) VALUES (?, ?, ?, ?)"};
-        insert.bind(1, h.event_id);
-        insert.bind(2, h.room_id);
-        insert.bind(3, h.outcome);
-        insert.bind(4, now);
-        insert.exec();
+        const auto insert = cached("INSERT OR IGNORE INTO handled_events (event_id, room_id, "
+                                   "outcome, handled_at) VALUES (?, ?, ?, ?)");
+        insert->bind(1, h.event_id);
+        insert->bind(2, h.room_id);
+        insert->bind(3, h.outcome);
+        insert->bind(4, now);
+        insert->exec();
     }
     for (const auto& m : batch.outgoing) {
-        SQLite::Statement insert{
-            db_, "INSERT OR IGNORE INTO outbox (txn_id, room_id, event_type, content, priority, "
-                 "source_event, entry_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"};
-        insert.bind(1, m.txn_id);
-        insert.bind(2, m.room_id);
-        insert.bind(3, m.event_type);
-        insert.bind(4, m.content);
-        insert.bind(5, m.priority);
-        bind_text_or_null(insert, 6, m.source_event);
-        bind_text_or_null(insert, 7, m.entry_id);
-        insert.bind(8, now);
-        insert.exec();
+        const auto insert =
+            cached("INSERT OR IGNORE INTO outbox (txn_id, room_id, event_type, content, priority, "
+                   "source_event, entry_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+        insert->bind(1, m.txn_id);
+        insert->bind(2, m.room_id);
+        insert->bind(3, m.event_type);
+        insert->bind(4, m.content);
+        insert->bind(5, m.priority);
+        bind_text_or_null(*insert, 6, m.source_event);
+        bind_text_or_null(*insert, 7, m.entry_id);
+        insert->bind(8, now);
+        insert->exec();
     }
     for (const auto& q : batch.questions)
-        insert_question(db_, q);
+        insert_question(*cached(insert_question_sql), q);
     for (const auto& f : batch.feedback) {
-        SQLite::Statement insert{
-            db_, "INSERT OR REPLACE INTO feedback (target_event, sender, reaction_event, "
-                 "entry_id, vote, at) SELECT ?, ?, ?, entry_id, ?, ? FROM sent WHERE event_id = ?"};
-        insert.bind(1, f.target_event);
-        insert.bind(2, f.sender);
-        insert.bind(3, f.reaction_event);
-        insert.bind(4, f.vote);
-        insert.bind(5, f.at);
-        insert.bind(6, f.target_event);
-        insert.exec();
+        const auto insert = cached(
+            "INSERT OR REPLACE INTO feedback (target_event, sender, reaction_event, "
+            "entry_id, vote, at) SELECT ?, ?, ?, entry_id, ?, ? FROM sent WHERE event_id = ?");
+        insert->bind(1, f.target_event);
+        insert->bind(2, f.sender);
+        insert->bind(3, f.reaction_event);
+        insert->bind(4, f.vote);
+        insert->bind(5, f.at);
+        insert->bind(6, f.target_event);
+        insert->exec();
     }
     for (const auto& r : batch.rooms) {
-        SQLite::Statement upsert{
-            db_, "INSERT OR REPLACE INTO rooms (room_id, inviter, is_direct, joined_members, "
-                 "power_levels, encrypted) VALUES (?, ?, ?, ?, ?, ?)"};
-        upsert.bind(1, r.room_id);
-        bind_text_or_null(upsert, 2, r.inviter);
-        upsert.bind(3, r.is_direct ? 1 : 0);
+        const auto upsert =
+            cached("INSERT OR REPLACE INTO rooms (room_id, inviter, is_direct, joined_members, "
+                   "power_levels, encrypted) VALUES (?, ?, ?, ?, ?, ?)");
+        upsert->bind(1, r.room_id);
+        bind_text_or_null(*upsert, 2, r.inviter);
+        upsert->bind(3, r.is_direct ? 1 : 0);
         if (r.joined_members)
-            upsert.bind(4, *r.joined_members);
+            upsert->bind(4, *r.joined_members);
         else
-            upsert.bind(4);
-        bind_text_or_null(upsert, 5, r.power_levels);
-        upsert.bind(6, r.encrypted ? 1 : 0);
-        upsert.exec();
+            upsert->bind(4);
+        bind_text_or_null(*upsert, 5, r.power_levels);
+        upsert->bind(6, r.encrypted ? 1 : 0);
+        upsert->exec();
     }
     for (const auto& room_id : batch.rooms_left) {
-        SQLite::Statement remove{db_, "DELETE FROM rooms WHERE room_id = ?"};
-        remove.bind(1, room_id);
-        remove.exec();
+        const auto remove = cached("DELETE FROM rooms WHERE room_id = ?");
+        remove->bind(1, room_id);
+        remove->exec();
     }
     for (const auto& m : batch.awaiting_encryption) {
-        SQLite::Statement upsert{
-            db_, "INSERT INTO awaiting_encryption (txn_id, room_id, event_type, content, "
-                 "priority, source_event, entry_id, attempts, created_at) VALUES "
-                 "(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (txn_id) DO UPDATE SET "
-                 "attempts = excluded.attempts"};
-        upsert.bind(1, m.txn_id);
-        upsert.bind(2, m.room_id);
-        upsert.bind(3, m.event_type);
-        upsert.bind(4, m.content);
-        upsert.bind(5, m.priority);
-        bind_text_or_null(upsert, 6, m.source_event);
-        bind_text_or_null(upsert, 7, m.entry_id);
-        upsert.bind(8, m.attempts);
-        upsert.bind(9, now);
-        upsert.exec();
+        const auto upsert =
+            cached("INSERT INTO awaiting_encryption (txn_id, room_id, event_type, content, "
+                   "priority, source_event, entry_id, attempts, created_at) VALUES "
+                   "(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (txn_id) DO UPDATE SET "
+                   "attempts = excluded.attempts");
+        upsert->bind(1, m.txn_id);
+        upsert->bind(2, m.room_id);
+        upsert->bind(3, m.event_type);
+        upsert->bind(4, m.content);
+        upsert->bind(5, m.priority);
+        bind_text_or_null(*upsert, 6, m.source_event);
+        bind_text_or_null(*upsert, 7, m.entry_id);
+        upsert->bind(8, m.attempts);
+        upsert->bind(9, now);
+        upsert->exec();
     }
     for (const auto& txn_id : batch.no_longer_awaiting) {
-        SQLite::Statement remove{db_, "DELETE FROM awaiting_encryption WHERE txn_id = ?"};
-        remove.bind(1, txn_id);
-        remove.exec();
+        const auto remove = cached("DELETE FROM awaiting_encryption WHERE txn_id = ?");
+        remove->bind(1, txn_id);
+        remove->exec();
     }
     if (!batch.next_batch.empty()) {
-        SQLite::Statement save{db_, "UPDATE sync_state SET next_batch = ? WHERE id = 1"};
-        save.bind(1, batch.next_batch);
-        save.exec();
+        const auto save = cached("UPDATE sync_state SET next_batch = ? WHERE id = 1");
+        save->bind(1, batch.next_batch);
+        save->exec();
     }
     if (crypto_ != nullptr && crypto_->has_unsaved_changes())
         if (auto persisted = crypto_->persist(db_); !persisted)
@@ -397,12 +418,12 @@ try {
 Result<std::vector<OutgoingMessage>> StateStore::awaiting_encryption()
 try {
     const std::lock_guard lock{mutex_};
-    SQLite::Statement query{db_, "SELECT 0, txn_id, room_id, event_type, content, priority, "
-                                 "source_event, entry_id, attempts FROM awaiting_encryption "
-                                 "ORDER BY created_at, txn_id"};
+    const auto query = cached("SELECT 0, txn_id, room_id, event_type, content, priority, "
+                              "source_event, entry_id, attempts FROM awaiting_encryption "
+                              "ORDER BY created_at, txn_id");
     std::vector<OutgoingMessage> out;
-    while (query.executeStep())
-        out.push_back(read_outgoing(query));
+    while (query->executeStep())
+        out.push_back(read_outgoing(*query));
     return out;
 } catch (const std::exception& e) {
     return storage_error(e);
@@ -417,12 +438,12 @@ void StateStore::attach_crypto(crypto::Engine* engine)
 Result<std::optional<OutgoingMessage>> StateStore::next_outgoing()
 try {
     const std::lock_guard lock{mutex_};
-    SQLite::Statement query{db_, "SELECT id, txn_id, room_id, event_type, content, priority, "
-                                 "source_event, entry_id, attempts FROM outbox "
-                                 "ORDER BY priority, id LIMIT 1"};
-    if (!query.executeStep())
+    const auto query = cached("SELECT id, txn_id, room_id, event_type, content, priority, "
+                              "source_event, entry_id, attempts FROM outbox "
+                              "ORDER BY priority, id LIMIT 1");
+    if (!query->executeStep())
         return std::optional<OutgoingMessage>{};
-    return std::optional<OutgoingMessage>{read_outgoing(query)};
+    return std::optional<OutgoingMessage>{read_outgoing(*query)};
 } catch (const std::exception& e) {
     return storage_error(e);
 }
@@ -439,18 +460,18 @@ Result<Done> StateStore::mark_sent(const OutgoingMessage& message, const std::st
 try {
     const std::lock_guard lock{mutex_};
     SQLite::Transaction transaction{db_};
-    SQLite::Statement insert{db_, "INSERT OR IGNORE INTO sent (event_id, room_id, txn_id, "
-                                  "source_event, entry_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)"};
-    insert.bind(1, event_id);
-    insert.bind(2, message.room_id);
-    insert.bind(3, message.txn_id);
-    bind_text_or_null(insert, 4, message.source_event);
-    bind_text_or_null(insert, 5, message.entry_id);
-    insert.bind(6, now_seconds());
-    insert.exec();
-    SQLite::Statement remove{db_, "DELETE FROM outbox WHERE id = ?"};
-    remove.bind(1, message.id);
-    remove.exec();
+    const auto insert = cached("INSERT OR IGNORE INTO sent (event_id, room_id, txn_id, "
+                               "source_event, entry_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)");
+    insert->bind(1, event_id);
+    insert->bind(2, message.room_id);
+    insert->bind(3, message.txn_id);
+    bind_text_or_null(*insert, 4, message.source_event);
+    bind_text_or_null(*insert, 5, message.entry_id);
+    insert->bind(6, now_seconds());
+    insert->exec();
+    const auto remove = cached("DELETE FROM outbox WHERE id = ?");
+    remove->bind(1, message.id);
+    remove->exec();
     transaction.commit();
     return Done{};
 } catch (const std::exception& e) {
@@ -460,9 +481,9 @@ try {
 Result<Done> StateStore::drop_outgoing(std::int64_t id)
 try {
     const std::lock_guard lock{mutex_};
-    SQLite::Statement remove{db_, "DELETE FROM outbox WHERE id = ?"};
-    remove.bind(1, id);
-    remove.exec();
+    const auto remove = cached("DELETE FROM outbox WHERE id = ?");
+    remove->bind(1, id);
+    remove->exec();
     return Done{};
 } catch (const std::exception& e) {
     return storage_error(e);
@@ -471,9 +492,9 @@ try {
 Result<Done> StateStore::count_attempt(std::int64_t id)
 try {
     const std::lock_guard lock{mutex_};
-    SQLite::Statement update{db_, "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?"};
-    update.bind(1, id);
-    update.exec();
+    const auto update = cached("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?");
+    update->bind(1, id);
+    update->exec();
     return Done{};
 } catch (const std::exception& e) {
     return storage_error(e);

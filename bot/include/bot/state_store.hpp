@@ -3,11 +3,14 @@
 #include "opalebot/result.hpp"
 
 #include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace opalebot::bot {
@@ -173,10 +176,29 @@ public:
     Result<int> purge_ledger(std::int64_t before);
 
 private:
+    /// A statement of the per-message path (ledger, outbox, rooms), prepared once and kept:
+    /// parsing SQL was the bot's first CPU cost (perf). Reset and unbound when taken, reset when
+    /// dropped, so that a read never keeps its snapshot.
+    class Cached {
+    public:
+        explicit Cached(SQLite::Statement& statement);
+        ~Cached();
+        Cached(const Cached&) = delete;
+        Cached& operator=(const Cached&) = delete;
+        SQLite::Statement& operator*() const noexcept { return statement_; }
+        SQLite::Statement* operator->() const noexcept { return &statement_; }
+
+    private:
+        SQLite::Statement& statement_;
+    };
+    /// Callers hold mutex_ (statements are shared by the sync and sender threads).
+    Cached cached(const char* sql);
+
     void migrate();
     std::recursive_mutex mutex_;
     crypto::Engine* crypto_ = nullptr;
     SQLite::Database db_;
+    std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_; ///< by SQL
 };
 
 } // namespace opalebot::bot
