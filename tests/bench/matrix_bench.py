@@ -2,10 +2,13 @@
 Synapse, in plaintext rooms and in end-to-end encrypted ones (issues 3 and 7).
 
 Run by tests/bench/matrix_bench.sh, which makes the virtualenv. It starts a Synapse (the e2e
-harness, tests/e2e/harness.py) and four bots, each on its own account and in its own room with
+harness, tests/e2e/harness.py) and five bots, each on its own account and in its own room with
 the user:
   opale-bot            plaintext room;
   nio bot              plaintext room (tests/bench/nio_bot.py; the comparison of issue 3);
+  nio bot, same fiche  plaintext room, a nio bot that answers with opale-bot's reply (the fiche,
+                       text and HTML, taken from a first question to opale-bot): the frameworks
+                       compared with the same reply to carry;
   opale-bot encrypted  encrypted room (m.megolm.v1.aes-sha2), a second opale-bot process;
   nio bot encrypted    encrypted room, a second nio bot with encryption on (nio_bot.py STORE_DIR).
 The user asks 20 warm-up questions then N measured ones (200) to each bot, one question at a
@@ -20,6 +23,8 @@ A reply crosses the server twice, so 2 x echo is the floor. Peak RSS is VmHWM of
 process served its own room only.
 Usage: matrix_bench.py OPALE_BOT KB_DIR [N]"""
 import asyncio
+import json
+import os
 import shutil
 import sys
 import tempfile
@@ -38,6 +43,7 @@ ENCRYPTION = {"type": "m.room.encryption", "state_key": "",
               "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 # name: (account, encrypted room)
 BOTS = {"opale-bot": (harness.BOT, False), "nio-bot": ("@niobot:localhost", False),
+        "nio-bot same fiche": ("@niofiche:localhost", False),
         "opale-bot encrypted": ("@botcrypto:localhost", True),
         "nio-bot encrypted": ("@niocrypto:localhost", True)}
 
@@ -81,6 +87,7 @@ class User:
         self.client = human.client
         self.since = self.client.next_batch
         self.undecrypted = []  # MegolmEvents still waiting for their room key
+        self.last_reply = None  # the source of the last reply ask() saw
 
     async def sync(self):
         """One /sync; returns (the time it returned, the timeline events of each room), the
@@ -158,6 +165,7 @@ class User:
                         relates.get("m.in_reply_to", {}).get("event_id") == event_id:
                     reply = now - start
                     answered_ts = source.get("origin_server_ts")
+                    self.last_reply = source
                     decrypted = getattr(event, "decrypted", False)
                     late_key = getattr(event, "late_key", False)
             if now > deadline:
@@ -184,10 +192,11 @@ async def measure(user, rooms, count, warmup):
     return runs
 
 
-async def start_nio_bot(procs, synapse, work, name, user_id, store=None):
+async def start_nio_bot(procs, synapse, work, name, user_id, store=None, reply_file=None):
     log = work / f"{name}.log"
     argv = [sys.executable, str(HERE / "nio_bot.py"), synapse.url, user_id, "bench-password"]
-    proc = procs.start(name, argv + ([str(store)] if store else []), log, work)
+    env = dict(os.environ, REPLY_CONTENT_FILE=str(reply_file)) if reply_file else None
+    proc = procs.start(name, argv + ([str(store)] if store else []), log, work, env)
     for _ in range(300):
         if "ready" in log.read_text(errors="replace"):
             return proc
@@ -216,6 +225,7 @@ async def start_opale_bot(binary, kb, work, synapse, account):
 
 async def setup_and_measure(binary, kb, count, warmup):
     work = Path(tempfile.mkdtemp(prefix="opalebot-bench."))
+    fiche_file = work / "fiche.json"
     procs = harness.Procs(work)
     all_procs = [procs]
     user = None
@@ -236,13 +246,20 @@ async def setup_and_measure(binary, kb, count, warmup):
                 pids[name] = bot_procs.running["bot"].pid
             else:
                 store = work / "nio" / name.replace(" ", "-") if encrypted else None
+                fiche = fiche_file if name == "nio-bot same fiche" else None
                 pids[name] = (await start_nio_bot(procs, synapse, work, name.replace(" ", "-"),
-                                                  account, store)).pid
+                                                  account, store, fiche)).pid
         user = User(await harness.Human.login(synapse.url, "alice", "bench-password",
                                               work / "nio" / "alice"))
         rooms = {name: (await user.room_with(account, encrypted), account)
                  for name, (account, encrypted) in BOTS.items()}
         await user.wait_joined({room_id: bot_id for room_id, bot_id in rooms.values()})
+        # A first question to opale-bot: its reply's content becomes the reply of the nio bot
+        # that answers with the same fiche.
+        await user.ask(*rooms["opale-bot"], -1)
+        fiche = {key: value for key, value in user.last_reply["content"].items()
+                 if key not in ("m.relates_to", "m.mentions")}
+        fiche_file.write_text(json.dumps(fiche, ensure_ascii=False), encoding="utf-8")
         runs = await measure(user, rooms, count, warmup)
         return runs, {name: memory(pid) for name, pid in pids.items()}
     finally:
@@ -283,9 +300,12 @@ async def main():
     print(line("(a) echo (user's own msg)", all_echoes))
     print(line("(b) opale-bot reply", opale.replies))
     print(line("(c) nio bot reply (fixed)", nio.replies))
+    same = results["nio-bot same fiche"]
+    print(line("(c2) nio bot, same fiche", same.replies))
     print("  server timestamps, reply minus question (origin_server_ts):")
     print(line("  opale-bot", opale.server_side))
     print(line("  nio bot", nio.server_side))
+    print(line("  nio bot, same fiche", same.server_side))
     overhead = percentile(opale.replies, 50) - 2 * percentile(all_echoes, 50)
     print(f"  opale-bot overhead at p50, (b) - 2 x (a): {overhead:.1f} ms (target <= 10 ms)")
     opale_rss, nio_rss = rss["opale-bot"]["peak"], rss["nio-bot"]["peak"]
@@ -302,6 +322,9 @@ async def main():
     }
     for name, ok in checks.items():
         print(f"  target {name}: {'met' if ok else 'MISSED'}")
+    for p in (50, 99):
+        print(f"  with the same fiche to carry, (b) - (c2) at p{p}: "
+              f"{percentile(opale.replies, p) - percentile(same.replies, p):+.1f} ms")
 
     crypt, nio_crypt = results["opale-bot encrypted"], results["nio-bot encrypted"]
     print("Encrypted rooms (m.megolm.v1.aes-sha2; a reply counts once the user decrypted it):")

@@ -1,8 +1,12 @@
 """The comparison bot of the Matrix benchmark: what a user would write with matrix-nio instead of
 opale-bot. It joins on invite and answers every message that mentions it with a fixed text, as a
 threaded reply. With STORE_DIR it runs with end-to-end encryption (vodozemac, keys kept there)
-and also answers in encrypted rooms. Usage: nio_bot.py HOMESERVER USER_ID PASSWORD [STORE_DIR]"""
+and also answers in encrypted rooms. With REPLY_CONTENT_FILE in its environment it answers with
+the message content that file holds once it exists (the benchmark puts opale-bot's fiche there,
+to compare the frameworks with the same reply). Usage: nio_bot.py HOMESERVER USER_ID PASSWORD
+[STORE_DIR]"""
 import asyncio
+import json
 import os
 import sys
 
@@ -34,13 +38,23 @@ async def main(homeserver: str, user_id: str, password: str, store: str | None) 
             # keys the room key would not be shared with them and the reply would be unreadable.
             await client.keys_query()
         await client.room_send(room.room_id, "m.room.message", {
-            "msgtype": "m.notice",
-            "body": "Réponse fixe.",
+            **reply_content(),
             "m.mentions": {"user_ids": [event.sender]},
             "m.relates_to": {"rel_type": "m.thread", "event_id": event.event_id,
                              "is_falling_back": True,
                              "m.in_reply_to": {"event_id": event.event_id}},
         }, ignore_unverified_devices=True)
+
+    reply_file = os.environ.get("REPLY_CONTENT_FILE")
+    reply = {"msgtype": "m.notice", "body": "Réponse fixe."}
+
+    def reply_content() -> dict:
+        nonlocal reply, reply_file
+        if reply_file and os.path.exists(reply_file):
+            with open(reply_file, encoding="utf-8") as f:
+                reply = json.load(f)
+            reply_file = None  # read once
+        return dict(reply)
 
     client.add_event_callback(on_invite, InviteMemberEvent)
     client.add_event_callback(on_message, RoomMessageText)
