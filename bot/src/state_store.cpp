@@ -52,6 +52,19 @@ void insert_question(SQLite::Statement& insert, const QuestionRecord& record)
     insert.exec();
 }
 
+/// Parameters 1 to 7 of an outbox or awaiting_encryption row: txn_id, room_id, event_type,
+/// content, priority, source_event, entry_id.
+void bind_message(SQLite::Statement& statement, const OutgoingMessage& m)
+{
+    statement.bind(1, m.txn_id);
+    statement.bind(2, m.room_id);
+    statement.bind(3, m.event_type);
+    statement.bind(4, m.content);
+    statement.bind(5, m.priority);
+    bind_text_or_null(statement, 6, m.source_event);
+    bind_text_or_null(statement, 7, m.entry_id);
+}
+
 OutgoingMessage read_outgoing(SQLite::Statement& row)
 {
     OutgoingMessage m;
@@ -321,13 +334,7 @@ try {
         const auto insert =
             cached("INSERT OR IGNORE INTO outbox (txn_id, room_id, event_type, content, priority, "
                    "source_event, entry_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-        insert->bind(1, m.txn_id);
-        insert->bind(2, m.room_id);
-        insert->bind(3, m.event_type);
-        insert->bind(4, m.content);
-        insert->bind(5, m.priority);
-        bind_text_or_null(*insert, 6, m.source_event);
-        bind_text_or_null(*insert, 7, m.entry_id);
+        bind_message(*insert, m);
         insert->bind(8, now);
         insert->exec();
     }
@@ -371,13 +378,7 @@ try {
                    "priority, source_event, entry_id, attempts, created_at) VALUES "
                    "(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (txn_id) DO UPDATE SET "
                    "attempts = excluded.attempts");
-        upsert->bind(1, m.txn_id);
-        upsert->bind(2, m.room_id);
-        upsert->bind(3, m.event_type);
-        upsert->bind(4, m.content);
-        upsert->bind(5, m.priority);
-        bind_text_or_null(*upsert, 6, m.source_event);
-        bind_text_or_null(*upsert, 7, m.entry_id);
+        bind_message(*upsert, m);
         upsert->bind(8, m.attempts);
         upsert->bind(9, now);
         upsert->exec();
