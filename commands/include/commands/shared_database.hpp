@@ -9,7 +9,7 @@
 namespace opalebot::commands {
 
 /// The connection to the bot's state file that the stores of a process share. One connection
-/// per store kept its own copy of the schema and of the pages it had read: 0.4 MiB for eight.
+/// per store kept its own copy of the schema and of the pages it had read: 0.5 MiB for eight.
 /// A store holds `mutex` for the whole of a method (statements and its transaction), so that no
 /// other thread's statement lands inside that transaction; it is recursive because a store may
 /// read another one inside its own transaction (the kit campaign reads the EPLE statuses).
