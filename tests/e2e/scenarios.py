@@ -25,9 +25,9 @@ from harness import (BOT, Bot, BotSettings, Human, Procs, Results, Synapse, in_r
                      relates, tail, wait_for)
 
 ALICE, BOB, MALLORY, ADMIN = (f"@{u}:localhost" for u in ("alice", "bob", "mallory", "admin"))
-# Questions with known answers: the shared dev set, else the repository's paraphrase fixture.
+# Questions with known answers: the dev set, then the paraphrase fixture (copies in the repository).
 _HERE = Path(__file__).resolve().parent
-QUESTION_SETS = [_HERE.parents[2] / "shared" / "eval" / "kb-dev.tsv",
+QUESTION_SETS = [_HERE.parent / "fixtures" / "kb-dev.tsv",
                  _HERE.parent / "fixtures" / "kb-paraphrases.tsv"]
 
 # Synapse's rc_message for the rate-limit scenario (g): well below the bot's own budget

@@ -81,7 +81,7 @@ TEST_SUITE("kb")
 {
     TEST_CASE("every topic of kb-topics.tsv has its entry")
     {
-        std::ifstream in{OPALEBOT_SHARED_DIR "/eval/kb-topics.tsv"};
+        std::ifstream in{OPALEBOT_SOURCE_DIR "/tests/fixtures/kb-topics.tsv"};
         REQUIRE(in.good());
         std::set<std::string> ids;
         for (const auto& entry : shipped_answerer().entries())
@@ -100,7 +100,7 @@ TEST_SUITE("kb")
     TEST_CASE("dev set: at least 90 percent top-1 and no out-of-scope answer")
     {
         const auto figures =
-            evaluate("kb-dev", read_questions(OPALEBOT_SHARED_DIR "/eval/kb-dev.tsv"));
+            evaluate("kb-dev", read_questions(OPALEBOT_SOURCE_DIR "/tests/fixtures/kb-dev.tsv"));
         CHECK(figures.in_scope > 0);
         CHECK(figures.accuracy() >= 90.0);
         CHECK(figures.wrongly_answered == 0);
