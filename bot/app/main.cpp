@@ -633,6 +633,7 @@ int run_ask(const std::filesystem::path& kb_dir, const std::string& question, bo
     }
     nlohmann::json out{{"answer", nullptr},
                        {"kind", knowledge::to_string(answer.kind)},
+                       {"confidence", knowledge::confidence_of(answer)},
                        {"score", answer.score},
                        {"runner_up", answer.runner_up},
                        {"alternatives", answer.alternatives},

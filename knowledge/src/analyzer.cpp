@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <stdexcept>
+#include <unordered_set>
 
 namespace opalebot::knowledge {
 
@@ -31,6 +32,11 @@ std::string Analyzer::stem(std::string_view folded_word) const
     // Short words are acronyms (EJ, DP, TR) or numbers: the stemmer would only damage them.
     if (folded_word.size() <= 3)
         return std::string{folded_word};
+    // Snowball gives "formation" the stem of "format" (a file format): training is not a format.
+    static const std::unordered_set<std::string_view> training{
+        "formation", "formations", "formateur", "formateurs", "formatrice", "formatrices"};
+    if (training.contains(folded_word))
+        return "formation";
     const auto* stemmed = sb_stemmer_stem(stemmer_->handle.get(),
                                           reinterpret_cast<const sb_symbol*>(folded_word.data()),
                                           static_cast<int>(folded_word.size()));

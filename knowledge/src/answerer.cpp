@@ -12,18 +12,6 @@ namespace {
 // still get a quick answer.
 constexpr std::size_t max_question_bytes = 2000;
 
-bool is_politeness(std::string_view word)
-{
-    static const std::unordered_set<std::string_view> words{
-        "merci",   "beaucoup", "remercie", "remerciements", "thanks", "thx",    "bonjour",
-        "bonsoir", "salut",    "coucou",   "hello",         "hi",     "bjr",    "slt",
-        "bonne",   "journee",  "soiree",   "semaine",       "tous",   "toutes", "monde",
-        "super",   "top",      "parfait",  "genial",        "cool",   "nickel", "ok",
-        "okay",    "accord",   "bravo",    "infiniment",    "mille",  "encore", "bot",
-        "opale"};
-    return words.contains(word);
-}
-
 bool is_thanks(std::string_view word)
 {
     return word == "merci" || word == "remercie" || word == "remerciements" || word == "thanks" ||
@@ -70,6 +58,8 @@ std::string_view to_string(Answer::Kind kind)
     switch (kind) {
     case Answer::Kind::entry:
         return "entree";
+    case Answer::Kind::probable:
+        return "probable";
     case Answer::Kind::glossary:
         return "glossaire";
     case Answer::Kind::greeting:
@@ -84,17 +74,48 @@ std::string_view to_string(Answer::Kind kind)
     return "vide";
 }
 
+std::string_view confidence_of(const Answer& answer)
+{
+    switch (answer.kind) {
+    case Answer::Kind::entry:
+        return "sure";
+    case Answer::Kind::probable:
+        return "probable";
+    default:
+        return "none";
+    }
+}
+
 Answerer::Answerer(KnowledgeBase base, Thresholds thresholds)
     : glossary_(std::move(base.glossary)),
-      index_(std::move(base.entries), glossary_, base.synonyms),
+      synonyms_(std::move(base.synonyms)),
+      index_(std::move(base.entries), glossary_, synonyms_),
       thresholds_(thresholds)
 {}
 
 void Answerer::replace(KnowledgeBase base)
 {
+    for (const auto& [id, question] : learned_)
+        for (auto& entry : base.entries)
+            if (entry.id == id)
+                entry.paraphrases.push_back(question);
     Index index{std::move(base.entries), base.glossary, base.synonyms};
     glossary_ = std::move(base.glossary);
+    synonyms_ = std::move(base.synonyms);
     index_ = std::move(index);
+}
+
+bool Answerer::learn(const std::string& entry_id, const std::string& question)
+{
+    auto entries_now = entries();
+    const auto it = std::find_if(entries_now.begin(), entries_now.end(),
+                                 [&](const Entry& e) { return e.id == entry_id; });
+    if (it == entries_now.end())
+        return false;
+    it->paraphrases.push_back(question);
+    index_ = Index{std::move(entries_now), glossary_, synonyms_};
+    learned_.emplace_back(entry_id, question);
+    return true;
 }
 
 const Entry* Answerer::find_entry(std::string_view id) const
@@ -113,7 +134,7 @@ std::optional<std::string> Answerer::asked_acronym(std::string_view question) co
     for (const auto& word : words) {
         if (is_definition_word(word))
             asks_meaning = true;
-        else if (!is_stop_word(word) && !is_politeness(word))
+        else if (!is_stop_word(word) && !is_chatter(word))
             content.push_back(word);
     }
     if (content.size() != 1)
@@ -158,7 +179,7 @@ Answer Answerer::ask(std::string_view raw_question)
         return answer;
     }
     if (std::all_of(words.begin(), words.end(),
-                    [](const auto& w) { return is_stop_word(w) || is_politeness(w); })) {
+                    [](const auto& w) { return is_stop_word(w) || is_chatter(w); })) {
         const bool thanks =
             std::any_of(words.begin(), words.end(), [](const auto& w) { return is_thanks(w); });
         answer.kind = thanks ? Answer::Kind::thanks : Answer::Kind::greeting;
@@ -173,21 +194,49 @@ Answer Answerer::ask(std::string_view raw_question)
     const auto& all = entries();
     answer.score = hits.empty() ? 0 : hits.front().score;
     answer.runner_up = hits.size() > 1 ? hits[1].score : 0;
-    const bool confident =
-        !hits.empty() && hits.front().score >= thresholds_.answer &&
-        (hits.size() == 1 || hits.front().score - hits[1].score >= thresholds_.margin);
-    for (std::size_t k = confident ? 1 : 0; k < hits.size() && answer.alternatives.size() < 3; ++k)
+    const double lead = answer.score > 0 ? (answer.score - answer.runner_up) / answer.score : 0;
+    const double evidence = hits.empty() ? 0 : hits.front().evidence;
+    const auto& t = thresholds_;
+    const bool sure =
+        !hits.empty() && answer.score >= t.answer && lead >= t.margin && evidence >= t.evidence;
+    const bool probable =
+        !sure && !hits.empty() &&
+        ((answer.score >= t.probable && lead >= t.probable_margin &&
+          evidence >= t.probable_evidence) ||
+         (evidence >= t.long_evidence && lead >= t.long_margin && answer.score >= t.long_score));
+    const bool shown = sure || probable;
+    for (std::size_t k = shown ? 1 : 0; k < hits.size() && answer.alternatives.size() < 3; ++k)
         if (hits[k].score >= thresholds_.suggest)
             answer.alternatives.push_back(all[hits[k].entry].id);
-    if (confident) {
+    if (sure) {
         answer.kind = Answer::Kind::entry;
         answer.entry_id = all[hits.front().entry].id;
         answer.text = entry_reply(all[hits.front().entry]);
+    } else if (probable) {
+        answer.kind = Answer::Kind::probable;
+        answer.entry_id = all[hits.front().entry].id;
+        if (answer.alternatives.size() > 2)
+            answer.alternatives.resize(2);
+        answer.text = probable_reply(all[hits.front().entry], answer.alternatives);
     } else {
         answer.kind = Answer::Kind::unknown;
         answer.text = unknown_reply(answer.alternatives);
     }
     return answer;
+}
+
+std::string Answerer::probable_reply(const Entry& entry,
+                                     const std::vector<std::string>& others) const
+{
+    std::string text =
+        "Je pense que cette fiche répond à votre question :\n\n" + entry_reply(entry);
+    std::string see_also;
+    for (const auto& id : others)
+        if (const auto* other = find_entry(id))
+            see_also += "- " + other->titre + " (`!fiche " + id + "`)\n";
+    if (!see_also.empty())
+        text += "\n\nSi ce n'est pas cela, voyez aussi :\n" + see_also;
+    return text;
 }
 
 std::string Answerer::entry_reply(const Entry& entry) const

@@ -29,8 +29,16 @@ constexpr double body_match = 0.4;
 // An alternative the user did not type counts a little less than the words typed.
 constexpr double synonym_factor = 0.9;
 constexpr double typo_factor = 0.85;
+constexpr double elision_factor = 0.95;     // "lintegration": the apostrophe left out
+constexpr double abbreviation_factor = 0.8; // "fctr": the vowels left out
 // Words that say "how do I" rather than what about: they weigh little either way.
 constexpr double generic_factor = 0.25;
+// A word only entry bodies mention is context ("collège", "septembre"), seldom the topic.
+constexpr double context_factor = 0.5;
+// A word the base never uses weighs more than the rarest word of the base: two or three of them
+// mean the question is about something else ("ticket de cantine perdu"). Narrative around a
+// question is mostly chatter or stop words, which weigh nothing.
+constexpr double unknown_factor = 1.3;
 constexpr std::size_t max_match_terms = 6;
 
 bool is_generic(std::string_view word)
@@ -41,7 +49,8 @@ bool is_generic(std::string_view word)
         "expliquer", "info",       "infos",       "information", "informations", "renseignement",
         "question",  "questions",  "probleme",    "problemes",   "souci",        "soucis",
         "opale",     "logiciel",   "application", "utiliser",    "trouver",      "aider",
-        "aide",      "mettre",     "place",       "fonctionne",  "marche",       "dire",
+        "aide",      "mettre",     "place",       "fonctionne",  "fait",         "dire",
+        "fais",      "faites",     "faisons",     "font",        "faudrait",     "arrive",
         "sert",      "servir",     "quelqu",      "moyen",       "suivre"};
     return generic.contains(word);
 }
@@ -55,7 +64,19 @@ struct Alternative {
 struct Concept {
     std::vector<Alternative> alternatives;
     double weight = 0;
+    WordRole role = WordRole::unknown;
 };
+
+bool has_unknown(const Alternative& alternative)
+{
+    return std::find(alternative.terms.begin(), alternative.terms.end(), unknown_term) !=
+           alternative.terms.end();
+}
+
+bool is_vowel(char c)
+{
+    return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'y';
+}
 
 struct Document {
     std::vector<TermId> title;  ///< sorted, unique
@@ -150,7 +171,12 @@ struct Index::Impl {
     void add_group(const std::vector<std::string>& members, std::unordered_set<std::string>& seen);
     std::vector<Concept> concepts_of(std::string_view question);
     std::string correct(const std::string& word) const;
-    double coverage(const std::vector<Concept>& concepts, const Document& document) const;
+    std::string without_elision(const std::string& word) const;
+    std::string expand_abbreviation(const std::string& word) const;
+    void weigh(Concept& idea, std::string_view word,
+               const std::unordered_set<std::string>& wished) const;
+    double match(const Concept& idea, const Document& document) const;
+    std::vector<SearchHit> rank(const std::vector<Concept>& concepts, std::size_t limit);
 };
 
 void Index::Impl::add_group(const std::vector<std::string>& members,
@@ -194,6 +220,8 @@ void Index::Impl::build(const Glossary& glossary,
         std::string keywords;
         for (const auto& k : entry.mots_cles)
             keywords += k + " ; ";
+        for (const auto& question : entry.paraphrases)
+            keywords += question + " ; ";
         const auto title_terms = analyzer.analyze(entry.titre);
         const auto keyword_terms = analyzer.analyze(keywords);
         const auto body_terms = analyzer.analyze(entry.body_text);
@@ -269,9 +297,117 @@ std::string Index::Impl::correct(const std::string& word) const
     return best_distance <= limit ? best : std::string{};
 }
 
+std::string Index::Impl::without_elision(const std::string& word) const
+{
+    // "lintegration", "dengagement": l', d', j', m', n', s', t', c', qu' typed without the
+    // apostrophe, before a vowel or a mute h.
+    for (const std::string_view prefix : {"qu", "l", "d", "j", "m", "n", "s", "t", "c"}) {
+        if (word.size() < prefix.size() + 4 || word.compare(0, prefix.size(), prefix) != 0)
+            continue;
+        const char next = word[prefix.size()];
+        if (!is_vowel(next) && next != 'h')
+            continue;
+        auto rest = word.substr(prefix.size());
+        if (lookup(analyzer.stem(rest)) != unknown_term)
+            return rest;
+    }
+    return {};
+}
+
+std::string Index::Impl::expand_abbreviation(const std::string& word) const
+{
+    // "fctr", "prlvmt": a word of consonants only, read as the one word of the base that has
+    // those letters in that order and starts with the same letter. Two candidates: no guess.
+    if (word.size() < 3 || word[0] < 'a' || word[0] > 'z' ||
+        std::any_of(word.begin(), word.end(),
+                    [](char c) { return is_vowel(c) || c < 'a' || c > 'z'; }))
+        return {};
+    const auto& by_length = words_by_start[static_cast<std::size_t>(word[0] - 'a')];
+    std::string found;
+    std::string found_stem;
+    for (std::size_t length = word.size() + 1; length < by_length.size(); ++length)
+        for (const auto& candidate : by_length[length]) {
+            std::size_t k = 0;
+            for (const char c : candidate)
+                if (k < word.size() && c == word[k])
+                    ++k;
+            if (k != word.size())
+                continue;
+            auto candidate_stem = analyzer.stem(candidate);
+            if (found.empty()) {
+                found = candidate;
+                found_stem = std::move(candidate_stem);
+            } else if (candidate_stem != found_stem) {
+                return {};
+            }
+        }
+    return found;
+}
+
+namespace {
+
+/// The words a message wishes rather than asks about: "bonne année", "bonnes vacances",
+/// "bon courage", "meilleurs vœux".
+std::unordered_set<std::string> wished_words(std::string_view question)
+{
+    static const std::unordered_set<std::string_view> wishes{
+        "bonne",     "bonnes",     "bon",       "bons",  "joyeux", "joyeuses",
+        "meilleurs", "excellente", "excellent", "belle", "beau"};
+    std::unordered_set<std::string> wished;
+    const auto words = split_words(fold(question));
+    for (std::size_t k = 0; k + 1 < words.size(); ++k) {
+        if (wishes.contains(words[k]) && !is_stop_word(words[k + 1]))
+            wished.insert(words[k + 1]);
+        // "ça marche", "ça fonctionne", "ça va": how things go, not what they are about.
+        if (words[k] == "ca" && (words[k + 1] == "marche" || words[k + 1] == "va"))
+            wished.insert(words[k + 1]);
+    }
+    return wished;
+}
+
+} // namespace
+
+void Index::Impl::weigh(Concept& idea, std::string_view word,
+                        const std::unordered_set<std::string>& wished) const
+{
+    // The rarest known way of saying it weighs; words of the base that only bodies use, and
+    // words it never uses, weigh less (see the factors above).
+    double rarest_known = 0;
+    bool known = false;
+    bool strong = false;
+    for (const auto& alternative : idea.alternatives) {
+        if (has_unknown(alternative))
+            continue;
+        known = true;
+        double rarest = 0;
+        for (const auto id : alternative.terms) {
+            rarest = std::max(rarest, idf(id));
+            strong = strong || strong_freq[id] > 0;
+        }
+        rarest_known = std::max(rarest_known, rarest);
+    }
+    if (is_chatter(word) || (!word.empty() && wished.contains(std::string{word}))) {
+        idea.role = WordRole::chatter;
+        idea.weight = 0;
+    } else if (is_generic(word)) {
+        idea.role = WordRole::generic;
+        idea.weight = (known ? rarest_known : idf(unknown_term)) * generic_factor;
+    } else if (!known) {
+        idea.role = WordRole::unknown;
+        idea.weight = idf(unknown_term) * unknown_factor;
+    } else if (!strong) {
+        idea.role = WordRole::context;
+        idea.weight = rarest_known * context_factor;
+    } else {
+        idea.role = WordRole::topic;
+        idea.weight = rarest_known;
+    }
+}
+
 std::vector<Concept> Index::Impl::concepts_of(std::string_view question)
 {
     const auto terms = analyzer.analyze(question);
+    const auto wished = wished_words(question);
     std::vector<Concept> concepts;
     std::vector<std::string> seen; // a word asked twice counts once
     for (std::size_t i = 0; i < terms.size();) {
@@ -297,7 +433,6 @@ std::vector<Concept> Index::Impl::concepts_of(std::string_view question)
             }
         }
         Concept idea;
-        double factor = 1.0;
         if (matched_length > 0) {
             const auto& phrases = groups[matched_group];
             for (std::size_t p = 0; p < phrases.size(); ++p) {
@@ -311,28 +446,21 @@ std::vector<Concept> Index::Impl::concepts_of(std::string_view question)
         } else {
             const auto& term = terms[i];
             idea.alternatives.push_back({{lookup(term.stem)}, 1.0});
-            if (idea.alternatives.front().terms.front() == unknown_term) {
-                if (const auto fixed = correct(term.word); !fixed.empty())
+            if (idea.alternatives.front().terms.front() == unknown_term && !is_chatter(term.word)) {
+                if (const auto rest = without_elision(term.word); !rest.empty())
+                    idea.alternatives.push_back({{lookup(analyzer.stem(rest))}, elision_factor});
+                else if (const auto fixed = correct(term.word); !fixed.empty())
                     idea.alternatives.push_back({{lookup(analyzer.stem(fixed))}, typo_factor});
+                else if (const auto full = expand_abbreviation(term.word); !full.empty())
+                    idea.alternatives.push_back(
+                        {{lookup(analyzer.stem(full))}, abbreviation_factor});
             }
-            if (is_generic(term.word))
-                factor = generic_factor;
             ++i;
         }
-        // Weight: the rarest known way of saying it; unknown words keep a fixed weight.
-        double weight = 0;
-        bool any_known = false;
-        for (const auto& alternative : idea.alternatives) {
-            if (std::find(alternative.terms.begin(), alternative.terms.end(), unknown_term) !=
-                alternative.terms.end())
-                continue;
-            any_known = true;
-            double rarest = 0;
-            for (const auto id : alternative.terms)
-                rarest = std::max(rarest, idf(id));
-            weight = std::max(weight, rarest);
-        }
-        idea.weight = (any_known ? weight : idf(unknown_term)) * factor;
+        // A phrase of one word typed is still judged by that word ("opale" is chatter even though
+        // the glossary makes it a phrase).
+        weigh(idea, i - start == 1 ? std::string_view{terms[start].word} : std::string_view{},
+              wished);
         // The words typed identify the idea (unknown words included, each by itself).
         std::string key;
         for (std::size_t k = start; k < i; ++k)
@@ -345,29 +473,22 @@ std::vector<Concept> Index::Impl::concepts_of(std::string_view question)
     return concepts;
 }
 
-double Index::Impl::coverage(const std::vector<Concept>& concepts, const Document& document) const
+double Index::Impl::match(const Concept& idea, const Document& document) const
 {
-    double covered = 0;
-    double total = 0;
-    for (const auto& idea : concepts) {
-        double best = 0;
-        for (const auto& alternative : idea.alternatives) {
-            if (std::find(alternative.terms.begin(), alternative.terms.end(), unknown_term) !=
-                alternative.terms.end())
-                continue;
-            double where = 0;
-            if (contains_all(document.title, alternative.terms))
-                where = title_match;
-            else if (contains_all(document.strong, alternative.terms))
-                where = keyword_match;
-            else if (contains_all(document.all, alternative.terms))
-                where = body_match;
-            best = std::max(best, where * alternative.factor);
-        }
-        covered += idea.weight * best;
-        total += idea.weight;
+    double best = 0;
+    for (const auto& alternative : idea.alternatives) {
+        if (has_unknown(alternative))
+            continue;
+        double where = 0;
+        if (contains_all(document.title, alternative.terms))
+            where = title_match;
+        else if (contains_all(document.strong, alternative.terms))
+            where = keyword_match;
+        else if (contains_all(document.all, alternative.terms))
+            where = body_match;
+        best = std::max(best, where * alternative.factor);
     }
-    return total > 0 ? covered / total : 0;
+    return best;
 }
 
 Index::Index(std::vector<Entry> entries, const Glossary& glossary,
@@ -387,64 +508,95 @@ const std::vector<Entry>& Index::entries() const
     return impl_->entries;
 }
 
-std::vector<SearchHit> Index::search(std::string_view question, std::size_t limit)
+std::vector<SearchHit> Index::Impl::rank(const std::vector<Concept>& concepts, std::size_t limit)
 {
-    auto& impl = *impl_;
-    const auto concepts = impl.concepts_of(question);
     // The FTS5 query is built from known stems only, each quoted: user text never reaches
     // FTS5 syntax (quotes, *, ^, NEAR, column filters), and MATCH '' is never sent.
     std::vector<TermId> wanted;
-    for (const auto& idea : concepts)
+    double total = 0;
+    for (const auto& idea : concepts) {
+        total += idea.weight;
+        if (idea.weight <= 0)
+            continue; // chatter finds nothing
         for (const auto& alternative : idea.alternatives)
             for (const auto id : alternative.terms)
                 if (id != unknown_term)
                     wanted.push_back(id);
+    }
     wanted = sorted_unique(std::move(wanted));
-    if (const auto logger = log::get("knowledge"); logger->should_log(spdlog::level::trace))
-        for (const auto& idea : concepts) {
-            std::string text;
-            for (const auto& alternative : idea.alternatives) {
-                text += text.empty() ? "" : " | ";
-                for (const auto id : alternative.terms)
-                    text += (id == unknown_term ? std::string{"?"} : impl.stems[id]) + " ";
-            }
-            logger->trace("concept {:.2f}: {}", idea.weight, text);
-        }
-    if (wanted.empty())
+    if (wanted.empty() || total <= 0)
         return {};
     // Candidates come from the rarest words: FTS5 ranks every row a word matches, and a word found
     // in hundreds of entries adds little to any one entry's coverage (it still counts there).
-    const auto common = std::max<std::size_t>(100, impl.documents.size() / 100);
+    const auto common = std::max<std::size_t>(100, documents.size() / 100);
     std::sort(wanted.begin(), wanted.end(),
-              [&](TermId a, TermId b) { return impl.doc_freq[a] < impl.doc_freq[b]; });
+              [&](TermId a, TermId b) { return doc_freq[a] < doc_freq[b]; });
     const auto selective = static_cast<std::size_t>(std::count_if(
-        wanted.begin(), wanted.end(), [&](TermId id) { return impl.doc_freq[id] <= common; }));
+        wanted.begin(), wanted.end(), [&](TermId id) { return doc_freq[id] <= common; }));
     wanted.resize(selective > 0 ? std::min(selective, max_match_terms) : 1);
-    std::string match;
-    for (const auto id : wanted)
-        match += (match.empty() ? "\"" : " OR \"") + impl.stems[id] + '"'; // stems are [a-z0-9]
+    std::string match_query;
+    for (const auto id : wanted) // stems are [a-z0-9]
+        match_query += (match_query.empty() ? "\"" : " OR \"") + stems[id] + '"';
     if (selective == 0) // only common words: the entries that are about the rarest one
-        match = "{titre motscles} : " + match;
+        match_query = "{titre motscles} : " + match_query;
 
     // FTS5 finds the entries; coverage ranks them (cheaper than bm25, which reads each row's size).
     std::vector<SearchHit> hits;
-    impl.query->bind(1, match);
-    while (impl.query->executeStep()) {
-        const auto entry = static_cast<std::size_t>(impl.query->getColumn(0).getInt64()) - 1;
-        hits.push_back({entry, impl.coverage(concepts, impl.documents[entry])});
+    query->bind(1, match_query);
+    while (query->executeStep()) {
+        const auto entry = static_cast<std::size_t>(query->getColumn(0).getInt64()) - 1;
+        double evidence = 0;
+        for (const auto& idea : concepts)
+            if (idea.weight > 0)
+                evidence += idea.weight * match(idea, documents[entry]);
+        // Evidence in units of the rarest word's weight, so that thresholds hold for any size.
+        hits.push_back({entry, evidence / total, evidence / idf(unknown_term)});
     }
-    impl.query->reset();
+    query->reset();
     // Best coverage first; on a tie, the more focused (shorter) entry, as bm25 would.
     const auto better = [&](const SearchHit& a, const SearchHit& b) {
         if (a.score != b.score)
             return a.score > b.score;
-        return impl.documents[a.entry].all.size() < impl.documents[b.entry].all.size();
+        return documents[a.entry].all.size() < documents[b.entry].all.size();
     };
     const auto kept = std::min(limit, hits.size());
     std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(kept), hits.end(),
                       better);
     hits.resize(kept);
     return hits;
+}
+
+std::vector<SearchHit> Index::search(std::string_view question, std::size_t limit)
+{
+    return impl_->rank(impl_->concepts_of(question), limit);
+}
+
+Explanation Index::explain(std::string_view question, std::size_t limit)
+{
+    auto& impl = *impl_;
+    const auto concepts = impl.concepts_of(question);
+    Explanation explanation;
+    for (const auto& idea : concepts) {
+        QueryWord word;
+        for (const auto& alternative : idea.alternatives) {
+            word.text += word.text.empty() ? "" : " | ";
+            for (std::size_t k = 0; k < alternative.terms.size(); ++k)
+                word.text += (k > 0 ? " " : "") + (alternative.terms[k] == unknown_term
+                                                       ? std::string{"?"}
+                                                       : impl.stems[alternative.terms[k]]);
+        }
+        word.role = idea.role;
+        word.weight = idea.weight;
+        explanation.words.push_back(std::move(word));
+    }
+    explanation.hits = impl.rank(concepts, limit);
+    for (const auto& hit : explanation.hits) {
+        std::vector<double> matches;
+        for (const auto& idea : concepts)
+            matches.push_back(impl.match(idea, impl.documents[hit.entry]));
+        explanation.matches.push_back(std::move(matches));
+    }
+    return explanation;
 }
 
 } // namespace opalebot::knowledge

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace opalebot::knowledge {
@@ -150,6 +151,144 @@ std::string fold(std::string_view utf8)
     return out;
 }
 
+namespace {
+
+// Chat and SMS spellings of common words, folded, with the words they stand for: "cmt" asks
+// "comment", "pb" is a "probleme". Collected from public lexicons of French SMS writing
+// (abcdufrancais.com "Langage SMS : lexique de base", 2023; fr.wikimini.org "Langage SMS"), plus
+// apostrophes left out ("jai", "cest"). Never an acronym of the glossary (AC, DP, TR, SF stay).
+const std::unordered_map<std::string_view, std::string_view>& chat_spellings()
+{
+    static const std::unordered_map<std::string_view, std::string_view> spellings{
+        {"bjr", "bonjour"},
+        {"bsr", "bonsoir"},
+        {"slt", "salut"},
+        {"cc", "coucou"},
+        {"stp", "s il te plait"},
+        {"svp", "s il vous plait"},
+        {"mrc", "merci"},
+        {"mci", "merci"},
+        {"dsl", "desole"},
+        {"pb", "probleme"},
+        {"pbs", "problemes"},
+        {"pbm", "probleme"},
+        {"prb", "probleme"},
+        {"pr", "pour"},
+        {"qq", "quelque"},
+        {"qqs", "quelques"},
+        {"qqn", "quelqu un"},
+        {"qqun", "quelqu un"},
+        {"kk1", "quelqu un"},
+        {"qqch", "quelque chose"},
+        {"qqc", "quelque chose"},
+        {"tjrs", "toujours"},
+        {"tjr", "toujours"},
+        {"tjs", "toujours"},
+        {"bcp", "beaucoup"},
+        {"tt", "tout"},
+        {"tte", "toute"},
+        {"ts", "tous"},
+        {"ds", "dans"},
+        {"dc", "donc"},
+        {"vs", "vous"},
+        {"ns", "nous"},
+        {"mm", "meme"},
+        {"mtn", "maintenant"},
+        {"mnt", "maintenant"},
+        {"auj", "aujourd hui"},
+        {"ajd", "aujourd hui"},
+        {"aujd", "aujourd hui"},
+        {"ojd", "aujourd hui"},
+        {"qd", "quand"},
+        {"kan", "quand"},
+        {"pk", "pourquoi"},
+        {"pq", "pourquoi"},
+        {"pkoi", "pourquoi"},
+        {"pourkoi", "pourquoi"},
+        {"koi", "quoi"},
+        {"ke", "que"},
+        {"ki", "qui"},
+        {"kel", "quel"},
+        {"kelle", "quelle"},
+        {"keske", "qu est ce que"},
+        {"cmt", "comment"},
+        {"cmnt", "comment"},
+        {"koman", "comment"},
+        {"komment", "comment"},
+        {"cmb", "combien"},
+        {"kom", "comme"},
+        {"g", "j ai"},
+        {"jai", "j ai"},
+        {"cest", "c est"},
+        {"ct", "c etait"},
+        {"quil", "qu il"},
+        {"quils", "qu ils"},
+        {"quon", "qu on"},
+        {"dun", "d un"},
+        {"dune", "d une"},
+        {"jen", "j en"},
+        {"nest", "n est"},
+        {"jsp", "je ne sais pas"},
+        {"jsais", "je sais"},
+        {"chai", "je sais"},
+        {"jss", "je suis"},
+        {"chui", "je suis"},
+        {"chuis", "je suis"},
+        {"fo", "faut"},
+        {"fodrait", "faudrait"},
+        {"avc", "avec"},
+        {"b1", "bien"},
+        {"bi1", "bien"},
+        {"cad", "c est a dire"},
+        {"dac", "d accord"},
+        {"dacc", "d accord"},
+        {"dak", "d accord"},
+        {"pcq", "parce que"},
+        {"pck", "parce que"},
+        {"paske", "parce que"},
+        {"tkt", "t inquiete"},
+        {"nvx", "nouveaux"},
+        {"nvl", "nouvelle"},
+        {"nvlle", "nouvelle"},
+        {"pdt", "pendant"},
+        {"msg", "message"},
+        {"doc", "document"},
+        {"docs", "documents"},
+        {"rdv", "rendez vous"},
+        {"ya", "il y a"},
+    };
+    return spellings;
+}
+
+bool is_consonant(char c)
+{
+    return is_letter(c) && std::string_view{"aeiouy"}.find(c) == std::string_view::npos;
+}
+
+/// The word as French spells it: an SMS form expanded ("cmt" -> "comment"), a "je" whose vowel
+/// was dropped restored ("jdois" -> "je dois": no French word starts with j and a consonant).
+void append_spelled_out(std::vector<std::string>& words, std::string word)
+{
+    if (const auto it = chat_spellings().find(word); it != chat_spellings().end()) {
+        std::size_t start = 0;
+        const auto expansion = it->second;
+        while (start < expansion.size()) {
+            const auto end = std::min(expansion.find(' ', start), expansion.size());
+            words.emplace_back(expansion.substr(start, end - start));
+            start = end + 1;
+        }
+        return;
+    }
+    if (word.size() >= 4 && word[0] == 'j' && is_consonant(word[1]) && word[1] != 'h' &&
+        word.find_first_of("aeiouy", 2) != std::string::npos) {
+        words.emplace_back("je");
+        word.erase(0, 1);
+    }
+    words.push_back(std::move(word));
+}
+
+} // namespace
+
 std::vector<std::string> split_words(std::string_view folded)
 {
     std::vector<std::string> words;
@@ -193,7 +332,7 @@ std::vector<std::string> split_words(std::string_view folded)
                 continue;
             }
             inverted = inverted || is_stop_word(p);
-            words.push_back(p);
+            append_spelled_out(words, p);
             joined += p;
         }
         if (hyphenated && !inverted)
@@ -206,36 +345,56 @@ bool is_stop_word(std::string_view folded_word)
 {
     // Snowball's French stop list (folded), plus question words and salon fillers.
     static const std::unordered_set<std::string_view> stop_words{
-        "a",       "ai",      "aie",      "aient",   "aies",     "ait",      "alors",
-        "as",      "au",      "aucun",    "aura",    "aurai",    "auraient", "aurais",
-        "aurait",  "auras",   "aurez",    "auriez",  "aurions",  "aurons",   "auront",
-        "aussi",   "autre",   "aux",      "avaient", "avais",    "avait",    "avec",
-        "avez",    "aviez",   "avions",   "avoir",   "avons",    "ayant",    "ayez",
-        "ayons",   "bah",     "ben",      "besoin",  "bien",     "bjr",      "bon",
-        "bonjour", "bonne",   "bonsoir",  "c",       "ca",       "car",      "ce",
-        "ceci",    "cela",    "celle",    "celui",   "ces",      "cet",      "cette",
-        "chez",    "chose",   "coucou",   "combien", "comme",    "comment",  "cordialement",
-        "d",       "dans",    "de",       "deja",    "des",      "doit",     "doivent",
-        "dois",    "donc",    "dont",     "du",      "elle",     "elles",    "en",
-        "encore",  "es",      "est",      "et",      "etaient",  "etais",    "etait",
-        "etant",   "ete",     "etes",     "etiez",   "etions",   "etre",     "eu",
-        "eux",     "faire",   "faut",     "hello",   "hi",       "ici",      "il",
-        "ils",     "j",       "je",       "jour",    "l",        "la",       "le",
-        "les",     "leur",    "leurs",    "lui",     "m",        "ma",       "mais",
-        "me",      "meme",    "merci",    "mes",     "moi",      "mon",      "n",
-        "ne",      "nos",     "notre",    "nous",    "on",       "ont",      "ou",
-        "par",     "pas",     "peu",      "peut",    "peuvent",  "peux",     "plait",
-        "please",  "plus",    "possible", "pour",    "pourquoi", "pourrais", "pourrait",
-        "pouvez",  "pouvoir", "puis",     "qu",      "quand",    "que",      "quel",
-        "quelle",  "quelles", "quelqu",   "quelque", "quels",    "qui",      "quoi",
-        "s",       "sa",      "sais",     "sait",    "salut",    "savez",    "savoir",
-        "se",      "ses",     "si",       "sil",     "slt",      "soit",     "sommes",
-        "son",     "sont",    "souhaite", "suis",    "sur",      "svp",      "stp",
-        "t",       "ta",      "te",       "tes",     "toi",      "ton",      "tous",
-        "tout",    "toute",   "toutes",   "tres",    "tu",       "un",       "une",
-        "vers",    "veux",    "voudrais", "vous",    "vos",      "votre",    "y",
-        "ya"};
+        "a", "ai", "aie", "aient", "aies", "ait", "alors", "as", "au", "aucun", "aura", "aurai",
+        "auraient", "aurais", "aurait", "auras", "aurez", "auriez", "aurions", "aurons", "auront",
+        "aussi", "autre", "aux", "avaient", "avais", "avait", "avec", "avez", "aviez", "avions",
+        "avoir", "avons", "ayant", "ayez", "ayons", "bah", "ben", "besoin", "bien", "bjr", "bon",
+        "bonjour", "bonne", "bonsoir", "c", "ca", "car", "ce", "ceci", "cela", "celle", "celui",
+        "ces", "cet", "cette", "chez", "chose", "coucou", "combien", "comme", "comment",
+        "cordialement", "d", "dans", "de", "deja", "des", "doit", "doivent", "dois", "donc", "dont",
+        "du", "elle", "elles", "en", "encore", "es", "est", "et", "etaient", "etais", "etait",
+        "etant", "ete", "etes", "etiez", "etions", "etre", "eu", "eux", "faire", "faut", "hello",
+        "hi", "ici", "il", "ils", "j", "je", "jour", "l", "la", "le", "les", "leur", "leurs", "lui",
+        "m", "ma", "mais", "me", "meme", "merci", "mes", "moi", "mon", "n", "ne", "nos", "notre",
+        "nous", "on", "ont", "ou", "par", "pas", "peu", "peut", "peuvent", "peux", "plait",
+        "please", "plus", "possible", "pour", "pourquoi", "pourrais", "pourrait", "pouvez",
+        "pouvoir", "puis", "qu", "quand", "que", "quel", "quelle", "quelles", "quelqu", "quelque",
+        "quels", "qui", "quoi", "s", "sa", "sais", "sait", "salut", "savez", "savoir", "se", "ses",
+        "si", "sil", "slt", "soit", "sommes", "son", "sont", "souhaite", "suis", "sur", "svp",
+        "stp", "t", "ta", "te", "tes", "toi", "ton", "tous", "tout", "toute", "toutes", "tres",
+        "tu", "un", "une", "vers", "veux", "voudrais", "vous", "vos", "votre", "y", "ya",
+        // Prepositions and adverbs of time and manner: never what a question is about.
+        "entre", "sans", "sous", "chaque", "fois", "depuis", "avant", "apres", "pendant", "lors",
+        "afin", "ainsi", "toujours", "jamais", "maintenant", "vraiment", "juste", "aujourd", "hui",
+        "hier", "demain", "plusieurs", "certains", "certaines", "quelques", "parce", "voici",
+        "voila", "oui", "non", "trop", "assez", "beaucoup"};
     return stop_words.contains(folded_word);
+}
+
+bool is_chatter(std::string_view folded_word)
+{
+    // Greetings, thanks, apologies and the narrative around a question: a long message wrapped
+    // in them asks the same thing as the bare question.
+    static const std::unordered_set<std::string_view> chatter{
+        "merci",      "beaucoup",      "remercie",    "remerciant",  "remerciements", "thanks",
+        "thx",        "bonjour",       "bonsoir",     "salut",       "coucou",        "hello",
+        "hi",         "bjr",           "slt",         "re",          "bonne",         "journee",
+        "soiree",     "semaine",       "weekend",     "tous",        "toutes",        "monde",
+        "super",      "top",           "parfait",     "genial",      "cool",          "nickel",
+        "ok",         "oki",           "okay",        "accord",      "daccord",       "bravo",
+        "infiniment", "mille",         "encore",      "bot",         "opale",         "desole",
+        "desolee",    "desoles",       "excuse",      "excusez",     "excuses",       "pardon",
+        "avance",     "cordialement",  "salutations", "sincerement", "madame",        "monsieur",
+        "mesdames",   "messieurs",     "cher",        "chere",       "chers",         "cheres",
+        "collegue",   "collegues",     "permets",     "permet",      "permettre",     "solliciter",
+        "sollicite",  "sollicitation", "urgent",      "urgence",     "vite",          "rapidement",
+        "help",       "sos",           "idee",        "idees",       "galere",        "galerer",
+        "galer",      "lol",           "mdr",         "bisous",      "bises",         "posee",
+        "pose",       "poser",         "repondre",    "reponse",     "reponses",      "eclairer",
+        "eclairage",  "lumieres",      "precieuse",   "precieux",    "tkt",           "inquiete",
+        "svp",        "stp",           "plait",       "please",      "question",      "questions",
+        "petite"};
+    return chatter.contains(folded_word);
 }
 
 std::string escape_markdown(std::string_view text)

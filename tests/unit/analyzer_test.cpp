@@ -49,7 +49,7 @@ TEST_SUITE("unit")
               std::vector<std::string>{"tiers"});
         CHECK(words_of(analyzer.analyze("l'intégration des factures")) ==
               std::vector<std::string>{"integration", "factures"});
-        CHECK(analyzer.analyze("merci beaucoup ! c'est quoi ?").size() == 1); // only "beaucoup"
+        CHECK(analyzer.analyze("merci beaucoup ! c'est quoi ?").empty()); // adverbs are stop words
         CHECK(analyzer.analyze("le la les de du").empty());
         CHECK(analyzer.analyze("").empty());
     }

@@ -1,10 +1,16 @@
-// Answer quality on question sets: the shared dev set (the issue's gate) and our own paraphrases.
+// Answer quality on the question sets of tests/fixtures: the dev set, our paraphrases, a training
+// set of realistic salon messages (tuned on), and a blind set (written from the seed documents and
+// kb-topics.tsv only, never looked at: measured, never tuned on).
 #include "knowledge/answerer.hpp"
 #include "knowledge/knowledge_base.hpp"
 
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <SQLiteCpp/VariadicBind.h>
 #include <doctest/doctest.h>
 
+#include <cctype>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <set>
 #include <string>
@@ -40,39 +46,113 @@ Answerer& shipped_answerer()
     return answerer;
 }
 
-struct Figures {
-    int in_scope = 0;
-    int correct = 0;
-    int out_of_scope = 0;
-    int wrongly_answered = 0;
-    double accuracy() const { return in_scope == 0 ? 0 : 100.0 * correct / in_scope; }
-};
-
-Figures evaluate(const std::string& name, const std::vector<Question>& questions)
-{
-    Figures figures;
-    for (const auto& q : questions) {
-        const auto answer = shipped_answerer().ask(q.text);
-        const auto got = answer.kind == Answer::Kind::entry ? answer.entry_id : "-";
-        if (q.expected == "-") {
-            ++figures.out_of_scope;
-            if (got != "-") {
-                ++figures.wrongly_answered;
-                std::cout << "  answered out-of-scope: " << q.text << " -> " << got << '\n';
-            }
-        } else {
-            ++figures.in_scope;
-            if (got == q.expected)
-                ++figures.correct;
-            else
-                std::cout << "  miss [" << q.expected << "] " << q.text << " -> " << got
-                          << " (score " << answer.score << ")\n";
+/// The baseline the issue compares with: plain SQLite FTS5 BM25 over title, keywords and body
+/// (unicode61 without diacritics, a 30-word stop list, never abstaining).
+class Bm25Baseline {
+public:
+    explicit Bm25Baseline(const std::vector<Entry>& entries)
+    {
+        db_.exec("CREATE VIRTUAL TABLE docs USING fts5(id UNINDEXED, titre, motscles, corps, "
+                 "tokenize = 'unicode61 remove_diacritics 2')");
+        SQLite::Statement insert{db_, "INSERT INTO docs VALUES (?, ?, ?, ?)"};
+        for (const auto& e : entries) {
+            std::string keywords;
+            for (const auto& k : e.mots_cles)
+                keywords += k + " ; ";
+            SQLite::bind(insert, e.id, e.titre, keywords, e.body_text);
+            insert.exec();
+            insert.reset();
         }
     }
-    std::cout << name << ": top-1 " << figures.correct << "/" << figures.in_scope << " ("
-              << figures.accuracy() << " %), out-of-scope answered " << figures.wrongly_answered
-              << "/" << figures.out_of_scope << '\n';
-    return figures;
+
+    std::string top(const std::string& question)
+    {
+        static const std::set<std::string> stop{
+            "le", "la",  "les", "de",   "des",  "du",      "un",   "une",  "et",  "a",
+            "au", "aux", "en",  "pour", "dans", "sur",     "par",  "avec", "ce",  "je",
+            "on", "il",  "est", "que",  "qui",  "comment", "quoi", "ne",   "pas", "l"};
+        std::string match;
+        std::string word;
+        for (std::size_t i = 0; i <= question.size(); ++i) {
+            const unsigned char c =
+                i < question.size() ? static_cast<unsigned char>(question[i]) : ' ';
+            if (std::isalnum(c) || c >= 0x80) {
+                word += static_cast<char>(std::tolower(c));
+                continue;
+            }
+            if (!word.empty() && !stop.contains(word))
+                match += (match.empty() ? "\"" : " OR \"") + word + '"';
+            word.clear();
+        }
+        if (match.empty())
+            return "-";
+        SQLite::Statement query{db_, "SELECT id FROM docs WHERE docs MATCH ? ORDER BY bm25(docs) "
+                                     "LIMIT 1"};
+        query.bind(1, match);
+        return query.executeStep() ? query.getColumn(0).getString() : "-";
+    }
+
+private:
+    SQLite::Database db_{":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE};
+};
+
+struct Figures {
+    int in_scope = 0;
+    int sure = 0;     ///< sure and right
+    int probable = 0; ///< probable and right
+    int wrong = 0;    ///< sure or probable on another entry
+    int abstained = 0;
+    int out_of_scope = 0;
+    int out_of_scope_answered = 0;
+    int bm25_top1 = 0;
+    double percent(int n) const { return in_scope == 0 ? 0 : 100.0 * n / in_scope; }
+    double answered_right() const { return percent(sure + probable); }
+};
+
+Figures evaluate(const std::string& name, const std::vector<Question>& questions,
+                 bool show_misses = true)
+{
+    static Bm25Baseline baseline{shipped_answerer().entries()};
+    Figures f;
+    for (const auto& q : questions) {
+        const auto answer = shipped_answerer().ask(q.text);
+        const bool shown =
+            answer.kind == Answer::Kind::entry || answer.kind == Answer::Kind::probable;
+        const auto got = shown ? answer.entry_id : "-";
+        if (q.expected == "-") {
+            ++f.out_of_scope;
+            if (shown) {
+                ++f.out_of_scope_answered;
+                if (show_misses)
+                    std::cout << "  answered out-of-scope: " << q.text << " -> " << got << '\n';
+            }
+            continue;
+        }
+        ++f.in_scope;
+        f.bm25_top1 += baseline.top(q.text) == q.expected ? 1 : 0;
+        if (got == q.expected)
+            (answer.kind == Answer::Kind::entry ? f.sure : f.probable) += 1;
+        else if (shown)
+            ++f.wrong;
+        else
+            ++f.abstained;
+        if (got != q.expected && show_misses)
+            std::cout << "  miss [" << q.expected << "] " << q.text << " -> " << got << " ("
+                      << to_string(answer.kind) << ", score " << answer.score << ")\n";
+    }
+    std::cout << std::fixed << std::setprecision(1) << name << ": " << f.in_scope
+              << " questions, sure-correct " << f.sure << ", probable-correct " << f.probable
+              << " (answered correctly " << f.answered_right() << " %), wrong answers " << f.wrong
+              << " (" << f.percent(f.wrong) << " %), abstentions " << f.abstained
+              << "; out-of-scope answered " << f.out_of_scope_answered << "/" << f.out_of_scope
+              << "; BM25 baseline top-1 " << f.bm25_top1 << "/" << f.in_scope << " ("
+              << f.percent(f.bm25_top1) << " %)\n";
+    return f;
+}
+
+std::vector<Question> fixture(const std::string& name)
+{
+    return read_questions(OPALEBOT_SOURCE_DIR "/tests/fixtures/" + name + ".tsv");
 }
 
 } // namespace
@@ -97,27 +177,45 @@ TEST_SUITE("kb")
         CHECK(topics >= 31);
     }
 
-    TEST_CASE("dev set: at least 90 percent top-1 and no out-of-scope answer")
+    TEST_CASE("dev set: every question answered right and no out-of-scope answer")
     {
-        const auto figures =
-            evaluate("kb-dev", read_questions(OPALEBOT_SOURCE_DIR "/tests/fixtures/kb-dev.tsv"));
-        CHECK(figures.in_scope > 0);
-        CHECK(figures.accuracy() >= 90.0);
-        CHECK(figures.wrongly_answered == 0);
+        const auto f = evaluate("kb-dev", fixture("kb-dev"));
+        CHECK(f.in_scope > 0);
+        CHECK(f.answered_right() >= 95.0);
+        CHECK(f.wrong == 0);
+        CHECK(f.out_of_scope_answered == 0);
     }
 }
 
 TEST_SUITE("kb")
 {
     // Our own paraphrases (typos, no accents, acronyms, chat, near-miss topics), written without
-    // looking at the engine: a regression gate for unseen wordings.
-    TEST_CASE("paraphrase set: at least 80 percent top-1 and at most one out-of-scope answer")
+    // looking at the engine, and the training set of realistic salon messages (long messages,
+    // SMS French, the users' own words). Regression gates at the level reached; the issue's
+    // target is 90 % answered right on every set.
+    TEST_CASE("paraphrase set: answered right and few wrong answers")
     {
-        const auto figures =
-            evaluate("kb-paraphrases",
-                     read_questions(OPALEBOT_SOURCE_DIR "/tests/fixtures/kb-paraphrases.tsv"));
-        CHECK(figures.in_scope >= 100);
-        CHECK(figures.accuracy() >= 80.0);
-        CHECK(figures.wrongly_answered <= 1);
+        const auto f = evaluate("kb-paraphrases", fixture("kb-paraphrases"));
+        CHECK(f.in_scope >= 100);
+        CHECK(f.answered_right() >= 85.0);
+        CHECK(f.percent(f.wrong) <= 4.0);
+        CHECK(f.out_of_scope_answered <= 1);
+    }
+
+    TEST_CASE("training set: answered right and few wrong answers")
+    {
+        const auto f = evaluate("kb-train", fixture("kb-train"));
+        CHECK(f.in_scope >= 150);
+        CHECK(f.answered_right() >= 85.0);
+        CHECK(f.percent(f.wrong) <= 4.0);
+        CHECK(f.out_of_scope_answered <= 1);
+    }
+
+    // Measured only: the lines are not printed, so that nobody tunes on them.
+    TEST_CASE("blind set: figures")
+    {
+        const auto f = evaluate("kb-blind", fixture("kb-blind"), false);
+        CHECK(f.in_scope >= 120);
+        CHECK(f.out_of_scope >= 30);
     }
 }

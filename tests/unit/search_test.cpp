@@ -364,7 +364,7 @@ TEST_SUITE("unit")
     TEST_CASE("answerer suggests at most three entries for a vague question")
     {
         // Fixed thresholds: the defaults are tuned on the shipped base, not on this one.
-        Answerer answerer{test_base(), Thresholds{0.55, 0.06, 0.25}};
+        Answerer answerer{test_base(), Thresholds{.answer = 0.55, .margin = 0.06, .suggest = 0.25}};
         const auto answer = answerer.ask("module"); // in every body, in no title
         CHECK(answer.kind == Answer::Kind::unknown);
         CHECK(answer.entry_id.empty());
@@ -441,5 +441,90 @@ TEST_SUITE("unit")
         CHECK(to_string(Answer::Kind::thanks) == "remerciement");
         CHECK(to_string(Answer::Kind::unknown) == "inconnu");
         CHECK(to_string(Answer::Kind::empty) == "vide");
+    }
+
+    TEST_CASE("greetings and narrative around a question do not lower its score")
+    {
+        Answerer answerer{test_base()};
+        const auto bare = answerer.ask("créer le tiers DDFIP");
+        const auto wrapped = answerer.ask(
+            "Bonjour à tous, désolée si la question a déjà été posée : comment créer le tiers "
+            "DDFIP ? D'avance merci, bonne journée à tous !");
+        REQUIRE(bare.kind == Answer::Kind::entry);
+        CHECK(wrapped.kind == Answer::Kind::entry);
+        CHECK(wrapped.entry_id == "tiers-ddfip");
+        CHECK(wrapped.score == doctest::Approx(bare.score));
+    }
+
+    TEST_CASE("words the base does not know make the bot abstain on another topic")
+    {
+        Answerer answerer{test_base()};
+        // "commande" is a keyword, but of groceries for a picnic: nothing here is about op@le.
+        const auto answer =
+            answerer.ask("une commande de croissants et de baguettes pour le pique-nique");
+        CHECK(answer.kind == Answer::Kind::unknown);
+        CHECK(answer.entry_id.empty());
+    }
+
+    TEST_CASE("index tells how it read each word of a question")
+    {
+        auto base = test_base();
+        Index index{base.entries, base.glossary, base.synonyms};
+        const auto explanation = index.explain("Bonjour, le RIB du fournisseur, svp, la galère", 3);
+        REQUIRE_FALSE(explanation.hits.empty());
+        CHECK(index.entries()[explanation.hits.front().entry].id == "tiers-rib");
+        REQUIRE(explanation.matches.size() == explanation.hits.size());
+        CHECK(explanation.matches.front().size() == explanation.words.size());
+        int chatter = 0;
+        int topic = 0;
+        for (const auto& word : explanation.words) {
+            chatter += word.role == WordRole::chatter ? 1 : 0;
+            topic += word.role == WordRole::topic ? 1 : 0;
+            if (word.role == WordRole::chatter)
+                CHECK(word.weight == 0);
+        }
+        CHECK(chatter >= 1); // galère
+        CHECK(topic == 2);   // RIB, fournisseur
+        CHECK(explanation.hits.front().evidence > 0);
+    }
+
+    TEST_CASE("a probable answer shows the entry with reservations and two others")
+    {
+        // Loose thresholds for "probable" only: the test is about the reply, not the tuning.
+        Answerer answerer{test_base(), Thresholds{.answer = 1.1,
+                                                  .probable = 0.2,
+                                                  .probable_margin = 0.0,
+                                                  .probable_evidence = 0.0}};
+        const auto answer = answerer.ask("modifier le RIB d'un fournisseur");
+        CHECK(answer.kind == Answer::Kind::probable);
+        CHECK(answer.entry_id == "tiers-rib");
+        CHECK(confidence_of(answer) == "probable");
+        CHECK(answer.text.find("Je pense que cette fiche répond à votre question") == 0);
+        CHECK(answer.text.find("**Modifier le RIB d'un fournisseur**") != std::string::npos);
+        CHECK(answer.alternatives.size() <= 2);
+        CHECK(to_string(Answer::Kind::probable) == "probable");
+    }
+
+    TEST_CASE("confidence is none when no entry is shown")
+    {
+        Answerer answerer{test_base()};
+        CHECK(confidence_of(answerer.ask("Bonjour")) == "none");
+        CHECK(confidence_of(answerer.ask("quelle est la meilleure tarte aux pommes ?")) == "none");
+        CHECK(confidence_of(answerer.ask("Comment mettre en place le prélèvement automatique "
+                                         "des familles ?")) == "sure");
+    }
+
+    TEST_CASE("a question linked to an entry is found at once and after a reload")
+    {
+        Answerer answerer{test_base()};
+        const std::string question = "la paperasse de la cantine des pensionnaires";
+        CHECK(answerer.ask(question).kind == Answer::Kind::unknown);
+        CHECK_FALSE(answerer.learn("pas-une-fiche", question));
+        REQUIRE(answerer.learn("recettes-prelevement", question));
+        const auto learned = answerer.ask(question);
+        CHECK(learned.kind == Answer::Kind::entry);
+        CHECK(learned.entry_id == "recettes-prelevement");
+        answerer.replace(test_base()); // !kb recharger
+        CHECK(answerer.ask(question).entry_id == "recettes-prelevement");
     }
 }

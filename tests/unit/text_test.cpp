@@ -171,4 +171,28 @@ TEST_SUITE("unit")
     {
         CHECK(escape_markdown("a\nb\r\nc") == "a b  c");
     }
+
+    TEST_CASE("SMS spellings and dropped apostrophes are spelled out")
+    {
+        using Words = std::vector<std::string>;
+        CHECK(split_words("cmt") == Words{"comment"});
+        CHECK(split_words("qqn sait pr le pb") ==
+              Words{"quelqu", "un", "sait", "pour", "le", "probleme"});
+        CHECK(split_words("jai") == Words{"j", "ai"});
+        CHECK(split_words("jdois") == Words{"je", "dois"});
+        CHECK(split_words("jsp") == Words{"je", "ne", "sais", "pas"});
+        // Acronyms of the glossary keep their meaning: AC, DP, TR, SF are not chat.
+        CHECK(split_words("ac dp tr sf") == Words{"ac", "dp", "tr", "sf"});
+        // A word that starts with j and a vowel is left alone ("jardin", "journal").
+        CHECK(split_words("journal") == Words{"journal"});
+    }
+
+    TEST_CASE("chatter words are told apart from topic words")
+    {
+        CHECK(is_chatter("merci"));
+        CHECK(is_chatter("desolee"));
+        CHECK(is_chatter("cordialement"));
+        CHECK_FALSE(is_chatter("tiers"));
+        CHECK_FALSE(is_chatter("prelevement"));
+    }
 }

@@ -9,19 +9,33 @@
 
 namespace opalebot::knowledge {
 
-/// When the bot answers: the best entry must cover enough of the question and be clearly ahead
-/// of the next one; otherwise it abstains and suggests the entries above `suggest`.
+/// When the bot answers. Three signals, judged apart: the score (how much of the question's
+/// informative words the best entry explains, 0 to 1), the lead (how far it is ahead of the next
+/// entry, relative to its score) and the evidence (how much rare vocabulary it matched, not
+/// divided by the question's length). Tuned on tests/fixtures/kb-train.tsv and kb-paraphrases.tsv.
 struct Thresholds {
-    double answer = 0.47;
-    double margin = 0.05;
-    double suggest = 0.25;
+    // Sure: the entry is shown as the answer.
+    double answer = 0.5;
+    double margin = 0.1;
+    double evidence = 0.89;
+    // Probable ("je pense que…"): a short question the entry mostly explains…
+    double probable = 0.4;
+    double probable_margin = 0.04;
+    double probable_evidence = 1.07;
+    // …or a long message whose informative words clearly point to one entry.
+    double long_evidence = 1.78;
+    double long_margin = 0.2;
+    double long_score = 0.15;
+    /// Entries suggested when the bot abstains.
+    double suggest = 0.15;
 };
 
 /// What the bot replies to a free-text message.
 struct Answer {
-    enum class Kind { entry, glossary, greeting, thanks, unknown, empty };
+    /// entry: a sure answer; probable: an entry shown with reservations.
+    enum class Kind { entry, probable, glossary, greeting, thanks, unknown, empty };
     Kind kind = Kind::empty;
-    std::string entry_id;                  ///< the entry answered, for Kind::entry
+    std::string entry_id;                  ///< the entry shown, for Kind::entry and probable
     double score = 0;                      ///< the best entry's score, answered or not
     double runner_up = 0;                  ///< the second entry's score (how clear the choice is)
     std::vector<std::string> alternatives; ///< other entries worth a look (ids)
@@ -46,21 +60,33 @@ public:
     /// The reply that presents `entry` (Markdown), as a question answered by it would get.
     std::string show(const Entry& entry) const { return entry_reply(entry); }
 
-    /// Swaps in a newly loaded base (curators' edits) without a restart.
+    /// Swaps in a newly loaded base (curators' edits) without a restart; the questions learned
+    /// with `learn` stay learned.
     void replace(KnowledgeBase base);
+
+    /// A question of the salon becomes a paraphrase of `entry_id`, searched at once like the
+    /// entry's keywords. False when no entry has that id.
+    bool learn(const std::string& entry_id, const std::string& question);
 
 private:
     std::string entry_reply(const Entry& entry) const;
     std::string acronym_reply(const Acronym& acronym);
     std::string unknown_reply(const std::vector<std::string>& suggestions) const;
+    std::string probable_reply(const Entry& entry, const std::vector<std::string>& others) const;
     std::optional<std::string> asked_acronym(std::string_view question) const;
 
     Glossary glossary_;
+    std::vector<std::vector<std::string>> synonyms_;
+    std::vector<std::pair<std::string, std::string>> learned_; ///< entry id, question
     Index index_;
     Thresholds thresholds_;
 };
 
 /// The kind as written in `opale-bot ask --json` ("entree", "glossaire", …).
 std::string_view to_string(Answer::Kind kind);
+
+/// How sure the entry shown is, as `ask --json` says it: "sure", "probable", or "none" when no
+/// entry is shown.
+std::string_view confidence_of(const Answer& answer);
 
 } // namespace opalebot::knowledge

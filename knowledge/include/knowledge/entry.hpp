@@ -24,6 +24,9 @@ struct Entry {
     std::string a_completer; ///< what a curator still has to add; empty when complete
     std::string body;        ///< Markdown, as written
     std::string body_text;   ///< the body's words without Markdown, for the index
+    /// Questions of the salon linked to this entry by an admin (`!kb lier`): searched like
+    /// keywords. Not in the file: they live in the bot's state.
+    std::vector<std::string> paraphrases;
 };
 
 /// A problem found in a knowledge file, reported as `file:line: message`.

@@ -14,7 +14,33 @@ namespace opalebot::knowledge {
 /// One entry found for a question, with how well it covers the question (0 to 1).
 struct SearchHit {
     std::size_t entry = 0; ///< position in Index::entries()
-    double score = 0;
+    double score = 0;      ///< the informative part of the question the entry explains, 0 to 1
+    double evidence = 0;   ///< not divided by the question: the rare vocabulary it matched, in
+                           ///< units of a word no entry has (1: one such word in a title)
+};
+
+/// What a word of the question counts for. Only the informative words weigh: a long message's
+/// greetings and narrative must not make a clear question look unclear.
+enum class WordRole {
+    topic,   ///< an entry's title or keywords have it
+    context, ///< only entry bodies mention it
+    unknown, ///< the base never uses it (nor a correction of it)
+    generic, ///< "procédure", "problème": says how, not what about
+    chatter, ///< greetings, thanks, apologies, narrative: weighs nothing
+};
+
+/// One idea of the question as the index read it, for `kb analyze` and tuning.
+struct QueryWord {
+    std::string text; ///< the stems it may match, alternatives separated by " | "
+    WordRole role = WordRole::unknown;
+    double weight = 0;
+};
+
+/// A search with its reading of the question: each idea, and how each hit matched it.
+struct Explanation {
+    std::vector<QueryWord> words;
+    std::vector<SearchHit> hits;
+    std::vector<std::vector<double>> matches; ///< by hit, then by word: 0, body, keyword or title
 };
 
 /// The full-text index of the entries: SQLite FTS5 over French stems for candidates and bm25,
@@ -33,6 +59,9 @@ public:
 
     /// The best entries for any text, best first; never throws on user input.
     std::vector<SearchHit> search(std::string_view question, std::size_t limit);
+
+    /// The same search, with how each word of the question was read and matched.
+    Explanation explain(std::string_view question, std::size_t limit);
 
     const std::vector<Entry>& entries() const;
 
