@@ -179,7 +179,7 @@ commands::EpleFinder eple_finder(commands::EpleStore& store)
 
 /// A message the bot sends on its own (not a reply): a reminder, an expired dialogue.
 struct Notice {
-    std::string conversation; ///< "!room" or "!room|$thread"
+    bot::Conversation conversation;
     std::vector<std::string> mentions;
     std::string markdown;
     std::string txn_id; ///< deterministic: a resend after a crash is de-duplicated
@@ -192,13 +192,11 @@ bool queue_notices(const std::vector<Notice>& notices, bot::SyncLoop& loop)
 {
     bot::SyncBatchWrites writes;
     for (const auto& n : notices) {
-        const auto bar = n.conversation.find('|');
         bot::OutgoingMessage out;
         out.txn_id = n.txn_id;
-        out.room_id = n.conversation.substr(0, bar);
-        out.content = bot::notice_content(
-            n.markdown, n.mentions, bar == std::string::npos ? "" : n.conversation.substr(bar + 1),
-            "", n.style);
+        out.room_id = n.conversation.room_id;
+        out.content =
+            bot::notice_content(n.markdown, n.mentions, n.conversation.thread_root, "", n.style);
         out.priority = 1; // background work: replies go first
         writes.outgoing.push_back(std::move(out));
     }
@@ -220,12 +218,12 @@ void queue_reminders(const std::vector<commands::Delivery>& deliveries,
     // One at a time: a reminder for a room that cannot take it now (encrypted while encryption
     // is off) stays claimed for the next start without holding the others back.
     for (const auto& d : deliveries) {
-        // The reminder's room is the conversation it was set in: "!room" or "!room|$thread".
+        // The reminder's room is the conversation it was set in.
         std::vector<std::string> mentions;
         if (d.reminder.target == commands::ReminderTarget::user)
             mentions.push_back(d.reminder.owner);
         // An m.text, so that it notifies (a notice never does); @room only when asked.
-        const Notice notice{d.reminder.room,
+        const Notice notice{bot::Conversation::from_key(d.reminder.room),
                             mentions,
                             commands::format_delivery(d),
                             d.txn_id,
@@ -244,7 +242,7 @@ void queue_campaign(const std::vector<commands::CampaignMessage>& messages,
                     commands::KitCampaign& campaign, bot::SyncLoop& loop)
 {
     for (const auto& m : messages) {
-        const Notice notice{m.room,
+        const Notice notice{bot::Conversation::from_key(m.room),
                             m.mentions,
                             m.markdown,
                             m.delivery_key,
@@ -384,12 +382,12 @@ int run_matrix(const std::string& config_file, bool new_login)
     // message of the conversation is taken, as before.
     std::map<std::string, std::string, std::less<>> summary_cards;
     const auto confirming = [&](const bot::IncomingMessage& in) {
-        const auto dialogue = dialogues.get(in.sender, in.conversation);
+        const auto dialogue = dialogues.get(in.sender, in.conversation.key());
         return dialogue && dialogue->stage == commands::DialogueStage::confirming;
     };
     // After a message of a dialogue: the reply is the card when the dialogue just reached it.
     const auto note_summary_card = [&](const bot::IncomingMessage& in, bool was_confirming) {
-        const auto key = in.sender + "|" + in.conversation;
+        const auto key = in.sender + "|" + in.conversation.key();
         if (!confirming(in))
             summary_cards.erase(key);
         else if (!was_confirming)
@@ -398,7 +396,7 @@ int run_matrix(const std::string& config_file, bool new_login)
     const auto route = [&](const bot::IncomingMessage& in) -> std::optional<bot::OutgoingReply> {
         static_cast<void>(question.take());
         // Commands see the conversation (room and thread): a ticket dialogue is keyed on it.
-        commands::Message message{in.sender, in.conversation, in.text,
+        commands::Message message{in.sender, in.conversation.key(), in.text,
                                   role_of(config, in.sender, in.power_level), std::nullopt};
         if (in.attachment)
             message.attachment = commands::Attachment{in.attachment->first, in.attachment->second};
@@ -474,38 +472,40 @@ int run_matrix(const std::string& config_file, bool new_login)
     if (auto name = client.display_name(session.value().user_id); name && !name.value().empty())
         loop.set_display_name(name.value().substr(0, name.value().find(" [")));
     loop.set_conversation_check(
-        [&dialogues](const std::string& user, const std::string& conversation) {
-            return dialogues.is_open(user, conversation);
+        [&dialogues](const std::string& user, const bot::Conversation& conversation) {
+            return dialogues.is_open(user, conversation.key());
         });
     // ✅/❌ on the summary card confirm or cancel the ticket (issue 4); ✅ or ⏰ on a reminder
     // acknowledge or snooze it (issue 6): its delivery key is the txn id it was sent with.
-    loop.set_reaction_router([&](const bot::IncomingReaction& reaction)
-                                 -> std::optional<bot::OutgoingReply> {
-        const auto role = role_of(config, reaction.sender, reaction.power_level);
-        const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-        if (auto text =
-                commands::on_reminder_reaction(reminders, reminder_options, reaction.target_txn_id,
-                                               reaction.sender, role, reaction.key, now))
-            return bot::OutgoingReply{std::move(*text), {}, std::nullopt};
-        const auto key = bare_emoji(reaction.key);
-        const bool yes = key == "\u2705" || key == "\u2714";
-        const bool no = key == "\u274C" || key == "\u2716";
-        if (!yes && !no)
-            return std::nullopt;
-        const auto dialogue = dialogues.get(reaction.sender, reaction.conversation);
-        if (!dialogue || dialogue->stage == commands::DialogueStage::collecting)
-            return std::nullopt; // a ✅ is no answer to "which EPLE?"
-        if (dialogue->stage == commands::DialogueStage::confirming)
-            if (const auto card = summary_cards.find(reaction.sender + "|" + reaction.conversation);
-                card != summary_cards.end() && card->second != reaction.target_txn_id)
-                return std::nullopt; // a ✅ on another message of the thread
-        const commands::Message message{reaction.sender, reaction.conversation, yes ? "oui" : "non",
-                                        role, std::nullopt};
-        auto answer = commands::answer_ticket_dialogue(dialogues, message);
-        if (!answer)
-            return std::nullopt;
-        return bot::OutgoingReply{std::move(answer->markdown), {}, std::nullopt};
-    });
+    loop.set_reaction_router(
+        [&](const bot::IncomingReaction& reaction) -> std::optional<bot::OutgoingReply> {
+            const auto role = role_of(config, reaction.sender, reaction.power_level);
+            const auto now =
+                std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+            if (auto text = commands::on_reminder_reaction(reminders, reminder_options,
+                                                           reaction.target_txn_id, reaction.sender,
+                                                           role, reaction.key, now))
+                return bot::OutgoingReply{std::move(*text), {}, std::nullopt};
+            const auto key = bare_emoji(reaction.key);
+            const bool yes = key == "\u2705" || key == "\u2714";
+            const bool no = key == "\u274C" || key == "\u2716";
+            if (!yes && !no)
+                return std::nullopt;
+            const auto dialogue = dialogues.get(reaction.sender, reaction.conversation.key());
+            if (!dialogue || dialogue->stage == commands::DialogueStage::collecting)
+                return std::nullopt; // a ✅ is no answer to "which EPLE?"
+            if (dialogue->stage == commands::DialogueStage::confirming)
+                if (const auto card =
+                        summary_cards.find(reaction.sender + "|" + reaction.conversation.key());
+                    card != summary_cards.end() && card->second != reaction.target_txn_id)
+                    return std::nullopt; // a ✅ on another message of the thread
+            const commands::Message message{reaction.sender, reaction.conversation.key(),
+                                            yes ? "oui" : "non", role, std::nullopt};
+            auto answer = commands::answer_ticket_dialogue(dialogues, message);
+            if (!answer)
+                return std::nullopt;
+            return bot::OutgoingReply{std::move(answer->markdown), {}, std::nullopt};
+        });
     if (auto unsent = reminders.unsent(); unsent) // claimed before a crash, not yet queued
         queue_reminders(unsent.value(), reminders, loop);
     if (auto unsent = campaign.unsent(); unsent)
@@ -519,7 +519,7 @@ int run_matrix(const std::string& config_file, bool new_login)
                 std::vector<Notice> notices;
                 for (auto& expired : dialogues.expire_idle())
                     notices.push_back(
-                        {expired.room,
+                        {bot::Conversation::from_key(expired.room),
                          {expired.user},
                          std::move(expired.markdown),
                          bot::txn_id_for("dialogue-expired|" + expired.user + "|" + expired.room +
@@ -545,7 +545,7 @@ int run_matrix(const std::string& config_file, bool new_login)
         // Ticket follow-up: a new status or public log entry, told in the ticket's thread.
         std::vector<Notice> follow_notices;
         for (const auto& n : follow_up.poll_if_due())
-            follow_notices.push_back({n.conversation,
+            follow_notices.push_back({bot::Conversation::from_key(n.conversation),
                                       {n.requester},
                                       n.markdown,
                                       bot::txn_id_for("suivi|" + n.ref + "|" + n.markdown),
