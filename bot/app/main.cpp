@@ -15,7 +15,6 @@
 #include "commands/eple_import.hpp"
 #include "commands/kit_campaign.hpp"
 #include "commands/reminder_store.hpp"
-#include "commands/ticket_commands.hpp"
 #include "commands/ticket_dialogue.hpp"
 #include "commands/ticket_follow_up.hpp"
 #include "commands/ticket_store.hpp"
@@ -66,25 +65,6 @@ knowledge::KnowledgeBase load_for_serving(const std::filesystem::path& dir)
                  base.glossary.all().size(), dir.string());
     return base;
 }
-
-class StoredQuestionLog final : public commands::QuestionLog {
-public:
-    explicit StoredQuestionLog(bot::StateStore& store) : store_(store) {}
-    void record(const commands::Message& message, const knowledge::Answer& answer) override
-    {
-        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-        const auto saved = store_.record_question({now, message.room, message.sender, message.body,
-                                                   std::string{knowledge::to_string(answer.kind)},
-                                                   answer.entry_id, answer.score});
-        if (!saved)
-            log::get("main")->error("question not recorded: {}", saved.error().message);
-    }
-
-private:
-    bot::StateStore& store_;
-};
 
 std::int64_t unix_now()
 {
@@ -387,36 +367,64 @@ int run_import(const std::string& kind, const std::string& file, const std::stri
     return report.ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/// The console's loop over `conversations`: one simulated user in a direct chat (room ""), every
+/// line for the bot; due reminders and other notices are printed while it runs.
+int serve_console(const std::string& user, bot::StateStore& store,
+                  app::Conversations& conversations)
+{
+    const auto logger = log::get("main");
+    std::vector<std::string> to_print;
+    const app::NoticeSink screen = [&to_print](const std::vector<app::Notice>& notices) {
+        for (const auto& n : notices)
+            to_print.push_back(n.markdown);
+        return true;
+    };
+    conversations.resend_unsent(screen);
+    int lines = 0;
+    const auto handle = [&](std::string_view text) -> std::optional<std::string> {
+        bot::IncomingMessage message;
+        message.event_id = "console-" + std::to_string(++lines);
+        message.sender = user;
+        message.text = text;
+        message.is_direct = true;
+        message.addressed = true;
+        std::optional<bot::OutgoingReply> reply;
+        try {
+            reply = conversations.on_message(message);
+        } catch (const std::exception& e) { // as in the sync loop: a failure never stops it
+            logger->error("message not handled: {}", e.what());
+            return std::nullopt;
+        }
+        if (!reply)
+            return std::nullopt;
+        if (reply->question)
+            if (auto saved = store.record_question(*reply->question); !saved)
+                logger->error("question not recorded: {}", saved.error().message);
+        return std::move(reply->markdown);
+    };
+    const auto tick = [&] {
+        conversations.between_syncs(now_in_seconds(), screen);
+        return std::exchange(to_print, {});
+    };
+    logger->info("console mode: one message per line, Ctrl-D to quit");
+    bot::run_console(std::cin, std::cout, handle, tick);
+    return EXIT_SUCCESS;
+}
+
+/// The console: the Matrix bot's conversations, for a user given on the command line.
 int run_console_mode(const std::filesystem::path& kb_dir, const std::string& db_path,
                      const std::string& user, bool admin)
 {
+    bot::Config config;
+    config.database = db_path;
+    if (admin)
+        config.admins = {user};
     knowledge::Answerer answerer{load_for_serving(kb_dir)};
     bot::StateStore store{db_path};
-    StoredQuestionLog questions{store};
-    commands::Registry registry;
-    commands::add_knowledge_commands(registry, answerer, kb_dir, &questions);
-    commands::EpleStore eple{db_path};
-    commands::add_eple_commands(registry, eple);
-    commands::add_eple_import_command(registry, eple); // tells an admin how to give the file
-    commands::TicketStore tickets{db_path};
-    commands::DialogueOptions dialogue_options;
-    dialogue_options.find_eple = app::eple_finder(eple);
-    commands::TicketDialogues dialogues{db_path, tickets, dialogue_options};
-    commands::add_ticket_commands(registry, tickets, dialogues);
-    const commands::Message sender{
-        user, {}, {}, admin ? commands::Role::admin : commands::Role::member, std::nullopt};
-    log::get("main")->info("console mode: one message per line, Ctrl-D to quit");
-    bot::run_console(std::cin, std::cout, [&](std::string_view text) -> std::optional<std::string> {
-        auto message = sender;
-        message.body = text;
-        // An open ticket dialogue takes the answers that are not commands.
-        if (!commands::parse_command(text, registry.prefix()))
-            if (auto answer = commands::answer_ticket_dialogue(dialogues, message))
-                return std::move(answer->markdown);
-        auto reply = registry.dispatch(message);
-        return reply ? std::optional{std::move(reply->markdown)} : std::nullopt;
-    });
-    return EXIT_SUCCESS;
+    return with_conversations(config, store, answerer, kb_dir, nullptr,
+                              [&](app::Conversations& conversations, commands::KitCampaign&) {
+                                  return serve_console(user, store, conversations);
+                              });
 }
 
 int run_ask(const std::filesystem::path& kb_dir, const std::string& question, bool as_json)
@@ -490,9 +498,10 @@ int run_kb_list(const std::filesystem::path& dir, bool as_json)
 
 int main(int argc, char** argv)
 try {
-    // About ten SQLite connections are open (state, stores, the index): by default each one
-    // reserves a page cache up front (~90 KB) that the bot's small databases never fill. Pages
-    // are then allocated as they are read. Must come before SQLite is first used.
+    // Three SQLite connections are open (the state store's, the one the commands' stores share,
+    // the in-memory index): by default each one reserves a page cache up front (~90 KB) that
+    // the bot's small databases never fill. Pages are then allocated as they are read. Must
+    // come before SQLite is first used.
     sqlite3_config(SQLITE_CONFIG_PAGECACHE, nullptr, 0, 0);
     opalebot::log::init({"main", "knowledge", "commands", "bot.console", "bot.sync", "bot.sender",
                          "bot.session", "bot.events", "bot.itop", "bot.crypto"});
