@@ -1,5 +1,6 @@
 #include "itop_ticket_backend.hpp"
 
+#include "bot/addressing.hpp"        // Conversation
 #include "bot/markdown.hpp"          // escape_html
 #include "bot/matrix_client.hpp"     // url_encode
 #include "commands/ticket_store.hpp" // parse_reference
@@ -140,13 +141,12 @@ std::string conversation_link(std::string_view conversation)
 {
     if (conversation.empty())
         return {};
-    const auto bar = conversation.find('|');
-    const auto room = conversation.substr(0, bar);
-    std::string link = "https://matrix.to/#/" + bot::url_encode(room);
-    if (bar != std::string_view::npos)
-        link += "/" + bot::url_encode(conversation.substr(bar + 1));
-    if (const auto colon = room.find(':'); colon != std::string_view::npos)
-        link += "?via=" + bot::url_encode(room.substr(colon + 1));
+    const auto where = bot::Conversation::from_key(conversation);
+    std::string link = "https://matrix.to/#/" + bot::url_encode(where.room_id);
+    if (!where.thread_root.empty())
+        link += "/" + bot::url_encode(where.thread_root);
+    if (const auto colon = where.room_id.find(':'); colon != std::string::npos)
+        link += "?via=" + bot::url_encode(where.room_id.substr(colon + 1));
     return link;
 }
 

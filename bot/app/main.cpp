@@ -14,11 +14,7 @@
 #include "commands/eple_commands.hpp"
 #include "commands/eple_import.hpp"
 #include "commands/kit_campaign.hpp"
-#include "commands/profile_commands.hpp"
-#include "commands/registry.hpp"
-#include "commands/reminder_commands.hpp"
 #include "commands/reminder_store.hpp"
-#include "commands/ticket_commands.hpp"
 #include "commands/ticket_dialogue.hpp"
 #include "commands/ticket_follow_up.hpp"
 #include "commands/ticket_store.hpp"
@@ -26,26 +22,23 @@
 #include "knowledge/analyzer.hpp"
 #include "knowledge/answerer.hpp"
 #include "knowledge/knowledge_base.hpp"
-#include "knowledge/text.hpp"
 #include "opalebot/log.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
 
+#include "conversations.hpp"
 #include "itop_ticket_backend.hpp"
 #include <malloc.h>
 #include <sqlite3.h>
@@ -73,51 +66,12 @@ knowledge::KnowledgeBase load_for_serving(const std::filesystem::path& dir)
     return base;
 }
 
-class StoredQuestionLog final : public commands::QuestionLog {
-public:
-    explicit StoredQuestionLog(bot::StateStore& store) : store_(store) {}
-    void record(const commands::Message& message, const knowledge::Answer& answer) override
-    {
-        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-        const auto saved = store_.record_question({now, message.room, message.sender, message.body,
-                                                   std::string{knowledge::to_string(answer.kind)},
-                                                   answer.entry_id, answer.score});
-        if (!saved)
-            log::get("main")->error("question not recorded: {}", saved.error().message);
-    }
-
-private:
-    bot::StateStore& store_;
-};
-
 std::int64_t unix_now()
 {
     return std::chrono::duration_cast<std::chrono::seconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
-
-/// Keeps the question of the message being handled, so the sync loop records it in the same
-/// transaction as the reply (a crash never counts a question twice).
-class CapturedQuestion final : public commands::QuestionLog {
-public:
-    void record(const commands::Message& message, const knowledge::Answer& answer) override
-    {
-        last_ = bot::QuestionRecord{unix_now(),
-                                    message.room,
-                                    message.sender,
-                                    message.body,
-                                    std::string{knowledge::to_string(answer.kind)},
-                                    answer.entry_id,
-                                    answer.score};
-    }
-    std::optional<bot::QuestionRecord> take() { return std::exchange(last_, std::nullopt); }
-
-private:
-    std::optional<bot::QuestionRecord> last_;
-};
 
 class StoredStats final : public commands::StatsSource {
 public:
@@ -143,62 +97,82 @@ private:
     bot::StateStore& store_;
 };
 
-commands::Role role_of(const bot::Config& config, const std::string& sender, int power_level)
+commands::Instant now_in_seconds()
 {
-    const auto listed = [&](const std::vector<std::string>& users) {
-        return std::find(users.begin(), users.end(), sender) != users.end();
-    };
-    if (listed(config.admins) ||
-        (config.admin_power_level > 0 && power_level >= config.admin_power_level))
-        return commands::Role::admin;
-    if (listed(config.support) ||
-        (config.support_power_level > 0 && power_level >= config.support_power_level))
-        return commands::Role::support;
-    return commands::Role::member;
+    return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 
-/// Finds an EPLE by (part of) its name for the ticket dialogue: only an unambiguous match.
-commands::EpleFinder eple_finder(commands::EpleStore& store)
+/// Builds the stores of the state file (config.database), the ticket backend and the
+/// conversations over them, then runs `mode` (the Matrix bot or the console) with them: both
+/// modes get the same commands and rules.
+template <class Mode>
+int with_conversations(const bot::Config& config, bot::StateStore& store,
+                       knowledge::Answerer& answerer, const std::filesystem::path& kb_dir,
+                       bot::HttpClient* http, Mode&& mode)
 {
-    return [&store](std::string_view name) -> std::optional<commands::EpleMatch> {
-        const auto all = store.etablissements();
-        if (!all)
-            return std::nullopt;
-        const auto wanted = knowledge::fold(name);
-        std::optional<commands::EpleMatch> match;
-        for (const auto& e : all.value()) {
-            if (knowledge::fold(e.nom).find(wanted) == std::string::npos)
-                continue;
-            if (match)
-                return std::nullopt; // several: the dialogue asks for the UAI
-            match = commands::EpleMatch{e.uai, e.nom};
-        }
-        return match;
+    StoredStats stats{store};
+    commands::EpleStore eple{config.database};
+    commands::EpleOptions eple_options;
+    eple_options.rule = {config.difficulty.kit_below, config.difficulty.paiements_below,
+                         config.difficulty.ej_below, config.difficulty.titres_below,
+                         config.difficulty.signals_needed};
+    // Tickets (issue 4): the built-in store, or iTop when configured.
+    commands::TicketStore builtin_tickets{config.database};
+    std::optional<bot::ItopClient> itop_client;
+    std::optional<app::ItopTicketBackend> itop_tickets;
+    commands::TicketBackend* tickets = &builtin_tickets;
+    commands::TicketSource* ticket_source = &builtin_tickets;
+    if (config.tickets.backend == bot::TicketBackendKind::itop && http != nullptr) {
+        const auto& itop = config.tickets.itop;
+        itop_client.emplace(*http, bot::ItopSettings{itop.url, itop.user, itop.password, itop.token,
+                                                     "Créé par opale-bot", itop.timeout});
+        app::ItopBackendOptions itop_options;
+        itop_options.emails.insert(itop.emails.begin(), itop.emails.end());
+        itop_options.itop_url = itop.url;
+        itop_tickets.emplace(*itop_client, config.database, std::move(itop_options));
+        tickets = &*itop_tickets;
+        ticket_source = &*itop_tickets;
+        log::get("main")->info("tickets go to iTop at {}", itop.url);
+    }
+    eple_options.tickets = ticket_source; // !eple counts the EPLE's open tickets
+    commands::TicketFollowUp follow_up{
+        config.database, *tickets, {config.tickets.follow_up_interval}};
+    commands::DialogueOptions dialogue_options;
+    dialogue_options.find_eple = app::eple_finder(eple);
+    dialogue_options.idle_timeout = config.tickets.dialogue_idle;
+    dialogue_options.on_created = [&follow_up](const commands::Ticket& ticket) {
+        if (auto watched = follow_up.watch(ticket); !watched)
+            log::get("main")->error("ticket {} not followed: {}", ticket.ref,
+                                    watched.error().message);
     };
-}
+    commands::TicketDialogues dialogues{config.database, *tickets, dialogue_options};
 
-/// A message the bot sends on its own (not a reply): a reminder, an expired dialogue.
-struct Notice {
-    std::string conversation; ///< "!room" or "!room|$thread"
-    std::vector<std::string> mentions;
-    std::string markdown;
-    std::string txn_id; ///< deterministic: a resend after a crash is de-duplicated
-    bot::NoticeStyle style{};
-};
+    // Reminders, the users' EPLE links and zones, the kit campaign (issue 6).
+    commands::ReminderStore reminders{config.database};
+    commands::UserProfileStore profiles{config.database};
+    commands::ReminderOptions reminder_options;
+    reminder_options.profiles = &profiles;
+    commands::KitCampaignOptions campaign_options;
+    campaign_options.prefix = config.command_prefix;
+    commands::KitCampaign campaign{config.database, eple, profiles, campaign_options};
+    app::Conversations conversations{config,
+                                     {answerer, kb_dir, &stats, eple, eple_options, *tickets,
+                                      dialogues, follow_up, reminders, reminder_options, profiles,
+                                      campaign}};
+    return mode(conversations, campaign);
+}
 
 /// Queues notices in the outbox (encrypted for encrypted rooms), where the sender sends them
 /// after the replies. False when they could not be stored (logged).
-bool queue_notices(const std::vector<Notice>& notices, bot::SyncLoop& loop)
+bool queue_notices(const std::vector<app::Notice>& notices, bot::SyncLoop& loop)
 {
     bot::SyncBatchWrites writes;
     for (const auto& n : notices) {
-        const auto bar = n.conversation.find('|');
         bot::OutgoingMessage out;
         out.txn_id = n.txn_id;
-        out.room_id = n.conversation.substr(0, bar);
-        out.content = bot::notice_content(
-            n.markdown, n.mentions, bar == std::string::npos ? "" : n.conversation.substr(bar + 1),
-            "", n.style);
+        out.room_id = n.conversation.room_id;
+        out.content =
+            bot::notice_content(n.markdown, n.mentions, n.conversation.thread_root, "", n.style);
         out.priority = 1; // background work: replies go first
         writes.outgoing.push_back(std::move(out));
     }
@@ -209,61 +183,6 @@ bool queue_notices(const std::vector<Notice>& notices, bot::SyncLoop& loop)
         return false;
     }
     return true;
-}
-
-/// Queues due reminders. Exactly once: the reminder ledger claims each occurrence once, a crash
-/// before mark_sent gives it back at the next start (unsent), and its txn id makes the resend
-/// harmless.
-void queue_reminders(const std::vector<commands::Delivery>& deliveries,
-                     commands::ReminderStore& reminders, bot::SyncLoop& loop)
-{
-    // One at a time: a reminder for a room that cannot take it now (encrypted while encryption
-    // is off) stays claimed for the next start without holding the others back.
-    for (const auto& d : deliveries) {
-        // The reminder's room is the conversation it was set in: "!room" or "!room|$thread".
-        std::vector<std::string> mentions;
-        if (d.reminder.target == commands::ReminderTarget::user)
-            mentions.push_back(d.reminder.owner);
-        // An m.text, so that it notifies (a notice never does); @room only when asked.
-        const Notice notice{d.reminder.room,
-                            mentions,
-                            commands::format_delivery(d),
-                            d.txn_id,
-                            {true, d.reminder.ping_room}};
-        if (!queue_notices({notice}, loop))
-            continue; // not stored: unsent() gives it back at the next start
-        if (auto marked = reminders.mark_sent(d.reminder.id, d.occurrence, ""); !marked)
-            log::get("main")->warn("reminder {} queued but not marked: {}", d.reminder.id,
-                                   marked.error().message);
-    }
-}
-
-/// Queues the kit campaign's messages (one per late EPLE, then the admins' report), then marks
-/// them sent; the campaign ledger already made each (occurrence, EPLE) once.
-void queue_campaign(const std::vector<commands::CampaignMessage>& messages,
-                    commands::KitCampaign& campaign, bot::SyncLoop& loop)
-{
-    for (const auto& m : messages) {
-        const Notice notice{m.room,
-                            m.mentions,
-                            m.markdown,
-                            m.delivery_key,
-                            {m.kind == commands::CampaignMessage::Kind::eple, false}};
-        if (!queue_notices({notice}, loop))
-            continue; // not stored: unsent() gives it back at the next start
-        if (auto marked = campaign.mark_sent(m.delivery_key); !marked)
-            log::get("main")->warn("campaign message queued but not marked: {}",
-                                   marked.error().message);
-    }
-}
-
-/// The reaction without its variation selector (U+FE0F), which clients add or not.
-std::string bare_emoji(std::string key)
-{
-    constexpr std::string_view selector = "\xEF\xB8\x8F";
-    for (auto at = key.find(selector); at != std::string::npos; at = key.find(selector))
-        key.erase(at, selector.size());
-    return key;
 }
 
 int run_config_check(const std::string& file)
@@ -277,6 +196,114 @@ int run_config_check(const std::string& file)
     std::cout << file << " : configuration valide (serveur " << load.config.homeserver_url
               << ", compte "
               << (load.config.user_id.empty() ? load.config.email : load.config.user_id) << ").\n";
+    return EXIT_SUCCESS;
+}
+
+/// What the Matrix bot runs with once logged in.
+struct MatrixRun {
+    const std::string& config_file;
+    const bot::Config& config;
+    bot::MatrixClient& client;
+    bot::StateStore& store;
+    const bot::Session& session;
+    const sigset_t& signals; ///< blocked in every thread, for sigwait
+};
+
+/// The sync and sender threads over `conversations`, until SIGTERM/SIGINT or a fatal error.
+int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
+                 commands::KitCampaign& campaign)
+{
+    const auto& config = run.config;
+    auto& client = run.client;
+    auto& store = run.store;
+    const auto& session = run.session;
+    const auto logger = log::get("main");
+    if (!config.kit_campaign.phrase.empty()) {
+        if (auto loaded = campaign.load_from_config(config.kit_campaign.phrase,
+                                                    config.kit_campaign.room, now_in_seconds());
+            !loaded) {
+            std::cerr << bot::format_problems(
+                run.config_file, {{"rappels.campagne_kit", config.kit_campaign.line,
+                                   config.kit_campaign.column, loaded.error().message}});
+            return 2;
+        }
+    }
+
+    bot::Sender sender{client, store, config.requests_per_second, config.burst};
+    std::mutex fatal_mutex;
+    std::string fatal_reason;
+    bot::SyncLoop loop{client,
+                       store,
+                       config,
+                       session,
+                       [&](const bot::IncomingMessage& in) { return conversations.on_message(in); },
+                       [&sender] { sender.wake(); },
+                       [&](const std::string& reason) {
+                           {
+                               const std::lock_guard lock{fatal_mutex};
+                               fatal_reason = reason;
+                           }
+                           kill(getpid(), SIGTERM); // wakes sigwait below
+                       }};
+    // End-to-end encryption (issue 7): Tchap's private salons are encrypted.
+    std::unique_ptr<bot::crypto::Engine> engine;
+    std::optional<bot::CryptoCoordinator> crypto;
+    if (config.pickle_key.empty()) {
+        logger->warn("encryption off (no encryption.pickle_key_file): encrypted salons are "
+                     "ignored");
+    } else {
+        bot::crypto::EngineOptions crypto_options;
+        crypto_options.only_cross_signed_devices = config.only_cross_signed_devices;
+        auto opened =
+            bot::crypto::Engine::open(store.database(), session.user_id, session.device_id,
+                                      config.pickle_key, crypto_options);
+        if (!opened) {
+            logger->critical("crypto state unusable: {}", opened.error().message);
+            return EXIT_FAILURE;
+        }
+        engine = std::move(opened).value();
+        store.attach_crypto(engine.get());
+        crypto.emplace(client, store, *engine);
+        if (auto started = crypto->start(); !started) {
+            logger->critical("encryption keys not published: {} {}", started.error().code,
+                             started.error().message);
+            store.attach_crypto(nullptr);
+            return EXIT_FAILURE;
+        }
+        loop.set_crypto(&*crypto);
+        logger->info("end-to-end encryption on (device {}, key {})", engine->device_id(),
+                     engine->ed25519_key());
+    }
+    // "opale-bot : question" addresses the bot too; Tchap appends " [Organisation]" to names.
+    if (auto name = client.display_name(session.user_id); name && !name.value().empty())
+        loop.set_display_name(name.value().substr(0, name.value().find(" [")));
+    loop.set_conversation_check(
+        [&](const std::string& user, const bot::Conversation& conversation) {
+            return conversations.in_dialogue(user, conversation);
+        });
+    loop.set_reaction_router(
+        [&](const bot::IncomingReaction& reaction) { return conversations.on_reaction(reaction); });
+    const app::NoticeSink outbox = [&loop](const std::vector<app::Notice>& notices) {
+        return queue_notices(notices, loop);
+    };
+    conversations.resend_unsent(outbox);
+    loop.set_between_syncs([&] { conversations.between_syncs(now_in_seconds(), outbox); });
+    std::jthread sender_thread{[&sender](const std::stop_token& stop) { sender.run(stop); }};
+    std::jthread sync_thread{[&loop](const std::stop_token& stop) { loop.run(stop); }};
+
+    int signal_number = 0;
+    sigwait(&run.signals, &signal_number);
+    logger->info("stopping (signal {})", signal_number);
+    sync_thread.request_stop(); // aborts the long-poll in flight
+    sender_thread.request_stop();
+    sync_thread.join();
+    sender_thread.join();
+    const std::lock_guard lock{fatal_mutex};
+    if (!fatal_reason.empty()) {
+        logger->critical("{}", fatal_reason);
+        return EXIT_FAILURE;
+    }
+    logger->info("stopped");
     return EXIT_SUCCESS;
 }
 
@@ -313,262 +340,12 @@ int run_matrix(const std::string& config_file, bool new_login)
                                              ? default_kb_dir()
                                              : std::filesystem::path{config.knowledge_dir};
     knowledge::Answerer answerer{load_for_serving(kb_dir)};
-    CapturedQuestion question;
-    StoredStats stats{store};
-    commands::Registry registry{config.command_prefix};
-    commands::add_knowledge_commands(registry, answerer, kb_dir, &question, &stats);
-    commands::EpleStore eple{config.database};
-    commands::EpleOptions eple_options;
-    eple_options.rule = {config.difficulty.kit_below, config.difficulty.paiements_below,
-                         config.difficulty.ej_below, config.difficulty.titres_below,
-                         config.difficulty.signals_needed};
-    // Tickets (issue 4): the built-in store, or iTop when configured.
-    commands::TicketStore builtin_tickets{config.database};
-    std::optional<bot::ItopClient> itop_client;
-    std::optional<app::ItopTicketBackend> itop_tickets;
-    commands::TicketBackend* tickets = &builtin_tickets;
-    commands::TicketSource* ticket_source = &builtin_tickets;
-    if (config.tickets.backend == bot::TicketBackendKind::itop) {
-        const auto& itop = config.tickets.itop;
-        itop_client.emplace(http, bot::ItopSettings{itop.url, itop.user, itop.password, itop.token,
-                                                    "Créé par opale-bot", itop.timeout});
-        app::ItopBackendOptions itop_options;
-        itop_options.emails.insert(itop.emails.begin(), itop.emails.end());
-        itop_options.itop_url = itop.url;
-        itop_tickets.emplace(*itop_client, config.database, std::move(itop_options));
-        tickets = &*itop_tickets;
-        ticket_source = &*itop_tickets;
-        logger->info("tickets go to iTop at {}", itop.url);
-    }
-    eple_options.tickets = ticket_source; // !eple counts the EPLE's open tickets
-    commands::add_eple_commands(registry, eple, eple_options);
-    commands::add_eple_import_command(registry, eple);
-    commands::TicketFollowUp follow_up{
-        config.database, *tickets, {config.tickets.follow_up_interval}};
-    commands::DialogueOptions dialogue_options;
-    dialogue_options.find_eple = eple_finder(eple);
-    dialogue_options.idle_timeout = config.tickets.dialogue_idle;
-    dialogue_options.on_created = [&follow_up](const commands::Ticket& ticket) {
-        if (auto watched = follow_up.watch(ticket); !watched)
-            log::get("main")->error("ticket {} not followed: {}", ticket.ref,
-                                    watched.error().message);
-    };
-    commands::TicketDialogues dialogues{config.database, *tickets, dialogue_options};
-    commands::add_ticket_commands(registry, *tickets, dialogues);
-
-    // Reminders, the users' EPLE links and zones, the kit campaign (issue 6).
-    commands::ReminderStore reminders{config.database};
-    commands::UserProfileStore profiles{config.database};
-    commands::add_profile_commands(registry, profiles, &eple);
-    commands::ReminderOptions reminder_options;
-    reminder_options.profiles = &profiles;
-    commands::add_reminder_commands(registry, reminders, reminder_options);
-    commands::KitCampaignOptions campaign_options;
-    campaign_options.prefix = config.command_prefix;
-    commands::KitCampaign campaign{config.database, eple, profiles, campaign_options};
-    commands::add_campaign_commands(registry, campaign);
-    if (!config.kit_campaign.phrase.empty()) {
-        const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-        if (auto loaded = campaign.load_from_config(config.kit_campaign.phrase,
-                                                    config.kit_campaign.room, now);
-            !loaded) {
-            std::cerr << bot::format_problems(
-                config_file, {{"rappels.campagne_kit", config.kit_campaign.line,
-                               config.kit_campaign.column, loaded.error().message}});
-            return 2;
-        }
-    }
-
-    // The txn id of each open dialogue's summary card, so that a ✅ confirms only on the card
-    // itself (not on an older message of the thread). Kept in memory: after a restart any bot
-    // message of the conversation is taken, as before.
-    std::map<std::string, std::string, std::less<>> summary_cards;
-    const auto confirming = [&](const bot::IncomingMessage& in) {
-        const auto dialogue = dialogues.get(in.sender, in.conversation);
-        return dialogue && dialogue->stage == commands::DialogueStage::confirming;
-    };
-    // After a message of a dialogue: the reply is the card when the dialogue just reached it.
-    const auto note_summary_card = [&](const bot::IncomingMessage& in, bool was_confirming) {
-        const auto key = in.sender + "|" + in.conversation;
-        if (!confirming(in))
-            summary_cards.erase(key);
-        else if (!was_confirming)
-            summary_cards[key] = bot::txn_id_for(in.event_id); // the reply's txn id
-    };
-    const auto route = [&](const bot::IncomingMessage& in) -> std::optional<bot::OutgoingReply> {
-        static_cast<void>(question.take());
-        // Commands see the conversation (room and thread): a ticket dialogue is keyed on it.
-        commands::Message message{in.sender, in.conversation, in.text,
-                                  role_of(config, in.sender, in.power_level), std::nullopt};
-        if (in.attachment)
-            message.attachment = commands::Attachment{in.attachment->first, in.attachment->second};
-        const bool was_confirming = confirming(in);
-        if (!commands::parse_command(in.text, registry.prefix()))
-            if (auto answer = commands::answer_ticket_dialogue(dialogues, message)) {
-                note_summary_card(in, was_confirming);
-                return bot::OutgoingReply{std::move(answer->markdown), {}, std::nullopt};
-            }
-        if (!in.addressed) { // salon chatter: only a clear answer, and only when enabled
-            auto answer = answerer.ask(in.text);
-            if (answer.kind != knowledge::Answer::Kind::entry ||
-                answer.score < config.answer_without_mention_min_score)
-                return std::nullopt;
-            question.record(message, answer);
-            return bot::OutgoingReply{std::move(answer.text), answer.entry_id, question.take()};
-        }
-        auto reply = registry.dispatch(message);
-        if (!reply)
-            return std::nullopt;
-        // `!ticket nouveau` shows the card (every field given, or the dialogue shown again).
-        note_summary_card(in, false);
-        return bot::OutgoingReply{std::move(reply->markdown), std::move(reply->entry_id),
-                                  question.take()};
-    };
-
-    bot::Sender sender{client, store, config.requests_per_second, config.burst};
-    std::mutex fatal_mutex;
-    std::string fatal_reason;
-    bot::SyncLoop loop{client,
-                       store,
-                       config,
-                       session.value(),
-                       route,
-                       [&sender] { sender.wake(); },
-                       [&](const std::string& reason) {
-                           {
-                               const std::lock_guard lock{fatal_mutex};
-                               fatal_reason = reason;
-                           }
-                           kill(getpid(), SIGTERM); // wakes sigwait below
-                       }};
-    // End-to-end encryption (issue 7): Tchap's private salons are encrypted.
-    std::unique_ptr<bot::crypto::Engine> engine;
-    std::optional<bot::CryptoCoordinator> crypto;
-    if (config.pickle_key.empty()) {
-        logger->warn("encryption off (no encryption.pickle_key_file): encrypted salons are "
-                     "ignored");
-    } else {
-        bot::crypto::EngineOptions crypto_options;
-        crypto_options.only_cross_signed_devices = config.only_cross_signed_devices;
-        auto opened =
-            bot::crypto::Engine::open(store.database(), session.value().user_id,
-                                      session.value().device_id, config.pickle_key, crypto_options);
-        if (!opened) {
-            logger->critical("crypto state unusable: {}", opened.error().message);
-            return EXIT_FAILURE;
-        }
-        engine = std::move(opened).value();
-        store.attach_crypto(engine.get());
-        crypto.emplace(client, store, *engine);
-        if (auto started = crypto->start(); !started) {
-            logger->critical("encryption keys not published: {} {}", started.error().code,
-                             started.error().message);
-            store.attach_crypto(nullptr);
-            return EXIT_FAILURE;
-        }
-        loop.set_crypto(&*crypto);
-        logger->info("end-to-end encryption on (device {}, key {})", engine->device_id(),
-                     engine->ed25519_key());
-    }
-    // "opale-bot : question" addresses the bot too; Tchap appends " [Organisation]" to names.
-    if (auto name = client.display_name(session.value().user_id); name && !name.value().empty())
-        loop.set_display_name(name.value().substr(0, name.value().find(" [")));
-    loop.set_conversation_check(
-        [&dialogues](const std::string& user, const std::string& conversation) {
-            return dialogues.is_open(user, conversation);
+    const MatrixRun run{config_file, config, client, store, session.value(), signals};
+    return with_conversations(
+        config, store, answerer, kb_dir, &http,
+        [&run](app::Conversations& conversations, commands::KitCampaign& campaign) {
+            return serve_matrix(run, conversations, campaign);
         });
-    // ✅/❌ on the summary card confirm or cancel the ticket (issue 4); ✅ or ⏰ on a reminder
-    // acknowledge or snooze it (issue 6): its delivery key is the txn id it was sent with.
-    loop.set_reaction_router([&](const bot::IncomingReaction& reaction)
-                                 -> std::optional<bot::OutgoingReply> {
-        const auto role = role_of(config, reaction.sender, reaction.power_level);
-        const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-        if (auto text =
-                commands::on_reminder_reaction(reminders, reminder_options, reaction.target_txn_id,
-                                               reaction.sender, role, reaction.key, now))
-            return bot::OutgoingReply{std::move(*text), {}, std::nullopt};
-        const auto key = bare_emoji(reaction.key);
-        const bool yes = key == "\u2705" || key == "\u2714";
-        const bool no = key == "\u274C" || key == "\u2716";
-        if (!yes && !no)
-            return std::nullopt;
-        const auto dialogue = dialogues.get(reaction.sender, reaction.conversation);
-        if (!dialogue || dialogue->stage == commands::DialogueStage::collecting)
-            return std::nullopt; // a ✅ is no answer to "which EPLE?"
-        if (dialogue->stage == commands::DialogueStage::confirming)
-            if (const auto card = summary_cards.find(reaction.sender + "|" + reaction.conversation);
-                card != summary_cards.end() && card->second != reaction.target_txn_id)
-                return std::nullopt; // a ✅ on another message of the thread
-        const commands::Message message{reaction.sender, reaction.conversation, yes ? "oui" : "non",
-                                        role, std::nullopt};
-        auto answer = commands::answer_ticket_dialogue(dialogues, message);
-        if (!answer)
-            return std::nullopt;
-        return bot::OutgoingReply{std::move(answer->markdown), {}, std::nullopt};
-    });
-    if (auto unsent = reminders.unsent(); unsent) // claimed before a crash, not yet queued
-        queue_reminders(unsent.value(), reminders, loop);
-    if (auto unsent = campaign.unsent(); unsent)
-        queue_campaign(unsent.value(), campaign, loop);
-    auto last_expiry_check = std::chrono::system_clock::time_point{};
-    loop.set_between_syncs([&] {
-        const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-        if (now - last_expiry_check >= std::chrono::minutes{1}) {
-            last_expiry_check = now;
-            try {
-                std::vector<Notice> notices;
-                for (auto& expired : dialogues.expire_idle())
-                    notices.push_back(
-                        {expired.room,
-                         {expired.user},
-                         std::move(expired.markdown),
-                         bot::txn_id_for("dialogue-expired|" + expired.user + "|" + expired.room +
-                                         "|" + std::to_string(now.time_since_epoch().count()))});
-                queue_notices(notices, loop);
-            } catch (const std::exception& e) {
-                log::get("main")->error("idle ticket dialogues not expired: {}", e.what());
-            }
-        }
-        auto due = reminders.claim_due(now);
-        if (!due) {
-            log::get("main")->error("reminders unreadable: {}", due.error().message);
-            return;
-        }
-        if (!due.value().missed.empty())
-            log::get("main")->info("{} reminder occurrences missed during downtime, not sent",
-                                   due.value().missed.size());
-        queue_reminders(due.value().to_send, reminders, loop);
-        if (auto runs = campaign.due(now); runs)
-            queue_campaign(runs.value(), campaign, loop);
-        else
-            log::get("main")->error("kit campaign unreadable: {}", runs.error().message);
-        // Ticket follow-up: a new status or public log entry, told in the ticket's thread.
-        std::vector<Notice> follow_notices;
-        for (const auto& n : follow_up.poll_if_due())
-            follow_notices.push_back({n.conversation,
-                                      {n.requester},
-                                      n.markdown,
-                                      bot::txn_id_for("suivi|" + n.ref + "|" + n.markdown),
-                                      {true, false}});
-        queue_notices(follow_notices, loop);
-    });
-    std::jthread sender_thread{[&sender](const std::stop_token& stop) { sender.run(stop); }};
-    std::jthread sync_thread{[&loop](const std::stop_token& stop) { loop.run(stop); }};
-
-    int signal_number = 0;
-    sigwait(&signals, &signal_number);
-    logger->info("stopping (signal {})", signal_number);
-    sync_thread.request_stop(); // aborts the long-poll in flight
-    sender_thread.request_stop();
-    sync_thread.join();
-    sender_thread.join();
-    const std::lock_guard lock{fatal_mutex};
-    if (!fatal_reason.empty()) {
-        logger->critical("{}", fatal_reason);
-        return EXIT_FAILURE;
-    }
-    logger->info("stopped");
-    return EXIT_SUCCESS;
 }
 
 /// `opale-bot import etablissements|indicateurs FILE`: all or nothing, every bad line listed.
@@ -590,36 +367,64 @@ int run_import(const std::string& kind, const std::string& file, const std::stri
     return report.ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/// The console's loop over `conversations`: one simulated user in a direct chat (room ""), every
+/// line for the bot; due reminders and other notices are printed while it runs.
+int serve_console(const std::string& user, bot::StateStore& store,
+                  app::Conversations& conversations)
+{
+    const auto logger = log::get("main");
+    std::vector<std::string> to_print;
+    const app::NoticeSink screen = [&to_print](const std::vector<app::Notice>& notices) {
+        for (const auto& n : notices)
+            to_print.push_back(n.markdown);
+        return true;
+    };
+    conversations.resend_unsent(screen);
+    int lines = 0;
+    const auto handle = [&](std::string_view text) -> std::optional<std::string> {
+        bot::IncomingMessage message;
+        message.event_id = "console-" + std::to_string(++lines);
+        message.sender = user;
+        message.text = text;
+        message.is_direct = true;
+        message.addressed = true;
+        std::optional<bot::OutgoingReply> reply;
+        try {
+            reply = conversations.on_message(message);
+        } catch (const std::exception& e) { // as in the sync loop: a failure never stops it
+            logger->error("message not handled: {}", e.what());
+            return std::nullopt;
+        }
+        if (!reply)
+            return std::nullopt;
+        if (reply->question)
+            if (auto saved = store.record_question(*reply->question); !saved)
+                logger->error("question not recorded: {}", saved.error().message);
+        return std::move(reply->markdown);
+    };
+    const auto tick = [&] {
+        conversations.between_syncs(now_in_seconds(), screen);
+        return std::exchange(to_print, {});
+    };
+    logger->info("console mode: one message per line, Ctrl-D to quit");
+    bot::run_console(std::cin, std::cout, handle, tick);
+    return EXIT_SUCCESS;
+}
+
+/// The console: the Matrix bot's conversations, for a user given on the command line.
 int run_console_mode(const std::filesystem::path& kb_dir, const std::string& db_path,
                      const std::string& user, bool admin)
 {
+    bot::Config config;
+    config.database = db_path;
+    if (admin)
+        config.admins = {user};
     knowledge::Answerer answerer{load_for_serving(kb_dir)};
     bot::StateStore store{db_path};
-    StoredQuestionLog questions{store};
-    commands::Registry registry;
-    commands::add_knowledge_commands(registry, answerer, kb_dir, &questions);
-    commands::EpleStore eple{db_path};
-    commands::add_eple_commands(registry, eple);
-    commands::add_eple_import_command(registry, eple); // tells an admin how to give the file
-    commands::TicketStore tickets{db_path};
-    commands::DialogueOptions dialogue_options;
-    dialogue_options.find_eple = eple_finder(eple);
-    commands::TicketDialogues dialogues{db_path, tickets, dialogue_options};
-    commands::add_ticket_commands(registry, tickets, dialogues);
-    const commands::Message sender{
-        user, {}, {}, admin ? commands::Role::admin : commands::Role::member, std::nullopt};
-    log::get("main")->info("console mode: one message per line, Ctrl-D to quit");
-    bot::run_console(std::cin, std::cout, [&](std::string_view text) -> std::optional<std::string> {
-        auto message = sender;
-        message.body = text;
-        // An open ticket dialogue takes the answers that are not commands.
-        if (!commands::parse_command(text, registry.prefix()))
-            if (auto answer = commands::answer_ticket_dialogue(dialogues, message))
-                return std::move(answer->markdown);
-        auto reply = registry.dispatch(message);
-        return reply ? std::optional{std::move(reply->markdown)} : std::nullopt;
-    });
-    return EXIT_SUCCESS;
+    return with_conversations(config, store, answerer, kb_dir, nullptr,
+                              [&](app::Conversations& conversations, commands::KitCampaign&) {
+                                  return serve_console(user, store, conversations);
+                              });
 }
 
 int run_ask(const std::filesystem::path& kb_dir, const std::string& question, bool as_json)
@@ -694,9 +499,10 @@ int run_kb_list(const std::filesystem::path& dir, bool as_json)
 
 int main(int argc, char** argv)
 try {
-    // About ten SQLite connections are open (state, stores, the index): by default each one
-    // reserves a page cache up front (~90 KB) that the bot's small databases never fill. Pages
-    // are then allocated as they are read. Must come before SQLite is first used.
+    // Three SQLite connections are open (the state store's, the one the commands' stores share,
+    // the in-memory index): by default each one reserves a page cache up front (~90 KB) that
+    // the bot's small databases never fill. Pages are then allocated as they are read. Must
+    // come before SQLite is first used.
     sqlite3_config(SQLITE_CONFIG_PAGECACHE, nullptr, 0, 0);
     opalebot::log::init({"main", "knowledge", "commands", "bot.console", "bot.sync", "bot.sender",
                          "bot.session", "bot.events", "bot.itop", "bot.crypto"});

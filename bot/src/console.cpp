@@ -2,22 +2,101 @@
 
 #include "bot/markdown.hpp"
 
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
 #include <istream>
+#include <mutex>
 #include <ostream>
 #include <string>
+#include <thread>
+#include <utility>
 
 namespace opalebot::bot {
+namespace {
 
-void run_console(std::istream& in, std::ostream& out, const MessageHandler& handle)
+void print(std::ostream& out, const std::optional<std::string>& markdown)
 {
-    for (std::string line; std::getline(in, line);) {
-        if (!line.empty() && line.back() == '\r')
-            line.pop_back();
-        if (line.find_first_not_of(" \t") == std::string::npos)
-            continue;
-        const auto reply = handle(line);
-        out << (reply ? markdown_to_text(*reply) : std::string{"(pas de réponse)"}) << "\n\n"
-            << std::flush;
+    out << (markdown ? markdown_to_text(*markdown) : std::string{"(pas de réponse)"}) << "\n\n"
+        << std::flush;
+}
+
+/// One message, or nothing for a blank line.
+std::optional<std::string> message_of(std::string line)
+{
+    if (!line.empty() && line.back() == '\r')
+        line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos)
+        return std::nullopt;
+    return line;
+}
+
+/// The lines of `in`, read on a thread of their own so that the console keeps ticking while
+/// nobody types.
+class LineReader {
+public:
+    explicit LineReader(std::istream& in)
+        : thread_{[this, &in] {
+              for (std::string line; std::getline(in, line);)
+                  push(std::move(line));
+              const std::lock_guard lock{mutex_};
+              ended_ = true;
+              ready_.notify_one();
+          }}
+    {}
+
+    /// Waits up to `timeout` for lines; returns those read, and false once the input ended and
+    /// every line was taken.
+    bool take(std::chrono::milliseconds timeout, std::deque<std::string>& lines)
+    {
+        std::unique_lock lock{mutex_};
+        ready_.wait_for(lock, timeout, [this] { return ended_ || !lines_.empty(); });
+        lines = std::exchange(lines_, {});
+        return !(ended_ && lines.empty());
+    }
+
+private:
+    void push(std::string line)
+    {
+        const std::lock_guard lock{mutex_};
+        lines_.push_back(std::move(line));
+        ready_.notify_one();
+    }
+
+    std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<std::string> lines_;
+    bool ended_ = false;
+    std::jthread thread_; ///< last: it starts once the members it uses exist
+};
+
+} // namespace
+
+void run_console(std::istream& in, std::ostream& out, const MessageHandler& handle,
+                 const ConsoleTick& tick, std::chrono::milliseconds every)
+{
+    if (!tick) {
+        for (std::string line; std::getline(in, line);)
+            if (auto message = message_of(std::move(line)))
+                print(out, handle(*message));
+        return;
+    }
+    LineReader reader{in};
+    auto next_tick = std::chrono::steady_clock::now();
+    std::deque<std::string> lines;
+    for (;;) {
+        if (const auto now = std::chrono::steady_clock::now(); now >= next_tick) {
+            for (const auto& markdown : tick())
+                print(out, markdown);
+            next_tick = now + every;
+        }
+        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+            next_tick - std::chrono::steady_clock::now());
+        if (!reader.take(std::max(wait, std::chrono::milliseconds{0}), lines))
+            return;
+        for (auto& line : lines)
+            if (auto message = message_of(std::move(line)))
+                print(out, handle(*message));
     }
 }
 

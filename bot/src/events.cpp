@@ -58,6 +58,17 @@ TextMessage parse_file(const json& content)
     return m;
 }
 
+PowerLevels power_levels_of(const json& content)
+{
+    PowerLevels levels;
+    levels.users_default = static_cast<int>(integer_at(content, "users_default").value_or(0));
+    if (const auto* users = object_at(content, "users"))
+        for (const auto& [user, level] : users->items())
+            if (level.is_number_integer())
+                levels.users[user] = level.get<int>();
+    return levels;
+}
+
 Event parse_event(const json& j)
 {
     Event e;
@@ -93,14 +104,7 @@ Event parse_event(const json& j)
                 Membership{string_at(*content, "membership"),
                            direct != content->end() && direct->is_boolean() && direct->get<bool>()};
         } else if (e.type == "m.room.power_levels" && e.state_key == "") {
-            PowerLevels levels;
-            levels.users_default =
-                static_cast<int>(integer_at(*content, "users_default").value_or(0));
-            if (const auto* users = object_at(*content, "users"))
-                for (const auto& [user, level] : users->items())
-                    if (level.is_number_integer())
-                        levels.users[user] = level.get<int>();
-            e.content = std::move(levels);
+            e.content = power_levels_of(*content);
         } else if (e.type == "m.room.encryption" && e.state_key == "") {
             Encryption encryption{string_at(*content, "algorithm")};
             if (const auto ms = integer_at(*content, "rotation_period_ms"); ms && *ms > 0)
@@ -258,6 +262,26 @@ std::string strip_reply_fallback(std::string_view body)
     if (rest.substr(0, 1) == "\n")
         rest.remove_prefix(1);
     return std::string{rest};
+}
+
+int PowerLevels::level_of(std::string_view user) const
+{
+    const auto it = users.find(user);
+    return it == users.end() ? users_default : it->second;
+}
+
+std::string power_levels_json(const PowerLevels& levels)
+{
+    json users = json::object();
+    for (const auto& [user, level] : levels.users)
+        users[user] = level;
+    return json{{"users", users}, {"users_default", levels.users_default}}.dump();
+}
+
+PowerLevels parse_power_levels(std::string_view json_text)
+{
+    const auto content = json::parse(json_text, nullptr, false);
+    return content.is_object() ? power_levels_of(content) : PowerLevels{};
 }
 
 } // namespace opalebot::bot

@@ -309,7 +309,8 @@ try {
     info.is_direct = query->getColumn(1).getInt() != 0;
     if (!query->getColumn(2).isNull())
         info.joined_members = query->getColumn(2).getInt();
-    info.power_levels = text_or_empty(query->getColumn(3));
+    if (!query->getColumn(3).isNull())
+        info.power_levels = parse_power_levels(query->getColumn(3).getString());
     info.encrypted = query->getColumn(4).getInt() != 0;
     return std::optional<RoomInfo>{std::move(info)};
 } catch (const std::exception& e) {
@@ -363,7 +364,7 @@ try {
             upsert->bind(4, *r.joined_members);
         else
             upsert->bind(4);
-        bind_text_or_null(*upsert, 5, r.power_levels);
+        bind_text_or_null(*upsert, 5, r.power_levels ? power_levels_json(*r.power_levels) : "");
         upsert->bind(6, r.encrypted ? 1 : 0);
         upsert->exec();
     }

@@ -21,70 +21,6 @@ using namespace std::chrono_literals;
 constexpr std::string_view thumbs_up = "\xF0\x9F\x91\x8D";   // U+1F44D
 constexpr std::string_view thumbs_down = "\xF0\x9F\x91\x8E"; // U+1F44E
 
-std::string lower(std::string_view text)
-{
-    std::string out{text};
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
-        return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    });
-    return out;
-}
-
-std::string trim(std::string_view text)
-{
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string_view::npos)
-        return {};
-    const auto last = text.find_last_not_of(" \t\r\n");
-    return std::string{text.substr(first, last - first + 1)};
-}
-
-std::string localpart(const std::string& user_id)
-{
-    const auto colon = user_id.find(':');
-    return user_id.substr(1, colon == std::string::npos ? std::string::npos : colon - 1);
-}
-
-/// Removes `name` (with an optional '@' and a following ':' or ',') at the start of `text`.
-bool strip_leading_name(std::string& text, std::string_view name)
-{
-    if (name.empty())
-        return false;
-    std::string_view rest = text;
-    if (!rest.empty() && rest.front() == '@' && name.front() != '@') // "@bot" names "bot"
-        rest.remove_prefix(1);
-    if (lower(rest.substr(0, name.size())) != lower(name))
-        return false;
-    rest.remove_prefix(name.size());
-    if (!rest.empty() && rest.front() != ' ' && rest.front() != ':' && rest.front() != ',')
-        return false; // "botanique" does not name "bot"
-    while (!rest.empty() && (rest.front() == ':' || rest.front() == ',' || rest.front() == ' '))
-        rest.remove_prefix(1);
-    text = std::string{rest};
-    return true;
-}
-
-int power_level_of(const RoomInfo& room, const std::string& user)
-{
-    if (room.power_levels.empty())
-        return 0;
-    const auto levels = json::parse(room.power_levels, nullptr, false);
-    if (!levels.is_object())
-        return 0;
-    if (const auto users = levels.find("users"); users != levels.end() && users->is_object())
-        if (const auto it = users->find(user); it != users->end() && it->is_number_integer())
-            return it->get<int>();
-    return levels.value("users_default", 0);
-}
-
-std::string power_levels_json(const PowerLevels& levels)
-{
-    json users = json::object();
-    for (const auto& [user, level] : levels.users)
-        users[user] = level;
-    return json{{"users", users}, {"users_default", levels.users_default}}.dump();
-}
-
 std::int64_t unix_seconds(std::chrono::system_clock::time_point t)
 {
     return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -130,6 +66,7 @@ SyncLoop::SyncLoop(MatrixClient& client, StateStore& store, const Config& config
       store_(store),
       config_(config),
       session_(std::move(session)),
+      addressing_(config, session_.user_id),
       router_(std::move(router)),
       wake_sender_(std::move(wake_sender)),
       fatal_(std::move(fatal)),
@@ -400,7 +337,7 @@ void SyncLoop::handle_crypto_queue(SyncBatchWrites& writes)
 {
     for (const auto& [room_id, event] : crypto_->take_decryptable()) {
         const auto room = room_info(room_id, writes);
-        if (allowed(room))
+        if (addressing_.room_allowed(room))
             handle_decrypted(event, room, writes);
     }
     // A key that never came (matrix.md §8.5.16): the sender is told, in French, at most once an
@@ -412,7 +349,7 @@ void SyncLoop::handle_crypto_queue(SyncBatchWrites& writes)
         if ((told != undecryptable_told_.end() && now - told->second < std::chrono::hours{1}) ||
             undecryptable_telling_.contains(lost.sender))
             continue;
-        if (!allowed(room_info(lost.room_id, writes)))
+        if (!addressing_.room_allowed(room_info(lost.room_id, writes)))
             continue;
         undecryptable_telling_[lost.sender] = now;
         OutgoingMessage out;
@@ -429,28 +366,11 @@ void SyncLoop::handle_crypto_queue(SyncBatchWrites& writes)
     }
 }
 
-bool SyncLoop::is_inviter_allowed(const std::string& inviter) const
-{
-    return std::any_of(config_.inviters.begin(), config_.inviters.end(), [&](const auto& rule) {
-        if (rule.front() == ':') // a whole homeserver
-            return inviter.size() > rule.size() &&
-                   inviter.compare(inviter.size() - rule.size(), rule.size(), rule) == 0;
-        return rule == inviter;
-    });
-}
-
-bool SyncLoop::allowed(const RoomInfo& room) const
-{
-    return std::find(config_.allowed_rooms.begin(), config_.allowed_rooms.end(), room.room_id) !=
-               config_.allowed_rooms.end() ||
-           (!room.inviter.empty() && is_inviter_allowed(room.inviter));
-}
-
 void SyncLoop::accept_invite(const InvitedRoom& invite, SyncBatchWrites& writes)
 {
     const auto logger = log::get("bot.sync");
     RoomInfo room{invite.room_id, invite.inviter, invite.is_direct, {}, {}, false};
-    if (!allowed(room)) {
+    if (!addressing_.room_allowed(room)) {
         logger->info("invitation to {} from {} ignored: neither the room nor the inviter is "
                      "allowed (rooms.allowed, rooms.inviters)",
                      invite.room_id, invite.inviter);
@@ -502,7 +422,7 @@ void SyncLoop::handle_room(const JoinedRoom& joined, bool history, SyncBatchWrit
         if (crypto_ != nullptr)
             crypto_->observe(joined.room_id, e);
         if (const auto* levels = std::get_if<PowerLevels>(&e.content))
-            room.power_levels = power_levels_json(*levels);
+            room.power_levels = *levels;
         else if (std::holds_alternative<Encryption>(e.content))
             room.encrypted = true;
         else if (const auto* member = std::get_if<Membership>(&e.content);
@@ -514,7 +434,7 @@ void SyncLoop::handle_room(const JoinedRoom& joined, bool history, SyncBatchWrit
     if (joined.joined_member_count)
         room.joined_members = joined.joined_member_count;
 
-    const bool acts = allowed(room);
+    const bool acts = addressing_.room_allowed(room);
     if (!acts && !joined.timeline.empty())
         logger->debug("room {} is not allowed: its events are ignored", joined.room_id);
     // A limited timeline skipped events (a restart, a burst): fetch the ones still worth an
@@ -559,7 +479,7 @@ void SyncLoop::handle_reaction(const Event& event, const Reaction& reaction, con
         writes.handled.push_back({event.event_id, room.room_id, "feedback"});
         return;
     }
-    if (age_of(event) > config_.max_backlog_age) {
+    if (addressing_.too_old(age_of(event))) {
         writes.handled.push_back({event.event_id, room.room_id, "backlog"});
         return;
     }
@@ -581,84 +501,47 @@ void SyncLoop::handle_reaction(const Event& event, const Reaction& reaction, con
         writes.handled.push_back({event.event_id, room.room_id, "reaction-ignored"});
         return;
     }
-    const auto bar = incoming.conversation.find('|');
+    const auto place = reaction_reply_place(incoming.conversation, reaction.target);
     OutgoingMessage out;
     out.txn_id = txn_id_for(event.event_id);
     out.room_id = room.room_id;
     out.content =
-        notice_content(reply->markdown, {event.sender},
-                       bar == std::string::npos ? "" : incoming.conversation.substr(bar + 1),
-                       // Outside a thread, the answer quotes the message reacted to.
-                       bar == std::string::npos ? reaction.target : std::string{});
+        notice_content(reply->markdown, {event.sender}, place.thread_root, place.in_reply_to);
     out.priority = 0;
     out.source_event = event.event_id;
     writes.outgoing.push_back(std::move(out));
     writes.handled.push_back({event.event_id, room.room_id, "reaction"});
 }
 
-std::string SyncLoop::conversation_of(const std::string& room_id, const std::string& event_id)
+Conversation SyncLoop::conversation_of(const std::string& room_id, const std::string& event_id)
 {
     auto target = client_.room_event(room_id, event_id);
     if (!target) {
         log::get("bot.sync")
             ->warn("reacted-to event {} unreadable: {} {}", event_id, target.error().code,
                    target.error().errcode);
-        return room_id;
+        return {room_id, {}};
     }
-    const auto parsed = json::parse(target.value(), nullptr, false);
-    if (!parsed.is_object())
-        return room_id;
-    const auto content = parsed.value("content", json::object());
-    const auto relates =
-        content.is_object() ? content.value("m.relates_to", json::object()) : json::object();
-    if (relates.is_object() && relates.value("rel_type", "") == "m.thread")
-        if (const auto root = relates.value("event_id", ""); !root.empty())
-            return room_id + "|" + root;
-    return room_id;
+    return bot::conversation_of(room_id, parse_timeline_event(target.value()));
 }
 
-SyncLoop::Addressing SyncLoop::addressing(const TextMessage& message, bool is_direct)
+bool SyncLoop::replies_to_bot(const TextMessage& message)
 {
-    Addressing result;
-    result.text = trim(strip_reply_fallback(message.body));
-    bool mentioned =
-        message.mentions && std::find(message.mentions->begin(), message.mentions->end(),
-                                      session_.user_id) != message.mentions->end();
-    // A name at the start ("opale-bot: …", "@bot …") addresses the bot too, and is removed.
-    if (strip_leading_name(result.text, session_.user_id) ||
-        strip_leading_name(result.text, display_name_) ||
-        strip_leading_name(result.text, localpart(session_.user_id)))
-        mentioned = true;
-    else if (const auto at = result.text.find(session_.user_id); at != std::string::npos) {
-        result.text.erase(at, session_.user_id.size());
-        mentioned = true;
-    }
-    result.text = trim(result.text);
-    bool reply_to_bot = false;
-    if (!message.in_reply_to.empty() && !message.reply_is_fallback)
-        if (auto sent = store_.sent_message(message.in_reply_to); sent && sent.value())
-            reply_to_bot = true;
-    const bool command = result.text.rfind(config_.command_prefix, 0) == 0;
-    result.addressed = is_direct || mentioned || reply_to_bot || command;
-    return result;
+    if (message.in_reply_to.empty() || message.reply_is_fallback)
+        return false;
+    const auto sent = store_.sent_message(message.in_reply_to);
+    return sent && sent.value();
 }
 
 void SyncLoop::handle_message(const Event& event, const TextMessage& message, const RoomInfo& room,
                               SyncBatchWrites& writes)
 {
     const auto logger = log::get("bot.sync");
-    const auto ignore = [&](const char* why) {
+    const auto ignore = [&](std::string_view why) {
         logger->debug("{} in {} ignored: {}", event.event_id, room.room_id, why);
     };
-    if (message.msgtype == "m.notice")
-        return ignore("notice (bots talk in notices)");
-    if (message.is_edit)
-        return ignore("edit");
-    if (event.has_transaction_id)
-        return ignore("own echo");
-    if (config_.ignore_bots &&
-        std::find(config_.bots.begin(), config_.bots.end(), event.sender) != config_.bots.end())
-        return ignore("another bot");
+    if (const auto why = addressing_.never_answered(event, message); !why.empty())
+        return ignore(why);
     if (!can_reply_in(room)) { // fail closed (notes/matrix.md §4): no plaintext reply there
         logger->warn("{} in {} not answered: the room is encrypted, and a plaintext reply "
                      "there is never sent",
@@ -666,22 +549,17 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
         writes.handled.push_back({event.event_id, room.room_id, "encrypted-room"});
         return;
     }
-    const bool is_direct = room.is_direct || room.joined_members == 2;
-    auto address = addressing(message, is_direct);
-    const auto thread = reply_thread(event, message, room);
-    const auto conversation = thread.empty() ? room.room_id : room.room_id + "|" + thread;
+    auto address = addressing_.address(message, is_direct(room), replies_to_bot(message));
+    const auto conversation = addressing_.reply_conversation(event, message, room);
     const bool in_conversation = in_conversation_ && in_conversation_(event.sender, conversation);
-    if (in_conversation)
-        address.addressed = true; // an answer to the bot's question needs no mention
-    if (!address.addressed && !config_.answer_without_mention)
-        return ignore("not addressed to the bot");
-    if (address.text.empty() && !address.addressed)
-        return;
-    if (address.text.empty() && !message.file_url.empty() && !in_conversation)
-        return ignore("a file without a caption (a command may reply to it)");
+    address.addressed = address.addressed || in_conversation;
+    if (const auto verdict =
+            addressing_.verdict(address, in_conversation, !message.file_url.empty());
+        !verdict.answer)
+        return ignore(verdict.why);
 
     const auto age = age_of(event);
-    if (age > config_.max_backlog_age) {
+    if (addressing_.too_old(age)) {
         logger->info("{} in {} not answered: sent {} s ago, older than the backlog limit",
                      event.event_id, room.room_id,
                      std::chrono::duration_cast<std::chrono::seconds>(age).count());
@@ -693,7 +571,7 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
                              event.event_id,
                              event.sender,
                              address.text,
-                             is_direct,
+                             is_direct(room),
                              address.addressed,
                              power_level_of(room, event.sender),
                              conversation,
@@ -728,7 +606,8 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
     OutgoingMessage out;
     out.txn_id = txn_id_for(event.event_id);
     out.room_id = room.room_id;
-    out.content = reply_content(event, message, room, *reply);
+    out.content =
+        notice_content(reply->markdown, {event.sender}, conversation.thread_root, event.event_id);
     out.priority = 0;
     out.source_event = event.event_id;
     out.entry_id = reply->entry_id;
@@ -760,7 +639,7 @@ std::vector<Event> SyncLoop::missed_events(const JoinedRoom& room)
             break;
         }
         for (auto& event : messages.value().chunk) {
-            if (age_of(event) > config_.max_backlog_age) {
+            if (addressing_.too_old(age_of(event))) {
                 from.clear(); // older ones are not answered anyway
                 break;
             }
@@ -864,23 +743,6 @@ std::string notice_content(std::string_view markdown, const std::vector<std::str
     else if (!reply_to.empty())
         content["m.relates_to"] = {{"m.in_reply_to", {{"event_id", reply_to}}}};
     return content.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-std::string SyncLoop::reply_content(const Event& question, const TextMessage& message,
-                                    const RoomInfo& room, const OutgoingReply& reply) const
-{
-    return notice_content(reply.markdown, {question.sender}, reply_thread(question, message, room),
-                          question.event_id);
-}
-
-std::string SyncLoop::reply_thread(const Event& question, const TextMessage& message,
-                                   const RoomInfo& room) const
-{
-    if (!message.thread_root.empty()) // a question asked in a thread is answered in it
-        return message.thread_root;
-    const bool is_direct = room.is_direct || room.joined_members == 2;
-    return config_.reply_mode == ReplyMode::thread && !is_direct ? question.event_id
-                                                                 : std::string{};
 }
 
 void SyncLoop::housekeeping()

@@ -40,7 +40,7 @@ grep -q "essai.md:4: domaine inconnu « Cuisine »" "$work/check.txt" || fail "d
 grep -q "essai.md:10: date « 2024-02-30 » invalide" "$work/check.txt" || fail "date error line"
 grep -q "essai.md:12: lien cassé" "$work/check.txt" || fail "broken link line"
 
-# console: the same router; each reply followed by a blank line.
+# console: the same conversations as the Matrix bot; each reply followed by a blank line.
 printf '!aide\n!sigle EJ\n!sigel EJ\nComment créer le tiers DDFIP ?\n!kb recharger\n' |
   "$bot" console --kb "$kb" --db "$work/state.db" 2>/dev/null > "$work/console.txt"
 grep -q "Commandes disponibles" "$work/console.txt" || fail "console !aide"
@@ -87,4 +87,25 @@ grep -q "Titre : DRASI - Écran blanc à la connexion au pré-sas" "$work/ticket
 grep -q "Ticket R-000001 créé pour DRASI" "$work/ticket.txt" || fail "ticket created: $(cat "$work/ticket.txt")"
 grep -q "R-000001 – DRASI" "$work/ticket.txt" || fail "!tickets lists it"
 grep -q "Le titre est trop court" "$work/ticket.txt" || fail "a vague title is refused with its reason"
+# The console has every command of the Matrix bot, reminders and profiles included (issue 19).
+printf '%s\n' '!rappel dans 1 minute appeler la DDFIP' '!rappels' '!moi' |
+  "$bot" console --kb "$kb" --db "$work/rappels.db" 2>/dev/null > "$work/rappel.txt"
+grep -q "C'est noté : je rappellerai à vous « appeler la DDFIP »" "$work/rappel.txt" ||
+  fail "console !rappel: $(cat "$work/rappel.txt")"
+grep -q "appeler la DDFIP" <(sed -n '/Vos rappels/,$p' "$work/rappel.txt") || fail "console !rappels"
+if grep -q "Je ne connais pas la commande" "$work/rappel.txt"; then
+  fail "a command of the Matrix bot is missing in the console: $(cat "$work/rappel.txt")"
+fi
+# A minute later (moved back in the state file rather than waited for), the reminder fires while
+# the console runs, printed as a message.
+python3 - "$work/rappels.db" <<'PY' || fail "reminder not moved back"
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+due = int(time.time()) - 5
+assert db.execute("UPDATE reminder_reminders SET due_at = ?, schedule = ?", (due, f"once:{due}")).rowcount == 1
+db.commit()
+PY
+printf '!rappels\n' | "$bot" console --kb "$kb" --db "$work/rappels.db" 2>/dev/null > "$work/fired.txt"
+grep -q "Rappel : appeler la DDFIP" "$work/fired.txt" || fail "due reminder not printed: $(cat "$work/fired.txt")"
+grep -q "Vous n'avez aucun rappel" "$work/fired.txt" || fail "a fired reminder is still listed"
 echo "cli contract: all checks passed"

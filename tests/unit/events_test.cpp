@@ -234,6 +234,18 @@ TEST_SUITE("unit")
         CHECK(*joined.state[2].state_key == me);
     }
 
+    TEST_CASE("power levels keep their stored form and read it back")
+    {
+        const PowerLevels levels{{{"@admin:hs.test", 100}, {"@marie:hs.test", 50}}, 10};
+        CHECK(power_levels_json(levels) ==
+              R"({"users":{"@admin:hs.test":100,"@marie:hs.test":50},"users_default":10})");
+        CHECK(parse_power_levels(power_levels_json(levels)) == levels);
+        CHECK(parse_power_levels(R"({"users":{}})") == PowerLevels{});
+        CHECK(parse_power_levels("pas du JSON") == PowerLevels{});
+        CHECK(levels.level_of("@marie:hs.test") == 50);
+        CHECK(levels.level_of("@paul:hs.test") == 10);
+    }
+
     TEST_CASE("parse_sync reads the inviter and is_direct of the bot's own invite")
     {
         const json invite_state =

@@ -243,7 +243,7 @@ TEST_SUITE("unit")
         StateStore store{":memory:"};
         CHECK_FALSE(value(store.room("!r:hs.test")).has_value());
         SyncBatchWrites joined;
-        joined.rooms.push_back({"!r:hs.test", "@marie:hs.test", true, 2, "", false});
+        joined.rooms.push_back({"!r:hs.test", "@marie:hs.test", true, 2, std::nullopt, false});
         REQUIRE(static_cast<bool>(store.commit(joined)));
         auto room = value(store.room("!r:hs.test"));
         REQUIRE(room.has_value());
@@ -251,17 +251,17 @@ TEST_SUITE("unit")
         CHECK(room->is_direct);
         REQUIRE(room->joined_members.has_value());
         CHECK(*room->joined_members == 2);
-        CHECK(room->power_levels.empty());
+        CHECK_FALSE(room->power_levels.has_value());
         CHECK_FALSE(room->encrypted);
 
         SyncBatchWrites update;
-        update.rooms.push_back(
-            {"!r:hs.test", "@marie:hs.test", true, std::nullopt, R"({"users":{}})", true});
+        update.rooms.push_back({"!r:hs.test", "@marie:hs.test", true, std::nullopt,
+                                PowerLevels{{{"@marie:hs.test", 50}}, 10}, true});
         REQUIRE(static_cast<bool>(store.commit(update)));
         room = value(store.room("!r:hs.test"));
         REQUIRE(room.has_value());
         CHECK_FALSE(room->joined_members.has_value());
-        CHECK(room->power_levels == R"({"users":{}})");
+        CHECK(room->power_levels == PowerLevels{{{"@marie:hs.test", 50}}, 10});
         CHECK(room->encrypted);
 
         SyncBatchWrites left;

@@ -910,25 +910,27 @@ TEST_SUITE("unit")
         const json in_thread{
             {"m.relates_to",
              {{"rel_type", "m.thread"}, {"event_id", "$cmd"}, {"is_falling_back", true}}}};
-        h.loop().set_conversation_check([](const std::string& user, const std::string& key) {
-            return user == marie && key == salon + "|$cmd";
-        });
+        h.loop().set_conversation_check(
+            [](const std::string& user, const Conversation& conversation) {
+                return user == marie && conversation == Conversation{salon, "$cmd"};
+            });
         h.process(
             batch("s1", json::array({text_event("$a1", "gestionnaire", in_thread),
                                      text_event("$a2", "bavardage hors du fil"),
                                      text_event("$a3", "moi aussi", in_thread, "@paul:hs.test")})));
         REQUIRE(h.seen.size() == 1); // only marie's answer in the dialogue's thread
         CHECK(h.seen[0].event_id == "$a1");
-        CHECK(h.seen[0].conversation == salon + "|$cmd");
+        CHECK(h.seen[0].conversation == Conversation{salon, "$cmd"});
         CHECK(h.reply_content()["m.relates_to"]["event_id"] == "$cmd");
     }
 
     TEST_CASE("sync loop gives a screenshot sent in an open conversation to the router")
     {
         Harness h;
-        h.loop().set_conversation_check([](const std::string& user, const std::string& key) {
-            return user == marie && key == salon + "|$cmd";
-        });
+        h.loop().set_conversation_check(
+            [](const std::string& user, const Conversation& conversation) {
+                return user == marie && conversation == Conversation{salon, "$cmd"};
+            });
         json image = text_event("$img", "capture.png");
         image["content"] = {
             {"msgtype", "m.image"},
@@ -945,7 +947,7 @@ TEST_SUITE("unit")
         REQUIRE(h.http.request_count() == 1); // only the screenshot of the dialogue
         CHECK(h.http.request(0).url == hs + "/_matrix/client/v1/media/download/hs.test/png");
         REQUIRE(h.seen.size() == 1);
-        CHECK(h.seen[0].conversation == salon + "|$cmd");
+        CHECK(h.seen[0].conversation == Conversation{salon, "$cmd"});
         REQUIRE(h.seen[0].attachment.has_value());
         CHECK(h.seen[0].attachment->first == "capture.png");
         CHECK(h.seen[0].attachment->second == "\x89PNG");
@@ -955,7 +957,7 @@ TEST_SUITE("unit")
     {
         Harness h;
         h.loop().set_conversation_check(
-            [](const std::string&, const std::string&) { return true; });
+            [](const std::string&, const Conversation&) { return true; });
         auto sealed = crypto::encrypt_attachment("uai;nom\n");
         REQUIRE(static_cast<bool>(sealed));
         auto file = sealed.value().file;
@@ -986,7 +988,7 @@ TEST_SUITE("unit")
     {
         Harness h;
         h.loop().set_conversation_check(
-            [](const std::string&, const std::string&) { return true; });
+            [](const std::string&, const Conversation&) { return true; });
         json image = text_event("$img", "big.png");
         image["content"] = {{"msgtype", "m.image"},
                             {"body", "big.png"},
@@ -1028,8 +1030,8 @@ TEST_SUITE("unit")
         CHECK(reactions[0].sender == marie);
         CHECK(reactions[0].target_event == "$card");
         CHECK(reactions[0].target_txn_id == "txn-$card");
-        CHECK(reactions[0].conversation == salon + "|$cmd");
-        CHECK(reactions[1].conversation == salon); // no thread in the target
+        CHECK(reactions[0].conversation == Conversation{salon, "$cmd"});
+        CHECK(reactions[1].conversation == Conversation{salon, ""}); // no thread in the target
         CHECK(h.handled("$ok"));
         CHECK(h.handled("$party"));
         CHECK_FALSE(h.handled("$other"));
@@ -1057,10 +1059,10 @@ TEST_SUITE("unit")
         Harness h;
         h.process(batch("s1", json::array({text_event("$cmd", "!ticket nouveau")})));
         REQUIRE(h.seen.size() == 1);
-        CHECK(h.seen[0].conversation == salon + "|$cmd"); // the reply's thread root
+        CHECK(h.seen[0].conversation == Conversation{salon, "$cmd"}); // the reply's thread root
         h.config.reply_mode = ReplyMode::reply;
         h.process(batch("s2", json::array({text_event("$cmd2", "!ticket nouveau")})));
         REQUIRE(h.seen.size() == 2);
-        CHECK(h.seen[1].conversation == salon);
+        CHECK(h.seen[1].conversation == Conversation{salon, ""});
     }
 }

@@ -46,7 +46,18 @@ struct Membership {
 struct PowerLevels {
     std::map<std::string, int, std::less<>> users;
     int users_default = 0;
+
+    /// The level of `user`: their own, else users_default (spec "m.room.power_levels").
+    int level_of(std::string_view user) const;
+    bool operator==(const PowerLevels&) const = default;
 };
+
+/// The power levels as the state file keeps them: {"users": {…}, "users_default": n}.
+std::string power_levels_json(const PowerLevels& levels);
+
+/// Power levels from JSON text (an m.room.power_levels content, or power_levels_json's); what is
+/// malformed is skipped, as in a sync.
+PowerLevels parse_power_levels(std::string_view json_text);
 
 /// m.room.encryption: once seen, the room is encrypted for ever (matrix.md §4).
 struct Encryption {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "bot/events.hpp"
 #include "opalebot/result.hpp"
 
 #include <SQLiteCpp/Database.h>
@@ -57,7 +58,7 @@ struct RoomInfo {
     std::string inviter;
     bool is_direct = false;
     std::optional<int> joined_members;
-    std::string power_levels; ///< m.room.power_levels content, JSON
+    std::optional<PowerLevels> power_levels; ///< m.room.power_levels, once seen
     bool encrypted = false;
 };
 

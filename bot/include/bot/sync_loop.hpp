@@ -1,5 +1,6 @@
 #pragma once
 
+#include "bot/addressing.hpp"
 #include "bot/config.hpp"
 #include "bot/crypto_coordinator.hpp"
 #include "bot/events.hpp"
@@ -24,9 +25,9 @@ struct IncomingMessage {
     bool is_direct = false; ///< a direct chat: every message is for the bot
     bool addressed = false; ///< command, mention, reply to the bot, or direct chat
     int power_level = 0;    ///< the sender's power level in the room
-    /// Where the reply goes: "!room" or, when replies are threaded, "!room|$thread_root". A
-    /// conversation with the bot (a ticket dialogue) is keyed on it.
-    std::string conversation;
+    /// Where the reply goes: the room, or the thread it opens or was asked in. A conversation
+    /// with the bot (a ticket dialogue) is keyed on it.
+    Conversation conversation;
     /// A command's file: the message's own (caption) or the one it replies to.
     std::optional<std::pair<std::string, std::string>> attachment; ///< name, bytes
 };
@@ -40,7 +41,7 @@ struct IncomingReaction {
     std::string key;           ///< the emoji
     std::string target_event;  ///< the bot's message it annotates
     std::string target_txn_id; ///< the txn id that message went with
-    std::string conversation;  ///< "!room" or "!room|$thread": where the target was sent
+    Conversation conversation; ///< where the target was sent
     int power_level = 0;
 };
 
@@ -71,7 +72,7 @@ public:
              Clock clock = std::chrono::system_clock::now);
 
     /// The bot's display name, also recognised as a mention at the start of a message.
-    void set_display_name(std::string name) { display_name_ = std::move(name); }
+    void set_display_name(std::string name) { addressing_.set_display_name(std::move(name)); }
 
     /// Work to do between two syncs on the loop's thread (due reminders); at most a long-poll
     /// timeout late.
@@ -80,7 +81,7 @@ public:
     /// Says whether `sender` is in the middle of a conversation with the bot (a ticket
     /// dialogue) in `conversation`: then their messages there need no mention.
     void set_conversation_check(
-        std::function<bool(const std::string& sender, const std::string& conversation)> check)
+        std::function<bool(const std::string& sender, const Conversation& conversation)> check)
     {
         in_conversation_ = std::move(check);
     }
@@ -112,13 +113,9 @@ public:
     const std::string& since() const { return since_; }
 
 private:
-    struct Addressing {
-        bool addressed = false;
-        std::string text;
-    };
     std::chrono::milliseconds handle_error(const Error& error);
-    Addressing addressing(const TextMessage& message, bool is_direct);
-    bool allowed(const RoomInfo& room) const;
+    /// The message replies (not as a thread fallback) to one of the bot's messages.
+    bool replies_to_bot(const TextMessage& message);
     /// The file a command comes with; an error is French, for the sender. 5 MB: 20,000
     /// indicator rows take about 1.2 MB.
     Result<std::optional<std::pair<std::string, std::string>>>
@@ -126,9 +123,8 @@ private:
                  std::int64_t max_bytes = 5 * 1024 * 1024);
     void handle_reaction(const Event& event, const Reaction& reaction, const RoomInfo& room,
                          SyncBatchWrites& writes);
-    /// "!room" or "!room|$thread": the thread one of the bot's messages was sent in.
-    std::string conversation_of(const std::string& room_id, const std::string& event_id);
-    bool is_inviter_allowed(const std::string& inviter) const;
+    /// The conversation one of the bot's messages was sent in (read from the server).
+    Conversation conversation_of(const std::string& room_id, const std::string& event_id);
     void accept_invite(const InvitedRoom& invite, SyncBatchWrites& writes);
     void handle_room(const JoinedRoom& room, bool history, SyncBatchWrites& writes);
     void handle_message(const Event& event, const TextMessage& message, const RoomInfo& room,
@@ -149,11 +145,6 @@ private:
     RoomInfo room_info(const std::string& room_id, const SyncBatchWrites& writes);
     /// True when replies into `room` would be encrypted (or the room is in clear).
     bool can_reply_in(const RoomInfo& room) const;
-    std::string reply_content(const Event& question, const TextMessage& message,
-                              const RoomInfo& room, const OutgoingReply& reply) const;
-    /// The thread a reply to `question` goes into, or empty for a reply in the main timeline.
-    std::string reply_thread(const Event& question, const TextMessage& message,
-                             const RoomInfo& room) const;
     void housekeeping();
     std::chrono::milliseconds age_of(const Event& event) const;
     /// The events a limited sync left out that are young enough to answer, oldest first.
@@ -163,8 +154,8 @@ private:
     StateStore& store_;
     const Config& config_;
     Session session_;
-    std::string display_name_;
-    std::function<bool(const std::string&, const std::string&)> in_conversation_;
+    Addressing addressing_;
+    std::function<bool(const std::string&, const Conversation&)> in_conversation_;
     std::function<void()> between_syncs_;
     MessageRouter router_;
     ReactionRouter reaction_router_;

@@ -13,17 +13,19 @@ namespace opalebot::commands {
 /// Who may run a command; each role may run what the roles before it may.
 enum class Role { member, support, admin };
 
-/// A message as the router sees it, whatever the transport (console, Matrix).
 /// A file that came with a message (the message's own file, or the file it replies to).
 struct Attachment {
     std::string name;    ///< "indicateurs.csv"
     std::string content; ///< the bytes
 };
 
+/// A message as the router sees it, whatever the transport (console, Matrix).
 struct Message {
     std::string sender; ///< "@marie.dupont-ac-lille.fr:agent.education.tchap.gouv.fr"
-    std::string room;   ///< empty in the console
-    std::string body;   ///< plain text, the bot's mention already removed
+    /// The conversation, a key the commands never split: "!room" or "!room|$thread" (see
+    /// bot::Conversation); empty in the console.
+    std::string room;
+    std::string body; ///< plain text, the bot's mention already removed
     Role role = Role::member;
     std::optional<Attachment> attachment;
 };

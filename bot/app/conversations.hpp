@@ -1,0 +1,129 @@
+#pragma once
+
+#include "bot/addressing.hpp"
+#include "bot/config.hpp"
+#include "bot/state_store.hpp"
+#include "bot/sync_loop.hpp"
+#include "commands/builtin.hpp"
+#include "commands/eple_commands.hpp"
+#include "commands/eple_store.hpp"
+#include "commands/kit_campaign.hpp"
+#include "commands/registry.hpp"
+#include "commands/reminder_commands.hpp"
+#include "commands/reminder_store.hpp"
+#include "commands/ticket_backend.hpp"
+#include "commands/ticket_dialogue.hpp"
+#include "commands/ticket_follow_up.hpp"
+#include "commands/user_profile_store.hpp"
+#include "knowledge/answerer.hpp"
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace opalebot::app {
+
+/// A message the bot sends on its own (not a reply): a reminder, a kit campaign message, an
+/// expired ticket dialogue, a ticket's follow-up.
+struct Notice {
+    bot::Conversation conversation;
+    std::vector<std::string> mentions;
+    std::string markdown;
+    std::string txn_id; ///< deterministic: a resend after a crash is de-duplicated
+    bot::NoticeStyle style{};
+};
+
+/// Where notices go: the outbox (Matrix bot) or the screen (console). False when they could not
+/// be stored: they stay claimed, and the next start gives them back.
+using NoticeSink = std::function<bool(const std::vector<Notice>&)>;
+
+/// What the conversation rules work on. The composition root builds and owns them; they must
+/// outlive the Conversations.
+struct ConversationServices {
+    knowledge::Answerer& answerer;
+    std::filesystem::path kb_dir; ///< what `!kb recharger` reads again
+    commands::StatsSource* stats; ///< serves `!kb stats`; none: not served
+    commands::EpleStore& eple;
+    commands::EpleOptions eple_options;   ///< its `tickets` counts an EPLE's open tickets
+    commands::TicketBackend& tickets;     ///< the built-in store or iTop
+    commands::TicketDialogues& dialogues; ///< over `tickets`
+    commands::TicketFollowUp& follow_up;  ///< over `tickets`
+    commands::ReminderStore& reminders;
+    commands::ReminderOptions reminder_options; ///< its clock is the conversations' clock
+    commands::UserProfileStore& profiles;
+    commands::KitCampaign& campaign;
+};
+
+/// Keeps the question of the message being handled, so that the caller records it with the
+/// reply (the sync loop, in the batch's transaction: a crash never counts a question twice).
+class CapturedQuestion final : public commands::QuestionLog {
+public:
+    void record(const commands::Message& message, const knowledge::Answer& answer) override;
+    std::optional<bot::QuestionRecord> take() { return std::exchange(last_, std::nullopt); }
+
+private:
+    std::optional<bot::QuestionRecord> last_;
+};
+
+/// The conversation rules (issue 19), the same for the Matrix bot and the console: one command
+/// registry; a message goes to an open ticket dialogue before the commands, and unaddressed chat
+/// gets only a clear answer; ✅/❌ on a ticket's summary card confirm or cancel it, ✅ or ⏰ on a
+/// reminder acknowledge or snooze it; between two syncs, idle dialogues expire and due
+/// reminders, kit campaign messages and ticket follow-ups are posted. Call on one thread.
+class Conversations {
+public:
+    Conversations(const bot::Config& config, ConversationServices services);
+    Conversations(const Conversations&) = delete; // the registry's handlers point into it
+    Conversations& operator=(const Conversations&) = delete;
+
+    /// The reply to a message, with the question to record; nothing for chat not meant for the
+    /// bot. `message.event_id` names the reply (the summary card's txn id is txn_id_for of it).
+    std::optional<bot::OutgoingReply> on_message(const bot::IncomingMessage& message);
+
+    /// The reply to a reaction on one of the bot's messages (other than 👍/👎), if any.
+    std::optional<bot::OutgoingReply> on_reaction(const bot::IncomingReaction& reaction);
+
+    /// Whether `user` is in the middle of a ticket dialogue in `conversation`: then their
+    /// messages there need no mention.
+    bool in_dialogue(const std::string& user, const bot::Conversation& conversation);
+
+    /// Claimed before a crash and not posted: reminders and campaign messages, posted again
+    /// with their txn ids (the homeserver drops a duplicate). Call once at start.
+    void resend_unsent(const NoticeSink& post);
+
+    /// The work between two syncs at `now`: idle dialogues expire (checked once a minute), due
+    /// reminders and campaign messages are claimed and posted, ticket follow-ups are told.
+    void between_syncs(commands::Instant now, const NoticeSink& post);
+
+    const commands::Registry& registry() const { return registry_; }
+
+private:
+    bool confirming(const std::string& user, const bot::Conversation& conversation);
+    /// After a message of a dialogue: the reply is the card when the dialogue just reached it.
+    void note_summary_card(const bot::IncomingMessage& message, bool was_confirming);
+    void post_reminders(const std::vector<commands::Delivery>& deliveries, const NoticeSink& post);
+    void post_campaign(const std::vector<commands::CampaignMessage>& messages,
+                       const NoticeSink& post);
+
+    const bot::Config& config_;
+    ConversationServices services_;
+    CapturedQuestion question_;
+    commands::Registry registry_;
+    /// The txn id of each open dialogue's summary card, by (user, conversation key), so that a
+    /// ✅ confirms only on the card itself (not on an older message of the thread). Kept in
+    /// memory: after a restart any bot message of the conversation is taken, as before.
+    std::map<std::pair<std::string, std::string>, std::string, std::less<>> summary_cards_;
+    commands::Instant last_expiry_check_{};
+};
+
+/// The role of `sender`: listed in the config, or given by their power level in the room.
+commands::Role role_of(const bot::Config& config, const std::string& sender, int power_level);
+
+/// Finds an EPLE by (part of) its name for the ticket dialogue: only an unambiguous match.
+commands::EpleFinder eple_finder(commands::EpleStore& store);
+
+} // namespace opalebot::app

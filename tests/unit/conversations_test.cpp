@@ -1,0 +1,295 @@
+// Issue 19: the conversation rules the Matrix bot and the console share (bot/app/conversations).
+#include "conversations.hpp"
+
+#include "commands/ticket_store.hpp"
+#include "knowledge/knowledge_base.hpp"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "support/temp_dir.hpp"
+
+using namespace opalebot;
+using namespace std::chrono;
+
+namespace {
+
+const std::string salon = "!salon:hs.test";
+const std::string marie = "@marie:hs.test";
+const std::string admin = "@admin:hs.test";
+
+knowledge::Answerer& shipped_answerer()
+{
+    static knowledge::Answerer answerer{
+        knowledge::load_knowledge_base(OPALEBOT_SOURCE_DIR "/knowledge/content")};
+    return answerer;
+}
+
+bool says(const std::optional<bot::OutgoingReply>& reply, std::string_view part)
+{
+    return reply && reply->markdown.find(part) != std::string::npos;
+}
+
+/// Every store on one state file, and the conversations over them, at a clock the test moves.
+struct Bench {
+    opalebot::testing::TempDir dir;
+    std::string path = dir.file("state.db");
+    bot::Config config;
+    commands::Instant now = sys_days{year{2026} / 11 / 20} + hours{12}; // a Friday, 13h in Paris
+    commands::EpleStore eple{path};
+    commands::TicketStore tickets{path};
+    commands::TicketFollowUp follow_up{path, tickets, {minutes{5}, [this] { return now; }}};
+    commands::TicketDialogues dialogues{path, tickets, dialogue_options()};
+    commands::ReminderStore reminders{path};
+    commands::UserProfileStore profiles{path};
+    commands::KitCampaign campaign{path, eple, profiles};
+    app::Conversations conversations{config, services()};
+    std::vector<app::Notice> posted;
+    bool outbox_full = false; ///< the sink refuses (an encrypted room while encryption is off)
+    app::NoticeSink sink = [this](const std::vector<app::Notice>& notices) {
+        if (outbox_full)
+            return false;
+        posted.insert(posted.end(), notices.begin(), notices.end());
+        return true;
+    };
+    int events = 0;
+
+    commands::DialogueOptions dialogue_options()
+    {
+        commands::DialogueOptions options;
+        options.clock = [this] { return now; };
+        return options;
+    }
+
+    app::ConversationServices services()
+    {
+        commands::ReminderOptions reminder_options;
+        reminder_options.clock = [this] { return now; };
+        reminder_options.profiles = &profiles;
+        return {shipped_answerer(),
+                OPALEBOT_SOURCE_DIR "/knowledge/content",
+                nullptr,
+                eple,
+                {},
+                tickets,
+                dialogues,
+                follow_up,
+                reminders,
+                reminder_options,
+                profiles,
+                campaign};
+    }
+
+    /// A message of `sender` in `conversation`; its event id is "$1", "$2"…
+    bot::IncomingMessage message(const std::string& text, bool addressed = true,
+                                 const std::string& sender = marie,
+                                 bot::Conversation conversation = {salon, "$fil"})
+    {
+        return {salon, "$" + std::to_string(++events), sender,      text, false, addressed,
+                0,     std::move(conversation),        std::nullopt};
+    }
+
+    std::optional<bot::OutgoingReply> say(const std::string& text, bool addressed = true)
+    {
+        return conversations.on_message(message(text, addressed));
+    }
+
+    /// A reaction of `sender` to the bot message sent with `txn_id`, in the thread.
+    std::optional<bot::OutgoingReply> react(const std::string& key, const std::string& txn_id,
+                                            const std::string& sender = marie)
+    {
+        return conversations.on_reaction({salon, "$r" + std::to_string(++events), sender, key,
+                                          "$card", txn_id, bot::Conversation{salon, "$fil"}, 0});
+    }
+
+    /// A ticket dialogue brought to its summary card; returns the card's txn id.
+    std::string to_summary_card()
+    {
+        REQUIRE(says(say("!ticket nouveau service=DRASI titre=\"Écran blanc à la connexion au "
+                         "pré-sas\" uai=0020013D env=production sphere=ordonnateur "
+                         "profil=gestionnaire nom=Dupont prenom=Marie description=\"Depuis ce "
+                         "matin la page du pré-sas reste blanche.\""),
+                     "fonction"));
+        REQUIRE(say("gestionnaire", false));
+        REQUIRE(say("connexion puis ouverture du pré-sas", false));
+        const auto card = say("aucun", false);
+        REQUIRE(says(card, "Récapitulatif du ticket"));
+        const auto dialogue = dialogues.get(marie, salon + "|$fil");
+        REQUIRE(dialogue.has_value());
+        REQUIRE(dialogue->stage == commands::DialogueStage::confirming);
+        return bot::txn_id_for("$" + std::to_string(events));
+    }
+};
+
+} // namespace
+
+TEST_SUITE("unit")
+{
+    TEST_CASE("an open ticket dialogue takes plain answers before the commands")
+    {
+        Bench b;
+        CHECK_FALSE(b.conversations.in_dialogue(marie, {salon, "$fil"}));
+        REQUIRE(
+            says(b.say("!ticket nouveau titre=\"Écran blanc à la connexion au pré-sas\""), "?"));
+        CHECK(b.conversations.in_dialogue(marie, {salon, "$fil"}));
+        CHECK_FALSE(b.conversations.in_dialogue(marie, {salon, ""})); // another conversation
+        CHECK_FALSE(b.conversations.in_dialogue("@paul:hs.test", {salon, "$fil"}));
+        // Not addressed, yet answered: the dialogue asked for it.
+        const auto answer = b.say("DRASI", false);
+        REQUIRE(answer.has_value());
+        CHECK_FALSE(answer->question.has_value()); // a dialogue answer is no question
+        // A command in the middle of a dialogue is a command.
+        CHECK(says(b.say("!sigle EJ"), "Engagement juridique"));
+        CHECK(b.conversations.in_dialogue(marie, {salon, "$fil"}));
+    }
+
+    TEST_CASE("unaddressed chat gets only a clear answer and its question is recorded")
+    {
+        Bench b;
+        CHECK_FALSE(b.say("bonne journée à tous", false).has_value());
+        const auto answer = b.say("Comment créer le tiers DDFIP ?", false);
+        REQUIRE(answer.has_value());
+        CHECK(answer->entry_id == "tiers-ddfip");
+        REQUIRE(answer->question.has_value());
+        CHECK(answer->question->entry_id == "tiers-ddfip");
+        CHECK(answer->question->room == salon + "|$fil");
+        CHECK(answer->question->sender == marie);
+        b.config.answer_without_mention_min_score = 2.0; // above any score
+        CHECK_FALSE(b.say("Comment créer le tiers DDFIP ?", false).has_value());
+        // Addressed, the same question is answered through the commands, and recorded.
+        const auto asked = b.say("Comment créer le tiers DDFIP ?");
+        REQUIRE(asked.has_value());
+        CHECK(asked->question.has_value());
+        CHECK_FALSE(b.say("!aide")->question.has_value());
+    }
+
+    TEST_CASE("a check mark confirms the ticket only on its summary card")
+    {
+        Bench b;
+        // While fields are still collected, a ✅ is no answer.
+        REQUIRE(
+            says(b.say("!ticket nouveau titre=\"Écran blanc à la connexion au pré-sas\""), "?"));
+        CHECK_FALSE(b.react("✅", bot::txn_id_for("$1")).has_value());
+        CHECK(b.conversations.in_dialogue(marie, {salon, "$fil"}));
+        Bench fresh;
+        const auto card = fresh.to_summary_card();
+        CHECK_FALSE(fresh.react("✅", bot::txn_id_for("$2")).has_value()); // an older message
+        CHECK_FALSE(fresh.react("🎉", card).has_value());
+        CHECK_FALSE(fresh.react("✅", card, "@paul:hs.test").has_value()); // not his dialogue
+        const auto created = fresh.react("\u2714\uFE0F", card); // ✔️ with its selector
+        CHECK(says(created, "R-000001"));
+        CHECK_FALSE(fresh.conversations.in_dialogue(marie, {salon, "$fil"}));
+    }
+
+    TEST_CASE("a cross on the summary card cancels the ticket")
+    {
+        Bench b;
+        const auto card = b.to_summary_card();
+        REQUIRE(b.react("❌", card).has_value());
+        CHECK_FALSE(b.conversations.in_dialogue(marie, {salon, "$fil"}));
+        CHECK(b.tickets.open_tickets_of(marie).value().empty());
+    }
+
+    TEST_CASE("due reminders are posted once between syncs and kept when the sink refuses")
+    {
+        Bench b;
+        REQUIRE(says(b.say("!rappel dans 1 minute appeler la DDFIP"), "C'est noté"));
+        b.conversations.between_syncs(b.now, b.sink);
+        CHECK(b.posted.empty()); // not yet
+        b.now += minutes{1};
+        b.outbox_full = true;
+        b.conversations.between_syncs(b.now, b.sink);
+        CHECK(b.posted.empty());
+        b.outbox_full = false;
+        b.conversations.between_syncs(b.now, b.sink);
+        CHECK(b.posted.empty()); // claimed already: only the next start gives it back
+        b.conversations.resend_unsent(b.sink);
+        REQUIRE(b.posted.size() == 1);
+        const auto& notice = b.posted[0];
+        CHECK(notice.conversation == bot::Conversation{salon, "$fil"});
+        CHECK(notice.mentions == std::vector<std::string>{marie});
+        CHECK(notice.markdown.find("appeler la DDFIP") != std::string::npos);
+        CHECK(notice.style.notify); // an m.text: reminders must notify
+        CHECK_FALSE(notice.style.mention_room);
+        b.conversations.resend_unsent(b.sink);
+        b.now += minutes{5};
+        b.conversations.between_syncs(b.now, b.sink);
+        CHECK(b.posted.size() == 1); // marked sent: never twice
+
+        // ⏰ on the delivery snoozes it, ✅ acknowledges it: the delivery key is its txn id.
+        CHECK(says(b.react("⏰", notice.txn_id), "reporté"));
+        CHECK(says(b.react("✅", notice.txn_id), "✅"));
+        CHECK_FALSE(b.react("⏰", notice.txn_id, "@paul:hs.test").has_value()); // not his
+    }
+
+    TEST_CASE("an idle ticket dialogue expires between syncs with a notice")
+    {
+        Bench b;
+        REQUIRE(
+            says(b.say("!ticket nouveau titre=\"Écran blanc à la connexion au pré-sas\""), "?"));
+        b.conversations.between_syncs(b.now, b.sink);
+        CHECK(b.posted.empty());
+        b.now += minutes{31};
+        b.conversations.between_syncs(b.now, b.sink);
+        REQUIRE(b.posted.size() == 1);
+        CHECK(b.posted[0].conversation == bot::Conversation{salon, "$fil"});
+        CHECK(b.posted[0].mentions == std::vector<std::string>{marie});
+        CHECK_FALSE(b.conversations.in_dialogue(marie, {salon, "$fil"}));
+    }
+
+    TEST_CASE("the kit campaign posts each late EPLE and its report once")
+    {
+        Bench b;
+        commands::Etablissement moulin;
+        moulin.uai = "0020013D";
+        moulin.nom = "Collège Jean Moulin";
+        moulin.vague = 6;
+        REQUIRE(b.eple.save_etablissements({moulin}));
+        commands::Snapshot low;
+        low.uai = moulin.uai;
+        low.date = year{2026} / 11 / 20;
+        low.kit_taux = 12;
+        REQUIRE(b.eple.save_snapshots({low}));
+        REQUIRE(b.profiles.link(marie, moulin.uai));
+        const auto spec = commands::parse_campaign("chaque lundi 9h seuil 80 %");
+        REQUIRE(spec);
+        REQUIRE(b.campaign.start(spec.value(), salon + "|$fil", admin, b.now));
+        b.now = sys_days{year{2026} / 11 / 23} + hours{8} + minutes{1}; // Monday 9h01 in Paris
+        b.conversations.between_syncs(b.now, b.sink);
+        REQUIRE(b.posted.size() == 2); // Moulin, then the admins' report
+        CHECK(b.posted[0].conversation == bot::Conversation{salon, "$fil"});
+        CHECK(b.posted[0].mentions == std::vector<std::string>{marie});
+        CHECK(b.posted[0].style.notify);
+        CHECK(b.posted[1].mentions.empty());
+        CHECK_FALSE(b.posted[1].style.notify); // the report is a notice
+        b.conversations.between_syncs(b.now + minutes{1}, b.sink);
+        b.conversations.resend_unsent(b.sink);
+        CHECK(b.posted.size() == 2);
+    }
+
+    TEST_CASE("roles come from the config lists or the room power level")
+    {
+        bot::Config config;
+        config.admins = {admin};
+        config.support = {"@support:hs.test"};
+        CHECK(app::role_of(config, admin, 0) == commands::Role::admin);
+        CHECK(app::role_of(config, "@support:hs.test", 0) == commands::Role::support);
+        CHECK(app::role_of(config, marie, 0) == commands::Role::member);
+        CHECK(app::role_of(config, marie, 50) == commands::Role::support);
+        CHECK(app::role_of(config, marie, 100) == commands::Role::admin);
+        config.admin_power_level = 0; // never from the power level
+        CHECK(app::role_of(config, marie, 100) == commands::Role::support);
+    }
+
+    TEST_CASE("the console and the bot share one registry with every command")
+    {
+        Bench b;
+        const auto help = b.conversations.registry().help(commands::Role::admin);
+        for (const std::string name : {"aide", "sigle", "fiche", "kb", "eple", "vague", "import",
+                                       "ticket", "tickets", "moi", "rappel", "rappels", "campagne"})
+            CHECK_MESSAGE(help.find("!" + name) != std::string::npos, name);
+    }
+}
