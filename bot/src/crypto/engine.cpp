@@ -101,6 +101,20 @@ struct OutboundEntry {
 };
 
 using InboundId = std::pair<std::string, std::string>; ///< room, session
+
+/// Where a room key came from: its session's creator, as the key's sender vouches for it.
+struct KeyOrigin {
+    std::string sender;     ///< who sent the key (logs)
+    std::string curve25519; ///< of the session's creator
+    std::string ed25519;    ///< that the creator claims
+    bool forwarded = false; ///< exported by another device, not shared by the creator
+};
+
+void log_withheld(const RoomKeyWithheld& withheld, const std::string& sender)
+{
+    logger()->info("room key {} of {} withheld by {}: {}", withheld.session_id, withheld.room_id,
+                   sender, withheld.code);
+}
 using SeenId = std::tuple<std::string, std::string, std::uint32_t>;
 
 } // namespace
@@ -313,8 +327,10 @@ struct Engine::Impl {
             wedged.push_back(id);
     }
 
-    Result<json> decrypt_olm(const json& event);
-    Result<json> handle_olm_payload(json payload, const std::string& sender_key);
+    Result<ToDeviceEvent> decrypt_olm(const std::string& sender, const OlmEncrypted& content);
+    Result<ToDeviceEvent> handle_olm_payload(OlmPayload payload, const std::string& sender_key);
+    /// An m.room_key or the key of an m.forwarded_room_key, once its sender is trusted.
+    Result<Done> add_room_key(const RoomKey& key, const KeyOrigin& origin);
     Result<json> olm_encrypt_for(const Device& device, const std::string& type,
                                  const json& content);
     Result<DecryptedEvent> decrypt_megolm(const std::string& room_id, const json& event);
@@ -580,116 +596,6 @@ try {
     return storage_error(e);
 }
 
-// --- one /sync response ---
-
-namespace {
-
-/// The users of a device_lists field ("changed", "left").
-std::vector<std::string> user_list(const json& device_lists, std::string_view field)
-{
-    std::vector<std::string> users;
-    const auto it = device_lists.find(field);
-    if (it != device_lists.end() && it->is_array())
-        for (const auto& user : *it)
-            if (user.is_string())
-                users.push_back(user.get<std::string>());
-    return users;
-}
-
-/// The events of rooms.join.<room>.<section>.events.
-const json* events_of(const json& room, std::string_view section)
-{
-    const auto part = room.find(section);
-    if (part == room.end() || !part->is_object())
-        return nullptr;
-    const auto events = part->find("events");
-    return events != part->end() && events->is_array() ? &*events : nullptr;
-}
-
-} // namespace
-
-Result<SyncCryptoChanges> Engine::receive_sync_changes(const json& sync)
-try {
-    SyncCryptoChanges changes;
-    if (const auto to_device = sync.find("to_device");
-        to_device != sync.end() && to_device->is_object()) {
-        if (const auto events = to_device->find("events");
-            events != to_device->end() && events->is_array())
-            for (const auto& event : *events) {
-                auto handled = on_to_device(event);
-                if (handled)
-                    changes.to_device.push_back(std::move(handled).value());
-                else
-                    logger()->warn("to-device {} from {} dropped: {}", string_at(event, "type"),
-                                   string_at(event, "sender"), handled.error().message);
-            }
-    }
-    if (const auto lists = sync.find("device_lists"); lists != sync.end() && lists->is_object())
-        on_device_lists(user_list(*lists, "changed"), user_list(*lists, "left"));
-
-    // No counts at all: nothing known, nothing topped up (only unpublished device keys go).
-    // Counts without signed_curve25519: none left (older Synapse leaves zeros out).
-    std::int64_t one_time_keys = 0;
-    const auto counts = sync.find("device_one_time_keys_count");
-    const bool has_counts = counts != sync.end() && counts->is_object();
-    if (has_counts)
-        if (const auto count = counts->find("signed_curve25519");
-            count != counts->end() && count->is_number_integer())
-            one_time_keys = count->get<std::int64_t>();
-    // A server that omits the field does not support fallback keys: do not re-send one each time.
-    bool unused_fallback = true;
-    if (const auto types = sync.find("device_unused_fallback_key_types");
-        types != sync.end() && types->is_array())
-        unused_fallback =
-            std::find(types->begin(), types->end(), "signed_curve25519") != types->end();
-    if (has_counts) {
-        auto upload = keys_upload(one_time_keys, unused_fallback);
-        if (!upload)
-            return upload.error();
-        changes.keys_upload = std::move(upload).value();
-    } else if (!impl_->account_row.device_keys_published) {
-        auto upload = device_keys_upload();
-        if (!upload)
-            return upload.error();
-        changes.keys_upload = std::move(upload).value();
-    }
-
-    const auto rooms = sync.find("rooms");
-    const auto joined =
-        rooms != sync.end() && rooms->is_object() ? rooms->find("join") : sync.end();
-    if (rooms != sync.end() && rooms->is_object() && joined != rooms->end() && joined->is_object())
-        for (const auto& [room_id, room] : joined->items())
-            for (const auto section : {"state", "timeline"}) {
-                const auto* events = room.is_object() ? events_of(room, section) : nullptr;
-                if (events == nullptr)
-                    continue;
-                for (const auto& event : *events) {
-                    const auto type = string_at(event, "type");
-                    if (!event.contains("state_key"))
-                        continue;
-                    const auto& content = event.value("content", json::object());
-                    if (type == "m.room.encryption" && string_at(event, "state_key").empty()) {
-                        RoomEncryption settings;
-                        settings.rotation_period_ms =
-                            content.value("rotation_period_ms", settings.rotation_period_ms);
-                        settings.rotation_period_msgs =
-                            content.value("rotation_period_msgs", settings.rotation_period_msgs);
-                        set_room_encryption(room_id, settings);
-                    } else if (type == "m.room.member" &&
-                               (string_at(content, "membership") == "leave" ||
-                                string_at(content, "membership") == "ban")) {
-                        rotate_room_key(room_id);
-                    } else if (type == "m.room.history_visibility") {
-                        rotate_room_key(room_id);
-                    }
-                }
-            }
-    changes.users_to_query = users_needing_query();
-    return changes;
-} catch (const json::exception& e) {
-    return engine_error(errcode::bad_event, e.what());
-}
-
 // --- device identity ---
 
 Result<json> Engine::device_keys() const
@@ -844,83 +750,74 @@ json Engine::keys_query_request(const std::vector<std::string>& users) const
     return body;
 }
 
-Result<Done> Engine::on_keys_query_response(const json& response,
+Result<Done> Engine::on_keys_query_response(const KeysQueryResponse& response,
                                             const std::vector<std::string>& queried)
-try {
+{
     auto& m = *impl_;
     const std::set<std::string> asked(queried.begin(), queried.end());
-    const auto device_keys = response.find("device_keys");
-    if (device_keys == response.end() || !device_keys->is_object())
-        return engine_error(errcode::bad_event, "no device_keys in the /keys/query response");
-
-    for (const auto& [user, user_devices] : device_keys->items()) {
-        if (!asked.contains(user) || !user_devices.is_object())
+    for (const auto& [user, user_devices] : response.device_keys) {
+        if (!asked.contains(user))
             continue;
         UserEntry entry = m.users.contains(user) ? m.users[user] : UserEntry{};
 
         // Cross-signing keys: the master key is pinned; the self-signing key must carry its
         // signature (spec "Cross-signing").
-        const json master = response.contains("master_keys") && response["master_keys"].is_object()
-                                ? response["master_keys"].value(user, json{})
-                                : json{};
-        if (master.is_object() && string_at(master, "user_id") == user && master.contains("keys") &&
-            master["keys"].size() == 1) {
-            const auto master_public = master["keys"].begin()->get<std::string>();
+        if (const auto master = response.master_keys.find(user);
+            master != response.master_keys.end() && master->second.user_id == user &&
+            master->second.keys.size() == 1) {
+            const auto& master_public = master->second.keys.begin()->second;
             if (!entry.master_public.empty() && entry.master_public != master_public) {
                 logger()->warn("master key of {} changed: kept the pinned one", user);
             } else {
                 entry.master_public = master_public;
-                entry.master_key = master.dump();
+                entry.master_key = master->second.object.dump();
             }
         }
-        const json ssk =
-            response.contains("self_signing_keys") && response["self_signing_keys"].is_object()
-                ? response["self_signing_keys"].value(user, json{})
-                : json{};
-        if (ssk.is_object() && !entry.master_public.empty() && string_at(ssk, "user_id") == user &&
-            ssk.contains("keys") && ssk["keys"].size() == 1 &&
-            m.verify_json(ssk, user, "ed25519:" + entry.master_public, entry.master_public)) {
-            const auto ssk_public = ssk["keys"].begin()->get<std::string>();
+        if (const auto ssk = response.self_signing_keys.find(user);
+            ssk != response.self_signing_keys.end() && !entry.master_public.empty() &&
+            ssk->second.user_id == user && ssk->second.keys.size() == 1 &&
+            m.verify_json(ssk->second.object, user, "ed25519:" + entry.master_public,
+                          entry.master_public)) {
+            const auto& ssk_public = ssk->second.keys.begin()->second;
             if (user == m.user_id && !entry.self_signing_public.empty() &&
                 entry.self_signing_public != ssk_public)
                 logger()->warn("the server has another self-signing key for the bot: kept ours");
             else {
                 entry.self_signing_public = ssk_public;
-                entry.self_signing_key = ssk.dump();
+                entry.self_signing_key = ssk->second.object.dump();
             }
         }
 
         std::set<std::string> listed;
-        for (const auto& [device_id, keys] : user_devices.items()) {
+        for (const auto& [device_id, keys] : user_devices) {
             listed.insert(device_id);
-            if (!keys.is_object() || string_at(keys, "user_id") != user ||
-                string_at(keys, "device_id") != device_id) {
+            if (keys.user_id != user || keys.device_id != device_id) {
                 logger()->warn("device keys of {} {} name another device: ignored", user,
                                device_id);
                 continue;
             }
-            const auto curve = string_at(keys, "keys", "curve25519:" + device_id);
-            const auto ed = string_at(keys, "keys", "ed25519:" + device_id);
-            if (curve.empty() || ed.empty() ||
-                !m.verify_json(keys, user, "ed25519:" + device_id, ed)) {
+            if (keys.curve25519.empty() || keys.ed25519.empty() ||
+                !m.verify_json(keys.object, user, "ed25519:" + device_id, keys.ed25519)) {
                 logger()->warn("device keys of {} {} are not self-signed: ignored", user,
                                device_id);
                 continue;
             }
             const DeviceKey id{user, device_id};
-            if (const auto* known = m.find_device(id); known != nullptr && known->ed25519 != ed) {
+            if (const auto* known = m.find_device(id);
+                known != nullptr && known->ed25519 != keys.ed25519) {
                 logger()->warn("ed25519 key of {} {} changed: device refused", user, device_id);
                 continue;
             }
-            if (user == m.user_id && device_id == m.device_id && ed != m.ed25519) {
+            if (user == m.user_id && device_id == m.device_id && keys.ed25519 != m.ed25519) {
                 logger()->error("the server lists other keys for this device: refused");
                 continue;
             }
-            Device device{user, device_id, curve, ed, false};
-            device.cross_signed = !entry.self_signing_public.empty() &&
-                                  m.verify_json(keys, user, "ed25519:" + entry.self_signing_public,
-                                                entry.self_signing_public);
-            m.put_device(device, keys.dump());
+            Device device{user, device_id, keys.curve25519, keys.ed25519, false};
+            device.cross_signed =
+                !entry.self_signing_public.empty() &&
+                m.verify_json(keys.object, user, "ed25519:" + entry.self_signing_public,
+                              entry.self_signing_public);
+            m.put_device(device, keys.object.dump());
         }
         std::vector<DeviceKey> gone;
         for (auto it = m.devices.lower_bound(DeviceKey{user, {}});
@@ -933,8 +830,6 @@ try {
         m.set_user(user, std::move(entry));
     }
     return Done{};
-} catch (const json::exception& e) {
-    return engine_error(errcode::bad_event, e.what());
 }
 
 std::vector<Device> Engine::devices(const std::string& user_id) const
@@ -970,34 +865,26 @@ json Engine::keys_claim_request(const std::vector<DeviceKey>& devices) const
     return body;
 }
 
-Result<std::vector<DeviceKey>> Engine::on_keys_claim_response(const json& response)
-try {
+Result<std::vector<DeviceKey>> Engine::on_keys_claim_response(const KeysClaimResponse& response)
+{
     auto& m = *impl_;
     std::vector<DeviceKey> created;
-    const auto keys = response.find("one_time_keys");
-    if (keys == response.end() || !keys->is_object())
-        return created;
-    for (const auto& [user, user_keys] : keys->items()) {
-        if (!user_keys.is_object())
-            continue;
-        for (const auto& [device_id, device_keys] : user_keys.items()) {
+    for (const auto& [user, user_keys] : response.one_time_keys)
+        for (const auto& [device_id, claimed] : user_keys) {
             const DeviceKey id{user, device_id};
             const auto* device = m.find_device(id);
-            if (device == nullptr || !device_keys.is_object() || device_keys.empty()) {
+            if (device == nullptr) {
                 logger()->warn("claimed key of unknown device {} {}: ignored", user, device_id);
                 continue;
             }
-            const auto first = device_keys.begin(); // not items(): its proxy is a temporary
-            const auto& key_id = first.key();
-            const auto& key = first.value();
-            if (!key_id.starts_with("signed_curve25519:") || !key.is_object() ||
-                !m.verify_json(key, user, "ed25519:" + device_id, device->ed25519)) {
+            if (!claimed.key_id.starts_with("signed_curve25519:") ||
+                !m.verify_json(claimed.object, user, "ed25519:" + device_id, device->ed25519)) {
                 logger()->warn("one-time key of {} {} is not signed by it: ignored", user,
                                device_id);
                 continue;
             }
             auto session =
-                olm::Session::create_outbound(m.account, device->curve25519, string_at(key, "key"));
+                olm::Session::create_outbound(m.account, device->curve25519, claimed.key);
             if (!session) {
                 logger()->warn("no Olm session with {} {}: {}", user, device_id,
                                session.error().message);
@@ -1008,10 +895,7 @@ try {
                 return added.error();
             created.push_back(id);
         }
-    }
     return created;
-} catch (const json::exception& e) {
-    return engine_error(errcode::bad_event, e.what());
 }
 
 Result<json> Engine::Impl::olm_encrypt_for(const Device& device, const std::string& type,
@@ -1070,20 +954,16 @@ std::vector<DeviceKey> Engine::take_wedged_devices()
 
 // --- incoming to-device ---
 
-Result<json> Engine::Impl::decrypt_olm(const json& event)
+Result<ToDeviceEvent> Engine::Impl::decrypt_olm(const std::string& sender,
+                                                const OlmEncrypted& content)
 {
-    const auto sender = string_at(event, "sender");
-    const auto& content = event.at("content");
-    const auto sender_key = string_at(content, "sender_key");
+    const auto& sender_key = content.sender_key;
     if (sender.empty() || sender_key.empty())
         return engine_error(errcode::bad_event, "Olm event without sender or sender_key");
-    const auto ciphertext = content.find("ciphertext");
-    if (ciphertext == content.end() || !ciphertext->is_object() ||
-        !ciphertext->contains(curve25519))
+    const auto mine = content.ciphertext.find(curve25519);
+    if (mine == content.ciphertext.end())
         return engine_error(errcode::bad_event, "Olm event not encrypted for this device");
-    const auto& mine = (*ciphertext)[curve25519];
-    const olm::OlmMessage message{mine.at("type").get<std::size_t>(),
-                                  mine.at("body").get<std::string>()};
+    const olm::OlmMessage message{mine->second.type, mine->second.body};
     if (message.type > 1)
         return engine_error(errcode::bad_event, "unknown Olm message type");
 
@@ -1132,112 +1012,101 @@ Result<json> Engine::Impl::decrypt_olm(const json& event)
                             "no Olm session decrypts the message of " + sender);
     }
 
-    auto payload = json::parse(*plaintext, nullptr, false);
-    if (!payload.is_object() || !payload.contains("type") || !payload.contains("content"))
+    auto payload = parse_olm_payload(*plaintext);
+    if (!payload)
         return engine_error(errcode::bad_event, "Olm plaintext is not an event");
     // Checks of the Olm payload (spec "m.olm.v1.curve25519-aes-sha2").
-    if (string_at(payload, "sender") != sender)
+    if (payload->sender != sender)
         return engine_error(errcode::untrusted, "Olm payload sender differs from the event's");
-    if (string_at(payload, "recipient") != user_id)
+    if (payload->recipient != user_id)
         return engine_error(errcode::untrusted, "Olm payload is for another user");
-    if (string_at(payload, "recipient_keys", "ed25519") != ed25519)
+    if (payload->recipient_ed25519 != ed25519)
         return engine_error(errcode::untrusted, "Olm payload is for another device");
-    const auto claimed_ed25519 = string_at(payload, "keys", "ed25519");
-    if (claimed_ed25519.empty())
+    if (payload->sender_ed25519.empty())
         return engine_error(errcode::untrusted, "Olm payload without the sender's ed25519");
     if (const auto* device = device_by_curve(sender, sender_key);
-        device != nullptr && device->ed25519 != claimed_ed25519)
+        device != nullptr && device->ed25519 != payload->sender_ed25519)
         return engine_error(errcode::untrusted, "Olm payload claims another ed25519");
     for (const auto& [id, device] : devices) // a curve25519 owned by someone else
         if (device.curve25519 == sender_key && id.user_id != sender)
             return engine_error(errcode::untrusted, "sender_key belongs to another user");
-    return handle_olm_payload(std::move(payload), sender_key);
+    return handle_olm_payload(std::move(*payload), sender_key);
 }
 
-Result<json> Engine::Impl::handle_olm_payload(json payload, const std::string& sender_key)
+Result<Done> Engine::Impl::add_room_key(const RoomKey& key, const KeyOrigin& origin)
 {
-    const auto type = payload.at("type").get<std::string>();
-    const auto& content = payload.at("content");
-    const auto sender = string_at(payload, "sender");
-    if (type == "m.room_key") {
-        if (string_at(content, "algorithm") != megolm_algorithm)
-            return engine_error(errcode::bad_event, "m.room_key for another algorithm");
-        const auto room_id = string_at(content, "room_id");
-        const auto session_id = string_at(content, "session_id");
-        auto session = olm::InboundGroupSession::create(string_at(content, "session_key"));
-        if (!session)
-            return session.error();
-        auto id = session.value().id();
-        if (!id)
-            return id.error();
-        if (room_id.empty() || id.value() != session_id)
-            return engine_error(errcode::untrusted, "m.room_key with a wrong session_id");
-        store_inbound(room_id, session_id,
-                      InboundEntry{std::move(session).value(), sender_key,
-                                   string_at(payload, "keys", "ed25519"), false, now_ms()});
-        logger()->info("room key {} for {} from {}", session_id, room_id, sender);
-    } else if (type == "m.forwarded_room_key") {
+    const std::string what = origin.forwarded ? "forwarded room key" : "m.room_key";
+    if (key.algorithm != megolm_algorithm)
+        return engine_error(errcode::bad_event, what + " for another algorithm");
+    // A forwarded key is an export (from its first known index), a shared one a session key.
+    auto session = origin.forwarded ? olm::InboundGroupSession::import(key.session_key)
+                                    : olm::InboundGroupSession::create(key.session_key);
+    if (!session)
+        return session.error();
+    auto id = session.value().id();
+    if (!id)
+        return id.error();
+    if (key.room_id.empty() || id.value() != key.session_id)
+        return engine_error(errcode::untrusted, what + " with a wrong session_id");
+    store_inbound(key.room_id, key.session_id,
+                  InboundEntry{std::move(session).value(), origin.curve25519, origin.ed25519,
+                               origin.forwarded, now_ms()});
+    logger()->info("{} {} for {} from {}", what, key.session_id, key.room_id, origin.sender);
+    return Done{};
+}
+
+Result<ToDeviceEvent> Engine::Impl::handle_olm_payload(OlmPayload payload,
+                                                       const std::string& sender_key)
+{
+    if (const auto* key = std::get_if<RoomKey>(&payload.content)) {
+        if (auto added =
+                add_room_key(*key, {payload.sender, sender_key, payload.sender_ed25519, false});
+            !added)
+            return added.error();
+    } else if (const auto* forwarded = std::get_if<ForwardedRoomKey>(&payload.content)) {
         // Only from the bot's own verified devices (issue 7, matrix.md §8.4.11).
         const auto* device = device_by_curve(user_id, sender_key);
-        if (sender != user_id || device == nullptr || !device->cross_signed) {
+        if (payload.sender != user_id || device == nullptr || !device->cross_signed) {
             logger()->warn("m.forwarded_room_key from {} ignored: not an own verified device",
-                           sender);
+                           payload.sender);
             return engine_error(errcode::untrusted, "forwarded key from a device not ours");
         }
-        if (string_at(content, "algorithm") != megolm_algorithm)
-            return engine_error(errcode::bad_event, "forwarded key for another algorithm");
-        const auto room_id = string_at(content, "room_id");
-        const auto session_id = string_at(content, "session_id");
-        auto session = olm::InboundGroupSession::import(string_at(content, "session_key"));
-        if (!session)
-            return session.error();
-        auto id = session.value().id();
-        if (!id)
-            return id.error();
-        if (room_id.empty() || id.value() != session_id)
-            return engine_error(errcode::untrusted, "forwarded key with a wrong session_id");
-        store_inbound(room_id, session_id,
-                      InboundEntry{std::move(session).value(), string_at(content, "sender_key"),
-                                   string_at(content, "sender_claimed_ed25519_key"), true,
-                                   now_ms()});
-        logger()->info("forwarded room key {} for {}", session_id, room_id);
-    } else if (type == "m.room_key.withheld") {
-        logger()->info("room key {} of {} withheld by {}: {}", string_at(content, "session_id"),
-                       string_at(content, "room_id"), sender, string_at(content, "code"));
+        if (auto added =
+                add_room_key(forwarded->key, {payload.sender, forwarded->sender_key,
+                                              forwarded->sender_claimed_ed25519_key, true});
+            !added)
+            return added.error();
+    } else if (const auto* withheld = std::get_if<RoomKeyWithheld>(&payload.content)) {
+        log_withheld(*withheld, payload.sender);
     }
-    return payload;
+    return ToDeviceEvent{std::move(payload.type), std::move(payload.sender),
+                         std::move(payload.content)};
 }
 
-Result<json> Engine::on_to_device(const json& event)
-try {
-    const auto type = string_at(event, "type");
-    if (type == "m.room_key.withheld") { // sent in clear since spec v1.7
-        const auto& content = event.at("content");
-        logger()->info("room key {} of {} withheld by {}: {}", string_at(content, "session_id"),
-                       string_at(content, "room_id"), string_at(event, "sender"),
-                       string_at(content, "code"));
+Result<ToDeviceEvent> Engine::on_to_device(const ToDeviceEvent& event)
+{
+    if (const auto* withheld = std::get_if<RoomKeyWithheld>(&event.content)) {
+        log_withheld(*withheld, event.sender); // sent in clear since spec v1.7
         return event;
     }
-    if (type == "m.room_key" || type == "m.forwarded_room_key")
-        return engine_error(errcode::untrusted, type + " in clear: ignored");
-    if (type != "m.room.encrypted")
+    if (event.type == "m.room_key" || event.type == "m.forwarded_room_key")
+        return engine_error(errcode::untrusted, event.type + " in clear: ignored");
+    if (event.type != "m.room.encrypted")
         return event;
-    if (string_at(event.at("content"), "algorithm") != olm_algorithm)
+    const auto* content = std::get_if<OlmEncrypted>(&event.content);
+    if (content == nullptr || content->algorithm != olm_algorithm)
         return engine_error(errcode::bad_event, "to-device event with another algorithm");
-    return impl_->decrypt_olm(event);
-} catch (const json::exception& e) {
-    return engine_error(errcode::bad_event, e.what());
+    return impl_->decrypt_olm(event.sender, *content);
 }
 
 // --- key requests ---
 
-Result<std::optional<json>> Engine::on_room_key_request(const json& event)
-try {
+Result<std::optional<json>> Engine::on_room_key_request(const std::string& sender,
+                                                        const RoomKeyRequest& request)
+{
     auto& m = *impl_;
-    const auto& content = event.at("content");
-    const auto sender = string_at(event, "sender");
-    const auto requesting = string_at(content, "requesting_device_id");
-    if (string_at(content, "action") != "request")
+    const auto& requesting = request.requesting_device_id;
+    if (request.action != "request")
         return std::optional<json>{}; // cancellations: nothing is pending here
     // Spec "Key requests": share with the user's own verified devices; other users get nothing.
     const auto* device = m.find_device({sender, requesting});
@@ -1246,9 +1115,8 @@ try {
         logger()->info("room key request of {} {} ignored", sender, requesting);
         return std::optional<json>{};
     }
-    const auto& body = content.at("body");
-    const auto it = m.inbound.find({string_at(body, "room_id"), string_at(body, "session_id")});
-    if (string_at(body, "algorithm") != megolm_algorithm || it == m.inbound.end())
+    const auto it = m.inbound.find({request.room_id, request.session_id});
+    if (request.algorithm != megolm_algorithm || it == m.inbound.end())
         return std::optional<json>{};
     if (m.newest_session(device->curve25519) == nullptr)
         return engine_error(errcode::not_shared, "no Olm session with " + requesting);
@@ -1266,8 +1134,6 @@ try {
     if (!answer)
         return answer.error();
     return std::optional<json>{std::move(answer).value()};
-} catch (const json::exception& e) {
-    return engine_error(errcode::bad_event, e.what());
 }
 
 // --- rooms and Megolm ---
