@@ -18,13 +18,6 @@ std::shared_ptr<spdlog::logger> logger()
     return log::get("bot.crypto");
 }
 
-std::int64_t signed_curve25519_count(const json& upload_response)
-{
-    const auto& counts = object_or_empty(upload_response, "one_time_key_counts");
-    const auto it = counts.find("signed_curve25519");
-    return it != counts.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
-}
-
 bool is_megolm(const std::string& algorithm)
 {
     return algorithm == crypto::megolm_algorithm;
@@ -52,13 +45,13 @@ Result<Done> CryptoCoordinator::start()
         if (!uploaded)
             return uploaded.error();
         engine_.mark_keys_published();
-        count = signed_curve25519_count(uploaded.value());
+        count = uploaded.value().signed_curve25519_count();
         logger()->info("device keys of {} published", engine_.device_id());
     } else {
         auto counts = client_.keys_upload(json::object()); // asks the counts, uploads nothing
         if (!counts)
             return counts.error();
-        count = signed_curve25519_count(counts.value());
+        count = counts.value().signed_curve25519_count();
     }
     if (auto topped = upload_keys(count, false); !topped)
         return topped.error();
@@ -109,26 +102,22 @@ Result<Done> CryptoCoordinator::start()
 void CryptoCoordinator::receive(const CryptoSync& sync, const std::string& since,
                                 const std::string& next_batch)
 {
-    for (const auto& text : sync.to_device) {
-        const auto event = json::parse(text, nullptr, false);
-        if (!event.is_object())
-            continue;
+    for (const auto& event : sync.to_device) {
         auto payload = engine_.on_to_device(event);
         if (!payload) {
-            logger()->warn("to-device {} from {} dropped: {}", string_at(event, "type"),
-                           string_at(event, "sender"), payload.error().message);
+            logger()->warn("to-device {} from {} dropped: {}", event.type, event.sender,
+                           payload.error().message);
             continue;
         }
-        if (string_at(payload.value(), "type") != "m.room_key_request")
+        const auto* request = std::get_if<crypto::RoomKeyRequest>(&payload.value().content);
+        if (request == nullptr)
             continue;
-        auto answer = engine_.on_room_key_request(payload.value());
+        const auto& sender = payload.value().sender;
+        auto answer = engine_.on_room_key_request(sender, *request);
         if (!answer && answer.error().errcode == crypto::errcode::not_shared) {
             // The bot's other device has no Olm session with it yet: claim one, try again.
-            const crypto::DeviceKey device{
-                string_at(payload.value(), "sender"),
-                string_at(object_or_empty(payload.value(), "content"), "requesting_device_id")};
-            if (claim_sessions({device}))
-                answer = engine_.on_room_key_request(payload.value());
+            if (claim_sessions({crypto::DeviceKey{sender, request->requesting_device_id}}))
+                answer = engine_.on_room_key_request(sender, *request);
         }
         if (answer && answer.value())
             if (auto sent = send_to_device(*answer.value()); !sent)
@@ -137,16 +126,12 @@ void CryptoCoordinator::receive(const CryptoSync& sync, const std::string& since
     std::vector<std::string> changed = sync.devices_changed;
     if (restarted_ && !since.empty()) {
         // Changes while the bot was away (§8.3.8): once, from the stored token.
-        if (auto changes = client_.keys_changes(since, next_batch); changes) {
-            if (const auto users = changes.value().find("changed");
-                users != changes.value().end() && users->is_array())
-                for (const auto& user : *users)
-                    if (user.is_string())
-                        changed.push_back(user.get<std::string>());
-        } else {
+        if (auto changes = client_.keys_changes(since, next_batch); changes)
+            changed.insert(changed.end(), changes.value().changed.begin(),
+                           changes.value().changed.end());
+        else
             logger()->warn("/keys/changes failed: {} {}", changes.error().code,
                            changes.error().errcode);
-        }
     }
     restarted_ = false;
     if (!changed.empty() || !sync.devices_left.empty())
@@ -198,19 +183,24 @@ bool CryptoCoordinator::is_encrypted(const std::string& room_id) const
 
 Result<Event> CryptoCoordinator::decrypt(const std::string& room_id, const Encrypted& event)
 {
-    const auto outer = json::parse(event.event_json, nullptr, false);
-    auto decrypted = engine_.decrypt_room_event(room_id, outer);
+    if (event.event == nullptr)
+        return Error{Error::Kind::invalid,
+                     0,
+                     std::string{crypto::errcode::bad_event},
+                     "m.room.encrypted without its event",
+                     {},
+                     false};
+    auto decrypted = engine_.decrypt_room_event(room_id, *event.event);
     if (!decrypted)
         return decrypted.error();
-    return parse_timeline_event(decrypted.value().event.dump());
+    return event_from_json(decrypted.value().event);
 }
 
 std::vector<std::pair<std::string, Event>> CryptoCoordinator::take_decryptable()
 {
     // The engine forgets what it hands out; the batch that handles it may still fail.
     for (auto& decrypted : engine_.take_events_now_decryptable())
-        decryptable_in_flight_.emplace_back(decrypted.room_id,
-                                            parse_timeline_event(decrypted.event.dump()));
+        decryptable_in_flight_.emplace_back(decrypted.room_id, event_from_json(decrypted.event));
     return decryptable_in_flight_;
 }
 

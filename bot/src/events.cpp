@@ -117,7 +117,7 @@ Event parse_event(const json& j)
                                 string_at(*content, "session_id"),
                                 {},
                                 {},
-                                j.dump()};
+                                std::make_shared<const json>(j)};
             const auto relation = parse_text(*content); // the cleartext relations
             encrypted.thread_root = relation.thread_root;
             encrypted.in_reply_to = relation.in_reply_to;
@@ -159,7 +159,7 @@ void parse_crypto(const json& sync, CryptoSync& crypto)
             events != to_device->end() && events->is_array())
             for (const auto& event : *events)
                 if (event.is_object())
-                    crypto.to_device.push_back(event.dump());
+                    crypto.to_device.push_back(bot::crypto::parse_to_device_event(event));
     if (const auto* lists = object_at(sync, "device_lists")) {
         crypto.devices_changed = strings_at(*lists, "changed");
         crypto.devices_left = strings_at(*lists, "left");
@@ -233,6 +233,11 @@ Result<SyncBatch> parse_sync(std::string_view body, std::string_view me)
 Event parse_timeline_event(std::string_view text)
 {
     return parse_event(json::parse(text, nullptr, false));
+}
+
+Event event_from_json(const json& event)
+{
+    return parse_event(event);
 }
 
 Result<MessagesPage> parse_messages(std::string_view body)

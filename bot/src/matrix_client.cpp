@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <type_traits>
 
 #include "json_fields.hpp"
 
@@ -293,31 +294,50 @@ Result<json> parse_json_object(Result<std::string> text, std::string_view what)
 
 } // namespace
 
-Result<json> MatrixClient::keys_upload(const json& body)
+namespace {
+
+/// The JSON object of an answer, read by `parse` into its type.
+template <class Parse>
+auto parsed_object(Result<std::string> text, std::string_view what, Parse parse)
+    -> Result<std::decay_t<decltype(parse(json{}))>>
 {
-    return parse_json_object(
-        call("POST", "/_matrix/client/v3/keys/upload", body.dump(), call_timeout), "/keys/upload");
+    auto object = parse_json_object(std::move(text), what);
+    if (!object)
+        return object.error();
+    return parse(object.value());
 }
 
-Result<json> MatrixClient::keys_query(const json& body)
+} // namespace
+
+Result<crypto::KeysUploadResponse> MatrixClient::keys_upload(const json& body)
 {
-    return parse_json_object(
+    return parsed_object(call("POST", "/_matrix/client/v3/keys/upload", body.dump(), call_timeout),
+                         "/keys/upload", crypto::parse_keys_upload_response);
+}
+
+Result<crypto::KeysQueryResponse> MatrixClient::keys_query(const json& body)
+{
+    auto object = parse_json_object(
         call("POST", "/_matrix/client/v3/keys/query", body.dump(), call_timeout), "/keys/query");
+    if (!object)
+        return object.error();
+    return crypto::parse_keys_query_response(object.value()); // an Error without device_keys
 }
 
-Result<json> MatrixClient::keys_claim(const json& body)
+Result<crypto::KeysClaimResponse> MatrixClient::keys_claim(const json& body)
 {
-    return parse_json_object(
-        call("POST", "/_matrix/client/v3/keys/claim", body.dump(), call_timeout), "/keys/claim");
+    return parsed_object(call("POST", "/_matrix/client/v3/keys/claim", body.dump(), call_timeout),
+                         "/keys/claim", crypto::parse_keys_claim_response);
 }
 
-Result<json> MatrixClient::keys_changes(const std::string& from, const std::string& to)
+Result<crypto::KeysChanges> MatrixClient::keys_changes(const std::string& from,
+                                                       const std::string& to)
 {
-    return parse_json_object(
+    return parsed_object(
         call("GET",
              "/_matrix/client/v3/keys/changes?from=" + url_encode(from) + "&to=" + url_encode(to),
              {}, call_timeout),
-        "/keys/changes");
+        "/keys/changes", crypto::parse_keys_changes);
 }
 
 Result<Done> MatrixClient::send_to_device(const std::string& type, const std::string& txn_id,

@@ -12,8 +12,10 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace opalebot::testing {
@@ -31,6 +33,58 @@ T value(opalebot::Result<T> result)
 }
 
 inline const std::string pickle_key = "a pickle key of the secret configuration";
+
+// The engine reads typed messages; the tests write JSON, as the server sends it, and read it
+// through the parsers the bot uses.
+
+/// A to-device event as /sync gives it.
+inline opalebot::Result<crypto::ToDeviceEvent> on_to_device(crypto::Engine& engine,
+                                                            const json& event)
+{
+    return engine.on_to_device(crypto::parse_to_device_event(event));
+}
+
+/// A /keys/query answer.
+inline opalebot::Result<opalebot::Done>
+on_keys_query_response(crypto::Engine& engine, const json& response,
+                       const std::vector<std::string>& queried)
+{
+    auto parsed = crypto::parse_keys_query_response(response);
+    if (!parsed)
+        return parsed.error();
+    return engine.on_keys_query_response(parsed.value(), queried);
+}
+
+/// A /keys/claim answer.
+inline opalebot::Result<std::vector<crypto::DeviceKey>>
+on_keys_claim_response(crypto::Engine& engine, const json& response)
+{
+    return engine.on_keys_claim_response(crypto::parse_keys_claim_response(response));
+}
+
+/// An m.room_key_request to-device event.
+inline opalebot::Result<std::optional<json>> on_room_key_request(crypto::Engine& engine,
+                                                                 const json& event)
+{
+    const auto parsed = crypto::parse_to_device_event(event);
+    REQUIRE(std::holds_alternative<crypto::RoomKeyRequest>(parsed.content));
+    return engine.on_room_key_request(parsed.sender,
+                                      std::get<crypto::RoomKeyRequest>(parsed.content));
+}
+
+/// The content of a decrypted to-device event the engine does not read itself (m.test, m.dummy).
+inline json other_content(const crypto::ToDeviceEvent& event)
+{
+    REQUIRE(std::holds_alternative<crypto::OtherContent>(event.content));
+    return std::get<crypto::OtherContent>(event.content).content;
+}
+
+/// The content of a decrypted m.room_key.
+inline crypto::RoomKey room_key_of(const crypto::ToDeviceEvent& event)
+{
+    REQUIRE(std::holds_alternative<crypto::RoomKey>(event.content));
+    return std::get<crypto::RoomKey>(event.content);
+}
 
 /// The test's clock: every engine reads it.
 struct TestClock {
@@ -104,7 +158,7 @@ struct KeyServer {
         for (const auto& user : users)
             response["device_keys"][user] =
                 device_keys.contains(user) ? device_keys[user] : json::object();
-        REQUIRE(static_cast<bool>(peer.engine->on_keys_query_response(response, users)));
+        REQUIRE(static_cast<bool>(on_keys_query_response(*peer.engine, response, users)));
     }
 
     /// /keys/claim: one one-time key per device (the fallback key when none is left).
@@ -135,7 +189,7 @@ struct KeyServer {
         if (missing.empty())
             return;
         const auto created = value(
-            from.engine->on_keys_claim_response(claim(from.engine->keys_claim_request(missing))));
+            on_keys_claim_response(*from.engine, claim(from.engine->keys_claim_request(missing))));
         CHECK(created.size() == missing.size());
     }
 };
@@ -155,11 +209,11 @@ inline std::vector<json> to_device_for(const json& body, const std::string& send
 }
 
 /// Delivers a to-device body to `to`; returns what it decrypted (one event expected).
-inline json deliver(const json& body, const Peer& from, Peer& to)
+inline crypto::ToDeviceEvent deliver(const json& body, const Peer& from, Peer& to)
 {
     const auto events = to_device_for(body, from.engine->user_id(), to);
     REQUIRE(events.size() == 1);
-    return value(to.engine->on_to_device(events.front()));
+    return value(on_to_device(*to.engine, events.front()));
 }
 
 /// A timeline event of `sender` with m.room.encrypted `content`.

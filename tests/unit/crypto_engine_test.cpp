@@ -56,7 +56,7 @@ struct Pair {
         if (!devices.empty()) {
             server.ensure_sessions(bot_peer, devices);
             const auto shared = value(engine.share_room_key(room, devices));
-            CHECK(deliver(shared, bot_peer, alice_peer).at("type") == "m.room_key");
+            CHECK(deliver(shared, bot_peer, alice_peer).type == "m.room_key");
         }
         const auto content = value(engine.encrypt_room_event(
             room, "m.room.message", {{"msgtype", "m.text"}, {"body", body}}));
@@ -142,8 +142,8 @@ TEST_SUITE("crypto")
         // Alice and her phone both get the same one-time key of the bot (a server bug or a race).
         const auto request = alice_peer.engine->keys_claim_request({bot_peer.id()});
         const auto claimed = server.claim(request, true);
-        CHECK(value(alice_peer.engine->on_keys_claim_response(claimed)).size() == 1);
-        CHECK(value(alice_phone.engine->on_keys_claim_response(claimed)).size() == 1);
+        CHECK(value(on_keys_claim_response(*alice_peer.engine, claimed)).size() == 1);
+        CHECK(value(on_keys_claim_response(*alice_phone.engine, claimed)).size() == 1);
 
         const auto body =
             value(alice_peer.engine->encrypt_to_device({bot_peer.id()}, "m.test", {{"n", 1}}));
@@ -157,21 +157,21 @@ TEST_SUITE("crypto")
         auto broken = text.get<std::string>();
         broken[broken.size() - 10] = broken[broken.size() - 10] == 'A' ? 'B' : 'A';
         text = broken;
-        const auto failed = bot_peer.engine->on_to_device(damaged);
+        const auto failed = on_to_device(*bot_peer.engine, damaged);
         REQUIRE_FALSE(failed);
         CHECK(failed.error().errcode == errcode::olm_failure);
 
-        const auto decrypted = value(bot_peer.engine->on_to_device(events[0]));
-        CHECK(decrypted.at("type") == "m.test");
-        CHECK(decrypted.at("content").at("n") == 1);
-        CHECK(decrypted.at("sender") == alice);
+        const auto decrypted = value(on_to_device(*bot_peer.engine, events[0]));
+        CHECK(decrypted.type == "m.test");
+        CHECK(other_content(decrypted).at("n") == 1);
+        CHECK(decrypted.sender == alice);
         bot_peer.save();
 
         // The phone's message uses the key that is now gone: no new session can be made with it.
         const auto phone_body =
             value(alice_phone.engine->encrypt_to_device({bot_peer.id()}, "m.test", {{"n", 2}}));
         const auto phone =
-            bot_peer.engine->on_to_device(to_device_for(phone_body, alice, bot_peer)[0]);
+            on_to_device(*bot_peer.engine, to_device_for(phone_body, alice, bot_peer)[0]);
         REQUIRE_FALSE(phone);
         CHECK(phone.error().errcode == errcode::olm_failure);
     }
@@ -185,7 +185,7 @@ TEST_SUITE("crypto")
         for (int n = 0; n < 3; ++n) { // pre-key messages until the bot answers, same session
             const auto body =
                 value(alice_engine.encrypt_to_device({pair.bot_peer.id()}, "m.test", {{"n", n}}));
-            CHECK(deliver(body, pair.alice_peer, pair.bot_peer).at("content").at("n") == n);
+            CHECK(other_content(deliver(body, pair.alice_peer, pair.bot_peer)).at("n") == n);
         }
         CHECK(bot_engine.devices_without_session({pair.alice_peer.id()}).empty());
         const auto reply =
@@ -193,14 +193,14 @@ TEST_SUITE("crypto")
         const auto events = to_device_for(reply, bot, pair.alice_peer);
         REQUIRE(events.size() == 1);
         CHECK(events[0]["content"]["ciphertext"][alice_engine.curve25519_key()]["type"] == 1);
-        CHECK(value(alice_engine.on_to_device(events[0])).at("content").at("n") == 10);
+        CHECK(other_content(value(on_to_device(alice_engine, events[0]))).at("n") == 10);
         const auto next = value(alice_engine.encrypt_to_device({pair.bot_peer.id()}, "m.test", {}));
         CHECK(to_device_for(
                   next, alice,
                   pair.bot_peer)[0]["content"]["ciphertext"][bot_engine.curve25519_key()]["type"] ==
               1);
-        CHECK(value(bot_engine.on_to_device(to_device_for(next, alice, pair.bot_peer)[0]))
-                  .at("type") == "m.test");
+        CHECK(value(on_to_device(bot_engine, to_device_for(next, alice, pair.bot_peer)[0])).type ==
+              "m.test");
     }
 
     TEST_CASE("olm payload for another recipient is refused")
@@ -211,7 +211,7 @@ TEST_SUITE("crypto")
             value(pair.alice_peer.engine->encrypt_to_device({pair.bot_peer.id()}, "m.test", {}));
         auto event = to_device_for(body, alice, pair.bot_peer)[0];
         event["sender"] = "@mallory:hs.test"; // the server claims another sender
-        const auto result = pair.bot_peer.engine->on_to_device(event);
+        const auto result = on_to_device(*pair.bot_peer.engine, event);
         REQUIRE_FALSE(result);
         CHECK(result.error().errcode == errcode::untrusted);
     }
@@ -258,7 +258,7 @@ TEST_SUITE("crypto")
         const auto to_eve = value(a.needs_room_key_share(room, {alice, "@eve:hs.test"}));
         server.ensure_sessions(alice_peer, to_eve);
         const auto eve_copy = deliver(value(a.share_room_key(room, to_eve)), alice_peer, eve_peer);
-        REQUIRE(eve_copy.at("type") == "m.room_key");
+        REQUIRE(eve_copy.type == "m.room_key");
         static_cast<void>(value(a.encrypt_room_event(room, "m.room.message", {{"body", "0"}})));
         const auto to_bot = value(a.needs_room_key_share(room, everyone));
         server.ensure_sessions(alice_peer, to_bot);
@@ -266,10 +266,15 @@ TEST_SUITE("crypto")
 
         // Eve sends the index-0 key to the bot as if it were hers: it is ignored.
         server.ensure_sessions(eve_peer, {bot_peer.id()});
-        const auto forged = value(eve_peer.engine->encrypt_to_device({bot_peer.id()}, "m.room_key",
-                                                                     eve_copy.at("content")));
-        static_cast<void>(
-            bot_peer.engine->on_to_device(to_device_for(forged, "@eve:hs.test", bot_peer).front()));
+        const auto key = room_key_of(eve_copy);
+        const json copied = {{"algorithm", key.algorithm},
+                             {"room_id", key.room_id},
+                             {"session_id", key.session_id},
+                             {"session_key", key.session_key}};
+        const auto forged =
+            value(eve_peer.engine->encrypt_to_device({bot_peer.id()}, "m.room_key", copied));
+        static_cast<void>(on_to_device(*bot_peer.engine,
+                                       to_device_for(forged, "@eve:hs.test", bot_peer).front()));
         const auto next = value(a.encrypt_room_event(room, "m.room.message", {{"body", "1"}}));
         const auto read = bot_peer.engine->decrypt_room_event(room, room_event("$1", alice, next));
         REQUIRE(static_cast<bool>(read));
@@ -439,7 +444,7 @@ TEST_SUITE("crypto")
             // the Olm session survived too: Alice's next to-device message needs no new key
             const auto body =
                 value(alice_peer.engine->encrypt_to_device({bot_peer.id()}, "m.test", {{"n", 7}}));
-            CHECK(deliver(body, alice_peer, bot_peer).at("content").at("n") == 7);
+            CHECK(other_content(deliver(body, alice_peer, bot_peer)).at("n") == 7);
         }
         SQLite::Database db{path, SQLite::OPEN_READWRITE};
         const auto wrong =
@@ -588,13 +593,13 @@ TEST_SUITE("crypto")
         json response = {{"device_keys",
                           {{alice, {{"ALICEDEV", unsigned_keys}, {"OTHER2", wrong_id}}},
                            {"@eve:hs.test", {{"EVE", good}}}}}};
-        REQUIRE(static_cast<bool>(engine.on_keys_query_response(response, {alice})));
+        REQUIRE(static_cast<bool>(on_keys_query_response(engine, response, {alice})));
         CHECK(engine.devices(alice).empty());
         CHECK(engine.devices("@eve:hs.test").empty()); // not asked for
         CHECK(engine.users_needing_query().empty());
 
         response["device_keys"][alice] = {{"ALICEDEV", good}};
-        REQUIRE(static_cast<bool>(engine.on_keys_query_response(response, {alice})));
+        REQUIRE(static_cast<bool>(on_keys_query_response(engine, response, {alice})));
         REQUIRE(engine.devices(alice).size() == 1);
         CHECK(engine.devices(alice)[0].ed25519 == alice_peer.engine->ed25519_key());
 
@@ -617,7 +622,7 @@ TEST_SUITE("crypto")
             pair.server.claim(pair.bot_peer.engine->keys_claim_request({pair.alice_peer.id()}));
         auto& key = response["one_time_keys"][alice]["ALICEDEV"].begin().value();
         key["key"] = pair.bot_peer.engine->curve25519_key(); // swapped by the server
-        CHECK(value(pair.bot_peer.engine->on_keys_claim_response(response)).empty());
+        CHECK(value(on_keys_claim_response(*pair.bot_peer.engine, response)).empty());
         CHECK(pair.bot_peer.engine->devices_without_session({pair.alice_peer.id()}).size() == 1);
     }
 
@@ -668,7 +673,7 @@ TEST_SUITE("crypto")
         const auto from_alice = value(pair.alice_peer.engine->encrypt_to_device(
             {pair.bot_peer.id()}, "m.forwarded_room_key", forwarded));
         const auto refused =
-            engine.on_to_device(to_device_for(from_alice, alice, pair.bot_peer)[0]);
+            on_to_device(engine, to_device_for(from_alice, alice, pair.bot_peer)[0]);
         REQUIRE_FALSE(refused);
         CHECK(refused.error().errcode == errcode::untrusted);
         CHECK_FALSE(engine.decrypt_room_event(room, event));
@@ -676,7 +681,7 @@ TEST_SUITE("crypto")
         pair.server.ensure_sessions(second, {pair.bot_peer.id()});
         const auto from_own = value(second.engine->encrypt_to_device(
             {pair.bot_peer.id()}, "m.forwarded_room_key", forwarded));
-        CHECK(deliver(from_own, second, pair.bot_peer).at("type") == "m.forwarded_room_key");
+        CHECK(deliver(from_own, second, pair.bot_peer).type == "m.forwarded_room_key");
         const auto ready = engine.take_events_now_decryptable(); // the event queued above
         REQUIRE(ready.size() == 1);
         CHECK(body_of(ready[0]) == "de carol");
@@ -727,69 +732,20 @@ TEST_SUITE("crypto")
                             {"sender_key", engine.curve25519_key()},
                             {"session_id", session_id}}}}}};
         };
-        CHECK_FALSE(value(engine.on_room_key_request(request(alice, "ALICEDEV"))).has_value());
-        CHECK_FALSE(value(engine.on_room_key_request(request(bot, "BOTDEV3"))).has_value());
-        const auto no_session = engine.on_room_key_request(request(bot, "BOTDEV2"));
+        CHECK_FALSE(value(on_room_key_request(engine, request(alice, "ALICEDEV"))).has_value());
+        CHECK_FALSE(value(on_room_key_request(engine, request(bot, "BOTDEV3"))).has_value());
+        const auto no_session = on_room_key_request(engine, request(bot, "BOTDEV2"));
         REQUIRE_FALSE(no_session);
         CHECK(no_session.error().errcode == errcode::not_shared);
 
         pair.server.ensure_sessions(pair.bot_peer, {second.id()});
-        const auto answer = value(engine.on_room_key_request(request(bot, "BOTDEV2")));
+        const auto answer = value(on_room_key_request(engine, request(bot, "BOTDEV2")));
         REQUIRE(answer.has_value());
-        CHECK(deliver(*answer, pair.bot_peer, second).at("type") == "m.forwarded_room_key");
+        CHECK(deliver(*answer, pair.bot_peer, second).type == "m.forwarded_room_key");
         const auto ready = second.engine->take_events_now_decryptable();
         REQUIRE(ready.size() == 1);
         CHECK(body_of(ready[0]) == "pour mes appareils");
         CHECK_FALSE(ready[0].verified);
-    }
-
-    TEST_CASE("one sync response feeds keys and device lists and room state")
-    {
-        Pair pair;
-        auto& engine = *pair.bot_peer.engine;
-        auto& alice_engine = *pair.alice_peer.engine;
-        alice_engine.set_room_encryption(room, {});
-        const auto devices = value(alice_engine.needs_room_key_share(room, {alice, bot}));
-        pair.server.ensure_sessions(pair.alice_peer, devices);
-        const auto share = value(alice_engine.share_room_key(room, devices));
-        const auto message = room_event("$s1", alice,
-                                        value(alice_engine.encrypt_room_event(
-                                            room, "m.room.message", {{"body", "dans la sync"}})));
-        const json encryption = {
-            {"type", "m.room.encryption"},
-            {"state_key", ""},
-            {"sender", alice},
-            {"content", {{"algorithm", "m.megolm.v1.aes-sha2"}, {"rotation_period_msgs", 5}}}};
-        json sync = {{"next_batch", "s2"},
-                     {"to_device", {{"events", to_device_for(share, alice, pair.bot_peer)}}},
-                     {"device_lists", {{"changed", {alice}}, {"left", json::array()}}},
-                     {"device_one_time_keys_count", {{"signed_curve25519", 10}}},
-                     {"device_unused_fallback_key_types", json::array()}};
-        sync["rooms"]["join"][room]["state"]["events"] = json::array({encryption});
-        sync["rooms"]["join"][room]["timeline"]["events"] = json::array({message});
-        const auto changes = value(engine.receive_sync_changes(sync));
-        REQUIRE(changes.to_device.size() == 1);
-        CHECK(changes.to_device[0].at("type") == "m.room_key");
-        REQUIRE(changes.keys_upload.has_value());
-        CHECK(changes.keys_upload->at("one_time_keys").size() == 40);
-        CHECK(changes.keys_upload->contains("fallback_keys"));
-        CHECK(std::find(changes.users_to_query.begin(), changes.users_to_query.end(), alice) !=
-              changes.users_to_query.end());
-        CHECK(engine.is_room_encrypted(room));
-        CHECK(body_of(value(engine.decrypt_room_event(room, message))) == "dans la sync");
-
-        // rotation_period_msgs came from the state event; a leave in the timeline rotates
-        pair.server.query(pair.bot_peer, {alice});
-        const auto first = pair.bot_sends("1", "$s2");
-        const json leave = {{"type", "m.room.member"},
-                            {"state_key", "@carol:hs.test"},
-                            {"sender", "@carol:hs.test"},
-                            {"content", {{"membership", "leave"}}}};
-        json leave_sync;
-        leave_sync["rooms"]["join"][room]["timeline"]["events"] = json::array({leave});
-        CHECK_FALSE(value(engine.receive_sync_changes(leave_sync)).keys_upload.has_value());
-        const auto second = pair.bot_sends("2", "$s3");
-        CHECK(first["content"]["session_id"] != second["content"]["session_id"]);
     }
 
     TEST_CASE("room key in clear is ignored")
@@ -799,13 +755,12 @@ TEST_SUITE("crypto")
             {"type", "m.room_key"},
             {"sender", alice},
             {"content", {{"room_id", room}, {"session_id", "x"}, {"session_key", "y"}}}};
-        const auto result = pair.bot_peer.engine->on_to_device(event);
+        const auto result = on_to_device(*pair.bot_peer.engine, event);
         REQUIRE_FALSE(result);
         CHECK(result.error().errcode == errcode::untrusted);
         const json request = {
             {"type", "m.room_key_request"}, {"sender", alice}, {"content", json::object()}};
-        CHECK(value(pair.bot_peer.engine->on_to_device(request)).at("type") ==
-              "m.room_key_request");
+        CHECK(value(on_to_device(*pair.bot_peer.engine, request)).type == "m.room_key_request");
     }
 
     TEST_CASE("wedged olm session is recovered with an m.dummy at most hourly")
@@ -827,26 +782,26 @@ TEST_SUITE("crypto")
         auto broken = text.get<std::string>();
         broken[broken.size() - 5] = broken[broken.size() - 5] == 'A' ? 'B' : 'A';
         text = broken; // the bot lost the session state this message needs
-        CHECK_FALSE(engine.on_to_device(event));
+        CHECK_FALSE(on_to_device(engine, event));
         const auto wedged = engine.take_wedged_devices();
         REQUIRE(wedged.size() == 1);
         CHECK(wedged[0].device_id == "ALICEDEV");
-        CHECK_FALSE(engine.on_to_device(event));
+        CHECK_FALSE(on_to_device(engine, event));
         CHECK(engine.take_wedged_devices().empty()); // not twice within the hour
 
         // recovery: a new session from a fresh one-time key, then m.dummy on it
         const auto created = value(
-            engine.on_keys_claim_response(pair.server.claim(engine.keys_claim_request(wedged))));
+            on_keys_claim_response(engine, pair.server.claim(engine.keys_claim_request(wedged))));
         REQUIRE(created.size() == 1);
         const auto dummy = value(engine.encrypt_to_device(wedged, "m.dummy", json::object()));
         const auto dummy_events = to_device_for(dummy, bot, pair.alice_peer);
         REQUIRE(dummy_events.size() == 1);
         CHECK(dummy_events[0]["content"]["ciphertext"][pair.alice_peer.engine->curve25519_key()]
                           ["type"] == 0); // the new session, not the old one
-        CHECK(value(pair.alice_peer.engine->on_to_device(dummy_events[0])).at("type") == "m.dummy");
+        CHECK(value(on_to_device(*pair.alice_peer.engine, dummy_events[0])).type == "m.dummy");
 
         pair.clock.now += std::chrono::minutes{61};
-        CHECK_FALSE(engine.on_to_device(event));
+        CHECK_FALSE(on_to_device(engine, event));
         CHECK(engine.take_wedged_devices().size() == 1);
     }
 
@@ -905,8 +860,8 @@ TEST_SUITE("crypto")
                                                                 clock.options(true)));
         Peer alice_peer{alice, "ALICEDEV", clock};
         server.upload(alice_peer);
-        REQUIRE(static_cast<bool>(engine->on_keys_query_response(
-            {{"device_keys", {{alice, server.device_keys[alice]}}}}, {alice})));
+        REQUIRE(static_cast<bool>(on_keys_query_response(
+            *engine, {{"device_keys", {{alice, server.device_keys[alice]}}}}, {alice})));
         engine->set_room_encryption(room, {});
         CHECK(value(engine->needs_room_key_share(room, {alice})).empty());
     }

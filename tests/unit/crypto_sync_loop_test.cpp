@@ -11,12 +11,14 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "crypto_engine_support.hpp"
 #include "support/fake_http_client.hpp"
 #include "support/temp_dir.hpp"
 
@@ -24,6 +26,10 @@ using namespace opalebot::bot;
 using namespace std::chrono_literals;
 using nlohmann::json;
 using opalebot::testing::FakeHttpClient;
+using opalebot::testing::on_keys_claim_response;
+using opalebot::testing::on_keys_query_response;
+using opalebot::testing::on_to_device;
+using opalebot::testing::room_key_of;
 using opalebot::testing::TempDir;
 
 namespace {
@@ -250,14 +256,14 @@ struct Device {
     /// Knows the bot's device and has an Olm session with it (its own /keys/query, /keys/claim).
     void meet(Bot& bot)
     {
-        REQUIRE(static_cast<bool>(engine->on_keys_query_response(
-            {{"device_keys", {{me, {{bot_device, bot.device_keys}}}}}}, {me})));
+        REQUIRE(static_cast<bool>(on_keys_query_response(
+            *engine, {{"device_keys", {{me, {{bot_device, bot.device_keys}}}}}}, {me})));
         REQUIRE_FALSE(bot.one_time_keys.empty());
         const auto first = bot.one_time_keys.begin();
         const json claimed{
             {"one_time_keys", {{me, {{bot_device, {{first.key(), first.value()}}}}}}}};
         bot.one_time_keys.erase(first.key());
-        REQUIRE(value(engine->on_keys_claim_response(claimed)).size() == 1);
+        REQUIRE(value(on_keys_claim_response(*engine, claimed)).size() == 1);
     }
 
     /// Starts a Megolm session in the salon and shares it with the bot: the Olm to-device event
@@ -287,12 +293,13 @@ struct Device {
     }
 
     /// Its to-device message in a /sendToDevice/m.room.encrypted body of the bot, decrypted.
-    json receive(const json& send_to_device)
+    crypto::ToDeviceEvent receive(const json& send_to_device)
     {
         const auto& messages = send_to_device.at("messages");
         REQUIRE(messages.contains(marie));
         REQUIRE(messages[marie].contains(id()));
-        return value(engine->on_to_device(
+        return value(on_to_device(
+            *engine,
             {{"type", "m.room.encrypted"}, {"sender", me}, {"content", messages[marie][id()]}}));
     }
 
@@ -381,11 +388,11 @@ TEST_SUITE("crypto")
         CHECK(shared.at("messages").at(marie).size() == 2);
         const auto laptop_key = laptop.receive(shared);
         const auto phone_key = phone.receive(shared);
-        CHECK(laptop_key.at("type") == "m.room_key");
-        CHECK(phone_key.at("type") == "m.room_key");
-        CHECK(laptop_key.at("content").at("room_id") == salon);
-        const auto session_id = laptop_key.at("content").at("session_id").get<std::string>();
-        CHECK(phone_key.at("content").at("session_id") == session_id);
+        CHECK(laptop_key.type == "m.room_key");
+        CHECK(phone_key.type == "m.room_key");
+        CHECK(room_key_of(laptop_key).room_id == salon);
+        const auto session_id = room_key_of(laptop_key).session_id;
+        CHECK(room_key_of(phone_key).session_id == session_id);
 
         // The outbox holds ciphertext only.
         const auto outbox = bot.outbox();
@@ -418,6 +425,86 @@ TEST_SUITE("crypto")
         CHECK(bot.outcome("$q") == "answered");
         CHECK(value(bot.store.sync_token()) == "s1");
         CHECK_FALSE(bot.engine->has_unsaved_changes()); // saved with the batch
+    }
+
+    TEST_CASE("a sync batch feeds room keys and key counts and room state to the coordinator")
+    {
+        // The one crypto input path (issue 19): what used to be Engine::receive_sync_changes,
+        // through the sync loop and the coordinator as the bot runs them.
+        Time time;
+        auto encryption = encryption_state();
+        encryption["content"]["rotation_period_msgs"] = 5;
+        Bot bot{time};
+        bot.enable_crypto();
+        bot.start();
+        Device laptop{"LAPTOP", time};
+        laptop.meet(bot);
+        json body{{"next_batch", "s1"},
+                  {"to_device", {{"events", {laptop.share_room_key_with_bot()}}}},
+                  {"device_one_time_keys_count", {{"signed_curve25519", 10}}},
+                  {"device_unused_fallback_key_types", json::array()}};
+        body["rooms"]["join"][salon]["state"]["events"] = json::array({encryption});
+        body["rooms"]["join"][salon]["timeline"]["events"] =
+            json::array({laptop.say("$q", "!sigle EJ")});
+
+        bot.http.reply(200, joined_members().dump());
+        bot.http.reply(200, keys_query(bot, {&laptop}).dump());
+        bot.http.reply(200, "{}"); // sendToDevice
+        bot.http.reply(200, R"({"one_time_key_counts":{"signed_curve25519":50}})");
+        bot.process(value(parse_sync(body.dump(), me)));
+        REQUIRE(bot.seen.size() == 1); // the room key came first, in the same batch
+        CHECK(bot.seen[0].event_id == "$q");
+        CHECK(bot.routes() == std::vector<std::string>{"joined_members", "keys/query",
+                                                       "sendToDevice", "keys/upload"});
+        const auto upload = bot.body_of("keys/upload"); // after the batch: 10 + 40 = 50
+        CHECK(upload.at("one_time_keys").size() == 40);
+        CHECK(upload.contains("fallback_keys")); // the server said its fallback key was used
+        bot.http.forget_requests();
+
+        // A new session for the next message: shared now, or not.
+        const auto rotated = [&bot] {
+            const auto devices = value(bot.engine->needs_room_key_share(salon, {marie, me}));
+            if (!devices.empty())
+                static_cast<void>(value(bot.engine->share_room_key(salon, devices)));
+            return !devices.empty();
+        };
+        CHECK_FALSE(rotated());
+        // rotation_period_msgs came from the state event: the reply was message 1 of 5
+        for (int n = 0; n < 4; ++n)
+            static_cast<void>(value(bot.engine->encrypt_room_event(salon, "m.room.message", {})));
+        CHECK(rotated());
+
+        json changed{{"next_batch", "s2"}, {"device_lists", {{"changed", {marie}}}}};
+        bot.process(value(parse_sync(changed.dump(), me)));
+        const auto outdated = bot.engine->users_needing_query();
+        CHECK(std::find(outdated.begin(), outdated.end(), marie) != outdated.end());
+
+        // Anyone leaving or banned, or a history visibility change, rotates; a join does not.
+        int batch = 3;
+        const auto state_event = [&](const std::string& type, const std::string& state_key,
+                                     const json& content) {
+            const json event{{"type", type},
+                             {"state_key", state_key},
+                             {"event_id", "$state" + std::to_string(batch)},
+                             {"sender", "@carol:hs.test"},
+                             {"origin_server_ts", now_ms},
+                             {"content", content}};
+            bot.process(sync("s" + std::to_string(batch++), json::array({event})));
+        };
+        state_event("m.room.member", "@carol:hs.test", {{"membership", "join"}});
+        CHECK_FALSE(rotated());
+        state_event("m.room.member", "@carol:hs.test", {{"membership", "leave"}});
+        CHECK(rotated());
+        state_event("m.room.member", "@dave:hs.test", {{"membership", "ban"}});
+        CHECK(rotated());
+        state_event("m.room.history_visibility", "", {{"history_visibility", "joined"}});
+        CHECK(rotated());
+        // A malformed m.room.encryption neither stops the batch nor changes the settings.
+        state_event("m.room.encryption", "", {{"algorithm", 3}, {"rotation_period_msgs", "x"}});
+        CHECK_FALSE(rotated());
+        CHECK(bot.engine->is_room_encrypted(salon));
+        CHECK(bot.http.unexpected() == 0);
+        CHECK(value(bot.store.sync_token()) == "s7");
     }
 
     TEST_CASE("encrypted command whose room key comes in a later batch is answered then")
@@ -561,7 +648,7 @@ TEST_SUITE("crypto")
         CHECK(bot.routes() == std::vector<std::string>{"keys/query", "keys/claim", "sendToDevice"});
         const auto shared = bot.body_of("sendToDevice");
         CHECK(shared.at("messages").at(marie).size() == 1); // the tablet only
-        CHECK(tablet.receive(shared).at("type") == "m.room_key");
+        CHECK(tablet.receive(shared).type == "m.room_key");
         bot.http.forget_requests();
         bot.crypto->share_ahead(); // nothing left to share: no request at all
         CHECK(bot.http.request_count() == 0);
@@ -713,10 +800,10 @@ TEST_SUITE("crypto")
         CHECK(share.at("messages").at(marie).size() == 2);
         const auto old_key = laptop.receive(lost_share);
         const auto new_key = laptop.receive(share);
-        CHECK(phone.receive(lost_share).at("type") == "m.room_key");
-        CHECK(phone.receive(share).at("type") == "m.room_key");
-        const auto old_session = old_key.at("content").at("session_id").get<std::string>();
-        const auto new_session = new_key.at("content").at("session_id").get<std::string>();
+        CHECK(phone.receive(lost_share).type == "m.room_key");
+        CHECK(phone.receive(share).type == "m.room_key");
+        const auto old_session = room_key_of(old_key).session_id;
+        const auto new_session = room_key_of(new_key).session_id;
         CHECK(old_session != new_session);
 
         const auto outbox = bot.outbox();
@@ -789,7 +876,7 @@ TEST_SUITE("crypto")
               json{{marie, {{"PHONE", "signed_curve25519"}}}});
         const auto outbox = bot.outbox();
         REQUIRE(outbox.size() == 1);
-        CHECK(laptop.receive(bot.body_of("sendToDevice")).at("type") == "m.room_key");
+        CHECK(laptop.receive(bot.body_of("sendToDevice")).type == "m.room_key");
         CHECK(laptop.read(outbox[0]).at("content").at("m.relates_to").at("event_id") == "$apres");
     }
 }

@@ -126,7 +126,7 @@ TEST_SUITE("unit")
                     {{"join",
                       {{"!r:hs.test", {{"timeline", {{"events", {encryption, encrypted}}}}}}}}}}});
         REQUIRE(batch.crypto.to_device.size() == 1);
-        CHECK(json::parse(batch.crypto.to_device[0])["sender"] == "@a:hs.test");
+        CHECK(batch.crypto.to_device[0].sender == "@a:hs.test");
         CHECK(batch.crypto.devices_changed == std::vector<std::string>{"@a:hs.test"});
         CHECK(batch.crypto.devices_left == std::vector<std::string>{"@b:hs.test"});
         CHECK(batch.crypto.one_time_key_counts.at("signed_curve25519") == 12);
@@ -141,7 +141,8 @@ TEST_SUITE("unit")
         REQUIRE(event != nullptr);
         CHECK(event->session_id == "SID");
         CHECK(event->thread_root == "$root");
-        CHECK(json::parse(event->event_json)["content"]["ciphertext"] == "AwgA");
+        REQUIRE(event->event != nullptr);
+        CHECK(event->event->at("content").at("ciphertext") == "AwgA");
         const auto plain = parse({{"next_batch", "s2"}});
         CHECK_FALSE(plain.crypto.unused_fallback_key_types.has_value());
     }

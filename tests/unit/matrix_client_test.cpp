@@ -129,13 +129,13 @@ TEST_SUITE("unit")
         http.reply(200, "[]"); // not an object: a parse error, never a crash
         const auto upload = client.keys_upload({{"device_keys", json::object()}});
         REQUIRE(static_cast<bool>(upload));
-        CHECK(upload.value()["one_time_key_counts"]["signed_curve25519"] == 50);
+        CHECK(upload.value().signed_curve25519_count() == 50);
         CHECK(static_cast<bool>(
             client.keys_query({{"device_keys", {{"@a:hs.test", json::array()}}}})));
         CHECK(static_cast<bool>(client.keys_claim({{"one_time_keys", json::object()}})));
         const auto changes = client.keys_changes("s1", "s2");
         REQUIRE(static_cast<bool>(changes));
-        CHECK(changes.value()["changed"] == json::array({"@a:hs.test"}));
+        CHECK(changes.value().changed == std::vector<std::string>{"@a:hs.test"});
         CHECK(static_cast<bool>(client.send_to_device(
             "m.room.encrypted", "txn 1", {{"@a:hs.test", {{"DEV", {{"ciphertext", "x"}}}}}})));
         const auto members = client.joined_members("!salon:hs.test");

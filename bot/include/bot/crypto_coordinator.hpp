@@ -32,8 +32,9 @@ public:
     /// device lists that changed meanwhile are asked with /keys/changes.
     void receive(const CryptoSync& sync, const std::string& since, const std::string& next_batch);
 
-    /// A state or timeline event of `room_id`: m.room.encryption makes it encrypted, memberships
-    /// keep the member list (a leave rotates the room key, as does a history visibility change).
+    /// A state or timeline event of `room_id`: m.room.encryption (Megolm only) makes it
+    /// encrypted, memberships keep the member list; any membership but join or invite rotates the
+    /// room key, as does a history visibility change. The engine's only source of room state.
     void observe(const std::string& room_id, const Event& event);
 
     bool is_encrypted(const std::string& room_id) const;

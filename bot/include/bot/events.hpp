@@ -1,9 +1,11 @@
 #pragma once
 
+#include "bot/crypto/messages.hpp"
 #include "opalebot/result.hpp"
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -66,14 +68,15 @@ struct Encryption {
     std::int64_t rotation_period_msgs = 100;
 };
 
-/// m.room.encrypted: the crypto engine decrypts the whole event, kept as JSON text. Relations
-/// are in the cleartext (spec "Forming relationships between events").
+/// m.room.encrypted: the crypto engine decrypts the whole event, kept as parsed, or queues it
+/// until its key comes. Relations are in the cleartext (spec "Forming relationships between
+/// events").
 struct Encrypted {
     std::string algorithm;
     std::string session_id;
     std::string thread_root;
     std::string in_reply_to;
-    std::string event_json; ///< the whole event
+    std::shared_ptr<const nlohmann::json> event; ///< the whole event; shared, never changed
 };
 
 /// Any other event type, or a malformed event: kept so one bad event never kills a sync.
@@ -108,9 +111,9 @@ struct InvitedRoom {
 
 /// The end-to-end-encryption parts of a /sync response (notes/matrix.md §8), for the engine.
 struct CryptoSync {
-    std::vector<std::string> to_device;       ///< each to-device event as JSON text
-    std::vector<std::string> devices_changed; ///< device_lists.changed
-    std::vector<std::string> devices_left;    ///< device_lists.left
+    std::vector<crypto::ToDeviceEvent> to_device;                ///< typed; objects only
+    std::vector<std::string> devices_changed;                    ///< device_lists.changed
+    std::vector<std::string> devices_left;                       ///< device_lists.left
     std::map<std::string, int, std::less<>> one_time_key_counts; ///< device_one_time_keys_count
     /// device_unused_fallback_key_types; nothing when the server did not say.
     std::optional<std::vector<std::string>> unused_fallback_key_types;
@@ -129,8 +132,10 @@ struct SyncBatch {
 /// OtherEvent; only a body that is not a sync response is an Error.
 Result<SyncBatch> parse_sync(std::string_view body, std::string_view me);
 
-/// One timeline event from its JSON text (a decrypted event); OtherEvent when malformed.
+/// One timeline event from its JSON text (GET /event); OtherEvent when malformed.
 Event parse_timeline_event(std::string_view json);
+/// The same, already parsed (a decrypted event).
+Event event_from_json(const nlohmann::json& event);
 
 /// A page of GET /rooms/{room}/messages?dir=b: newest first.
 struct MessagesPage {

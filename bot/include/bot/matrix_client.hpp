@@ -1,5 +1,6 @@
 #pragma once
 
+#include "bot/crypto/messages.hpp"
 #include "bot/events.hpp"
 #include "bot/http_client.hpp"
 #include "opalebot/result.hpp"
@@ -65,16 +66,16 @@ public:
     Result<std::string> state_event(const std::string& room_id, const std::string& type,
                                     const std::string& state_key = "");
 
-    // End-to-end encryption (notes/matrix.md §8): JSON bodies built and read by the crypto
-    // engine; the client only carries them.
+    // End-to-end encryption (notes/matrix.md §8): the crypto engine builds the request bodies,
+    // the answers come back typed (bot/crypto/messages.hpp).
     /// POST /keys/upload: device keys, one-time keys, fallback keys; returns the OTK counts.
-    Result<nlohmann::json> keys_upload(const nlohmann::json& body);
+    Result<crypto::KeysUploadResponse> keys_upload(const nlohmann::json& body);
     /// POST /keys/query {"device_keys": {"@u": []}}.
-    Result<nlohmann::json> keys_query(const nlohmann::json& body);
+    Result<crypto::KeysQueryResponse> keys_query(const nlohmann::json& body);
     /// POST /keys/claim {"one_time_keys": {"@u": {"DEV": "signed_curve25519"}}}.
-    Result<nlohmann::json> keys_claim(const nlohmann::json& body);
+    Result<crypto::KeysClaimResponse> keys_claim(const nlohmann::json& body);
     /// GET /keys/changes?from=&to=: the users whose devices changed while the bot was away.
-    Result<nlohmann::json> keys_changes(const std::string& from, const std::string& to);
+    Result<crypto::KeysChanges> keys_changes(const std::string& from, const std::string& to);
     /// PUT /sendToDevice/{type}/{txn} {"messages": {"@u": {"DEV": content}}}.
     Result<Done> send_to_device(const std::string& type, const std::string& txn_id,
                                 const nlohmann::json& messages);

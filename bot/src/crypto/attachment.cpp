@@ -8,6 +8,7 @@
 
 #include "json_fields.hpp"
 #include <nettle/aes.h>
+#include <nettle/base64.h>
 #include <nettle/ctr.h>
 #include <nettle/memops.h>
 #include <nettle/sha2.h>
@@ -76,25 +77,17 @@ Result<std::string> random_bytes(std::size_t size)
 
 std::string base64_encode(std::string_view bytes, bool url_safe)
 {
-    static constexpr std::string_view standard =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    static constexpr std::string_view url =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    const auto alphabet = url_safe ? url : standard;
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
-    std::uint32_t buffer = 0;
-    int bits = 0;
-    for (const unsigned char c : bytes) {
-        buffer = (buffer << 8) | c;
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out += alphabet[(buffer >> bits) & 0x3F];
-        }
-    }
-    if (bits > 0)
-        out += alphabet[(buffer << (6 - bits)) & 0x3F];
+    base64_encode_ctx context{};
+    if (url_safe)
+        base64url_encode_init(&context);
+    else
+        base64_encode_init(&context);
+    std::string out(BASE64_ENCODE_LENGTH(bytes.size()) + BASE64_ENCODE_FINAL_LENGTH, '\0');
+    auto written = base64_encode_update(&context, out.data(), bytes.size(), bytes_of(bytes));
+    written += base64_encode_final(&context, out.data() + written);
+    out.resize(written);
+    while (!out.empty() && out.back() == '=') // the spec's unpadded base64
+        out.pop_back();
     return out;
 }
 
@@ -102,33 +95,23 @@ std::optional<std::string> base64_decode(std::string_view text)
 {
     while (!text.empty() && text.back() == '=')
         text.remove_suffix(1);
-    std::string out;
-    out.reserve(text.size() * 3 / 4);
-    std::uint32_t buffer = 0;
-    int bits = 0;
-    for (const char c : text) {
-        int value = -1;
-        if (c >= 'A' && c <= 'Z')
-            value = c - 'A';
-        else if (c >= 'a' && c <= 'z')
-            value = c - 'a' + 26;
-        else if (c >= '0' && c <= '9')
-            value = c - '0' + 52;
-        else if (c == '+' || c == '-')
-            value = 62;
-        else if (c == '/' || c == '_')
-            value = 63;
-        else
-            return std::nullopt;
-        buffer = (buffer << 6) | static_cast<std::uint32_t>(value);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((buffer >> bits) & 0xFF);
-        }
-    }
-    if (bits >= 6) // one character alone cannot end a group: truncated text
+    if (text.size() % 4 == 1) // one character alone cannot end a group: truncated text
         return std::nullopt;
+    // nettle wants the padding that unpadded base64 leaves out, and one alphabet.
+    std::string padded{text};
+    padded.append((4 - padded.size() % 4) % 4, '=');
+    base64_decode_ctx context{};
+    if (padded.find_first_of("-_") != std::string::npos)
+        base64url_decode_init(&context);
+    else
+        base64_decode_init(&context);
+    std::string out(BASE64_DECODE_LENGTH(padded.size()), '\0');
+    std::size_t written = out.size();
+    if (base64_decode_update(&context, &written, reinterpret_cast<std::uint8_t*>(out.data()),
+                             padded.size(), padded.data()) == 0 ||
+        base64_decode_final(&context) == 0)
+        return std::nullopt;
+    out.resize(written);
     return out;
 }
 

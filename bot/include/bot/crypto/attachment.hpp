@@ -39,7 +39,7 @@ nlohmann::json to_json(const EncryptedFile& file);
 
 /// Base64 without padding (the spec's "unpadded base64"); base64url when `url_safe`.
 std::string base64_encode(std::string_view bytes, bool url_safe = false);
-/// Either alphabet, padding optional; nothing on a character outside them.
+/// Either alphabet (one per text), padding optional; nothing on a character outside it.
 std::optional<std::string> base64_decode(std::string_view text);
 
 } // namespace opalebot::bot::crypto

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "bot/crypto/messages.hpp"
 #include "opalebot/result.hpp"
 
 // JSON goes in and out of every call (request bodies, events), and some results hold it by value:
@@ -74,15 +75,6 @@ struct DecryptedEvent {
     bool verified = false;
 };
 
-/// What one /sync response asks of the crypto side, besides decrypting its timeline.
-struct SyncCryptoChanges {
-    /// Its to-device events, decrypted when they were encrypted (m.room_key_request, m.dummy…);
-    /// those that failed are logged and left out.
-    std::vector<nlohmann::json> to_device;
-    std::optional<nlohmann::json> keys_upload; ///< a POST /keys/upload body when keys are due
-    std::vector<std::string> users_to_query;   ///< POST /keys/query for them before sharing
-};
-
 /// What the engine needs that is not in the state file.
 struct EngineOptions {
     /// Share room keys only with cross-signed devices (matrix.md §0.2, MSC4153).
@@ -93,7 +85,8 @@ struct EngineOptions {
 
 /// The bot's end-to-end encryption (issue 7): one Olm account, the device lists of the users it
 /// shares rooms with, Olm sessions, Megolm sessions in and out. It builds request bodies and reads
-/// responses and events; it sends nothing itself.
+/// responses and events; it sends nothing itself. CryptoCoordinator is its one input path: it
+/// hands it each /sync's to-device events, device lists and room state, in that order (§8.10).
 ///
 /// Persistence: the engine keeps its state in memory and remembers what changed. persist(db)
 /// writes the changes with the caller's connection and no transaction of its own, so StateStore
@@ -132,14 +125,6 @@ public:
     /// persist in a transaction of its own, then saved.
     Result<Done> save(SQLite::Database& db);
 
-    // --- one /sync response (matrix.md §8.10) ---
-    /// Reads the crypto parts of a /sync body, in the order they must be read: to_device first
-    /// (room keys before the timeline), device_lists, the one-time key counts and unused fallback
-    /// key types, then the joined rooms' state and timeline: m.room.encryption marks a room
-    /// encrypted, a member leaving (leave, ban) or a history visibility change rotates its room
-    /// key. Decrypting the timeline stays with the caller (decrypt_room_event), after this.
-    Result<SyncCryptoChanges> receive_sync_changes(const nlohmann::json& sync);
-
     // --- device identity (matrix.md §8.2) ---
     /// The signed device_keys object.
     Result<nlohmann::json> device_keys() const;
@@ -166,7 +151,7 @@ public:
     /// Stores the devices whose self-signature checks (ids as requested, keys pinned: a device
     /// whose ed25519 changed is refused), and the cross-signing keys; devices the server no longer
     /// lists are forgotten. Only the users in `queried` are read.
-    Result<Done> on_keys_query_response(const nlohmann::json& response,
+    Result<Done> on_keys_query_response(const KeysQueryResponse& response,
                                         const std::vector<std::string>& queried);
     std::vector<Device> devices(const std::string& user_id) const;
 
@@ -177,7 +162,7 @@ public:
     nlohmann::json keys_claim_request(const std::vector<DeviceKey>& devices) const;
     /// Creates an outbound Olm session for each claimed key whose signature by its device checks;
     /// returns those devices.
-    Result<std::vector<DeviceKey>> on_keys_claim_response(const nlohmann::json& response);
+    Result<std::vector<DeviceKey>> on_keys_claim_response(const KeysClaimResponse& response);
     /// The /sendToDevice/m.room.encrypted body: `type` + `content` Olm-encrypted for each device
     /// with a session (the others are left out and logged).
     Result<nlohmann::json> encrypt_to_device(const std::vector<DeviceKey>& devices,
@@ -190,17 +175,18 @@ public:
     // --- incoming to-device (§8.4) ---
     /// One to-device event. m.room.encrypted (Olm) is decrypted and checked, then m.room_key,
     /// m.forwarded_room_key (own cross-signed devices only) and m.room_key.withheld (logged) are
-    /// acted on; returns the decrypted payload {type, content, sender, keys, …}. A plaintext
-    /// event is returned as it is (the caller handles m.room_key_request and the like).
-    Result<nlohmann::json> on_to_device(const nlohmann::json& event);
+    /// acted on; returns the decrypted event (the payload's type, sender and content). A
+    /// plaintext event is returned as it is (the caller handles m.room_key_request and the like).
+    Result<ToDeviceEvent> on_to_device(const ToDeviceEvent& event);
 
     // --- key requests (§8.7) ---
-    /// An m.room_key_request (to-device, in clear). Answered only for the bot's own cross-signed
-    /// devices and sessions it has: the /sendToDevice/m.room.encrypted body of an
+    /// An m.room_key_request of `sender` (to-device, in clear). Answered only for the bot's own
+    /// cross-signed devices and sessions it has: the /sendToDevice/m.room.encrypted body of an
     /// m.forwarded_room_key from the first index it knows. nullopt when the request is ignored
     /// (other users, unverified devices, cancellations, unknown sessions); errcode::not_shared
     /// when there is no Olm session with the device yet (claim a key, then call again).
-    Result<std::optional<nlohmann::json>> on_room_key_request(const nlohmann::json& event);
+    Result<std::optional<nlohmann::json>> on_room_key_request(const std::string& sender,
+                                                              const RoomKeyRequest& request);
 
     // --- rooms and Megolm (§8.5, §8.6) ---
     /// m.room.encryption seen: the room is encrypted for good.

@@ -1,0 +1,293 @@
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "engine_impl.hpp"
+
+namespace opalebot::bot::crypto {
+
+// --- rooms and Megolm ---
+
+void Engine::set_room_encryption(const std::string& room_id, const RoomEncryption& settings)
+{
+    auto& m = *impl_;
+    RoomEncryption clean = settings;
+    if (clean.rotation_period_ms <= 0)
+        clean.rotation_period_ms = RoomEncryption{}.rotation_period_ms;
+    if (clean.rotation_period_msgs <= 0)
+        clean.rotation_period_msgs = RoomEncryption{}.rotation_period_msgs;
+    m.rooms[room_id] = clean;
+    m.dirty_rooms.insert(room_id);
+}
+
+bool Engine::is_room_encrypted(const std::string& room_id) const
+{
+    return impl_->rooms.contains(room_id);
+}
+
+void Engine::rotate_room_key(const std::string& room_id)
+{
+    impl_->drop_outbound(room_id);
+}
+
+Result<std::vector<DeviceKey>> Engine::needs_room_key_share(const std::string& room_id,
+                                                            const std::vector<std::string>& members)
+{
+    auto& m = *impl_;
+    const auto settings = m.rooms.find(room_id);
+    if (settings == m.rooms.end())
+        return engine_error(errcode::bad_event, "the room is not encrypted");
+    track_users(members);
+
+    std::set<Served> current;
+    for (const auto& member : members)
+        for (auto it = m.devices.lower_bound(DeviceKey{member, {}});
+             it != m.devices.end() && it->first.user_id == member; ++it) {
+            if (member == m.user_id && it->first.device_id == m.device_id)
+                continue;
+            if (m.options.only_cross_signed_devices && !it->second.cross_signed)
+                continue;
+            current.emplace(member, it->first.device_id, it->second.curve25519);
+        }
+
+    const auto now = m.now_ms();
+    if (const auto it = m.outbound.find(room_id); it != m.outbound.end()) {
+        const auto& entry = it->second;
+        const bool too_old = now - entry.created_ms >= settings->second.rotation_period_ms;
+        const bool too_used = static_cast<std::int64_t>(entry.session.message_index()) >=
+                              settings->second.rotation_period_msgs;
+        const bool device_gone =
+            std::any_of(entry.shared_with.begin(), entry.shared_with.end(),
+                        [&](const Served& served) { return !current.contains(served); });
+        if (too_old || too_used || device_gone) {
+            logger()->info("new megolm session for {} ({})", room_id,
+                           too_old ? "age" : (too_used ? "messages" : "member or device gone"));
+            m.drop_outbound(room_id);
+        }
+    }
+    if (!m.outbound.contains(room_id)) {
+        auto session = olm::OutboundGroupSession::create();
+        if (!session)
+            return session.error();
+        auto id = session.value().id();
+        auto key = session.value().session_key();
+        if (!id || !key)
+            return !id ? id.error() : key.error();
+        // The matching inbound session reads the bot's own messages (matrix.md §8.6.19).
+        auto own = olm::InboundGroupSession::create(key.value());
+        if (!own)
+            return own.error();
+        m.store_inbound(room_id, id.value(),
+                        InboundEntry{std::move(own).value(), m.curve25519, m.ed25519, false, now});
+        m.outbound.emplace(room_id, OutboundEntry{std::move(session).value(), id.value(), now, {}});
+        m.dirty_outbound.insert(room_id);
+        m.deleted_outbound.erase(room_id);
+    }
+    std::vector<DeviceKey> missing;
+    const auto& shared = m.outbound.at(room_id).shared_with;
+    for (const auto& served : current)
+        if (!shared.contains(served))
+            missing.push_back({std::get<0>(served), std::get<1>(served)});
+    return missing;
+}
+
+Result<json> Engine::share_room_key(const std::string& room_id,
+                                    const std::vector<DeviceKey>& devices)
+{
+    auto& m = *impl_;
+    const auto it = m.outbound.find(room_id);
+    if (it == m.outbound.end())
+        return engine_error(errcode::not_shared, "no outbound session: call needs_room_key_share");
+    auto session_key = it->second.session.session_key(); // from the current index only
+    if (!session_key)
+        return session_key.error();
+    const json content = {{"algorithm", megolm_algorithm},
+                          {"room_id", room_id},
+                          {"session_id", it->second.session_id},
+                          {"session_key", session_key.value()}};
+    json body = {{"messages", json::object()}};
+    for (const auto& id : devices) {
+        const auto* device = m.find_device(id);
+        if (device == nullptr)
+            continue;
+        auto encrypted = m.olm_encrypt_for(*device, "m.room_key", content);
+        if (!encrypted) {
+            logger()->warn("room key for {} {} left out: {}", id.user_id, id.device_id,
+                           encrypted.error().message);
+            continue;
+        }
+        body["messages"][id.user_id][id.device_id] = std::move(encrypted).value();
+        it->second.shared_with.emplace(id.user_id, id.device_id, device->curve25519);
+        m.dirty_outbound.insert(room_id);
+    }
+    return body;
+}
+
+Result<json> Engine::encrypt_room_event(const std::string& room_id, const std::string& type,
+                                        const json& content)
+try {
+    auto& m = *impl_;
+    const auto it = m.outbound.find(room_id);
+    const auto settings = m.rooms.find(room_id);
+    if (it == m.outbound.end() || settings == m.rooms.end())
+        return engine_error(errcode::not_shared, "no outbound session: call needs_room_key_share");
+    if (static_cast<std::int64_t>(it->second.session.message_index()) >=
+            settings->second.rotation_period_msgs ||
+        m.now_ms() - it->second.created_ms >= settings->second.rotation_period_ms)
+        return engine_error(errcode::not_shared, "the session is due for rotation");
+    const json plaintext = {{"type", type}, {"content", content}, {"room_id", room_id}};
+    auto ciphertext = it->second.session.encrypt(plaintext.dump());
+    if (!ciphertext)
+        return ciphertext.error();
+    m.dirty_outbound.insert(room_id);
+    json encrypted = {{"algorithm", megolm_algorithm},
+                      {"sender_key", m.curve25519},
+                      {"ciphertext", ciphertext.value()},
+                      {"session_id", it->second.session_id},
+                      {"device_id", m.device_id}};
+    if (content.is_object() && content.contains("m.relates_to"))
+        encrypted["m.relates_to"] = content["m.relates_to"]; // spec: relations stay in clear
+    return encrypted;
+} catch (const json::exception& e) {
+    return engine_error(errcode::bad_event, e.what());
+}
+
+Result<DecryptedEvent> Engine::Impl::decrypt_megolm(const std::string& room_id, const json& event)
+{
+    const auto& content = event.at("content");
+    if (string_at(content, "algorithm") != megolm_algorithm)
+        return engine_error(errcode::bad_event, "room event with another algorithm");
+    const auto session_id = string_at(content, "session_id");
+    const auto ciphertext = string_at(content, "ciphertext");
+    const auto event_id = string_at(event, "event_id");
+    const auto sender = string_at(event, "sender");
+    if (session_id.empty() || ciphertext.empty() || event_id.empty())
+        return engine_error(errcode::bad_event, "m.room.encrypted without session or event id");
+
+    const auto queue = [&](const std::string& why) {
+        if (!pending.contains(event_id)) {
+            pending.emplace(event_id, store::PendingEventRow{event_id, room_id, session_id,
+                                                             event.dump(), now_ms()});
+            dirty_pending.insert(event_id);
+            deleted_pending.erase(event_id);
+        }
+        return engine_error(errcode::missing_key, why + session_id, Error::Kind::not_found);
+    };
+    const auto it = inbound.find({room_id, session_id});
+    if (it == inbound.end())
+        return queue("no key yet for session ");
+    auto& entry = it->second;
+    if (const auto claimed = string_at(content, "sender_key");
+        !claimed.empty() && claimed != entry.sender_key)
+        return engine_error(errcode::untrusted, "sender_key differs from the session's");
+    auto decrypted = entry.session.decrypt(ciphertext);
+    if (!decrypted) {
+        // A key from a later index (forwarded, or shared late): a better one may still come.
+        if (decrypted.error().message.find("UNKNOWN_MESSAGE_INDEX") != std::string::npos)
+            return queue("key known only from a later index of session ");
+        return decrypted.error();
+    }
+
+    // Replay protection (matrix.md §8.5.14): an index belongs to one event id.
+    const SeenId seen_id{room_id, session_id, decrypted.value().message_index};
+    auto known = seen.find(seen_id);
+    if (known == seen.end())
+        if (auto stored = store::seen_index(db, room_id, session_id, std::get<2>(seen_id)))
+            known = seen.emplace(seen_id, std::move(*stored)).first;
+    if (known != seen.end() && known->second != event_id)
+        return engine_error(errcode::replay, "message index " +
+                                                 std::to_string(std::get<2>(seen_id)) +
+                                                 " replayed by " + event_id);
+    if (known == seen.end()) {
+        seen.emplace(seen_id, event_id);
+        new_seen.insert(seen_id);
+    }
+
+    auto payload = json::parse(decrypted.value().plaintext, nullptr, false);
+    if (!payload.is_object() || !payload.contains("type") || !payload.contains("content") ||
+        !payload["type"].is_string())
+        return engine_error(errcode::bad_event, "Megolm plaintext is not an event");
+    if (string_at(payload, "room_id") != room_id)
+        return engine_error(errcode::untrusted, "Megolm plaintext is for another room");
+
+    DecryptedEvent out;
+    out.room_id = room_id;
+    out.event = event;
+    out.event["type"] = payload["type"];
+    out.event["content"] = payload["content"];
+    if (content.contains("m.relates_to") && out.event["content"].is_object() &&
+        !out.event["content"].contains("m.relates_to"))
+        out.event["content"]["m.relates_to"] = content["m.relates_to"];
+    out.sender_curve25519 = entry.sender_key;
+    const Device* device = device_by_curve(sender, entry.sender_key);
+    if (device == nullptr && sender == user_id && entry.sender_key == curve25519)
+        out.sender_device = device_id; // the bot's own echo
+    if (device != nullptr) {
+        out.sender_device = device->device_id;
+        out.verified =
+            !entry.forwarded && device->ed25519 == entry.sender_ed25519 && device->cross_signed;
+    } else {
+        for (const auto& [id, other] : devices) // a session of someone else's device
+            if (other.curve25519 == entry.sender_key && id.user_id != sender)
+                return engine_error(errcode::untrusted, "the session belongs to another user");
+    }
+    return out;
+}
+
+Result<DecryptedEvent> Engine::decrypt_room_event(const std::string& room_id, const json& event)
+try {
+    return impl_->decrypt_megolm(room_id, event);
+} catch (const json::exception& e) {
+    return engine_error(errcode::bad_event, e.what());
+} catch (const SQLite::Exception& e) {
+    return storage_error(e);
+}
+
+std::vector<DecryptedEvent> Engine::take_events_now_decryptable()
+{
+    auto& m = *impl_;
+    std::vector<DecryptedEvent> out;
+    for (const auto& event_id : std::exchange(m.ready, {})) {
+        const auto it = m.pending.find(event_id);
+        if (it == m.pending.end())
+            continue;
+        const auto row = it->second;
+        m.pending.erase(it);
+        m.dirty_pending.erase(event_id);
+        m.deleted_pending.insert(event_id);
+        const auto event = json::parse(row.event_json, nullptr, false);
+        auto decrypted = decrypt_room_event(row.room_id, event);
+        if (decrypted)
+            out.push_back(std::move(decrypted).value());
+        else
+            logger()->warn("queued event {} still unreadable: {}", event_id,
+                           decrypted.error().message);
+    }
+    return out;
+}
+
+std::vector<json> Engine::take_expired_events(std::chrono::milliseconds max_wait)
+{
+    auto& m = *impl_;
+    std::vector<json> out;
+    const auto limit = m.now_ms() - max_wait.count();
+    for (auto it = m.pending.begin(); it != m.pending.end();) {
+        if (it->second.received_ms > limit) {
+            ++it;
+            continue;
+        }
+        auto event = json::parse(it->second.event_json, nullptr, false);
+        if (event.is_object()) // the caller answers in the room: sync events do not name it
+            event["room_id"] = it->second.room_id;
+        out.push_back(std::move(event));
+        m.dirty_pending.erase(it->first);
+        m.deleted_pending.insert(it->first);
+        it = m.pending.erase(it);
+    }
+    return out;
+}
+
+std::size_t Engine::pending_event_count() const
+{
+    return impl_->pending.size();
+}
+
+} // namespace opalebot::bot::crypto
