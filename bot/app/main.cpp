@@ -302,7 +302,8 @@ int run_matrix(const std::string& config_file, bool new_login)
     const bot::CurlGlobal curl;
     bot::CurlHttpClient http;
     bot::MatrixClient client{http, config.homeserver_url};
-    bot::StateStore store{config.database};
+    StateDatabase state{config.database};
+    bot::StateStore store{state};
     const auto session = bot::open_session(client, store, config, new_login);
     if (!session) {
         logger->critical("{}", session.error().message);
@@ -317,13 +318,13 @@ int run_matrix(const std::string& config_file, bool new_login)
     StoredStats stats{store};
     commands::Registry registry{config.command_prefix};
     commands::add_knowledge_commands(registry, answerer, kb_dir, &question, &stats);
-    commands::EpleStore eple{config.database};
+    commands::EpleStore eple{state};
     commands::EpleOptions eple_options;
     eple_options.rule = {config.difficulty.kit_below, config.difficulty.paiements_below,
                          config.difficulty.ej_below, config.difficulty.titres_below,
                          config.difficulty.signals_needed};
     // Tickets (issue 4): the built-in store, or iTop when configured.
-    commands::TicketStore builtin_tickets{config.database};
+    commands::TicketStore builtin_tickets{state};
     std::optional<bot::ItopClient> itop_client;
     std::optional<app::ItopTicketBackend> itop_tickets;
     commands::TicketBackend* tickets = &builtin_tickets;
@@ -335,7 +336,7 @@ int run_matrix(const std::string& config_file, bool new_login)
         app::ItopBackendOptions itop_options;
         itop_options.emails.insert(itop.emails.begin(), itop.emails.end());
         itop_options.itop_url = itop.url;
-        itop_tickets.emplace(*itop_client, config.database, std::move(itop_options));
+        itop_tickets.emplace(*itop_client, state, std::move(itop_options));
         tickets = &*itop_tickets;
         ticket_source = &*itop_tickets;
         logger->info("tickets go to iTop at {}", itop.url);
@@ -343,8 +344,7 @@ int run_matrix(const std::string& config_file, bool new_login)
     eple_options.tickets = ticket_source; // !eple counts the EPLE's open tickets
     commands::add_eple_commands(registry, eple, eple_options);
     commands::add_eple_import_command(registry, eple);
-    commands::TicketFollowUp follow_up{
-        config.database, *tickets, {config.tickets.follow_up_interval}};
+    commands::TicketFollowUp follow_up{state, *tickets, {config.tickets.follow_up_interval}};
     commands::DialogueOptions dialogue_options;
     dialogue_options.find_eple = eple_finder(eple);
     dialogue_options.idle_timeout = config.tickets.dialogue_idle;
@@ -353,19 +353,19 @@ int run_matrix(const std::string& config_file, bool new_login)
             log::get("main")->error("ticket {} not followed: {}", ticket.ref,
                                     watched.error().message);
     };
-    commands::TicketDialogues dialogues{config.database, *tickets, dialogue_options};
+    commands::TicketDialogues dialogues{state, *tickets, dialogue_options};
     commands::add_ticket_commands(registry, *tickets, dialogues);
 
     // Reminders, the users' EPLE links and zones, the kit campaign (issue 6).
-    commands::ReminderStore reminders{config.database};
-    commands::UserProfileStore profiles{config.database};
+    commands::ReminderStore reminders{state};
+    commands::UserProfileStore profiles{state};
     commands::add_profile_commands(registry, profiles, &eple);
     commands::ReminderOptions reminder_options;
     reminder_options.profiles = &profiles;
     commands::add_reminder_commands(registry, reminders, reminder_options);
     commands::KitCampaignOptions campaign_options;
     campaign_options.prefix = config.command_prefix;
-    commands::KitCampaign campaign{config.database, eple, profiles, campaign_options};
+    commands::KitCampaign campaign{state, eple, profiles, campaign_options};
     commands::add_campaign_commands(registry, campaign);
     if (!config.kit_campaign.phrase.empty()) {
         const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
@@ -581,7 +581,8 @@ int run_import(const std::string& kind, const std::string& file, const std::stri
     }
     std::ostringstream text;
     text << in.rdbuf();
-    commands::EpleStore store{db_path};
+    StateDatabase state{db_path};
+    commands::EpleStore store{state};
     const auto name = std::filesystem::path{file}.filename().string();
     const auto report = kind == "etablissements"
                             ? commands::import_etablissements(store, text.str(), name)
@@ -594,17 +595,18 @@ int run_console_mode(const std::filesystem::path& kb_dir, const std::string& db_
                      const std::string& user, bool admin)
 {
     knowledge::Answerer answerer{load_for_serving(kb_dir)};
-    bot::StateStore store{db_path};
+    StateDatabase state{db_path};
+    bot::StateStore store{state};
     StoredQuestionLog questions{store};
     commands::Registry registry;
     commands::add_knowledge_commands(registry, answerer, kb_dir, &questions);
-    commands::EpleStore eple{db_path};
+    commands::EpleStore eple{state};
     commands::add_eple_commands(registry, eple);
     commands::add_eple_import_command(registry, eple); // tells an admin how to give the file
-    commands::TicketStore tickets{db_path};
+    commands::TicketStore tickets{state};
     commands::DialogueOptions dialogue_options;
     dialogue_options.find_eple = eple_finder(eple);
-    commands::TicketDialogues dialogues{db_path, tickets, dialogue_options};
+    commands::TicketDialogues dialogues{state, tickets, dialogue_options};
     commands::add_ticket_commands(registry, tickets, dialogues);
     const commands::Message sender{
         user, {}, {}, admin ? commands::Role::admin : commands::Role::member, std::nullopt};
