@@ -7,9 +7,10 @@
 #include "opalebot/log.hpp"
 
 #include <SQLiteCpp/Statement.h>
-#include <SQLiteCpp/Transaction.h>
+#include <SQLiteCpp/VariadicBind.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdio>
 #include <ctime>
@@ -23,6 +24,18 @@ using commands::TicketStatus;
 using commands::TimePoint;
 
 constexpr std::string_view key_label = "Référence opale-bot : ";
+
+// IF NOT EXISTS: releases up to c96ed71 created the table without recording a version.
+constexpr std::array<const char*, 1> schema_steps = {R"sql(
+CREATE TABLE IF NOT EXISTS itop_tickets (
+    idempotency_key TEXT PRIMARY KEY,
+    ref TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    room TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS itop_tickets_by_ref ON itop_tickets (ref);
+)sql"};
+constexpr Schema schema{"itop_tickets", schema_steps};
 
 Error user_error(std::string message, const Error& cause = {})
 {
@@ -246,27 +259,13 @@ std::string format_itop_date(TimePoint at)
     return text;
 }
 
-ItopTicketBackend::ItopTicketBackend(bot::ItopClient& itop, const std::string& database,
+ItopTicketBackend::ItopTicketBackend(bot::ItopClient& itop, StateDatabase& state,
                                      ItopBackendOptions options)
-    : itop_(itop),
-      shared_(commands::share_database(database)),
-      db_(shared_->db),
-      mutex_(shared_->mutex),
-      options_(std::move(options))
+    : itop_(itop), db_(state.connection()), mutex_(state.mutex()), options_(std::move(options))
 {
     while (!options_.itop_url.empty() && options_.itop_url.back() == '/')
         options_.itop_url.pop_back();
-    SQLite::Transaction transaction{db_};
-    db_.exec(R"sql(
-CREATE TABLE IF NOT EXISTS itop_tickets (
-    idempotency_key TEXT PRIMARY KEY,
-    ref TEXT NOT NULL,
-    requester TEXT NOT NULL,
-    room TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS itop_tickets_by_ref ON itop_tickets (ref);
-)sql");
-    transaction.commit();
+    state.migrate(schema);
 }
 
 std::optional<std::string> ItopTicketBackend::email_of(std::string_view matrix_id) const
@@ -305,10 +304,7 @@ void ItopTicketBackend::remember(const std::string& key, const Known& known)
     const std::lock_guard lock{mutex_};
     SQLite::Statement insert{db_, "INSERT INTO itop_tickets (idempotency_key, ref, requester, "
                                   "room) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"};
-    insert.bind(1, key);
-    insert.bind(2, known.ref);
-    insert.bind(3, known.requester);
-    insert.bind(4, known.room);
+    SQLite::bind(insert, key, known.ref, known.requester, known.room);
     insert.exec();
 }
 

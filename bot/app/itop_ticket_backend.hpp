@@ -2,8 +2,8 @@
 
 #include "bot/itop_client.hpp"
 #include "commands/eple_commands.hpp"
-#include "commands/shared_database.hpp"
 #include "commands/ticket_backend.hpp"
+#include "opalebot/state_database.hpp"
 
 #include <SQLiteCpp/Database.h>
 
@@ -29,9 +29,8 @@ struct ItopBackendOptions {
 /// (errcode commands::user_facing_error), and whose cause is logged at warn for admins.
 class ItopTicketBackend final : public commands::TicketBackend, public commands::TicketSource {
 public:
-    /// Opens (creating it if needed) the table in `database`; ":memory:" for tests. Throws.
-    ItopTicketBackend(bot::ItopClient& itop, const std::string& database,
-                      ItopBackendOptions options);
+    /// Creates or migrates its table in `state`. Throws.
+    ItopTicketBackend(bot::ItopClient& itop, StateDatabase& state, ItopBackendOptions options);
 
     Result<commands::Ticket> create(const commands::NewTicket& ticket) override;
     Result<std::optional<commands::Ticket>> find(std::string_view ref) override;
@@ -59,7 +58,6 @@ private:
     commands::Ticket to_ticket(const bot::ItopTicket& t);
 
     bot::ItopClient& itop_;
-    std::shared_ptr<commands::SharedDatabase> shared_; ///< the state file, shared with the stores
     SQLite::Database& db_;
     std::recursive_mutex& mutex_;
     ItopBackendOptions options_;

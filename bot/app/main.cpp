@@ -106,18 +106,18 @@ commands::Instant now_in_seconds()
 /// conversations over them, then runs `mode` (the Matrix bot or the console) with them: both
 /// modes get the same commands and rules.
 template <class Mode>
-int with_conversations(const bot::Config& config, bot::StateStore& store,
+int with_conversations(const bot::Config& config, StateDatabase& state, bot::StateStore& store,
                        knowledge::Answerer& answerer, const std::filesystem::path& kb_dir,
                        bot::HttpClient* http, Mode&& mode)
 {
     StoredStats stats{store};
-    commands::EpleStore eple{config.database};
+    commands::EpleStore eple{state};
     commands::EpleOptions eple_options;
     eple_options.rule = {config.difficulty.kit_below, config.difficulty.paiements_below,
                          config.difficulty.ej_below, config.difficulty.titres_below,
                          config.difficulty.signals_needed};
     // Tickets (issue 4): the built-in store, or iTop when configured.
-    commands::TicketStore builtin_tickets{config.database};
+    commands::TicketStore builtin_tickets{state};
     std::optional<bot::ItopClient> itop_client;
     std::optional<app::ItopTicketBackend> itop_tickets;
     commands::TicketBackend* tickets = &builtin_tickets;
@@ -129,14 +129,14 @@ int with_conversations(const bot::Config& config, bot::StateStore& store,
         app::ItopBackendOptions itop_options;
         itop_options.emails.insert(itop.emails.begin(), itop.emails.end());
         itop_options.itop_url = itop.url;
-        itop_tickets.emplace(*itop_client, config.database, std::move(itop_options));
+        itop_tickets.emplace(*itop_client, state, std::move(itop_options));
         tickets = &*itop_tickets;
         ticket_source = &*itop_tickets;
         log::get("main")->info("tickets go to iTop at {}", itop.url);
     }
     eple_options.tickets = ticket_source; // !eple counts the EPLE's open tickets
     commands::TicketFollowUp follow_up{
-        config.database, *tickets, {config.tickets.follow_up_interval}};
+        state, *tickets, {config.tickets.follow_up_interval}};
     commands::DialogueOptions dialogue_options;
     dialogue_options.find_eple = app::eple_finder(eple);
     dialogue_options.idle_timeout = config.tickets.dialogue_idle;
@@ -145,16 +145,16 @@ int with_conversations(const bot::Config& config, bot::StateStore& store,
             log::get("main")->error("ticket {} not followed: {}", ticket.ref,
                                     watched.error().message);
     };
-    commands::TicketDialogues dialogues{config.database, *tickets, dialogue_options};
+    commands::TicketDialogues dialogues{state, *tickets, dialogue_options};
 
     // Reminders, the users' EPLE links and zones, the kit campaign (issue 6).
-    commands::ReminderStore reminders{config.database};
-    commands::UserProfileStore profiles{config.database};
+    commands::ReminderStore reminders{state};
+    commands::UserProfileStore profiles{state};
     commands::ReminderOptions reminder_options;
     reminder_options.profiles = &profiles;
     commands::KitCampaignOptions campaign_options;
     campaign_options.prefix = config.command_prefix;
-    commands::KitCampaign campaign{config.database, eple, profiles, campaign_options};
+    commands::KitCampaign campaign{state, eple, profiles, campaign_options};
     app::Conversations conversations{config,
                                      {answerer, kb_dir, &stats, eple, eple_options, *tickets,
                                       dialogues, follow_up, reminders, reminder_options, profiles,
@@ -329,7 +329,8 @@ int run_matrix(const std::string& config_file, bool new_login)
     const bot::CurlGlobal curl;
     bot::CurlHttpClient http;
     bot::MatrixClient client{http, config.homeserver_url};
-    bot::StateStore store{config.database};
+    StateDatabase state{config.database};
+    bot::StateStore store{state};
     const auto session = bot::open_session(client, store, config, new_login);
     if (!session) {
         logger->critical("{}", session.error().message);
@@ -342,7 +343,7 @@ int run_matrix(const std::string& config_file, bool new_login)
     knowledge::Answerer answerer{load_for_serving(kb_dir)};
     const MatrixRun run{config_file, config, client, store, session.value(), signals};
     return with_conversations(
-        config, store, answerer, kb_dir, &http,
+        config, state, store, answerer, kb_dir, &http,
         [&run](app::Conversations& conversations, commands::KitCampaign& campaign) {
             return serve_matrix(run, conversations, campaign);
         });
@@ -358,7 +359,8 @@ int run_import(const std::string& kind, const std::string& file, const std::stri
     }
     std::ostringstream text;
     text << in.rdbuf();
-    commands::EpleStore store{db_path};
+    StateDatabase state{db_path};
+    commands::EpleStore store{state};
     const auto name = std::filesystem::path{file}.filename().string();
     const auto report = kind == "etablissements"
                             ? commands::import_etablissements(store, text.str(), name)
@@ -420,8 +422,9 @@ int run_console_mode(const std::filesystem::path& kb_dir, const std::string& db_
     if (admin)
         config.admins = {user};
     knowledge::Answerer answerer{load_for_serving(kb_dir)};
-    bot::StateStore store{db_path};
-    return with_conversations(config, store, answerer, kb_dir, nullptr,
+    StateDatabase state{db_path};
+    bot::StateStore store{state};
+    return with_conversations(config, state, store, answerer, kb_dir, nullptr,
                               [&](app::Conversations& conversations, commands::KitCampaign&) {
                                   return serve_console(user, store, conversations);
                               });

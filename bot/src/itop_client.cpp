@@ -1,14 +1,20 @@
 #include "bot/itop_client.hpp"
 
-#include "bot/matrix_client.hpp" // url_encode
 #include "opalebot/log.hpp"
 
+#include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <climits>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <stdexcept>
 #include <utility>
 
 #include "json_fields.hpp"
+#include <nettle/base64.h>
 
 namespace opalebot::bot {
 namespace {
@@ -62,6 +68,31 @@ std::vector<ItopTicket> tickets_of(const json& answer)
         if (object.is_object() && object.contains("fields") && object["fields"].is_object())
             tickets.push_back(ticket_from(object["fields"]));
     return tickets;
+}
+
+struct CurlFree {
+    void operator()(char* text) const noexcept { curl_free(text); }
+};
+
+/// `text` percent-encoded for a form field: RFC 3986's unreserved characters are kept.
+std::string form_encode(std::string_view text)
+{
+    if (text.size() > INT_MAX)
+        throw std::length_error("form field too long");
+    const std::unique_ptr<char, CurlFree> escaped{
+        curl_easy_escape(nullptr, text.data(), static_cast<int>(text.size()))};
+    if (!escaped)
+        throw std::bad_alloc{};
+    return escaped.get();
+}
+
+/// Standard base64 with padding, as iTop's `contents.data` expects.
+std::string base64(std::string_view bytes)
+{
+    std::string text(BASE64_ENCODE_RAW_LENGTH(bytes.size()), '\0');
+    base64_encode_raw(text.data(), bytes.size(),
+                      reinterpret_cast<const std::uint8_t*>(bytes.data()));
+    return text;
 }
 
 Error itop_error(int code, std::string message)
@@ -121,9 +152,9 @@ Result<std::string> ItopClient::call(const std::string& json_data)
     if (!settings_.token.empty())
         request.headers["Auth-Token"] = settings_.token;
     else
-        request.body = "auth_user=" + url_encode(settings_.user) +
-                       "&auth_pwd=" + url_encode(settings_.password) + "&";
-    request.body += "json_data=" + url_encode(json_data);
+        request.body = "auth_user=" + form_encode(settings_.user) +
+                       "&auth_pwd=" + form_encode(settings_.password) + "&";
+    request.body += "json_data=" + form_encode(json_data);
     auto response = http_.send(request);
     if (!response)
         return response.error();
@@ -243,22 +274,6 @@ Result<Done> ItopClient::add_public_log(std::string_view ref, std::string_view t
 Result<Done> ItopClient::attach(const ItopTicket& ticket, std::string_view filename,
                                 std::string_view mimetype, std::string_view bytes)
 {
-    static constexpr std::string_view alphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string base64;
-    base64.reserve((bytes.size() + 2) / 3 * 4);
-    for (std::size_t i = 0; i < bytes.size(); i += 3) {
-        std::uint32_t chunk = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i]))
-                              << 16;
-        if (i + 1 < bytes.size())
-            chunk |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
-        if (i + 2 < bytes.size())
-            chunk |= static_cast<unsigned char>(bytes[i + 2]);
-        base64 += alphabet[(chunk >> 18) & 63];
-        base64 += alphabet[(chunk >> 12) & 63];
-        base64 += i + 1 < bytes.size() ? alphabet[(chunk >> 6) & 63] : '=';
-        base64 += i + 2 < bytes.size() ? alphabet[chunk & 63] : '=';
-    }
     const json request{{"operation", "core/create"},
                        {"comment", settings_.comment},
                        {"class", "Attachment"},
@@ -268,7 +283,7 @@ Result<Done> ItopClient::attach(const ItopTicket& ticket, std::string_view filen
                          {"item_id", ticket.id},
                          {"item_org_id", ticket.org_id},
                          {"contents",
-                          {{"data", base64},
+                          {{"data", base64(bytes)},
                            {"filename", std::string{filename}},
                            {"mimetype", std::string{mimetype}}}}}}};
     auto answer = checked(call(request.dump()), "core/create Attachment");

@@ -3,18 +3,60 @@
 #include "bot/crypto/engine.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <SQLiteCpp/VariadicBind.h>
 
+#include <array>
 #include <chrono>
 #include <stdexcept>
 
 namespace opalebot::bot {
 namespace {
-constexpr int schema_version = 3;
-
-Error storage_error(const std::exception& e)
-{
-    return Error{Error::Kind::storage, 0, {}, e.what(), {}};
-}
+constexpr std::array<const char*, 3> schema_steps = {
+    R"sql(
+CREATE TABLE questions (
+    id INTEGER PRIMARY KEY,
+    asked_at INTEGER NOT NULL,
+    room TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    question TEXT,
+    kind TEXT NOT NULL,
+    entry_id TEXT,
+    score REAL NOT NULL
+);
+CREATE INDEX questions_asked_at ON questions(asked_at);
+)sql",
+    // issue 3: the Matrix bot
+    R"sql(
+CREATE TABLE session (id INTEGER PRIMARY KEY CHECK (id = 1),
+    homeserver TEXT NOT NULL, user_id TEXT NOT NULL, device_id TEXT NOT NULL,
+    access_token TEXT NOT NULL);
+CREATE TABLE sync_state (id INTEGER PRIMARY KEY CHECK (id = 1), next_batch TEXT, filter_id TEXT);
+INSERT INTO sync_state (id) VALUES (1);
+CREATE TABLE handled_events (event_id TEXT PRIMARY KEY,
+    room_id TEXT NOT NULL, outcome TEXT NOT NULL, handled_at INTEGER NOT NULL);
+CREATE INDEX handled_events_at ON handled_events(handled_at);
+CREATE TABLE outbox (id INTEGER PRIMARY KEY, txn_id TEXT NOT NULL UNIQUE,
+    room_id TEXT NOT NULL, event_type TEXT NOT NULL, content TEXT NOT NULL,
+    priority INTEGER NOT NULL, source_event TEXT, entry_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+CREATE TABLE sent (event_id TEXT PRIMARY KEY, room_id TEXT NOT NULL,
+    txn_id TEXT NOT NULL, source_event TEXT, entry_id TEXT, sent_at INTEGER NOT NULL);
+CREATE TABLE feedback (target_event TEXT NOT NULL, sender TEXT NOT NULL,
+    reaction_event TEXT NOT NULL, entry_id TEXT, vote INTEGER NOT NULL,
+    at INTEGER NOT NULL, PRIMARY KEY (target_event, sender));
+CREATE TABLE rooms (room_id TEXT PRIMARY KEY, inviter TEXT,
+    is_direct INTEGER NOT NULL DEFAULT 0, joined_members INTEGER,
+    power_levels TEXT, encrypted INTEGER NOT NULL DEFAULT 0);
+)sql",
+    // issue 7: messages for encrypted rooms whose room key could not be shared yet
+    R"sql(
+CREATE TABLE awaiting_encryption (txn_id TEXT PRIMARY KEY,
+    room_id TEXT NOT NULL, event_type TEXT NOT NULL, content TEXT NOT NULL,
+    priority INTEGER NOT NULL, source_event TEXT, entry_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+)sql"};
+/// Releases up to c96ed71 kept this version in PRAGMA user_version.
+constexpr Schema schema{"state", schema_steps, {}, true};
 
 std::int64_t now_seconds()
 {
@@ -23,46 +65,31 @@ std::int64_t now_seconds()
         .count();
 }
 
-void bind_text_or_null(SQLite::Statement& statement, int index, const std::string& text)
-{
-    if (text.empty())
-        statement.bind(index);
-    else
-        statement.bind(index, text);
-}
-
 std::string text_or_empty(const SQLite::Column& column)
 {
     return column.isNull() ? std::string{} : column.getString();
 }
 
+// Optional text columns are bound as text and stored NULL when empty (NULLIF in the SQL).
+
 constexpr const char* insert_question_sql = "INSERT INTO questions (asked_at, room, sender, "
                                             "question, kind, entry_id, score) VALUES (?, ?, ?, ?, "
-                                            "?, ?, ?)";
+                                            "?, NULLIF(?, ''), ?)";
 
 void insert_question(SQLite::Statement& insert, const QuestionRecord& record)
 {
-    insert.bind(1, record.asked_at);
-    insert.bind(2, record.room);
-    insert.bind(3, record.sender);
-    insert.bind(4, record.question);
-    insert.bind(5, record.kind);
-    bind_text_or_null(insert, 6, record.entry_id);
-    insert.bind(7, record.score);
+    SQLite::bind(insert, record.asked_at, record.room, record.sender, record.question, record.kind,
+                 record.entry_id, record.score);
     insert.exec();
 }
 
-/// Parameters 1 to 7 of an outbox or awaiting_encryption row: txn_id, room_id, event_type,
-/// content, priority, source_event, entry_id.
-void bind_message(SQLite::Statement& statement, const OutgoingMessage& m)
+/// The parameters of an outbox or awaiting_encryption row (`extra`: its other columns), in
+/// this order: txn_id, room_id, event_type, content, priority, source_event, entry_id, extra.
+template <class... Extra>
+void bind_message(SQLite::Statement& statement, const OutgoingMessage& m, const Extra&... extra)
 {
-    statement.bind(1, m.txn_id);
-    statement.bind(2, m.room_id);
-    statement.bind(3, m.event_type);
-    statement.bind(4, m.content);
-    statement.bind(5, m.priority);
-    bind_text_or_null(statement, 6, m.source_event);
-    bind_text_or_null(statement, 7, m.entry_id);
+    SQLite::bind(statement, m.txn_id, m.room_id, m.event_type, m.content, m.priority,
+                 m.source_event, m.entry_id, extra...);
 }
 
 OutgoingMessage read_outgoing(SQLite::Statement& row)
@@ -101,71 +128,17 @@ StateStore::Cached StateStore::cached(const char* sql)
     return Cached{*statement};
 }
 
-StateStore::StateStore(const std::string& path)
-    : db_(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX)
+StateStore::StateStore(StateDatabase& state) : db_(state.connection()), mutex_(state.mutex())
 {
-    db_.exec("PRAGMA journal_mode = WAL");
-    // WAL + NORMAL: a commit survives a crash of the bot, not always a power cut; a batch lost
-    // that way is synced again and resent with the same txn ids, which the server de-duplicates.
-    db_.exec("PRAGMA synchronous = NORMAL");
-    db_.exec("PRAGMA foreign_keys = ON");
-    db_.setBusyTimeout(5000);
-    migrate();
+    state.migrate(schema);
 }
 
-void StateStore::migrate()
+StateStore::StateStore(const std::string& path) : StateStore(std::make_unique<StateDatabase>(path))
+{}
+
+StateStore::StateStore(std::unique_ptr<StateDatabase> own) : StateStore(*own)
 {
-    SQLite::Transaction transaction{db_}; // rolls back on throw
-    switch (db_.execAndGet("PRAGMA user_version").getInt()) {
-    case 0:
-        db_.exec("CREATE TABLE questions ("
-                 " id INTEGER PRIMARY KEY,"
-                 " asked_at INTEGER NOT NULL,"
-                 " room TEXT NOT NULL,"
-                 " sender TEXT NOT NULL,"
-                 " question TEXT,"
-                 " kind TEXT NOT NULL,"
-                 " entry_id TEXT,"
-                 " score REAL NOT NULL)");
-        db_.exec("CREATE INDEX questions_asked_at ON questions(asked_at)");
-        [[fallthrough]];
-    case 1: // issue 3: the Matrix bot
-        db_.exec("CREATE TABLE session (id INTEGER PRIMARY KEY CHECK (id = 1),"
-                 " homeserver TEXT NOT NULL, user_id TEXT NOT NULL, device_id TEXT NOT NULL,"
-                 " access_token TEXT NOT NULL)");
-        db_.exec("CREATE TABLE sync_state (id INTEGER PRIMARY KEY CHECK (id = 1),"
-                 " next_batch TEXT, filter_id TEXT)");
-        db_.exec("INSERT INTO sync_state (id) VALUES (1)");
-        db_.exec("CREATE TABLE handled_events (event_id TEXT PRIMARY KEY,"
-                 " room_id TEXT NOT NULL, outcome TEXT NOT NULL, handled_at INTEGER NOT NULL)");
-        db_.exec("CREATE INDEX handled_events_at ON handled_events(handled_at)");
-        db_.exec("CREATE TABLE outbox (id INTEGER PRIMARY KEY, txn_id TEXT NOT NULL UNIQUE,"
-                 " room_id TEXT NOT NULL, event_type TEXT NOT NULL, content TEXT NOT NULL,"
-                 " priority INTEGER NOT NULL, source_event TEXT, entry_id TEXT,"
-                 " attempts INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL)");
-        db_.exec("CREATE TABLE sent (event_id TEXT PRIMARY KEY, room_id TEXT NOT NULL,"
-                 " txn_id TEXT NOT NULL, source_event TEXT, entry_id TEXT,"
-                 " sent_at INTEGER NOT NULL)");
-        db_.exec("CREATE TABLE feedback (target_event TEXT NOT NULL, sender TEXT NOT NULL,"
-                 " reaction_event TEXT NOT NULL, entry_id TEXT, vote INTEGER NOT NULL,"
-                 " at INTEGER NOT NULL, PRIMARY KEY (target_event, sender))");
-        db_.exec("CREATE TABLE rooms (room_id TEXT PRIMARY KEY, inviter TEXT,"
-                 " is_direct INTEGER NOT NULL DEFAULT 0, joined_members INTEGER,"
-                 " power_levels TEXT, encrypted INTEGER NOT NULL DEFAULT 0)");
-        [[fallthrough]];
-    case 2: // issue 7: messages for encrypted rooms whose room key could not be shared yet
-        db_.exec("CREATE TABLE awaiting_encryption (txn_id TEXT PRIMARY KEY,"
-                 " room_id TEXT NOT NULL, event_type TEXT NOT NULL, content TEXT NOT NULL,"
-                 " priority INTEGER NOT NULL, source_event TEXT, entry_id TEXT,"
-                 " attempts INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL)");
-        [[fallthrough]];
-    case schema_version: // append new steps above this line, never edit old ones
-        break;
-    default:
-        throw std::runtime_error("the state database is newer than this build of opale-bot");
-    }
-    db_.exec("PRAGMA user_version = " + std::to_string(schema_version));
-    transaction.commit();
+    own_ = std::move(own);
 }
 
 Result<Done> StateStore::record_question(const QuestionRecord& record)
@@ -215,10 +188,8 @@ try {
     const std::lock_guard lock{mutex_};
     SQLite::Statement save{db_, "INSERT OR REPLACE INTO session (id, homeserver, user_id, "
                                 "device_id, access_token) VALUES (1, ?, ?, ?, ?)"};
-    save.bind(1, session.homeserver);
-    save.bind(2, session.user_id);
-    save.bind(3, session.device_id);
-    save.bind(4, session.access_token);
+    SQLite::bind(save, session.homeserver, session.user_id, session.device_id,
+                 session.access_token);
     save.exec();
     return Done{};
 } catch (const std::exception& e) {
@@ -325,18 +296,15 @@ try {
     for (const auto& h : batch.handled) {
         const auto insert = cached("INSERT OR IGNORE INTO handled_events (event_id, room_id, "
                                    "outcome, handled_at) VALUES (?, ?, ?, ?)");
-        insert->bind(1, h.event_id);
-        insert->bind(2, h.room_id);
-        insert->bind(3, h.outcome);
-        insert->bind(4, now);
+        SQLite::bind(*insert, h.event_id, h.room_id, h.outcome, now);
         insert->exec();
     }
     for (const auto& m : batch.outgoing) {
         const auto insert =
             cached("INSERT OR IGNORE INTO outbox (txn_id, room_id, event_type, content, priority, "
-                   "source_event, entry_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-        bind_message(*insert, m);
-        insert->bind(8, now);
+                   "source_event, entry_id, created_at) VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), "
+                   "NULLIF(?, ''), ?)");
+        bind_message(*insert, m, now);
         insert->exec();
     }
     for (const auto& q : batch.questions)
@@ -345,27 +313,19 @@ try {
         const auto insert = cached(
             "INSERT OR REPLACE INTO feedback (target_event, sender, reaction_event, "
             "entry_id, vote, at) SELECT ?, ?, ?, entry_id, ?, ? FROM sent WHERE event_id = ?");
-        insert->bind(1, f.target_event);
-        insert->bind(2, f.sender);
-        insert->bind(3, f.reaction_event);
-        insert->bind(4, f.vote);
-        insert->bind(5, f.at);
-        insert->bind(6, f.target_event);
+        SQLite::bind(*insert, f.target_event, f.sender, f.reaction_event, f.vote, f.at,
+                     f.target_event);
         insert->exec();
     }
     for (const auto& r : batch.rooms) {
         const auto upsert =
             cached("INSERT OR REPLACE INTO rooms (room_id, inviter, is_direct, joined_members, "
-                   "power_levels, encrypted) VALUES (?, ?, ?, ?, ?, ?)");
-        upsert->bind(1, r.room_id);
-        bind_text_or_null(*upsert, 2, r.inviter);
-        upsert->bind(3, r.is_direct ? 1 : 0);
-        if (r.joined_members)
-            upsert->bind(4, *r.joined_members);
-        else
-            upsert->bind(4);
-        bind_text_or_null(*upsert, 5, r.power_levels ? power_levels_json(*r.power_levels) : "");
-        upsert->bind(6, r.encrypted ? 1 : 0);
+                   "power_levels, encrypted) VALUES (?, NULLIF(?, ''), ?, ?, NULLIF(?, ''), ?)");
+        SQLite::bind(*upsert, r.room_id, r.inviter, r.is_direct, r.joined_members.value_or(0),
+                     r.power_levels ? power_levels_json(*r.power_levels) : std::string{},
+                     r.encrypted);
+        if (!r.joined_members)
+            upsert->bind(4); // unknown: NULL
         upsert->exec();
     }
     for (const auto& room_id : batch.rooms_left) {
@@ -377,11 +337,9 @@ try {
         const auto upsert =
             cached("INSERT INTO awaiting_encryption (txn_id, room_id, event_type, content, "
                    "priority, source_event, entry_id, attempts, created_at) VALUES "
-                   "(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (txn_id) DO UPDATE SET "
-                   "attempts = excluded.attempts");
-        bind_message(*upsert, m);
-        upsert->bind(8, m.attempts);
-        upsert->bind(9, now);
+                   "(?, ?, ?, ?, ?, NULLIF(?, ''), NULLIF(?, ''), ?, ?) ON CONFLICT (txn_id) "
+                   "DO UPDATE SET attempts = excluded.attempts");
+        bind_message(*upsert, m, m.attempts, now);
         upsert->exec();
     }
     for (const auto& txn_id : batch.no_longer_awaiting) {
@@ -463,13 +421,10 @@ try {
     const std::lock_guard lock{mutex_};
     SQLite::Transaction transaction{db_};
     const auto insert = cached("INSERT OR IGNORE INTO sent (event_id, room_id, txn_id, "
-                               "source_event, entry_id, sent_at) VALUES (?, ?, ?, ?, ?, ?)");
-    insert->bind(1, event_id);
-    insert->bind(2, message.room_id);
-    insert->bind(3, message.txn_id);
-    bind_text_or_null(*insert, 4, message.source_event);
-    bind_text_or_null(*insert, 5, message.entry_id);
-    insert->bind(6, now_seconds());
+                               "source_event, entry_id, sent_at) VALUES (?, ?, ?, NULLIF(?, ''), "
+                               "NULLIF(?, ''), ?)");
+    SQLite::bind(*insert, event_id, message.room_id, message.txn_id, message.source_event,
+                 message.entry_id, now_seconds());
     insert->exec();
     const auto remove = cached("DELETE FROM outbox WHERE id = ?");
     remove->bind(1, message.id);
@@ -526,8 +481,7 @@ try {
                  " LEFT JOIN asked ON asked.entry_id = ids.entry_id"
                  " LEFT JOIN votes ON votes.entry_id = ids.entry_id"
                  " ORDER BY 2 DESC, 4 DESC, 1 LIMIT 15"};
-        entries.bind(1, since);
-        entries.bind(2, since);
+        SQLite::bind(entries, since, since);
         while (entries.executeStep())
             stats.entries.push_back(
                 {entries.getColumn(0).getString(), entries.getColumn(1).getInt64(),
@@ -539,8 +493,7 @@ try {
                  " WHERE asked_at >= ? AND question IS NOT NULL"
                  " AND (kind = 'inconnu' OR (entry_id IS NOT NULL AND score < ?))"
                  " ORDER BY asked_at DESC, id DESC LIMIT 15"};
-        unanswered.bind(1, since);
-        unanswered.bind(2, low_confidence);
+        SQLite::bind(unanswered, since, low_confidence);
         while (unanswered.executeStep())
             stats.unanswered.push_back(
                 {unanswered.getColumn(0).getString(), unanswered.getColumn(1).getString(),

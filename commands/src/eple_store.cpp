@@ -5,19 +5,43 @@
 
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
+#include <SQLiteCpp/VariadicBind.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <functional>
 #include <stdexcept>
 #include <tuple>
 
-#include "store_support.hpp"
-
 namespace opalebot::commands {
 namespace {
 
-constexpr int schema_version = 1;
+constexpr std::array<const char*, 1> schema_steps = {R"sql(
+CREATE TABLE eple_etablissements (
+    uai TEXT PRIMARY KEY,
+    nom TEXT NOT NULL,
+    commune TEXT NOT NULL DEFAULT '',
+    type TEXT NOT NULL DEFAULT '',
+    academie TEXT NOT NULL DEFAULT '',
+    vague INTEGER NOT NULL CHECK (vague BETWEEN 1 AND 9),
+    uai_agence_comptable TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX eple_etablissements_by_vague ON eple_etablissements (vague);
+CREATE TABLE eple_indicateurs (
+    uai TEXT NOT NULL REFERENCES eple_etablissements (uai),
+    date TEXT NOT NULL,
+    kit_taux REAL NOT NULL CHECK (kit_taux BETWEEN 0 AND 100),
+    budget_integre INTEGER NOT NULL,
+    budget_saisie TEXT CHECK (budget_saisie IN ('GFC', 'OPALE')),
+    paiements INTEGER NOT NULL CHECK (paiements >= 0),
+    ej INTEGER NOT NULL CHECK (ej >= 0),
+    titres_recettes INTEGER NOT NULL CHECK (titres_recettes >= 0),
+    prelevements INTEGER,
+    PRIMARY KEY (uai, date)
+);
+)sql"};
+constexpr Schema schema{"eple", schema_steps, "eple_schema"};
 
 /// ISO 8601, so that the text order of the column is the date order.
 std::string iso_date(std::chrono::year_month_day date)
@@ -57,12 +81,6 @@ Etablissement read_etablissement(SQLite::Statement& row)
     e.vague = row.getColumn(5).getInt();
     e.uai_agence_comptable = text_or_empty(row.getColumn(6));
     return e;
-}
-
-Error storage_error(const std::exception& e, std::string_view what)
-{
-    log::get("commands")->error("eple store: {} failed: {}", what, e.what());
-    return Error{Error::Kind::storage, 0, {}, std::string{what} + " : " + e.what(), {}, false};
 }
 
 constexpr std::string_view status_query = R"sql(
@@ -133,45 +151,9 @@ std::vector<EpleStatus> read_statuses(SQLite::Database& db, std::string_view fil
 
 } // namespace
 
-EpleStore::EpleStore(const std::string& path)
-    : shared_(share_database(path)), db_(shared_->db), mutex_(shared_->mutex)
+EpleStore::EpleStore(StateDatabase& state) : db_(state.connection()), mutex_(state.mutex())
 {
-    migrate();
-}
-
-void EpleStore::migrate()
-{
-    SQLite::Transaction transaction{db_}; // rolls back on throw
-    const int version = table_schema_version(db_, "eple_schema", schema_version, "the EPLE tables");
-    if (version < 1) {
-        db_.exec(R"sql(
-CREATE TABLE eple_etablissements (
-    uai TEXT PRIMARY KEY,
-    nom TEXT NOT NULL,
-    commune TEXT NOT NULL DEFAULT '',
-    type TEXT NOT NULL DEFAULT '',
-    academie TEXT NOT NULL DEFAULT '',
-    vague INTEGER NOT NULL CHECK (vague BETWEEN 1 AND 9),
-    uai_agence_comptable TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX eple_etablissements_by_vague ON eple_etablissements (vague);
-CREATE TABLE eple_indicateurs (
-    uai TEXT NOT NULL REFERENCES eple_etablissements (uai),
-    date TEXT NOT NULL,
-    kit_taux REAL NOT NULL CHECK (kit_taux BETWEEN 0 AND 100),
-    budget_integre INTEGER NOT NULL,
-    budget_saisie TEXT CHECK (budget_saisie IN ('GFC', 'OPALE')),
-    paiements INTEGER NOT NULL CHECK (paiements >= 0),
-    ej INTEGER NOT NULL CHECK (ej >= 0),
-    titres_recettes INTEGER NOT NULL CHECK (titres_recettes >= 0),
-    prelevements INTEGER,
-    PRIMARY KEY (uai, date)
-);
-)sql");
-    }
-    db_.exec("DELETE FROM eple_schema");
-    db_.exec("INSERT INTO eple_schema (version) VALUES (" + std::to_string(schema_version) + ")");
-    transaction.commit();
+    state.migrate(schema);
 }
 
 Result<Done> EpleStore::save_etablissements(const std::vector<Etablissement>& etablissements)
@@ -187,20 +169,15 @@ ON CONFLICT (uai) DO UPDATE SET nom = excluded.nom, commune = excluded.commune,
     uai_agence_comptable = excluded.uai_agence_comptable
 )sql"};
         for (const auto& e : etablissements) {
-            insert.bind(1, e.uai);
-            insert.bind(2, e.nom);
-            insert.bind(3, e.commune);
-            insert.bind(4, e.type);
-            insert.bind(5, e.academie);
-            insert.bind(6, e.vague);
-            insert.bind(7, e.uai_agence_comptable);
+            SQLite::bind(insert, e.uai, e.nom, e.commune, e.type, e.academie, e.vague,
+                         e.uai_agence_comptable);
             insert.exec();
             insert.reset();
         }
         transaction.commit();
         return Done{};
     } catch (const std::exception& e) {
-        return storage_error(e, "enregistrement des établissements");
+        return storage_error(e, "enregistrement des établissements", "commands");
     }
 }
 
@@ -215,20 +192,12 @@ INSERT OR REPLACE INTO eple_indicateurs (uai, date, kit_taux, budget_integre, bu
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 )sql"};
         for (const auto& s : snapshots) {
-            insert.bind(1, s.uai);
-            insert.bind(2, iso_date(s.date));
-            insert.bind(3, s.kit_taux);
-            insert.bind(4, s.budget_integre ? 1 : 0);
-            if (s.budget_saisie)
-                insert.bind(5, *s.budget_saisie == BudgetSaisie::gfc ? "GFC" : "OPALE");
-            else
-                insert.bind(5);
-            insert.bind(6, s.paiements);
-            insert.bind(7, s.ej);
-            insert.bind(8, s.titres_recettes);
-            if (s.prelevements)
-                insert.bind(9, *s.prelevements ? 1 : 0);
-            else
+            SQLite::bind(insert, s.uai, iso_date(s.date), s.kit_taux, s.budget_integre,
+                         s.budget_saisie == BudgetSaisie::gfc ? "GFC" : "OPALE", s.paiements, s.ej,
+                         s.titres_recettes, s.prelevements.value_or(false));
+            if (!s.budget_saisie)
+                insert.bind(5); // unknown: NULL
+            if (!s.prelevements)
                 insert.bind(9);
             insert.exec();
             insert.reset();
@@ -236,7 +205,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
         transaction.commit();
         return Done{};
     } catch (const std::exception& e) {
-        return storage_error(e, "enregistrement des indicateurs");
+        return storage_error(e, "enregistrement des indicateurs", "commands");
     }
 }
 
@@ -251,7 +220,7 @@ Result<std::vector<Etablissement>> EpleStore::etablissements()
             all.push_back(read_etablissement(query));
         return all;
     } catch (const std::exception& e) {
-        return storage_error(e, "lecture des établissements");
+        return storage_error(e, "lecture des établissements", "commands");
     }
 }
 
@@ -260,14 +229,13 @@ Result<std::optional<EpleStatus>> EpleStore::status(std::string_view uai)
     const std::lock_guard lock{mutex_};
     try {
         auto found = read_statuses(db_, "e.uai = ?", [uai](SQLite::Statement& query) {
-            query.bind(1, std::string{uai});
-            query.bind(2, std::string{uai});
+            SQLite::bind(query, std::string{uai}, std::string{uai});
         });
         if (found.empty())
             return std::optional<EpleStatus>{};
         return std::optional<EpleStatus>{std::move(found.front())};
     } catch (const std::exception& e) {
-        return storage_error(e, "lecture d'un établissement");
+        return storage_error(e, "lecture d'un établissement", "commands");
     }
 }
 
@@ -278,11 +246,10 @@ Result<std::vector<EpleStatus>> EpleStore::statuses(std::optional<int> vague)
         if (!vague)
             return read_statuses(db_, "1", [](SQLite::Statement&) {});
         return read_statuses(db_, "e.vague = ?", [vague](SQLite::Statement& query) {
-            query.bind(1, *vague);
-            query.bind(2, *vague);
+            SQLite::bind(query, *vague, *vague);
         });
     } catch (const std::exception& e) {
-        return storage_error(e, "lecture des établissements");
+        return storage_error(e, "lecture des établissements", "commands");
     }
 }
 
@@ -297,7 +264,7 @@ Result<std::map<int, int>> EpleStore::count_by_wave()
             counts[query.getColumn(0).getInt()] = query.getColumn(1).getInt();
         return counts;
     } catch (const std::exception& e) {
-        return storage_error(e, "décompte des vagues");
+        return storage_error(e, "décompte des vagues", "commands");
     }
 }
 
@@ -307,7 +274,7 @@ Result<std::int64_t> EpleStore::snapshot_count()
     try {
         return db_.execAndGet("SELECT count(*) FROM eple_indicateurs").getInt64();
     } catch (const std::exception& e) {
-        return storage_error(e, "décompte des relevés");
+        return storage_error(e, "décompte des relevés", "commands");
     }
 }
 

@@ -5,6 +5,7 @@
 
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
+#include <SQLiteCpp/VariadicBind.h>
 
 #include <charconv>
 #include <cmath>
@@ -12,7 +13,6 @@
 #include <memory>
 #include <stdexcept>
 
-#include "store_support.hpp"
 #include <date/tz.h>
 
 namespace opalebot::commands {
@@ -21,7 +21,30 @@ namespace {
 using namespace std::chrono;
 using knowledge::escape_markdown;
 
-constexpr int schema_version = 1;
+constexpr std::array<const char*, 1> schema_steps = {
+    R"sql(
+CREATE TABLE campaign_kit (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    phrase TEXT NOT NULL,
+    room TEXT NOT NULL,
+    started_by TEXT NOT NULL,
+    next_run INTEGER,
+    active INTEGER NOT NULL,
+    from_config INTEGER NOT NULL
+);
+CREATE TABLE campaign_ledger (
+    occurrence INTEGER NOT NULL,
+    uai TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sent')),
+    room TEXT NOT NULL,
+    mentions TEXT NOT NULL,
+    markdown TEXT NOT NULL,
+    delivery_key TEXT NOT NULL UNIQUE,
+    PRIMARY KEY (occurrence, uai)
+);
+CREATE INDEX campaign_ledger_pending ON campaign_ledger (status) WHERE status = 'pending';
+)sql"};
+constexpr Schema schema{"campaign", schema_steps, "campaign_schema"};
 
 constexpr std::string_view example = "`chaque lundi 9h seuil 80 % retard 15 jours`";
 
@@ -31,12 +54,6 @@ constexpr int max_catch_up = 1000;
 Error invalid(std::string message)
 {
     return Error{Error::Kind::invalid, 0, {}, std::move(message), {}, false};
-}
-
-Error storage_error(const std::exception& e, std::string_view what)
-{
-    log::get("commands")->error("kit campaign: {} failed: {}", what, e.what());
-    return Error{Error::Kind::storage, 0, {}, std::string{what} + " : " + e.what(), {}, false};
 }
 
 Instant system_now()
@@ -183,53 +200,17 @@ Result<CampaignSpec> parse_campaign(std::string_view phrase)
     return spec;
 }
 
-KitCampaign::KitCampaign(const std::string& path, EpleStore& eple, UserProfileStore& profiles,
+KitCampaign::KitCampaign(StateDatabase& state, EpleStore& eple, UserProfileStore& profiles,
                          KitCampaignOptions options)
     : eple_(eple),
       profiles_(profiles),
       options_(std::move(options)),
-      shared_(share_database(path)),
-      db_(shared_->db),
-      mutex_(shared_->mutex)
+      db_(state.connection()),
+      mutex_(state.mutex())
 {
     if (!find_zone(options_.zone))
         throw std::invalid_argument("unknown zone: " + options_.zone);
-    migrate();
-}
-
-void KitCampaign::migrate()
-{
-    SQLite::Transaction transaction{db_};
-    const int version =
-        table_schema_version(db_, "campaign_schema", schema_version, "the campaign tables");
-    if (version < 1) {
-        db_.exec(R"sql(
-CREATE TABLE campaign_kit (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    phrase TEXT NOT NULL,
-    room TEXT NOT NULL,
-    started_by TEXT NOT NULL,
-    next_run INTEGER,
-    active INTEGER NOT NULL,
-    from_config INTEGER NOT NULL
-);
-CREATE TABLE campaign_ledger (
-    occurrence INTEGER NOT NULL,
-    uai TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'sent')),
-    room TEXT NOT NULL,
-    mentions TEXT NOT NULL,
-    markdown TEXT NOT NULL,
-    delivery_key TEXT NOT NULL UNIQUE,
-    PRIMARY KEY (occurrence, uai)
-);
-CREATE INDEX campaign_ledger_pending ON campaign_ledger (status) WHERE status = 'pending';
-)sql");
-    }
-    db_.exec("DELETE FROM campaign_schema");
-    db_.exec("INSERT INTO campaign_schema (version) VALUES (" + std::to_string(schema_version) +
-             ")");
-    transaction.commit();
+    state.migrate(schema);
 }
 
 std::optional<CampaignState> KitCampaign::read_locked()
@@ -265,15 +246,13 @@ Result<CampaignState> KitCampaign::start(const CampaignSpec& spec, const std::st
 INSERT OR REPLACE INTO campaign_kit (id, phrase, room, started_by, next_run, active, from_config)
 VALUES (1, ?, ?, ?, ?, 1, ?)
 )sql"};
-        upsert.bind(1, spec.phrase);
-        upsert.bind(2, room);
-        upsert.bind(3, started_by);
-        upsert.bind(4, static_cast<std::int64_t>(next->time_since_epoch().count()));
-        upsert.bind(5, from_config ? 1 : 0);
+        SQLite::bind(upsert, spec.phrase, room, started_by,
+                     static_cast<std::int64_t>(next->time_since_epoch().count()),
+                     from_config ? 1 : 0);
         upsert.exec();
         return CampaignState{spec, room, started_by, next, from_config};
     } catch (const std::exception& e) {
-        return storage_error(e, "start");
+        return storage_error(e, "kit campaign: start", "commands");
     }
 }
 
@@ -297,7 +276,7 @@ Result<bool> KitCampaign::load_from_config(std::string_view phrase, const std::s
                     return false; // an admin's command wins; an unchanged file keeps next_run
             }
         } catch (const std::exception& e) {
-            return storage_error(e, "load from config");
+            return storage_error(e, "kit campaign: load from config", "commands");
         }
     }
     auto started = start(spec.value(), room, "configuration", now, true);
@@ -314,7 +293,7 @@ Result<bool> KitCampaign::stop()
         return db_.exec("UPDATE campaign_kit SET active = 0, from_config = 0 WHERE id = 1 AND "
                         "active = 1") == 1;
     } catch (const std::exception& e) {
-        return storage_error(e, "stop");
+        return storage_error(e, "kit campaign: stop", "commands");
     }
 }
 
@@ -324,7 +303,7 @@ Result<std::optional<CampaignState>> KitCampaign::current()
     try {
         return read_locked();
     } catch (const std::exception& e) {
-        return storage_error(e, "current");
+        return storage_error(e, "kit campaign: current", "commands");
     }
 }
 
@@ -439,7 +418,7 @@ Result<std::vector<CampaignMessage>> KitCampaign::preview(Instant now)
             return std::vector<CampaignMessage>{};
         return evaluate(*state, now, now);
     } catch (const std::exception& e) {
-        return storage_error(e, "preview");
+        return storage_error(e, "kit campaign: preview", "commands");
     }
 }
 
@@ -468,12 +447,10 @@ INSERT OR IGNORE INTO campaign_ledger (occurrence, uai, status, room, mentions, 
     delivery_key) VALUES (?, ?, 'pending', ?, ?, ?, ?)
 )sql"};
             for (auto& message : evaluate(*state, occurrence, now)) {
-                insert.bind(1, static_cast<std::int64_t>(occurrence.time_since_epoch().count()));
-                insert.bind(2, message.uai);
-                insert.bind(3, message.room);
-                insert.bind(4, join(message.mentions, "\n"));
-                insert.bind(5, message.markdown);
-                insert.bind(6, message.delivery_key);
+                SQLite::bind(insert,
+                             static_cast<std::int64_t>(occurrence.time_since_epoch().count()),
+                             message.uai, message.room, join(message.mentions, "\n"),
+                             message.markdown, message.delivery_key);
                 const bool fresh = insert.exec() == 1; // already in the ledger: never twice
                 insert.reset();
                 if (fresh)
@@ -492,7 +469,7 @@ INSERT OR IGNORE INTO campaign_ledger (occurrence, uai, status, room, mentions, 
         transaction.commit();
         return claimed;
     } catch (const std::exception& e) {
-        return storage_error(e, "claim due");
+        return storage_error(e, "kit campaign: claim due", "commands");
     }
 }
 
@@ -517,7 +494,7 @@ Result<std::vector<CampaignMessage>> KitCampaign::unsent()
         }
         return messages;
     } catch (const std::exception& e) {
-        return storage_error(e, "unsent");
+        return storage_error(e, "kit campaign: unsent", "commands");
     }
 }
 
@@ -531,7 +508,7 @@ Result<Done> KitCampaign::mark_sent(const std::string& key)
         update.exec();
         return Done{};
     } catch (const std::exception& e) {
-        return storage_error(e, "mark sent");
+        return storage_error(e, "kit campaign: mark sent", "commands");
     }
 }
 

@@ -4,11 +4,11 @@
 
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
+#include <SQLiteCpp/VariadicBind.h>
 
 #include <algorithm>
 #include <stdexcept>
 
-#include "store_support.hpp"
 #include <date/tz.h>
 
 namespace opalebot::commands {
@@ -16,7 +16,45 @@ namespace {
 
 using namespace std::chrono;
 
-constexpr int schema_version = 2;
+constexpr std::array<const char*, 2> schema_steps = {
+    R"sql(
+CREATE TABLE reminder_reminders (
+    id INTEGER PRIMARY KEY,
+    owner TEXT NOT NULL,
+    room TEXT NOT NULL,
+    target TEXT NOT NULL CHECK (target IN ('user', 'salon')),
+    text TEXT NOT NULL,
+    schedule TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    skip_holidays INTEGER NOT NULL DEFAULT 0,
+    until_acknowledged INTEGER NOT NULL DEFAULT 0,
+    due_at INTEGER,
+    snoozed_until INTEGER,
+    cancelled INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX reminder_reminders_by_due ON reminder_reminders (due_at) WHERE cancelled = 0;
+CREATE INDEX reminder_reminders_by_owner ON reminder_reminders (owner);
+CREATE TABLE reminder_occurrences (
+    reminder_id INTEGER NOT NULL REFERENCES reminder_reminders (id),
+    occurrence INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'missed')),
+    event_id TEXT,
+    PRIMARY KEY (reminder_id, occurrence)
+);
+CREATE INDEX reminder_occurrences_pending ON reminder_occurrences (status)
+    WHERE status = 'pending';
+CREATE INDEX reminder_occurrences_by_event ON reminder_occurrences (event_id)
+    WHERE event_id IS NOT NULL;
+)sql",
+    // Issue 6: a reaction names the delivery by its key; a salon broadcast pings only if asked.
+    R"sql(
+ALTER TABLE reminder_reminders ADD COLUMN ping_room INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE reminder_occurrences ADD COLUMN delivery_key TEXT;
+UPDATE reminder_occurrences SET delivery_key = 'rappel-' || reminder_id || '-' || occurrence;
+CREATE UNIQUE INDEX reminder_occurrences_by_key ON reminder_occurrences (delivery_key);
+)sql"};
+constexpr Schema schema{"reminders", schema_steps, "reminder_schema"};
 
 /// Occurrences examined per reminder and claim: a minute rule after a week of downtime must not
 /// stall the bot; what lies beyond is skipped without a ledger row.
@@ -25,12 +63,6 @@ constexpr std::size_t max_occurrences_per_claim = 1000;
 constexpr const char* reminder_columns =
     "id, owner, room, target, text, schedule, zone, skip_holidays, until_acknowledged, due_at, "
     "snoozed_until, cancelled, ping_room";
-
-Error storage_error(const std::exception& e, std::string_view what)
-{
-    log::get("commands")->error("reminder store: {} failed: {}", what, e.what());
-    return Error{Error::Kind::storage, 0, {}, std::string{what} + " : " + e.what(), {}, false};
-}
 
 std::optional<Instant> optional_instant(const SQLite::Column& column)
 {
@@ -99,62 +131,10 @@ std::string reminder_txn_id(std::int64_t id, Instant occurrence)
     return "rappel-" + std::to_string(id) + "-" + std::to_string(unix_seconds(occurrence));
 }
 
-ReminderStore::ReminderStore(const std::string& path, ReminderStoreOptions options)
-    : options_(options), shared_(share_database(path)), db_(shared_->db), mutex_(shared_->mutex)
+ReminderStore::ReminderStore(StateDatabase& state, ReminderStoreOptions options)
+    : options_(options), db_(state.connection()), mutex_(state.mutex())
 {
-    migrate();
-}
-
-void ReminderStore::migrate()
-{
-    SQLite::Transaction transaction{db_}; // rolls back on throw
-    const int version =
-        table_schema_version(db_, "reminder_schema", schema_version, "the reminder tables");
-    if (version < 1) {
-        db_.exec(R"sql(
-CREATE TABLE reminder_reminders (
-    id INTEGER PRIMARY KEY,
-    owner TEXT NOT NULL,
-    room TEXT NOT NULL,
-    target TEXT NOT NULL CHECK (target IN ('user', 'salon')),
-    text TEXT NOT NULL,
-    schedule TEXT NOT NULL,
-    zone TEXT NOT NULL,
-    skip_holidays INTEGER NOT NULL DEFAULT 0,
-    until_acknowledged INTEGER NOT NULL DEFAULT 0,
-    due_at INTEGER,
-    snoozed_until INTEGER,
-    cancelled INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL
-);
-CREATE INDEX reminder_reminders_by_due ON reminder_reminders (due_at) WHERE cancelled = 0;
-CREATE INDEX reminder_reminders_by_owner ON reminder_reminders (owner);
-CREATE TABLE reminder_occurrences (
-    reminder_id INTEGER NOT NULL REFERENCES reminder_reminders (id),
-    occurrence INTEGER NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'missed')),
-    event_id TEXT,
-    PRIMARY KEY (reminder_id, occurrence)
-);
-CREATE INDEX reminder_occurrences_pending ON reminder_occurrences (status)
-    WHERE status = 'pending';
-CREATE INDEX reminder_occurrences_by_event ON reminder_occurrences (event_id)
-    WHERE event_id IS NOT NULL;
-)sql");
-    }
-    if (version < 2) {
-        // Issue 6: a reaction names the delivery by its key; a salon broadcast pings only if asked.
-        db_.exec(R"sql(
-ALTER TABLE reminder_reminders ADD COLUMN ping_room INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE reminder_occurrences ADD COLUMN delivery_key TEXT;
-UPDATE reminder_occurrences SET delivery_key = 'rappel-' || reminder_id || '-' || occurrence;
-CREATE UNIQUE INDEX reminder_occurrences_by_key ON reminder_occurrences (delivery_key);
-)sql");
-    }
-    db_.exec("DELETE FROM reminder_schema");
-    db_.exec("INSERT INTO reminder_schema (version) VALUES (" + std::to_string(schema_version) +
-             ")");
-    transaction.commit();
+    state.migrate(schema);
 }
 
 Result<Reminder> ReminderStore::add(const NewReminder& reminder, Instant now)
@@ -173,17 +153,11 @@ Result<Reminder> ReminderStore::add(const NewReminder& reminder, Instant now)
 INSERT INTO reminder_reminders (owner, room, target, text, schedule, zone, skip_holidays,
     until_acknowledged, due_at, created_at, ping_room) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 )sql"};
-        insert.bind(1, reminder.owner);
-        insert.bind(2, reminder.room);
-        insert.bind(3, reminder.target == ReminderTarget::salon ? "salon" : "user");
-        insert.bind(4, reminder.text);
-        insert.bind(5, to_storage(reminder.schedule));
-        insert.bind(6, reminder.zone);
-        insert.bind(7, reminder.skip_holidays ? 1 : 0);
-        insert.bind(8, reminder.until_acknowledged ? 1 : 0);
-        insert.bind(9, unix_seconds(*first));
-        insert.bind(10, unix_seconds(now));
-        insert.bind(11, reminder.ping_room ? 1 : 0);
+        SQLite::bind(insert, reminder.owner, reminder.room,
+                     reminder.target == ReminderTarget::salon ? "salon" : "user", reminder.text,
+                     to_storage(reminder.schedule), reminder.zone, reminder.skip_holidays ? 1 : 0,
+                     reminder.until_acknowledged ? 1 : 0, unix_seconds(*first), unix_seconds(now),
+                     reminder.ping_room ? 1 : 0);
         insert.exec();
         Reminder stored;
         stored.id = db_.getLastInsertRowid();
@@ -199,7 +173,7 @@ INSERT INTO reminder_reminders (owner, room, target, text, schedule, zone, skip_
         stored.due_at = first;
         return stored;
     } catch (const std::exception& e) {
-        return storage_error(e, "add");
+        return storage_error(e, "reminder store: add", "commands");
     }
 }
 
@@ -214,7 +188,7 @@ Result<std::optional<Reminder>> ReminderStore::find(std::int64_t id)
             return std::optional<Reminder>{};
         return std::optional<Reminder>{read_reminder(query)};
     } catch (const std::exception& e) {
-        return storage_error(e, "find");
+        return storage_error(e, "reminder store: find", "commands");
     }
 }
 
@@ -229,7 +203,7 @@ Result<std::vector<Reminder>> ReminderStore::list_by_owner(const std::string& ow
         query.bind(1, owner);
         return select_reminders(query);
     } catch (const std::exception& e) {
-        return storage_error(e, "list");
+        return storage_error(e, "reminder store: list", "commands");
     }
 }
 
@@ -240,11 +214,10 @@ Result<std::vector<Reminder>> ReminderStore::due(Instant now, std::size_t limit)
         SQLite::Statement query{db_, std::string{"SELECT "} + reminder_columns +
                                          " FROM reminder_reminders WHERE cancelled = 0 AND "
                                          "due_at <= ? ORDER BY due_at, id LIMIT ?"};
-        query.bind(1, unix_seconds(now));
-        query.bind(2, static_cast<std::int64_t>(limit));
+        SQLite::bind(query, unix_seconds(now), static_cast<std::int64_t>(limit));
         return select_reminders(query);
     } catch (const std::exception& e) {
-        return storage_error(e, "due");
+        return storage_error(e, "reminder store: due", "commands");
     }
 }
 
@@ -252,10 +225,8 @@ Result<bool> ReminderStore::record_locked(std::int64_t id, Instant occurrence, b
 {
     SQLite::Statement insert{db_, "INSERT OR IGNORE INTO reminder_occurrences (reminder_id, "
                                   "occurrence, status, delivery_key) VALUES (?, ?, ?, ?)"};
-    insert.bind(1, id);
-    insert.bind(2, unix_seconds(occurrence));
-    insert.bind(3, missed ? "missed" : "pending");
-    insert.bind(4, reminder_txn_id(id, occurrence));
+    SQLite::bind(insert, id, unix_seconds(occurrence), missed ? "missed" : "pending",
+                 reminder_txn_id(id, occurrence));
     return insert.exec() == 1;
 }
 
@@ -265,7 +236,7 @@ Result<bool> ReminderStore::record_occurrence(std::int64_t id, Instant occurrenc
     try {
         return record_locked(id, occurrence, missed);
     } catch (const std::exception& e) {
-        return storage_error(e, "record occurrence");
+        return storage_error(e, "reminder store: record occurrence", "commands");
     }
 }
 
@@ -277,8 +248,7 @@ Result<DueBatch> ReminderStore::claim_due(Instant now, std::size_t limit)
         SQLite::Statement query{db_, std::string{"SELECT "} + reminder_columns +
                                          " FROM reminder_reminders WHERE cancelled = 0 AND "
                                          "due_at <= ? ORDER BY due_at, id LIMIT ?"};
-        query.bind(1, unix_seconds(now));
-        query.bind(2, static_cast<std::int64_t>(limit));
+        SQLite::bind(query, unix_seconds(now), static_cast<std::int64_t>(limit));
         const auto reminders = select_reminders(query);
         SQLite::Statement advance{
             db_, "UPDATE reminder_reminders SET due_at = ?, snoozed_until = NULL WHERE id = ?"};
@@ -318,7 +288,7 @@ Result<DueBatch> ReminderStore::claim_due(Instant now, std::size_t limit)
         transaction.commit();
         return batch;
     } catch (const std::exception& e) {
-        return storage_error(e, "claim due");
+        return storage_error(e, "reminder store: claim due", "commands");
     }
 }
 
@@ -329,13 +299,11 @@ Result<Done> ReminderStore::mark_sent(std::int64_t id, Instant occurrence,
     try {
         SQLite::Statement update{db_, "UPDATE reminder_occurrences SET status = 'sent', "
                                       "event_id = ? WHERE reminder_id = ? AND occurrence = ?"};
-        update.bind(1, event_id);
-        update.bind(2, id);
-        update.bind(3, unix_seconds(occurrence));
+        SQLite::bind(update, event_id, id, unix_seconds(occurrence));
         update.exec();
         return Done{};
     } catch (const std::exception& e) {
-        return storage_error(e, "mark sent");
+        return storage_error(e, "reminder store: mark sent", "commands");
     }
 }
 
@@ -350,7 +318,7 @@ Result<std::optional<std::int64_t>> ReminderStore::reminder_for_event(const std:
             return std::optional<std::int64_t>{};
         return std::optional<std::int64_t>{query.getColumn(0).getInt64()};
     } catch (const std::exception& e) {
-        return storage_error(e, "reminder for event");
+        return storage_error(e, "reminder store: reminder for event", "commands");
     }
 }
 
@@ -373,7 +341,7 @@ Result<std::optional<Delivery>> ReminderStore::find_delivery(std::string_view de
         return std::optional<Delivery>{
             Delivery{read_reminder(reminder), occurrence, std::string{delivery_key}}};
     } catch (const std::exception& e) {
-        return storage_error(e, "find delivery");
+        return storage_error(e, "reminder store: find delivery", "commands");
     }
 }
 
@@ -399,7 +367,7 @@ Result<std::vector<Delivery>> ReminderStore::unsent()
         }
         return deliveries;
     } catch (const std::exception& e) {
-        return storage_error(e, "unsent");
+        return storage_error(e, "reminder store: unsent", "commands");
     }
 }
 
@@ -409,11 +377,10 @@ Result<bool> ReminderStore::cancel(std::int64_t id, const std::string& owner)
     try {
         SQLite::Statement update{db_, "UPDATE reminder_reminders SET cancelled = 1 WHERE id = ? "
                                       "AND owner = ? AND cancelled = 0"};
-        update.bind(1, id);
-        update.bind(2, owner);
+        SQLite::bind(update, id, owner);
         return update.exec() == 1;
     } catch (const std::exception& e) {
-        return storage_error(e, "cancel");
+        return storage_error(e, "reminder store: cancel", "commands");
     }
 }
 
@@ -423,13 +390,10 @@ Result<bool> ReminderStore::snooze(std::int64_t id, const std::string& owner, In
     try {
         SQLite::Statement update{db_, "UPDATE reminder_reminders SET due_at = ?, snoozed_until = ? "
                                       "WHERE id = ? AND owner = ? AND cancelled = 0"};
-        update.bind(1, unix_seconds(until));
-        update.bind(2, unix_seconds(until));
-        update.bind(3, id);
-        update.bind(4, owner);
+        SQLite::bind(update, unix_seconds(until), unix_seconds(until), id, owner);
         return update.exec() == 1;
     } catch (const std::exception& e) {
-        return storage_error(e, "snooze");
+        return storage_error(e, "reminder store: snooze", "commands");
     }
 }
 
@@ -454,7 +418,7 @@ Result<bool> ReminderStore::acknowledge(std::int64_t id, Instant now)
         update.exec();
         return true;
     } catch (const std::exception& e) {
-        return storage_error(e, "acknowledge");
+        return storage_error(e, "reminder store: acknowledge", "commands");
     }
 }
 

@@ -5,6 +5,7 @@
 
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
+#include <SQLiteCpp/VariadicBind.h>
 
 #include <cstdio>
 #include <random>
@@ -15,7 +16,28 @@
 namespace opalebot::commands {
 namespace {
 
-constexpr int schema_version = 1;
+constexpr std::array<const char*, 1> schema_steps = {
+    R"sql(
+CREATE TABLE ticket_dialogues (
+    user TEXT NOT NULL,
+    room TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    stage INTEGER NOT NULL,
+    asking TEXT NOT NULL DEFAULT '',
+    proposed TEXT NOT NULL DEFAULT '',
+    idempotency_key TEXT NOT NULL,
+    last_activity INTEGER NOT NULL,
+    PRIMARY KEY (user, room)
+);
+CREATE TABLE ticket_dialogue_files (
+    user TEXT NOT NULL,
+    room TEXT NOT NULL,
+    name TEXT NOT NULL,
+    content BLOB NOT NULL
+);
+CREATE INDEX ticket_dialogue_files_by_dialogue ON ticket_dialogue_files (user, room);
+)sql"};
+constexpr Schema schema{"ticket_dialogues", schema_steps, "ticket_dialogue_schema"};
 
 std::string random_key()
 {
@@ -60,50 +82,16 @@ std::string keyword(std::string_view text)
 
 } // namespace
 
-TicketDialogues::TicketDialogues(const std::string& path, TicketBackend& backend,
+TicketDialogues::TicketDialogues(StateDatabase& state, TicketBackend& backend,
                                  DialogueOptions options)
-    : shared_(share_database(path)),
-      db_(shared_->db),
-      mutex_(shared_->mutex),
+    : db_(state.connection()),
+      mutex_(state.mutex()),
       backend_(backend),
       options_(std::move(options))
 {
     if (!options_.new_key)
         options_.new_key = random_key;
-    migrate();
-}
-
-void TicketDialogues::migrate()
-{
-    SQLite::Transaction transaction{db_};
-    const int version =
-        table_schema_version(db_, "ticket_dialogue_schema", schema_version, "the ticket dialogues");
-    if (version < 1) {
-        db_.exec(R"sql(
-CREATE TABLE ticket_dialogues (
-    user TEXT NOT NULL,
-    room TEXT NOT NULL,
-    fields TEXT NOT NULL,
-    stage INTEGER NOT NULL,
-    asking TEXT NOT NULL DEFAULT '',
-    proposed TEXT NOT NULL DEFAULT '',
-    idempotency_key TEXT NOT NULL,
-    last_activity INTEGER NOT NULL,
-    PRIMARY KEY (user, room)
-);
-CREATE TABLE ticket_dialogue_files (
-    user TEXT NOT NULL,
-    room TEXT NOT NULL,
-    name TEXT NOT NULL,
-    content BLOB NOT NULL
-);
-CREATE INDEX ticket_dialogue_files_by_dialogue ON ticket_dialogue_files (user, room);
-)sql");
-    }
-    db_.exec("DELETE FROM ticket_dialogue_schema");
-    db_.exec("INSERT INTO ticket_dialogue_schema (version) VALUES (" +
-             std::to_string(schema_version) + ")");
-    transaction.commit();
+    state.migrate(schema);
 }
 
 std::optional<Dialogue> TicketDialogues::get(std::string_view user, std::string_view room)
@@ -111,8 +99,7 @@ std::optional<Dialogue> TicketDialogues::get(std::string_view user, std::string_
     const std::lock_guard lock{mutex_};
     SQLite::Statement query{db_, "SELECT fields, stage, asking, proposed, idempotency_key, "
                                  "last_activity FROM ticket_dialogues WHERE user = ? AND room = ?"};
-    query.bind(1, std::string{user});
-    query.bind(2, std::string{room});
+    SQLite::bind(query, std::string{user}, std::string{room});
     if (!query.executeStep())
         return std::nullopt;
     Dialogue d;
@@ -143,14 +130,10 @@ ON CONFLICT (user, room) DO UPDATE SET fields = excluded.fields, stage = exclude
     asking = excluded.asking, proposed = excluded.proposed,
     idempotency_key = excluded.idempotency_key, last_activity = excluded.last_activity
 )sql"};
-    upsert.bind(1, d.user);
-    upsert.bind(2, d.room);
-    upsert.bind(3, serialize_fields(d.fields));
-    upsert.bind(4, static_cast<int>(d.stage));
-    upsert.bind(5, d.asking ? std::string{field_key(*d.asking)} : std::string{});
-    upsert.bind(6, d.proposed ? std::string{service_name(*d.proposed)} : std::string{});
-    upsert.bind(7, d.idempotency_key);
-    upsert.bind(8, to_millis(d.last_activity));
+    SQLite::bind(upsert, d.user, d.room, serialize_fields(d.fields), static_cast<int>(d.stage),
+                 d.asking ? std::string{field_key(*d.asking)} : std::string{},
+                 d.proposed ? std::string{service_name(*d.proposed)} : std::string{},
+                 d.idempotency_key, to_millis(d.last_activity));
     upsert.exec();
 }
 
@@ -159,8 +142,7 @@ void TicketDialogues::remove(std::string_view user, std::string_view room)
     for (const char* sql : {"DELETE FROM ticket_dialogues WHERE user = ? AND room = ?",
                             "DELETE FROM ticket_dialogue_files WHERE user = ? AND room = ?"}) {
         SQLite::Statement erase{db_, sql};
-        erase.bind(1, std::string{user});
-        erase.bind(2, std::string{room});
+        SQLite::bind(erase, std::string{user}, std::string{room});
         erase.exec();
     }
 }
@@ -170,8 +152,7 @@ std::vector<Attachment> TicketDialogues::attachments(std::string_view user, std:
     const std::lock_guard lock{mutex_};
     SQLite::Statement query{db_, "SELECT name, content FROM ticket_dialogue_files WHERE user = ? "
                                  "AND room = ? ORDER BY rowid"};
-    query.bind(1, std::string{user});
-    query.bind(2, std::string{room});
+    SQLite::bind(query, std::string{user}, std::string{room});
     std::vector<Attachment> files;
     while (query.executeStep()) {
         const auto content = query.getColumn(1);
@@ -200,9 +181,7 @@ std::optional<std::string> TicketDialogues::add_attachment(std::string_view user
                " pièces jointes : « " + name + " » n'est pas jointe.";
     SQLite::Statement insert{
         db_, "INSERT INTO ticket_dialogue_files (user, room, name, content) VALUES (?, ?, ?, ?)"};
-    insert.bind(1, std::string{user});
-    insert.bind(2, std::string{room});
-    insert.bind(3, attachment.name);
+    SQLite::bind(insert, std::string{user}, std::string{room}, attachment.name);
     insert.bind(4, attachment.content.data(), static_cast<int>(attachment.content.size()));
     insert.exec();
     d->last_activity = options_.clock();
@@ -287,10 +266,15 @@ std::string TicketDialogues::start(std::string_view user, std::string_view room,
     return reply + std::string{cancel_hint};
 }
 
-std::string TicketDialogues::confirm(Dialogue& d)
+std::string TicketDialogues::confirm(Dialogue& d, std::unique_lock<std::recursive_mutex>& lock)
 {
-    auto created = backend_.create(
-        NewTicket{d.idempotency_key, d.user, d.room, d.fields, attachments(d.user, d.room)});
+    const NewTicket request{d.idempotency_key, d.user, d.room, d.fields,
+                            attachments(d.user, d.room)};
+    // The backend may be iTop, which may take its whole timeout: the state file's lock is not
+    // held meanwhile, since the sender thread waits on it to send replies.
+    lock.unlock();
+    auto created = backend_.create(request);
+    lock.lock();
     if (!created) {
         // keep the dialogue and its key: a retry returns this ticket if it was created after all
         log::get("commands")
@@ -325,7 +309,7 @@ std::string TicketDialogues::confirm(Dialogue& d)
 std::optional<std::string> TicketDialogues::answer(std::string_view user, std::string_view room,
                                                    std::string_view text)
 {
-    const std::lock_guard lock{mutex_};
+    std::unique_lock lock{mutex_};
     auto found = get(user, room);
     if (!found)
         return std::nullopt;
@@ -367,7 +351,7 @@ std::optional<std::string> TicketDialogues::answer(std::string_view user, std::s
         break;
     case DialogueStage::confirming:
         if (is_yes(word))
-            return confirm(d);
+            return confirm(d, lock);
         if (is_no(word)) {
             remove(user, room);
             return std::string{"Ticket non créé. Recommencez avec `!ticket nouveau` quand vous "

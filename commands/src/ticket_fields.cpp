@@ -81,71 +81,6 @@ bool looks_like_uai(std::string_view text)
            std::isalpha(static_cast<unsigned char>(text[7])) != 0;
 }
 
-std::string* text_field(TicketFields& f, Field field)
-{
-    switch (field) {
-    case Field::titre:
-        return &f.titre;
-    case Field::sphere:
-        return &f.sphere;
-    case Field::profil:
-        return &f.profil;
-    case Field::nom:
-        return &f.nom;
-    case Field::prenom:
-        return &f.prenom;
-    case Field::fonction:
-        return &f.fonction;
-    case Field::description:
-        return &f.description;
-    case Field::operations:
-        return &f.operations;
-    case Field::erreurs:
-        return &f.erreurs;
-    case Field::eple:
-    case Field::env:
-    case Field::service:
-        return nullptr;
-    }
-    return nullptr;
-}
-
-const std::string* text_field(const TicketFields& f, Field field)
-{
-    return text_field(const_cast<TicketFields&>(f), field); // NOLINT: one switch for both
-}
-
-/// The field a one-line key names ("prenom", "prénom", "etablissement"…).
-std::optional<Field> field_from_key(std::string_view key)
-{
-    const auto k = knowledge::fold(key);
-    if (k == "titre" || k == "title")
-        return Field::titre;
-    if (k == "uai" || k == "eple" || k == "etablissement")
-        return Field::eple;
-    if (k == "env" || k == "environnement")
-        return Field::env;
-    if (k == "sphere")
-        return Field::sphere;
-    if (k == "profil")
-        return Field::profil;
-    if (k == "nom")
-        return Field::nom;
-    if (k == "prenom")
-        return Field::prenom;
-    if (k == "fonction")
-        return Field::fonction;
-    if (k == "description")
-        return Field::description;
-    if (k == "operations")
-        return Field::operations;
-    if (k == "erreurs" || k == "erreur" || k == "messages")
-        return Field::erreurs;
-    if (k == "service")
-        return Field::service;
-    return std::nullopt;
-}
-
 struct Assignment {
     std::string key;
     std::string value;
@@ -212,14 +147,165 @@ std::string quote(std::string_view value)
     return out + '"';
 }
 
+/// A field's value as stored text ("": not given), and back: the member of a text field, or the
+/// code of the EPLE's UAI, the environment and the service.
+struct Member {
+    std::string (*get)(const TicketFields&);
+    void (*set)(TicketFields&, std::string_view stored);
+};
+
+template <std::string TicketFields::*text>
+constexpr Member text_member()
+{
+    return {[](const TicketFields& f) { return f.*text; },
+            [](TicketFields& f, std::string_view stored) { f.*text = stored; }};
+}
+
+/// One detail of a ticket. The table below, in the order the dialogue asks, drives that order,
+/// the one-line form's keys, the labels and questions, serialisation and merge.
+struct Descriptor {
+    Field field;
+    std::string_view key;                    ///< in the one-line form and in storage
+    std::array<std::string_view, 2> aliases; ///< other keys of the one-line form, folded
+    std::string_view label;
+    std::string_view question;
+    Member member;
+    /// Stored and merged with the field: the EPLE's name beside its UAI (key "eple_nom").
+    std::string TicketFields::*companion = nullptr;
+};
+
+constexpr std::string_view companion_key = "eple_nom";
+
+constexpr std::array<Descriptor, 12> descriptors = {{
+    {Field::titre,
+     "titre",
+     {"title"},
+     "Titre",
+     "Quel est le **titre** du ticket ? Soyez précis : ce qui ne va pas et où.",
+     text_member<&TicketFields::titre>()},
+    {Field::eple,
+     "uai",
+     {"eple", "etablissement"},
+     "EPLE",
+     "Quel **EPLE** est concerné ? Donnez son UAI (ex. 0020013D) ou son nom.",
+     text_member<&TicketFields::uai>(),
+     &TicketFields::eple_nom},
+    {Field::env,
+     "env",
+     {"environnement"},
+     "Environnement",
+     "Dans quel **environnement** ? `production`, `bac à sable` ou `FM1`.",
+     {[](const TicketFields& f) {
+          return f.env ? std::string{environment_code(*f.env)} : std::string{};
+      },
+      [](TicketFields& f, std::string_view stored) { f.env = parse_environment(stored); }}},
+    {Field::sphere,
+     "sphere",
+     {},
+     "Sphère",
+     "Dans quelle **sphère** ? `ordonnateur`, `agent comptable` ou `régie`.",
+     text_member<&TicketFields::sphere>()},
+    {Field::profil,
+     "profil",
+     {},
+     "Profil",
+     "Avec quel **profil** Op@le étiez-vous connecté (gestionnaire, ordonnateur, comptable…) ?",
+     text_member<&TicketFields::profil>()},
+    {Field::nom,
+     "nom",
+     {},
+     "Nom",
+     "Quel est le **nom** de la personne connectée ?",
+     text_member<&TicketFields::nom>()},
+    {Field::prenom,
+     "prenom",
+     {},
+     "Prénom",
+     "Quel est son **prénom** ?",
+     text_member<&TicketFields::prenom>()},
+    {Field::fonction,
+     "fonction",
+     {},
+     "Fonction",
+     "Quelle est sa **fonction** (secrétaire général, agent comptable…) ?",
+     text_member<&TicketFields::fonction>()},
+    {Field::description,
+     "description",
+     {},
+     "Description",
+     "**Décrivez** le problème : ce que vous attendiez, ce qui s'est passé.",
+     text_member<&TicketFields::description>()},
+    {Field::operations,
+     "operations",
+     {},
+     "Opérations effectuées",
+     "Quelles **opérations** avez-vous faites avant le problème (écran, menu, actions) ? "
+     "Répondez « aucune » s'il n'y en a pas.",
+     text_member<&TicketFields::operations>()},
+    {Field::erreurs,
+     "erreurs",
+     {"erreur", "messages"},
+     "Messages d'erreur",
+     "Quels **messages d'erreur** se sont affichés (texte exact) ? Répondez « aucun » s'il n'y "
+     "en a pas.",
+     text_member<&TicketFields::erreurs>()},
+    {Field::service,
+     "service",
+     {},
+     "Service",
+     "À quel **service** envoyer le ticket : `SI2C` ou `DRASI` ?",
+     {[](const TicketFields& f) {
+          return f.service ? std::string{service_name(*f.service)} : std::string{};
+      },
+      [](TicketFields& f, std::string_view stored) { f.service = parse_service(stored); }}},
+}};
+
+constexpr bool in_enum_order()
+{
+    for (std::size_t i = 0; i < descriptors.size(); ++i)
+        if (static_cast<std::size_t>(descriptors[i].field) != i)
+            return false;
+    return true;
+}
+static_assert(in_enum_order(), "descriptor(field) indexes the table by the enum");
+
+const Descriptor& descriptor(Field field)
+{
+    return descriptors[static_cast<std::size_t>(field)]; // the table is in the enum's order
+}
+
+/// The field a one-line key names ("prenom", "prénom", "etablissement"…).
+const Descriptor* descriptor_of_key(std::string_view key)
+{
+    const auto folded = knowledge::fold(key);
+    if (folded.empty())
+        return nullptr; // unused aliases are empty
+    for (const auto& d : descriptors)
+        if (folded == d.key ||
+            std::find(d.aliases.begin(), d.aliases.end(), folded) != d.aliases.end())
+            return &d;
+    return nullptr;
+}
+
+/// "service, titre, uai…": the keys of the one-line form, for an unknown key's message.
+std::string known_keys()
+{
+    std::string keys;
+    for (const auto& d : descriptors)
+        keys += (keys.empty() ? "" : ", ") + std::string{d.key};
+    return keys;
+}
+
 } // namespace
 
 const std::array<Field, 12>& field_order()
 {
-    static const std::array<Field, 12> order = {
-        Field::titre,       Field::eple,       Field::env,     Field::sphere,
-        Field::profil,      Field::nom,        Field::prenom,  Field::fonction,
-        Field::description, Field::operations, Field::erreurs, Field::service};
+    static const auto order = [] {
+        std::array<Field, descriptors.size()> fields{};
+        for (std::size_t i = 0; i < descriptors.size(); ++i)
+            fields[i] = descriptors[i].field;
+        return fields;
+    }();
     return order;
 }
 
@@ -231,16 +317,8 @@ const std::array<std::string_view, 3>& spheres()
 
 bool has_field(const TicketFields& fields, Field field)
 {
-    switch (field) {
-    case Field::eple:
-        return !fields.uai.empty() || !fields.eple_nom.empty();
-    case Field::env:
-        return fields.env.has_value();
-    case Field::service:
-        return fields.service.has_value();
-    default:
-        return !text_field(fields, field)->empty();
-    }
+    const auto& d = descriptor(field);
+    return !d.member.get(fields).empty() || (d.companion && !(fields.*d.companion).empty());
 }
 
 std::optional<Field> first_missing(const TicketFields& fields)
@@ -340,98 +418,17 @@ std::string_view environment_code(Environment env)
 
 std::string_view field_key(Field field)
 {
-    switch (field) {
-    case Field::titre:
-        return "titre";
-    case Field::eple:
-        return "uai";
-    case Field::env:
-        return "env";
-    case Field::sphere:
-        return "sphere";
-    case Field::profil:
-        return "profil";
-    case Field::nom:
-        return "nom";
-    case Field::prenom:
-        return "prenom";
-    case Field::fonction:
-        return "fonction";
-    case Field::description:
-        return "description";
-    case Field::operations:
-        return "operations";
-    case Field::erreurs:
-        return "erreurs";
-    case Field::service:
-        return "service";
-    }
-    return "";
+    return descriptor(field).key;
 }
 
 std::string_view field_label(Field field)
 {
-    switch (field) {
-    case Field::titre:
-        return "Titre";
-    case Field::eple:
-        return "EPLE";
-    case Field::env:
-        return "Environnement";
-    case Field::sphere:
-        return "Sphère";
-    case Field::profil:
-        return "Profil";
-    case Field::nom:
-        return "Nom";
-    case Field::prenom:
-        return "Prénom";
-    case Field::fonction:
-        return "Fonction";
-    case Field::description:
-        return "Description";
-    case Field::operations:
-        return "Opérations effectuées";
-    case Field::erreurs:
-        return "Messages d'erreur";
-    case Field::service:
-        return "Service";
-    }
-    return "";
+    return descriptor(field).label;
 }
 
 std::string_view field_question(Field field)
 {
-    switch (field) {
-    case Field::titre:
-        return "Quel est le **titre** du ticket ? Soyez précis : ce qui ne va pas et où.";
-    case Field::eple:
-        return "Quel **EPLE** est concerné ? Donnez son UAI (ex. 0020013D) ou son nom.";
-    case Field::env:
-        return "Dans quel **environnement** ? `production`, `bac à sable` ou `FM1`.";
-    case Field::sphere:
-        return "Dans quelle **sphère** ? `ordonnateur`, `agent comptable` ou `régie`.";
-    case Field::profil:
-        return "Avec quel **profil** Op@le étiez-vous connecté (gestionnaire, ordonnateur, "
-               "comptable…) ?";
-    case Field::nom:
-        return "Quel est le **nom** de la personne connectée ?";
-    case Field::prenom:
-        return "Quel est son **prénom** ?";
-    case Field::fonction:
-        return "Quelle est sa **fonction** (secrétaire général, agent comptable…) ?";
-    case Field::description:
-        return "**Décrivez** le problème : ce que vous attendiez, ce qui s'est passé.";
-    case Field::operations:
-        return "Quelles **opérations** avez-vous faites avant le problème (écran, menu, "
-               "actions) ? Répondez « aucune » s'il n'y en a pas.";
-    case Field::erreurs:
-        return "Quels **messages d'erreur** se sont affichés (texte exact) ? Répondez « aucun » "
-               "s'il n'y en a pas.";
-    case Field::service:
-        return "À quel **service** envoyer le ticket : `SI2C` ou `DRASI` ?";
-    }
-    return "";
+    return descriptor(field).question;
 }
 
 std::optional<std::string> set_field(TicketFields& fields, Field field, std::string_view value,
@@ -509,7 +506,7 @@ std::optional<std::string> set_field(TicketFields& fields, Field field, std::str
         if (std::any_of(text.begin(), text.end(),
                         [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }))
             return "Un nom ne contient pas de chiffres : « " + text + " ».";
-        *text_field(fields, field) = text;
+        descriptor(field).member.set(fields, text);
         return std::nullopt;
     case Field::description:
         if (text.size() < 20)
@@ -518,7 +515,7 @@ std::optional<std::string> set_field(TicketFields& fields, Field field, std::str
         fields.description = text;
         return std::nullopt;
     default:
-        *text_field(fields, field) = text;
+        descriptor(field).member.set(fields, text);
         return std::nullopt;
     }
 }
@@ -557,15 +554,14 @@ OneLineForm parse_one_line(std::string_view text, const EpleFinder& find_eple)
 {
     OneLineForm form;
     for (const auto& a : split_assignments(text, form.problems)) {
-        const auto field = field_from_key(a.key);
-        if (!field) {
-            form.problems.push_back("Clé inconnue « " + a.key +
-                                    " » (clés : service, titre, uai, env, sphere, profil, nom, "
-                                    "prenom, fonction, description, operations, erreurs).");
+        const auto* d = descriptor_of_key(a.key);
+        if (d == nullptr) {
+            form.problems.push_back("Clé inconnue « " + a.key + " » (clés : " + known_keys() +
+                                    ").");
             continue;
         }
-        if (auto reason = set_field(form.fields, *field, a.value, find_eple))
-            form.problems.push_back(std::string{field_key(*field)} + " : " + *reason);
+        if (auto reason = set_field(form.fields, d->field, a.value, find_eple))
+            form.problems.push_back(std::string{d->key} + " : " + *reason);
     }
     return form;
 }
@@ -582,19 +578,11 @@ std::string serialize_fields(const TicketFields& f)
         out += '=';
         out += quote(value);
     };
-    add("service", f.service ? service_name(*f.service) : "");
-    add("titre", f.titre);
-    add("uai", f.uai);
-    add("eple_nom", f.eple_nom);
-    add("env", f.env ? environment_code(*f.env) : "");
-    add("sphere", f.sphere);
-    add("profil", f.profil);
-    add("nom", f.nom);
-    add("prenom", f.prenom);
-    add("fonction", f.fonction);
-    add("description", f.description);
-    add("operations", f.operations);
-    add("erreurs", f.erreurs);
+    for (const auto& d : descriptors) {
+        add(d.key, d.member.get(f));
+        if (d.companion)
+            add(companion_key, f.*d.companion);
+    }
     return out;
 }
 
@@ -603,35 +591,23 @@ TicketFields deserialize_fields(std::string_view text)
     TicketFields f;
     std::vector<std::string> ignored;
     for (auto& a : split_assignments(text, ignored)) {
-        if (a.key == "service")
-            f.service = parse_service(a.value);
-        else if (a.key == "uai")
-            f.uai = std::move(a.value);
-        else if (a.key == "eple_nom")
+        if (a.key == companion_key)
             f.eple_nom = std::move(a.value);
-        else if (a.key == "env")
-            f.env = parse_environment(a.value);
-        else if (const auto field = field_from_key(a.key))
-            if (auto* target = text_field(f, *field))
-                *target = std::move(a.value);
+        else if (const auto* d = descriptor_of_key(a.key))
+            d->member.set(f, a.value);
     }
     return f;
 }
 
 void merge_fields(TicketFields& into, const TicketFields& from)
 {
-    if (from.service)
-        into.service = from.service;
-    if (from.env)
-        into.env = from.env;
-    if (!from.uai.empty() || !from.eple_nom.empty()) {
-        into.uai = from.uai;
-        into.eple_nom = from.eple_nom;
+    for (const auto& d : descriptors) {
+        if (!has_field(from, d.field))
+            continue;
+        d.member.set(into, d.member.get(from));
+        if (d.companion)
+            into.*d.companion = from.*d.companion;
     }
-    for (const auto field : field_order())
-        if (auto* target = text_field(into, field))
-            if (const auto& value = *text_field(from, field); !value.empty())
-                *target = value;
 }
 
 std::string ticket_title(const TicketFields& fields)

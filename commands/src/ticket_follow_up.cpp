@@ -5,15 +5,25 @@
 
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
+#include <SQLiteCpp/VariadicBind.h>
 
 #include <stdexcept>
-
-#include "store_support.hpp"
 
 namespace opalebot::commands {
 namespace {
 
-constexpr int schema_version = 1;
+constexpr std::array<const char*, 1> schema_steps = {
+    R"sql(
+CREATE TABLE ticket_follow_up (
+    ref TEXT PRIMARY KEY,
+    requester TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    status TEXT NOT NULL,
+    status_text TEXT NOT NULL,
+    log_size INTEGER NOT NULL
+);
+)sql"};
+constexpr Schema schema{"ticket_follow_up", schema_steps, "ticket_follow_up_schema"};
 
 /// A log entry as a Markdown quote, each line escaped and quoted (escaping drops newlines).
 std::string quoted(const LogEntry& entry)
@@ -60,38 +70,14 @@ std::string follow_up_message(const WatchedTicket& before, const Ticket& now)
     return out;
 }
 
-TicketFollowUp::TicketFollowUp(const std::string& path, TicketBackend& backend,
+TicketFollowUp::TicketFollowUp(StateDatabase& state, TicketBackend& backend,
                                FollowUpOptions options)
-    : shared_(share_database(path)),
-      db_(shared_->db),
-      mutex_(shared_->mutex),
+    : db_(state.connection()),
+      mutex_(state.mutex()),
       backend_(backend),
       options_(std::move(options))
 {
-    migrate();
-}
-
-void TicketFollowUp::migrate()
-{
-    SQLite::Transaction transaction{db_};
-    const int version =
-        table_schema_version(db_, "ticket_follow_up_schema", schema_version, "the follow-up table");
-    if (version < 1) {
-        db_.exec(R"sql(
-CREATE TABLE ticket_follow_up (
-    ref TEXT PRIMARY KEY,
-    requester TEXT NOT NULL,
-    conversation TEXT NOT NULL,
-    status TEXT NOT NULL,
-    status_text TEXT NOT NULL,
-    log_size INTEGER NOT NULL
-);
-)sql");
-    }
-    db_.exec("DELETE FROM ticket_follow_up_schema");
-    db_.exec("INSERT INTO ticket_follow_up_schema (version) VALUES (" +
-             std::to_string(schema_version) + ")");
-    transaction.commit();
+    state.migrate(schema);
 }
 
 Result<Done> TicketFollowUp::watch(const Ticket& ticket)
@@ -102,22 +88,19 @@ Result<Done> TicketFollowUp::watch(const Ticket& ticket)
 INSERT INTO ticket_follow_up (ref, requester, conversation, status, status_text, log_size)
 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (ref) DO NOTHING
 )sql"};
-        insert.bind(1, ticket.ref);
-        insert.bind(2, ticket.requester);
-        insert.bind(3, ticket.room);
-        insert.bind(4, std::string{status_code(ticket.status)});
-        insert.bind(5, std::string{shown_status(ticket)});
-        insert.bind(6, static_cast<std::int64_t>(ticket.log.size()));
+        SQLite::bind(insert, ticket.ref, ticket.requester, ticket.room,
+                     std::string{status_code(ticket.status)}, std::string{shown_status(ticket)},
+                     static_cast<std::int64_t>(ticket.log.size()));
         insert.exec();
         return Done{};
     } catch (const std::exception& e) {
-        log::get("commands")->error("follow-up: watching {} failed: {}", ticket.ref, e.what());
-        return Error{Error::Kind::storage, 0, {}, e.what(), {}, false};
+        return storage_error(e, "follow-up: watching " + ticket.ref, "commands");
     }
 }
 
 std::vector<WatchedTicket> TicketFollowUp::watched()
 {
+    const std::lock_guard lock{mutex_};
     std::vector<WatchedTicket> all;
     SQLite::Statement query{db_, "SELECT ref, requester, conversation, status, status_text, "
                                  "log_size FROM ticket_follow_up ORDER BY ref"};
@@ -136,17 +119,17 @@ std::vector<WatchedTicket> TicketFollowUp::watched()
 
 void TicketFollowUp::save(const WatchedTicket& w)
 {
+    const std::lock_guard lock{mutex_};
     SQLite::Statement update{db_, "UPDATE ticket_follow_up SET status = ?, status_text = ?, "
                                   "log_size = ? WHERE ref = ?"};
-    update.bind(1, std::string{status_code(w.status)});
-    update.bind(2, w.status_text);
-    update.bind(3, static_cast<std::int64_t>(w.log_size));
-    update.bind(4, w.ref);
+    SQLite::bind(update, std::string{status_code(w.status)}, w.status_text,
+                 static_cast<std::int64_t>(w.log_size), w.ref);
     update.exec();
 }
 
 void TicketFollowUp::forget(const std::string& ref)
 {
+    const std::lock_guard lock{mutex_};
     SQLite::Statement erase{db_, "DELETE FROM ticket_follow_up WHERE ref = ?"};
     erase.bind(1, ref);
     erase.exec();
@@ -154,7 +137,8 @@ void TicketFollowUp::forget(const std::string& ref)
 
 std::vector<FollowUpNotice> TicketFollowUp::poll()
 {
-    const std::lock_guard lock{mutex_};
+    // The state file's lock is taken per statement, never across the backend's calls: iTop may
+    // take its whole timeout, and the sender thread waits on that lock to send replies.
     std::vector<FollowUpNotice> notices;
     const auto logger = log::get("commands");
     try {

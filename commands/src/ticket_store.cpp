@@ -5,6 +5,7 @@
 
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
+#include <SQLiteCpp/VariadicBind.h>
 
 #include <cctype>
 #include <cstdio>
@@ -15,13 +16,38 @@
 namespace opalebot::commands {
 namespace {
 
-constexpr int schema_version = 1;
-
-Error storage_error(const std::exception& e, std::string_view what)
-{
-    log::get("commands")->error("ticket store: {} failed: {}", what, e.what());
-    return Error{Error::Kind::storage, 0, {}, std::string{what} + " : " + e.what(), {}, false};
-}
+constexpr std::array<const char*, 1> schema_steps = {
+    R"sql(
+CREATE TABLE ticket_tickets (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    team TEXT NOT NULL CHECK (team IN ('SI2C', 'DRASI', 'national')),
+    status TEXT NOT NULL CHECK (status IN ('new', 'assigned', 'pending', 'resolved', 'closed')),
+    requester TEXT NOT NULL,
+    room TEXT NOT NULL DEFAULT '',
+    agent TEXT NOT NULL DEFAULT '',
+    fields TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    resolved_at INTEGER
+);
+CREATE INDEX ticket_tickets_by_requester ON ticket_tickets (requester, status);
+CREATE INDEX ticket_tickets_by_created ON ticket_tickets (created_at);
+CREATE TABLE ticket_log (
+    ticket_id INTEGER NOT NULL REFERENCES ticket_tickets (id),
+    at INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX ticket_log_by_ticket ON ticket_log (ticket_id, at);
+CREATE TABLE ticket_files (
+    ticket_id INTEGER NOT NULL REFERENCES ticket_tickets (id),
+    name TEXT NOT NULL,
+    content BLOB NOT NULL
+);
+)sql"};
+constexpr Schema schema{"tickets", schema_steps, "ticket_schema"};
 
 constexpr std::string_view columns =
     "id, title, team, status, requester, room, agent, fields, created_at, updated_at, "
@@ -126,55 +152,10 @@ std::string format_reference(std::int64_t id)
     return text;
 }
 
-TicketStore::TicketStore(const std::string& path, Clock clock)
-    : shared_(share_database(path)),
-      db_(shared_->db),
-      mutex_(shared_->mutex),
-      clock_(std::move(clock))
+TicketStore::TicketStore(StateDatabase& state, Clock clock)
+    : db_(state.connection()), mutex_(state.mutex()), clock_(std::move(clock))
 {
-    migrate();
-}
-
-void TicketStore::migrate()
-{
-    SQLite::Transaction transaction{db_};
-    const int version =
-        table_schema_version(db_, "ticket_schema", schema_version, "the ticket tables");
-    if (version < 1) {
-        db_.exec(R"sql(
-CREATE TABLE ticket_tickets (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    idempotency_key TEXT NOT NULL UNIQUE,
-    title TEXT NOT NULL,
-    team TEXT NOT NULL CHECK (team IN ('SI2C', 'DRASI', 'national')),
-    status TEXT NOT NULL CHECK (status IN ('new', 'assigned', 'pending', 'resolved', 'closed')),
-    requester TEXT NOT NULL,
-    room TEXT NOT NULL DEFAULT '',
-    agent TEXT NOT NULL DEFAULT '',
-    fields TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL,
-    resolved_at INTEGER
-);
-CREATE INDEX ticket_tickets_by_requester ON ticket_tickets (requester, status);
-CREATE INDEX ticket_tickets_by_created ON ticket_tickets (created_at);
-CREATE TABLE ticket_log (
-    ticket_id INTEGER NOT NULL REFERENCES ticket_tickets (id),
-    at INTEGER NOT NULL,
-    author TEXT NOT NULL,
-    text TEXT NOT NULL
-);
-CREATE INDEX ticket_log_by_ticket ON ticket_log (ticket_id, at);
-CREATE TABLE ticket_files (
-    ticket_id INTEGER NOT NULL REFERENCES ticket_tickets (id),
-    name TEXT NOT NULL,
-    content BLOB NOT NULL
-);
-)sql");
-    }
-    db_.exec("DELETE FROM ticket_schema");
-    db_.exec("INSERT INTO ticket_schema (version) VALUES (" + std::to_string(schema_version) + ")");
-    transaction.commit();
+    state.migrate(schema);
 }
 
 std::vector<Ticket> TicketStore::read_where(const std::string& where,
@@ -243,22 +224,15 @@ INSERT INTO ticket_tickets (idempotency_key, title, team, status, requester, roo
                             created_at, updated_at)
 VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?)
 )sql"};
-        insert.bind(1, ticket.idempotency_key);
-        insert.bind(2, ticket_title(ticket.fields));
-        insert.bind(3,
-                    std::string{team_name(team_of(ticket.fields.service.value_or(Service::si2c)))});
-        insert.bind(4, ticket.requester);
-        insert.bind(5, ticket.room);
-        insert.bind(6, serialize_fields(ticket.fields));
-        insert.bind(7, now);
-        insert.bind(8, now);
+        SQLite::bind(insert, ticket.idempotency_key, ticket_title(ticket.fields),
+                     std::string{team_name(team_of(ticket.fields.service.value_or(Service::si2c)))},
+                     ticket.requester, ticket.room, serialize_fields(ticket.fields), now, now);
         insert.exec();
         const auto id = db_.getLastInsertRowid();
         SQLite::Statement file{
             db_, "INSERT INTO ticket_files (ticket_id, name, content) VALUES (?, ?, ?)"};
         for (const auto& attachment : ticket.attachments) {
-            file.bind(1, id);
-            file.bind(2, attachment.name);
+            SQLite::bind(file, id, attachment.name);
             file.bind(3, attachment.content.data(), static_cast<int>(attachment.content.size()));
             file.exec();
             file.reset();
@@ -266,7 +240,7 @@ VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?)
         transaction.commit();
         return *read(id);
     } catch (const std::exception& e) {
-        return storage_error(e, "création du ticket");
+        return storage_error(e, "création du ticket", "commands");
     }
 }
 
@@ -279,7 +253,7 @@ Result<std::optional<Ticket>> TicketStore::find(std::string_view ref)
     try {
         return read(*id);
     } catch (const std::exception& e) {
-        return storage_error(e, "lecture du ticket");
+        return storage_error(e, "lecture du ticket", "commands");
     }
 }
 
@@ -291,7 +265,7 @@ Result<std::vector<Ticket>> TicketStore::open_tickets_of(std::string_view reques
         return read_where("requester = ? AND status NOT IN ('resolved', 'closed') ORDER BY id DESC",
                           [&who](SQLite::Statement& q) { q.bind(1, who); });
     } catch (const std::exception& e) {
-        return storage_error(e, "lecture des tickets");
+        return storage_error(e, "lecture des tickets", "commands");
     }
 }
 
@@ -316,31 +290,23 @@ UPDATE ticket_tickets SET status = ?, updated_at = ?,
 WHERE id = ?
 )sql"};
             const std::string code{status_code(*status)};
-            set.bind(1, code);
-            set.bind(2, now);
-            set.bind(3, code);
-            set.bind(4, now);
-            set.bind(5, *id);
+            SQLite::bind(set, code, now, code, now, *id);
             set.exec();
         }
         if (!text.empty()) {
             SQLite::Statement add{db_,
                                   "INSERT INTO ticket_log (ticket_id, at, author, text) VALUES "
                                   "(?, ?, ?, ?)"};
-            add.bind(1, *id);
-            add.bind(2, now);
-            add.bind(3, std::string{author});
-            add.bind(4, std::string{text});
+            SQLite::bind(add, *id, now, std::string{author}, std::string{text});
             add.exec();
             SQLite::Statement touch{db_, "UPDATE ticket_tickets SET updated_at = ? WHERE id = ?"};
-            touch.bind(1, now);
-            touch.bind(2, *id);
+            SQLite::bind(touch, now, *id);
             touch.exec();
         }
         transaction.commit();
         return *read(*id);
     } catch (const std::exception& e) {
-        return storage_error(e, "mise à jour du ticket");
+        return storage_error(e, "mise à jour du ticket", "commands");
     }
 }
 
@@ -354,14 +320,12 @@ Result<Ticket> TicketStore::assign(std::string_view ref, Team team, std::string_
         try {
             SQLite::Statement set{db_, "UPDATE ticket_tickets SET team = ?, agent = ?, status = "
                                        "'assigned', updated_at = ? WHERE id = ?"};
-            set.bind(1, std::string{team_name(team)});
-            set.bind(2, std::string{agent});
-            set.bind(3, to_millis(clock_()));
-            set.bind(4, *id);
+            SQLite::bind(set, std::string{team_name(team)}, std::string{agent}, to_millis(clock_()),
+                         *id);
             if (set.exec() == 0)
                 return Error{Error::Kind::not_found, 0, {}, "ticket inconnu", {}, false};
         } catch (const std::exception& e) {
-            return storage_error(e, "affectation du ticket");
+            return storage_error(e, "affectation du ticket", "commands");
         }
     }
     return update(ref, std::nullopt, "Ticket affecté à " + std::string{team_name(team)} + ".",
@@ -381,7 +345,7 @@ std::optional<int> TicketStore::open_tickets(std::string_view uai)
                 ++count;
         return count;
     } catch (const std::exception& e) {
-        static_cast<void>(storage_error(e, "lecture des tickets de l'EPLE"));
+        static_cast<void>(storage_error(e, "lecture des tickets de l'EPLE", "commands"));
         return std::nullopt;
     }
 }
@@ -393,12 +357,9 @@ Result<std::vector<Ticket>> TicketStore::filed_between(TimePoint from, TimePoint
         const auto lo = to_millis(from);
         const auto hi = to_millis(to);
         return read_where("created_at >= ? AND created_at < ? ORDER BY id",
-                          [lo, hi](SQLite::Statement& q) {
-                              q.bind(1, lo);
-                              q.bind(2, hi);
-                          });
+                          [lo, hi](SQLite::Statement& q) { SQLite::bind(q, lo, hi); });
     } catch (const std::exception& e) {
-        return storage_error(e, "lecture des tickets");
+        return storage_error(e, "lecture des tickets", "commands");
     }
 }
 

@@ -4,43 +4,13 @@
 
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
-
-#include "store_support.hpp"
+#include <SQLiteCpp/VariadicBind.h>
 
 namespace opalebot::commands {
 namespace {
 
-constexpr int schema_version = 1;
-
-Error storage_error(const std::exception& e, std::string_view what)
-{
-    log::get("commands")->error("profile store: {} failed: {}", what, e.what());
-    return Error{Error::Kind::storage, 0, {}, std::string{what} + " : " + e.what(), {}, false};
-}
-
-/// Creates the user's row so that the flags have a place; a no-op when it exists.
-void ensure_user(SQLite::Database& db, const std::string& user)
-{
-    SQLite::Statement insert{db, "INSERT OR IGNORE INTO profile_users (user) VALUES (?)"};
-    insert.bind(1, user);
-    insert.exec();
-}
-
-} // namespace
-
-UserProfileStore::UserProfileStore(const std::string& path)
-    : shared_(share_database(path)), db_(shared_->db), mutex_(shared_->mutex)
-{
-    migrate();
-}
-
-void UserProfileStore::migrate()
-{
-    SQLite::Transaction transaction{db_};
-    const int version =
-        table_schema_version(db_, "profile_schema", schema_version, "the profile tables");
-    if (version < 1) {
-        db_.exec(R"sql(
+constexpr std::array<const char*, 1> schema_steps = {
+    R"sql(
 CREATE TABLE profile_users (
     user TEXT PRIMARY KEY,
     kit_opt_out INTEGER NOT NULL DEFAULT 0,
@@ -52,12 +22,23 @@ CREATE TABLE profile_eple (
     PRIMARY KEY (user, uai)
 );
 CREATE INDEX profile_eple_by_uai ON profile_eple (uai);
-)sql");
-    }
-    db_.exec("DELETE FROM profile_schema");
-    db_.exec("INSERT INTO profile_schema (version) VALUES (" + std::to_string(schema_version) +
-             ")");
-    transaction.commit();
+)sql"};
+constexpr Schema schema{"profiles", schema_steps, "profile_schema"};
+
+/// Creates the user's row so that the flags have a place; a no-op when it exists.
+void ensure_user(SQLite::Database& db, const std::string& user)
+{
+    SQLite::Statement insert{db, "INSERT OR IGNORE INTO profile_users (user) VALUES (?)"};
+    insert.bind(1, user);
+    insert.exec();
+}
+
+} // namespace
+
+UserProfileStore::UserProfileStore(StateDatabase& state)
+    : db_(state.connection()), mutex_(state.mutex())
+{
+    state.migrate(schema);
 }
 
 Result<UserProfile> UserProfileStore::get(const std::string& user)
@@ -79,7 +60,7 @@ Result<UserProfile> UserProfileStore::get(const std::string& user)
             profile.uais.push_back(links.getColumn(0).getString());
         return profile;
     } catch (const std::exception& e) {
-        return storage_error(e, "get profile");
+        return storage_error(e, "profile store: get profile", "commands");
     }
 }
 
@@ -91,13 +72,12 @@ Result<bool> UserProfileStore::link(const std::string& user, const std::string& 
         ensure_user(db_, user);
         SQLite::Statement insert{db_,
                                  "INSERT OR IGNORE INTO profile_eple (user, uai) VALUES (?, ?)"};
-        insert.bind(1, user);
-        insert.bind(2, uai);
+        SQLite::bind(insert, user, uai);
         const bool added = insert.exec() == 1;
         transaction.commit();
         return added;
     } catch (const std::exception& e) {
-        return storage_error(e, "link");
+        return storage_error(e, "profile store: link", "commands");
     }
 }
 
@@ -106,11 +86,10 @@ Result<bool> UserProfileStore::unlink(const std::string& user, const std::string
     const std::lock_guard lock{mutex_};
     try {
         SQLite::Statement remove{db_, "DELETE FROM profile_eple WHERE user = ? AND uai = ?"};
-        remove.bind(1, user);
-        remove.bind(2, uai);
+        SQLite::bind(remove, user, uai);
         return remove.exec() == 1;
     } catch (const std::exception& e) {
-        return storage_error(e, "unlink");
+        return storage_error(e, "profile store: unlink", "commands");
     }
 }
 
@@ -121,13 +100,12 @@ Result<Done> UserProfileStore::set_kit_opt_out(const std::string& user, bool opt
         SQLite::Transaction transaction{db_};
         ensure_user(db_, user);
         SQLite::Statement update{db_, "UPDATE profile_users SET kit_opt_out = ? WHERE user = ?"};
-        update.bind(1, opt_out ? 1 : 0);
-        update.bind(2, user);
+        SQLite::bind(update, opt_out ? 1 : 0, user);
         update.exec();
         transaction.commit();
         return Done{};
     } catch (const std::exception& e) {
-        return storage_error(e, "opt out");
+        return storage_error(e, "profile store: opt out", "commands");
     }
 }
 
@@ -148,7 +126,7 @@ Result<Done> UserProfileStore::set_zone(const std::string& user,
         transaction.commit();
         return Done{};
     } catch (const std::exception& e) {
-        return storage_error(e, "set zone");
+        return storage_error(e, "profile store: set zone", "commands");
     }
 }
 
@@ -171,7 +149,7 @@ JOIN profile_users u ON u.user = e.user ORDER BY e.uai, e.user
         }
         return links;
     } catch (const std::exception& e) {
-        return storage_error(e, "links by uai");
+        return storage_error(e, "profile store: links by uai", "commands");
     }
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 
 using namespace opalebot::commands;
+using opalebot::StateDatabase;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -60,7 +61,8 @@ int main()
     const auto path = std::filesystem::temp_directory_path() /
                       ("opalebot-eple-bench-" + std::to_string(std::random_device{}()) + ".db");
     {
-        EpleStore store{path.string()};
+        StateDatabase state{path.string()};
+        EpleStore store{state};
         auto start = Clock::now();
         const auto etablissements = import_etablissements(store, referential, "etablissements.csv");
         const double referential_s = seconds_since(start);

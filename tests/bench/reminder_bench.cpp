@@ -11,6 +11,7 @@
 #include <date/tz.h>
 
 using namespace opalebot::commands;
+using opalebot::StateDatabase;
 using namespace std::chrono;
 
 namespace {
@@ -28,7 +29,8 @@ try {
     constexpr int reminder_count = 100'000;
     const auto& zone = *find_zone(default_zone).value();
     const Instant start = sys_days{year{2026} / 11 / 23} + hours{9};
-    ReminderStore store{path};
+    StateDatabase state{path};
+    ReminderStore store{state};
 
     // Three in four are one-offs spread over 30 days, one in four recurs (daily, weekly, working
     // days, monthly), so that the due ones are a small slice of the table.

@@ -77,7 +77,7 @@ commands::NewTicket new_ticket(const std::string& key, const std::string& uai = 
 
 struct Itop {
     explicit Itop(bot::ItopSettings settings = {"", "matrix-bot", "s3cret", {}, "Créé par le bot"})
-        : client{http, fill(std::move(settings))}, backend{client, ":memory:", {{}, double_url()}}
+        : client{http, fill(std::move(settings))}, backend{client, state, {{}, double_url()}}
     {}
     static bot::ItopSettings fill(bot::ItopSettings s)
     {
@@ -87,6 +87,7 @@ struct Itop {
         return s;
     }
     bot::CurlHttpClient http;
+    StateDatabase state{":memory:"};
     bot::ItopClient client;
     app::ItopTicketBackend backend;
 };
@@ -125,7 +126,8 @@ void exercise(commands::TicketBackend& backend, const AgentResolves& agent_resol
     REQUIRE_FALSE(open.value().empty());
     CHECK(open.value().front().ref == ticket.ref); // newest first
 
-    commands::TicketFollowUp follow_up{":memory:", backend};
+    StateDatabase state{":memory:"};
+    commands::TicketFollowUp follow_up{state, backend};
     REQUIRE(static_cast<bool>(follow_up.watch(ticket)));
     CHECK(follow_up.poll().empty());
     const auto logged = backend.update(ticket.ref, std::nullopt, "Merci, voici la capture", "@c");
@@ -161,7 +163,8 @@ TEST_SUITE("itop")
 {
     TEST_CASE("the built-in backend passes the common scenario")
     {
-        commands::TicketStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        commands::TicketStore store{state};
         exercise(
             store,
             [&store](const std::string& ref) {

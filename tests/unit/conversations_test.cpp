@@ -4,6 +4,8 @@
 #include "commands/ticket_store.hpp"
 #include "knowledge/knowledge_base.hpp"
 
+#include "opalebot/state_database.hpp"
+
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -37,15 +39,16 @@ bool says(const std::optional<bot::OutgoingReply>& reply, std::string_view part)
 struct Bench {
     opalebot::testing::TempDir dir;
     std::string path = dir.file("state.db");
+    StateDatabase state{path};
     bot::Config config;
     commands::Instant now = sys_days{year{2026} / 11 / 20} + hours{12}; // a Friday, 13h in Paris
-    commands::EpleStore eple{path};
-    commands::TicketStore tickets{path};
-    commands::TicketFollowUp follow_up{path, tickets, {minutes{5}, [this] { return now; }}};
-    commands::TicketDialogues dialogues{path, tickets, dialogue_options()};
-    commands::ReminderStore reminders{path};
-    commands::UserProfileStore profiles{path};
-    commands::KitCampaign campaign{path, eple, profiles};
+    commands::EpleStore eple{state};
+    commands::TicketStore tickets{state};
+    commands::TicketFollowUp follow_up{state, tickets, {minutes{5}, [this] { return now; }}};
+    commands::TicketDialogues dialogues{state, tickets, dialogue_options()};
+    commands::ReminderStore reminders{state};
+    commands::UserProfileStore profiles{state};
+    commands::KitCampaign campaign{state, eple, profiles};
     app::Conversations conversations{config, services()};
     std::vector<app::Notice> posted;
     bool outbox_full = false; ///< the sink refuses (an encrypted room while encryption is off)

@@ -8,8 +8,12 @@
 #include <sstream>
 #include <string>
 
+#include "support/checks.hpp"
+
 using namespace opalebot::commands;
+using opalebot::StateDatabase;
 using namespace std::chrono_literals;
+using opalebot::testing::contains;
 
 namespace {
 
@@ -22,11 +26,6 @@ std::string read(const std::string& name)
     std::ostringstream text;
     text << file.rdbuf();
     return text.str();
-}
-
-bool contains(const std::string& text, std::string_view part)
-{
-    return text.find(part) != std::string::npos;
 }
 
 /// 22/01/2024 at noon, the day of the comité: the same date in UTC and in Paris.
@@ -58,7 +57,8 @@ struct FixedTickets final : TicketSource {
 
 /// A registry with the EPLE commands over the wave-6 fixture (two snapshots).
 struct WaveSix {
-    EpleStore store{":memory:"};
+    StateDatabase state{":memory:"};
+    EpleStore store{state};
     FixedTickets tickets;
     Registry registry;
 
@@ -288,7 +288,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("eple commands work on an empty referential")
     {
-        EpleStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
         Registry registry;
         add_eple_commands(registry, store);
         const auto ask = [&](std::string body) {
@@ -304,7 +305,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("import command reads the attached CSV for admins only")
     {
-        EpleStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
         Registry registry;
         add_eple_import_command(registry, store);
         Message message{"@chef:hs.test", "!salon:hs.test", "!import etablissements", Role::admin,

@@ -5,8 +5,12 @@
 #include <algorithm>
 #include <string>
 
+#include "support/checks.hpp"
+
 using namespace opalebot::commands;
+using opalebot::StateDatabase;
 using namespace std::chrono_literals;
+using opalebot::testing::contains;
 
 namespace {
 
@@ -18,11 +22,6 @@ constexpr std::string_view referential =
 
 constexpr std::string_view indicator_header =
     "uai;date;kit_taux;budget_integre;budget_saisie;paiements;ej;titres_recettes;prelevements\n";
-
-bool contains(const std::string& text, std::string_view part)
-{
-    return text.find(part) != std::string::npos;
-}
 
 /// A copy of the one error of `report` (often a temporary), checked to be at `line` in `column`.
 ImportError only_error(const ImportReport& report, int line, std::string_view column)
@@ -81,7 +80,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("etablissements import accepts any column order case accents and commas")
     {
-        EpleStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
         const auto report =
             import_etablissements(store,
                                   "\xEF\xBB\xBF"
@@ -107,7 +107,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("etablissements import updates known EPLE and keeps the others")
     {
-        EpleStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
         REQUIRE(import_etablissements(store, referential, "a.csv").ok);
         REQUIRE(import_etablissements(store, "uai;nom;vague\n0020013D;Collège Renommé;8\n", "b.csv")
                     .ok);
@@ -120,7 +121,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("etablissements import lists every bad value with its line and column")
     {
-        EpleStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
         const auto report = import_etablissements(store,
                                                   "uai;nom;vague;uai_agence_comptable\n"
                                                   "0750655E;Lycée A;6;\n"
@@ -159,7 +161,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("etablissements import refuses a header without a required column")
     {
-        EpleStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
         const auto report =
             import_etablissements(store, "uai;intitulé;vague;vague\n0750655E;A;6;6\n", "e.csv");
         REQUIRE_FALSE(report.ok);
@@ -173,7 +176,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("imports refuse an empty file and a header alone")
     {
-        EpleStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
         const auto empty = import_etablissements(store, "", "vide.csv");
         REQUIRE(empty.errors.size() == 1);
         CHECK(empty.errors[0].line == 0);
@@ -185,7 +189,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("indicateurs import reads every column kind")
     {
-        EpleStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
         REQUIRE(import_etablissements(store, referential, "e.csv").ok);
         const auto report = import_indicateurs(
             store,
@@ -213,7 +218,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("indicateurs import flags each kind of bad value")
     {
-        EpleStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
         REQUIRE(import_etablissements(store, referential, "e.csv").ok);
         const std::string good_tail = ";oui;GFC;1;2;3;non";
 
@@ -308,7 +314,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("indicateurs import is all or nothing and names the duplicate day")
     {
-        EpleStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
         REQUIRE(import_etablissements(store, referential, "e.csv").ok);
         REQUIRE(import_one_indicator_line(store, "0750655E;12/01/2024;5;non;GFC;0;0;0;non").ok);
         const auto report = import_indicateurs(store,
@@ -334,7 +341,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("indicateurs keep history and replace the same day")
     {
-        EpleStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
         REQUIRE(import_etablissements(store, referential, "e.csv").ok);
         REQUIRE(import_one_indicator_line(store, "0750655E;12/01/2024;5;non;GFC;0;0;0;non").ok);
         REQUIRE(import_one_indicator_line(store, "0750655E;19/01/2024;8;oui;GFC;0;0;0;non").ok);
@@ -353,7 +361,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("import reports read in French in the terminal and in the salon")
     {
-        EpleStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
         REQUIRE(import_etablissements(store, referential, "e.csv").ok);
         const auto report =
             import_one_indicator_line(store, "0750655E;19/01/2024;1*2;oui;GFC;1;2;3;non");
@@ -373,7 +382,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("salon import report stays under its size and counts the rest")
     {
-        EpleStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
         std::string csv{"uai;nom;vague\n"};
         for (int i = 0; i < 2000; ++i)
             csv += "0750655E;Lycée;0\n";

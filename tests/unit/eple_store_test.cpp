@@ -6,6 +6,7 @@
 #include "support/temp_dir.hpp"
 
 using namespace opalebot::commands;
+using opalebot::StateDatabase;
 using namespace std::chrono_literals;
 
 namespace {
@@ -41,23 +42,25 @@ TEST_SUITE("unit")
             db.exec("PRAGMA user_version = 7"); // as the state store would have it
         }
         {
-            EpleStore store{path};
+            StateDatabase state{path};
+            EpleStore store{state};
             REQUIRE(store.save_etablissements({etablissement("0750655E", "Lycée A", 6)}));
             REQUIRE(store.save_snapshots({snapshot("0750655E", 2024y / 1 / 19, 20.6)}));
         }
-        EpleStore again{path}; // the migration runs again and changes nothing
+        StateDatabase state{path};
+        EpleStore again{state}; // the migration runs again and changes nothing
         const auto status = again.status("0750655E");
         REQUIRE(status);
         REQUIRE(status.value());
         CHECK(status.value()->latest->kit_taux == doctest::Approx(20.6));
-        SQLite::Database db{path};
-        CHECK(db.execAndGet("PRAGMA user_version").getInt() == 7);
-        CHECK(db.execAndGet("SELECT version FROM eple_schema").getInt() == 1);
+        CHECK(state.connection().execAndGet("PRAGMA user_version").getInt() == 7);
+        CHECK(opalebot::schema_version(state.connection(), "eple") == 1);
     }
 
     TEST_CASE("eple store refuses a snapshot of an unknown EPLE as a value")
     {
-        EpleStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
         REQUIRE(store.save_etablissements({etablissement("0750655E", "Lycée A", 6)}));
         const auto saved = store.save_snapshots(
             {snapshot("0750655E", 2024y / 1 / 19, 20), snapshot("0020013D", 2024y / 1 / 19, 20)});
@@ -70,7 +73,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("eple store sorts a wave by name without regard to accents")
     {
-        EpleStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
         REQUIRE(store.save_etablissements({etablissement("0750655E", "Lycée Zola", 6),
                                            etablissement("0020013D", "Lycée Émile", 6),
                                            etablissement("0593560Z", "Lycée Balzac", 6),

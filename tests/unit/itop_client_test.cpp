@@ -6,10 +6,12 @@
 #include <map>
 #include <string>
 
+#include "support/checks.hpp"
 #include "support/fake_http_client.hpp"
 
 using namespace opalebot::bot;
 using nlohmann::json;
+using opalebot::testing::contains;
 using opalebot::testing::FakeHttpClient;
 
 namespace {
@@ -54,7 +56,7 @@ struct Harness {
         const auto fields = form_fields(request.body);
         CHECK(fields.at("auth_user") == "matrix-bot");
         CHECK(fields.at("auth_pwd") == "s3cret&=");
-        CHECK(request.url.find("s3cret") == std::string::npos); // never in the URL
+        CHECK_FALSE(contains(request.url, "s3cret")); // never in the URL
         return json::parse(fields.at("json_data"));
     }
 };
@@ -162,8 +164,8 @@ TEST_SUITE("unit")
         REQUIRE(static_cast<bool>(tickets));
         CHECK(tickets.value().empty());
         const auto key = h.sent()["key"].get<std::string>();
-        CHECK(key.find(R"(p.email = "a\"b\\c\'d@example.invalid")") != std::string::npos);
-        CHECK(key.find(R"(NOT IN ("closed","rejected"))") != std::string::npos);
+        CHECK(contains(key, R"(p.email = "a\"b\\c\'d@example.invalid")"));
+        CHECK(contains(key, R"(NOT IN ("closed","rejected"))"));
     }
 
     TEST_CASE("itop public log entries are added as text and read back")
@@ -222,6 +224,6 @@ TEST_SUITE("unit")
         CHECK(authorized.value());
         const auto request = http.request(0);
         CHECK(request.headers.at("Auth-Token") == "tok-123");
-        CHECK(request.body.find("auth_pwd") == std::string::npos);
+        CHECK_FALSE(contains(request.body, "auth_pwd"));
     }
 }

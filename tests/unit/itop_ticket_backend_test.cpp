@@ -5,12 +5,14 @@
 
 #include <string>
 
+#include "support/checks.hpp"
 #include "support/fake_http_client.hpp"
 
 using namespace opalebot;
 using namespace opalebot::app;
 using commands::TicketStatus;
 using nlohmann::json;
+using opalebot::testing::contains;
 using testing::FakeHttpClient;
 
 namespace {
@@ -98,7 +100,8 @@ commands::NewTicket new_ticket()
 struct Harness {
     FakeHttpClient http;
     bot::ItopClient itop{http, bot::ItopSettings{"https://itop.test", "matrix-bot", "pw", {}, "c"}};
-    ItopTicketBackend backend{itop, ":memory:", ItopBackendOptions{{}, "https://itop.test"}};
+    StateDatabase state{":memory:"};
+    ItopTicketBackend backend{itop, state, ItopBackendOptions{{}, "https://itop.test"}};
 };
 
 } // namespace
@@ -121,7 +124,8 @@ TEST_SUITE("unit")
         bot::ItopClient itop{http, bot::ItopSettings{"https://itop.test", "u", "p", {}, "c"}};
         ItopBackendOptions options;
         options.emails["@alice:localhost"] = "alice@ac-lille.fr";
-        ItopTicketBackend backend{itop, ":memory:", options};
+        StateDatabase state{":memory:"};
+        ItopTicketBackend backend{itop, state, options};
         CHECK(backend.email_of("@alice:localhost") == "alice@ac-lille.fr");
         CHECK(backend.email_of(claire) == "claire.durand@ac-lille.fr");
         CHECK_FALSE(backend.email_of("@bob:localhost").has_value());
@@ -133,14 +137,14 @@ TEST_SUITE("unit")
         CHECK(html.find("Lycée &lt;Test&gt; (0590001A)") != std::string::npos);
         CHECK(html.find("La facture &lt;b&gt;est&lt;/b&gt; rejetée<br>en pré-sas") !=
               std::string::npos);
-        CHECK(html.find("<b>") == std::string::npos);
+        CHECK_FALSE(contains(html, "<b>"));
         CHECK(html.find("https://matrix.to/#/%21salon%3Aagent.education.tchap.gouv.fr/%24racine"
                         "?via=agent.education.tchap.gouv.fr") != std::string::npos);
         CHECK(html.find("Référence opale-bot : 0123456789abcdef0123456789abcdef") !=
               std::string::npos);
         for (const auto* detail : {"ordonnateur", "gestionnaire", "Durand", "Claire", "production",
                                    "SI2C", "aucune", "aucun"})
-            CHECK(html.find(detail) != std::string::npos);
+            CHECK(contains(html, detail));
     }
 
     TEST_CASE("itop backend searches the idempotency key before creating")
@@ -154,7 +158,7 @@ TEST_SUITE("unit")
         CHECK(created.value().requester == claire);
         CHECK(created.value().room == "!salon:agent.education.tchap.gouv.fr|$racine");
         CHECK(created.value().status_text == "Nouveau");
-        CHECK(created.value().link.find("id=2") != std::string::npos);
+        CHECK(contains(created.value().link, "id=2"));
         const auto search = sent(h.http, 0);
         CHECK(search["operation"] == "core/get");
         CHECK(search["key"].get<std::string>().find(
@@ -216,16 +220,16 @@ TEST_SUITE("unit")
         h.http.reply(
             200,
             R"({"code":100,"message":"Error: org_id: No item found with criteria: code: 0590001A","objects":null})");
-        CHECK(user_message(h.backend.create(new_ticket())).find("0590001A") != std::string::npos);
+        CHECK(contains(user_message(h.backend.create(new_ticket())), "0590001A"));
 
         h.http.push(Error{Error::Kind::transport, 28, {}, "Operation timed out", {}, false});
-        CHECK(user_message(h.backend.find("R-000001")).find("à temps") != std::string::npos);
+        CHECK(contains(user_message(h.backend.find("R-000001")), "à temps"));
         h.http.push(Error{Error::Kind::transport, 7, {}, "Connection refused", {}, false});
-        CHECK(user_message(h.backend.find("R-000001")).find("injoignable") != std::string::npos);
+        CHECK(contains(user_message(h.backend.find("R-000001")), "injoignable"));
         h.http.reply(500, "<html>oops</html>");
-        CHECK(user_message(h.backend.find("R-000001")).find("HTTP 500") != std::string::npos);
+        CHECK(contains(user_message(h.backend.find("R-000001")), "HTTP 500"));
         h.http.reply(200, "<html>maintenance</html>");
-        CHECK(user_message(h.backend.find("R-000001")).find("illisible") != std::string::npos);
+        CHECK(contains(user_message(h.backend.find("R-000001")), "illisible"));
         h.http.reply(200, R"({"code":100,"message":"Error: Query failed","objects":null})");
         CHECK(user_message(h.backend.open_tickets_of(claire)).find("code 100") !=
               std::string::npos);
@@ -245,7 +249,7 @@ TEST_SUITE("unit")
         Harness h;
         const auto refused = h.backend.update("R-000001", TicketStatus::resolved, "", "@s:hs");
         REQUIRE_FALSE(static_cast<bool>(refused));
-        CHECK(refused.error().message.find("se change dans iTop") != std::string::npos);
+        CHECK(contains(refused.error().message, "se change dans iTop"));
         CHECK(h.http.request_count() == 0);
 
         h.http.reply(200, objects({ticket_fields("1", "R-000001")}));

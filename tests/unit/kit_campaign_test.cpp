@@ -7,22 +7,15 @@
 #include <memory>
 #include <string>
 
+#include "support/checks.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace opalebot::commands;
 using namespace std::chrono;
+using opalebot::testing::contains;
+using opalebot::testing::utc;
 
 namespace {
-
-bool contains(const std::string& text, std::string_view part)
-{
-    return text.find(part) != std::string::npos;
-}
-
-Instant utc(int y, unsigned m, unsigned d, int h, int min = 0)
-{
-    return sys_days{year{y} / month{m} / day{d}} + hours{h} + minutes{min};
-}
 
 Etablissement etablissement(std::string uai, std::string nom)
 {
@@ -46,6 +39,7 @@ Snapshot snapshot(std::string uai, year_month_day date, double kit)
 struct World {
     opalebot::testing::TempDir dir;
     std::string path = dir.file("state.db");
+    std::unique_ptr<opalebot::StateDatabase> state;
     std::unique_ptr<EpleStore> eple;
     std::unique_ptr<UserProfileStore> profiles;
     std::unique_ptr<KitCampaign> campaign;
@@ -78,9 +72,11 @@ struct World {
         campaign.reset();
         profiles.reset();
         eple.reset();
-        eple = std::make_unique<EpleStore>(path);
-        profiles = std::make_unique<UserProfileStore>(path);
-        campaign = std::make_unique<KitCampaign>(path, *eple, *profiles);
+        state.reset();
+        state = std::make_unique<opalebot::StateDatabase>(path);
+        eple = std::make_unique<EpleStore>(*state);
+        profiles = std::make_unique<UserProfileStore>(*state);
+        campaign = std::make_unique<KitCampaign>(*state, *eple, *profiles);
     }
 
     CampaignSpec spec(std::string_view phrase)

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "support/checks.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace opalebot::commands;
@@ -21,6 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using opalebot::testing::contains;
 using opalebot::testing::TempDir;
 
 Message message(std::string body, Role role = Role::member)
@@ -41,11 +43,6 @@ Command command(std::string name, Role role = Role::member, std::vector<std::str
         return Reply{name + "(" + std::string{context.args} + ")", {}};
     };
     return c;
-}
-
-bool contains(const std::string& text, std::string_view part)
-{
-    return text.find(part) != std::string::npos;
 }
 
 knowledge::Entry make_entry(std::string id, std::string titre, std::string domaine,

@@ -5,19 +5,19 @@
 #include <chrono>
 #include <string>
 
+#include "support/checks.hpp"
+
 using namespace opalebot::commands;
+using opalebot::StateDatabase;
 using namespace std::chrono;
+using opalebot::testing::contains;
 
 namespace {
 
-bool contains(const std::string& text, std::string_view part)
-{
-    return text.find(part) != std::string::npos;
-}
-
 /// A registry with the reminder commands, a store and a clock the test moves.
 struct Bot {
-    ReminderStore store{":memory:"};
+    StateDatabase state{":memory:"};
+    ReminderStore store{state};
     Instant now = sys_days{year{2026} / 11 / 23} + hours{9}; // Monday 10:00 in Paris
     Registry registry;
 

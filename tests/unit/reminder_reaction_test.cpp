@@ -9,23 +9,17 @@
 #include <chrono>
 #include <string>
 
+#include "support/checks.hpp"
 #include "support/temp_dir.hpp"
 #include <date/tz.h>
 
 using namespace opalebot::commands;
+using opalebot::StateDatabase;
 using namespace std::chrono;
+using opalebot::testing::contains;
+using opalebot::testing::utc;
 
 namespace {
-
-bool contains(const std::string& text, std::string_view part)
-{
-    return text.find(part) != std::string::npos;
-}
-
-Instant utc(int y, unsigned m, unsigned d, int h, int min = 0)
-{
-    return sys_days{year{y} / month{m} / day{d}} + hours{h} + minutes{min};
-}
 
 const date::time_zone& paris()
 {
@@ -41,9 +35,10 @@ ParsedWhen parsed(std::string_view text, Instant now)
 
 /// Reminder and profile commands over one clock the test moves.
 struct Bot {
-    ReminderStore store{":memory:"};
-    UserProfileStore profiles{":memory:"};
-    EpleStore eple{":memory:"};
+    StateDatabase state{":memory:"};
+    ReminderStore store{state};
+    UserProfileStore profiles{state};
+    EpleStore eple{state};
     Instant now = utc(2026, 11, 23, 9); // Monday 10:00 in Paris
     ReminderOptions options;
     Registry registry;
@@ -299,7 +294,8 @@ INSERT INTO reminder_reminders (owner, room, target, text, schedule, zone, until
 INSERT INTO reminder_occurrences VALUES (1, 1795424400, 'sent', '');
 )sql");
         }
-        ReminderStore store{path};
+        StateDatabase state{path};
+        ReminderStore store{state};
         const auto reminder = store.find(1).value();
         REQUIRE(reminder.has_value());
         CHECK_FALSE(reminder->ping_room);

@@ -6,17 +6,15 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "support/checks.hpp"
 #include <unistd.h>
 
 using namespace opalebot::commands;
+using opalebot::StateDatabase;
 using namespace std::chrono;
+using opalebot::testing::utc;
 
 namespace {
-
-Instant utc(int y, unsigned m, unsigned d, int h, int min = 0)
-{
-    return sys_days{year{y} / month{m} / day{d}} + hours{h} + minutes{min};
-}
 
 const Instant monday_morning = utc(2026, 11, 23, 9); // 10:00 in Paris
 
@@ -46,7 +44,8 @@ TEST_SUITE("unit")
 {
     TEST_CASE("reminder store adds and lists by owner soonest first")
     {
-        ReminderStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        ReminderStore store{state};
         const auto later = added(store, reminder_for("@marie:x", "demain 9h kit"));
         const auto sooner = added(store, reminder_for("@marie:x", "dans 30 minutes café"));
         added(store, reminder_for("@paul:x", "demain 9h autre"));
@@ -61,7 +60,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("reminder store delivers a due occurrence once")
     {
-        ReminderStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        ReminderStore store{state};
         const auto r = added(store, reminder_for("@marie:x", "dans 30 minutes café"));
         CHECK(store.claim_due(monday_morning + minutes{29}).value().to_send.empty());
         const auto at = monday_morning + minutes{31};
@@ -81,7 +81,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("reminder store ledger refuses an occurrence already delivered")
     {
-        ReminderStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        ReminderStore store{state};
         const auto r = added(store, reminder_for("@marie:x", "dans 30 minutes café"));
         const auto occurrence = monday_morning + minutes{30};
         CHECK(store.claim_due(occurrence).value().to_send.size() == 1);
@@ -95,7 +96,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("reminder store recurring reminder moves to its next occurrence")
     {
-        ReminderStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        ReminderStore store{state};
         const auto r = added(store, reminder_for("@marie:x", "chaque jour 18h point"));
         const auto batch = store.claim_due(utc(2026, 11, 23, 17, 1));
         REQUIRE(batch.value().to_send.size() == 1);
@@ -104,7 +106,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("reminder store grace window after a simulated downtime")
     {
-        ReminderStore store{":memory:", ReminderStoreOptions{hours{1}, hours{1}}};
+        StateDatabase state{":memory:"};
+        ReminderStore store{state, ReminderStoreOptions{hours{1}, hours{1}}};
         const auto within = added(store, reminder_for("@a:x", "dans 30 minutes dans la grâce"));
         const auto beyond = added(store, reminder_for("@b:x", "dans 10 minutes trop tard"));
         const auto daily = added(store, reminder_for("@c:x", "chaque jour 10h30 quotidien"));
@@ -137,7 +140,8 @@ TEST_SUITE("unit")
         std::int64_t id = 0;
         Instant occurrence{};
         {
-            ReminderStore store{path.string()};
+            StateDatabase state{path.string()};
+            ReminderStore store{state};
             id = added(store, reminder_for("@marie:x", "dans 30 minutes kit")).id;
             const auto batch = store.claim_due(monday_morning + hours{1});
             REQUIRE(batch.value().to_send.size() == 1);
@@ -146,7 +150,8 @@ TEST_SUITE("unit")
             // The bot dies here: the message may or may not have reached the homeserver.
         }
         {
-            ReminderStore store{path.string()};
+            StateDatabase state{path.string()};
+            ReminderStore store{state};
             CHECK(store.claim_due(monday_morning + hours{1}).value().to_send.empty());
             const auto pending = store.unsent();
             REQUIRE(pending);
@@ -163,7 +168,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("reminder store cancel and snooze only for the owner")
     {
-        ReminderStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        ReminderStore store{state};
         const auto r = added(store, reminder_for("@marie:x", "demain 9h kit"));
         CHECK_FALSE(store.cancel(r.id, "@paul:x").value());
         CHECK_FALSE(store.snooze(r.id, "@paul:x", monday_morning).value());
@@ -183,7 +189,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("reminder store repeats until acknowledged")
     {
-        ReminderStore store{":memory:", ReminderStoreOptions{hours{1}, minutes{30}}};
+        StateDatabase state{":memory:"};
+        ReminderStore store{state, ReminderStoreOptions{hours{1}, minutes{30}}};
         auto request = reminder_for("@marie:x", "dans 10 minutes kit");
         request.until_acknowledged = true;
         const auto r = added(store, request);
@@ -199,7 +206,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("reminder store refuses a reminder that never fires")
     {
-        ReminderStore store{":memory:"};
+        StateDatabase state{":memory:"};
+        ReminderStore store{state};
         NewReminder r = reminder_for("@marie:x", "demain 9h kit");
         CHECK_FALSE(store.add(r, utc(2027, 1, 1, 0)));
         r.zone = "Nowhere/Atlantis";

@@ -4,22 +4,18 @@
 
 #include <chrono>
 
+#include "support/checks.hpp"
 #include <date/tz.h>
 
 using namespace opalebot::commands;
 using namespace std::chrono;
+using opalebot::testing::utc;
 
 namespace {
 
 const date::time_zone& paris()
 {
     return *find_zone(default_zone).value();
-}
-
-/// A UTC instant written as a calendar date and time.
-Instant utc(int y, unsigned m, unsigned d, int h, int min = 0)
-{
-    return sys_days{year{y} / month{m} / day{d}} + hours{h} + minutes{min};
 }
 
 /// Monday 23/11/2026 10:00 in Paris (CET, UTC+1).

@@ -7,7 +7,10 @@
 #include <limits>
 #include <string>
 
+#include "support/checks.hpp"
+
 using namespace opalebot::bot;
+using opalebot::testing::value;
 
 namespace {
 
@@ -34,13 +37,6 @@ QuestionRecord question(std::int64_t at, std::string text, std::string kind, std
             std::move(kind),
             std::move(entry),
             score};
-}
-
-template <class T>
-T value(opalebot::Result<T> result)
-{
-    REQUIRE(static_cast<bool>(result));
-    return std::move(result).value();
 }
 
 std::int64_t now_seconds()

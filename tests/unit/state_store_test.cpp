@@ -43,6 +43,13 @@ int user_version(const std::string& path)
     return db.execAndGet("PRAGMA user_version").getInt();
 }
 
+/// The state store's version in the state file's schema_versions.
+int state_version(const std::string& path)
+{
+    SQLite::Database db{path, SQLite::OPEN_READONLY};
+    return opalebot::schema_version(db, "state");
+}
+
 } // namespace
 
 TEST_SUITE("unit")
@@ -72,7 +79,7 @@ TEST_SUITE("unit")
         {
             const StateStore store{path};
         }
-        CHECK(user_version(path) == 3);
+        CHECK(state_version(path) == 3);
     }
 
     TEST_CASE("state store purges question texts before a date and keeps later ones")
@@ -126,7 +133,7 @@ TEST_SUITE("unit")
         CHECK(count(reopened) == 2);
         REQUIRE(static_cast<bool>(reopened.record_question(question(300, "troisième"))));
         CHECK(count(reopened) == 3);
-        CHECK(user_version(path) == 3);
+        CHECK(state_version(path) == 3);
     }
 
     TEST_CASE("state store migrates a version 2 file and keeps its rows")
@@ -139,11 +146,14 @@ TEST_SUITE("unit")
         }
         {
             SQLite::Database db{path, SQLite::OPEN_READWRITE};
-            db.exec("DROP TABLE awaiting_encryption"); // as a session-2 build left it
+            // as a session-2 build left it, its version in user_version
+            db.exec("DROP TABLE awaiting_encryption");
+            db.exec("DELETE FROM schema_versions WHERE component = 'state'");
             db.exec("PRAGMA user_version = 2");
         }
         StateStore migrated{path};
-        CHECK(user_version(path) == 3);
+        CHECK(state_version(path) == 3);
+        CHECK(user_version(path) == 0); // schema_versions is the only record left
         CHECK(count(migrated) == 1);
         const auto waiting = migrated.awaiting_encryption();
         REQUIRE(static_cast<bool>(waiting));

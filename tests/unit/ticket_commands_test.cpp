@@ -4,20 +4,20 @@
 
 #include <doctest/doctest.h>
 
+#include "support/checks.hpp"
+
 using namespace opalebot::commands;
+using opalebot::StateDatabase;
 using namespace std::chrono_literals;
+using opalebot::testing::contains;
 
 namespace {
 
-bool contains(const std::string& text, std::string_view part)
-{
-    return text.find(part) != std::string::npos;
-}
-
 struct Salon {
     TimePoint now = TimePoint{std::chrono::sys_days{std::chrono::year{2024} / 2 / 1}} + 12h;
-    TicketStore store{":memory:", [this] { return now; }};
-    TicketDialogues dialogues{":memory:", store, options()};
+    StateDatabase state{":memory:"};
+    TicketStore store{state, [this] { return now; }};
+    TicketDialogues dialogues{state, store, options()};
     Registry registry;
 
     Salon()

@@ -4,27 +4,26 @@
 
 #include <doctest/doctest.h>
 
+#include "support/checks.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace opalebot::commands;
+using opalebot::StateDatabase;
 using namespace std::chrono_literals;
+using opalebot::testing::contains;
 
 namespace {
-
-bool contains(const std::string& text, std::string_view part)
-{
-    return text.find(part) != std::string::npos;
-}
 
 /// The built-in store, made to fail on demand, and failing *after* creating when asked: the
 /// case where the backend did the work but the answer was lost.
 struct FlakyBackend final : TicketBackend {
+    StateDatabase state{":memory:"};
     TicketStore store;
     int failures_before = 0; ///< calls that fail without creating
     int failures_after = 0;  ///< calls that create, then fail
     int calls = 0;
     std::string user_message; ///< when set, failures carry this French message for the user
-    explicit FlakyBackend(TicketStore::Clock clock) : store(":memory:", std::move(clock)) {}
+    explicit FlakyBackend(TicketStore::Clock clock) : store(state, std::move(clock)) {}
 
     opalebot::Result<Ticket> create(const NewTicket& ticket) override
     {
@@ -100,7 +99,8 @@ TEST_SUITE("unit")
 {
     TEST_CASE_FIXTURE(Fixture, "ticket dialogue asks each missing field in turn")
     {
-        TicketDialogues dialogues{":memory:", backend, options()};
+        StateDatabase state{":memory:"};
+        TicketDialogues dialogues{state, backend, options()};
         CHECK_FALSE(dialogues.answer(user, room, "bonjour")); // no dialogue: not for us
         auto reply = dialogues.start(user, room, "");
         CHECK(contains(reply, "titre"));
@@ -156,7 +156,8 @@ TEST_SUITE("unit")
     TEST_CASE_FIXTURE(Fixture,
                       "ticket dialogue from the complete one-line form goes to the summary")
     {
-        TicketDialogues dialogues{":memory:", backend, options()};
+        StateDatabase state{":memory:"};
+        TicketDialogues dialogues{state, backend, options()};
         auto reply = dialogues.start(user, room, full_form);
         CHECK(contains(reply, "Récapitulatif"));
         CHECK(contains(reply, "DRASI \\- Écran blanc"));
@@ -175,7 +176,8 @@ TEST_SUITE("unit")
     TEST_CASE_FIXTURE(Fixture,
                       "ticket dialogue with a partial one-line form asks only what is missing")
     {
-        TicketDialogues dialogues{":memory:", backend, options()};
+        StateDatabase state{":memory:"};
+        TicketDialogues dialogues{state, backend, options()};
         auto reply = dialogues.start(
             user, room,
             R"(titre="Mandat rejeté au visa comptable" uai=0020013D env=fm1 sphere=comptable )"
@@ -197,7 +199,8 @@ TEST_SUITE("unit")
 
     TEST_CASE_FIXTURE(Fixture, "ticket dialogue allows one per user and room and can be cancelled")
     {
-        TicketDialogues dialogues{":memory:", backend, options()};
+        StateDatabase state{":memory:"};
+        TicketDialogues dialogues{state, backend, options()};
         dialogues.start(user, room, "");
         REQUIRE(dialogues.answer(user, room, "Écran blanc à l'ouverture des mandats"));
         const auto again = dialogues.start(user, room, "");
@@ -216,12 +219,14 @@ TEST_SUITE("unit")
         const opalebot::testing::TempDir dir;
         const auto path = dir.file("state.db");
         {
-            TicketDialogues dialogues{path, backend, options()};
+            StateDatabase state{path};
+            TicketDialogues dialogues{state, backend, options()};
             dialogues.start(user, room, "");
             REQUIRE(dialogues.answer(user, room, "Écran blanc à l'ouverture des mandats"));
             REQUIRE(dialogues.answer(user, room, "0020013D"));
         }
-        TicketDialogues restarted{path, backend, options()};
+        StateDatabase state{path};
+        TicketDialogues restarted{state, backend, options()};
         REQUIRE(restarted.is_open(user, room));
         const auto d = restarted.get(user, room);
         CHECK(d->fields.titre == "Écran blanc à l'ouverture des mandats");
@@ -233,7 +238,8 @@ TEST_SUITE("unit")
 
     TEST_CASE_FIXTURE(Fixture, "ticket dialogue expires after the idle time")
     {
-        TicketDialogues dialogues{":memory:", backend, options()};
+        StateDatabase state{":memory:"};
+        TicketDialogues dialogues{state, backend, options()};
         dialogues.start(user, room, "");
         now += 29min;
         REQUIRE(dialogues.answer(user, room, "Écran blanc à l'ouverture des mandats"));
@@ -260,7 +266,8 @@ TEST_SUITE("unit")
 
     TEST_CASE_FIXTURE(Fixture, "ticket dialogue joins the files sent during it")
     {
-        TicketDialogues dialogues{":memory:", backend, options()};
+        StateDatabase state{":memory:"};
+        TicketDialogues dialogues{state, backend, options()};
         CHECK_FALSE(dialogues.add_attachment(user, room, Attachment{"avant.png", "x"}));
         dialogues.start(user, room, full_form);
         CHECK(contains(*dialogues.add_attachment(user, room, Attachment{"ecran.png", "PNG\0a"}),
@@ -279,7 +286,8 @@ TEST_SUITE("unit")
 
     TEST_CASE_FIXTURE(Fixture, "ticket dialogue keeps its key across backend failures")
     {
-        TicketDialogues dialogues{":memory:", backend, options()};
+        StateDatabase state{":memory:"};
+        TicketDialogues dialogues{state, backend, options()};
         dialogues.start(user, room, full_form);
         backend.failures_before = 1;
         auto reply = *dialogues.answer(user, room, "oui");
@@ -302,7 +310,8 @@ TEST_SUITE("unit")
         auto o = options();
         std::vector<std::string> watched;
         o.on_created = [&watched](const Ticket& t) { watched.push_back(t.ref); };
-        TicketDialogues dialogues{":memory:", backend, o};
+        StateDatabase state{":memory:"};
+        TicketDialogues dialogues{state, backend, o};
         dialogues.start(user, room, full_form);
         backend.failures_before = 1;
         backend.user_message = "iTop n'a pas répondu à temps.";

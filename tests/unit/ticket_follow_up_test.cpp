@@ -13,7 +13,8 @@ namespace {
 
 /// The built-in store, made to fail on demand.
 struct FlakyBackend final : TicketBackend {
-    TicketStore store{":memory:"};
+    StateDatabase state{":memory:"};
+    TicketStore store{state};
     bool down = false;
     int finds = 0;
     Result<Ticket> create(const NewTicket& t) override { return store.create(t); }
@@ -60,7 +61,8 @@ TEST_SUITE("unit")
     TEST_CASE("follow-up tells the requester about a new status and new public log entries")
     {
         FlakyBackend backend;
-        TicketFollowUp follow_up{":memory:", backend};
+        StateDatabase state{":memory:"};
+        TicketFollowUp follow_up{state, backend};
         const auto ticket = filed(backend);
         REQUIRE(static_cast<bool>(follow_up.watch(ticket)));
         REQUIRE(static_cast<bool>(follow_up.watch(ticket))); // twice: still one
@@ -91,7 +93,8 @@ TEST_SUITE("unit")
     TEST_CASE("follow-up keeps its state when the backend fails and stops at closure")
     {
         FlakyBackend backend;
-        TicketFollowUp follow_up{":memory:", backend};
+        StateDatabase state{":memory:"};
+        TicketFollowUp follow_up{state, backend};
         const auto ticket = filed(backend);
         REQUIRE(static_cast<bool>(follow_up.watch(ticket)));
         REQUIRE(static_cast<bool>(backend.update(ticket.ref, TicketStatus::assigned, "", "Agent")));
@@ -114,7 +117,8 @@ TEST_SUITE("unit")
     TEST_CASE("follow-up ends its round at the first unreachable backend")
     {
         FlakyBackend backend;
-        TicketFollowUp follow_up{":memory:", backend};
+        StateDatabase state{":memory:"};
+        TicketFollowUp follow_up{state, backend};
         for (const auto* key : {"k1", "k2", "k3"})
             REQUIRE(static_cast<bool>(follow_up.watch(filed(backend, key))));
         backend.down = true;
@@ -130,7 +134,8 @@ TEST_SUITE("unit")
         FollowUpOptions options;
         options.interval = std::chrono::minutes{5};
         options.clock = [&now] { return now; };
-        TicketFollowUp follow_up{":memory:", backend, options};
+        StateDatabase state{":memory:"};
+        TicketFollowUp follow_up{state, backend, options};
         const auto ticket = filed(backend);
         REQUIRE(static_cast<bool>(follow_up.watch(ticket)));
         CHECK(follow_up.poll_if_due().empty()); // first round: nothing new

@@ -5,6 +5,7 @@
 #include "support/temp_dir.hpp"
 
 using namespace opalebot::commands;
+using opalebot::StateDatabase;
 using namespace std::chrono_literals;
 
 namespace {
@@ -61,7 +62,8 @@ TEST_SUITE("unit")
     TEST_CASE("ticket store creates numbered tickets once per idempotency key")
     {
         auto now = std::chrono::system_clock::time_point{} + 1000h;
-        TicketStore store{":memory:", [&now] { return now; }};
+        StateDatabase state{":memory:"};
+        TicketStore store{state, [&now] { return now; }};
         const auto first =
             store.create(NewTicket{"key-1", "@marie:tchap", "!room", complete_fields(), {}});
         REQUIRE(first);
@@ -89,7 +91,8 @@ TEST_SUITE("unit")
     TEST_CASE("ticket store updates status and public log")
     {
         auto now = std::chrono::system_clock::time_point{} + 1000h;
-        TicketStore store{":memory:", [&now] { return now; }};
+        StateDatabase state{":memory:"};
+        TicketStore store{state, [&now] { return now; }};
         REQUIRE(store.create(NewTicket{"k", "@marie:tchap", "!room", complete_fields(), {}}));
         now += 2h;
         const auto assigned = store.assign("R-000001", Team::national, "@agent:tchap");
@@ -123,7 +126,8 @@ TEST_SUITE("unit")
     TEST_CASE("ticket store lists open tickets of a requester and filed ones by period")
     {
         auto now = std::chrono::system_clock::time_point{} + 1000h;
-        TicketStore store{":memory:", [&now] { return now; }};
+        StateDatabase state{":memory:"};
+        TicketStore store{state, [&now] { return now; }};
         REQUIRE(store.create(NewTicket{"a", "@marie:tchap", "!r", complete_fields(), {}}));
         now += 24h;
         REQUIRE(store.create(NewTicket{"b", "@marie:tchap", "!r", complete_fields(), {}}));
@@ -143,10 +147,12 @@ TEST_SUITE("unit")
         const opalebot::testing::TempDir dir;
         const auto path = dir.file("state.db");
         {
-            TicketStore store{path};
+            StateDatabase state{path};
+            TicketStore store{state};
             REQUIRE(store.create(NewTicket{"k", "@marie:tchap", "!r", complete_fields(), {}}));
         }
-        TicketStore reopened{path};
+        StateDatabase state{path};
+        TicketStore reopened{state};
         const auto found = reopened.find("R-000001");
         REQUIRE(found);
         REQUIRE(found.value());

@@ -2,6 +2,7 @@
 
 #include "bot/events.hpp"
 #include "opalebot/result.hpp"
+#include "opalebot/state_database.hpp"
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
@@ -113,11 +114,13 @@ struct KbStats {
     std::vector<Unanswered> unanswered; ///< unknown or low confidence, newest first
 };
 
-/// The bot's persistent state in SQLite, migrated with PRAGMA user_version. Thread-safe: the
-/// sync thread and the sender share it, each call is serialised.
+/// The bot's Matrix state (component "state" of the state file). Thread-safe: the sync thread
+/// and the sender share it, each call is serialised.
 class StateStore {
 public:
-    /// Opens (creating it if needed) and migrates; throws on failure, which stops start-up.
+    /// Creates or migrates its tables in `state`; throws on failure, which stops start-up.
+    explicit StateStore(StateDatabase& state);
+    /// The same on a state file of its own at `path` (":memory:" for tests).
     explicit StateStore(const std::string& path);
 
     Result<Done> record_question(const QuestionRecord& record);
@@ -195,10 +198,12 @@ private:
     /// Callers hold mutex_ (statements are shared by the sync and sender threads).
     Cached cached(const char* sql);
 
-    void migrate();
-    std::recursive_mutex mutex_;
+    explicit StateStore(std::unique_ptr<StateDatabase> own);
+
+    std::unique_ptr<StateDatabase> own_; ///< only when opened from a path
+    SQLite::Database& db_;
+    std::recursive_mutex& mutex_;
     crypto::Engine* crypto_ = nullptr;
-    SQLite::Database db_;
     std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_; ///< by SQL
 };
 

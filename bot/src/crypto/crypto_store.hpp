@@ -13,8 +13,8 @@
 
 namespace opalebot::bot::crypto::store {
 
-/// Creates or migrates the crypto tables. Their version lives in crypto_schema, never in
-/// user_version (which belongs to the state store). Throws for a newer schema.
+/// Creates or migrates the crypto tables (component "crypto" of the state file's schema versions).
+/// Throws for a newer schema.
 void migrate(SQLite::Database& db);
 
 struct AccountRow {

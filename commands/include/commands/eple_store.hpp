@@ -1,7 +1,7 @@
 #pragma once
 
-#include "commands/shared_database.hpp"
 #include "opalebot/result.hpp"
+#include "opalebot/state_database.hpp"
 
 #include <SQLiteCpp/Database.h>
 
@@ -51,14 +51,12 @@ struct EpleStatus {
 };
 
 /// The EPLE referential and its indicator history, in tables prefixed `eple_` of the bot's state
-/// database. The schema has its own version (table `eple_schema`) so that it never interferes
-/// with the state store's `PRAGMA user_version`. Every call is serialised; every write is one
+/// file (component "eple" of its schema versions). Every call is serialised; every write is one
 /// transaction, so a failed write leaves the tables as they were.
 class EpleStore {
 public:
-    /// Opens (creating it if needed) and migrates; ":memory:" for tests. Throws on failure, which
-    /// stops start-up.
-    explicit EpleStore(const std::string& path);
+    /// Creates or migrates its tables in `state`; throws on failure, which stops start-up.
+    explicit EpleStore(StateDatabase& state);
 
     /// Adds the EPLE, or updates those whose UAI is already known; all or none.
     Result<Done> save_etablissements(const std::vector<Etablissement>& etablissements);
@@ -82,9 +80,6 @@ public:
     Result<std::int64_t> snapshot_count();
 
 private:
-    void migrate();
-
-    std::shared_ptr<SharedDatabase> shared_; ///< the state file, shared with the other stores
     SQLite::Database& db_;
     std::recursive_mutex& mutex_;
 };

@@ -3,9 +3,9 @@
 #include "commands/eple_store.hpp"
 #include "commands/registry.hpp"
 #include "commands/reminder_time.hpp"
-#include "commands/shared_database.hpp"
 #include "commands/user_profile_store.hpp"
 #include "opalebot/result.hpp"
+#include "opalebot/state_database.hpp"
 
 #include <SQLiteCpp/Database.h>
 
@@ -66,8 +66,8 @@ struct KitCampaignOptions {
 /// (claim before send, as the reminder store). Thread-safe.
 class KitCampaign {
 public:
-    /// Opens or creates the tables; ":memory:" in tests. Throws on a start-up failure.
-    KitCampaign(const std::string& path, EpleStore& eple, UserProfileStore& profiles,
+    /// Creates or migrates its tables in `state`. Throws on a start-up failure.
+    KitCampaign(StateDatabase& state, EpleStore& eple, UserProfileStore& profiles,
                 KitCampaignOptions options = {});
 
     /// Starts (or replaces) the campaign, run from `room`; its first run is after `now`.
@@ -99,7 +99,6 @@ public:
     Result<Done> mark_sent(const std::string& delivery_key);
 
 private:
-    void migrate();
     std::vector<CampaignMessage> evaluate(const CampaignState& state, Instant occurrence,
                                           Instant now);
     std::optional<CampaignState> read_locked();
@@ -107,7 +106,6 @@ private:
     EpleStore& eple_;
     UserProfileStore& profiles_;
     KitCampaignOptions options_;
-    std::shared_ptr<SharedDatabase> shared_; ///< the state file, shared with the other stores
     SQLite::Database& db_;
     std::recursive_mutex& mutex_;
 };

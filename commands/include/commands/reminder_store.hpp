@@ -1,8 +1,8 @@
 #pragma once
 
 #include "commands/reminder_time.hpp"
-#include "commands/shared_database.hpp"
 #include "opalebot/result.hpp"
+#include "opalebot/state_database.hpp"
 
 #include <SQLiteCpp/Database.h>
 
@@ -72,8 +72,8 @@ struct ReminderStoreOptions {
 /// Reminders and their delivery ledger in SQLite, tables `reminder_*`. Thread-safe.
 class ReminderStore {
 public:
-    /// Opens or creates the tables; ":memory:" in tests. Throws on a start-up failure.
-    explicit ReminderStore(const std::string& path, ReminderStoreOptions options = {});
+    /// Creates or migrates its tables in `state`. Throws on a start-up failure.
+    explicit ReminderStore(StateDatabase& state, ReminderStoreOptions options = {});
 
     /// Stores `reminder`, its first occurrence after `now`; an error when it never fires.
     Result<Reminder> add(const NewReminder& reminder, Instant now);
@@ -117,11 +117,9 @@ public:
     Result<bool> acknowledge(std::int64_t id, Instant now);
 
 private:
-    void migrate();
     Result<bool> record_locked(std::int64_t id, Instant occurrence, bool missed);
 
     ReminderStoreOptions options_;
-    std::shared_ptr<SharedDatabase> shared_; ///< the state file, shared with the other stores
     SQLite::Database& db_;
     std::recursive_mutex& mutex_;
 };

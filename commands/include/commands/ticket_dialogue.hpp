@@ -1,8 +1,8 @@
 #pragma once
 
-#include "commands/shared_database.hpp"
 #include "commands/ticket_backend.hpp"
 #include "commands/ticket_fields.hpp"
+#include "opalebot/state_database.hpp"
 
 #include <SQLiteCpp/Database.h>
 
@@ -57,8 +57,8 @@ struct ExpiredDialogue {
 /// survive a restart. At most one per user and room. Replies are French Markdown.
 class TicketDialogues {
 public:
-    /// Opens (creating it if needed) and migrates; ":memory:" for tests. Throws on failure.
-    TicketDialogues(const std::string& path, TicketBackend& backend, DialogueOptions options = {});
+    /// Creates or migrates its tables in `state`. Throws on failure.
+    TicketDialogues(StateDatabase& state, TicketBackend& backend, DialogueOptions options = {});
 
     /// `!ticket nouveau [key=value…]`: starts a dialogue with what the one-line form gave, and
     /// asks for the first missing field. An open dialogue in the room is shown again instead.
@@ -87,15 +87,14 @@ public:
     std::optional<Dialogue> get(std::string_view user, std::string_view room);
 
 private:
-    void migrate();
     void save(const Dialogue& dialogue);
     void remove(std::string_view user, std::string_view room);
     std::string advance(Dialogue& dialogue);
-    std::string confirm(Dialogue& dialogue);
+    /// Creates the ticket; `lock` (held) is released while the backend works.
+    std::string confirm(Dialogue& dialogue, std::unique_lock<std::recursive_mutex>& lock);
     std::string expiry_message() const;
     bool expired(const Dialogue& dialogue) const;
 
-    std::shared_ptr<SharedDatabase> shared_; ///< the state file, shared with the other stores
     SQLite::Database& db_;
     std::recursive_mutex& mutex_;
     TicketBackend& backend_;

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "commands/shared_database.hpp"
 #include "commands/ticket_backend.hpp"
+#include "opalebot/state_database.hpp"
 
 #include <SQLiteCpp/Database.h>
 
@@ -43,8 +43,8 @@ struct FollowUpOptions {
 /// everything as it was, for the next poll.
 class TicketFollowUp {
 public:
-    /// Opens (creating it if needed) and migrates; ":memory:" for tests. Throws on failure.
-    TicketFollowUp(const std::string& path, TicketBackend& backend, FollowUpOptions options = {});
+    /// Creates or migrates its tables in `state`. Throws on failure.
+    TicketFollowUp(StateDatabase& state, TicketBackend& backend, FollowUpOptions options = {});
 
     /// Starts watching `ticket` (after its creation); a second call for the same ref is ignored.
     Result<Done> watch(const Ticket& ticket);
@@ -59,11 +59,9 @@ public:
     std::vector<WatchedTicket> watched();
 
 private:
-    void migrate();
     void save(const WatchedTicket& watched);
     void forget(const std::string& ref);
 
-    std::shared_ptr<SharedDatabase> shared_; ///< the state file, shared with the other stores
     SQLite::Database& db_;
     std::recursive_mutex& mutex_;
     TicketBackend& backend_;

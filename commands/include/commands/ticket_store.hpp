@@ -1,8 +1,8 @@
 #pragma once
 
 #include "commands/eple_commands.hpp"
-#include "commands/shared_database.hpp"
 #include "commands/ticket_backend.hpp"
+#include "opalebot/state_database.hpp"
 
 #include <SQLiteCpp/Database.h>
 
@@ -19,8 +19,8 @@ namespace opalebot::commands {
 class TicketStore final : public TicketBackend, public TicketSource {
 public:
     using Clock = std::function<TimePoint()>;
-    /// Opens (creating it if needed) and migrates; ":memory:" for tests. Throws on failure.
-    explicit TicketStore(const std::string& path, Clock clock = std::chrono::system_clock::now);
+    /// Creates or migrates its tables in `state`. Throws on failure.
+    explicit TicketStore(StateDatabase& state, Clock clock = std::chrono::system_clock::now);
 
     Result<Ticket> create(const NewTicket& ticket) override;
     Result<std::optional<Ticket>> find(std::string_view ref) override;
@@ -34,12 +34,10 @@ public:
     Result<Ticket> assign(std::string_view ref, Team team, std::string_view agent);
 
 private:
-    void migrate();
     std::optional<Ticket> read(std::int64_t id);
     std::vector<Ticket> read_where(const std::string& where,
                                    const std::function<void(SQLite::Statement&)>& bind);
 
-    std::shared_ptr<SharedDatabase> shared_; ///< the state file, shared with the other stores
     SQLite::Database& db_;
     std::recursive_mutex& mutex_;
     Clock clock_;

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "commands/shared_database.hpp"
 #include "opalebot/result.hpp"
+#include "opalebot/state_database.hpp"
 
 #include <SQLiteCpp/Database.h>
 
@@ -24,8 +24,8 @@ struct UserProfile {
 /// User profiles in SQLite, tables `profile_*` of the shared state file. Thread-safe.
 class UserProfileStore {
 public:
-    /// Opens or creates the tables; ":memory:" in tests. Throws on a start-up failure.
-    explicit UserProfileStore(const std::string& path);
+    /// Creates or migrates its tables in `state`. Throws on a start-up failure.
+    explicit UserProfileStore(StateDatabase& state);
 
     /// The profile of `user`; an empty one when they never set anything.
     Result<UserProfile> get(const std::string& user);
@@ -46,9 +46,6 @@ public:
     Result<std::map<std::string, std::vector<UserProfile>>> links_by_uai();
 
 private:
-    void migrate();
-
-    std::shared_ptr<SharedDatabase> shared_; ///< the state file, shared with the other stores
     SQLite::Database& db_;
     std::recursive_mutex& mutex_;
 };

@@ -1,0 +1,99 @@
+#include "opalebot/state_database.hpp"
+
+#include "opalebot/log.hpp"
+
+#include <SQLiteCpp/Savepoint.h>
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/VariadicBind.h>
+
+#include <stdexcept>
+
+namespace opalebot {
+namespace {
+
+/// The version releases up to c96ed71 kept for `schema`, if any; forgotten there once read, so
+/// that schema_versions is the only record left (inside the caller's savepoint).
+int take_legacy_version(SQLite::Database& db, const Schema& schema)
+{
+    if (schema.legacy_user_version) {
+        const int version = db.execAndGet("PRAGMA user_version").getInt();
+        db.exec("PRAGMA user_version = 0");
+        return version;
+    }
+    if (schema.legacy_table.empty() || !db.tableExists(std::string{schema.legacy_table}))
+        return 0;
+    // The name is a constant of the calling store, never user input.
+    const std::string table{schema.legacy_table};
+    int version = 0;
+    {
+        SQLite::Statement query{db, "SELECT max(version) FROM " + table};
+        if (query.executeStep() && !query.getColumn(0).isNull())
+            version = query.getColumn(0).getInt();
+    } // finalised: a table being read cannot be dropped
+    db.exec("DROP TABLE " + table);
+    return version;
+}
+
+} // namespace
+
+void migrate(SQLite::Database& db, const Schema& schema)
+{
+    SQLite::Savepoint savepoint{db, "schema_migrate"}; // nests inside a caller's transaction
+    db.exec("CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY,"
+            " version INTEGER NOT NULL)");
+    const std::string component{schema.component};
+    SQLite::Statement query{db, "SELECT version FROM schema_versions WHERE component = ?"};
+    SQLite::bind(query, component);
+    const int version =
+        query.executeStep() ? query.getColumn(0).getInt() : take_legacy_version(db, schema);
+    query.reset();
+    const auto known = static_cast<int>(schema.steps.size());
+    if (version > known)
+        throw std::runtime_error("the " + component + " tables of the state file come from a " +
+                                 "newer opale-bot (schema " + std::to_string(version) + ")");
+    for (auto step = static_cast<std::size_t>(version); step < schema.steps.size(); ++step)
+        db.exec(schema.steps[step]);
+    SQLite::Statement save{db, "INSERT OR REPLACE INTO schema_versions (component, version)"
+                               " VALUES (?, ?)"};
+    SQLite::bind(save, component, known);
+    save.exec();
+    savepoint.release();
+}
+
+int schema_version(SQLite::Database& db, std::string_view component)
+{
+    if (!db.tableExists("schema_versions"))
+        return 0;
+    SQLite::Statement query{db, "SELECT version FROM schema_versions WHERE component = ?"};
+    SQLite::bind(query, std::string{component});
+    return query.executeStep() ? query.getColumn(0).getInt() : 0;
+}
+
+StateDatabase::StateDatabase(const std::string& path)
+    : db_(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX)
+{
+    if (path != ":memory:")
+        db_.exec("PRAGMA journal_mode = WAL");
+    // WAL + NORMAL, as the state store always had: a commit survives a crash of the bot, and a
+    // power cut may only lose the last commits, never corrupt the file; a sync batch lost that way
+    // is synced again and resent with the same txn ids, which the server de-duplicates.
+    db_.exec("PRAGMA synchronous = NORMAL");
+    db_.exec("PRAGMA foreign_keys = ON");
+    db_.setBusyTimeout(5000);
+}
+
+void StateDatabase::migrate(const Schema& schema)
+{
+    const std::lock_guard lock{mutex_};
+    opalebot::migrate(db_, schema);
+}
+
+Error storage_error(const std::exception& cause, std::string_view what, std::string_view log_name)
+{
+    if (!log_name.empty())
+        log::get(log_name)->error("{} failed: {}", what, cause.what());
+    std::string message = what.empty() ? std::string{} : std::string{what} + " : ";
+    return Error{Error::Kind::storage, 0, {}, message + cause.what(), {}, false};
+}
+
+} // namespace opalebot
