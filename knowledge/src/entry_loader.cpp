@@ -331,10 +331,15 @@ std::optional<Entry> parse_entry(const std::filesystem::path& file, const std::s
                     source.adresse = value;
                 else if (key == "ressource" || key == "ou")
                     source.ressource = value;
+                else if (key == "perimetre" && !value.empty())
+                    source.perimetre = value;
+                else if (key == "perimetre")
+                    report.error(line_of(part.first, 2),
+                                 "source : « perimetre » vide (par exemple « académie d'Amiens »)");
                 else
-                    report.error(line_of(part.first, 2), "source : champ inconnu « " +
-                                                             part.first.as<std::string>("") +
-                                                             " » (titre, adresse ou ressource)");
+                    report.error(line_of(part.first, 2),
+                                 "source : champ inconnu « " + part.first.as<std::string>("") +
+                                     " » (titre, adresse, ressource ou perimetre)");
             }
             if (source.titre.empty())
                 report.error(at, "source sans « titre »");

@@ -1,3 +1,4 @@
+#include "knowledge/answerer.hpp"
 #include "knowledge/knowledge_base.hpp"
 
 #include <doctest/doctest.h>
@@ -335,6 +336,30 @@ TEST_SUITE("unit")
     TEST_CASE("parse_entry reports an unknown source field on its line")
     {
         check_refused(parse(join(inserted(valid_lines(), 10, "    auteur: Marie"))), 10, "auteur");
+    }
+
+    TEST_CASE("parse_entry reads the perimetre of a source and the reply shows it")
+    {
+        const auto parsed =
+            parse(join(inserted(valid_lines(), 12, "    perimetre: académie d'Amiens")));
+        CHECK(parsed.problems.empty());
+        REQUIRE(parsed.entry.has_value());
+        REQUIRE(parsed.entry->sources.size() == 2);
+        CHECK(parsed.entry->sources[0].perimetre.empty());
+        CHECK(parsed.entry->sources[1].perimetre == "académie d'Amiens");
+
+        KnowledgeBase base;
+        base.entries.push_back(*parsed.entry);
+        const Answerer answerer{std::move(base)};
+        const auto reply = answerer.show(answerer.entries().front());
+        CHECK(reply.find("17-2502QE.htm) — périmètre : académie d'Amiens\n") != std::string::npos);
+        CHECK(reply.find("HDF » — périmètre") == std::string::npos);
+    }
+
+    TEST_CASE("parse_entry reports an empty perimetre on its line")
+    {
+        check_refused(parse(join(inserted(valid_lines(), 12, "    perimetre:"))), 12,
+                      "« perimetre » vide");
     }
 
     TEST_CASE("parse_entry reports an adresse that is not a web address")
