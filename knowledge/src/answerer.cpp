@@ -257,6 +257,8 @@ std::string Answerer::entry_reply(const Entry& entry) const
             text += "- " + source.titre;
         if (!source.ressource.empty())
             text += " — " + source.ressource;
+        if (!source.perimetre.empty()) // its figures hold for this perimeter only (issue 20)
+            text += " — périmètre : " + source.perimetre;
         text += '\n';
     }
     text += "\n_Fiche relue le " + french_date(entry.mis_a_jour) + ". Utile ? Réagissez 👍 ou 👎._";

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <chrono>
 #include <fstream>
@@ -133,12 +134,38 @@ std::string field_key(const std::string& raw)
     return key;
 }
 
+/// A paragraph or heading of the body: its text without Markdown, on one line.
+struct Block {
+    int line = 0; ///< in the body, 1-based
+    std::string text;
+};
+
 struct Body {
     std::string text;
     std::vector<std::pair<int, std::string>> links; ///< line in the body, destination
+    std::vector<Block> blocks;
 };
 
-/// The body's words without Markdown, and its links with their lines, read with cmark.
+/// `text` with no-break and thin spaces made plain and runs of spaces made one.
+std::string plain_spaces(std::string_view text)
+{
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        bool space = text[i] == ' ' || text[i] == '\t';
+        for (const std::string_view wide : {"\u00A0", "\u202F", "\u2009"})
+            if (text.substr(i, wide.size()) == wide) {
+                space = true;
+                i += wide.size() - 1;
+            }
+        if (!space)
+            out += text[i];
+        else if (!out.empty() && out.back() != ' ')
+            out += ' ';
+    }
+    return out;
+}
+
+/// The body's words without Markdown, its links and its paragraphs with their lines (cmark).
 Body read_body(const std::string& markdown)
 {
     Body body;
@@ -147,24 +174,236 @@ Body read_body(const std::string& markdown)
     if (!document)
         return body;
     const std::unique_ptr<cmark_iter, IterDeleter> iter{cmark_iter_new(document.get())};
+    std::optional<Block> block;
     for (auto event = cmark_iter_next(iter.get()); event != CMARK_EVENT_DONE;
          event = cmark_iter_next(iter.get())) {
         cmark_node* node = cmark_iter_get_node(iter.get());
         const auto type = cmark_node_get_type(node);
+        const bool is_block = type == CMARK_NODE_PARAGRAPH || type == CMARK_NODE_HEADING;
+        if (is_block && event == CMARK_EVENT_ENTER)
+            block = Block{cmark_node_get_start_line(node), {}};
         if (event == CMARK_EVENT_ENTER && type == CMARK_NODE_LINK) {
             if (const char* url = cmark_node_get_url(node))
                 body.links.emplace_back(cmark_node_get_start_line(node), url);
         }
         if (type == CMARK_NODE_TEXT || type == CMARK_NODE_CODE) {
-            if (const char* literal = cmark_node_get_literal(node))
+            if (const char* literal = cmark_node_get_literal(node)) {
                 body.text += literal;
+                if (block)
+                    block->text += literal;
+            }
             body.text += ' ';
         } else if (event == CMARK_EVENT_EXIT || type == CMARK_NODE_SOFTBREAK ||
                    type == CMARK_NODE_LINEBREAK) {
             body.text += ' ';
+            if (block)
+                block->text += ' ';
+        }
+        if (is_block && event == CMARK_EVENT_EXIT && block) {
+            block->text = plain_spaces(block->text);
+            body.blocks.push_back(std::move(*block));
+            block.reset();
         }
     }
     return body;
+}
+
+bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+bool is_alnum(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/// The first figure of `text`, folded, if any. A figure is a number that starts a word and is
+/// followed by "%" or "pour cent" (a percentage: "81,96 %"), by "sur" and a number (a count:
+/// "50 sur 61"), or by one of the counted words EPLE, établissement(s), budget(s), ticket(s)
+/// ("153 budgets", "1187 tickets"). Dates (19/01/2024), "V6" or "2 jours" are not figures.
+std::optional<std::string> first_figure(std::string_view text)
+{
+    static const std::set<std::string_view> counted{
+        "eple", "etablissement", "etablissements", "budget", "budgets", "ticket", "tickets"};
+    const auto folded = fold(text);
+    const std::string_view f{folded};
+    const auto skip = [&](std::size_t k, auto&& keep) {
+        while (k < f.size() && keep(f[k]))
+            ++k;
+        return k;
+    };
+    const auto spaces = [](char c) { return c == ' '; };
+    for (std::size_t i = 0; i < f.size(); ++i) {
+        if (!is_digit(f[i]) || (i > 0 && (is_alnum(f[i - 1]) || f[i - 1] == '/' ||
+                                          f[i - 1] == ',' || f[i - 1] == '.')))
+            continue;
+        auto end = skip(i, is_digit);
+        if (end + 1 < f.size() && (f[end] == ',' || f[end] == '.') && is_digit(f[end + 1]))
+            end = skip(end + 1, is_digit);
+        if (end < f.size() && (is_alnum(f[end]) || f[end] == '/')) { // "1er", "01/2024"
+            i = end;
+            continue;
+        }
+        const auto next = skip(end, spaces);
+        const auto word_end = skip(next, is_alnum);
+        const auto word = f.substr(next, word_end - next);
+        std::size_t figure_end = 0;
+        if (f.substr(next, 1) == "%")
+            figure_end = next + 1;
+        else if (f.substr(next, 9) == "pour cent")
+            figure_end = next + 9;
+        else if (counted.contains(word))
+            figure_end = word_end;
+        else if (word == "sur") {
+            const auto other = skip(word_end, spaces);
+            if (other < f.size() && is_digit(f[other]))
+                figure_end = skip(other, is_digit);
+        }
+        if (figure_end != 0)
+            return std::string{f.substr(i, figure_end - i)};
+        i = end;
+    }
+    return std::nullopt;
+}
+
+/// A menu-path-like stretch of a block: where it starts and ends, and where its separators are.
+struct MenuPath {
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    std::size_t first_separator = 0;
+    std::size_t last_separator_end = 0;
+};
+
+/// Where a segment of a path stops: punctuation that ends a clause, or quotation marks.
+constexpr std::array<std::string_view, 11> path_stops{".", ";", ":",  "!",      "?",     "(",
+                                                      ")", ",", "\"", "\u00AB", "\u00BB"};
+
+std::size_t segment_begin(std::string_view text, std::size_t before)
+{
+    std::size_t begin = 0;
+    for (const auto stop : path_stops)
+        if (const auto at = text.rfind(stop, before); at != std::string_view::npos && at < before)
+            begin = std::max(begin, at + stop.size());
+    return begin;
+}
+
+std::size_t segment_end(std::string_view text, std::size_t from)
+{
+    std::size_t end = text.size();
+    for (const auto stop : path_stops)
+        end = std::min(end, text.find(stop, from));
+    return end;
+}
+
+/// The menu-path-like stretches of a block: three parts or more joined by " > " (A > B > C),
+/// or quoted labels joined by an arrow (« A » → « B »).
+std::vector<MenuPath> menu_paths(std::string_view text)
+{
+    std::vector<MenuPath> paths;
+    // " > " separators, chained while the part between two of them has no clause punctuation.
+    std::size_t at = text.find(" > ");
+    while (at != std::string_view::npos) {
+        MenuPath path{segment_begin(text, at), 0, at, at + 3};
+        int separators = 1;
+        for (auto next = text.find(" > ", path.last_separator_end);
+             next != std::string_view::npos && segment_end(text, path.last_separator_end) >= next &&
+             next > path.last_separator_end;
+             next = text.find(" > ", path.last_separator_end)) {
+            path.last_separator_end = next + 3;
+            ++separators;
+        }
+        path.end = segment_end(text, path.last_separator_end);
+        if (separators >= 2)
+            paths.push_back(path);
+        at = text.find(" > ", path.last_separator_end);
+    }
+    // Arrows between quoted labels: « A » → « B » (or ->).
+    constexpr std::string_view open = "\u00AB";
+    constexpr std::string_view close = "\u00BB";
+    for (const std::string_view arrow : {"\u2192", "->"}) {
+        for (auto a = text.find(arrow); a != std::string_view::npos;
+             a = text.find(arrow, a + arrow.size())) {
+            const auto left = text.substr(0, a);
+            const auto right = text.substr(a + arrow.size());
+            const auto l = left.find_last_not_of(' ');
+            const auto r = right.find_first_not_of(' ');
+            if (l == std::string_view::npos || r == std::string_view::npos ||
+                !left.substr(0, l + 1).ends_with(close) || !right.substr(r).starts_with(open))
+                continue;
+            const auto opening = left.rfind(open);
+            const auto closing = right.find(close, r + open.size());
+            if (opening == std::string_view::npos || closing == std::string_view::npos)
+                continue;
+            const auto end = a + arrow.size() + closing + close.size();
+            if (!paths.empty() && paths.back().end >= opening &&
+                paths.back().first_separator < a) { // « A » → « B » → « C »: one path
+                paths.back().end = std::max(paths.back().end, end);
+                paths.back().last_separator_end = a + arrow.size();
+            } else {
+                paths.push_back({opening, end, a, a + arrow.size()});
+            }
+        }
+    }
+    return paths;
+}
+
+/// True when one of the sources gives `path` word for word (its `chemins`).
+bool path_has_source(std::string_view text, const MenuPath& path,
+                     const std::vector<Source>& sources)
+{
+    for (const auto& source : sources)
+        for (const auto& chemin : source.chemins) {
+            const auto wanted = plain_spaces(chemin);
+            if (wanted.empty())
+                continue;
+            for (auto at = text.find(wanted); at != std::string_view::npos;
+                 at = text.find(wanted, at + 1))
+                if (at <= path.first_separator && path.last_separator_end <= at + wanted.size())
+                    return true;
+        }
+    return false;
+}
+
+/// Issue 20: a figure names the perimeter it belongs to, and a menu path comes from a source.
+void check_blocks(const std::vector<Block>& blocks, const std::vector<Source>& sources,
+                  int body_first_line, Reporter& report)
+{
+    std::vector<std::string> perimeters;
+    for (const auto& source : sources)
+        if (!source.perimetre.empty())
+            perimeters.push_back(source.perimetre);
+    for (const auto& block : blocks) {
+        const int line = body_first_line + block.line - 1;
+        if (const auto figure = first_figure(block.text)) {
+            const auto folded = fold(block.text);
+            const bool named = std::any_of(perimeters.begin(), perimeters.end(), [&](auto& p) {
+                return folded.find(fold(p)) != std::string::npos;
+            });
+            if (perimeters.empty())
+                report.error(line, "chiffre « " + *figure +
+                                       " » sans périmètre : ajoutez « perimetre: » (par exemple "
+                                       "« académie d'Amiens ») à la source qui le donne, et "
+                                       "nommez ce périmètre à côté du chiffre");
+            else if (!named) {
+                std::string names;
+                for (const auto& p : perimeters)
+                    names += (names.empty() ? "« " : ", « ") + p + " »";
+                report.error(line, "chiffre « " + *figure +
+                                       " » : nommez dans le même paragraphe le périmètre de sa "
+                                       "source (" +
+                                       names + ")");
+            }
+        }
+        for (const auto& path : menu_paths(block.text))
+            if (!path_has_source(block.text, path, sources))
+                report.warning(line, "chemin de menu « " +
+                                         trimmed(std::string_view{block.text}.substr(
+                                             path.begin, path.end - path.begin)) +
+                                         " » : aucune source ne le donne ; ajoutez-le aux "
+                                         "« chemins » de la source (adresse ou document) qui le "
+                                         "donne mot pour mot, ou retirez-le");
+    }
 }
 
 bool is_relative_link(const std::string& url)
@@ -331,10 +570,18 @@ std::optional<Entry> parse_entry(const std::filesystem::path& file, const std::s
                     source.adresse = value;
                 else if (key == "ressource" || key == "ou")
                     source.ressource = value;
+                else if (key == "perimetre" && !value.empty())
+                    source.perimetre = value;
+                else if (key == "perimetre")
+                    report.error(line_of(part.first, 2),
+                                 "source : « perimetre » vide (par exemple « académie d'Amiens »)");
+                else if (key == "chemins") // one path may hold commas: a scalar is one path
+                    source.chemins = part.second.IsScalar() ? std::vector<std::string>{value}
+                                                            : string_list(part.second);
                 else
-                    report.error(line_of(part.first, 2), "source : champ inconnu « " +
-                                                             part.first.as<std::string>("") +
-                                                             " » (titre, adresse ou ressource)");
+                    report.error(line_of(part.first, 2),
+                                 "source : champ inconnu « " + part.first.as<std::string>("") +
+                                     " » (titre, adresse, ressource, perimetre ou chemins)");
             }
             if (source.titre.empty())
                 report.error(at, "source sans « titre »");
@@ -362,6 +609,7 @@ std::optional<Entry> parse_entry(const std::filesystem::path& file, const std::s
     if (trimmed(body_markdown).empty())
         report.error(body_first_line, "la fiche n'a pas de texte après l'en-tête");
     auto body = read_body(body_markdown);
+    check_blocks(body.blocks, entry.sources, body_first_line, report);
     for (const auto& [link_line, url] : body.links) {
         if (!is_relative_link(url))
             continue;
@@ -413,8 +661,13 @@ KnowledgeBase load_knowledge_base(const std::filesystem::path& dir)
 
     if (const auto text = read_file(dir / "glossaire.yaml"))
         base.glossary = parse_glossary((dir / "glossaire.yaml").string(), *text, base.problems);
-    if (const auto text = read_file(dir / "synonymes.yaml"))
-        base.synonyms = parse_synonyms((dir / "synonymes.yaml").string(), *text, base.problems);
+    if (const auto text = read_file(dir / "synonymes.yaml")) {
+        const auto file_name = (dir / "synonymes.yaml").string();
+        const auto groups = read_synonym_groups(file_name, *text, base.problems);
+        check_synonym_meanings(file_name, groups, base.glossary, base.problems);
+        for (const auto& group : groups)
+            base.synonyms.push_back(group.words);
+    }
     return base;
 }
 

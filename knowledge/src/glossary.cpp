@@ -5,7 +5,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <iterator>
 #include <optional>
+#include <set>
 
 namespace opalebot::knowledge {
 namespace {
@@ -17,6 +19,32 @@ std::string key_of(std::string_view sigle)
         if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
             key += c;
     return key;
+}
+
+/// True when two phrases are the same words, plural or not: "demi-pensionnaire" and
+/// "Demi-pensionnaires", "service général" and "services généraux".
+bool same_phrase(std::string_view a, std::string_view b)
+{
+    const auto words = [](std::string_view text) {
+        std::vector<std::string> found;
+        std::string word;
+        for (const char c : fold(text) + ' ') {
+            if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+                word += c;
+                continue;
+            }
+            if (word.size() > 3 && word.ends_with("aux"))
+                word.replace(word.size() - 3, 3, "al"); // généraux -> general
+            else if (word.size() > 2 && (word.back() == 's' || word.back() == 'x'))
+                word.pop_back();
+            if (!word.empty())
+                found.push_back(word);
+            word.clear();
+        }
+        return found;
+    };
+    const auto left = words(a);
+    return !left.empty() && left == words(b);
 }
 
 std::string scalar_or_empty(const YAML::Node& node)
@@ -104,6 +132,10 @@ Glossary parse_glossary(const std::string& file_name, const std::string& text,
             for (const auto& v : variants)
                 if (v.IsScalar() && !v.Scalar().empty())
                     acronym.variantes.push_back(v.Scalar());
+        if (const auto others = item["autres-sens"]; others && others.IsSequence())
+            for (const auto& o : others)
+                if (o.IsScalar() && !o.Scalar().empty())
+                    acronym.autres_sens.push_back(o.Scalar());
         if (acronym.sigle.empty()) {
             problems.push_back({file_name, line, "élément sans « sigle »", true});
             continue;
@@ -119,22 +151,21 @@ Glossary parse_glossary(const std::string& file_name, const std::string& text,
     return glossary;
 }
 
-std::vector<std::vector<std::string>> parse_synonyms(const std::string& file_name,
-                                                     const std::string& text,
-                                                     std::vector<Diagnostic>& problems)
+std::vector<SynonymGroup> read_synonym_groups(const std::string& file_name, const std::string& text,
+                                              std::vector<Diagnostic>& problems)
 {
-    std::vector<std::vector<std::string>> groups;
+    std::vector<SynonymGroup> groups;
     const auto root = load_yaml(file_name, text, problems);
     if (!root || root->IsNull())
         return groups;
     for (const auto& item : *root) {
-        std::vector<std::string> group;
+        SynonymGroup group{{}, item.Mark().line + (item.IsNull() ? 0 : 1)};
         if (item.IsSequence())
             for (const auto& word : item)
                 if (word.IsScalar() && !word.Scalar().empty())
-                    group.push_back(word.Scalar());
-        if (group.size() < 2) {
-            problems.push_back({file_name, item.Mark().line + (item.IsNull() ? 0 : 1),
+                    group.words.push_back(word.Scalar());
+        if (group.words.size() < 2) {
+            problems.push_back({file_name, group.line,
                                 "un groupe de synonymes doit lister au moins deux mots : [a, b]",
                                 true});
             continue;
@@ -142,6 +173,48 @@ std::vector<std::vector<std::string>> parse_synonyms(const std::string& file_nam
         groups.push_back(std::move(group));
     }
     return groups;
+}
+
+std::vector<std::vector<std::string>> parse_synonyms(const std::string& file_name,
+                                                     const std::string& text,
+                                                     std::vector<Diagnostic>& problems)
+{
+    std::vector<std::vector<std::string>> groups;
+    for (auto& group : read_synonym_groups(file_name, text, problems))
+        groups.push_back(std::move(group.words));
+    return groups;
+}
+
+void check_synonym_meanings(const std::string& file_name, const std::vector<SynonymGroup>& groups,
+                            const Glossary& glossary, std::vector<Diagnostic>& problems)
+{
+    for (const auto& acronym : glossary.all()) {
+        if (acronym.autres_sens.empty())
+            continue;
+        // Meaning 0 is the expansion (or the acronym when none is known), then autres_sens.
+        std::vector<std::string> meanings{acronym.developpement.empty() ? acronym.sigle
+                                                                        : acronym.developpement};
+        meanings.insert(meanings.end(), acronym.autres_sens.begin(), acronym.autres_sens.end());
+        for (const auto& group : groups) {
+            // The meanings the group says: the acronym itself stands for its expansion.
+            std::set<std::size_t> said;
+            for (const auto& word : group.words) {
+                if (glossary.find(word) == &acronym)
+                    said.insert(0);
+                for (std::size_t k = 0; k < meanings.size(); ++k)
+                    if (same_phrase(word, meanings[k]))
+                        said.insert(k);
+            }
+            if (said.size() < 2)
+                continue;
+            problems.push_back({file_name, group.line,
+                                "ce groupe joint deux sens du sigle « " + acronym.sigle +
+                                    " » du glossaire, « " + meanings[*said.begin()] + " » et « " +
+                                    meanings[*std::next(said.begin())] +
+                                    " » : une question sur l'un recevrait la réponse de l'autre",
+                                false});
+        }
+    }
 }
 
 } // namespace opalebot::knowledge

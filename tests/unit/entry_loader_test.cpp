@@ -1,3 +1,4 @@
+#include "knowledge/answerer.hpp"
 #include "knowledge/knowledge_base.hpp"
 
 #include <doctest/doctest.h>
@@ -337,6 +338,118 @@ TEST_SUITE("unit")
         check_refused(parse(join(inserted(valid_lines(), 10, "    auteur: Marie"))), 10, "auteur");
     }
 
+    TEST_CASE("parse_entry reads the perimetre of a source and the reply shows it")
+    {
+        const auto parsed =
+            parse(join(inserted(valid_lines(), 12, "    perimetre: académie d'Amiens")));
+        CHECK(parsed.problems.empty());
+        REQUIRE(parsed.entry.has_value());
+        REQUIRE(parsed.entry->sources.size() == 2);
+        CHECK(parsed.entry->sources[0].perimetre.empty());
+        CHECK(parsed.entry->sources[1].perimetre == "académie d'Amiens");
+
+        KnowledgeBase base;
+        base.entries.push_back(*parsed.entry);
+        const Answerer answerer{std::move(base)};
+        const auto reply = answerer.show(answerer.entries().front());
+        CHECK(reply.find("17-2502QE.htm) — périmètre : académie d'Amiens\n") != std::string::npos);
+        CHECK(reply.find("HDF » — périmètre") == std::string::npos);
+    }
+
+    TEST_CASE("parse_entry reports an empty perimetre on its line")
+    {
+        check_refused(parse(join(inserted(valid_lines(), 12, "    perimetre:"))), 12,
+                      "« perimetre » vide");
+    }
+
+    TEST_CASE("parse_entry refuses a figure when no source has a perimetre")
+    {
+        const auto lines =
+            replaced(valid_lines(), 20, "Au 13/02/2024, 98 % des budgets étaient intégrés.");
+        check_refused(parse(join(lines)), 20, "chiffre « 98 % » sans périmètre");
+    }
+
+    TEST_CASE("parse_entry refuses a figure whose paragraph does not name its perimeter")
+    {
+        auto lines = inserted(valid_lines(), 12, "    perimetre: académie d'Amiens");
+        lines = replaced(lines, 21, "1. Au 19/01/2024, 50 budgets intégrés sur 61.");
+        check_refused(parse(join(lines)), 21, "« académie d'Amiens »");
+    }
+
+    TEST_CASE("parse_entry accepts a figure that names the perimeter of one of its sources")
+    {
+        auto lines = inserted(valid_lines(), 12, "    perimetre: académie d'Amiens");
+        lines = replaced(lines, 21, "1. Académie d'Amiens : 50 budgets intégrés sur 61,");
+        lines.push_back("   soit 81,96 % (comité du 22/01/2024)."); // same paragraph, next line
+        lines.push_back("");
+        lines.push_back("Dans l'ACADEMIE D'AMIENS, 61 EPLE en vague 6.");
+        const auto parsed = parse(join(lines));
+        CHECK(parsed.problems.empty());
+        CHECK(parsed.entry.has_value());
+    }
+
+    TEST_CASE("parse_entry takes percentages counts and numbers of schools as figures")
+    {
+        // A figure: a percentage, "x sur y", or a number of EPLE, établissements, budgets,
+        // tickets. Dates, wave names, durations, article numbers are not figures.
+        for (const std::string figure :
+             {"81,96 %", "98%", "12 pour cent", "50 sur 61", "1187 tickets", "153 budgets",
+              "6 établissements", "1 établissement", "61 EPLE", "l'an passé : 20,6 % terminées"}) {
+            INFO("figure: " << figure);
+            check_refused(parse(join(replaced(valid_lines(), 16, "Il y a " + figure + "."))), 16,
+                          "sans périmètre");
+        }
+        for (const std::string text :
+             {"le 19/01/2024", "la V6 de 01/2024", "en 2 jours", "les fiches 1 à 17",
+              "au 1er septembre", "l'art. R421-77", "4 indicateurs", "0,5 j en présentiel",
+              "la question n° 2502", "budget 2024"}) {
+            INFO("not a figure: " << text);
+            const auto parsed = parse(join(replaced(valid_lines(), 16, "Voir " + text + ".")));
+            CHECK(parsed.problems.empty());
+        }
+    }
+
+    TEST_CASE("parse_entry warns about a menu path that no source gives")
+    {
+        auto lines = replaced(valid_lines(), 20,
+                              "1. Passer par DEPENSES > Restitutions > Situation des dépenses, "
+                              "puis « Transactions liées » → « Consultation ».");
+        lines.push_back("2. Ouvrir « Factures émises » → « Synthèse » → « Détail ».");
+        lines.push_back("3. La chaîne EJ → SF → DP, puis Factures émises > Synthèse.");
+        const auto parsed = parse(join(lines));
+        REQUIRE(parsed.entry.has_value()); // a warning does not refuse the entry
+        REQUIRE(parsed.problems.size() == 3);
+        for (const auto& p : parsed.problems)
+            CHECK_FALSE(p.is_error);
+        CHECK(parsed.problems[0].line == 20);
+        CHECK(parsed.problems[0].message.find("« Passer par DEPENSES > Restitutions > Situation "
+                                              "des dépenses »") != std::string::npos);
+        CHECK(parsed.problems[1].line == 20);
+        CHECK(parsed.problems[1].message.find("« « Transactions liées » → « Consultation » »") !=
+              std::string::npos);
+        CHECK(parsed.problems[2].line == 21); // one path of three labels, one warning
+        CHECK(parsed.problems[2].message.find("« Synthèse » → « Détail »") != std::string::npos);
+    }
+
+    TEST_CASE("parse_entry accepts a menu path that a source gives word for word")
+    {
+        auto lines = inserted(valid_lines(), 12,
+                              "    chemins: [DEPENSES > Restitutions > Situation des dépenses, "
+                              "« Transactions liées » → « Consultation »]");
+        lines = replaced(lines, 21,
+                         "1. Passer par **DEPENSES** > Restitutions > Situation des dépenses, "
+                         "puis « Transactions liées » → « Consultation ».");
+        const auto parsed = parse(join(lines));
+        CHECK(parsed.problems.empty());
+        REQUIRE(parsed.entry.has_value());
+        CHECK(parsed.entry->sources[1].chemins.size() == 2);
+        // A path the source gives only in part is still reported.
+        lines.push_back("2. Puis DEPENSES > Restitutions > Autre écran.");
+        const auto partly = parse(join(lines));
+        REQUIRE(partly.problems.size() == 1);
+        CHECK(partly.problems.front().line == 22);
+    }
+
     TEST_CASE("parse_entry reports an adresse that is not a web address")
     {
         for (const std::string address :
@@ -501,6 +614,23 @@ TEST_SUITE("unit")
         CHECK(base.glossary.find("ej") != nullptr);
         REQUIRE(base.synonyms.size() == 1);
         CHECK(base.synonyms.front() == std::vector<std::string>{"fournisseur", "créancier"});
+    }
+
+    TEST_CASE("load_knowledge_base warns about synonyms that join two meanings of an acronym")
+    {
+        const TempDir dir;
+        dir.write("tiers-ddfip.md", join(valid_lines()));
+        dir.write("glossaire.yaml", "- sigle: DP\n  developpement: Demande de paiement\n"
+                                    "  autres-sens: [demi-pensionnaires]\n");
+        dir.write("synonymes.yaml", "- [fournisseur, créancier]\n"
+                                    "- [demi-pensionnaire, demi-pensionnaires, DP]\n");
+        const auto base = load_knowledge_base(dir.path());
+        CHECK_FALSE(base.has_errors());
+        REQUIRE(base.problems.size() == 1);
+        CHECK(base.problems.front().file == dir.file("synonymes.yaml"));
+        CHECK(base.problems.front().line == 2);
+        CHECK(base.problems.front().message.find("deux sens du sigle « DP »") != std::string::npos);
+        CHECK(base.synonyms.size() == 2); // a warning keeps the group
     }
 
     TEST_CASE("load_knowledge_base sorts entries by id and reads an optional glossary")

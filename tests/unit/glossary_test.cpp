@@ -242,6 +242,68 @@ TEST_SUITE("unit")
         }
     }
 
+    TEST_CASE("parse_glossary reads the other meanings of an acronym")
+    {
+        std::vector<Diagnostic> problems;
+        const auto glossary = parse_glossary("glossaire.yaml",
+                                             "- sigle: DP\n"
+                                             "  developpement: Demande de paiement\n"
+                                             "  autres-sens: [demi-pensionnaires]\n",
+                                             problems);
+        CHECK(problems.empty());
+        REQUIRE(glossary.find("DP") != nullptr);
+        CHECK(glossary.find("DP")->autres_sens == std::vector<std::string>{"demi-pensionnaires"});
+        CHECK(glossary.all().front().autres_sens.size() == 1);
+    }
+
+    TEST_CASE("read_synonym_groups keeps the line of each group")
+    {
+        std::vector<Diagnostic> problems;
+        const auto groups = read_synonym_groups("synonymes.yaml",
+                                                "# Synonymes\n- [a, b]\n\n- [c, d, e]\n", problems);
+        CHECK(problems.empty());
+        REQUIRE(groups.size() == 2);
+        CHECK(groups[0].line == 2);
+        CHECK(groups[1].words == std::vector<std::string>{"c", "d", "e"});
+        CHECK(groups[1].line == 4);
+    }
+
+    TEST_CASE("check_synonym_meanings warns about a group that joins two meanings of an acronym")
+    {
+        const std::string glossary_yaml = "- sigle: DP\n"
+                                          "  developpement: Demande de paiement\n"
+                                          "  autres-sens: [demi-pensionnaires]\n"
+                                          "- sigle: SG\n"
+                                          "  developpement: Secrétaire général\n"
+                                          "  autres-sens: [services généraux]\n"
+                                          "- sigle: EJ\n"
+                                          "  developpement: Engagement juridique\n";
+        const std::string synonyms_yaml =
+            "- [demi-pensionnaire, demi-pensionnaires, DP]\n" // 1: DP and its other meaning
+            "- [DP, demande de paiement, DPs]\n"              // 2: one meaning
+            "- [demi-pension, demi-pensionnaire]\n"           // 3: no acronym, one meaning
+            "- [demandes de paiement, Demi-pensionnaire]\n"   // 4: both meanings, no acronym
+            "- [service général, SG, secrétaire général]\n"   // 5: SG's two meanings
+            "- [EJ, engagement, commande]\n";                 // 6: EJ has no other meaning
+        std::vector<Diagnostic> problems;
+        const auto glossary = parse_glossary("glossaire.yaml", glossary_yaml, problems);
+        const auto groups = read_synonym_groups("synonymes.yaml", synonyms_yaml, problems);
+        REQUIRE(problems.empty());
+        check_synonym_meanings("synonymes.yaml", groups, glossary, problems);
+        REQUIRE(problems.size() == 3);
+        CHECK(problems[0].line == 1);
+        CHECK(problems[0].message.find("« DP »") != std::string::npos);
+        CHECK(problems[0].message.find("« Demande de paiement » et « demi-pensionnaires »") !=
+              std::string::npos);
+        CHECK(problems[1].line == 4);
+        CHECK(problems[2].line == 5);
+        CHECK(problems[2].message.find("« SG »") != std::string::npos);
+        for (const auto& p : problems) {
+            CHECK_FALSE(p.is_error);
+            CHECK(p.file == "synonymes.yaml");
+        }
+    }
+
     TEST_CASE("parse_synonyms reports a YAML error with its line")
     {
         std::vector<Diagnostic> problems;

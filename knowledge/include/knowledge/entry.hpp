@@ -10,6 +10,11 @@ struct Source {
     std::string titre;
     std::string adresse;   ///< https://…, or empty
     std::string ressource; ///< "Espace Tribu utilisateurs op@le HDF", or empty
+    /// Whose figures the source gives ("académie d'Amiens"), so that figures of two perimeters
+    /// are never read as one (issue 20); empty when the source gives no figure.
+    std::string perimetre{};
+    /// Menu paths ("A > B > C", « A » → « B ») this source gives word for word.
+    std::vector<std::string> chemins{};
 };
 
 /// One pas-à-pas of knowledge/content/, as its front matter and Markdown body describe it.
