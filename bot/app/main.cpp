@@ -34,6 +34,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -89,8 +90,25 @@ public:
         for (const auto& e : figures.value().entries)
             stats.entries.push_back({e.entry_id, e.asked, e.up, e.down});
         for (const auto& q : figures.value().unanswered)
-            stats.unanswered.push_back({q.question, q.kind, q.score, q.asked_at});
+            stats.unanswered.push_back(
+                {q.question, q.kind, q.score, q.asked_at, q.id, q.entry_id, q.disliked});
         return stats;
+    }
+    std::optional<std::string> question_text(long long number) override
+    {
+        auto text = store_.question_text(number);
+        if (!text) {
+            log::get("main")->error("question not read: {}", text.error().message);
+            return std::nullopt;
+        }
+        return std::move(text).value();
+    }
+    bool link_question(const std::string& entry_id, const std::string& question) override
+    {
+        const auto linked = store_.link_question({entry_id, question}, unix_now());
+        if (!linked)
+            log::get("main")->error("question not linked: {}", linked.error().message);
+        return static_cast<bool>(linked);
     }
 
 private:
@@ -111,6 +129,12 @@ int with_conversations(const bot::Config& config, StateDatabase& state, bot::Sta
                        bot::HttpClient* http, Mode&& mode)
 {
     StoredStats stats{store};
+    // Questions admins linked to an entry (!kb lier) are learned again at every start.
+    if (auto links = store.linked_questions())
+        for (const auto& link : links.value())
+            answerer.learn(link.entry_id, link.question);
+    else
+        log::get("main")->error("linked questions not read: {}", links.error().message);
     commands::EpleStore eple{state};
     commands::EpleOptions eple_options;
     eple_options.rule = {config.difficulty.kit_below, config.difficulty.paiements_below,
@@ -135,8 +159,7 @@ int with_conversations(const bot::Config& config, StateDatabase& state, bot::Sta
         log::get("main")->info("tickets go to iTop at {}", itop.url);
     }
     eple_options.tickets = ticket_source; // !eple counts the EPLE's open tickets
-    commands::TicketFollowUp follow_up{
-        state, *tickets, {config.tickets.follow_up_interval}};
+    commands::TicketFollowUp follow_up{state, *tickets, {config.tickets.follow_up_interval}};
     commands::DialogueOptions dialogue_options;
     dialogue_options.find_eple = app::eple_finder(eple);
     dialogue_options.idle_timeout = config.tickets.dialogue_idle;
@@ -472,6 +495,32 @@ int run_kb_check(const std::filesystem::path& dir)
     return errors == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+int run_kb_paraphrases(const std::string& db_path)
+{
+    if (!std::filesystem::exists(db_path)) {
+        std::cerr << db_path << ": base d'état introuvable (option --db)\n";
+        return EXIT_FAILURE;
+    }
+    StateDatabase state{db_path};
+    bot::StateStore store{state};
+    const auto links = store.linked_questions();
+    if (!links) {
+        std::cerr << db_path << ": " << links.error().message << '\n';
+        return EXIT_FAILURE;
+    }
+    std::map<std::string, std::vector<std::string>> by_entry;
+    for (const auto& link : links.value())
+        by_entry[link.entry_id].push_back(link.question);
+    if (by_entry.empty())
+        std::cout << "Aucune question liée (`!kb lier <n°> <fiche>` dans le salon).\n";
+    for (const auto& [entry_id, questions] : by_entry) {
+        std::cout << entry_id << " (" << questions.size() << ")\n";
+        for (const auto& question : questions)
+            std::cout << "  - " << question << '\n';
+    }
+    return EXIT_SUCCESS;
+}
+
 int run_kb_list(const std::filesystem::path& dir, bool as_json)
 {
     const auto base = load_for_serving(dir);
@@ -535,8 +584,9 @@ try {
     bool ask_json = false;
     ask->add_option("question", question, "La question, en français")->required();
     ask->add_option("--kb", kb_dir, "Dossier de la base de connaissances")->capture_default_str();
-    ask->add_flag("--json", ask_json,
-                  R"(Sortie JSON : {"answer", "kind", "score", "alternatives", "text"})");
+    ask->add_flag(
+        "--json", ask_json,
+        R"(Sortie JSON : {"answer", "kind", "confidence", "score", "alternatives", "text"})");
 
     auto* kb = app.add_subcommand("kb", "Outils de la base de connaissances");
     kb->require_subcommand(1);
@@ -553,6 +603,13 @@ try {
         "analyze", "Montre comment la recherche lit un texte (mots retenus et racines)");
     std::string analyze_text;
     analyze->add_option("TEXT", analyze_text, "Le texte à analyser")->required();
+
+    auto* paraphrases = kb->add_subcommand(
+        "paraphrases", "Les questions du salon liées à une fiche par `!kb lier`, fiche par fiche "
+                       "(à reprendre dans ses mots-clés)");
+    std::string paraphrases_db = "opale-bot.db";
+    paraphrases->add_option("--db", paraphrases_db, "Base d'état SQLite du bot")
+        ->capture_default_str();
 
     auto* run = app.add_subcommand("run", "Lance le bot Matrix (connexion, synchronisation, "
                                           "réponses) ; SIGTERM ou Ctrl-C l'arrête");
@@ -609,6 +666,8 @@ try {
         return run_kb_check(check_dir);
     if (*list)
         return run_kb_list(kb_dir, list_json);
+    if (*paraphrases)
+        return run_kb_paraphrases(paraphrases_db);
     if (*analyze) {
         for (const auto& term : knowledge::Analyzer{}.analyze(analyze_text))
             std::cout << term.word << " → " << term.stem << '\n';

@@ -11,7 +11,7 @@
 
 namespace opalebot::bot {
 namespace {
-constexpr std::array<const char*, 3> schema_steps = {
+constexpr std::array<const char*, 4> schema_steps = {
     R"sql(
 CREATE TABLE questions (
     id INTEGER PRIMARY KEY,
@@ -54,6 +54,13 @@ CREATE TABLE awaiting_encryption (txn_id TEXT PRIMARY KEY,
     room_id TEXT NOT NULL, event_type TEXT NOT NULL, content TEXT NOT NULL,
     priority INTEGER NOT NULL, source_event TEXT, entry_id TEXT,
     attempts INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+)sql",
+    // issue 21: the base learns from the salon (!kb lier, 👎 listed under the entry)
+    R"sql(
+ALTER TABLE questions ADD COLUMN event_id TEXT;
+CREATE INDEX questions_event ON questions(event_id);
+CREATE TABLE linked_questions (id INTEGER PRIMARY KEY, entry_id TEXT NOT NULL,
+    question TEXT NOT NULL, linked_at INTEGER NOT NULL, UNIQUE (entry_id, question));
 )sql"};
 /// Releases up to c96ed71 kept this version in PRAGMA user_version.
 constexpr Schema schema{"state", schema_steps, {}, true};
@@ -72,14 +79,14 @@ std::string text_or_empty(const SQLite::Column& column)
 
 // Optional text columns are bound as text and stored NULL when empty (NULLIF in the SQL).
 
-constexpr const char* insert_question_sql = "INSERT INTO questions (asked_at, room, sender, "
-                                            "question, kind, entry_id, score) VALUES (?, ?, ?, ?, "
-                                            "?, NULLIF(?, ''), ?)";
+constexpr const char* insert_question_sql =
+    "INSERT INTO questions (asked_at, room, sender, question, kind, entry_id, score, event_id) "
+    "VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, NULLIF(?, ''))";
 
 void insert_question(SQLite::Statement& insert, const QuestionRecord& record)
 {
     SQLite::bind(insert, record.asked_at, record.room, record.sender, record.question, record.kind,
-                 record.entry_id, record.score);
+                 record.entry_id, record.score, record.event_id);
     insert.exec();
 }
 
@@ -488,18 +495,63 @@ try {
                  entries.getColumn(2).getInt64(), entries.getColumn(3).getInt64()});
     }
     {
+        // A 👎 reaches the question through the reply it was given: feedback names the reply's
+        // event, `sent` the question's event that reply answered.
         SQLite::Statement unanswered{
-            db_, "SELECT question, kind, score, asked_at FROM questions"
-                 " WHERE asked_at >= ? AND question IS NOT NULL"
-                 " AND (kind = 'inconnu' OR (entry_id IS NOT NULL AND score < ?))"
-                 " ORDER BY asked_at DESC, id DESC LIMIT 15"};
+            db_, "SELECT q.question, q.kind, q.score, q.asked_at, q.id, coalesce(q.entry_id, ''),"
+                 "   EXISTS (SELECT 1 FROM sent s JOIN feedback f ON f.target_event = s.event_id"
+                 "     WHERE q.event_id IS NOT NULL AND s.source_event = q.event_id"
+                 "     AND f.vote < 0)"
+                 " FROM questions q WHERE q.asked_at >= ? AND q.question IS NOT NULL"
+                 " AND (q.kind IN ('inconnu', 'probable')"
+                 "   OR (q.entry_id IS NOT NULL AND q.score < ?)"
+                 "   OR EXISTS (SELECT 1 FROM sent s JOIN feedback f ON f.target_event = s.event_id"
+                 "     WHERE q.event_id IS NOT NULL AND s.source_event = q.event_id"
+                 "     AND f.vote < 0))"
+                 " ORDER BY q.asked_at DESC, q.id DESC LIMIT 15"};
         SQLite::bind(unanswered, since, low_confidence);
         while (unanswered.executeStep())
             stats.unanswered.push_back(
                 {unanswered.getColumn(0).getString(), unanswered.getColumn(1).getString(),
-                 unanswered.getColumn(2).getDouble(), unanswered.getColumn(3).getInt64()});
+                 unanswered.getColumn(2).getDouble(), unanswered.getColumn(3).getInt64(),
+                 unanswered.getColumn(4).getInt64(), unanswered.getColumn(5).getString(),
+                 unanswered.getColumn(6).getInt() != 0});
     }
     return stats;
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<std::string> StateStore::question_text(std::int64_t id)
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Statement query{db_, "SELECT coalesce(question, '') FROM questions WHERE id = ?"};
+    query.bind(1, id);
+    return query.executeStep() ? query.getColumn(0).getString() : std::string{};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<Done> StateStore::link_question(const LinkedQuestion& link, std::int64_t at)
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Statement insert{db_, "INSERT OR IGNORE INTO linked_questions (entry_id, question, "
+                                  "linked_at) VALUES (?, ?, ?)"};
+    SQLite::bind(insert, link.entry_id, link.question, at);
+    insert.exec();
+    return Done{};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<std::vector<LinkedQuestion>> StateStore::linked_questions()
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Statement query{db_, "SELECT entry_id, question FROM linked_questions ORDER BY id"};
+    std::vector<LinkedQuestion> links;
+    while (query.executeStep())
+        links.push_back({query.getColumn(0).getString(), query.getColumn(1).getString()});
+    return links;
 } catch (const std::exception& e) {
     return storage_error(e);
 }

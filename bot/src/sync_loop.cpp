@@ -601,6 +601,7 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
     }
     if (reply->question) {
         reply->question->room = room.room_id;
+        reply->question->event_id = event.event_id;
         writes.questions.push_back(*reply->question);
     }
     OutgoingMessage out;

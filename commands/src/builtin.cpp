@@ -5,6 +5,7 @@
 #include "opalebot/log.hpp"
 
 #include <algorithm>
+#include <sstream>
 #include <stdexcept>
 
 namespace opalebot::commands {
@@ -106,15 +107,71 @@ std::string format_knowledge_stats(const KnowledgeStats& stats, int days,
     for (const auto& q : stats.unanswered) {
         const auto shown = q.text.empty() ? std::string{"(texte effacé)"}
                                           : knowledge::escape_markdown(one_line(q.text, 140));
-        text +=
-            "- « " + shown + " »" +
-            (q.kind == "inconnu" ? std::string{" : sans réponse"}
-                                 : " : réponse incertaine (score " +
-                                       std::to_string(static_cast<int>(q.score * 100)) + " %)") +
-            "\n";
+        std::string outcome;
+        if (q.disliked)
+            outcome = "👎 sur la fiche `" + q.entry_id + "`";
+        else if (q.kind == "inconnu")
+            outcome = "sans réponse";
+        else if (q.kind == "probable")
+            outcome = "réponse probable : `" + q.entry_id + "`";
+        else
+            outcome = "réponse incertaine (score " +
+                      std::to_string(static_cast<int>(q.score * 100)) + " %)";
+        text += "- n° " + std::to_string(q.number) + " « " + shown + " » : " + outcome + "\n";
     }
+    text += "\nPour qu'une question trouve sa fiche la prochaine fois : `!kb lier <n°> <fiche>`.";
     return text;
 }
+
+namespace {
+
+/// `!kb lier 42 tiers-ddfip`: question n° 42 of `!kb stats` becomes a paraphrase of the entry,
+/// saved first (it survives a restart), then learned by the answerer at once.
+std::string link_question(knowledge::Answerer& answerer, StatsSource& stats, std::string_view args,
+                          const std::string& prefix)
+{
+    const std::string usage = "Usage : `" + prefix +
+                              "kb lier <n°> <fiche>`, avec le numéro d'une question de `" + prefix +
+                              "kb stats` et l'identifiant d'une fiche (`" + prefix + "fiches`).";
+    std::istringstream in{std::string{args}};
+    std::string verb;
+    std::string number_text;
+    std::string entry_id;
+    std::string extra;
+    in >> verb >> number_text >> entry_id >> extra;
+    if (number_text.empty() || entry_id.empty() || !extra.empty() || number_text.size() > 12 ||
+        number_text.find_first_not_of("0123456789") != std::string::npos)
+        return usage;
+    const auto* entry = answerer.find_entry(entry_id);
+    if (entry == nullptr)
+        return "Je ne connais pas la fiche `" + knowledge::escape_markdown(entry_id) +
+               "`. La liste : `" + prefix + "fiches`.";
+    const auto question = stats.question_text(std::stoll(number_text));
+    if (!question)
+        return "La base d'état est indisponible pour le moment (erreur notée dans le journal) : "
+               "rien n'a été lié.";
+    if (question->empty())
+        return "Aucune question n° " + number_text +
+               " (ou son texte a déjà été effacé). Les "
+               "numéros sont ceux de `" +
+               prefix + "kb stats`.";
+    // Copies: learning rebuilds the index, and with it the entries `entry` points into.
+    const std::string id = entry->id;
+    const std::string titre = entry->titre;
+    if (!stats.link_question(id, *question))
+        return "La base d'état est indisponible pour le moment (erreur notée dans le journal) : "
+               "rien n'a été lié.";
+    answerer.learn(id, *question);
+    return "C'est noté : la question n° " + number_text + " « " +
+           knowledge::escape_markdown(one_line(*question, 140)) +
+           " » relève désormais de la "
+           "fiche « " +
+           knowledge::escape_markdown(titre) + " » (`" + id +
+           "`). Elle y mène dès maintenant, y compris après un redémarrage ou un `" + prefix +
+           "kb recharger`.";
+}
+
+} // namespace
 
 void add_knowledge_commands(Registry& registry, knowledge::Answerer& answerer,
                             std::filesystem::path kb_dir, QuestionLog* questions,
@@ -193,13 +250,17 @@ void add_knowledge_commands(Registry& registry, knowledge::Answerer& answerer,
 
     add({"kb",
          {},
-         prefix + "kb recharger` · `" + prefix + "kb stats [jours]",
-         "relit la base de connaissances ; statistiques des questions et avis",
+         prefix + "kb recharger` · `" + prefix + "kb stats [jours]` · `" + prefix +
+             "kb lier <n°> <fiche>",
+         "relit la base de connaissances ; statistiques des questions et avis ; apprend qu'une "
+         "question du salon relève d'une fiche",
          Role::admin,
          [&answerer, dir = std::move(kb_dir), prefix, stats](const Context& c) {
              const auto words = knowledge::fold(c.args);
              if (words == "recharger")
                  return Reply{reload(answerer, dir), {}};
+             if (words.rfind("lier", 0) == 0 && stats != nullptr)
+                 return Reply{link_question(answerer, *stats, c.args, prefix), {}};
              if (words.rfind("stats", 0) == 0 && stats != nullptr) {
                  int days = 30;
                  const auto rest = std::string_view{words}.substr(5);
@@ -221,8 +282,9 @@ void add_knowledge_commands(Registry& registry, knowledge::Answerer& answerer,
                                   {}};
                  return Reply{format_knowledge_stats(*figures, days, answerer), {}};
              }
-             return Reply{
-                 "Usage : `" + prefix + "kb recharger` ou `" + prefix + "kb stats [jours]`.", {}};
+             return Reply{"Usage : `" + prefix + "kb recharger`, `" + prefix +
+                              "kb stats [jours]` ou `" + prefix + "kb lier <n°> <fiche>`.",
+                          {}};
          }});
 
     registry.set_free_text([&answerer, questions](const Message& message) -> std::optional<Reply> {

@@ -3,7 +3,6 @@
 
 #include "commands/ticket_store.hpp"
 #include "knowledge/knowledge_base.hpp"
-
 #include "opalebot/state_database.hpp"
 
 #include <doctest/doctest.h>

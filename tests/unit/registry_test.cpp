@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -102,6 +103,34 @@ struct FakeQuestionLog final : QuestionLog {
     void record(const Message& m, const knowledge::Answer& answer) override
     {
         seen.push_back({m, answer});
+    }
+};
+
+/// The state file's side of `!kb stats` and `!kb lier`: questions by number, links kept.
+struct FakeStats final : StatsSource {
+    std::map<long long, std::string> questions;
+    std::vector<std::pair<std::string, std::string>> links;
+    bool store_fails = false;
+    std::optional<KnowledgeStats> knowledge_stats(int /*days*/) override
+    {
+        KnowledgeStats stats;
+        for (const auto& [number, text] : questions)
+            stats.unanswered.push_back({text, "inconnu", 0, 0, number, {}, false});
+        return stats;
+    }
+    std::optional<std::string> question_text(long long number) override
+    {
+        if (store_fails)
+            return std::nullopt;
+        const auto it = questions.find(number);
+        return it == questions.end() ? std::string{} : it->second;
+    }
+    bool link_question(const std::string& entry_id, const std::string& question) override
+    {
+        if (store_fails)
+            return false;
+        links.emplace_back(entry_id, question);
+        return true;
     }
 };
 
@@ -491,7 +520,40 @@ TEST_SUITE("unit")
         CHECK(bot.answerer.find_entry("tiers-ddfip") == nullptr);
         CHECK(contains(bot.reply("!sigle DP"), "Demande de paiement"));
         CHECK(contains(bot.reply("!kb", Role::admin),
-                       "Usage : `!kb recharger` ou `!kb stats [jours]`."));
+                       "Usage : `!kb recharger`, `!kb stats [jours]` ou `!kb lier <n°> <fiche>`."));
+    }
+
+    TEST_CASE("kb lier makes a salon question lead to its entry at once")
+    {
+        knowledge::Answerer answerer{small_base()};
+        Registry registry;
+        FakeStats stats;
+        add_knowledge_commands(registry, answerer, {}, nullptr, &stats);
+        const auto entry = answerer.entries().front(); // a copy: learning rebuilds the index
+        const std::string question = "la paperasse du vendredi pour les cousins";
+        stats.questions[7] = question;
+        const auto ask = [&](const std::string& body, Role role = Role::admin) {
+            const auto r = registry.dispatch(message(body, role));
+            REQUIRE(r.has_value());
+            return r->markdown;
+        };
+        REQUIRE(answerer.ask(question).kind == knowledge::Answer::Kind::unknown);
+        CHECK(contains(ask("!kb stats"), "n° 7"));
+        CHECK(contains(ask("!kb lier 7 " + entry.id, Role::member), "administrateur"));
+        CHECK(contains(ask("!kb lier sept " + entry.id), "Usage : `!kb lier <n°> <fiche>`"));
+        CHECK(contains(ask("!kb lier 7 pas-une-fiche"), "Je ne connais pas la fiche"));
+        CHECK(contains(ask("!kb lier 8 " + entry.id), "Aucune question n° 8"));
+        CHECK(stats.links.empty());
+        stats.store_fails = true;
+        CHECK(contains(ask("!kb lier 7 " + entry.id), "rien n'a été lié"));
+        CHECK(answerer.ask(question).kind == knowledge::Answer::Kind::unknown);
+        stats.store_fails = false;
+        CHECK(contains(ask("!kb lier 7 " + entry.id), "C'est noté"));
+        REQUIRE(stats.links.size() == 1);
+        CHECK(stats.links[0] == std::pair{entry.id, question});
+        const auto answer = answerer.ask(question);
+        CHECK(answer.kind == knowledge::Answer::Kind::entry);
+        CHECK(answer.entry_id == entry.id);
     }
 
     TEST_CASE("knowledge commands keep the old base when the new one has no entry")

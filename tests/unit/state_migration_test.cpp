@@ -156,7 +156,7 @@ TEST_SUITE("unit")
 
         // One record of every version, none of the old ones left.
         for (const auto& [component, version] :
-             std::vector<std::pair<std::string, int>>{{"state", 3},
+             std::vector<std::pair<std::string, int>>{{"state", 4},
                                                       {"crypto", 1},
                                                       {"eple", 1},
                                                       {"tickets", 1},

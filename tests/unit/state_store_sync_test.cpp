@@ -222,6 +222,44 @@ TEST_SUITE("unit")
         CHECK(stats.unanswered[1].score == doctest::Approx(0.3));
     }
 
+    TEST_CASE("a thumbs down lists the question under its entry in kb_stats")
+    {
+        StateStore store{":memory:"};
+        sent(store, "txn-a", "$answer", "tiers-ddfip"); // answers the event $src-txn-a
+        SyncBatchWrites writes;
+        auto asked = question(now_seconds(), "créer la trésorerie ?", "entree", "tiers-ddfip", 0.9);
+        asked.event_id = "$src-txn-a";
+        writes.questions = {asked, question(now_seconds(), "tiers ?", "entree", "tiers", 0.95),
+                            question(now_seconds(), "un RIB ?", "probable", "tiers-rib", 0.45)};
+        writes.feedback.push_back({"$no", "$answer", "@marie:hs.test", -1, now_seconds()});
+        REQUIRE(static_cast<bool>(store.commit(writes)));
+        const auto stats = value(store.kb_stats(0, 0.5));
+        REQUIRE(stats.unanswered.size() == 2); // the sure, liked answer is not listed
+        const auto& probable = stats.unanswered[0];
+        CHECK(probable.kind == "probable");
+        CHECK(probable.entry_id == "tiers-rib");
+        CHECK_FALSE(probable.disliked);
+        const auto& disliked = stats.unanswered[1];
+        CHECK(disliked.question == "créer la trésorerie ?");
+        CHECK(disliked.disliked);
+        CHECK(disliked.entry_id == "tiers-ddfip");
+        CHECK(value(store.question_text(disliked.id)) == "créer la trésorerie ?");
+    }
+
+    TEST_CASE("linked questions are kept once and read back in order")
+    {
+        StateStore store{":memory:"};
+        CHECK(value(store.question_text(42)).empty());
+        REQUIRE(static_cast<bool>(store.link_question({"tiers-ddfip", "la trésorerie ?"}, 10)));
+        REQUIRE(static_cast<bool>(store.link_question({"tiers-rib", "un RIB ?"}, 11)));
+        REQUIRE(static_cast<bool>(store.link_question({"tiers-ddfip", "la trésorerie ?"}, 12)));
+        const auto links = value(store.linked_questions());
+        REQUIRE(links.size() == 2);
+        CHECK(links[0].entry_id == "tiers-ddfip");
+        CHECK(links[0].question == "la trésorerie ?");
+        CHECK(links[1].entry_id == "tiers-rib");
+    }
+
     TEST_CASE("purge_ledger forgets handled events older than the date")
     {
         StateStore store{":memory:"};

@@ -30,6 +30,7 @@ struct QuestionRecord {
     std::string kind;     ///< "entree", "inconnu", "glossaire"…
     std::string entry_id; ///< empty when no entry answered
     double score = 0;
+    std::string event_id; ///< the question's event (to find its 👎), empty in the console
 };
 
 /// The bot's Matrix login, reused across restarts (a new login would be a new device).
@@ -107,11 +108,20 @@ struct KbStats {
         std::string kind;
         double score = 0;
         std::int64_t asked_at = 0;
+        std::int64_t id = 0;   ///< the number `!kb lier` takes
+        std::string entry_id;  ///< the entry shown, if any
+        bool disliked = false; ///< a 👎 on the answer
     };
     std::int64_t questions = 0;
     std::int64_t answered = 0;
     std::vector<EntryCount> entries;    ///< most asked first, then those with feedback
-    std::vector<Unanswered> unanswered; ///< unknown or low confidence, newest first
+    std::vector<Unanswered> unanswered; ///< unknown, probable, low confidence or 👎; newest first
+};
+
+/// A salon question an admin linked to an entry (`!kb lier`).
+struct LinkedQuestion {
+    std::string entry_id;
+    std::string question;
 };
 
 /// The bot's Matrix state (component "state" of the state file). Thread-safe: the sync thread
@@ -130,6 +140,13 @@ public:
 
     /// The number of questions recorded (for tests and statistics).
     Result<std::int64_t> question_count();
+
+    /// The text of question `id`; empty when there is none or its text was purged.
+    Result<std::string> question_text(std::int64_t id);
+    /// Keeps a question as a paraphrase of `entry_id` (once: linking it again changes nothing).
+    Result<Done> link_question(const LinkedQuestion& link, std::int64_t at);
+    /// Every linked question, oldest first, to teach the answerer at start.
+    Result<std::vector<LinkedQuestion>> linked_questions();
 
     Result<std::optional<StoredSession>> session();
     Result<Done> save_session(const StoredSession& session);

@@ -27,9 +27,12 @@ struct KnowledgeStats {
     };
     struct Question {
         std::string text; ///< empty once purged
-        std::string kind; ///< "inconnu", or an entry answered with low confidence
+        std::string kind; ///< "inconnu", "probable", or an entry answered with low confidence
         double score = 0;
         long long asked_at = 0; ///< Unix seconds
+        long long number = 0;   ///< what `!kb lier` takes
+        std::string entry_id;   ///< the entry shown, if any
+        bool disliked = false;  ///< a 👎 on the answer
     };
     long long questions = 0;
     long long answered = 0;
@@ -43,6 +46,14 @@ public:
     virtual ~StatsSource() = default;
     /// The statistics of the last `days` days, or nothing when the store failed.
     virtual std::optional<KnowledgeStats> knowledge_stats(int days) = 0;
+    /// The text of question `number` of `!kb stats`: nothing when the store failed, empty when
+    /// there is no such question or its text was purged.
+    virtual std::optional<std::string> question_text(long long /*number*/) { return std::nullopt; }
+    /// Keeps `question` as a paraphrase of `entry_id`; false when the store failed.
+    virtual bool link_question(const std::string& /*entry_id*/, const std::string& /*question*/)
+    {
+        return false;
+    }
 };
 
 /// Registers the knowledge commands on `registry`: !aide, !sigle, !fiche, !fiches, !kb (admin)

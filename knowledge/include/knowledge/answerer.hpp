@@ -65,7 +65,8 @@ public:
     void replace(KnowledgeBase base);
 
     /// A question of the salon becomes a paraphrase of `entry_id`, searched at once like the
-    /// entry's keywords. False when no entry has that id.
+    /// entry's keywords. False when no entry has that id. Rebuilds the index: references to
+    /// entries() are invalidated.
     bool learn(const std::string& entry_id, const std::string& question);
 
 private:
