@@ -43,7 +43,8 @@ void CapturedQuestion::record(const commands::Message& message, const knowledge:
                                 message.body,
                                 std::string{knowledge::to_string(answer.kind)},
                                 answer.entry_id,
-                                answer.score};
+                                answer.score,
+                                {}}; // the event id: the sync loop knows it
 }
 
 commands::Role role_of(const bot::Config& config, const std::string& sender, int power_level)

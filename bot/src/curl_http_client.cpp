@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <climits>
 #include <memory>
+#include <new>
 #include <stdexcept>
 
 #include <libssh2.h>
@@ -118,6 +120,20 @@ Result<Response> CurlHttpClient::send(const Request& request)
                      {}};
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
     return response;
+}
+
+std::string url_encode(std::string_view text)
+{
+    struct CurlFree {
+        void operator()(char* escaped) const noexcept { curl_free(escaped); }
+    };
+    if (text.size() > static_cast<std::size_t>(INT_MAX))
+        throw std::length_error("text too long to percent-encode");
+    const std::unique_ptr<char, CurlFree> escaped{
+        curl_easy_escape(nullptr, text.data(), static_cast<int>(text.size()))};
+    if (!escaped)
+        throw std::bad_alloc{};
+    return escaped.get();
 }
 
 } // namespace opalebot::bot

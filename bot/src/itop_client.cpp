@@ -2,11 +2,9 @@
 
 #include "opalebot/log.hpp"
 
-#include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
 #include <array>
-#include <climits>
 #include <cstdint>
 #include <memory>
 #include <new>
@@ -68,22 +66,6 @@ std::vector<ItopTicket> tickets_of(const json& answer)
         if (object.is_object() && object.contains("fields") && object["fields"].is_object())
             tickets.push_back(ticket_from(object["fields"]));
     return tickets;
-}
-
-struct CurlFree {
-    void operator()(char* text) const noexcept { curl_free(text); }
-};
-
-/// `text` percent-encoded for a form field: RFC 3986's unreserved characters are kept.
-std::string form_encode(std::string_view text)
-{
-    if (text.size() > INT_MAX)
-        throw std::length_error("form field too long");
-    const std::unique_ptr<char, CurlFree> escaped{
-        curl_easy_escape(nullptr, text.data(), static_cast<int>(text.size()))};
-    if (!escaped)
-        throw std::bad_alloc{};
-    return escaped.get();
 }
 
 /// Standard base64 with padding, as iTop's `contents.data` expects.
@@ -152,9 +134,9 @@ Result<std::string> ItopClient::call(const std::string& json_data)
     if (!settings_.token.empty())
         request.headers["Auth-Token"] = settings_.token;
     else
-        request.body = "auth_user=" + form_encode(settings_.user) +
-                       "&auth_pwd=" + form_encode(settings_.password) + "&";
-    request.body += "json_data=" + form_encode(json_data);
+        request.body = "auth_user=" + url_encode(settings_.user) +
+                       "&auth_pwd=" + url_encode(settings_.password) + "&";
+    request.body += "json_data=" + url_encode(json_data);
     auto response = http_.send(request);
     if (!response)
         return response.error();

@@ -6,6 +6,7 @@
 #include <map>
 #include <stop_token>
 #include <string>
+#include <string_view>
 
 namespace opalebot::bot {
 
@@ -32,5 +33,9 @@ public:
     virtual ~HttpClient() = default;
     virtual Result<Response> send(const Request& request) = 0;
 };
+
+/// RFC 3986 percent-encoding, every character but the unreserved ones: "!room:hs" ->
+/// "%21room%3Ahs", for a URL path segment, a query value or a form field (libcurl's escape).
+std::string url_encode(std::string_view text);
 
 } // namespace opalebot::bot

@@ -97,9 +97,6 @@ private:
     std::string token_;
 };
 
-/// "%21room%3Ahs": a path segment.
-std::string url_encode(std::string_view text);
-
 /// The Error of a non-2xx response: errcode, message, Retry-After / retry_after_ms, soft_logout.
 Error error_from_response(const Response& response);
 
