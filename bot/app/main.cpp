@@ -130,11 +130,14 @@ int with_conversations(const bot::Config& config, StateDatabase& state, bot::Sta
 {
     StoredStats stats{store};
     // Questions admins linked to an entry (!kb lier) are learned again at every start.
-    if (auto links = store.linked_questions())
-        for (const auto& link : links.value())
-            answerer.learn(link.entry_id, link.question);
-    else
+    if (auto links = store.linked_questions()) {
+        std::vector<std::pair<std::string, std::string>> questions;
+        for (auto& link : links.value())
+            questions.emplace_back(std::move(link.entry_id), std::move(link.question));
+        answerer.learn(questions);
+    } else {
         log::get("main")->error("linked questions not read: {}", links.error().message);
+    }
     commands::EpleStore eple{state};
     commands::EpleOptions eple_options;
     eple_options.rule = {config.difficulty.kit_below, config.difficulty.paiements_below,

@@ -107,15 +107,25 @@ void Answerer::replace(KnowledgeBase base)
 
 bool Answerer::learn(const std::string& entry_id, const std::string& question)
 {
+    return learn({{entry_id, question}}) == 1;
+}
+
+std::size_t Answerer::learn(const std::vector<std::pair<std::string, std::string>>& questions)
+{
     auto entries_now = entries();
-    const auto it = std::find_if(entries_now.begin(), entries_now.end(),
-                                 [&](const Entry& e) { return e.id == entry_id; });
-    if (it == entries_now.end())
-        return false;
-    it->paraphrases.push_back(question);
-    index_ = Index{std::move(entries_now), glossary_, synonyms_};
-    learned_.emplace_back(entry_id, question);
-    return true;
+    std::size_t learned = 0;
+    for (const auto& [entry_id, question] : questions) {
+        const auto it = std::find_if(entries_now.begin(), entries_now.end(),
+                                     [&](const Entry& e) { return e.id == entry_id; });
+        if (it == entries_now.end())
+            continue;
+        it->paraphrases.push_back(question);
+        learned_.emplace_back(entry_id, question);
+        ++learned;
+    }
+    if (learned > 0)
+        index_ = Index{std::move(entries_now), glossary_, synonyms_};
+    return learned;
 }
 
 const Entry* Answerer::find_entry(std::string_view id) const

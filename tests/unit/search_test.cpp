@@ -526,5 +526,11 @@ TEST_SUITE("unit")
         CHECK(learned.entry_id == "recettes-prelevement");
         answerer.replace(test_base()); // !kb recharger
         CHECK(answerer.ask(question).entry_id == "recettes-prelevement");
+
+        // At start: every linked question in one rebuild; a removed entry's are skipped.
+        Answerer restarted{test_base()};
+        CHECK(restarted.learn(
+                  {{"fiche-retiree", "autre chose"}, {"recettes-prelevement", question}}) == 1);
+        CHECK(restarted.ask(question).entry_id == "recettes-prelevement");
     }
 }

@@ -68,6 +68,9 @@ public:
     /// entry's keywords. False when no entry has that id. Rebuilds the index: references to
     /// entries() are invalidated.
     bool learn(const std::string& entry_id, const std::string& question);
+    /// The same for many questions (entry id, question) with one rebuild, as at start; returns
+    /// how many named a known entry.
+    std::size_t learn(const std::vector<std::pair<std::string, std::string>>& questions);
 
 private:
     std::string entry_reply(const Entry& entry) const;
