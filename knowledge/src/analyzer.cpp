@@ -35,7 +35,7 @@ std::string Analyzer::stem(std::string_view folded_word) const
     // Snowball gives "formation" the stem of "format" (a file format): training is not a format.
     static const std::unordered_set<std::string_view> training{
         "formation", "formations", "formateur", "formateurs", "formatrice", "formatrices"};
-    if (training.contains(folded_word))
+    if (folded_word.starts_with("format") && training.contains(folded_word))
         return "formation";
     const auto* stemmed = sb_stemmer_stem(stemmer_->handle.get(),
                                           reinterpret_cast<const sb_symbol*>(folded_word.data()),

@@ -269,7 +269,10 @@ bool is_consonant(char c)
 /// was dropped restored ("jdois" -> "je dois": no French word starts with j and a consonant).
 void append_spelled_out(std::vector<std::string>& words, std::string word)
 {
-    if (const auto it = chat_spellings().find(word); it != chat_spellings().end()) {
+    constexpr std::size_t longest_chat_spelling = 7; // "pourkoi": longer words skip the lookup
+    if (const auto it = word.size() <= longest_chat_spelling ? chat_spellings().find(word)
+                                                              : chat_spellings().end();
+        it != chat_spellings().end()) {
         std::size_t start = 0;
         const auto expansion = it->second;
         while (start < expansion.size()) {
