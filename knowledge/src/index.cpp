@@ -170,6 +170,9 @@ struct Index::Impl {
     void build(const Glossary& glossary, const std::vector<std::vector<std::string>>& synonyms);
     void add_group(const std::vector<std::string>& members, std::unordered_set<std::string>& seen);
     std::vector<Concept> concepts_of(std::string_view question);
+    void add_concepts(std::string_view text, double sentence_weight,
+                      const std::unordered_set<std::string>& wished, std::vector<std::string>& seen,
+                      std::vector<Concept>& concepts);
     std::string correct(const std::string& word) const;
     std::string without_elision(const std::string& word) const;
     std::string expand_abbreviation(const std::string& word) const;
@@ -365,6 +368,44 @@ std::unordered_set<std::string> wished_words(std::string_view question)
     return wished;
 }
 
+struct Sentence {
+    std::string_view text;
+    double weight = 1.0;
+};
+
+/// The sentences of a message, the questions first: in "Bonjour, je suis SG dans un collège de
+/// la Somme. Comment créer le tiers DDFIP ? Merci", the question says what it is about and the
+/// rest is context, which weighs half.
+std::vector<Sentence> sentences_of(std::string_view message)
+{
+    static const std::unordered_set<std::string_view> asking{
+        "comment", "pourquoi", "combien", "quand", "quel",    "quelle", "quels", "quelles",
+        "qui",     "ou",       "est",     "peut",  "peuton",  "faut",   "dois",  "doit",
+        "pouvez",  "pourriez", "savez",   "sait",  "connait", "existe", "estce"};
+    std::vector<Sentence> asked;
+    std::vector<Sentence> told;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i <= message.size(); ++i) {
+        const char c = i < message.size() ? message[i] : '\n';
+        if (c != '.' && c != '!' && c != '?' && c != '\n' && c != ';')
+            continue;
+        const auto text = message.substr(start, i - start);
+        start = i + 1;
+        const auto words = split_words(fold(text));
+        if (words.empty())
+            continue;
+        (c == '?' || asking.contains(words.front()) ? asked : told).push_back({text, 1.0});
+    }
+    if (asked.empty() || told.empty())
+        return asked.empty() ? told : asked;
+    constexpr double context_sentence = 0.5;
+    for (auto& sentence : told) {
+        sentence.weight = context_sentence;
+        asked.push_back(sentence);
+    }
+    return asked;
+}
+
 } // namespace
 
 void Index::Impl::weigh(Concept& idea, std::string_view word,
@@ -406,10 +447,19 @@ void Index::Impl::weigh(Concept& idea, std::string_view word,
 
 std::vector<Concept> Index::Impl::concepts_of(std::string_view question)
 {
-    const auto terms = analyzer.analyze(question);
     const auto wished = wished_words(question);
     std::vector<Concept> concepts;
-    std::vector<std::string> seen; // a word asked twice counts once
+    std::vector<std::string> seen; // a word asked twice counts once: where it is asked
+    for (const auto& sentence : sentences_of(question))
+        add_concepts(sentence.text, sentence.weight, wished, seen, concepts);
+    return concepts;
+}
+
+void Index::Impl::add_concepts(std::string_view text, double sentence_weight,
+                               const std::unordered_set<std::string>& wished,
+                               std::vector<std::string>& seen, std::vector<Concept>& concepts)
+{
+    const auto terms = analyzer.analyze(text);
     for (std::size_t i = 0; i < terms.size();) {
         const std::size_t start = i;
         // The longest synonym phrase that starts here, if any.
@@ -461,6 +511,7 @@ std::vector<Concept> Index::Impl::concepts_of(std::string_view question)
         // the glossary makes it a phrase).
         weigh(idea, i - start == 1 ? std::string_view{terms[start].word} : std::string_view{},
               wished);
+        idea.weight *= sentence_weight;
         // The words typed identify the idea (unknown words included, each by itself).
         std::string key;
         for (std::size_t k = start; k < i; ++k)
@@ -470,7 +521,6 @@ std::vector<Concept> Index::Impl::concepts_of(std::string_view question)
         seen.push_back(std::move(key));
         concepts.push_back(std::move(idea));
     }
-    return concepts;
 }
 
 double Index::Impl::match(const Concept& idea, const Document& document) const

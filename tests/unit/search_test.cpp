@@ -456,6 +456,27 @@ TEST_SUITE("unit")
         CHECK(wrapped.score == doctest::Approx(bare.score));
     }
 
+    TEST_CASE("the sentence that asks weighs more than the context around it")
+    {
+        auto base = test_base();
+        Index index{base.entries, base.glossary, base.synonyms};
+        const std::string context = "Notre fournisseur de fruits a changé de banque.";
+        const std::string asked = "Comment créer le tiers DDFIP ?";
+        const auto both = index.explain(context + " " + asked, 2);
+        REQUIRE_FALSE(both.hits.empty());
+        CHECK(index.entries()[both.hits.front().entry].id == "tiers-ddfip");
+        // The asking sentence comes first and keeps its full weight; the context weighs half.
+        const auto alone = index.explain(context, 1);
+        const auto supplier = [](const Explanation& e) {
+            return std::find_if(e.words.begin(), e.words.end(), [](const QueryWord& w) {
+                return w.text.starts_with("fournisseur");
+            });
+        };
+        REQUIRE(supplier(both) != both.words.end());
+        REQUIRE(supplier(alone) != alone.words.end());
+        CHECK(supplier(both)->weight == doctest::Approx(supplier(alone)->weight / 2));
+    }
+
     TEST_CASE("words the base does not know make the bot abstain on another topic")
     {
         Answerer answerer{test_base()};

@@ -17,7 +17,7 @@ struct Thresholds {
     // Sure: the entry is shown as the answer.
     double answer = 0.5;
     double margin = 0.1;
-    double evidence = 0.89;
+    double evidence = 0.8;
     // Probable ("je pense que…"): a short question the entry mostly explains…
     double probable = 0.4;
     double probable_margin = 0.04;
