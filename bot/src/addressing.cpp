@@ -1,6 +1,7 @@
 #include "bot/addressing.hpp"
 
 #include <algorithm>
+#include <vector>
 
 namespace opalebot::bot {
 namespace {
@@ -41,10 +42,105 @@ bool strip_leading_name(std::string& text, std::string_view name)
     rest.remove_prefix(name.size());
     if (!rest.empty() && rest.front() != ' ' && rest.front() != ':' && rest.front() != ',')
         return false; // "botanique" does not name "bot"
+    while (!rest.empty() && rest.front() == ' ')
+        rest.remove_prefix(1);
+    if (rest.starts_with('[')) // a Tchap suffix: "Opale-Bot [Ac-Lille]: …"
+        if (const auto close = rest.find(']'); close != std::string_view::npos)
+            rest.remove_prefix(close + 1);
     while (!rest.empty() && (rest.front() == ':' || rest.front() == ',' || rest.front() == ' '))
         rest.remove_prefix(1);
     text = std::string{rest};
     return true;
+}
+
+/// Erases the mention at [at, at + length) of `text`, with a Tchap suffix that follows it
+/// ("Opale-Bot [Ac-Lille]") and the ':' or ',' that ends it; spaces around it become one.
+void erase_mention(std::string& text, std::size_t at, std::size_t length)
+{
+    std::size_t end = at + length;
+    const auto skip_spaces = [&] {
+        while (end < text.size() && text[end] == ' ')
+            ++end;
+    };
+    skip_spaces();
+    if (end < text.size() && text[end] == '[') // the suffix, unless the pill already had it
+        if (const auto close = text.find(']', end); close != std::string::npos)
+            end = close + 1;
+    skip_spaces();
+    if (end < text.size() && (text[end] == ':' || text[end] == ','))
+        ++end;
+    skip_spaces();
+    while (at > 0 && text[at - 1] == ' ')
+        --at;
+    text.replace(at, end - at, at > 0 && end < text.size() ? " " : "");
+}
+
+/// Finds `name` in `text` as a whole word (not "Opalescent" for "Opale"), ignoring ASCII case.
+std::size_t find_name(const std::string& text, std::string_view name)
+{
+    if (name.empty())
+        return std::string::npos;
+    const auto lowered = lower(text);
+    const auto wanted = lower(name);
+    const auto is_word = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+               (static_cast<unsigned char>(c) & 0x80U) != 0;
+    };
+    for (auto at = lowered.find(wanted); at != std::string::npos;
+         at = lowered.find(wanted, at + 1)) {
+        const auto end = at + wanted.size();
+        if ((at == 0 || !is_word(lowered[at - 1])) &&
+            (end == lowered.size() || !is_word(lowered[end])))
+            return at;
+    }
+    return std::string::npos;
+}
+
+std::string unescape_html(std::string_view html)
+{
+    static const std::vector<std::pair<std::string_view, char>> entities{
+        {"&amp;", '&'},  {"&lt;", '<'},   {"&gt;", '>'},
+        {"&quot;", '"'}, {"&#39;", '\''}, {"&#x27;", '\''}};
+    std::string out;
+    for (std::size_t i = 0; i < html.size();) {
+        const auto entity = std::find_if(entities.begin(), entities.end(), [&](const auto& e) {
+            return html.substr(i, e.first.size()) == e.first;
+        });
+        if (entity != entities.end()) {
+            out += entity->second;
+            i += entity->first.size();
+        } else {
+            out += html[i++];
+        }
+    }
+    return out;
+}
+
+/// The texts of the pills of `formatted_body` that link to `user_id` (https://matrix.to/#/…,
+/// the id plain or percent-encoded): what the client wrote in `body` for the mention.
+std::vector<std::string> pill_texts(std::string_view formatted_body, const std::string& user_id)
+{
+    std::string encoded;
+    for (const char c : user_id)
+        encoded += c == '@' ? "%40" : c == ':' ? "%3A" : std::string(1, c);
+    std::vector<std::string> texts;
+    std::size_t at = 0;
+    while ((at = formatted_body.find("<a ", at)) != std::string_view::npos) {
+        const auto open_end = formatted_body.find('>', at);
+        const auto close = formatted_body.find("</a>", at);
+        if (open_end == std::string_view::npos || close == std::string_view::npos ||
+            close < open_end)
+            break;
+        const auto tag = lower(formatted_body.substr(at, open_end - at));
+        if (tag.find("matrix.to/#/" + lower(user_id)) != std::string::npos ||
+            tag.find("matrix.to/#/" + lower(encoded)) != std::string::npos)
+            if (auto text =
+                    unescape_html(formatted_body.substr(open_end + 1, close - open_end - 1));
+                !text.empty())
+                texts.push_back(std::move(text));
+        at = close + 4;
+    }
+    return texts;
 }
 
 } // namespace
@@ -103,6 +199,13 @@ Addressed Addressing::address(const TextMessage& message, bool is_direct, bool r
     bool mentioned = message.mentions &&
                      std::find(message.mentions->begin(), message.mentions->end(), user_id_) !=
                          message.mentions->end();
+    // A pill (Tchap, Element) puts the bot's display name, suffix included ("Opale-Bot
+    // [Ac-Lille]"), in `body` wherever the user placed it: its link in `formatted_body` says so.
+    for (const auto& pill : pill_texts(message.formatted_body, user_id_))
+        if (const auto at = find_name(result.text, pill); at != std::string::npos) {
+            erase_mention(result.text, at, pill.size());
+            mentioned = true;
+        }
     // A name at the start ("opale-bot: …", "@bot …") addresses the bot too, and is removed.
     if (strip_leading_name(result.text, user_id_) ||
         strip_leading_name(result.text, display_name_) ||
@@ -110,6 +213,10 @@ Addressed Addressing::address(const TextMessage& message, bool is_direct, bool r
         mentioned = true;
     else if (const auto at = result.text.find(user_id_); at != std::string::npos) {
         result.text.erase(at, user_id_.size());
+        mentioned = true;
+    } else if (const auto name_at = find_name(result.text, display_name_);
+               name_at != std::string::npos) { // the display name, wherever it stands
+        erase_mention(result.text, name_at, display_name_.size());
         mentioned = true;
     }
     result.text = trim(result.text);

@@ -25,6 +25,7 @@ from harness import (BOT, Bot, BotSettings, Human, Procs, Results, Synapse, in_r
                      relates, tail, wait_for)
 
 ALICE, BOB, MALLORY, ADMIN = (f"@{u}:localhost" for u in ("alice", "bob", "mallory", "admin"))
+BOT_DISPLAY_NAME = "Opale-Bot [Ac-Lille]"  # Tchap names end with a suffix
 # Questions with known answers: the dev set, then the paraphrase fixture (copies in the repository).
 _HERE = Path(__file__).resolve().parent
 QUESTION_SETS = [_HERE.parent / "fixtures" / "kb-dev.tsv",
@@ -197,6 +198,10 @@ class Run:
                 await asyncio.to_thread(
                     syn.http, "POST", f"/_synapse/admin/v1/users/{user}/override_ratelimit",
                     {"messages_per_second": 0, "burst_count": 0}, self.admin_token)
+            # A Tchap-like display name, suffix included: pills put it whole in `body`.
+            await asyncio.to_thread(
+                syn.http, "PUT", f"/_synapse/admin/v2/users/{BOT}",
+                {"displayname": BOT_DISPLAY_NAME}, self.admin_token)
             self.check("synapse.register-users", True)
         except Exception as e:  # noqa: BLE001
             self.check("synapse.register-users", False, str(e))
@@ -286,7 +291,29 @@ class Run:
         self.check("a.localpart-prefix-answered", len(r3) == 1 and
                    "Engagement juridique" in r3[0]["content"].get("body", ""),
                    f"{len(r3)} replies: " + short(r3[:1]))
+        # Tchap pills: the display name with its suffix, at the start and in mid-sentence, as a
+        # pill (its link in formatted_body) and typed by hand (body only).
+        pill = f'<a href="https://matrix.to/#/{BOT}">{BOT_DISPLAY_NAME}</a>'
+        for label, before, after, want in (
+                ("start", "", ": !aide", "Commandes"),
+                ("mid-sentence", "Bonjour ", ", que veut dire EJ ?", "Engagement juridique")):
+            q_pill = await self.ask_html(self.alice, room, before + BOT_DISPLAY_NAME + after,
+                                         before + pill + after)
+            q_typed = await self.ask(self.alice, room, before + BOT_DISPLAY_NAME + after)
+            await self.wait_answered([q_pill, q_typed], 30)
+            for kind, qid in (("pill", q_pill), ("typed", q_typed)):
+                rp = self.alice.replies_to(qid)
+                self.check(f"a.{kind}-with-suffix-{label}-answered", len(rp) == 1 and
+                           want in rp[0]["content"].get("body", ""),
+                           f"{len(rp)} replies: " + short(rp[:1]))
         self.first_reply = reply
+
+    async def ask_html(self, who: Human, room: str, body: str, html: str) -> str:
+        """A message as Element and Tchap send a mention: a pill in `formatted_body`."""
+        eid = await who.send(room, body, mention=True, extra={
+            "format": "org.matrix.custom.html", "formatted_body": html})
+        self.asked.add(eid)
+        return eid
 
     async def scenario_b(self) -> None:
         """Direct chat: `!aide` and a question without mention are both answered."""

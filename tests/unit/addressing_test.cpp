@@ -121,6 +121,43 @@ TEST_SUITE("unit")
         CHECK(word.text == "Opalescent est un mot");
     }
 
+    TEST_CASE("a pill with a Tchap suffix addresses the bot wherever it stands")
+    {
+        Policy p;
+        p.addressing.set_display_name("Opale-Bot");
+        const auto pill = [](const std::string& before, const std::string& after) {
+            return json{
+                {"format", "org.matrix.custom.html"},
+                {"formatted_body", before +
+                                       "<a href=\"https://matrix.to/#/%40opale-bot%3Ahs.test\">"
+                                       "Opale-Bot [Ac-Lille]</a>" +
+                                       after},
+                {"m.mentions", {{"user_ids", {me}}}}};
+        };
+        const auto start = p.address("Opale-Bot [Ac-Lille]: !aide", pill("", ": !aide"));
+        CHECK(start.addressed);
+        CHECK(start.text == "!aide");
+        const auto middle = p.address("Bonjour Opale-Bot [Ac-Lille], que veut dire EJ ?",
+                                      pill("Bonjour ", ", que veut dire EJ ?"));
+        CHECK(middle.addressed);
+        CHECK(middle.text == "Bonjour que veut dire EJ ?");
+        // Without the pill's HTML (a plain-text client): the display name and its suffix.
+        const auto typed_start = p.address("Opale-Bot [Ac-Lille]: !aide");
+        CHECK(typed_start.addressed);
+        CHECK(typed_start.text == "!aide");
+        const auto typed = p.address("Bonjour Opale-Bot [Ac-Lille], que veut dire EJ ?");
+        CHECK(typed.addressed);
+        CHECK(typed.text == "Bonjour que veut dire EJ ?");
+        // A pill to someone else stays in the text.
+        const auto other =
+            p.address("Marie Dupont [Ac-Amiens]: tu as vu ?",
+                      {{"format", "org.matrix.custom.html"},
+                       {"formatted_body", "<a href=\"https://matrix.to/#/@marie:hs.test\">Marie "
+                                          "Dupont [Ac-Amiens]</a>: tu as vu ?"}});
+        CHECK_FALSE(other.addressed);
+        CHECK(other.text == "Marie Dupont [Ac-Amiens]: tu as vu ?");
+    }
+
     TEST_CASE("the reply fallback is not part of the text")
     {
         Policy p;
