@@ -46,6 +46,34 @@ std::string_view utf8_prefix(std::string_view text, std::size_t bytes)
     return text.substr(0, bytes);
 }
 
+/// `[Le bac à sable](bac-a-sable.md)` as `Le bac à sable (`!fiche bac-a-sable`)`: a link between
+/// fiches is a file name, dead in a chat client; the command opens the fiche from anywhere.
+std::string with_fiche_commands(std::string_view body)
+{
+    const auto is_id_char = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    };
+    std::string out;
+    std::size_t copied = 0;
+    for (auto middle = body.find("]("); middle != std::string_view::npos;
+         middle = body.find("](", middle + 2)) {
+        const auto close = body.find(')', middle + 2);
+        const auto open = body.rfind('[', middle);
+        if (close == std::string_view::npos || open == std::string_view::npos || open < copied)
+            continue;
+        const auto target = body.substr(middle + 2, close - middle - 2);
+        if (!target.ends_with(".md") || target.size() <= 3 ||
+            !std::all_of(target.begin(), target.end() - 3, is_id_char))
+            continue;
+        out += body.substr(copied, open - copied);
+        out += std::string{body.substr(open + 1, middle - open - 1)} + " (`!fiche " +
+               std::string{target.substr(0, target.size() - 3)} + "`)";
+        copied = close + 1;
+    }
+    out += body.substr(copied);
+    return out;
+}
+
 constexpr std::string_view ticket_hint =
     "Sinon, posez la question aux collègues du salon, ou ouvrez un ticket d'assistance iTop : "
     "service op@le, titre commençant par **SI2C** (question métier) ou **DRASI** (question "
@@ -252,7 +280,7 @@ std::string Answerer::probable_reply(const Entry& entry,
 std::string Answerer::entry_reply(const Entry& entry) const
 {
     std::string text = "**" + entry.titre + "**\n\n";
-    std::string body = entry.body;
+    std::string body = with_fiche_commands(entry.body);
     while (!body.empty() && (body.back() == '\n' || body.back() == ' '))
         body.pop_back();
     text += body + "\n\n";

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import json
+import re
 import secrets
 import signal
 import subprocess
@@ -901,6 +901,12 @@ class Run:
         stray = [ev for ev in self.alice.from_bot() if in_reply_to(ev) not in self.asked]
         self.check("bot.no-unexpected-messages", not stray,
                    f"{len(stray)} bot messages answer nothing we asked: " + short(stray[:2]))
+        # Every link a client shows must lead somewhere: no relative href (issue 14).
+        relative = [ev for ev in self.alice.from_bot()
+                    if re.search(r'href="(?!https?://|mailto:|matrix:)',
+                                 ev.get("content", {}).get("formatted_body", ""))]
+        self.check("bot.no-relative-links", not relative,
+                   f"{len(relative)} bot messages with a relative link: " + short(relative[:1]))
         text = self.bot.log_text()
         leaked = [s for s in ("Comment créer le tiers DDFIP", "alert(1)", "réactiver un tiers")
                   if s in text]

@@ -456,6 +456,21 @@ TEST_SUITE("unit")
         CHECK(wrapped.score == doctest::Approx(bare.score));
     }
 
+    TEST_CASE("links between fiches become commands a chat user can type")
+    {
+        KnowledgeBase base;
+        base.entries = {make_entry("tiers-ddfip", "Créer le tiers DDFIP", "Tiers", {"DDFIP"},
+                                   "Voir [Le bac à sable](bac-a-sable.md) et "
+                                   "[le guide](https://exemple.fr/guide.md), puis "
+                                   "[Ouvrir un ticket](assistance-ticket.md).")};
+        Answerer answerer{std::move(base)};
+        const auto reply = answerer.show(answerer.entries().front());
+        CHECK(reply.find("Le bac à sable (`!fiche bac-a-sable`)") != std::string::npos);
+        CHECK(reply.find("Ouvrir un ticket (`!fiche assistance-ticket`)") != std::string::npos);
+        CHECK(reply.find("[le guide](https://exemple.fr/guide.md)") != std::string::npos);
+        CHECK(reply.find("bac-a-sable.md") == std::string::npos);
+    }
+
     TEST_CASE("the sentence that asks weighs more than the context around it")
     {
         auto base = test_base();
