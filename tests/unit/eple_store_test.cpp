@@ -3,6 +3,8 @@
 #include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>
 
+#include <filesystem>
+
 #include "support/temp_dir.hpp"
 
 using namespace opalebot::commands;
@@ -41,6 +43,9 @@ TEST_SUITE("unit")
             SQLite::Database db{path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE};
             db.exec("PRAGMA user_version = 7"); // as the state store would have it
         }
+        // Owner only, as the message for an older, readable file asks (chmod 600).
+        std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                               std::filesystem::perms::owner_write);
         {
             StateDatabase state{path};
             EpleStore store{state};

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 
 #include "support/checks.hpp"
@@ -294,6 +295,9 @@ INSERT INTO reminder_reminders (owner, room, target, text, schedule, zone, until
 INSERT INTO reminder_occurrences VALUES (1, 1795424400, 'sent', '');
 )sql");
         }
+        // Owner only, as the message for an older, readable file asks (chmod 600).
+        std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                               std::filesystem::perms::owner_write);
         StateDatabase state{path};
         ReminderStore store{state};
         const auto reminder = store.find(1).value();

@@ -4,7 +4,9 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <filesystem>
 #include <stdexcept>
+#include <string>
 
 #include "support/temp_dir.hpp"
 
@@ -136,5 +138,31 @@ TEST_SUITE("unit")
         CHECK(plain.message == "disk I/O error");
         const auto described = opalebot::storage_error(cause, "lecture des tickets", "commands");
         CHECK(described.message == "lecture des tickets : disk I/O error");
+    }
+
+    TEST_CASE("the state file is private to its owner and a readable one is refused")
+    {
+        namespace fs = std::filesystem;
+        const TempDir dir;
+        const auto path = dir.file("state.db");
+        {
+            opalebot::StateDatabase state{path};
+            state.connection().exec("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)");
+            const auto others = fs::perms::group_all | fs::perms::others_all;
+            CHECK((fs::status(path).permissions() & others) == fs::perms::none);
+            CHECK((fs::status(path + "-wal").permissions() & others) == fs::perms::none);
+        }
+        fs::permissions(path, fs::perms::others_read, fs::perm_options::add);
+        try {
+            opalebot::StateDatabase readable{path};
+            FAIL("a state file others can read was opened");
+        } catch (const std::runtime_error& e) {
+            const std::string message = e.what();
+            CHECK(message.find("chmod 600") != std::string::npos);
+            CHECK(message.find("604") != std::string::npos);
+        }
+        fs::permissions(path, fs::perms::others_read, fs::perm_options::remove);
+        opalebot::StateDatabase again{path}; // nothing was changed or lost
+        CHECK(again.connection().execAndGet("SELECT x FROM t").getInt() == 1);
     }
 }

@@ -17,6 +17,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -44,6 +45,8 @@ std::string old_state_file(const testing::TempDir& dir)
     const auto path = dir.file("state.db");
     SQLite::Database db{path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE};
     db.exec(dump.str());
+    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                           std::filesystem::perms::owner_write); // as deployed
     return path;
 }
 

@@ -6,7 +6,14 @@
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/VariadicBind.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <stdexcept>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace opalebot {
 namespace {
@@ -69,8 +76,37 @@ int schema_version(SQLite::Database& db, std::string_view component)
     return query.executeStep() ? query.getColumn(0).getInt() : 0;
 }
 
+namespace {
+
+/// The state file holds the access token and the crypto keys: it is created 0600 (SQLite gives
+/// its -wal and -shm files the same mode), and a file others can read is refused (issue 14).
+const std::string& private_file(const std::string& path)
+{
+    if (path.empty() || path == ":memory:" || path.starts_with("file:"))
+        return path;
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, S_IRUSR | S_IWUSR);
+    if (fd < 0)
+        throw std::runtime_error(path + " : ouverture impossible (" + std::strerror(errno) + ")");
+    struct stat status {};
+    const int stat_result = ::fstat(fd, &status);
+    ::close(fd);
+    if (stat_result != 0)
+        throw std::runtime_error(path + " : " + std::strerror(errno));
+    if ((status.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%03o", static_cast<unsigned>(status.st_mode & 0777U));
+        throw std::runtime_error(path + " : lisible par d'autres comptes (droits " + mode +
+                                 ") alors qu'il contient le jeton d'accès et les clés de "
+                                 "chiffrement ; corrigez avec « chmod 600 " +
+                                 path + " »");
+    }
+    return path;
+}
+
+} // namespace
+
 StateDatabase::StateDatabase(const std::string& path)
-    : db_(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX)
+    : db_(private_file(path), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX)
 {
     if (path != ":memory:")
         db_.exec("PRAGMA journal_mode = WAL");
