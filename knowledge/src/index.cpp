@@ -2,7 +2,6 @@
 
 #include "knowledge/analyzer.hpp"
 #include "knowledge/text.hpp"
-#include "opalebot/log.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
