@@ -271,7 +271,7 @@ void append_spelled_out(std::vector<std::string>& words, std::string word)
 {
     constexpr std::size_t longest_chat_spelling = 7; // "pourkoi": longer words skip the lookup
     if (const auto it = word.size() <= longest_chat_spelling ? chat_spellings().find(word)
-                                                              : chat_spellings().end();
+                                                             : chat_spellings().end();
         it != chat_spellings().end()) {
         std::size_t start = 0;
         const auto expansion = it->second;
