@@ -15,6 +15,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include <date/tz.h>
+
 namespace opalebot::app {
 namespace {
 
@@ -41,6 +43,21 @@ Error user_error(std::string message, const Error& cause = {})
 {
     return Error{cause.kind,         cause.code, std::string{commands::user_facing_error},
                  std::move(message), {},         false};
+}
+
+/// iTop said no: the same request would be refused again (commands::user_facing_refusal).
+Error refusal(std::string message, const Error& cause = {})
+{
+    auto error = user_error(std::move(message), cause);
+    error.errcode = commands::user_facing_refusal;
+    return error;
+}
+
+std::string unknown_caller(std::string_view email)
+{
+    return "Votre adresse " + std::string{email} +
+           " n'est pas connue d'iTop : demandez au support de créer votre fiche contact, ou à "
+           "l'administrateur du bot d'associer votre compte à votre adresse.";
 }
 
 /// The cause logged for admins (never a secret: ItopClient errors hold none), the user told in
@@ -70,28 +87,35 @@ Error failed(const Error& cause, std::string_view what, std::string_view email =
         break;
     }
     if (cause.code == 1)
-        return user_error("iTop refuse le compte du bot (identifiants ou droits) : les "
-                          "administrateurs doivent vérifier sa configuration.",
-                          cause);
+        return refusal("iTop refuse le compte du bot (identifiants ou droits) : les "
+                       "administrateurs doivent vérifier sa configuration.",
+                       cause);
     const auto& m = cause.message;
     if (m.find("caller_id") != std::string::npos)
-        return user_error("Votre adresse " + std::string{email} +
-                              " n'est pas connue d'iTop : demandez au support de créer votre "
-                              "fiche contact, ou à l'administrateur du bot d'associer votre "
-                              "compte à votre adresse.",
-                          cause);
+        return refusal(unknown_caller(email), cause);
     if (m.find("org_id") != std::string::npos)
-        return user_error("L'établissement " + std::string{uai} +
-                              " n'est pas connu d'iTop : vérifiez l'UAI (corrigez avec "
-                              "uai=…) ou signalez-le au support.",
-                          cause);
-    if (m.find("service_id") != std::string::npos)
-        return user_error("Le service op@le est introuvable dans iTop : les administrateurs "
-                          "doivent vérifier sa configuration.",
-                          cause);
-    return user_error("iTop a refusé la demande (code " + std::to_string(cause.code) +
-                          ", détails notés pour les administrateurs).",
-                      cause);
+        return refusal("L'établissement " + std::string{uai} +
+                           " n'est pas connu d'iTop : vérifiez l'UAI (corrigez avec uai=…) ou "
+                           "signalez-le au support.",
+                       cause);
+    if (m.find("service_id") != std::string::npos ||
+        m.find("servicesubcategory_id") != std::string::npos ||
+        m.find("team_id") != std::string::npos || m.find("request_type") != std::string::npos)
+        return refusal("Le service, l'équipe ou la catégorie configurés pour les tickets sont "
+                       "introuvables dans iTop : les administrateurs doivent vérifier la "
+                       "configuration du bot (opale-bot config check --en-ligne).",
+                       cause);
+    if (const auto at = m.find("String too long"); at != std::string::npos) {
+        const auto limit = m.substr(at, m.find(')', at) - at + 1);
+        return refusal(m.find("'Titre'") != std::string::npos
+                           ? "iTop trouve le titre trop long (" + limit + ") : raccourcissez-le."
+                           : "iTop trouve la description trop longue (" + limit +
+                                 ") : raccourcissez-la.",
+                       cause);
+    }
+    return refusal("iTop a refusé la demande (code " + std::to_string(cause.code) +
+                       ", détails notés pour les administrateurs).",
+                   cause);
 }
 
 /// Text as HTML paragraphs, newlines kept.
@@ -230,7 +254,7 @@ Team team_of(std::string_view team_name, std::string_view title)
     return title.starts_with("DRASI") ? Team::drasi : Team::si2c;
 }
 
-std::optional<TimePoint> parse_itop_date(std::string_view text)
+std::optional<TimePoint> parse_itop_date(std::string_view text, const date::time_zone& zone)
 {
     int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
     const std::string copy{text};
@@ -241,13 +265,18 @@ std::optional<TimePoint> parse_itop_date(std::string_view text)
                                           std::chrono::day{static_cast<unsigned>(d)}};
     if (!day.ok())
         return std::nullopt;
-    return TimePoint{std::chrono::sys_days{day} + std::chrono::hours{h} + std::chrono::minutes{mi} +
-                     std::chrono::seconds{s}};
+    if (h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60)
+        return std::nullopt;
+    const auto local = date::local_days{date::year{y} / mo / d} + std::chrono::hours{h} +
+                       std::chrono::minutes{mi} + std::chrono::seconds{s};
+    // a time skipped in spring reads as the instant the clocks jumped to
+    return TimePoint{zone.to_sys(local, date::choose::earliest)};
 }
 
-std::string format_itop_date(TimePoint at)
+std::string format_itop_date(TimePoint at, const date::time_zone& zone)
 {
-    const auto secs = std::chrono::floor<std::chrono::seconds>(at);
+    const auto local = zone.to_local(std::chrono::floor<std::chrono::seconds>(at));
+    const auto secs = std::chrono::sys_seconds{local.time_since_epoch()};
     const auto days = std::chrono::floor<std::chrono::days>(secs);
     const std::chrono::year_month_day day{days};
     const std::chrono::hh_mm_ss time{secs - days};
@@ -265,7 +294,32 @@ ItopTicketBackend::ItopTicketBackend(bot::ItopClient& itop, StateDatabase& state
 {
     while (!options_.itop_url.empty() && options_.itop_url.back() == '/')
         options_.itop_url.pop_back();
+    if (options_.zone == nullptr)
+        options_.zone = date::locate_zone("Europe/Paris"); // iTop's default
+    if (options_.ticket_link.empty())
+        options_.ticket_link = default_ticket_link;
     state.migrate(schema);
+}
+
+const ItopTriage& ItopTicketBackend::triage(commands::Service service) const
+{
+    return service == commands::Service::drasi ? options_.drasi : options_.si2c;
+}
+
+std::string ItopTicketBackend::triage_text(commands::Service service) const
+{
+    const auto& t = triage(service);
+    std::string text = "service " + options_.service;
+    if (!t.team.empty())
+        text += ", équipe " + t.team;
+    if (!t.subcategory.empty())
+        text += ", sous-catégorie « " + t.subcategory + " »";
+    if (t.request_type == "incident")
+        text += ", type incident";
+    else if (t.request_type == "service_request")
+        text += ", type demande de service";
+    text += ", urgence " + t.urgency + ", impact " + t.impact;
+    return text;
 }
 
 std::optional<std::string> ItopTicketBackend::email_of(std::string_view matrix_id) const
@@ -317,19 +371,27 @@ Ticket ItopTicketBackend::to_ticket(const bot::ItopTicket& t)
     out.status_text = std::string{bot::itop_status_label(t.status)};
     out.team = team_of(t.team, t.title);
     out.agent = t.agent;
-    if (!options_.itop_url.empty() && !t.id.empty())
-        out.link = options_.itop_url +
-                   "/pages/UI.php?operation=details&class=UserRequest&id=" + bot::url_encode(t.id);
+    out.caller_key = t.caller_id;
+    if (!options_.itop_url.empty() && !t.id.empty()) {
+        out.link = options_.ticket_link;
+        for (const auto& [name, value] :
+             {std::pair{std::string_view{"{url}"}, options_.itop_url},
+              std::pair{std::string_view{"{id}"}, bot::url_encode(t.id)}})
+            for (auto at = out.link.find(name); at != std::string::npos;
+                 at = out.link.find(name, at + value.size()))
+                out.link.replace(at, name.size(), value);
+    }
+    const auto& zone = *options_.zone;
     const auto now = std::chrono::system_clock::now();
-    out.created_at = parse_itop_date(t.start_date).value_or(now);
-    out.updated_at = parse_itop_date(t.last_update).value_or(out.created_at);
-    out.resolved_at = parse_itop_date(t.resolution_date);
+    out.created_at = parse_itop_date(t.start_date, zone).value_or(now);
+    out.updated_at = parse_itop_date(t.last_update, zone).value_or(out.created_at);
+    out.resolved_at = parse_itop_date(t.resolution_date, zone);
     if (!out.resolved_at && !commands::is_open(out.status))
         out.resolved_at = out.updated_at;
-    // iTop sends the log newest first; the bot keeps it oldest first, as the built-in store
-    for (auto e = t.public_log.rbegin(); e != t.public_log.rend(); ++e)
+    // iTop 3.2 sends the log oldest first (notes/itop.md §13); sorted anyway by date
+    for (const auto& e : t.public_log)
         out.log.push_back(
-            {parse_itop_date(e->date).value_or(out.updated_at), e->author, e->message});
+            {parse_itop_date(e.date, zone).value_or(out.updated_at), e.author, e.message});
     std::stable_sort(out.log.begin(), out.log.end(),
                      [](const auto& a, const auto& b) { return a.at < b.at; });
     try {
@@ -341,6 +403,30 @@ Ticket ItopTicketBackend::to_ticket(const bot::ItopTicket& t)
         log::get("bot.itop")->warn("itop_tickets unreadable: {}", e.what());
     }
     return out;
+}
+
+Result<std::pair<bot::ItopPerson, std::string>> ItopTicketBackend::caller(const std::string& email,
+                                                                          const std::string& uai)
+{
+    auto in_eple = itop_.persons_with_email(email, uai);
+    if (!in_eple)
+        return failed(in_eple.error(), "core/get Person (EPLE)", email, uai);
+    if (!in_eple.value().empty()) // two in the same organisation: the first, like below
+        return std::pair{in_eple.value().front(), std::string{}};
+    auto anywhere = itop_.persons_with_email(email);
+    if (!anywhere)
+        return failed(anywhere.error(), "core/get Person", email, uai);
+    auto& persons = anywhere.value();
+    if (persons.empty())
+        return refusal(unknown_caller(email));
+    const auto active = std::find_if(persons.begin(), persons.end(),
+                                     [](const bot::ItopPerson& p) { return p.active; });
+    const auto& chosen = active != persons.end() ? *active : persons.front();
+    std::string note = "Demandeur enregistré dans iTop : " + chosen.name;
+    if (!chosen.org_name.empty())
+        note += " (" + chosen.org_name + ")";
+    note += ", votre fiche contact n'étant pas rattachée à l'établissement " + uai + ".";
+    return std::pair{chosen, std::move(note)};
 }
 
 Result<Ticket> ItopTicketBackend::create(const commands::NewTicket& ticket)
@@ -380,17 +466,34 @@ Result<Ticket> ItopTicketBackend::create(const commands::NewTicket& ticket)
             log::get("bot.itop")->info("ticket {} already created for this dialogue", t.ref);
             return t;
         }
+        // iTop counts characters, its database column bytes (notes/itop.md §13)
+        if (const auto html = description_html(ticket); html.size() + 7 > 65535)
+            return refusal("La demande est trop longue pour iTop : raccourcissez la description, "
+                           "les opérations ou les messages d'erreur, et joignez les détails en "
+                           "pièce jointe.");
+        auto caller_found = caller(*email, ticket.fields.uai);
+        if (!caller_found)
+            return caller_found.error();
+        const auto& [person, note] = caller_found.value();
+        const auto& rules = triage(ticket.fields.service.value_or(commands::Service::si2c));
         bot::ItopNewRequest request;
         request.organisation_uai = ticket.fields.uai;
-        request.caller_email = *email;
+        request.caller_id = person.id;
         request.title = commands::ticket_title(ticket.fields);
         request.description_html = description_html(ticket);
+        request.service_name = options_.service;
+        request.team_name = rules.team;
+        request.subcategory_name = rules.subcategory;
+        request.request_type = rules.request_type;
+        request.urgency = rules.urgency;
+        request.impact = rules.impact;
         auto created = itop_.create(request);
         if (!created)
             return failed(created.error(), "core/create", *email, ticket.fields.uai);
         remember(ticket.idempotency_key,
                  {created.value().ref, ticket.requester, ticket.room}); // before attaching
         auto t = complete(to_ticket(created.value()));
+        t.note = note;
         for (const auto& file : ticket.attachments) {
             if (auto attached =
                     itop_.attach(created.value(), file.name, mime_type(file.name), file.content);
@@ -421,6 +524,43 @@ Result<std::optional<Ticket>> ItopTicketBackend::find(std::string_view ref)
     if (!found.value())
         return std::optional<Ticket>{};
     return std::optional<Ticket>{to_ticket(*found.value())};
+}
+
+Result<std::optional<Ticket>> ItopTicketBackend::details(std::string_view ref)
+{
+    if (!commands::parse_reference(ref))
+        return std::optional<Ticket>{};
+    auto found = itop_.find(ref);
+    if (!found)
+        return failed(found.error(), "core/get");
+    if (!found.value())
+        return std::optional<Ticket>{};
+    auto ticket = to_ticket(*found.value());
+    if (auto names = itop_.attachment_names(*found.value()))
+        ticket.attachment_names = std::move(names.value());
+    else // the ticket itself is worth showing without them
+        log::get("bot.itop")
+            ->warn("attachments of {} unreadable: {}", ticket.ref, names.error().message);
+    return std::optional<Ticket>{std::move(ticket)};
+}
+
+bool ItopTicketBackend::is_requester(const Ticket& ticket, std::string_view requester)
+{
+    if (ticket.requester == requester)
+        return true;
+    if (!ticket.requester.empty()) // filed here by someone else
+        return false;
+    const auto email = email_of(requester);
+    if (!email || ticket.caller_key.empty())
+        return false;
+    auto persons = itop_.persons_with_email(*email);
+    if (!persons) {
+        log::get("bot.itop")
+            ->warn("caller check of {} failed: {}", ticket.ref, persons.error().message);
+        return false;
+    }
+    return std::any_of(persons.value().begin(), persons.value().end(),
+                       [&](const bot::ItopPerson& p) { return p.id == ticket.caller_key; });
 }
 
 Result<std::vector<Ticket>> ItopTicketBackend::open_tickets_of(std::string_view requester)
@@ -477,9 +617,10 @@ Result<Ticket> ItopTicketBackend::update(std::string_view ref,
 
 Result<std::vector<Ticket>> ItopTicketBackend::filed_between(TimePoint from, TimePoint to)
 {
-    auto found = itop_.query("SELECT UserRequest WHERE origin = \"chat\" AND start_date >= " +
-                             bot::oql_quote(format_itop_date(from)) + " AND start_date < " +
-                             bot::oql_quote(format_itop_date(to)));
+    auto found =
+        itop_.query("SELECT UserRequest WHERE origin = \"chat\" AND start_date >= " +
+                    bot::oql_quote(format_itop_date(from, *options_.zone)) + " AND start_date < " +
+                    bot::oql_quote(format_itop_date(to, *options_.zone)));
     if (!found)
         return failed(found.error(), "core/get (statistics)");
     std::vector<Ticket> tickets;

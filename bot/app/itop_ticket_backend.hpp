@@ -14,13 +14,39 @@
 #include <string>
 #include <string_view>
 
+namespace date {
+class time_zone;
+}
+
 namespace opalebot::app {
+
+/// How the service desk wants a ticket of one service filed, so that an agent can assign it
+/// (iTop's ev_assign needs request_type, notes/itop.md §13).
+struct ItopTriage {
+    std::string team;         ///< Team name: "SI2C"; empty: none
+    std::string subcategory;  ///< ServiceSubcategory of the service; empty: none
+    std::string request_type; ///< "incident" / "service_request"; empty: the subcategory's
+    std::string urgency = "3";
+    std::string impact = "3";
+};
 
 struct ItopBackendOptions {
     /// Matrix id → email, for users whose Tchap id does not give the address (config).
     std::map<std::string, std::string, std::less<>> emails;
-    std::string itop_url; ///< for the "Voir le ticket" link; empty: no link
+    std::string itop_url; ///< iTop root, for the "Voir le ticket" link; empty: no link
+    /// The link a requester can open: "{url}" and "{id}" are replaced; empty: the user portal.
+    std::string ticket_link;
+    /// iTop's own time zone, in which it reads and writes every date; null: Europe/Paris.
+    const date::time_zone* zone = nullptr;
+    std::string service = "op@le";
+    ItopTriage si2c{"SI2C", {}, "service_request"};
+    ItopTriage drasi{"DRASI", {}, "incident"};
 };
+
+/// The user portal's page of a ticket (iTop 3.x portal "itop-portal").
+inline constexpr std::string_view default_ticket_link =
+    "{url}/pages/exec.php/object/view/UserRequest/{id}?exec_module=itop-portal-base&exec_page="
+    "index.php&portal_id=itop-portal";
 
 /// The iTop ticket backend (issue 4): UserRequests created over ItopClient with the caller found
 /// by email and the EPLE by UAI, looked up by ref. Retries are idempotent: the dialogue's key is
@@ -34,6 +60,8 @@ public:
 
     Result<commands::Ticket> create(const commands::NewTicket& ticket) override;
     Result<std::optional<commands::Ticket>> find(std::string_view ref) override;
+    /// find() and the names of the files attached in iTop (one more call: not for follow-up).
+    Result<std::optional<commands::Ticket>> details(std::string_view ref) override;
     Result<std::vector<commands::Ticket>> open_tickets_of(std::string_view requester) override;
     /// Adds a public log entry; a status is changed in iTop only (its lifecycle needs a team,
     /// an agent, a solution…), so asking for one is refused in French.
@@ -44,6 +72,10 @@ public:
                                                         commands::TimePoint to) override;
     /// Open UserRequests of the Organization whose code is `uai`; nothing when iTop fails.
     std::optional<int> open_tickets(std::string_view uai) override;
+    /// Who filed it here, or any Person of iTop with the requester's email (a ticket an agent
+    /// logged by phone): `!ticket R-…` then agrees with `!tickets`.
+    bool is_requester(const commands::Ticket& ticket, std::string_view requester) override;
+    std::string triage_text(commands::Service service) const override;
 
     /// The caller's email: the configured mapping first, else derived from the Tchap id.
     std::optional<std::string> email_of(std::string_view matrix_id) const;
@@ -56,6 +88,12 @@ private:
     std::optional<Known> known_by_ref(std::string_view ref);
     void remember(const std::string& key, const Known& known);
     commands::Ticket to_ticket(const bot::ItopTicket& t);
+    const ItopTriage& triage(commands::Service service) const;
+    /// The Person to record as caller: the one of the EPLE's organisation, else the first
+    /// active one (an agent comptable has one per EPLE); a note says which when there was a
+    /// choice.
+    Result<std::pair<bot::ItopPerson, std::string>> caller(const std::string& email,
+                                                           const std::string& uai);
 
     bot::ItopClient& itop_;
     SQLite::Database& db_;
@@ -81,8 +119,11 @@ commands::TicketStatus status_of(std::string_view itop_status);
 /// The team from its iTop friendly name, else from the title's "SI2C - " / "DRASI - ".
 commands::Team team_of(std::string_view team_name, std::string_view title);
 
-/// "YYYY-MM-DD HH:MM:SS" (iTop server time, taken as UTC) → instant; nothing when malformed.
-std::optional<commands::TimePoint> parse_itop_date(std::string_view text);
-std::string format_itop_date(commands::TimePoint at); ///< the reverse, for OQL bounds
+/// "YYYY-MM-DD HH:MM:SS" in iTop's time zone → instant; nothing when malformed. An hour that
+/// occurs twice (autumn) is read as the first.
+std::optional<commands::TimePoint> parse_itop_date(std::string_view text,
+                                                   const date::time_zone& zone);
+/// The reverse, for OQL bounds.
+std::string format_itop_date(commands::TimePoint at, const date::time_zone& zone);
 
 } // namespace opalebot::app

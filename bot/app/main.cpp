@@ -41,6 +41,7 @@
 
 #include "conversations.hpp"
 #include "itop_ticket_backend.hpp"
+#include <date/tz.h>
 #include <malloc.h>
 #include <sqlite3.h>
 
@@ -156,6 +157,13 @@ int with_conversations(const bot::Config& config, StateDatabase& state, bot::Sta
         app::ItopBackendOptions itop_options;
         itop_options.emails.insert(itop.emails.begin(), itop.emails.end());
         itop_options.itop_url = itop.url;
+        itop_options.ticket_link = itop.ticket_link;
+        itop_options.zone = date::locate_zone(itop.time_zone); // checked by load_config
+        itop_options.service = itop.service;
+        for (auto [from, to] : {std::pair{&itop.si2c, &itop_options.si2c},
+                                std::pair{&itop.drasi, &itop_options.drasi}})
+            *to = {from->team, from->subcategory, from->request_type, std::to_string(from->urgency),
+                   std::to_string(from->impact)};
         itop_tickets.emplace(*itop_client, state, std::move(itop_options));
         tickets = &*itop_tickets;
         ticket_source = &*itop_tickets;

@@ -9,6 +9,8 @@
 #include <set>
 #include <sstream>
 
+#include <date/tz.h>
+
 namespace opalebot::bot {
 namespace {
 
@@ -150,6 +152,34 @@ bool is_email(const std::string& text)
            text.find(' ') == std::string::npos && text.find('@', at + 1) == std::string::npos;
 }
 
+bool is_time_zone(const std::string& name)
+{
+    try {
+        static_cast<void>(date::locate_zone(name));
+        return true;
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+/// tickets.itop.triage.SI2C / .DRASI: how iTop files a ticket of that service.
+void read_triage(Reader& r, const YAML::Node& triage, const std::string& name,
+                 Config::Tickets::Itop::Triage& t)
+{
+    const auto path = "tickets.itop.triage." + name;
+    const auto node =
+        r.section(triage, name, {"equipe", "sous_categorie", "type", "urgence", "impact"}, path);
+    r.text(node["equipe"], path + ".equipe", t.team);
+    r.text(node["sous_categorie"], path + ".sous_categorie", t.subcategory);
+    r.text(node["type"], path + ".type", t.request_type);
+    if (!t.request_type.empty() && t.request_type != "incident" &&
+        t.request_type != "service_request")
+        r.problem(node["type"], path + ".type",
+                  "doit valoir incident ou service_request, pas « " + t.request_type + " »");
+    r.number(node["urgence"], path + ".urgence", t.urgency, 1, 4);
+    r.number(node["impact"], path + ".impact", t.impact, 1, 3);
+}
+
 /// The `tickets:` section (issue 4); secrets may come from the environment.
 void read_tickets(Reader& r, const YAML::Node& root, Config::Tickets& t)
 {
@@ -174,8 +204,21 @@ void read_tickets(Reader& r, const YAML::Node& root, Config::Tickets& t)
 
     auto& i = t.itop;
     const auto itop = r.section(tickets, "itop",
-                                {"url", "user", "password", "token", "emails", "timeout_seconds"},
+                                {"url", "user", "password", "token", "emails", "timeout_seconds",
+                                 "fuseau", "lien_ticket", "service", "triage"},
                                 "tickets.itop");
+    r.text(itop["fuseau"], "tickets.itop.fuseau", i.time_zone);
+    if (itop["fuseau"] && !is_time_zone(i.time_zone))
+        r.problem(itop["fuseau"], "tickets.itop.fuseau",
+                  "fuseau horaire inconnu « " + i.time_zone + " » (exemple : Europe/Paris)");
+    r.text(itop["lien_ticket"], "tickets.itop.lien_ticket", i.ticket_link);
+    if (!i.ticket_link.empty() && i.ticket_link.find("{id}") == std::string::npos)
+        r.problem(itop["lien_ticket"], "tickets.itop.lien_ticket",
+                  "doit contenir {id} (la clé du ticket dans iTop)");
+    r.text(itop["service"], "tickets.itop.service", i.service);
+    const auto triage = r.section(itop, "triage", {"SI2C", "DRASI"}, "tickets.itop.triage");
+    for (auto [name, rules] : {std::pair{"SI2C", &i.si2c}, std::pair{"DRASI", &i.drasi}})
+        read_triage(r, triage, name, *rules);
     r.text(itop["url"], "tickets.itop.url", i.url);
     while (!i.url.empty() && i.url.back() == '/')
         i.url.pop_back();

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -20,9 +21,9 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-constexpr std::string_view ticket_fields = "id,ref,title,status,org_id,team_id_friendlyname,"
-                                           "agent_id_friendlyname,start_date,last_update,"
-                                           "resolution_date,public_log";
+constexpr std::string_view ticket_fields =
+    "id,ref,title,status,org_id,caller_id,request_type,team_id_friendlyname,"
+    "agent_id_friendlyname,start_date,last_update,resolution_date,public_log";
 
 std::string trimmed(std::string text)
 {
@@ -41,6 +42,8 @@ ItopTicket ticket_from(const json& fields)
     t.ref = string_at(fields, "ref");
     t.title = string_at(fields, "title");
     t.status = string_at(fields, "status");
+    t.caller_id = string_at(fields, "caller_id");
+    t.request_type = string_at(fields, "request_type"); // JSON null when unset (§13)
     t.team = trimmed(string_at(fields, "team_id_friendlyname"));
     t.agent = trimmed(string_at(fields, "agent_id_friendlyname"));
     t.start_date = string_at(fields, "start_date");
@@ -55,16 +58,25 @@ ItopTicket ticket_from(const json& fields)
     return t;
 }
 
-/// The objects of a successful answer; `objects` is null when nothing matched (§5).
+/// The `fields` of each object of a successful answer; `objects` is null or absent when
+/// nothing matched (§5, §13).
+std::vector<const json*> fields_of(const json& answer)
+{
+    std::vector<const json*> all;
+    const auto objects = answer.find("objects");
+    if (objects == answer.end() || !objects->is_object())
+        return all;
+    for (const auto& [key, object] : objects->items())
+        if (const auto* fields = object_at(object, "fields"))
+            all.push_back(fields);
+    return all;
+}
+
 std::vector<ItopTicket> tickets_of(const json& answer)
 {
     std::vector<ItopTicket> tickets;
-    const auto objects = answer.find("objects");
-    if (objects == answer.end() || !objects->is_object())
-        return tickets;
-    for (const auto& [key, object] : objects->items())
-        if (object.is_object() && object.contains("fields") && object["fields"].is_object())
-            tickets.push_back(ticket_from(object["fields"]));
+    for (const auto* fields : fields_of(answer))
+        tickets.push_back(ticket_from(*fields));
     return tickets;
 }
 
@@ -89,7 +101,7 @@ std::string oql_quote(std::string_view text)
 {
     std::string quoted = "\"";
     for (const char c : text) {
-        if (c == '\\' || c == '"' || c == '\'')
+        if (c == '\\' || c == '"')
             quoted += '\\';
         quoted += c;
     }
@@ -173,20 +185,28 @@ Result<json> checked(Result<std::string> body, std::string_view operation)
 
 Result<ItopTicket> ItopClient::create(const ItopNewRequest& r)
 {
-    const json request{
-        {"operation", "core/create"},
-        {"comment", settings_.comment},
-        {"class", "UserRequest"},
-        {"output_fields", ticket_fields},
-        {"fields",
-         {{"org_id", {{"code", r.organisation_uai}}}, // criteria objects: nothing to escape
-          {"caller_id", {{"email", r.caller_email}}},
-          {"service_id", {{"name", r.service_name}}},
-          {"title", r.title},
-          {"description", r.description_html},
-          {"urgency", r.urgency},
-          {"impact", r.impact},
-          {"origin", "chat"}}}};
+    json fields{{"org_id", {{"code", r.organisation_uai}}}, // criteria objects: nothing to escape
+                {"caller_id", r.caller_id},
+                {"service_id", {{"name", r.service_name}}},
+                {"title", r.title},
+                {"description", r.description_html},
+                {"urgency", r.urgency},
+                {"impact", r.impact},
+                {"origin", "chat"}};
+    if (!r.team_name.empty())
+        fields["team_id"] = {{"name", r.team_name}};
+    if (!r.subcategory_name.empty()) // the name alone may exist under another service
+        fields["servicesubcategory_id"] =
+            "SELECT ServiceSubcategory AS s JOIN Service AS v ON s.service_id = v.id WHERE "
+            "s.name = " +
+            oql_quote(r.subcategory_name) + " AND v.name = " + oql_quote(r.service_name);
+    if (!r.request_type.empty())
+        fields["request_type"] = r.request_type;
+    const json request{{"operation", "core/create"},
+                       {"comment", settings_.comment},
+                       {"class", "UserRequest"},
+                       {"output_fields", ticket_fields},
+                       {"fields", fields}};
     auto answer = checked(call(request.dump()), "core/create");
     if (!answer)
         return answer.error();
@@ -272,6 +292,68 @@ Result<Done> ItopClient::attach(const ItopTicket& ticket, std::string_view filen
     if (!answer)
         return answer.error();
     return Done{};
+}
+
+Result<std::vector<ItopPerson>> ItopClient::persons_with_email(std::string_view email,
+                                                               std::string_view organisation_uai)
+{
+    std::string oql = "SELECT Person AS p";
+    if (!organisation_uai.empty())
+        oql += " JOIN Organization AS o ON p.org_id = o.id";
+    oql += " WHERE p.email = " + oql_quote(email);
+    if (!organisation_uai.empty())
+        oql += " AND o.code = " + oql_quote(organisation_uai);
+    const json request{{"operation", "core/get"},
+                       {"class", "Person"},
+                       {"key", oql},
+                       {"output_fields", "id,friendlyname,org_id,org_id_friendlyname,status"}};
+    auto answer = checked(call(request.dump()), "core/get Person");
+    if (!answer)
+        return answer.error();
+    std::vector<ItopPerson> persons;
+    for (const auto* fields : fields_of(answer.value()))
+        persons.push_back({string_at(*fields, "id"), trimmed(string_at(*fields, "friendlyname")),
+                           string_at(*fields, "org_id"), string_at(*fields, "org_id_friendlyname"),
+                           string_at(*fields, "status") != "inactive"});
+    // iTop's order is the database's: sort by id so that "the first" is the same every time
+    std::sort(persons.begin(), persons.end(), [](const ItopPerson& a, const ItopPerson& b) {
+        return a.id.size() != b.id.size() ? a.id.size() < b.id.size() : a.id < b.id;
+    });
+    return persons;
+}
+
+Result<std::vector<std::string>> ItopClient::attachment_names(const ItopTicket& ticket)
+{
+    const json request{
+        {"operation", "core/get"},
+        {"class", "Attachment"},
+        {"key", "SELECT Attachment WHERE item_class = \"UserRequest\" AND item_id = " +
+                    oql_quote(ticket.id)},
+        {"output_fields", "contents"}};
+    auto answer = checked(call(request.dump()), "core/get Attachment");
+    if (!answer)
+        return answer.error();
+    std::vector<std::string> names;
+    for (const auto* fields : fields_of(answer.value()))
+        names.push_back(string_at(object_or_empty(*fields, "contents"), "filename"));
+    return names;
+}
+
+Result<std::optional<std::string>> ItopClient::first_name_of(std::string_view oql_class,
+                                                             std::string_view oql)
+{
+    const json request{{"operation", "core/get"},
+                       {"class", std::string{oql_class}},
+                       {"key", std::string{oql}},
+                       {"output_fields", "friendlyname"},
+                       {"limit", 1}};
+    auto answer = checked(call(request.dump()), "core/get");
+    if (!answer)
+        return answer.error();
+    const auto all = fields_of(answer.value());
+    if (all.empty())
+        return std::optional<std::string>{};
+    return std::optional<std::string>{string_at(*all.front(), "friendlyname")};
 }
 
 Result<bool> ItopClient::check_credentials()

@@ -27,7 +27,7 @@ Reply markdown_reply(std::string markdown)
 /// The backend's own French explanation when it has one, else the generic one.
 Reply failure(const Error& error)
 {
-    if (error.errcode == user_facing_error)
+    if (is_user_facing(error))
         return markdown_reply(knowledge::escape_markdown(error.message));
     return markdown_reply(std::string{unavailable});
 }
@@ -89,19 +89,19 @@ std::string ticket_card(const Ticket& t, TimePoint now)
     return out;
 }
 
-bool may_see(const Ticket& ticket, const Message& message)
+bool may_see(TicketBackend& backend, const Ticket& ticket, const Message& message)
 {
-    return ticket.requester == message.sender || message.role != Role::member;
+    return message.role != Role::member || backend.is_requester(ticket, message.sender);
 }
 
 Reply show_ticket(TicketBackend& backend, const Message& message, std::string_view ref,
                   TimePoint now)
 {
-    const auto found = backend.find(ref);
+    const auto found = backend.details(ref);
     if (!found)
         return failure(found.error());
     // the same answer for unknown and forbidden: a reference must not reveal that a ticket exists
-    if (!found.value() || !may_see(*found.value(), message))
+    if (!found.value() || !may_see(backend, *found.value(), message))
         return markdown_reply("Je ne trouve pas de ticket " + knowledge::escape_markdown(ref) +
                               " parmi ceux que vous pouvez consulter.");
     return markdown_reply(ticket_card(*found.value(), now));
@@ -127,7 +127,7 @@ Reply change_status(TicketBackend& backend, const Message& message, std::string_
                               " » : nouveau, assigné, en attente, résolu ou clos.");
     const auto updated = backend.update(ref, status, unquote(text), message.sender);
     if (!updated) {
-        if (updated.error().errcode == user_facing_error)
+        if (is_user_facing(updated.error()))
             return failure(updated.error());
         if (updated.error().kind == Error::Kind::not_found ||
             updated.error().kind == Error::Kind::invalid)

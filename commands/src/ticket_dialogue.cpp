@@ -230,6 +230,9 @@ std::string TicketDialogues::advance(Dialogue& d)
     auto card = summary_card(d.fields);
     if (const auto files = attachments(d.user, d.room); !files.empty())
         card.insert(card.rfind("\n\n"), "\n- **Pièces jointes** : " + std::to_string(files.size()));
+    if (const auto triage = backend_.triage_text(*d.fields.service); !triage.empty())
+        card.insert(card.rfind("\n\n"),
+                    "\n- **Enregistré comme** : " + knowledge::escape_markdown(triage));
     return card;
 }
 
@@ -281,10 +284,15 @@ std::string TicketDialogues::confirm(Dialogue& d, std::unique_lock<std::recursiv
             ->warn("ticket creation failed for {}: {}", d.user, created.error().message);
         save(d);
         std::string why = "(incident noté pour les administrateurs)";
-        if (created.error().errcode == user_facing_error)
+        if (is_user_facing(created.error()))
             why = ": " + knowledge::escape_markdown(created.error().message);
         if (why.ends_with('.'))
             why.pop_back();
+        // a refusal fails the same way until something changes: never offer a plain retry
+        if (created.error().errcode == user_facing_refusal)
+            return "Le service de tickets a refusé votre demande " + why +
+                   ". Votre ticket est conservé : corrigez ce qui est indiqué puis répondez "
+                   "**oui**, ou « annuler ».";
         return "Le service de tickets n'a pas pu enregistrer votre demande " + why +
                ". Votre ticket est conservé : répondez **oui** pour réessayer, ou « annuler ».";
     }
@@ -302,6 +310,8 @@ std::string TicketDialogues::confirm(Dialogue& d, std::unique_lock<std::recursiv
                         knowledge::escape_markdown(ticket.title) + '.';
     if (!ticket.link.empty())
         reply += " [Voir le ticket](" + ticket.link + ")";
+    if (!ticket.note.empty())
+        reply += "\n" + knowledge::escape_markdown(ticket.note);
     reply += "\nSuivez-le avec `!ticket " + ticket.ref + "`.";
     return reply;
 }

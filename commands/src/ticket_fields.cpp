@@ -11,7 +11,17 @@ namespace opalebot::commands {
 namespace {
 
 constexpr std::size_t min_title_length = 12;
-constexpr std::size_t max_value_length = 4000; // a ticket field, not a file
+constexpr std::size_t max_value_length = 4000; // characters: a ticket field, not a file
+// iTop stores at most 255 characters of title (notes/itop.md §13), "DRASI - " included.
+constexpr std::size_t max_title_length = 240;
+
+/// Characters, not bytes: "é" is one for the user and for iTop.
+std::size_t characters(std::string_view text)
+{
+    return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+        return (static_cast<unsigned char>(c) & 0xC0U) != 0x80U; // not a continuation byte
+    }));
+}
 
 /// Words that say something is wrong without saying what (issue 4: « problème », « bug »…).
 const std::set<std::string, std::less<>> generic_title_words = {
@@ -332,7 +342,11 @@ std::optional<Field> first_missing(const TicketFields& fields)
 std::optional<std::string> vague_title_reason(std::string_view titre)
 {
     const auto text = trim(titre);
-    if (text.size() < min_title_length)
+    if (const auto length = characters(text); length > max_title_length)
+        return "Le titre est trop long (" + std::to_string(length) + " caractères, " +
+               std::to_string(max_title_length) +
+               " au plus) : gardez ce qui ne va pas et où, les détails vont dans la description.";
+    if (characters(text) < min_title_length)
         return "Le titre est trop court : il doit dire ce qui ne va pas et où (au moins " +
                std::to_string(min_title_length) +
                " caractères), par exemple « Mandat rejeté au visa : RIB fournisseur absent ».";
@@ -437,9 +451,10 @@ std::optional<std::string> set_field(TicketFields& fields, Field field, std::str
     const auto text = trim(value);
     if (text.empty())
         return std::string{"La réponse est vide."};
-    if (text.size() > max_value_length)
-        return "La réponse est trop longue (plus de " + std::to_string(max_value_length) +
-               " caractères) : résumez, et joignez les détails en pièce jointe.";
+    if (const auto length = characters(text); length > max_value_length)
+        return "La réponse est trop longue (" + std::to_string(length) + " caractères, " +
+               std::to_string(max_value_length) +
+               " au plus) : résumez, et joignez les détails en pièce jointe.";
     switch (field) {
     case Field::titre:
         if (auto reason = vague_title_reason(text))

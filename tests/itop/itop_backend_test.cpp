@@ -77,8 +77,14 @@ commands::NewTicket new_ticket(const std::string& key, const std::string& uai = 
 
 struct Itop {
     explicit Itop(bot::ItopSettings settings = {"", "matrix-bot", "s3cret", {}, "Créé par le bot"})
-        : client{http, fill(std::move(settings))}, backend{client, state, {{}, double_url()}}
+        : client{http, fill(std::move(settings))}, backend{client, state, options()}
     {}
+    static app::ItopBackendOptions options()
+    {
+        app::ItopBackendOptions o;
+        o.itop_url = double_url();
+        return o;
+    }
     static bot::ItopSettings fill(bot::ItopSettings s)
     {
         if (s.url.empty())
@@ -153,8 +159,31 @@ void exercise(commands::TicketBackend& backend, const AgentResolves& agent_resol
 
 const std::string& user_message(const Error& error)
 {
-    CHECK(error.errcode == commands::user_facing_error);
+    CHECK(commands::is_user_facing(error));
     return error.message;
+}
+
+/// One call of the iTop API as the bot's account, outside the bot: what an agent does in iTop.
+json rest(const json& data)
+{
+    bot::CurlHttpClient http;
+    bot::Request request;
+    request.method = "POST";
+    request.url = double_url() + "/webservices/rest.php?version=1.3";
+    request.headers["Content-Type"] = "application/x-www-form-urlencoded";
+    request.body = "auth_user=matrix-bot&auth_pwd=s3cret&json_data=" + bot::url_encode(data.dump());
+    const auto response = http.send(request);
+    REQUIRE(static_cast<bool>(response));
+    return json::parse(response.value().body);
+}
+
+json ticket_in_itop(const std::string& ref)
+{
+    for (const auto& t : admin("tickets", nullptr))
+        if (t["ref"] == ref)
+            return t;
+    FAIL("no ticket " << ref << " in the double");
+    return {};
 }
 
 } // namespace
@@ -213,7 +242,7 @@ TEST_SUITE("itop")
         admin("reset");
         Itop itop;
         // the idempotency search passes, then the create is done but its answer lost
-        admin("fail", {{"mode", "none"}});
+        admin("fail", {{"mode", "none"}, {"count", 2}}); // the key search, the caller
         admin("fail", {{"mode", "http500_after_create"}});
         const auto lost = itop.backend.create(new_ticket("k-lost"));
         REQUIRE_FALSE(static_cast<bool>(lost));
@@ -309,6 +338,178 @@ TEST_SUITE("itop")
         CHECK(refused.error().kind == Error::Kind::transport);
         CHECK(user_message(refused.error()).find("injoignable") != std::string::npos);
         CHECK_FALSE(down.backend.open_tickets("0590001A").has_value());
+    }
+
+    TEST_CASE("iTop tickets are triaged so that an agent can assign them")
+    {
+        admin("reset");
+        Itop itop;
+        const auto created = itop.backend.create(new_ticket("k-triage"));
+        REQUIRE_MESSAGE(static_cast<bool>(created), created.error().message);
+        const auto stored = ticket_in_itop(created.value().ref);
+        CHECK(stored["team_id"] == "7"); // DRASI
+        CHECK(stored["request_type"] == "incident");
+        CHECK(stored["service_id"] == "1");
+        CHECK(created.value().team == commands::Team::drasi); // read back from iTop's team
+        // what failed on the real iTop: ev_assign without request_type
+        const auto assigned = rest({{"operation", "core/apply_stimulus"},
+                                    {"comment", "agent"},
+                                    {"class", "UserRequest"},
+                                    {"key", {{"ref", created.value().ref}}},
+                                    {"stimulus", "ev_assign"},
+                                    {"output_fields", "status"},
+                                    {"fields", {{"team_id", 7}, {"agent_id", 3}}}});
+        CHECK_MESSAGE(assigned["code"] == 0, assigned.dump());
+
+        // a subcategory named in the config gives its request type; the same name under
+        // another service is not taken
+        auto options = Itop::options();
+        options.drasi = {"DRASI", "Problème technique", "", "2", "3"};
+        app::ItopTicketBackend triaged{itop.client, itop.state, options};
+        CHECK(triaged.triage_text(commands::Service::drasi) ==
+              "service op@le, équipe DRASI, sous-catégorie « Problème technique », urgence 2, "
+              "impact 3");
+        const auto second = triaged.create(new_ticket("k-triage-2"));
+        REQUIRE_MESSAGE(static_cast<bool>(second), second.error().message);
+        const auto stored2 = ticket_in_itop(second.value().ref);
+        CHECK(stored2["servicesubcategory_id"] == "2");
+        CHECK(stored2["request_type"] == "incident");
+        CHECK(stored2["urgency"] == "2");
+
+        options.drasi.team = "Équipe inconnue";
+        app::ItopTicketBackend misconfigured{itop.client, itop.state, options};
+        const auto refused = misconfigured.create(new_ticket("k-triage-3"));
+        REQUIRE_FALSE(static_cast<bool>(refused));
+        CHECK(refused.error().errcode == commands::user_facing_refusal);
+        CHECK(user_message(refused.error()).find("config check --en-ligne") != std::string::npos);
+    }
+
+    TEST_CASE("iTop dates are in Paris time and today's tickets count today")
+    {
+        admin("reset");
+        Itop itop;
+        const auto created = itop.backend.create(new_ticket("k-today"));
+        REQUIRE(static_cast<bool>(created));
+        const auto now = std::chrono::system_clock::now();
+        CHECK(created.value().created_at > now - 2min); // not an hour off
+        CHECK(created.value().created_at < now + 2min);
+        const auto last_half_hour = itop.backend.filed_between(now - 30min, now + 30min);
+        REQUIRE(static_cast<bool>(last_half_hour));
+        CHECK(last_half_hour.value().size() == 1);
+        const auto yesterday = itop.backend.filed_between(now - 25h, now - 23h);
+        REQUIRE(static_cast<bool>(yesterday));
+        CHECK(yesterday.value().empty());
+    }
+
+    TEST_CASE("iTop requester lookup copes with several Persons and any character")
+    {
+        admin("reset");
+        Itop itop;
+        // one Person per EPLE with the same email: the one of the ticket's EPLE
+        auto anne = new_ticket("k-anne", "0590001A");
+        anne.requester = "@anne.martin-ac-lille.fr:agent.education.tchap.gouv.fr";
+        const auto in_eple = itop.backend.create(anne);
+        REQUIRE_MESSAGE(static_cast<bool>(in_eple), in_eple.error().message);
+        CHECK(ticket_in_itop(in_eple.value().ref)["caller_id"] == "9");
+        CHECK(in_eple.value().note.empty());
+        // for an EPLE where she has none: the first active one, and the reply says which
+        auto elsewhere = new_ticket("k-anne-2", "0000000A");
+        elsewhere.requester = anne.requester;
+        const auto chosen = itop.backend.create(elsewhere);
+        REQUIRE_MESSAGE(static_cast<bool>(chosen), chosen.error().message);
+        CHECK(ticket_in_itop(chosen.value().ref)["caller_id"] == "8");
+        CHECK(chosen.value().note.find("Anne Martin (Collège Test)") != std::string::npos);
+        // an apostrophe: \' inside a double-quoted OQL string is refused by iTop 3.2
+        app::ItopBackendOptions options = Itop::options();
+        options.emails["@sean:agent.education.tchap.gouv.fr"] = "sean.o'brien@ac-lille.fr";
+        app::ItopTicketBackend mapped{itop.client, itop.state, options};
+        auto sean = new_ticket("k-sean", "0590002B");
+        sean.requester = "@sean:agent.education.tchap.gouv.fr";
+        const auto quoted = mapped.create(sean);
+        REQUIRE_MESSAGE(static_cast<bool>(quoted), quoted.error().message);
+        const auto his = mapped.open_tickets_of(sean.requester);
+        REQUIRE_MESSAGE(static_cast<bool>(his), his.error().message);
+        CHECK(his.value().size() == 1);
+        // the double refuses what iTop refuses
+        const auto bad = itop.client.query(
+            "SELECT UserRequest AS u JOIN Person AS p ON u.caller_id = p.id WHERE p.email = "
+            "\"sean.o\\'brien@ac-lille.fr\"");
+        REQUIRE_FALSE(static_cast<bool>(bad));
+        CHECK(bad.error().message.find("Unexpected input") != std::string::npos);
+    }
+
+    TEST_CASE("iTop refuses a title over 255 characters and the bot never offers a plain retry")
+    {
+        admin("reset");
+        Itop itop;
+        auto long_title = new_ticket("k-long");
+        long_title.fields.titre = std::string(300, 'T');
+        const auto refused = itop.backend.create(long_title);
+        REQUIRE_FALSE(static_cast<bool>(refused));
+        CHECK(refused.error().errcode == commands::user_facing_refusal);
+        CHECK(user_message(refused.error()).find("titre trop long") != std::string::npos);
+        CHECK(tickets_in_itop() == 0);
+        const auto next = itop.backend.create(new_ticket("k-after"));
+        REQUIRE(static_cast<bool>(next));
+        CHECK(next.value().ref == "R-000002"); // the refusal used up a ref, as iTop does
+
+        // accented text is counted in characters, and what iTop's column cannot hold is
+        // refused before any call
+        auto accents = new_ticket("k-accents");
+        accents.fields.description = std::string{};
+        for (int i = 0; i < 3504; ++i)
+            accents.fields.description += "é";
+        REQUIRE(static_cast<bool>(itop.backend.create(accents)));
+        auto huge = new_ticket("k-huge");
+        for (auto* text : {&huge.fields.description, &huge.fields.operations, &huge.fields.erreurs})
+            *text = std::string(4000, '"'); // within the dialogue's limit, 6 bytes each in HTML
+        const auto too_big = itop.backend.create(huge);
+        REQUIRE_FALSE(static_cast<bool>(too_big));
+        CHECK(too_big.error().errcode == commands::user_facing_refusal);
+        CHECK(tickets_in_itop() == 2);
+    }
+
+    TEST_CASE("iTop tickets logged by an agent for the requester are theirs and list attachments")
+    {
+        admin("reset");
+        Itop itop;
+        // an agent logs a ticket by phone for Claire (Person 1), with a file
+        const auto phoned = rest({{"operation", "core/create"},
+                                  {"comment", "agent"},
+                                  {"class", "UserRequest"},
+                                  {"output_fields", "id,ref"},
+                                  {"fields",
+                                   {{"org_id", 4},
+                                    {"caller_id", 1},
+                                    {"title", "Appel : mandat rejeté"},
+                                    {"description", "au téléphone"}}}});
+        REQUIRE_MESSAGE(phoned["code"] == 0, phoned.dump());
+        const auto& fields = phoned["objects"].begin().value()["fields"];
+        const std::string ref = fields["ref"];
+        const auto attached = rest({{"operation", "core/create"},
+                                    {"comment", "agent"},
+                                    {"class", "Attachment"},
+                                    {"output_fields", "id"},
+                                    {"fields",
+                                     {{"item_class", "UserRequest"},
+                                      {"item_id", fields["id"]},
+                                      {"item_org_id", 4},
+                                      {"contents",
+                                       {{"data", "JVBERi0="},
+                                        {"filename", "relevé.pdf"},
+                                        {"mimetype", "application/pdf"}}}}}});
+        REQUIRE_MESSAGE(attached["code"] == 0, attached.dump());
+
+        const auto listed = itop.backend.open_tickets_of(claire);
+        REQUIRE(static_cast<bool>(listed));
+        REQUIRE(listed.value().size() == 1);
+        const auto shown = itop.backend.details(ref);
+        REQUIRE(static_cast<bool>(shown));
+        REQUIRE(shown.value().has_value());
+        CHECK(itop.backend.is_requester(*shown.value(), claire));
+        CHECK_FALSE(itop.backend.is_requester(
+            *shown.value(), "@anne.martin-ac-lille.fr:agent.education.tchap.gouv.fr"));
+        CHECK(shown.value()->attachment_names == std::vector<std::string>{"relevé.pdf"});
     }
 }
 

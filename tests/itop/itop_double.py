@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""iTop 3.2 REST/JSON test double for opale-bot (notes/itop.md §10-11). Python 3 stdlib only.
+"""iTop 3.2 REST/JSON test double for opale-bot (notes/itop.md §10-11, corrected by §13: what a
+real iTop 3.2.0 does). Python 3 stdlib only.
 
     python3 itop_double.py --port 0 --port-file F
 
 The API is POST /webservices/rest.php?version=1.3 with form fields (auth_user, auth_pwd,
-json_data) or Auth-Token / Basic headers. It answers like the recorded exchanges: always HTTP 200,
-an integer `code`, `objects: null` on no match and verb errors, every value a string, refs
-R-%06d from a per-class counter that skips numbers (a failed insert consumes one).
+json_data) or Auth-Token / Basic headers. It answers like a real iTop 3.2.0: HTTP 200 with an
+integer `code` (HTTP 500 text/html when its database is down), `objects: null` on no match and on
+stimulus errors but no `objects` key on other verb errors, values as strings except an unset enum
+(JSON null), dates in iTop's time zone (Europe/Paris), public log oldest first, refs R-%06d from
+a per-class counter that skips numbers (a failed insert consumes one), titles of at most 255
+characters, only \" and \\ as escapes inside a double-quoted OQL string.
 
 Test controls live under /_admin/ (JSON bodies), apart from the iTop API:
   POST /_admin/status {"ref","status","team"?,"agent"?}   as an agent would, in iTop
@@ -24,6 +28,7 @@ import re
 import threading
 import time
 import urllib.parse
+import zoneinfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 USERS = {  # login -> (password, has the "REST Services User" profile)
@@ -37,8 +42,11 @@ LOCK = threading.Lock()
 STATE = {}
 
 
+ZONE = zoneinfo.ZoneInfo("Europe/Paris")  # iTop's default time zone (§13)
+
+
 def now():
-    return datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.datetime.now(ZONE).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def reset():
@@ -56,9 +64,24 @@ def reset():
                   "org_id": "1"},
             "3": {"id": "3", "name": "Agent", "first_name": "Paul", "email": "paul@ac-lille.fr",
                   "org_id": "1"},
+            # an agent comptable of two EPLE: one Person per organisation, the same email
+            "8": {"id": "8", "name": "Martin", "first_name": "Anne",
+                  "email": "anne.martin@ac-lille.fr", "org_id": "5"},
+            "9": {"id": "9", "name": "Martin", "first_name": "Anne",
+                  "email": "anne.martin@ac-lille.fr", "org_id": "4"},
+            "10": {"id": "10", "name": "O'Brien", "first_name": "Sean",
+                   "email": "sean.o'brien@ac-lille.fr", "org_id": "5"},
         },
         "Team": {"6": {"id": "6", "name": "SI2C"}, "7": {"id": "7", "name": "DRASI"}},
-        "Service": {"1": {"id": "1", "name": "op@le"}},
+        "Service": {"1": {"id": "1", "name": "op@le"}, "2": {"id": "2", "name": "Autre"}},
+        "ServiceSubcategory": {
+            "1": {"id": "1", "name": "Question métier", "service_id": "1",
+                  "request_type": "service_request"},
+            "2": {"id": "2", "name": "Problème technique", "service_id": "1",
+                  "request_type": "incident"},
+            "3": {"id": "3", "name": "Problème technique", "service_id": "2",
+                  "request_type": "incident"},
+        },
         "UserRequest": {},
         "Attachment": {},
         "next_id": {"UserRequest": 1, "Attachment": 1},
@@ -71,7 +94,7 @@ reset()
 
 
 class ItopError(Exception):
-    def __init__(self, code, message, objects_key=True):
+    def __init__(self, code, message, objects_key=False):
         super().__init__(message)
         self.code, self.message, self.objects_key = code, message, objects_key
 
@@ -86,12 +109,12 @@ def friendly(cls, oid):
 
 
 UR_ATTRS = ["id", "ref", "title", "description", "status", "org_id", "caller_id", "team_id",
-            "agent_id", "service_id", "origin", "urgency", "impact", "priority", "request_type",
+            "agent_id", "service_id", "servicesubcategory_id", "origin", "urgency", "impact", "priority", "request_type",
             "start_date", "last_update", "assignment_date", "resolution_date", "close_date",
             "last_pending_date", "pending_reason", "solution", "resolution_code",
             "operational_status", "public_log", "private_log"]
 EXT = {"org_id": "Organization", "caller_id": "Person", "team_id": "Team", "agent_id": "Person",
-       "service_id": "Service"}
+       "service_id": "Service", "servicesubcategory_id": "ServiceSubcategory"}
 COMPUTED = ["org_name", "caller_name", "team_name", "agent_name", "org_id_friendlyname",
             "caller_id_friendlyname", "team_id_friendlyname", "agent_id_friendlyname",
             "service_id_friendlyname", "friendlyname"]
@@ -99,7 +122,10 @@ ENUMS = {
     "urgency": (["1", "2", "3", "4"], "Urgence"),
     "impact": (["1", "2", "3"], "Impact"),
     "origin": (["in_person", "chat", "mail", "phone", "portal", "monitoring"], "Origine"),
+    "request_type": (["incident", "service_request"], "Type de demande"),
 }
+TITLE_MAX = 255  # characters
+TEXT_MAX = 65535  # characters for iTop's check, bytes for the database column
 PRIORITY = {"1": ["1", "1", "2", "4"], "2": ["1", "2", "3", "4"], "3": ["2", "3", "3", "4"]}
 LIFECYCLE = {
     "new": {"ev_assign": "assigned", "ev_timeout": "escalated_tto",
@@ -127,7 +153,9 @@ def attr_value(obj, att):
     if att in obj:
         v = obj[att]
         if att in ("public_log", "private_log"):
-            return {"entries": list(reversed(v))}  # newest first
+            return {"entries": list(v)}  # oldest first (§13)
+        if att == "request_type" and v == "":
+            return None  # an unset enum is JSON null (§13)
         return v
     if att in ("org_name", "org_id_friendlyname"):
         return friendly("Organization", obj.get("org_id", "0"))
@@ -137,11 +165,17 @@ def attr_value(obj, att):
         return friendly("Team", obj.get("team_id", "0"))
     if att in ("agent_name", "agent_id_friendlyname"):
         name = friendly("Person", obj.get("agent_id", "0"))
-        return name if name else " "  # an empty person name is one space (§10.3)
+        return name  # "" in 3.2 (§13), though older versions sent " "
     if att == "service_id_friendlyname":
         return friendly("Service", obj.get("service_id", "0"))
     if att == "friendlyname":
+        if "first_name" in obj:
+            return (obj["first_name"] + " " + obj["name"]).strip()
         return obj.get("ref", obj.get("name", ""))
+    if att == "org_id_friendlyname":
+        return friendly("Organization", obj.get("org_id", "0"))
+    if att == "status" and "email" in obj:
+        return "active"
     return ""
 
 
@@ -151,7 +185,8 @@ def known_attrs(cls):
     if cls == "Attachment":
         return ["id", "item_class", "item_id", "item_org_id", "contents"]
     sample = next(iter(STATE.get(cls, {}).values()), {})
-    return list(sample.keys()) + ["friendlyname"]
+    extra = ["org_id_friendlyname", "status"] if cls == "Person" else []
+    return list(sample.keys()) + ["friendlyname"] + extra
 
 
 def output(cls, obj, output_fields):
@@ -181,6 +216,10 @@ TOKEN = re.compile(r"""\s*(?:(?P<str>"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*')|(?P<nu
                    r"""(?P<op>!=|<>|<=|>=|=|<|>|\(|\)|,)|(?P<param>:\w+)|(?P<id>[A-Za-z_][\w.]*))""")
 
 
+class UnexpectedInput(ValueError):
+    """What iTop's lexer says of an invalid escape (§13)."""
+
+
 def tokenize(q):
     pos, out = 0, []
     while pos < len(q):
@@ -191,7 +230,11 @@ def tokenize(q):
             raise ValueError("Syntax error near '%s'" % q[pos:pos + 10])
         pos = m.end()
         if m.group("str") is not None:
-            s = m.group("str")[1:-1]
+            quote, s = m.group("str")[0], m.group("str")[1:-1]
+            # only \<quote> and \\ are escapes: iTop 3.2 rejects \' inside "…" (§13)
+            for e in re.finditer(r"\\(.)", s, re.S):
+                if e.group(1) not in (quote, "\\"):
+                    raise UnexpectedInput(quote)
             out.append(("str", re.sub(r"\\(.)", r"\1", s)))
         elif m.group("num") is not None:
             out.append(("str", m.group("num")))
@@ -206,12 +249,18 @@ def tokenize(q):
 
 def oql_error(q, cls, message):
     return ItopError(100, "Error: Query failed to execute: query = %s, exception_class = %s, "
-                          "exception_message = %s" % (q, cls, message), True)
+                          "exception_message = %s" % (q, cls, message))
+
+
+def missing_argument(name):
+    return ItopError(100, "Error: Missing query argument: expecting = %s, available = {}" % name)
 
 
 def parse_oql(q):
     try:
         toks = tokenize(q)
+    except UnexpectedInput as e:
+        raise oql_error(q, "Exception", "Unexpected input at line 1: " + str(e))
     except ValueError as e:
         raise oql_error(q, "OQLException", str(e))
     i = 0
@@ -263,7 +312,7 @@ def parse_oql(q):
                 while True:
                     nt = peek()
                     if nt[0] == "param":
-                        raise oql_error(q, "MissingQueryArgument", "Missing query argument " + nt[1])
+                        raise missing_argument(nt[1])
                     values.append(take("str"))
                     if peek()[1] == ",":
                         take()
@@ -278,7 +327,7 @@ def parse_oql(q):
                 op = take("op")
                 nt = peek()
                 if nt[0] == "param":
-                    raise oql_error(q, "MissingQueryArgument", "Missing query argument " + nt[1])
+                    raise missing_argument(nt[1])
                 conds.append((field, op, take("str")))
             if (peek()[1] or "").upper() == "AND":
                 take()
@@ -394,9 +443,11 @@ def one_object(cls, key, prefix=""):
     if not objs:
         raise ItopError(100, "Error: " + prefix + missing)
     if len(objs) > 1:
-        what = key if isinstance(key, str) else criteria_text(key)
-        raise ItopError(100, "Error: %sSeveral items found (%d) for query: %s"
-                        % (prefix, len(objs), what))
+        if isinstance(key, str):
+            raise ItopError(100, "Error: %sSeveral items found (%d) for query: %s"
+                            % (prefix, len(objs), key))
+        raise ItopError(100, "Error: %sSeveral items found (%d) with criteria: %s"
+                        % (prefix, len(objs), criteria_text(key)))
     return objs[0]
 
 
@@ -417,8 +468,8 @@ def html_of(text):
 def log_entry(item):
     message = item.get("message", "")
     fmt = item.get("format", "html")
-    if fmt == "text":
-        plain, rich = message, "<p>" + html.escape(message).replace("\n", "<br>") + "</p>"
+    if fmt == "text":  # a plain entry's HTML has no <p> (§13)
+        plain, rich = message, html.escape(message).replace("\n", "<br/>")
     else:
         rich = html_of(message)
         plain = html.unescape(re.sub(r"<[^>]+>", "", rich))
@@ -447,6 +498,18 @@ def set_fields(obj, fields, cls="UserRequest"):
             obj[att] = html_of(str(value))
         else:
             obj[att] = str(value)
+        for limited, label, limit in (("title", "Titre", TITLE_MAX),
+                                      ("description", "Description", TEXT_MAX)):
+            if att == limited and len(obj[att]) > limit:  # characters, as iTop counts (§13)
+                issue = "Valeur de l'attribut incorrecte '%s' (%s) : String too long (found %d, " \
+                        "limited to %d)" % (label, att, len(obj[att]), limit)
+                raise ItopError(100, "Error: %s: issues = {0=>%s}, class = UserRequest, id = -1"
+                                % (issue, issue))
+        if att == "description" and len(obj[att].encode("utf-8")) > TEXT_MAX:
+            # iTop's check passed, MariaDB's TEXT column counts bytes: the SQL error comes back
+            raise ItopError(1406, "Error: Failed to issue SQL query: query = INSERT INTO "
+                                  "`ticket` (...), mysql_errno = 1406, mysql_error = Data too "
+                                  "long for column 'description' at row 1")
         if att in ENUMS and obj[att] not in ENUMS[att][0]:
             raise ItopError(100, "Error: %s: Unexpected value for attribute '%s' (%s) : Value "
                                  "not allowed [%s]" % (att, ENUMS[att][1], att, obj[att]))
@@ -454,7 +517,7 @@ def set_fields(obj, fields, cls="UserRequest"):
 
 def new_user_request(fields):
     obj = {"id": "", "ref": "", "status": "new", "org_id": "0", "caller_id": "0", "team_id": "0",
-           "agent_id": "0", "service_id": "0", "origin": "phone", "urgency": "4", "impact": "1",
+           "agent_id": "0", "service_id": "0", "servicesubcategory_id": "0", "origin": "phone", "urgency": "4", "impact": "1",
            "request_type": "", "title": "", "description": "", "pending_reason": "",
            "solution": "", "resolution_code": "assistance", "operational_status": "ongoing",
            "start_date": now(), "last_update": now(), "assignment_date": "",
@@ -463,9 +526,13 @@ def new_user_request(fields):
     try:
         set_fields(obj, fields)
     except ItopError as e:
-        if "Value not allowed" in e.message:  # a check-to-write failure: the insert was tried
+        # a check-to-write failure: the insert was tried and used up a ref (§13)
+        if "Value not allowed" in e.message or "too long" in e.message.lower():
             STATE["counter"] += 1
         raise
+    if obj["request_type"] == "" and obj["servicesubcategory_id"] not in ("", "0"):
+        obj["request_type"] = STATE["ServiceSubcategory"][obj["servicesubcategory_id"]][
+            "request_type"]
     # the per-class counter is consumed even when the insert then fails (§7)
     STATE["counter"] += 1
     ref = "R-%06d" % STATE["counter"]
@@ -500,9 +567,9 @@ def op_create(data):
         STATE["next_id"]["Attachment"] += 1
         obj = {"id": oid, "item_class": fields.get("item_class", "UserRequest"),
                "item_id": item["id"], "item_org_id": str(fields.get("item_org_id", "0")),
-               "contents": {"filename": contents.get("filename", ""),
-                            "mimetype": contents.get("mimetype", ""),
-                            "size": str(len(base64.b64decode(contents.get("data", ""))))}}
+               "contents": {"data": contents.get("data", ""),  # read back whole (§13)
+                            "filename": contents.get("filename", ""),
+                            "mimetype": contents.get("mimetype", "")}}
         STATE["Attachment"][oid] = obj
     else:
         raise ItopError(100, "Error: Unknown class '%s'" % cls)
@@ -525,16 +592,16 @@ def op_stimulus(data):
     stimulus = need(data, "stimulus")
     fields = need(data, "fields")
     target = LIFECYCLE.get(obj["status"], {}).get(stimulus)
-    if target is None:
+    if target is None:  # stimulus errors are the ones that carry "objects": null (§13)
         raise ItopError(100, "Invalid stimulus: '%s' on the object %s in state '%s'"
-                        % (stimulus, obj["ref"], obj["status"]))
+                        % (stimulus, obj["ref"], obj["status"]), True)
     trial = dict(obj)
     set_fields(trial, fields, cls)
     # quirk 7: the check is Get($att) == '' and "0" == '' is false in PHP 8
     missing = [a for a in MANDATORY.get(target, []) if trial.get(a, "") == ""]
     if missing:
         raise ItopError(100, "Missing mandatory attribute(s) for applying the stimulus: %s."
-                        % ", ".join(missing))
+                        % ", ".join(missing), True)
     obj.update(trial)
     set_status(obj, target)
     return objects_answer(cls, [obj], data.get("output_fields", "*"), None, "updated")
@@ -564,7 +631,7 @@ def op_get(data):
     page = int(data.get("page", 1))
     if page < 1:
         raise ItopError(13, "The request page number is not valid. It must be an integer "
-                            "greater than 0")
+                            "greater than 0", True)
     objs, _ = find_objects(cls, key)
     total = len(objs)
     if limit > 0:

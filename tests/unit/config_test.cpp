@@ -339,6 +339,62 @@ TEST_SUITE("unit")
         CHECK(t.itop.password == "du-fichier");
         CHECK(t.itop.timeout == 10s);
         CHECK(t.itop.emails.at("@claire:hs.test") == "claire.durand@ac-lille.fr");
+        CHECK(t.itop.time_zone == "Europe/Paris"); // iTop's default
+        CHECK(t.itop.service == "op@le");
+        CHECK(t.itop.si2c.team == "SI2C");
+        CHECK(t.itop.si2c.request_type == "service_request");
+        CHECK(t.itop.drasi.request_type == "incident");
+    }
+
+    TEST_CASE("parse_config reads the iTop triage time zone and link and locates mistakes")
+    {
+        const NoSecretsInEnv env;
+        const std::string base = "homeserver: {url: \"https://hs.test\"}\n"
+                                 "account: {user_id: \"@bot:hs.test\", password: pw}\n"
+                                 "rooms: {inviters: [\":hs.test\"]}\n"
+                                 "tickets:\n"
+                                 "  backend: itop\n"
+                                 "  itop:\n"
+                                 "    url: https://itop.test\n"
+                                 "    user: bot\n"
+                                 "    password: pw\n";
+        const auto good = parse_config(base + R"(    fuseau: Europe/Brussels
+    lien_ticket: "{url}/pages/UI.php?operation=details&class=UserRequest&id={id}"
+    service: "Op@le EPLE"
+    triage:
+      DRASI: {equipe: "DRASI N2", sous_categorie: "Problème technique", type: incident, urgence: 2, impact: 3}
+)",
+                                       "bot.yaml");
+        REQUIRE(good.problems.empty());
+        const auto& i = good.config.tickets.itop;
+        CHECK(i.time_zone == "Europe/Brussels");
+        CHECK(i.ticket_link.find("{id}") != std::string::npos);
+        CHECK(i.service == "Op@le EPLE");
+        CHECK(i.drasi.team == "DRASI N2");
+        CHECK(i.drasi.subcategory == "Problème technique");
+        CHECK(i.drasi.urgency == 2);
+        CHECK(i.si2c.team == "SI2C"); // the other service keeps its defaults
+
+        const auto bad = parse_config(base + R"(    fuseau: Europe/Lile
+    lien_ticket: "https://itop.test/portail"
+    triage:
+      DRASI: {type: probleme, urgence: 5, equipe_bis: x}
+      SIC2: {}
+)",
+                                      "bot.yaml");
+        const auto* zone = find_problem(bad, "tickets.itop.fuseau");
+        REQUIRE(zone != nullptr);
+        CHECK(zone->line == 10);
+        CHECK(zone->column == 13);
+        CHECK(zone->message.find("Europe/Lile") != std::string::npos);
+        CHECK(find_problem(bad, "tickets.itop.lien_ticket") != nullptr);
+        const auto* type = find_problem(bad, "tickets.itop.triage.DRASI.type");
+        REQUIRE(type != nullptr);
+        CHECK(type->line == 13);
+        CHECK(type->message.find("incident ou service_request") != std::string::npos);
+        CHECK(find_problem(bad, "tickets.itop.triage.DRASI.urgence") != nullptr);
+        CHECK(find_problem(bad, "tickets.itop.triage.DRASI.equipe_bis") != nullptr);
+        CHECK(find_problem(bad, "tickets.itop.triage.SIC2") != nullptr); // a typo, not ignored
     }
 
     TEST_CASE("parse_config locates bad ticket settings")

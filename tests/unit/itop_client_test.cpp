@@ -82,7 +82,7 @@ TEST_SUITE("unit")
         h.http.reply(200, created);
         ItopNewRequest request;
         request.organisation_uai = "0020013D";
-        request.caller_email = "claire.durand@example.invalid";
+        request.caller_id = "5";
         request.title = "SI2C - rejet facture pré-sas";
         request.description_html = "<p>Bonjour &lt;b&gt;</p>";
         const auto ticket = h.itop.create(request);
@@ -95,7 +95,8 @@ TEST_SUITE("unit")
         CHECK(data["class"] == "UserRequest");
         CHECK(data["comment"] == "Créé par le bot"); // mandatory on every write
         CHECK(data["fields"]["org_id"] == json{{"code", "0020013D"}});
-        CHECK(data["fields"]["caller_id"] == json{{"email", "claire.durand@example.invalid"}});
+        CHECK(data["fields"]["caller_id"] ==
+              "5"); // found first: one Person per EPLE may share an email
         CHECK(data["fields"]["service_id"] == json{{"name", "op@le"}});
         CHECK(data["fields"]["origin"] == "chat");
         CHECK_FALSE(data["fields"].contains("priority")); // computed by iTop
@@ -164,8 +165,37 @@ TEST_SUITE("unit")
         REQUIRE(static_cast<bool>(tickets));
         CHECK(tickets.value().empty());
         const auto key = h.sent()["key"].get<std::string>();
-        CHECK(contains(key, R"(p.email = "a\"b\\c\'d@example.invalid")"));
+        CHECK(contains(key, R"(p.email = "a\"b\\c'd@example.invalid")"));
         CHECK(contains(key, R"(NOT IN ("closed","rejected"))"));
+    }
+
+    TEST_CASE("itop OQL literals escape exactly what iTop 3.2 parses inside double quotes")
+    {
+        CHECK(oql_quote("") == R"("")");
+        CHECK(oql_quote(R"(a"b)") == R"("a\"b")");
+        CHECK(oql_quote(R"(a\b)") == R"("a\\b")");
+        CHECK(oql_quote("o'brien") == R"("o'brien")"); // \' is "Unexpected input" there
+        CHECK(oql_quote("100%_x") == R"("100%_x")");   // LIKE wildcards stay the caller's
+        CHECK(oql_quote("é\n€") == "\"é\n€\"");
+        CHECK(oql_quote(R"(\")") == R"("\\\"")");
+    }
+
+    TEST_CASE("itop persons are found by email within the EPLE's organisation")
+    {
+        Harness h;
+        h.http.reply(
+            200,
+            R"({"code":0,"message":"Found: 2","objects":{"Person::7":{"code":0,"message":"","class":"Person","key":"7","fields":{"id":"7","friendlyname":"Paul Martin","org_id":"4","org_id_friendlyname":"Collège Test","status":"inactive"}},"Person::10":{"code":0,"message":"","class":"Person","key":"10","fields":{"id":"10","friendlyname":"Paul Martin","org_id":"3","org_id_friendlyname":"Lycée","status":"active"}}}})");
+        const auto persons = h.itop.persons_with_email("o'brien@x.fr", "0590001A");
+        REQUIRE(static_cast<bool>(persons));
+        REQUIRE(persons.value().size() == 2);
+        CHECK(persons.value()[0].id == "7"); // by id, whatever the database's order
+        CHECK_FALSE(persons.value()[0].active);
+        CHECK(persons.value()[1].org_name == "Lycée");
+        const auto data = h.sent();
+        CHECK(data["class"] == "Person");
+        CHECK(data["key"] == R"(SELECT Person AS p JOIN Organization AS o ON p.org_id = o.id )"
+                             R"(WHERE p.email = "o'brien@x.fr" AND o.code = "0590001A")");
     }
 
     TEST_CASE("itop public log entries are added as text and read back")

@@ -3,10 +3,12 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <string>
 
 #include "support/checks.hpp"
 #include "support/fake_http_client.hpp"
+#include <date/tz.h>
 
 using namespace opalebot;
 using namespace opalebot::app;
@@ -74,6 +76,32 @@ json ticket_fields(const char* id, const char* ref, const char* status = "new")
             {"public_log", {{"entries", json::array()}}}};
 }
 
+/// An iTop answer holding these Persons (id, friendly name, organisation).
+std::string persons(const std::vector<std::array<const char*, 3>>& rows)
+{
+    if (rows.empty())
+        return R"({"code":0,"message":"Found: 0","objects":null})";
+    json answer{{"code", 0}, {"message", "Found"}, {"objects", json::object()}};
+    for (const auto& [id, name, org] : rows)
+        answer["objects"][std::string{"Person::"} + id] = {
+            {"code", 0},
+            {"message", ""},
+            {"class", "Person"},
+            {"key", id},
+            {"fields",
+             {{"id", id},
+              {"friendlyname", name},
+              {"org_id", org},
+              {"org_id_friendlyname", std::string{"Org "} + org},
+              {"status", "active"}}}};
+    return answer.dump();
+}
+
+const date::time_zone& paris()
+{
+    return *date::locate_zone("Europe/Paris");
+}
+
 commands::NewTicket new_ticket()
 {
     commands::NewTicket t;
@@ -101,7 +129,14 @@ struct Harness {
     FakeHttpClient http;
     bot::ItopClient itop{http, bot::ItopSettings{"https://itop.test", "matrix-bot", "pw", {}, "c"}};
     StateDatabase state{":memory:"};
-    ItopTicketBackend backend{itop, state, ItopBackendOptions{{}, "https://itop.test"}};
+    ItopTicketBackend backend{itop, state, options()};
+
+    static ItopBackendOptions options()
+    {
+        ItopBackendOptions o;
+        o.itop_url = "https://itop.test";
+        return o;
+    }
 };
 
 } // namespace
@@ -151,6 +186,7 @@ TEST_SUITE("unit")
     {
         Harness h;
         h.http.reply(200, objects({}));                                        // key unknown
+        h.http.reply(200, persons({{"1", "Claire Durand", "4"}}));             // the caller
         h.http.reply(200, objects({ticket_fields("2", "R-000003")}, nullptr)); // created
         const auto created = h.backend.create(new_ticket());
         REQUIRE(static_cast<bool>(created));
@@ -158,24 +194,36 @@ TEST_SUITE("unit")
         CHECK(created.value().requester == claire);
         CHECK(created.value().room == "!salon:agent.education.tchap.gouv.fr|$racine");
         CHECK(created.value().status_text == "Nouveau");
-        CHECK(contains(created.value().link, "id=2"));
+        CHECK(created.value().link ==
+              "https://itop.test/pages/exec.php/object/view/UserRequest/2?exec_module=itop-portal-"
+              "base&exec_page=index.php&portal_id=itop-portal"); // what a requester can open
+        CHECK(created.value().note.empty()); // the Person of the EPLE: nothing to say
         const auto search = sent(h.http, 0);
         CHECK(search["operation"] == "core/get");
         CHECK(search["key"].get<std::string>().find(
                   R"(description LIKE "%0123456789abcdef0123456789abcdef%")") != std::string::npos);
-        const auto create = sent(h.http, 1);
+        const auto person = sent(h.http, 1);
+        CHECK(person["class"] == "Person");
+        CHECK(person["key"] == "SELECT Person AS p JOIN Organization AS o ON p.org_id = o.id "
+                               "WHERE p.email = \"claire.durand@ac-lille.fr\" AND o.code = "
+                               "\"0590001A\"");
+        const auto create = sent(h.http, 2);
         CHECK(create["operation"] == "core/create");
-        CHECK(create["fields"]["caller_id"] == json{{"email", "claire.durand@ac-lille.fr"}});
+        CHECK(create["fields"]["caller_id"] == "1");
         CHECK(create["fields"]["org_id"] == json{{"code", "0590001A"}});
         CHECK(create["fields"]["title"] == "SI2C - Rejet de facture");
+        // triaged: an agent can assign it (ev_assign needs request_type)
+        CHECK(create["fields"]["team_id"] == json{{"name", "SI2C"}});
+        CHECK(create["fields"]["request_type"] == "service_request");
+        CHECK(create["fields"]["service_id"] == json{{"name", "op@le"}});
 
         // a retry with the same key: known locally, read back by ref, never created again
         h.http.reply(200, objects({ticket_fields("2", "R-000003")}));
         const auto again = h.backend.create(new_ticket());
         REQUIRE(static_cast<bool>(again));
         CHECK(again.value().ref == "R-000003");
-        CHECK(sent(h.http, 2)["key"] == json{{"ref", "R-000003"}});
-        CHECK(h.http.request_count() == 3);
+        CHECK(sent(h.http, 3)["key"] == json{{"ref", "R-000003"}});
+        CHECK(h.http.request_count() == 4);
     }
 
     TEST_CASE("itop backend returns the ticket iTop already holds for the key")
@@ -201,7 +249,7 @@ TEST_SUITE("unit")
         Harness h;
         const auto user_message = [](const auto& result) {
             REQUIRE_FALSE(static_cast<bool>(result));
-            CHECK(result.error().errcode == commands::user_facing_error);
+            CHECK(commands::is_user_facing(result.error()));
             return result.error().message;
         };
         h.http.reply(200, R"({"code":1,"message":"Error: Invalid login"})");
@@ -209,18 +257,31 @@ TEST_SUITE("unit")
               std::string::npos);
 
         h.http.reply(200, objects({}));
-        h.http.reply(
-            200,
-            R"j({"code":100,"message":"Error: caller_id: No item found with criteria: email: claire.durand@ac-lille.fr (claire.durand@ac-lille.fr)","objects":null})j");
-        const auto unknown_caller = user_message(h.backend.create(new_ticket()));
-        CHECK(unknown_caller.find("claire.durand@ac-lille.fr n'est pas connue d'iTop") !=
-              std::string::npos);
+        h.http.reply(200, persons({})); // none in the EPLE
+        h.http.reply(200, persons({})); // none at all
+        const auto unknown_caller = h.backend.create(new_ticket());
+        CHECK(user_message(unknown_caller)
+                  .find("claire.durand@ac-lille.fr n'est pas connue d'iTop") != std::string::npos);
+        CHECK(unknown_caller.error().errcode == commands::user_facing_refusal); // not retryable
 
         h.http.reply(200, objects({}));
+        h.http.reply(200, persons({}));
+        h.http.reply(200, persons({{"1", "Claire Durand", "4"}}));
         h.http.reply(
             200,
-            R"({"code":100,"message":"Error: org_id: No item found with criteria: code: 0590001A","objects":null})");
+            R"({"code":100,"message":"Error: org_id: No item found with criteria: code: 0590001A"})");
         CHECK(contains(user_message(h.backend.create(new_ticket())), "0590001A"));
+
+        // the real iTop's words for a title over 255 characters (notes/itop.md §13)
+        h.http.reply(200, objects({}));
+        h.http.reply(200, persons({{"1", "Claire Durand", "4"}}));
+        h.http.reply(
+            200,
+            R"({"code":100,"message":"Error: Valeur de l'attribut incorrecte 'Titre' (title) : String too long (found 300, limited to 255): issues = {0=>Valeur de l'attribut incorrecte 'Titre' (title) : String too long (found 300, limited to 255)}, class = UserRequest, id = -1"})");
+        const auto too_long = h.backend.create(new_ticket());
+        CHECK(user_message(too_long) == "iTop trouve le titre trop long (String too long (found "
+                                        "300, limited to 255)) : raccourcissez-le.");
+        CHECK(too_long.error().errcode == commands::user_facing_refusal);
 
         h.http.push(Error{Error::Kind::transport, 28, {}, "Operation timed out", {}, false});
         CHECK(contains(user_message(h.backend.find("R-000001")), "à temps"));
@@ -323,9 +384,25 @@ TEST_SUITE("unit")
         CHECK(team_of("", "DRASI - écran blanc") == commands::Team::drasi);
         CHECK(team_of("", "SI2C - mandat") == commands::Team::si2c);
         CHECK(team_of("AIFE", "SI2C - mandat") == commands::Team::national);
-        const auto at = parse_itop_date("2026-11-23 11:27:58");
-        REQUIRE(at.has_value());
-        CHECK(format_itop_date(*at) == "2026-11-23 11:27:58");
-        CHECK_FALSE(parse_itop_date("").has_value());
+    }
+
+    TEST_CASE("itop dates are read and written in iTop's time zone")
+    {
+        using namespace std::chrono;
+        const auto utc = [](int y, unsigned mo, unsigned d, int h, int mi) {
+            return sys_days{year{y} / month{mo} / day{d}} + hours{h} + minutes{mi};
+        };
+        // created at 04:36:56 UTC, iTop said 05:36:56 (observed on a real iTop 3.2.0)
+        CHECK(parse_itop_date("2026-12-06 05:36:56", paris()) ==
+              utc(2026, 12, 6, 4, 36) + seconds{56});
+        CHECK(parse_itop_date("2026-07-01 12:00:00", paris()) == utc(2026, 7, 1, 10, 0)); // summer
+        CHECK(format_itop_date(utc(2026, 12, 6, 0, 0), paris()) == "2026-12-06 01:00:00");
+        CHECK(format_itop_date(utc(2026, 7, 1, 22, 30), paris()) == "2026-07-02 00:30:00");
+        // 02:30 happens twice on 25 October 2026: the first one; it never happens on 29 March
+        CHECK(parse_itop_date("2026-10-25 02:30:00", paris()) == utc(2026, 10, 25, 0, 30));
+        CHECK(parse_itop_date("2026-03-29 02:30:00", paris()) == utc(2026, 3, 29, 1, 0));
+        CHECK_FALSE(parse_itop_date("", paris()).has_value());
+        CHECK_FALSE(parse_itop_date("2026-02-30 10:00:00", paris()).has_value());
+        CHECK_FALSE(parse_itop_date("2026-12-06 25:00:00", paris()).has_value());
     }
 }

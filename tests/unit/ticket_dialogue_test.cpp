@@ -23,6 +23,9 @@ struct FlakyBackend final : TicketBackend {
     int failures_after = 0;  ///< calls that create, then fail
     int calls = 0;
     std::string user_message; ///< when set, failures carry this French message for the user
+    std::string_view errcode = user_facing_error; ///< or user_facing_refusal
+    std::string triage;                           ///< triage_text()
+    std::string note;                             ///< Ticket::note of what it creates
     explicit FlakyBackend(TicketStore::Clock clock) : store(state, std::move(clock)) {}
 
     opalebot::Result<Ticket> create(const NewTicket& ticket) override
@@ -33,13 +36,15 @@ struct FlakyBackend final : TicketBackend {
             if (!user_message.empty())
                 return opalebot::Error{opalebot::Error::Kind::transport,
                                        28,
-                                       std::string{user_facing_error},
+                                       std::string{errcode},
                                        user_message,
                                        {},
                                        false};
             return opalebot::Error{opalebot::Error::Kind::transport, 28, {}, "timeout", {}, false};
         }
         auto created = store.create(ticket);
+        if (created)
+            created.value().note = note;
         if (failures_after > 0) {
             --failures_after;
             return opalebot::Error{opalebot::Error::Kind::transport, 28, {}, "timeout", {}, false};
@@ -63,6 +68,7 @@ struct FlakyBackend final : TicketBackend {
     {
         return store.filed_between(f, t);
     }
+    std::string triage_text(Service /*service*/) const override { return triage; }
 };
 
 struct Fixture {
@@ -323,5 +329,27 @@ TEST_SUITE("unit")
         CHECK(contains(reply, "R-000001"));
         REQUIRE(watched.size() == 1);
         CHECK(watched[0] == "R-000001");
+    }
+
+    TEST_CASE_FIXTURE(Fixture,
+                      "ticket dialogue never offers a plain retry after a refusal and shows triage")
+    {
+        StateDatabase state{":memory:"};
+        backend.triage = "service op@le, équipe DRASI, type incident";
+        backend.note = "Demandeur enregistré dans iTop : Anne Martin (Collège Test).";
+        TicketDialogues dialogues{state, backend, options()};
+        const auto card = dialogues.start(user, room, full_form);
+        CHECK(contains(card, "**Enregistré comme** : service op@le, équipe DRASI, type incident"));
+        backend.failures_before = 1;
+        backend.errcode = user_facing_refusal;
+        backend.user_message = "L'établissement 0020013D n'est pas connu d'iTop.";
+        auto reply = *dialogues.answer(user, room, "oui");
+        CHECK(contains(reply, "a refusé"));
+        CHECK(contains(reply, "corrigez ce qui est indiqué"));
+        CHECK_FALSE(contains(reply, "réessayer"));
+        CHECK(dialogues.is_open(user, room)); // nothing lost: corrected, it can go through
+        reply = *dialogues.answer(user, room, "oui");
+        CHECK(contains(reply, "R-000001"));
+        CHECK(contains(reply, "Anne Martin \\(Collège Test\\)")); // escaped Markdown
     }
 }

@@ -78,6 +78,32 @@ TEST_SUITE("unit")
         CHECK(f.service == Service::drasi);
     }
 
+    TEST_CASE("ticket limits count characters and keep the title within iTop's 255")
+    {
+        TicketFields f;
+        std::string accented; // 3,504 characters, 7,008 bytes: iTop accepts it
+        for (int i = 0; i < 3504; ++i)
+            accented += "é";
+        CHECK_FALSE(set_field(f, Field::description, "Mandat rejeté : " + accented));
+        std::string too_long(4001, 'x');
+        const auto refused = set_field(f, Field::description, too_long);
+        REQUIRE(refused.has_value());
+        CHECK(refused->find("4001 caractères, 4000 au plus") != std::string::npos);
+
+        std::string title = "Mandat rejeté au visa ";
+        while (title.size() < 344)
+            title += "compte fournisseur ";
+        const auto long_title = set_field(f, Field::titre, title);
+        REQUIRE(long_title.has_value());
+        CHECK(long_title->find("240 au plus") != std::string::npos);
+        CHECK(long_title->find("description") != std::string::npos); // what to do instead
+        CHECK(f.titre.empty());
+        std::string fits = "Mandat rejeté au visa ";
+        while (fits.size() < 230)
+            fits += "é";
+        CHECK_FALSE(set_field(f, Field::titre, fits)); // 230 bytes, fewer characters
+    }
+
     TEST_CASE("ticket one-line form parses quotes and reports unknown keys")
     {
         const auto form = parse_one_line(

@@ -80,6 +80,19 @@ struct Config {
             /// Matrix id → email, for users whose Tchap id does not give their address.
             std::map<std::string, std::string> emails;
             std::chrono::seconds timeout{30};
+            std::string time_zone = "Europe/Paris"; ///< iTop's own (fuseau): its dates are in it
+            std::string ticket_link; ///< lien_ticket: "{url}", "{id}"; empty: the user portal
+            std::string service = "op@le";
+            /// triage.SI2C / triage.DRASI: what an agent needs to assign the ticket.
+            struct Triage {
+                std::string team;         ///< equipe
+                std::string subcategory;  ///< sous_categorie
+                std::string request_type; ///< type: incident | service_request
+                int urgency = 3;          ///< urgence 1 (critique) … 4 (basse)
+                int impact = 3;           ///< impact 1 (département) … 3 (personne)
+            };
+            Triage si2c{"SI2C", {}, "service_request"};
+            Triage drasi{"DRASI", {}, "incident"};
         } itop;
         std::chrono::minutes follow_up_interval{5}; ///< tickets.suivi_minutes
         std::chrono::minutes dialogue_idle{30};     ///< tickets.dialogue_inactif_minutes

@@ -35,23 +35,38 @@ struct ItopTicket {
     std::string org_id; ///< for attachments
     std::string ref;    ///< "R-000123"
     std::string title;
-    std::string status;     ///< code: "new", "assigned"…
-    std::string team;       ///< friendly name, empty when none
-    std::string agent;      ///< friendly name, empty when none (iTop may send " ")
-    std::string start_date; ///< "YYYY-MM-DD HH:MM:SS"
+    std::string status;       ///< code: "new", "assigned"…
+    std::string team;         ///< friendly name, empty when none
+    std::string agent;        ///< friendly name, empty when none (iTop may send " ")
+    std::string caller_id;    ///< the Person who asked ("0": none)
+    std::string request_type; ///< "incident", "service_request"; empty when unset (JSON null)
+    std::string start_date;   ///< "YYYY-MM-DD HH:MM:SS" in iTop's time zone
     std::string last_update;
     std::string resolution_date; ///< empty until resolved
     std::vector<ItopLogEntry> public_log;
 };
 
-/// What the bot files: the académie's rules (service op@le, SI2C/DRASI title, every detail).
+/// A Person (contact) of iTop, as the bot needs it to name the caller of a ticket.
+struct ItopPerson {
+    std::string id;
+    std::string name; ///< friendly name: "Claire Durand"
+    std::string org_id;
+    std::string org_name;
+    bool active = true;
+};
+
+/// What the bot files: the académie's rules (service op@le, SI2C/DRASI title, every detail) and
+/// the triage the service desk needs to assign it (team, subcategory, request type).
 struct ItopNewRequest {
     std::string organisation_uai; ///< the EPLE, found by its UAI (Organization.code)
-    std::string caller_email;     ///< the Person who asks
+    std::string caller_id;        ///< the Person who asks (see ItopClient::persons_with_email)
     std::string title;            ///< "SI2C - …" or "DRASI - …"
     std::string description_html; ///< user text already escaped
     std::string service_name = "op@le";
-    std::string urgency = "3"; ///< priority is computed by iTop from urgency and impact
+    std::string team_name;        ///< "SI2C"; empty: no team
+    std::string subcategory_name; ///< a ServiceSubcategory of the service; empty: none
+    std::string request_type;     ///< "incident" / "service_request"; empty: from the subcategory
+    std::string urgency = "3";    ///< priority is computed by iTop from urgency and impact
     std::string impact = "3";
 };
 
@@ -75,6 +90,16 @@ public:
     /// core/create Attachment on a ticket.
     Result<Done> attach(const ItopTicket& ticket, std::string_view filename,
                         std::string_view mimetype, std::string_view bytes);
+    /// The Persons whose email is `email`; with `organisation_uai`, only those of that
+    /// Organization. An agent comptable may have one Person per EPLE (notes/itop.md §13).
+    Result<std::vector<ItopPerson>> persons_with_email(std::string_view email,
+                                                       std::string_view organisation_uai = {});
+    /// The file names attached to a ticket.
+    Result<std::vector<std::string>> attachment_names(const ItopTicket& ticket);
+    /// core/get of one object of `oql_class` selected by `oql` (configuration checks): its
+    /// friendly name, or nothing when there is none.
+    Result<std::optional<std::string>> first_name_of(std::string_view oql_class,
+                                                     std::string_view oql);
     /// core/check_credentials for the configured account.
     Result<bool> check_credentials();
 
@@ -85,7 +110,8 @@ private:
     ItopSettings settings_;
 };
 
-/// A string as an OQL literal in double quotes: backslash, quotes escaped (notes/itop.md §9).
+/// A string as an OQL literal in double quotes. Only `\"` and `\\` are valid escapes there:
+/// iTop 3.2 rejects `\'` ("Unexpected input", notes/itop.md §13).
 std::string oql_quote(std::string_view text);
 
 /// The French label of a UserRequest status code ("assigned" → "Assignée").

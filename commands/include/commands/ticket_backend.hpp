@@ -42,6 +42,7 @@ struct Ticket {
     TicketStatus status = TicketStatus::created;
     std::string status_text; ///< the backend's own French label ("Escaladé (résolution)"), if any
     std::string requester;   ///< Matrix id of who filed it
+    std::string caller_key;  ///< the backend's own key of the requester (iTop Person), if any
     std::string room;        ///< where it was filed (room, or room and thread), for follow-up
     std::string agent;       ///< who handles it; may be empty
     std::string link;        ///< a web link when the backend has one
@@ -51,6 +52,8 @@ struct Ticket {
     std::optional<TimePoint> resolved_at;
     std::vector<LogEntry> log;                 ///< oldest first
     std::vector<std::string> attachment_names; ///< files sent during the dialogue
+    /// What the backend recorded that the requester should know ("Demandeur dans iTop : …").
+    std::string note;
 };
 
 /// What creating a ticket needs. The idempotency key makes a retry return the first ticket.
@@ -66,6 +69,16 @@ struct NewTicket {
 /// unreachable, caller unknown…); other messages are technical and only logged.
 inline constexpr std::string_view user_facing_error = "TICKET_USER_MESSAGE";
 
+/// The `errcode` of a backend Error whose French message says what must change first (a value
+/// to correct, a contact the support must create): trying again as it is would fail the same way.
+inline constexpr std::string_view user_facing_refusal = "TICKET_USER_REFUSAL";
+
+/// The Error's message is French and for the user (either errcode above).
+inline bool is_user_facing(const Error& error)
+{
+    return error.errcode == user_facing_error || error.errcode == user_facing_refusal;
+}
+
 /// The label to show for a ticket's status: the backend's own when it has one.
 std::string_view shown_status(const Ticket& ticket);
 
@@ -77,6 +90,9 @@ public:
     virtual Result<Ticket> create(const NewTicket& ticket) = 0;
     /// The ticket `ref` ("R-000123"), or nothing when there is none.
     virtual Result<std::optional<Ticket>> find(std::string_view ref) = 0;
+    /// The same with what only a person reading it needs (attachments), when that costs the
+    /// backend more calls than the follow-up should make.
+    virtual Result<std::optional<Ticket>> details(std::string_view ref) { return find(ref); }
     /// The open tickets `requester` filed, newest first.
     virtual Result<std::vector<Ticket>> open_tickets_of(std::string_view requester) = 0;
     /// Sets the status (if given) and adds a public log entry (if `text` is not empty).
@@ -84,6 +100,15 @@ public:
                                   std::string_view text, std::string_view author) = 0;
     /// The tickets filed in [from, to), for statistics.
     virtual Result<std::vector<Ticket>> filed_between(TimePoint from, TimePoint to) = 0;
+    /// Whether `requester` (a Matrix id) asked for this ticket: by default, who filed it here.
+    /// A backend whose tickets are also filed elsewhere (by phone in iTop) knows better.
+    virtual bool is_requester(const Ticket& ticket, std::string_view requester)
+    {
+        return ticket.requester == requester;
+    }
+    /// How the backend will file a ticket for `service`, in French for the summary card
+    /// ("équipe DRASI, type incident"); empty when there is nothing to add.
+    virtual std::string triage_text(Service /*service*/) const { return {}; }
 };
 
 } // namespace opalebot::commands
