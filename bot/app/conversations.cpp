@@ -6,6 +6,8 @@
 #include "knowledge/text.hpp"
 #include "opalebot/log.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <chrono>
 
@@ -31,6 +33,85 @@ std::string bare_emoji(std::string key)
 bot::OutgoingReply reply_of(std::string markdown)
 {
     return bot::OutgoingReply{std::move(markdown), {}, std::nullopt};
+}
+
+std::string lane_of(const std::string& sender, const bot::Conversation& conversation)
+{
+    return sender + "|" + conversation.key();
+}
+
+bool is_yes_or_no(const std::string& reaction_key)
+{
+    const auto key = bare_emoji(reaction_key);
+    return key == "\u2705" || key == "\u2714" || key == "\u274C" || key == "\u2716";
+}
+
+// A deferred message or reaction, as the backend thread reads it back from the state file.
+using nlohmann::json;
+
+BackendJob job_of(const bot::IncomingMessage& in)
+{
+    json payload{{"kind", "message"},
+                 {"room", in.room_id},
+                 {"conversation", in.conversation.key()},
+                 {"sender", in.sender},
+                 {"text", in.text},
+                 {"direct", in.is_direct},
+                 {"addressed", in.addressed},
+                 {"power", in.power_level}};
+    BackendJob job{
+        in.event_id, lane_of(in.sender, in.conversation), {}, std::nullopt, std::nullopt};
+    if (in.attachment) {
+        payload["file"] = in.attachment->first;
+        job.attachment = in.attachment->second;
+    }
+    job.payload = payload.dump();
+    return job;
+}
+
+BackendJob job_of(const bot::IncomingReaction& r)
+{
+    const json payload{
+        {"kind", "reaction"},     {"room", r.room_id},     {"conversation", r.conversation.key()},
+        {"sender", r.sender},     {"key", r.key},          {"target", r.target_event},
+        {"txn", r.target_txn_id}, {"power", r.power_level}};
+    return {r.event_id, lane_of(r.sender, r.conversation), payload.dump(), std::nullopt,
+            std::nullopt};
+}
+
+json to_json(const std::vector<Notice>& notices)
+{
+    auto all = json::array();
+    for (const auto& n : notices)
+        all.push_back({{"conversation", n.conversation.key()},
+                       {"mentions", n.mentions},
+                       {"markdown", n.markdown},
+                       {"txn", n.txn_id},
+                       {"notify", n.style.notify},
+                       {"room_mention", n.style.mention_room},
+                       {"reply_to", n.reply_to},
+                       {"priority", n.priority},
+                       {"reaction", n.reaction}});
+    return all;
+}
+
+std::vector<Notice> notices_from(const std::string& text)
+{
+    std::vector<Notice> notices;
+    const auto all = json::parse(text, nullptr, false); // written by to_json above
+    if (!all.is_array())
+        return notices;
+    for (const auto& n : all)
+        if (n.is_object())
+            notices.push_back({bot::Conversation::from_key(n.value("conversation", "")),
+                               n.value("mentions", std::vector<std::string>{}),
+                               n.value("markdown", ""),
+                               n.value("txn", ""),
+                               {n.value("notify", false), n.value("room_mention", false)},
+                               n.value("reply_to", ""),
+                               n.value("priority", 0),
+                               n.value("reaction", "")});
+    return notices;
 }
 
 } // namespace
@@ -103,6 +184,7 @@ bool Conversations::confirming(const std::string& user, const bot::Conversation&
 void Conversations::note_summary_card(const bot::IncomingMessage& message, bool was_confirming)
 {
     auto key = std::pair{message.sender, message.conversation.key()};
+    const std::lock_guard lock{summary_cards_mutex_};
     if (!confirming(message.sender, message.conversation))
         summary_cards_.erase(key);
     else if (!was_confirming)
@@ -114,7 +196,90 @@ bool Conversations::in_dialogue(const std::string& user, const bot::Conversation
     return services_.dialogues.is_open(user, conversation.key());
 }
 
+Conversations::~Conversations()
+{
+    stop_backend_thread();
+}
+
+void Conversations::stop_backend_thread()
+{
+    if (backend_thread_.joinable()) {
+        backend_thread_.request_stop(); // a call in flight ends at iTop's timeout
+        backend_thread_.join();
+    }
+}
+
+void Conversations::start_backend_thread(StateDatabase& state, std::function<void()> nudge)
+{
+    backend_queue_ = std::make_unique<BackendQueue>(state);
+    nudge_ = std::move(nudge);
+    backend_thread_ = std::jthread{[this](const std::stop_token& stop) { work(stop); }};
+}
+
+bool Conversations::waits_on_backend(const bot::IncomingMessage& in)
+{
+    if (backend_queue_->busy(lane_of(in.sender, in.conversation)))
+        return true; // after the sender's earlier message here, never before it
+    if (commands::parse_command(in.text, registry_.prefix()))
+        return registry_.waits_on_backend(in.text);
+    // a dialogue's last answer creates the ticket; a message in a ticket's thread goes to it
+    return in_conversation(in.sender, in.conversation);
+}
+
+bool Conversations::in_conversation(const std::string& user, const bot::Conversation& conversation)
+{
+    return in_dialogue(user, conversation) ||
+           services_.follow_up.watched_in(conversation.key(), user).has_value();
+}
+
+std::optional<bot::OutgoingReply> Conversations::relay_to_ticket(const bot::IncomingMessage& in)
+{
+    const auto watched = services_.follow_up.watched_in(in.conversation.key(), in.sender);
+    if (!watched)
+        return std::nullopt;
+    const auto& ref = watched->ref;
+    const auto refused = [&ref](const Error& error) {
+        std::string why = commands::is_user_facing(error)
+                              ? knowledge::escape_markdown(error.message)
+                              : std::string{"le service de tickets est indisponible."};
+        return reply_of("Votre message n'a pas pu être ajouté au ticket **" + ref + "** : " + why +
+                        " Renvoyez-le un peu plus tard.");
+    };
+    if (in.attachment) {
+        const commands::Attachment file{in.attachment->first, in.attachment->second};
+        if (auto attached = services_.tickets.attach(ref, file, in.sender); !attached)
+            return refused(attached.error());
+    }
+    // a file without a caption has its name for text: already said by the attachment
+    const auto text = std::string{commands::trim(in.text)};
+    if (!text.empty() && !(in.attachment && text == in.attachment->first))
+        if (auto added = services_.tickets.update(ref, std::nullopt, text, in.sender); !added)
+            return refused(added.error());
+    auto reply = reply_of("Ajouté au ticket **" + ref + "**.");
+    reply.reaction = "\u2705"; // ✅ on the message: the thread stays the conversation
+    return reply;
+}
+
+bool Conversations::defer(BackendJob job)
+{
+    if (auto added = backend_queue_->add(job); !added)
+        return false;
+    {
+        const std::lock_guard lock{backend_mutex_};
+        backend_work_ = true;
+    }
+    backend_wake_.notify_one();
+    return true;
+}
+
 std::optional<bot::OutgoingReply> Conversations::on_message(const bot::IncomingMessage& in)
+{
+    if (backend_queue_ && waits_on_backend(in) && defer(job_of(in)))
+        return std::nullopt; // the backend thread replies
+    return handle_message(in);
+}
+
+std::optional<bot::OutgoingReply> Conversations::handle_message(const bot::IncomingMessage& in)
 {
     static_cast<void>(question_.take());
     // Commands see the conversation (room and thread): a ticket dialogue is keyed on it.
@@ -123,12 +288,16 @@ std::optional<bot::OutgoingReply> Conversations::on_message(const bot::IncomingM
     if (in.attachment)
         message.attachment = commands::Attachment{in.attachment->first, in.attachment->second};
     const bool was_confirming = confirming(in.sender, in.conversation);
-    // An open ticket dialogue takes the answers that are not commands.
-    if (!commands::parse_command(in.text, registry_.prefix()))
+    // An open ticket dialogue takes the answers that are not commands, then a ticket's thread
+    // takes its requester's messages.
+    if (!commands::parse_command(in.text, registry_.prefix())) {
         if (auto answer = commands::answer_ticket_dialogue(services_.dialogues, message)) {
             note_summary_card(in, was_confirming);
             return reply_of(std::move(answer->markdown));
         }
+        if (auto relayed = relay_to_ticket(in))
+            return relayed;
+    }
     if (!in.addressed) { // salon chatter: only a clear answer, and only when enabled
         auto answer = services_.answerer.ask(in.text);
         if (answer.kind != knowledge::Answer::Kind::entry ||
@@ -156,20 +325,33 @@ std::optional<bot::OutgoingReply> Conversations::on_reaction(const bot::Incoming
                                                    reaction.target_txn_id, reaction.sender, role,
                                                    reaction.key, reminder_options.clock()))
         return reply_of(std::move(*text));
+    if (!is_yes_or_no(reaction.key))
+        return std::nullopt;
+    // ✅ on the card creates the ticket: on the backend thread, after the sender's earlier
+    // answers there
+    if (backend_queue_ && in_dialogue(reaction.sender, reaction.conversation) &&
+        defer(job_of(reaction)))
+        return std::nullopt;
+    return dialogue_reaction(reaction);
+}
+
+std::optional<bot::OutgoingReply>
+Conversations::dialogue_reaction(const bot::IncomingReaction& reaction)
+{
     // ✅/❌ on the summary card confirm or cancel the ticket (issue 4).
     const auto key = bare_emoji(reaction.key);
     const bool yes = key == "\u2705" || key == "\u2714";
-    const bool no = key == "\u274C" || key == "\u2716";
-    if (!yes && !no)
-        return std::nullopt;
+    const auto role = role_of(config_, reaction.sender, reaction.power_level);
     const auto conversation = reaction.conversation.key();
     const auto dialogue = services_.dialogues.get(reaction.sender, conversation);
     if (!dialogue || dialogue->stage == commands::DialogueStage::collecting)
         return std::nullopt; // a ✅ is no answer to "which EPLE?"
-    if (dialogue->stage == commands::DialogueStage::confirming)
+    if (dialogue->stage == commands::DialogueStage::confirming) {
+        const std::lock_guard lock{summary_cards_mutex_};
         if (const auto card = summary_cards_.find(std::pair{reaction.sender, conversation});
             card != summary_cards_.end() && card->second != reaction.target_txn_id)
             return std::nullopt; // a ✅ on another message of the thread
+    }
     const commands::Message message{reaction.sender, conversation, yes ? "oui" : "non", role,
                                     std::nullopt};
     auto answer = commands::answer_ticket_dialogue(services_.dialogues, message);
@@ -234,6 +416,8 @@ void Conversations::resend_unsent(const NoticeSink& post)
 void Conversations::between_syncs(commands::Instant now, const NoticeSink& post)
 {
     const auto logger = log::get("main");
+    if (backend_queue_)
+        post_backend_replies(post);
     if (now - last_expiry_check_ >= std::chrono::minutes{1}) {
         last_expiry_check_ = now;
         try {
@@ -264,7 +448,10 @@ void Conversations::between_syncs(commands::Instant now, const NoticeSink& post)
         post_campaign(runs.value(), post);
     else
         logger->error("kit campaign unreadable: {}", runs.error().message);
-    // Ticket follow-up: a new status or public log entry, told in the ticket's thread.
+    // Ticket follow-up: a new status or public log entry, told in the ticket's thread (on the
+    // backend thread when there is one).
+    if (backend_queue_)
+        return;
     std::vector<Notice> follow_notices;
     for (const auto& n : services_.follow_up.poll_if_due())
         follow_notices.push_back({bot::Conversation::from_key(n.conversation),
@@ -274,6 +461,145 @@ void Conversations::between_syncs(commands::Instant now, const NoticeSink& post)
                                   {true, false}});
     if (!follow_notices.empty())
         post(follow_notices);
+}
+
+namespace {
+
+std::vector<Notice> follow_up_notices(const std::vector<commands::FollowUpNotice>& found)
+{
+    std::vector<Notice> notices;
+    for (const auto& n : found)
+        notices.push_back({bot::Conversation::from_key(n.conversation),
+                           {n.requester},
+                           n.markdown,
+                           bot::txn_id_for("suivi|" + n.ref + "|" + n.markdown),
+                           {true, false}});
+    return notices;
+}
+
+} // namespace
+
+std::vector<Notice> Conversations::run_job(const BackendJob& job)
+{
+    const auto p = json::parse(job.payload, nullptr, false); // written by job_of above
+    if (!p.is_object())
+        return {};
+    const auto text = [&p](const char* key) { return p.value(key, std::string{}); };
+    const auto conversation = bot::Conversation::from_key(text("conversation"));
+    const auto sender = text("sender");
+    std::optional<bot::OutgoingReply> reply;
+    std::string reply_to;
+    try {
+        if (text("kind") == "reaction") {
+            const bot::IncomingReaction reaction{text("room"), job.event_id,       sender,
+                                                 text("key"),  text("target"),     text("txn"),
+                                                 conversation, p.value("power", 0)};
+            reply = dialogue_reaction(reaction);
+            if (conversation.thread_root.empty())
+                reply_to = reaction.target_event;
+        } else {
+            bot::IncomingMessage message{text("room"),
+                                         job.event_id,
+                                         sender,
+                                         text("text"),
+                                         p.value("direct", false),
+                                         p.value("addressed", true),
+                                         p.value("power", 0),
+                                         conversation,
+                                         std::nullopt};
+            if (job.attachment)
+                message.attachment = std::pair{text("file"), *job.attachment};
+            reply = handle_message(message);
+            reply_to = job.event_id;
+        }
+    } catch (const std::exception& e) { // a bug must not end the thread or lose the answer
+        log::get("main")->error("backend job {} failed: {}", job.event_id, e.what());
+        reply = reply_of("Désolé, une erreur interne m'empêche de répondre. L'incident est "
+                         "noté ; réessayez dans un moment.");
+    }
+    if (!reply)
+        return {};
+    Notice notice{conversation,
+                  {sender},
+                  std::move(reply->markdown),
+                  bot::txn_id_for(job.event_id),
+                  {},
+                  std::move(reply_to),
+                  0};
+    if (!reply->reaction.empty() && !notice.reply_to.empty()) {
+        notice.reaction = std::move(reply->reaction);
+        notice.reply_to = job.event_id; // on the message itself
+    }
+    return {std::move(notice)};
+}
+
+void Conversations::work(const std::stop_token& stop)
+{
+    const auto logger = log::get("main");
+    while (!stop.stop_requested()) {
+        if (auto jobs = backend_queue_->pending(); jobs) {
+            for (const auto& job : jobs.value()) {
+                if (stop.stop_requested())
+                    return; // unfinished: run again at the next start
+                {
+                    const std::lock_guard lock{backend_mutex_};
+                    if (backend_handed_over_.contains(job.event_id))
+                        continue;
+                }
+                auto notices = job.reply ? notices_from(*job.reply) : run_job(job);
+                if (!job.reply)
+                    if (auto kept =
+                            backend_queue_->set_reply(job.event_id, to_json(notices).dump());
+                        !kept)
+                        logger->warn("reply of {} not kept: {}", job.event_id,
+                                     kept.error().message);
+                {
+                    const std::lock_guard lock{backend_mutex_};
+                    backend_handed_over_.insert(job.event_id);
+                    backend_replies_.emplace_back(job.event_id, std::move(notices));
+                }
+                nudge_();
+            }
+        }
+        if (auto notices = follow_up_notices(services_.follow_up.poll_if_due()); !notices.empty()) {
+            {
+                const std::lock_guard lock{backend_mutex_};
+                backend_replies_.emplace_back(std::string{}, std::move(notices));
+            }
+            nudge_();
+        }
+        std::unique_lock lock{backend_mutex_};
+        // a second at most: the follow-up's interval is checked that often
+        backend_wake_.wait_for(lock, stop, std::chrono::seconds{1},
+                               [this] { return backend_work_; });
+        backend_work_ = false;
+    }
+    logger->debug("backend thread stopped");
+}
+
+void Conversations::post_backend_replies(const NoticeSink& post)
+{
+    std::vector<std::pair<std::string, std::vector<Notice>>> ready;
+    {
+        const std::lock_guard lock{backend_mutex_};
+        ready.swap(backend_replies_);
+    }
+    for (auto it = ready.begin(); it != ready.end(); ++it) {
+        auto& [event_id, notices] = *it;
+        if (!notices.empty() && !post(notices)) { // not stored: the rest waits, in order
+            const std::lock_guard lock{backend_mutex_};
+            backend_replies_.insert(backend_replies_.begin(), std::make_move_iterator(it),
+                                    std::make_move_iterator(ready.end()));
+            return;
+        }
+        if (event_id.empty())
+            continue;
+        if (auto finished = backend_queue_->finish(event_id); !finished)
+            log::get("main")->warn("backend job {} replied but not finished: {}", event_id,
+                                   finished.error().message);
+        const std::lock_guard lock{backend_mutex_};
+        backend_handed_over_.erase(event_id);
+    }
 }
 
 } // namespace opalebot::app

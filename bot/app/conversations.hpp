@@ -16,14 +16,23 @@
 #include "commands/ticket_follow_up.hpp"
 #include "commands/user_profile_store.hpp"
 #include "knowledge/answerer.hpp"
+#include "opalebot/state_database.hpp"
 
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
+#include <stop_token>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
+
+#include "backend_queue.hpp"
 
 namespace opalebot::app {
 
@@ -35,6 +44,9 @@ struct Notice {
     std::string markdown;
     std::string txn_id; ///< deterministic: a resend after a crash is de-duplicated
     bot::NoticeStyle style{};
+    std::string reply_to{}; ///< the event it answers (a reply computed off the sync thread)
+    int priority = 1;       ///< 0: a reply, sent before background work
+    std::string reaction{}; ///< when set, this reaction on reply_to instead of a message
 };
 
 /// Where notices go: the outbox (Matrix bot) or the screen (console). False when they could not
@@ -73,12 +85,25 @@ private:
 /// registry; a message goes to an open ticket dialogue before the commands, and unaddressed chat
 /// gets only a clear answer; ✅/❌ on a ticket's summary card confirm or cancel it, ✅ or ⏰ on a
 /// reminder acknowledge or snooze it; between two syncs, idle dialogues expire and due
-/// reminders, kit campaign messages and ticket follow-ups are posted. Call on one thread.
+/// reminders, kit campaign messages and ticket follow-ups are posted. Call on one thread; with
+/// start_backend_thread, the work that waits on the ticket backend runs on a thread of its own.
 class Conversations {
 public:
     Conversations(const bot::Config& config, ConversationServices services);
     Conversations(const Conversations&) = delete; // the registry's handlers point into it
     Conversations& operator=(const Conversations&) = delete;
+    ~Conversations();
+
+    /// From now on, what waits on the ticket backend (iTop may take its whole timeout per call:
+    /// ticket commands, answers in a ticket dialogue, ✅ on its card, `!eple`'s open tickets, the
+    /// follow-up) runs on a thread of its own, kept in `state` until its reply is queued;
+    /// on_message gives nothing for it, and between_syncs posts its reply. `nudge` is called
+    /// (from that thread) when a reply is ready, to end the long-poll. Jobs left by a crash run
+    /// again. Throws when the state file cannot hold the queue.
+    void start_backend_thread(StateDatabase& state, std::function<void()> nudge);
+    /// Stops that thread (at once, or after the backend call in flight); its unfinished jobs
+    /// stay queued for the next start.
+    void stop_backend_thread();
 
     /// The reply to a message, with the question to record; nothing for chat not meant for the
     /// bot. `message.event_id` names the reply (the summary card's txn id is txn_id_for of it).
@@ -90,6 +115,9 @@ public:
     /// Whether `user` is in the middle of a ticket dialogue in `conversation`: then their
     /// messages there need no mention.
     bool in_dialogue(const std::string& user, const bot::Conversation& conversation);
+    /// In a ticket dialogue, or in the thread of a ticket they asked for (their messages there
+    /// go to the ticket): either way their messages need no mention.
+    bool in_conversation(const std::string& user, const bot::Conversation& conversation);
 
     /// Claimed before a crash and not posted: reminders and campaign messages, posted again
     /// with their txn ids (the homeserver drops a duplicate). Call once at start.
@@ -102,6 +130,17 @@ public:
     const commands::Registry& registry() const { return registry_; }
 
 private:
+    std::optional<bot::OutgoingReply> handle_message(const bot::IncomingMessage& message);
+    /// The requester's message in their ticket's thread, added to the ticket; nothing when the
+    /// message is not one.
+    std::optional<bot::OutgoingReply> relay_to_ticket(const bot::IncomingMessage& message);
+    std::optional<bot::OutgoingReply> dialogue_reaction(const bot::IncomingReaction& reaction);
+    bool waits_on_backend(const bot::IncomingMessage& message);
+    /// Queues the job; false when the state file refused it (then it is handled at once).
+    bool defer(BackendJob job);
+    std::vector<Notice> run_job(const BackendJob& job);
+    void work(const std::stop_token& stop);
+    void post_backend_replies(const NoticeSink& post);
     bool confirming(const std::string& user, const bot::Conversation& conversation);
     /// After a message of a dialogue: the reply is the card when the dialogue just reached it.
     void note_summary_card(const bot::IncomingMessage& message, bool was_confirming);
@@ -117,7 +156,19 @@ private:
     /// ✅ confirms only on the card itself (not on an older message of the thread). Kept in
     /// memory: after a restart any bot message of the conversation is taken, as before.
     std::map<std::pair<std::string, std::string>, std::string, std::less<>> summary_cards_;
+    std::mutex summary_cards_mutex_; ///< the backend thread notes cards too
     commands::Instant last_expiry_check_{};
+
+    // The backend thread (start_backend_thread): its queue, the replies it computed and not yet
+    // posted (by event id; "" for follow-up notices), and how it is woken.
+    std::unique_ptr<BackendQueue> backend_queue_;
+    std::function<void()> nudge_;
+    std::mutex backend_mutex_;
+    std::condition_variable_any backend_wake_;
+    bool backend_work_ = false;
+    std::vector<std::pair<std::string, std::vector<Notice>>> backend_replies_;
+    std::set<std::string, std::less<>> backend_handed_over_; ///< computed, not yet finished
+    std::jthread backend_thread_; ///< last: stopped and joined before the rest goes
 };
 
 /// The role of `sender`: listed in the config, or given by their power level in the room.

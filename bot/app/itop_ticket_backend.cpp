@@ -372,6 +372,8 @@ Ticket ItopTicketBackend::to_ticket(const bot::ItopTicket& t)
     out.team = team_of(t.team, t.title);
     out.agent = t.agent;
     out.caller_key = t.caller_id;
+    out.pending_reason = t.pending_reason;
+    out.solution = t.solution;
     if (!options_.itop_url.empty() && !t.id.empty()) {
         out.link = options_.ticket_link;
         for (const auto& [name, value] :
@@ -544,6 +546,25 @@ Result<std::optional<Ticket>> ItopTicketBackend::details(std::string_view ref)
     return std::optional<Ticket>{std::move(ticket)};
 }
 
+Result<Done> ItopTicketBackend::attach(std::string_view ref, const commands::Attachment& file,
+                                       std::string_view author)
+{
+    auto found = itop_.find(ref);
+    if (!found)
+        return failed(found.error(), "core/get (attachment)");
+    if (!found.value())
+        return Error{Error::Kind::not_found, 0, {}, "ticket inconnu", {}, false};
+    if (auto attached = itop_.attach(*found.value(), file.name, mime_type(file.name), file.content);
+        !attached)
+        return failed(attached.error(), "core/create Attachment");
+    // the agent sees the file in the ticket's attachments; the log says who sent it and when
+    if (auto logged = itop_.add_public_log(found.value()->ref,
+                                           std::string{author} + " : pièce jointe " + file.name);
+        !logged)
+        return failed(logged.error(), "core/update (public log)");
+    return Done{};
+}
+
 bool ItopTicketBackend::is_requester(const Ticket& ticket, std::string_view requester)
 {
     if (ticket.requester == requester)
@@ -640,6 +661,49 @@ std::optional<int> ItopTicketBackend::open_tickets(std::string_view uai)
         return std::nullopt;
     }
     return static_cast<int>(found.value().size());
+}
+
+std::vector<ItopCheck> check_itop_online(bot::ItopClient& itop, const ItopBackendOptions& options)
+{
+    std::vector<ItopCheck> checks;
+    // one lookup per thing, each its own answer: found, missing, or why iTop could not say
+    const auto find = [&](std::string_view oql_class, const std::string& oql,
+                          const std::string& what, const std::string& fix) {
+        auto found = itop.first_name_of(oql_class, oql);
+        if (!found) {
+            checks.push_back({false, what + " : " + failed(found.error(), "check").message});
+            return false;
+        }
+        if (!found.value())
+            checks.push_back({false, what + " introuvable dans iTop : " + fix});
+        else
+            checks.push_back({true, what + " trouvé(e) : " + *found.value()});
+        return true;
+    };
+    const auto service = bot::oql_quote(options.service);
+    if (!find("Service", "SELECT Service WHERE name = " + service,
+              "Service « " + options.service + " »", "créez-le, ou corrigez tickets.itop.service."))
+        return checks; // unreachable or login refused: the rest would say the same
+    for (const auto& [label, rules] :
+         {std::pair{"SI2C", &options.si2c}, std::pair{"DRASI", &options.drasi}}) {
+        const auto path = std::string{"tickets.itop.triage."} + label;
+        if (!rules->team.empty())
+            find("Team", "SELECT Team WHERE name = " + bot::oql_quote(rules->team),
+                 "Équipe « " + rules->team + " » (" + label + ")",
+                 "créez-la, ou corrigez " + path + ".equipe.");
+        if (!rules->subcategory.empty())
+            find("ServiceSubcategory",
+                 "SELECT ServiceSubcategory AS s JOIN Service AS v ON s.service_id = v.id WHERE "
+                 "s.name = " +
+                     bot::oql_quote(rules->subcategory) + " AND v.name = " + service,
+                 "Sous-catégorie « " + rules->subcategory + " » (" + label + ")",
+                 "créez-la dans le service " + options.service + ", ou corrigez " + path +
+                     ".sous_categorie.");
+    }
+    find("Organization", "SELECT Organization WHERE code != \"\"",
+         "Organisation avec un code (UAI)",
+         "les tickets désignent l'EPLE par son UAI dans le champ code des organisations.");
+    return checks;
 }
 
 } // namespace opalebot::app

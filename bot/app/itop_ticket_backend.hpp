@@ -76,6 +76,9 @@ public:
     /// logged by phone): `!ticket R-…` then agrees with `!tickets`.
     bool is_requester(const commands::Ticket& ticket, std::string_view requester) override;
     std::string triage_text(commands::Service service) const override;
+    /// An Attachment of the UserRequest in iTop, and a public log entry that names it.
+    Result<Done> attach(std::string_view ref, const commands::Attachment& file,
+                        std::string_view author) override;
 
     /// The caller's email: the configured mapping first, else derived from the Tchap id.
     std::optional<std::string> email_of(std::string_view matrix_id) const;
@@ -100,6 +103,17 @@ private:
     std::recursive_mutex& mutex_;
     ItopBackendOptions options_;
 };
+
+/// One finding of the online check of the iTop configuration, in French.
+struct ItopCheck {
+    bool ok = false;
+    std::string text; ///< "Service « op@le » trouvé" / what is wrong and what to do
+};
+
+/// Logs into iTop and finds what tickets need: the service, each triage team and subcategory,
+/// an organisation with a code (UAI). Stops at the first failure that makes the rest pointless
+/// (unreachable, refused login).
+std::vector<ItopCheck> check_itop_online(bot::ItopClient& itop, const ItopBackendOptions& options);
 
 /// The email behind a Tchap id: "@prenom.nom-ac-lille.fr:agent…" → "prenom.nom@ac-lille.fr"
 /// (notes/matrix.md §7.5: "@" became "-"; a hyphenated académie domain "ac-…" is kept whole,

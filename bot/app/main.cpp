@@ -121,6 +121,28 @@ commands::Instant now_in_seconds()
     return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 
+bot::ItopSettings itop_settings_of(const bot::Config& config)
+{
+    const auto& itop = config.tickets.itop;
+    return {itop.url, itop.user, itop.password, itop.token, "Créé par opale-bot", itop.timeout};
+}
+
+app::ItopBackendOptions itop_options_of(const bot::Config& config)
+{
+    const auto& itop = config.tickets.itop;
+    app::ItopBackendOptions options;
+    options.emails.insert(itop.emails.begin(), itop.emails.end());
+    options.itop_url = itop.url;
+    options.ticket_link = itop.ticket_link;
+    options.zone = date::locate_zone(itop.time_zone); // checked by load_config
+    options.service = itop.service;
+    for (auto [from, to] :
+         {std::pair{&itop.si2c, &options.si2c}, std::pair{&itop.drasi, &options.drasi}})
+        *to = {from->team, from->subcategory, from->request_type, std::to_string(from->urgency),
+               std::to_string(from->impact)};
+    return options;
+}
+
 /// Builds the stores of the state file (config.database), the ticket backend and the
 /// conversations over them, then runs `mode` (the Matrix bot or the console) with them: both
 /// modes get the same commands and rules.
@@ -148,26 +170,24 @@ int with_conversations(const bot::Config& config, StateDatabase& state, bot::Sta
     commands::TicketStore builtin_tickets{state};
     std::optional<bot::ItopClient> itop_client;
     std::optional<app::ItopTicketBackend> itop_tickets;
+    std::jthread itop_check; // joined before the client goes
     commands::TicketBackend* tickets = &builtin_tickets;
     commands::TicketSource* ticket_source = &builtin_tickets;
     if (config.tickets.backend == bot::TicketBackendKind::itop && http != nullptr) {
-        const auto& itop = config.tickets.itop;
-        itop_client.emplace(*http, bot::ItopSettings{itop.url, itop.user, itop.password, itop.token,
-                                                     "Créé par opale-bot", itop.timeout});
-        app::ItopBackendOptions itop_options;
-        itop_options.emails.insert(itop.emails.begin(), itop.emails.end());
-        itop_options.itop_url = itop.url;
-        itop_options.ticket_link = itop.ticket_link;
-        itop_options.zone = date::locate_zone(itop.time_zone); // checked by load_config
-        itop_options.service = itop.service;
-        for (auto [from, to] : {std::pair{&itop.si2c, &itop_options.si2c},
-                                std::pair{&itop.drasi, &itop_options.drasi}})
-            *to = {from->team, from->subcategory, from->request_type, std::to_string(from->urgency),
-                   std::to_string(from->impact)};
-        itop_tickets.emplace(*itop_client, state, std::move(itop_options));
+        itop_client.emplace(*http, itop_settings_of(config));
+        itop_tickets.emplace(*itop_client, state, itop_options_of(config));
         tickets = &*itop_tickets;
         ticket_source = &*itop_tickets;
-        log::get("main")->info("tickets go to iTop at {}", itop.url);
+        log::get("main")->info("tickets go to iTop at {}", config.tickets.itop.url);
+        // A wrong password or a renamed team is told to the admins now, not on a user's ticket;
+        // on a thread of its own, since iTop may take its whole timeout to answer.
+        itop_check = std::jthread{[&client = *itop_client, options = itop_options_of(config)] {
+            for (const auto& check : app::check_itop_online(client, options))
+                if (check.ok)
+                    log::get("main")->info("iTop: {}", check.text);
+                else
+                    log::get("main")->warn("iTop: {}", check.text);
+        }};
     }
     eple_options.tickets = ticket_source; // !eple counts the EPLE's open tickets
     commands::TicketFollowUp follow_up{state, *tickets, {config.tickets.follow_up_interval}};
@@ -205,9 +225,18 @@ bool queue_notices(const std::vector<app::Notice>& notices, bot::SyncLoop& loop)
         bot::OutgoingMessage out;
         out.txn_id = n.txn_id;
         out.room_id = n.conversation.room_id;
-        out.content =
-            bot::notice_content(n.markdown, n.mentions, n.conversation.thread_root, "", n.style);
-        out.priority = 1; // background work: replies go first
+        if (!n.reaction.empty()) { // an acknowledgement, not a message
+            out.event_type = "m.reaction";
+            out.content =
+                nlohmann::json{
+                    {"m.relates_to",
+                     {{"rel_type", "m.annotation"}, {"event_id", n.reply_to}, {"key", n.reaction}}}}
+                    .dump();
+        } else {
+            out.content = bot::notice_content(n.markdown, n.mentions, n.conversation.thread_root,
+                                              n.reply_to, n.style);
+        }
+        out.priority = n.priority; // background work waits behind replies
         writes.outgoing.push_back(std::move(out));
     }
     if (writes.outgoing.empty())
@@ -219,7 +248,7 @@ bool queue_notices(const std::vector<app::Notice>& notices, bot::SyncLoop& loop)
     return true;
 }
 
-int run_config_check(const std::string& file)
+int run_config_check(const std::string& file, bool online)
 {
     const auto load = bot::load_config(file);
     if (!load.problems.empty()) {
@@ -230,7 +259,19 @@ int run_config_check(const std::string& file)
     std::cout << file << " : configuration valide (serveur " << load.config.homeserver_url
               << ", compte "
               << (load.config.user_id.empty() ? load.config.email : load.config.user_id) << ").\n";
-    return EXIT_SUCCESS;
+    if (!online || load.config.tickets.backend != bot::TicketBackendKind::itop)
+        return EXIT_SUCCESS;
+    // --en-ligne: what a user's first ticket would find out otherwise
+    const bot::CurlGlobal curl;
+    bot::CurlHttpClient http;
+    bot::ItopClient itop{http, itop_settings_of(load.config)};
+    bool all_ok = true;
+    std::cout << "iTop (" << load.config.tickets.itop.url << ") :\n";
+    for (const auto& check : app::check_itop_online(itop, itop_options_of(load.config))) {
+        std::cout << (check.ok ? "  ✓ " : "  ✗ ") << check.text << '\n';
+        all_ok = all_ok && check.ok;
+    }
+    return all_ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 /// What the Matrix bot runs with once logged in.
@@ -241,6 +282,7 @@ struct MatrixRun {
     bot::StateStore& store;
     const bot::Session& session;
     const sigset_t& signals; ///< blocked in every thread, for sigwait
+    StateDatabase& state;
 };
 
 /// The sync and sender threads over `conversations`, until SIGTERM/SIGINT or a fatal error.
@@ -313,7 +355,7 @@ int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
         loop.set_display_name(name.value().substr(0, name.value().find(" [")));
     loop.set_conversation_check(
         [&](const std::string& user, const bot::Conversation& conversation) {
-            return conversations.in_dialogue(user, conversation);
+            return conversations.in_conversation(user, conversation);
         });
     loop.set_reaction_router(
         [&](const bot::IncomingReaction& reaction) { return conversations.on_reaction(reaction); });
@@ -322,6 +364,9 @@ int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
     };
     conversations.resend_unsent(outbox);
     loop.set_between_syncs([&] { conversations.between_syncs(now_in_seconds(), outbox); });
+    // iTop may take its whole timeout per call: that work gets a thread of its own, so the
+    // salon's questions are still answered meanwhile (issue 13).
+    conversations.start_backend_thread(run.state, [&loop] { loop.nudge(); });
     std::jthread sender_thread{[&sender](const std::stop_token& stop) { sender.run(stop); }};
     std::jthread sync_thread{[&loop](const std::stop_token& stop) { loop.run(stop); }};
 
@@ -330,6 +375,7 @@ int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
     logger->info("stopping (signal {})", signal_number);
     sync_thread.request_stop(); // aborts the long-poll in flight
     sender_thread.request_stop();
+    conversations.stop_backend_thread(); // it nudges the loop, which ends here
     sync_thread.join();
     sender_thread.join();
     const std::lock_guard lock{fatal_mutex};
@@ -375,7 +421,7 @@ int run_matrix(const std::string& config_file, bool new_login)
                                              ? default_kb_dir()
                                              : std::filesystem::path{config.knowledge_dir};
     knowledge::Answerer answerer{load_for_serving(kb_dir)};
-    const MatrixRun run{config_file, config, client, store, session.value(), signals};
+    const MatrixRun run{config_file, config, client, store, session.value(), signals, state};
     return with_conversations(
         config, state, store, answerer, kb_dir, &http,
         [&run](app::Conversations& conversations, commands::KitCampaign& campaign) {
@@ -636,6 +682,10 @@ try {
         "check", "Vérifie un fichier de configuration (chaque clé invalide ou manquante)");
     std::string check_file;
     config_check->add_option("FILE", check_file, "Fichier de configuration YAML")->required();
+    bool check_online = false;
+    config_check->add_flag("--en-ligne", check_online,
+                           "Se connecte aussi à iTop et y cherche le service, les équipes, les "
+                           "sous-catégories et une organisation");
 
     auto* import = app.add_subcommand(
         "import", "Importe un fichier CSV d'EPLE (tout ou rien ; chaque ligne fautive listée)");
@@ -662,7 +712,7 @@ try {
     if (*run)
         return run_matrix(config_file, new_login);
     if (*config_check)
-        return run_config_check(check_file);
+        return run_config_check(check_file, check_online);
 
     if (*console || *ask || *list) {
         // Tool output goes to stdout; keep stderr quiet unless asked (SPDLOG_LEVEL).

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdint>
 #include <memory>
 #include <new>
@@ -23,7 +24,8 @@ using namespace std::chrono_literals;
 
 constexpr std::string_view ticket_fields =
     "id,ref,title,status,org_id,caller_id,request_type,team_id_friendlyname,"
-    "agent_id_friendlyname,start_date,last_update,resolution_date,public_log";
+    "agent_id_friendlyname,start_date,last_update,resolution_date,pending_reason,solution,"
+    "public_log";
 
 std::string trimmed(std::string text)
 {
@@ -49,6 +51,8 @@ ItopTicket ticket_from(const json& fields)
     t.start_date = string_at(fields, "start_date");
     t.last_update = string_at(fields, "last_update");
     t.resolution_date = string_at(fields, "resolution_date");
+    t.pending_reason = string_at(fields, "pending_reason");
+    t.solution = text_of_html(string_at(fields, "solution"));
     if (const auto log = fields.find("public_log"); log != fields.end() && log->is_object())
         if (const auto entries = log->find("entries"); entries != log->end() && entries->is_array())
             for (const auto& e : *entries)
@@ -106,6 +110,54 @@ std::string oql_quote(std::string_view text)
         quoted += c;
     }
     return quoted + '"';
+}
+
+std::string text_of_html(std::string_view html)
+{
+    // A handful of tags from iTop's editor, not arbitrary HTML: a parser (libxml2) would be a
+    // new dependency for what a scan does; what it misses is dropped, never interpreted.
+    static constexpr std::array<std::pair<std::string_view, std::string_view>, 6> entities{{
+        {"&amp;", "&"},
+        {"&lt;", "<"},
+        {"&gt;", ">"},
+        {"&quot;", "\""},
+        {"&#39;", "'"},
+        {"&nbsp;", " "},
+    }};
+    std::string text;
+    for (std::size_t i = 0; i < html.size();) {
+        if (html[i] == '<') {
+            const auto end = html.find('>', i);
+            if (end == std::string_view::npos)
+                break;
+            std::string tag{html.substr(i + 1, end - i - 1)};
+            std::transform(tag.begin(), tag.end(), tag.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            const auto name = tag.substr(0, tag.find_first_of(" /\t"));
+            if (name == "br" || tag == "/p" || tag == "/div" || tag == "/li" || tag == "/tr")
+                text += '\n';
+            else if (name == "li")
+                text += "- ";
+            i = end + 1;
+            continue;
+        }
+        if (html[i] == '&') {
+            bool decoded = false;
+            for (const auto& [entity, character] : entities)
+                if (html.substr(i, entity.size()) == entity) {
+                    text += character;
+                    i += entity.size();
+                    decoded = true;
+                    break;
+                }
+            if (decoded)
+                continue;
+        }
+        text += html[i++];
+    }
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+        text.pop_back();
+    return text;
 }
 
 std::string_view itop_status_label(std::string_view status)

@@ -127,10 +127,22 @@ std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
         static_cast<void>(store_.save_filter_id(filter_id_));
     }
     const bool history = since_.empty();
-    const auto timeout = history ? 0ms : std::chrono::milliseconds{config_.sync_timeout};
-    auto batch = client_.sync(since_, filter_id_, timeout, session_.user_id, stop);
+    std::stop_source poll; // stopped by the run's stop token or by nudge()
+    bool nudged = false;
+    {
+        const std::lock_guard lock{poll_mutex_};
+        current_poll_ = &poll;
+        nudged = std::exchange(nudged_, false);
+    }
+    const std::stop_callback forward{stop, [&poll] { poll.request_stop(); }};
+    const auto timeout = history || nudged ? 0ms : std::chrono::milliseconds{config_.sync_timeout};
+    auto batch = client_.sync(since_, filter_id_, timeout, session_.user_id, poll.get_token());
+    {
+        const std::lock_guard lock{poll_mutex_};
+        current_poll_ = nullptr;
+    }
     if (!batch) {
-        if (stop.stop_requested())
+        if (poll.stop_requested()) // stopping, or nudged: the work between syncs runs now
             return 0ms;
         return handle_error(batch.error());
     }
@@ -156,6 +168,14 @@ std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
     ready_ = true;
     housekeeping();
     return 0ms;
+}
+
+void SyncLoop::nudge()
+{
+    const std::lock_guard lock{poll_mutex_};
+    nudged_ = true;
+    if (current_poll_ != nullptr)
+        current_poll_->request_stop();
 }
 
 void SyncLoop::run(std::stop_token stop)

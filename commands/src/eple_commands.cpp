@@ -601,6 +601,8 @@ void add_eple_commands(Registry& registry, EpleStore& store, EpleOptions options
         if (!registry.add(std::move(command)))
             throw std::logic_error("command registered twice: " + name); // a programming error
     };
+    if (options.tickets != nullptr) // an EPLE's open tickets: maybe from iTop
+        registry.mark_waits_on_backend("eple");
     auto shared = std::make_shared<const EpleOptions>(std::move(options)); // one copy, 4 handlers
     add({"eple",
          {},

@@ -135,6 +135,18 @@ std::optional<Reply> Registry::dispatch(const Message& message) const
     }
 }
 
+void Registry::mark_waits_on_backend(std::string_view name)
+{
+    waiting_on_backend_.emplace(name);
+}
+
+bool Registry::waits_on_backend(std::string_view body) const
+{
+    const auto parsed = parse_command(body, prefix_);
+    const auto* command = parsed ? find(parsed->name) : nullptr;
+    return command != nullptr && waiting_on_backend_.contains(command->name);
+}
+
 std::string Registry::help(Role role) const
 {
     std::string text =

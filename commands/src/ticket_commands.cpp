@@ -229,6 +229,8 @@ void add_ticket_commands(Registry& registry, TicketBackend& backend, TicketDialo
                  return stats(backend, c.message, rest, shared->clock());
              return my_tickets(backend, c.message, shared->clock());
          }});
+    for (const auto* name : {"ticket", "tickets"}) // the backend may be iTop
+        registry.mark_waits_on_backend(name);
 }
 
 std::optional<Reply> answer_ticket_dialogue(TicketDialogues& dialogues, const Message& message)

@@ -46,25 +46,47 @@ std::string follow_up_message(const WatchedTicket& before, const Ticket& now)
 {
     std::string out;
     const auto label = std::string{shown_status(now)};
-    if (now.status != before.status || label != before.status_text)
+    if (now.status != before.status || label != before.status_text) {
         out += "Votre ticket **" + now.ref + "** est passé à « " + label + " ».";
-    if (now.log.size() > before.log_size) {
-        const auto fresh = now.log.size() - before.log_size;
+        // what the requester needs to act on: the support's question, or its answer
+        if (now.status == TicketStatus::pending && !now.pending_reason.empty())
+            out += "\n\nLe support attend de votre part :\n" +
+                   quoted(LogEntry{{}, {}, now.pending_reason});
+        if (now.status == TicketStatus::resolved && !now.solution.empty())
+            out += "\n\nSolution du support :\n" + quoted(LogEntry{{}, {}, now.solution});
+    }
+    // The requester's own words (sent from the ticket's thread) are not news to them: the
+    // built-in store names them as author, iTop's log holds "<them> : <text>".
+    std::vector<const LogEntry*> fresh;
+    for (auto i = before.log_size; i < now.log.size(); ++i) {
+        const auto& entry = now.log[i];
+        if (!before.requester.empty() &&
+            (entry.author == before.requester || entry.text.starts_with(before.requester + " : ")))
+            continue;
+        fresh.push_back(&entry);
+    }
+    if (!fresh.empty()) {
         if (!out.empty())
             out += "\n\n";
-        out += fresh == 1 ? "Nouveau message du support sur **" + now.ref + "** :"
-                          : std::to_string(fresh) + " nouveaux messages du support sur **" +
-                                now.ref + "** :";
-        for (auto i = before.log_size; i < now.log.size(); ++i) {
-            const auto& entry = now.log[i];
+        out += fresh.size() == 1 ? "Nouveau message du support sur **" + now.ref + "** :"
+                                 : std::to_string(fresh.size()) +
+                                       " nouveaux messages du support sur **" + now.ref + "** :";
+        for (const auto* entry_ptr : fresh) {
+            const auto& entry = *entry_ptr;
             out += "\n\n";
             if (!entry.author.empty())
                 out += "_" + knowledge::escape_markdown(entry.author) + "_ :\n";
             out += quoted(entry);
         }
     }
+    // only a thread is the ticket's own: messages there are added to it (Conversations)
+    const bool in_thread = before.conversation.find('|') != std::string::npos;
+    if (!out.empty() && in_thread && now.status == TicketStatus::pending)
+        out += "\n\nRépondez dans ce fil : votre message sera ajouté au ticket.";
     if (!out.empty() && now.status == TicketStatus::resolved)
-        out += "\n\nSi le problème persiste, répondez dans ce fil ou rouvrez-le avec le support.";
+        out += in_thread ? "\n\nSi le problème persiste, répondez dans ce fil : votre message sera "
+                           "ajouté au ticket."
+                         : "\n\nSi le problème persiste, dites-le au support.";
     if (!out.empty())
         out += "\n\nDétails : `!ticket " + now.ref + "`.";
     return out;
@@ -95,6 +117,33 @@ VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (ref) DO NOTHING
         return Done{};
     } catch (const std::exception& e) {
         return storage_error(e, "follow-up: watching " + ticket.ref, "commands");
+    }
+}
+
+std::optional<WatchedTicket> TicketFollowUp::watched_in(const std::string& conversation,
+                                                        const std::string& requester)
+{
+    if (conversation.find('|') == std::string::npos)
+        return std::nullopt; // a room is shared by every ticket: only a thread is the ticket's
+    const std::lock_guard lock{mutex_};
+    try {
+        SQLite::Statement query{db_, "SELECT ref, status, status_text, log_size FROM "
+                                     "ticket_follow_up WHERE conversation = ? AND requester = ? "
+                                     "ORDER BY rowid DESC LIMIT 1"};
+        SQLite::bind(query, conversation, requester);
+        if (!query.executeStep())
+            return std::nullopt;
+        WatchedTicket w;
+        w.ref = query.getColumn(0).getString();
+        w.requester = requester;
+        w.conversation = conversation;
+        w.status = parse_status(query.getColumn(1).getString()).value_or(TicketStatus::created);
+        w.status_text = query.getColumn(2).getString();
+        w.log_size = static_cast<std::size_t>(query.getColumn(3).getInt64());
+        return w;
+    } catch (const std::exception& e) {
+        static_cast<void>(storage_error(e, "follow-up: reading", "commands"));
+        return std::nullopt;
     }
 }
 

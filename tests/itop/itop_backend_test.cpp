@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
 #include <string>
@@ -510,6 +511,43 @@ TEST_SUITE("itop")
         CHECK_FALSE(itop.backend.is_requester(
             *shown.value(), "@anne.martin-ac-lille.fr:agent.education.tchap.gouv.fr"));
         CHECK(shown.value()->attachment_names == std::vector<std::string>{"relevé.pdf"});
+    }
+
+    TEST_CASE("iTop online check finds what tickets need and says what is wrong")
+    {
+        admin("reset");
+        Itop itop;
+        auto options = Itop::options();
+        options.si2c.subcategory = "Question métier";
+        const auto good = app::check_itop_online(itop.client, options);
+        REQUIRE(good.size() == 5); // service, SI2C team and subcategory, DRASI team, organisation
+        for (const auto& check : good)
+            CHECK_MESSAGE(check.ok, check.text);
+        CHECK(good[0].text == "Service « op@le » trouvé(e) : op@le");
+
+        options.drasi.team = "DRASI N2";
+        const auto wrong_team = app::check_itop_online(itop.client, options);
+        const auto team = std::find_if(wrong_team.begin(), wrong_team.end(), [](const auto& c) {
+            return c.text.find("DRASI N2") != std::string::npos;
+        });
+        REQUIRE(team != wrong_team.end());
+        CHECK_FALSE(team->ok);
+        CHECK(team->text.find("tickets.itop.triage.DRASI.equipe") != std::string::npos);
+        options.si2c.subcategory = "Inexistante";
+        const auto wrong_sub = app::check_itop_online(itop.client, options);
+        CHECK(std::any_of(wrong_sub.begin(), wrong_sub.end(), [](const auto& c) {
+            return !c.ok && c.text.find("triage.SI2C.sous_categorie") != std::string::npos;
+        }));
+
+        Itop bad_password{{"", "matrix-bot", "wrong", {}, "c"}};
+        const auto refused = app::check_itop_online(bad_password.client, Itop::options());
+        REQUIRE(refused.size() == 1); // the rest would say the same
+        CHECK_FALSE(refused[0].ok);
+        CHECK(refused[0].text.find("refuse le compte du bot") != std::string::npos);
+        Itop down{{"http://127.0.0.1:1", "matrix-bot", "s3cret", {}, "c"}};
+        const auto unreachable = app::check_itop_online(down.client, Itop::options());
+        REQUIRE(unreachable.size() == 1);
+        CHECK(unreachable[0].text.find("injoignable") != std::string::npos);
     }
 }
 

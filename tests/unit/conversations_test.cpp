@@ -8,6 +8,9 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -34,8 +37,104 @@ bool says(const std::optional<bot::OutgoingReply>& reply, std::string_view part)
     return reply && reply->markdown.find(part) != std::string::npos;
 }
 
+/// The built-in store behind a gate the test can close: an iTop that hangs, without a clock.
+class GatedBackend final : public commands::TicketBackend {
+public:
+    explicit GatedBackend(commands::TicketBackend& inner) : inner_(inner) {}
+
+    void close()
+    {
+        const std::lock_guard lock{mutex_};
+        closed_ = true;
+    }
+    void open()
+    {
+        {
+            const std::lock_guard lock{mutex_};
+            closed_ = false;
+        }
+        changed_.notify_all();
+    }
+    /// Waits (5 s at most) until a call is held at the closed gate.
+    bool wait_until_held()
+    {
+        std::unique_lock lock{mutex_};
+        return changed_.wait_for(lock, 5s, [this] { return held_ > 0; });
+    }
+
+    Result<commands::Ticket> create(const commands::NewTicket& t) override
+    {
+        pass();
+        return inner_.create(t);
+    }
+    Result<std::optional<commands::Ticket>> find(std::string_view ref) override
+    {
+        pass();
+        return inner_.find(ref);
+    }
+    Result<std::vector<commands::Ticket>> open_tickets_of(std::string_view requester) override
+    {
+        pass();
+        return inner_.open_tickets_of(requester);
+    }
+    Result<commands::Ticket> update(std::string_view ref,
+                                    std::optional<commands::TicketStatus> status,
+                                    std::string_view text, std::string_view author) override
+    {
+        pass();
+        return inner_.update(ref, status, text, author);
+    }
+    Result<std::vector<commands::Ticket>> filed_between(commands::TimePoint from,
+                                                        commands::TimePoint to) override
+    {
+        pass();
+        return inner_.filed_between(from, to);
+    }
+
+private:
+    void pass()
+    {
+        std::unique_lock lock{mutex_};
+        ++held_;
+        changed_.notify_all();
+        changed_.wait(lock, [this] { return !closed_; });
+        --held_;
+    }
+
+    commands::TicketBackend& inner_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    bool closed_ = false;
+    int held_ = 0;
+};
+
+/// Counts the backend thread's nudges, and waits for them.
+struct Nudges {
+    std::mutex mutex;
+    std::condition_variable changed;
+    int count = 0;
+    std::function<void()> callback()
+    {
+        return [this] {
+            {
+                const std::lock_guard lock{mutex};
+                ++count;
+            }
+            changed.notify_all();
+        };
+    }
+    bool wait_for(int n)
+    {
+        std::unique_lock lock{mutex};
+        return changed.wait_for(lock, 5s, [&] { return count >= n; });
+    }
+};
+
 /// Every store on one state file, and the conversations over them, at a clock the test moves.
 struct Bench {
+    Bench() = default;
+    explicit Bench(std::string file) : path(std::move(file)) {} ///< a restart on that file
+
     opalebot::testing::TempDir dir;
     std::string path = dir.file("state.db");
     StateDatabase state{path};
@@ -43,8 +142,9 @@ struct Bench {
     commands::Instant now = sys_days{year{2026} / 11 / 20} + hours{12}; // a Friday, 13h in Paris
     commands::EpleStore eple{state};
     commands::TicketStore tickets{state};
-    commands::TicketFollowUp follow_up{state, tickets, {minutes{5}, [this] { return now; }}};
-    commands::TicketDialogues dialogues{state, tickets, dialogue_options()};
+    GatedBackend gated{tickets};
+    commands::TicketFollowUp follow_up{state, gated, {minutes{5}, [this] { return now; }}};
+    commands::TicketDialogues dialogues{state, gated, dialogue_options()};
     commands::ReminderStore reminders{state};
     commands::UserProfileStore profiles{state};
     commands::KitCampaign campaign{state, eple, profiles};
@@ -76,7 +176,7 @@ struct Bench {
                 nullptr,
                 eple,
                 {},
-                tickets,
+                gated,
                 dialogues,
                 follow_up,
                 reminders,
@@ -144,7 +244,8 @@ TEST_SUITE("unit")
         REQUIRE(answer.has_value());
         CHECK_FALSE(answer->question.has_value()); // a dialogue answer is no question
         // A command in the middle of a dialogue is a command.
-        CHECK(says(b.say("!sigle EJ"), "Engagement juridique"));
+        CHECK(says(b.conversations.on_message(b.message("!sigle EJ", true, marie, {salon, ""})),
+                   "Engagement juridique")); // Marie herself, elsewhere in the salon
         CHECK(b.conversations.in_dialogue(marie, {salon, "$fil"}));
     }
 
@@ -293,5 +394,118 @@ TEST_SUITE("unit")
         for (const std::string name : {"aide", "sigle", "fiche", "kb", "eple", "vague", "import",
                                        "ticket", "tickets", "moi", "rappel", "rappels", "campagne"})
             CHECK_MESSAGE(help.find("!" + name) != std::string::npos, name);
+    }
+
+    TEST_CASE("while the ticket backend hangs other questions are answered at once")
+    {
+        Bench b;
+        Nudges nudges;
+        b.conversations.start_backend_thread(b.state, nudges.callback());
+        b.gated.close();                            // iTop stops answering
+        CHECK_FALSE(b.say("!tickets").has_value()); // $1: the backend thread will answer
+        REQUIRE(b.gated.wait_until_held());
+        // Meanwhile the salon is served: the answer comes back with the gate still closed.
+        CHECK(says(b.conversations.on_message(b.message("!sigle EJ", true, marie, {salon, ""})),
+                   "Engagement juridique")); // Marie herself, elsewhere in the salon
+        const auto other = b.conversations.on_message(
+            b.message("Comment créer le tiers DDFIP ?", true, "@paul:hs.test"));
+        REQUIRE(other.has_value());
+        CHECK(other->entry_id == "tiers-ddfip");
+        // Marie's next message in that thread waits behind her first: order is kept.
+        CHECK_FALSE(b.say("!ticket R-000001").has_value()); // $4
+        b.conversations.between_syncs(b.now, b.sink);
+        CHECK(b.posted.empty()); // nothing ready yet
+
+        b.gated.open();
+        REQUIRE(nudges.wait_for(2)); // one per reply, each ends the long-poll
+        b.conversations.between_syncs(b.now, b.sink);
+        REQUIRE(b.posted.size() == 2);
+        CHECK(b.posted[0].txn_id == bot::txn_id_for("$1"));
+        CHECK(b.posted[0].reply_to == "$1");
+        CHECK(b.posted[0].conversation.thread_root == "$fil");
+        CHECK(b.posted[0].mentions == std::vector<std::string>{marie});
+        CHECK(b.posted[0].priority == 0); // a reply: before background work
+        CHECK(b.posted[0].markdown.find("ticket") != std::string::npos);
+        CHECK(b.posted[1].txn_id == bot::txn_id_for("$4"));
+        CHECK(b.posted[1].markdown.find("Je ne trouve pas de ticket") != std::string::npos);
+        // posted: finished, never posted again
+        b.conversations.between_syncs(b.now, b.sink);
+        CHECK(b.posted.size() == 2);
+        CHECK_FALSE(b.say("!sigle DP").value().markdown.empty()); // the lane is free again
+    }
+
+    TEST_CASE("a ticket confirmed while the backend hangs is created once and survives a restart")
+    {
+        opalebot::testing::TempDir dir;
+        const auto path = dir.file("state.db");
+        {
+            Bench b{path};
+            const auto card = b.to_summary_card(); // in the foreground: nothing waits yet
+            Nudges nudges;
+            b.conversations.start_backend_thread(b.state, nudges.callback());
+            b.gated.close();
+            CHECK_FALSE(b.react("✅", card).has_value()); // deferred: created over there
+            REQUIRE(b.gated.wait_until_held());
+            b.outbox_full = true; // the reply cannot be queued: the job must stay
+            b.gated.open();
+            REQUIRE(nudges.wait_for(1));
+            b.conversations.between_syncs(b.now, b.sink);
+            CHECK(b.posted.empty());
+            b.conversations.stop_backend_thread(); // then the bot stops
+            CHECK(b.tickets.find("R-000001").value().has_value());
+        }
+        Bench restarted{path};
+        Nudges nudges;
+        restarted.conversations.start_backend_thread(restarted.state, nudges.callback());
+        REQUIRE(nudges.wait_for(1)); // the job left over, with the reply it had computed
+        restarted.conversations.between_syncs(restarted.now, restarted.sink);
+        REQUIRE(restarted.posted.size() == 1);
+        CHECK(restarted.posted[0].markdown.find("R-000001") != std::string::npos);
+        CHECK(restarted.posted[0].conversation.thread_root == "$fil");
+        CHECK_FALSE(restarted.tickets.find("R-000002").value().has_value()); // created once
+        restarted.conversations.stop_backend_thread();
+        app::BackendQueue queue{restarted.state};
+        CHECK(queue.pending().value().empty());
+    }
+
+    TEST_CASE("the requester's messages in the ticket's thread are added to the ticket")
+    {
+        Bench b;
+        const auto card = b.to_summary_card();
+        REQUIRE(says(b.react("✅", card), "R-000001"));
+        const auto ticket = b.tickets.find("R-000001").value();
+        REQUIRE(ticket.has_value());
+        REQUIRE(static_cast<bool>(b.follow_up.watch(*ticket))); // as main does on creation
+        CHECK(b.conversations.in_conversation(marie, {salon, "$fil"}));
+        CHECK_FALSE(b.conversations.in_conversation("@paul:hs.test", {salon, "$fil"}));
+
+        const auto added = b.say("Voici la référence du mandat : 2026-42", false);
+        REQUIRE(added.has_value());
+        CHECK(added->reaction == "✅");
+        CHECK(added->markdown.find("R-000001") != std::string::npos);
+        auto file = b.message("capture.png", false);
+        file.attachment = std::pair{std::string{"capture.png"}, std::string{"\x89PNG"}};
+        REQUIRE(b.conversations.on_message(file).has_value());
+        const auto log = b.tickets.find("R-000001").value()->log;
+        REQUIRE(log.size() == 2); // the file once, not its name again as text
+        CHECK(log[0].text == "Voici la référence du mandat : 2026-42");
+        CHECK(log[0].author == marie);
+        CHECK(log[1].text == "Fichier envoyé dans le fil : capture.png");
+        // someone else in the thread is only salon chatter
+        CHECK_FALSE(
+            b.conversations.on_message(b.message("merci !", false, "@paul:hs.test")).has_value());
+        CHECK(b.tickets.find("R-000001").value()->log.size() == 2);
+
+        // on the backend thread the acknowledgement is a reaction on the message itself
+        Nudges nudges;
+        b.conversations.start_backend_thread(b.state, nudges.callback());
+        const auto deferred = b.message("Et le bordereau aussi", false);
+        CHECK_FALSE(b.conversations.on_message(deferred).has_value());
+        REQUIRE(nudges.wait_for(1));
+        b.conversations.between_syncs(b.now, b.sink);
+        REQUIRE(b.posted.size() == 1);
+        CHECK(b.posted[0].reaction == "✅");
+        CHECK(b.posted[0].reply_to == deferred.event_id);
+        CHECK(b.tickets.find("R-000001").value()->log.size() == 3);
     }
 }

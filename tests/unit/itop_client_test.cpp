@@ -256,4 +256,16 @@ TEST_SUITE("unit")
         CHECK(request.headers.at("Auth-Token") == "tok-123");
         CHECK_FALSE(contains(request.body, "auth_pwd"));
     }
+
+    TEST_CASE("itop HTML from its editor becomes text")
+    {
+        CHECK(text_of_html("<p>Facture re-d&eacute;pos&eacute;e.\nProbl&egrave;me</p>") ==
+              "Facture re-d&eacute;pos&eacute;e.\nProbl&egrave;me"); // unknown entity kept
+        CHECK(text_of_html("<p>Un</p><p>Deux &amp; trois</p>") == "Un\nDeux & trois");
+        CHECK(text_of_html("a<br/>b<BR>c") == "a\nb\nc");
+        CHECK(text_of_html("<ul><li>un</li><li>deux</li></ul>") == "- un\n- deux");
+        CHECK(text_of_html("<a href=\"https://x\">lien</a> &lt;b&gt;") == "lien <b>");
+        CHECK(text_of_html("<p>coupé <b") == "coupé"); // an unclosed tag ends the text
+        CHECK(text_of_html("") == "");
+    }
 }

@@ -8,10 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/fake_http_client.hpp"
@@ -186,6 +189,51 @@ std::string ledger_outcome(const std::string& path, const std::string& event_id)
     query.bind(1, event_id);
     return query.executeStep() ? query.getColumn(0).getString() : std::string{};
 }
+
+/// A homeserver whose long-polls hang until the client cancels them: the sync loop's nudge.
+class HangingHomeserver final : public opalebot::bot::HttpClient {
+public:
+    opalebot::Result<Response> send(const Request& request) override
+    {
+        Response response;
+        response.status = 200;
+        if (request.url.find("/filter") != std::string::npos) {
+            response.body = R"({"filter_id":"f1"})";
+            return response;
+        }
+        std::unique_lock lock{mutex_};
+        timeouts_.push_back(request.url.find("timeout=0") != std::string::npos ? 0 : 1);
+        if (timeouts_.back() == 0) {
+            response.body = R"({"next_batch":"s2"})";
+            return response;
+        }
+        hanging_ = true;
+        changed_.notify_all();
+        // only the request's own stop token ends it, as curl's progress callback does
+        changed_.wait_for(lock, 10s, [&] { return request.cancel.stop_requested(); });
+        hanging_ = false;
+        if (!request.cancel.stop_requested())
+            return opalebot::Error{opalebot::Error::Kind::transport, 28, {}, "timed out", {}};
+        return opalebot::Error{opalebot::Error::Kind::transport, 42, {}, "aborted", {}};
+    }
+    bool wait_until_hanging()
+    {
+        std::unique_lock lock{mutex_};
+        return changed_.wait_for(lock, 5s, [this] { return hanging_; });
+    }
+    void poke() { changed_.notify_all(); } ///< re-checks the stop token of the hanging request
+    std::vector<int> timeouts()
+    {
+        const std::lock_guard lock{mutex_};
+        return timeouts_;
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    bool hanging_ = false;
+    std::vector<int> timeouts_; ///< 0: a sync that did not wait
+};
 
 } // namespace
 
@@ -1064,5 +1112,33 @@ TEST_SUITE("unit")
         h.process(batch("s2", json::array({text_event("$cmd2", "!ticket nouveau")})));
         REQUIRE(h.seen.size() == 2);
         CHECK(h.seen[1].conversation == Conversation{salon, ""});
+    }
+
+    TEST_CASE("a nudge ends the long-poll in flight and the next sync does not wait")
+    {
+        HangingHomeserver homeserver;
+        MatrixClient client{homeserver, hs};
+        client.set_access_token("syt_tok");
+        StateStore store{":memory:"};
+        Config config;
+        config.homeserver_url = hs;
+        config.user_id = me;
+        SyncLoop loop{client,
+                      store,
+                      config,
+                      Session{me, "DEV", "syt_tok"},
+                      [](const IncomingMessage&) { return std::optional<OutgoingReply>{}; },
+                      [] {}};
+        REQUIRE(static_cast<bool>(loop.process(batch("s1", json::array()), true)));
+        std::chrono::milliseconds delay{-1};
+        std::thread sync{[&] { delay = loop.run_once(); }};
+        REQUIRE(homeserver.wait_until_hanging());
+        loop.nudge(); // a reply is ready on the backend thread
+        homeserver.poke();
+        sync.join();         // returns without the homeserver's help
+        CHECK(delay == 0ms); // not an error's backoff
+        loop.nudge();        // no long-poll in flight: the next one does not wait
+        CHECK(loop.run_once() == 0ms);
+        CHECK(homeserver.timeouts() == std::vector<int>{1, 0});
     }
 }

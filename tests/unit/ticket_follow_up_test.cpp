@@ -88,6 +88,19 @@ TEST_SUITE("unit")
         CHECK(two[0].markdown.find("2 nouveaux messages") != std::string::npos);
         CHECK(two[0].markdown.find("> 1\n> 2") != std::string::npos);
         CHECK(two[0].markdown.find("passé à") == std::string::npos);
+
+        // the requester's own words, sent from the thread, are not echoed back to them
+        REQUIRE(static_cast<bool>(
+            backend.update(ticket.ref, std::nullopt, "ma réponse", "@claire:hs")));
+        CHECK(follow_up.poll().empty());
+        WatchedTicket seen_by_itop{
+            ticket.ref, "@claire:hs", "!salon:hs|$fil", TicketStatus::created, "nouveau", 0};
+        auto in_itop = ticket;
+        in_itop.log = {{{}, "Matrix Bot", "@claire:hs : ma réponse"},
+                       {{}, "Agent SI2C", "Merci, c'est noté"}};
+        const auto echoed = follow_up_message(seen_by_itop, in_itop);
+        CHECK(echoed.find("Nouveau message du support") != std::string::npos); // one, not two
+        CHECK(echoed.find("ma réponse") == std::string::npos);
     }
 
     TEST_CASE("follow-up keeps its state when the backend fails and stops at closure")
@@ -155,5 +168,56 @@ TEST_SUITE("unit")
         REQUIRE(
             static_cast<bool>(backend.store.update(ticket.ref, TicketStatus::resolved, "", "A")));
         CHECK(backend.store.open_tickets("0590001A") == 0);
+    }
+
+    TEST_CASE("follow-up relays the pending reason and the solution and says where to answer")
+    {
+        WatchedTicket before;
+        before.ref = "R-000004";
+        before.conversation = "!salon:hs|$fil";
+        before.status = TicketStatus::assigned;
+        before.status_text = "Assignée";
+        Ticket now;
+        now.ref = "R-000004";
+        now.status = TicketStatus::pending;
+        now.status_text = "En attente";
+        now.pending_reason = "Envoyez la capture de l'écran *Mandats*";
+        auto text = follow_up_message(before, now);
+        CHECK(text.find("Le support attend de votre part :\n> Envoyez la capture de l\\'écran "
+                        "\\*Mandats\\*") != std::string::npos);
+        CHECK(text.find("Répondez dans ce fil") != std::string::npos);
+
+        now.status = TicketStatus::resolved;
+        now.status_text = "Résolue";
+        now.solution = "Facture re-déposée.\nProblème résolu.";
+        text = follow_up_message(before, now);
+        CHECK(text.find("Solution du support :\n> Facture re\\-déposée\\.\n> Problème "
+                        "résolu\\.") != std::string::npos); // escaped, line by line
+        CHECK(text.find("Le support attend") == std::string::npos);
+        CHECK(text.find("répondez dans ce fil") != std::string::npos);
+
+        before.conversation = "!salon:hs"; // no thread: nothing is relayed, nothing promised
+        text = follow_up_message(before, now);
+        CHECK(text.find("dans ce fil") == std::string::npos);
+        CHECK(text.find("dites-le au support") != std::string::npos);
+    }
+
+    TEST_CASE("follow-up finds the ticket of a requester's thread")
+    {
+        FlakyBackend backend;
+        StateDatabase state{":memory:"};
+        TicketFollowUp follow_up{state, backend};
+        const auto ticket = filed(backend);
+        REQUIRE(static_cast<bool>(follow_up.watch(ticket)));
+        const auto found = follow_up.watched_in("!salon:hs|$fil", "@claire:hs");
+        REQUIRE(found.has_value());
+        CHECK(found->ref == ticket.ref);
+        CHECK_FALSE(follow_up.watched_in("!salon:hs|$fil", "@paul:hs").has_value());
+        CHECK_FALSE(follow_up.watched_in("!salon:hs|$autre", "@claire:hs").has_value());
+        auto in_room = ticket;
+        in_room.ref = "R-000009";
+        in_room.room = "!salon:hs";
+        REQUIRE(static_cast<bool>(follow_up.watch(in_room)));
+        CHECK_FALSE(follow_up.watched_in("!salon:hs", "@claire:hs").has_value()); // no thread
     }
 }

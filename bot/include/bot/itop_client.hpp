@@ -43,6 +43,8 @@ struct ItopTicket {
     std::string start_date;   ///< "YYYY-MM-DD HH:MM:SS" in iTop's time zone
     std::string last_update;
     std::string resolution_date; ///< empty until resolved
+    std::string pending_reason;  ///< plain text
+    std::string solution;        ///< iTop keeps HTML; this is its text
     std::vector<ItopLogEntry> public_log;
 };
 
@@ -113,6 +115,10 @@ private:
 /// A string as an OQL literal in double quotes. Only `\"` and `\\` are valid escapes there:
 /// iTop 3.2 rejects `\'` ("Unexpected input", notes/itop.md §13).
 std::string oql_quote(std::string_view text);
+
+/// The text of the HTML iTop's editor writes (solution, description): paragraphs and line breaks
+/// as newlines, list items as "- ", other tags dropped, entities decoded.
+std::string text_of_html(std::string_view html);
 
 /// The French label of a UserRequest status code ("assigned" → "Assignée").
 std::string_view itop_status_label(std::string_view status);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -50,6 +51,10 @@ struct OutgoingReply {
     std::string markdown;
     std::string entry_id;
     std::optional<QuestionRecord> question;
+    /// An emoji that says it all ("✅": added to the ticket): where the reply is sent as a
+    /// notice of its own (Conversations' backend thread) it becomes a reaction on the message
+    /// instead of `markdown`.
+    std::string reaction{};
 };
 
 /// Decides the reply to one message; never throws (main wraps the command router).
@@ -100,6 +105,10 @@ public:
     /// message for a room encrypted while E2EE is off refuses them all: nothing is stored, the
     /// caller keeps them for later. Call on the loop's thread.
     Result<Done> queue(SyncBatchWrites writes);
+
+    /// Ends the long-poll in flight (or makes the next one not wait), so that the work between
+    /// syncs runs now: a reply computed on another thread is waiting. Any thread.
+    void nudge();
 
     /// One sync and its handling; returns how long to wait before the next one.
     std::chrono::milliseconds run_once(std::stop_token stop = {});
@@ -170,6 +179,9 @@ private:
     FatalHandler fatal_;
     Clock clock_;
     std::stop_token stop_; ///< the run's stop token: waits inside a batch end with it
+    std::mutex poll_mutex_;
+    std::stop_source* current_poll_ = nullptr; ///< the long-poll in flight, for nudge()
+    bool nudged_ = false;                      ///< nudged while no long-poll was in flight
     std::string since_;
     std::string filter_id_;
     std::chrono::milliseconds backoff_{0};

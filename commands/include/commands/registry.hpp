@@ -3,6 +3,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -78,6 +79,12 @@ public:
     /// The reply to `message`, if any. Never throws.
     std::optional<Reply> dispatch(const Message& message) const;
 
+    /// Marks the command `name` as one whose handler may wait on a remote service (iTop: up to
+    /// its timeout per call): the bot runs it away from the thread that answers the salon.
+    void mark_waits_on_backend(std::string_view name);
+    /// Whether `body` is such a command.
+    bool waits_on_backend(std::string_view body) const;
+
     /// The commands `role` may run, one per line, sorted by name.
     std::string help(Role role) const;
 
@@ -90,6 +97,7 @@ private:
     std::string prefix_;
     std::map<std::string, Command, std::less<>> commands_;
     std::map<std::string, std::string, std::less<>> aliases_; ///< alias → name
+    std::set<std::string, std::less<>> waiting_on_backend_;
     std::function<std::optional<Reply>(const Message&)> free_text_;
 };
 

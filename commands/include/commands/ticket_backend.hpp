@@ -54,6 +54,8 @@ struct Ticket {
     std::vector<std::string> attachment_names; ///< files sent during the dialogue
     /// What the backend recorded that the requester should know ("Demandeur dans iTop : …").
     std::string note;
+    std::string pending_reason; ///< why the support waits, while pending (plain text)
+    std::string solution;       ///< the support's answer, once resolved (plain text)
 };
 
 /// What creating a ticket needs. The idempotency key makes a retry return the first ticket.
@@ -100,6 +102,17 @@ public:
                                   std::string_view text, std::string_view author) = 0;
     /// The tickets filed in [from, to), for statistics.
     virtual Result<std::vector<Ticket>> filed_between(TimePoint from, TimePoint to) = 0;
+    /// Attaches a file the requester sent in the ticket's thread. By default a log entry names
+    /// it (the built-in store keeps no files).
+    virtual Result<Done> attach(std::string_view ref, const Attachment& file,
+                                std::string_view author)
+    {
+        auto logged =
+            update(ref, std::nullopt, "Fichier envoyé dans le fil : " + file.name, author);
+        if (!logged)
+            return logged.error();
+        return Done{};
+    }
     /// Whether `requester` (a Matrix id) asked for this ticket: by default, who filed it here.
     /// A backend whose tickets are also filed elsewhere (by phone in iTop) knows better.
     virtual bool is_requester(const Ticket& ticket, std::string_view requester)

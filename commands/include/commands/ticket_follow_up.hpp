@@ -55,6 +55,11 @@ public:
     /// `poll()` when the interval has passed since the last round, else nothing.
     std::vector<FollowUpNotice> poll_if_due();
 
+    /// The ticket `requester` filed in the thread `conversation` ("!room|$thread"), if it is
+    /// still watched: their messages there are for it. Nothing for a room without a thread.
+    std::optional<WatchedTicket> watched_in(const std::string& conversation,
+                                            const std::string& requester);
+
     /// The watched tickets, for tests and diagnostics.
     std::vector<WatchedTicket> watched();
 
