@@ -117,7 +117,7 @@ EXT = {"org_id": "Organization", "caller_id": "Person", "team_id": "Team", "agen
        "service_id": "Service", "servicesubcategory_id": "ServiceSubcategory"}
 COMPUTED = ["org_name", "caller_name", "team_name", "agent_name", "org_id_friendlyname",
             "caller_id_friendlyname", "team_id_friendlyname", "agent_id_friendlyname",
-            "service_id_friendlyname", "friendlyname"]
+            "service_id_friendlyname", "servicesubcategory_id_friendlyname", "friendlyname"]
 ENUMS = {
     "urgency": (["1", "2", "3", "4"], "Urgence"),
     "impact": (["1", "2", "3"], "Impact"),
@@ -168,6 +168,8 @@ def attr_value(obj, att):
         return name  # "" in 3.2 (§13), though older versions sent " "
     if att == "service_id_friendlyname":
         return friendly("Service", obj.get("service_id", "0"))
+    if att == "servicesubcategory_id_friendlyname":
+        return friendly("ServiceSubcategory", obj.get("servicesubcategory_id", "0"))
     if att == "friendlyname":
         if "first_name" in obj:
             return (obj["first_name"] + " " + obj["name"]).strip()
