@@ -61,8 +61,8 @@ std::string itop_password()
 /// An idempotency key of this run: a real iTop keeps the tickets of earlier runs.
 std::string key(std::string_view name)
 {
-    static const auto run = std::to_string(
-        std::chrono::system_clock::now().time_since_epoch() / std::chrono::milliseconds{1});
+    static const auto run = std::to_string(std::chrono::system_clock::now().time_since_epoch() /
+                                           std::chrono::milliseconds{1});
     return std::string{name} + "-" + run;
 }
 
@@ -111,8 +111,8 @@ commands::NewTicket new_ticket(const std::string& key, const std::string& uai = 
 }
 
 struct Itop {
-    explicit Itop(bot::ItopSettings settings = {"", itop_user(), itop_password(), {},
-                                                "Créé par le bot"})
+    explicit Itop(
+        bot::ItopSettings settings = {"", itop_user(), itop_password(), {}, "Créé par le bot"})
         : client{http, fill(std::move(settings))}, backend{client, state, options()}
     {}
     static app::ItopBackendOptions options()
@@ -398,7 +398,6 @@ TEST_SUITE("itop-double")
         CHECK(user_message(refused.error()).find("injoignable") != std::string::npos);
         CHECK_FALSE(down.backend.open_tickets("0590001A").has_value());
     }
-
 }
 
 TEST_SUITE("itop")
@@ -415,15 +414,15 @@ TEST_SUITE("itop")
         CHECK(stored["service_id_friendlyname"] == "op@le");
         CHECK(created.value().team == commands::Team::drasi); // read back from iTop's team
         // what failed on the real iTop before: ev_assign without request_type
-        const auto assigned = rest({{"operation", "core/apply_stimulus"},
-                                    {"comment", "agent"},
-                                    {"class", "UserRequest"},
-                                    {"key", {{"ref", created.value().ref}}},
-                                    {"stimulus", "ev_assign"},
-                                    {"output_fields", "status"},
-                                    {"fields",
-                                     {{"team_id", {{"name", "DRASI"}}},
-                                      {"agent_id", {{"email", "paul@ac-lille.fr"}}}}}});
+        const auto assigned = rest(
+            {{"operation", "core/apply_stimulus"},
+             {"comment", "agent"},
+             {"class", "UserRequest"},
+             {"key", {{"ref", created.value().ref}}},
+             {"stimulus", "ev_assign"},
+             {"output_fields", "status"},
+             {"fields",
+              {{"team_id", {{"name", "DRASI"}}}, {"agent_id", {{"email", "paul@ac-lille.fr"}}}}}});
         CHECK_MESSAGE(assigned["code"] == 0, assigned.dump());
 
         // a subcategory named in the config gives its request type; the same name under
@@ -616,15 +615,15 @@ TEST_SUITE("itop")
                                     {"fields", std::move(fields)}});
             REQUIRE_MESSAGE(done["code"] == 0, done.dump());
         };
-        stimulus("ev_assign", {{"team_id", {{"name", "DRASI"}}},
-                               {"agent_id", {{"email", "paul@ac-lille.fr"}}}});
+        stimulus("ev_assign",
+                 {{"team_id", {{"name", "DRASI"}}}, {"agent_id", {{"email", "paul@ac-lille.fr"}}}});
         stimulus("ev_pending", {{"pending_reason", "Envoyez la capture d'écran"}});
         auto now = itop.backend.find(ref);
         REQUIRE(static_cast<bool>(now));
         CHECK(now.value()->status == TicketStatus::pending);
         CHECK(now.value()->pending_reason == "Envoyez la capture d'écran");
-        stimulus("ev_assign", {{"team_id", {{"name", "DRASI"}}},
-                               {"agent_id", {{"email", "paul@ac-lille.fr"}}}});
+        stimulus("ev_assign",
+                 {{"team_id", {{"name", "DRASI"}}}, {"agent_id", {{"email", "paul@ac-lille.fr"}}}});
         stimulus("ev_resolve", {{"solution", "Facture re-déposée.\nProblème résolu."}});
         now = itop.backend.find(ref);
         REQUIRE(static_cast<bool>(now));
