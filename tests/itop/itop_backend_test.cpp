@@ -19,6 +19,7 @@
 #include <string>
 
 #include "itop_ticket_backend.hpp"
+#include <date/tz.h>
 
 using namespace opalebot;
 using namespace std::chrono_literals;
@@ -373,6 +374,94 @@ TEST_SUITE("itop-double")
         const auto none = itop.client.query("SELECT UserRequest WHERE status IN (\"new\")");
         REQUIRE(static_cast<bool>(none)); // objects: null
         CHECK(none.value().empty());
+    }
+
+    TEST_CASE("the double answers as iTop 3.2.0 was seen to answer")
+    {
+        admin("reset");
+        // verb errors have no objects key; stimulus errors carry "objects": null (§13)
+        const auto oql = rest({{"operation", "core/get"},
+                               {"class", "UserRequest"},
+                               {"key", "SELECT UserRequest WHERE reff = \"x\""}});
+        CHECK(oql["code"] == 100);
+        CHECK_FALSE(oql.contains("objects"));
+        const auto argument = rest({{"operation", "core/get"},
+                                    {"class", "UserRequest"},
+                                    {"key", "SELECT UserRequest WHERE ref = :c"}});
+        CHECK(argument["message"] ==
+              "Error: Missing query argument: expecting = c, available = {}");
+        CHECK_FALSE(argument.contains("objects"));
+        const auto created = rest({{"operation", "core/create"},
+                                   {"comment", "agent"},
+                                   {"class", "UserRequest"},
+                                   {"output_fields", "ref,request_type,start_date"},
+                                   {"fields",
+                                    {{"org_id", {{"code", "0590001A"}}},
+                                     {"caller_id", {{"email", "claire.durand@ac-lille.fr"}}},
+                                     {"title", "Sans type"},
+                                     {"description", "x"}}}});
+        REQUIRE(created["code"] == 0);
+        const auto& fields = created["objects"].begin().value()["fields"];
+        CHECK(fields["request_type"].is_null()); // an unset enum is null, not ""
+        const std::string ref = fields["ref"];
+        const auto stimulus = rest({{"operation", "core/apply_stimulus"},
+                                    {"comment", "agent"},
+                                    {"class", "UserRequest"},
+                                    {"key", {{"ref", ref}}},
+                                    {"stimulus", "ev_assign"},
+                                    {"fields", json::object()}});
+        CHECK(stimulus["message"] ==
+              "Missing mandatory attribute(s) for applying the stimulus: request_type.");
+        CHECK(stimulus.contains("objects"));
+        CHECK(stimulus["objects"].is_null());
+        // several Persons for one email: a search finds both, an external key refuses
+        const auto both = rest({{"operation", "core/get"},
+                                {"class", "Person"},
+                                {"key", {{"email", "anne.martin@ac-lille.fr"}}},
+                                {"output_fields", "id"}});
+        CHECK(both["message"] == "Found: 2");
+        const auto ambiguous = rest({{"operation", "core/create"},
+                                     {"comment", "agent"},
+                                     {"class", "UserRequest"},
+                                     {"fields",
+                                      {{"org_id", {{"code", "0590001A"}}},
+                                       {"caller_id", {{"email", "anne.martin@ac-lille.fr"}}},
+                                       {"title", "x"},
+                                       {"description", "x"}}}});
+        CHECK(ambiguous["message"] ==
+              "Error: caller_id: Several items found (2) with criteria: email: "
+              "anne.martin@ac-lille.fr (anne.martin@ac-lille.fr)");
+        // the public log: oldest first, a plain entry's HTML without <p>
+        for (const auto* text : {"un\ndeux", "trois"})
+            REQUIRE(rest({{"operation", "core/update"},
+                          {"comment", "agent"},
+                          {"class", "UserRequest"},
+                          {"key", {{"ref", ref}}},
+                          {"fields",
+                           {{"public_log",
+                             {{"add_item", {{"message", text}, {"format", "text"}}}}}}}})["code"] ==
+                    0);
+        const auto entries = ticket_in_itop(ref)["public_log"]["entries"];
+        REQUIRE(entries.size() == 2);
+        CHECK(entries[0]["message"] == "un\ndeux");
+        CHECK(entries[0]["message_html"] == "un<br/>deux");
+        // dates in Paris time: an hour or two ahead of UTC
+        const auto start = app::parse_itop_date(fields["start_date"].get<std::string>(),
+                                                *date::locate_zone("Europe/Paris"));
+        REQUIRE(start.has_value());
+        CHECK(std::chrono::abs(*start - std::chrono::system_clock::now()) < 2min);
+        // with its database down, iTop answers HTTP 500 in HTML
+        admin("fail", {{"mode", "http500"}});
+        bot::CurlHttpClient http;
+        bot::Request request;
+        request.method = "POST";
+        request.url = double_url() + "/webservices/rest.php?version=1.3";
+        request.headers["Content-Type"] = "application/x-www-form-urlencoded";
+        request.body = "auth_user=matrix-bot&auth_pwd=s3cret&json_data=%7B%7D";
+        const auto down = http.send(request);
+        REQUIRE(static_cast<bool>(down));
+        CHECK(down.value().status == 500);
+        CHECK(down.value().headers.at("content-type").starts_with("text/html"));
     }
 
     TEST_CASE("iTop HTTP errors timeouts and refused connections are reported to the user")
