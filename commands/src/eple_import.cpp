@@ -148,7 +148,7 @@ public:
             const auto spec = std::find_if(columns.begin(), columns.end(),
                                            [&](const ColumnSpec& c) { return c.name == name; });
             if (spec == columns.end()) {
-                report.notes.push_back("colonne « " + std::string{raw} +
+                report.notes.push_back("colonne « " + cut(raw, 80) +
                                        " » ignorée : elle n'est pas attendue dans ce fichier");
                 continue;
             }
@@ -645,9 +645,14 @@ std::string format_import_report_markdown(const ImportReport& report, std::size_
                     "puis réimportez (la liste complète s'obtient en ligne de commande).\n";
     }
     if (!report.notes.empty()) {
+        // A CSV of 100,000 columns made as many remarks, and a reply Synapse refused (issue 15).
+        constexpr std::size_t max_notes = 50;
         text += "\nRemarques :\n";
-        for (const auto& note : report.notes)
-            text += "- " + knowledge::escape_markdown(note) + "\n";
+        for (std::size_t i = 0; i < report.notes.size() && i < max_notes; ++i)
+            text += "- " + knowledge::escape_markdown(report.notes[i]) + "\n";
+        if (report.notes.size() > max_notes)
+            text += "- … et " + std::to_string(report.notes.size() - max_notes) +
+                    " autres remarques.\n";
     }
     return text;
 }
