@@ -3,6 +3,7 @@
 #include "commands/eple_csv.hpp"
 #include "knowledge/text.hpp"
 #include "opalebot/log.hpp"
+#include "opalebot/text_hygiene.hpp"
 
 #include <algorithm>
 #include <array>
@@ -408,11 +409,12 @@ ImportReport import_etablissements(EpleStore& store, std::string_view csv,
         } else {
             good = false;
         }
+        // Shown to every user: no bidi control reorders them, no invalid UTF-8 (issue 15).
         if (const auto nom = reader.required("nom"))
-            e.nom = *nom;
+            e.nom = clean_name(*nom);
         else
             good = false;
-        e.commune = reader.cell("commune");
+        e.commune = clean_name(reader.cell("commune"));
         e.type = reader.cell("type");
         e.academie = reader.cell("academie");
         if (const auto raw = reader.required("vague")) {
