@@ -206,6 +206,9 @@ int with_conversations(const bot::Config& config, StateDatabase& state, bot::Sta
     commands::UserProfileStore profiles{state};
     commands::ReminderOptions reminder_options;
     reminder_options.profiles = &profiles;
+    reminder_options.member_min_interval =
+        std::chrono::minutes{config.reminder_limits.min_interval_minutes};
+    reminder_options.member_max_reminders = config.reminder_limits.max_per_user;
     commands::KitCampaignOptions campaign_options;
     campaign_options.prefix = config.command_prefix;
     commands::KitCampaign campaign{state, eple, profiles, campaign_options};

@@ -414,7 +414,14 @@ ConfigLoad parse_config(const std::string& text, const std::string& file)
     r.number(difficulty["titres_below"], "difficultes.titres_below", d.titres_below, 0, 1'000'000);
     r.number(difficulty["signals_needed"], "difficultes.signals_needed", d.signals_needed, 1, 4);
 
-    const auto reminders = r.section(root, "rappels", {"campagne_kit", "campagne_kit_salon"});
+    const auto reminders = r.section(root, "rappels",
+                                     {"campagne_kit", "campagne_kit_salon",
+                                      "intervalle_minimum_minutes", "max_par_utilisateur"});
+    auto& limits = c.reminder_limits;
+    r.number(reminders["intervalle_minimum_minutes"], "rappels.intervalle_minimum_minutes",
+             limits.min_interval_minutes, 1, 7 * 24 * 60);
+    r.number(reminders["max_par_utilisateur"], "rappels.max_par_utilisateur", limits.max_per_user,
+             1, 10'000);
     auto& kit = c.kit_campaign;
     r.text(reminders["campagne_kit"], "rappels.campagne_kit", kit.phrase);
     r.text(reminders["campagne_kit_salon"], "rappels.campagne_kit_salon", kit.room);

@@ -1,6 +1,7 @@
 #include "bot/console.hpp"
 
 #include "bot/markdown.hpp"
+#include "opalebot/text_hygiene.hpp"
 
 #include <algorithm>
 #include <condition_variable>
@@ -28,7 +29,7 @@ std::optional<std::string> message_of(std::string line)
         line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos)
         return std::nullopt;
-    return line;
+    return valid_utf8(line); // replies echo it, and the terminal would show raw bytes (issue 15)
 }
 
 /// The lines of `in`, read on a thread of their own so that the console keeps ticking while

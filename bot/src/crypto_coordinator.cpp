@@ -63,7 +63,7 @@ Result<Done> CryptoCoordinator::start()
             if (engine_.is_room_encrypted(room_id))
                 continue;
             auto state = client_.state_event(room_id, "m.room.encryption");
-            const auto content = state ? json::parse(state.value(), nullptr, false) : json{};
+            const auto content = state ? parse_untrusted(state.value()) : json{};
             if (string_at(content, "algorithm") != crypto::megolm_algorithm) {
                 logger()->warn("room {}: encryption settings unreadable, it stays silent", room_id);
                 continue;

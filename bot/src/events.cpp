@@ -177,7 +177,7 @@ void parse_crypto(const json& sync, CryptoSync& crypto)
 
 Result<SyncBatch> parse_sync(std::string_view body, std::string_view me)
 {
-    const auto j = json::parse(body, nullptr, false);
+    const auto j = parse_untrusted(body, "/sync");
     if (j.is_discarded() || !j.is_object() || !j.contains("next_batch") ||
         !j["next_batch"].is_string())
         return Error{Error::Kind::parse, 0, {}, "/sync: not a sync response", {}};
@@ -232,7 +232,7 @@ Result<SyncBatch> parse_sync(std::string_view body, std::string_view me)
 
 Event parse_timeline_event(std::string_view text)
 {
-    return parse_event(json::parse(text, nullptr, false));
+    return parse_event(parse_untrusted(text));
 }
 
 Event event_from_json(const json& event)
@@ -242,7 +242,7 @@ Event event_from_json(const json& event)
 
 Result<MessagesPage> parse_messages(std::string_view body)
 {
-    const auto j = json::parse(body, nullptr, false);
+    const auto j = parse_untrusted(body, "/messages");
     if (j.is_discarded() || !j.is_object())
         return Error{Error::Kind::parse, 0, {}, "/messages: not a messages page", {}};
     MessagesPage page;
@@ -285,7 +285,7 @@ std::string power_levels_json(const PowerLevels& levels)
 
 PowerLevels parse_power_levels(std::string_view json_text)
 {
-    const auto content = json::parse(json_text, nullptr, false);
+    const auto content = parse_untrusted(json_text);
     return content.is_object() ? power_levels_of(content) : PowerLevels{};
 }
 

@@ -221,7 +221,7 @@ Result<json> checked(Result<std::string> body, std::string_view operation)
 {
     if (!body)
         return body.error();
-    auto answer = json::parse(body.value(), nullptr, false);
+    auto answer = parse_untrusted(body.value(), "iTop");
     if (!answer.is_object() || !answer.contains("code") || !answer["code"].is_number_integer())
         return Error{Error::Kind::parse, 0, {}, "iTop: réponse illisible", {}, false};
     const int code = answer["code"].get<int>();

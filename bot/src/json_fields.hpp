@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "untrusted_json.hpp" // parse_untrusted: how such JSON is read
+
 namespace opalebot::bot {
 
 inline std::string string_at(const nlohmann::json& j, const char* key)

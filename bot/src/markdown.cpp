@@ -2,6 +2,7 @@
 
 #include <cmark.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -149,6 +150,84 @@ std::string markdown_to_html(std::string_view markdown)
     while (!out.empty() && out.back() == '\n')
         out.pop_back();
     return out;
+}
+
+namespace {
+
+/// The size of `text` as a JSON string, without its quotes (dump() keeps UTF-8 as it is).
+std::size_t json_size(std::string_view text)
+{
+    std::size_t size = 0;
+    for (const char c : text) {
+        if (c == '"' || c == '\\' || c == '\n' || c == '\t' || c == '\r' || c == '\b' || c == '\f')
+            size += 2;
+        else if (static_cast<unsigned char>(c) < 0x20)
+            size += 6; // \u00XX
+        else
+            size += 1;
+    }
+    return size;
+}
+
+std::size_t event_size(std::string_view markdown)
+{
+    return json_size(markdown_to_text(markdown)) + json_size(markdown_to_html(markdown));
+}
+
+/// Where to cut `markdown` to keep at most `limit` bytes: a paragraph boundary, else a line
+/// boundary, in the second half; else the start of a UTF-8 character.
+std::size_t cut_point(std::string_view markdown, std::size_t limit)
+{
+    if (const auto paragraph = markdown.rfind("\n\n", limit);
+        paragraph != std::string_view::npos && paragraph >= limit / 2)
+        return paragraph;
+    if (const auto line = markdown.rfind('\n', limit);
+        line != std::string_view::npos && line >= limit / 2)
+        return line;
+    while (limit > 0 && (static_cast<unsigned char>(markdown[limit]) & 0xC0U) == 0x80U)
+        --limit;
+    return limit;
+}
+
+/// The kept part, its code fence closed if the cut fell inside one, and the note.
+std::string cut_reply(std::string_view markdown, std::size_t cut)
+{
+    std::string out{markdown.substr(0, cut)};
+    bool in_fence = false;
+    for (std::size_t at = 0; at < out.size();) {
+        if (out.compare(at, 3, "```") == 0)
+            in_fence = !in_fence;
+        const auto end = out.find('\n', at);
+        if (end == std::string::npos)
+            break;
+        at = end + 1;
+    }
+    if (in_fence)
+        out += "\n```";
+    std::size_t dropped = 0; // characters, not bytes
+    for (const char c : markdown.substr(cut))
+        dropped += (static_cast<unsigned char>(c) & 0xC0U) != 0x80U ? 1 : 0;
+    out += "\n\n… (suite tronquée : " + std::to_string(dropped) + " caractères de plus)";
+    return out;
+}
+
+} // namespace
+
+std::string fit_in_event(std::string_view markdown, std::size_t max_bytes)
+{
+    std::size_t size = event_size(markdown);
+    if (size <= max_bytes)
+        return std::string{markdown};
+    std::size_t kept = markdown.size();
+    for (;;) {
+        // Both forms grow about linearly with the Markdown: aim a tenth under the bound.
+        const auto limit = std::min(kept - 1, kept / 10 * 9 * max_bytes / size);
+        kept = cut_point(markdown, limit);
+        auto candidate = cut_reply(markdown, kept);
+        size = event_size(candidate);
+        if (size <= max_bytes || kept == 0)
+            return candidate;
+    }
 }
 
 std::string escape_html(std::string_view text)

@@ -34,7 +34,7 @@ Error error_from_response(const Response& response)
                 {},
                 "HTTP " + std::to_string(response.status),
                 {}};
-    const auto body = json::parse(response.body, nullptr, false);
+    const auto body = parse_untrusted(response.body, "error answer");
     if (body.is_object()) {
         error.errcode = string_at(body, "errcode");
         if (!error.errcode.empty())
@@ -113,7 +113,7 @@ Result<Session> MatrixClient::login(const LoginIdentity& who, const std::string&
         auto text = call("POST", "/_matrix/client/v3/login", body.dump(), call_timeout, {}, false);
         if (!text)
             return text.error();
-        const auto j = json::parse(text.value(), nullptr, false);
+        const auto j = parse_untrusted(text.value());
         Session session{string_at(j, "user_id"), string_at(j, "device_id"),
                         string_at(j, "access_token")};
         if (session.access_token.empty() || session.device_id.empty())
@@ -137,7 +137,7 @@ Result<Session> MatrixClient::whoami()
     auto text = call("GET", "/_matrix/client/v3/account/whoami", {}, call_timeout);
     if (!text)
         return text.error();
-    const auto j = json::parse(text.value(), nullptr, false);
+    const auto j = parse_untrusted(text.value());
     Session session{string_at(j, "user_id"), string_at(j, "device_id"), {}};
     if (session.user_id.empty())
         return parse_error("/account/whoami: no user_id");
@@ -150,7 +150,7 @@ Result<std::string> MatrixClient::create_filter(const std::string& user_id, cons
                      filter.dump(), call_timeout);
     if (!text)
         return text.error();
-    const auto id = string_at(json::parse(text.value(), nullptr, false), "filter_id");
+    const auto id = string_at(parse_untrusted(text.value()), "filter_id");
     if (id.empty())
         return parse_error("/filter: no filter_id");
     return id;
@@ -184,7 +184,7 @@ Result<std::string> MatrixClient::send(const std::string& room_id, const std::st
                      std::move(cancel));
     if (!text)
         return text.error();
-    const auto id = string_at(json::parse(text.value(), nullptr, false), "event_id");
+    const auto id = string_at(parse_untrusted(text.value()), "event_id");
     if (id.empty())
         return parse_error("/send: no event_id");
     return id;
@@ -250,7 +250,7 @@ Result<std::string> MatrixClient::display_name(const std::string& user_id)
                      {}, call_timeout);
     if (!text)
         return text.error();
-    return string_at(json::parse(text.value(), nullptr, false), "displayname");
+    return string_at(parse_untrusted(text.value()), "displayname");
 }
 
 Result<std::string> MatrixClient::state_event(const std::string& room_id, const std::string& type,
@@ -268,7 +268,7 @@ Result<json> parse_json_object(Result<std::string> text, std::string_view what)
 {
     if (!text)
         return text.error();
-    auto j = json::parse(text.value(), nullptr, false);
+    auto j = parse_untrusted(text.value());
     if (j.is_discarded() || !j.is_object())
         return Error{Error::Kind::parse, 0, {}, std::string{what} + ": not a JSON object", {}};
     return j;

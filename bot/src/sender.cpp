@@ -1,11 +1,14 @@
 #include "bot/sender.hpp"
 
+#include "bot/sync_loop.hpp"
 #include "opalebot/log.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <random>
+
+#include "json_fields.hpp"
 
 namespace opalebot::bot {
 namespace {
@@ -17,6 +20,35 @@ std::chrono::milliseconds with_jitter(std::chrono::milliseconds base)
     thread_local std::mt19937 random{std::random_device{}()};
     std::uniform_int_distribution<long long> spread{0, base.count() / 5 + 50};
     return base + std::chrono::milliseconds{spread(random)};
+}
+
+/// A reply the homeserver refused as too large (fit_in_event should prevent it, but a server
+/// may have a lower limit) is replaced by a short notice in the same thread, so that the user is
+/// not left without an answer (issue 15). Nothing for a notice that was itself refused.
+std::optional<OutgoingMessage> too_large_notice(const OutgoingMessage& refused,
+                                                const nlohmann::json& content)
+{
+    constexpr std::string_view suffix = "-trop-long";
+    if (refused.txn_id.ends_with(suffix))
+        return std::nullopt;
+    std::string thread;
+    std::string reply_to;
+    if (const auto* relates = object_at(content, "m.relates_to")) { // in clear when encrypted
+        if (string_at(*relates, "rel_type") == "m.thread")
+            thread = string_at(*relates, "event_id");
+        reply_to = string_at(object_or_empty(*relates, "m.in_reply_to"), "event_id");
+    }
+    OutgoingMessage notice = refused;
+    notice.id = 0;
+    notice.txn_id = refused.txn_id + std::string{suffix};
+    notice.event_type = "m.room.message";
+    notice.entry_id.clear();
+    notice.attempts = 0;
+    notice.content = notice_content(
+        "Désolé, ma réponse était trop longue : le serveur l'a refusée. Précisez la demande "
+        "pour une réponse plus courte, ou prévenez un administrateur.",
+        {}, thread, reply_to);
+    return notice;
 }
 
 } // namespace
@@ -102,6 +134,12 @@ std::optional<std::chrono::milliseconds> Sender::send_next(std::stop_token stop)
     if (!retryable) { // 403 not in the room, 400 bad event, 413 too large: final
         logger->error("message {} to {} refused for good ({} {} {}): dropped", message.txn_id,
                       message.room_id, error.code, error.errcode, error.message);
+        if (error.code == 413 || error.errcode == "M_TOO_LARGE")
+            if (auto notice = too_large_notice(message, content)) {
+                static_cast<void>(store_.replace_outgoing(
+                    message.id, *notice, message.event_type == "m.room.encrypted"));
+                return 0ms;
+            }
         static_cast<void>(store_.drop_outgoing(message.id));
         return 0ms;
     }

@@ -90,6 +90,14 @@ void insert_question(SQLite::Statement& insert, const QuestionRecord& record)
     insert.exec();
 }
 
+constexpr const char* insert_outbox_sql =
+    "INSERT OR IGNORE INTO outbox (txn_id, room_id, event_type, content, priority, source_event, "
+    "entry_id, created_at) VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), NULLIF(?, ''), ?)";
+constexpr const char* upsert_awaiting_sql =
+    "INSERT INTO awaiting_encryption (txn_id, room_id, event_type, content, priority, "
+    "source_event, entry_id, attempts, created_at) VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), "
+    "NULLIF(?, ''), ?, ?) ON CONFLICT (txn_id) DO UPDATE SET attempts = excluded.attempts";
+
 /// The parameters of an outbox or awaiting_encryption row (`extra`: its other columns), in
 /// this order: txn_id, room_id, event_type, content, priority, source_event, entry_id, extra.
 template <class... Extra>
@@ -307,10 +315,7 @@ try {
         insert->exec();
     }
     for (const auto& m : batch.outgoing) {
-        const auto insert =
-            cached("INSERT OR IGNORE INTO outbox (txn_id, room_id, event_type, content, priority, "
-                   "source_event, entry_id, created_at) VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), "
-                   "NULLIF(?, ''), ?)");
+        const auto insert = cached(insert_outbox_sql);
         bind_message(*insert, m, now);
         insert->exec();
     }
@@ -341,11 +346,7 @@ try {
         remove->exec();
     }
     for (const auto& m : batch.awaiting_encryption) {
-        const auto upsert =
-            cached("INSERT INTO awaiting_encryption (txn_id, room_id, event_type, content, "
-                   "priority, source_event, entry_id, attempts, created_at) VALUES "
-                   "(?, ?, ?, ?, ?, NULLIF(?, ''), NULLIF(?, ''), ?, ?) ON CONFLICT (txn_id) "
-                   "DO UPDATE SET attempts = excluded.attempts");
+        const auto upsert = cached(upsert_awaiting_sql);
         bind_message(*upsert, m, m.attempts, now);
         upsert->exec();
     }
@@ -448,6 +449,27 @@ try {
     const auto remove = cached("DELETE FROM outbox WHERE id = ?");
     remove->bind(1, id);
     remove->exec();
+    return Done{};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<Done> StateStore::replace_outgoing(std::int64_t id, const OutgoingMessage& notice,
+                                          bool to_encrypt)
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Transaction transaction{db_};
+    const auto remove = cached("DELETE FROM outbox WHERE id = ?");
+    remove->bind(1, id);
+    remove->exec();
+    const auto now = now_seconds();
+    const auto insert = cached(to_encrypt ? upsert_awaiting_sql : insert_outbox_sql);
+    if (to_encrypt)
+        bind_message(*insert, notice, notice.attempts, now);
+    else
+        bind_message(*insert, notice, now);
+    insert->exec();
+    transaction.commit();
     return Done{};
 } catch (const std::exception& e) {
     return storage_error(e);

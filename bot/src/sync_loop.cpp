@@ -748,10 +748,11 @@ std::string notice_content(std::string_view markdown, const std::vector<std::str
                            const std::string& thread, const std::string& reply_to,
                            NoticeStyle style)
 {
+    const auto fitting = fit_in_event(markdown); // a 413 would lose the whole reply
     json content{{"msgtype", style.notify ? "m.text" : "m.notice"},
-                 {"body", markdown_to_text(markdown)},
+                 {"body", markdown_to_text(fitting)},
                  {"format", "org.matrix.custom.html"},
-                 {"formatted_body", markdown_to_html(markdown)},
+                 {"formatted_body", markdown_to_html(fitting)},
                  {"m.mentions", {{"user_ids", mentions}}}};
     if (style.mention_room)
         content["m.mentions"]["room"] = true;

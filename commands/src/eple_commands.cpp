@@ -386,6 +386,8 @@ Reply eple(EpleStore& store, const EpleOptions& options, std::string_view args,
 /// "6", "V6", "vague 6" → 6; nothing for anything else.
 std::optional<int> wave_argument(std::string_view args)
 {
+    if (args.find_first_of("-+.,") != std::string_view::npos)
+        return std::nullopt; // words() drops signs: "-1" read as wave 1 (issue 15)
     auto w = words(args);
     if (!w.empty() && w.front() == "vague")
         w.erase(w.begin());

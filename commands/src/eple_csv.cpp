@@ -72,7 +72,7 @@ char detect_separator(std::string_view text)
     for (const char c : text) {
         if (c == '"')
             quoted = !quoted;
-        else if (!quoted && c == '\n')
+        else if (!quoted && (c == '\n' || c == '\r'))
             break;
         else if (!quoted && c == ';')
             ++semicolons;
@@ -162,8 +162,11 @@ CsvTable parse_csv(std::string_view input)
         } else if (c == '\n') {
             ++line;
             end_record();
-        } else if (c == '\r' && i + 1 < input.size() && input[i + 1] == '\n') {
-            // the LF ends the record
+        } else if (c == '\r') {
+            if (i + 1 >= input.size() || input[i + 1] != '\n') { // CR alone: old Mac line end
+                ++line;
+                end_record();
+            } // else the LF ends the record
         } else {
             field += c;
         }

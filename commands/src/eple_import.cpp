@@ -3,6 +3,7 @@
 #include "commands/eple_csv.hpp"
 #include "knowledge/text.hpp"
 #include "opalebot/log.hpp"
+#include "opalebot/text_hygiene.hpp"
 
 #include <algorithm>
 #include <array>
@@ -148,7 +149,7 @@ public:
             const auto spec = std::find_if(columns.begin(), columns.end(),
                                            [&](const ColumnSpec& c) { return c.name == name; });
             if (spec == columns.end()) {
-                report.notes.push_back("colonne « " + std::string{raw} +
+                report.notes.push_back("colonne « " + cut(raw, 80) +
                                        " » ignorée : elle n'est pas attendue dans ce fichier");
                 continue;
             }
@@ -408,11 +409,12 @@ ImportReport import_etablissements(EpleStore& store, std::string_view csv,
         } else {
             good = false;
         }
+        // Shown to every user: no bidi control reorders them, no invalid UTF-8 (issue 15).
         if (const auto nom = reader.required("nom"))
-            e.nom = *nom;
+            e.nom = clean_name(*nom);
         else
             good = false;
-        e.commune = reader.cell("commune");
+        e.commune = clean_name(reader.cell("commune"));
         e.type = reader.cell("type");
         e.academie = reader.cell("academie");
         if (const auto raw = reader.required("vague")) {
@@ -645,9 +647,14 @@ std::string format_import_report_markdown(const ImportReport& report, std::size_
                     "puis réimportez (la liste complète s'obtient en ligne de commande).\n";
     }
     if (!report.notes.empty()) {
+        // A CSV of 100,000 columns made as many remarks, and a reply Synapse refused (issue 15).
+        constexpr std::size_t max_notes = 50;
         text += "\nRemarques :\n";
-        for (const auto& note : report.notes)
-            text += "- " + knowledge::escape_markdown(note) + "\n";
+        for (std::size_t i = 0; i < report.notes.size() && i < max_notes; ++i)
+            text += "- " + knowledge::escape_markdown(report.notes[i]) + "\n";
+        if (report.notes.size() > max_notes)
+            text += "- … et " + std::to_string(report.notes.size() - max_notes) +
+                    " autres remarques.\n";
     }
     return text;
 }

@@ -120,6 +120,11 @@ std::optional<Reply> Registry::dispatch(const Message& message) const
         const auto* command = find(parsed->name);
         if (command == nullptr)
             return unknown(parsed->name, message.role);
+        // Commands fold their arguments, which dropped a NUL: `!sigle E\0J` answered for EJ.
+        if (message.body.find('\0') != std::string::npos)
+            return Reply{"Cette commande contient un caractère nul (\\0), que je ne peux pas "
+                         "lire : retapez-la sans ce caractère.",
+                         {}};
         if (command->role > message.role)
             return Reply{"La commande `" + prefix_ + command->name + "` est réservée au rôle « " +
                              std::string{role_name(command->role)} + " » ; vous avez le rôle « " +

@@ -2,6 +2,7 @@
 
 #include "knowledge/text.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <memory>
@@ -101,9 +102,76 @@ std::string user_zone(const Shared& shared, const std::string& user)
     return shared.options.zone;
 }
 
+/// The shortest time between two firings of `rule`, in local time: between two times of a day,
+/// or from the last time of a day to the first of the next (as if every day matched).
+std::chrono::minutes shortest_gap(const CronRule& rule)
+{
+    constexpr int day = 24 * 60;
+    int first = -1;
+    int previous = -1;
+    int gap = day;
+    for (int h = 0; h < 24; ++h)
+        for (int m = 0; m < 60; ++m)
+            if (rule.hours[static_cast<std::size_t>(h)] &&
+                rule.minutes[static_cast<std::size_t>(m)]) {
+                const int at = h * 60 + m;
+                if (previous >= 0)
+                    gap = std::min(gap, at - previous);
+                else
+                    first = at;
+                previous = at;
+            }
+    if (first >= 0)
+        gap = std::min(gap, day - previous + first);
+    return std::chrono::minutes{gap};
+}
+
+std::string in_minutes(std::chrono::minutes duration)
+{
+    return std::to_string(duration.count()) + (duration.count() > 1 ? " minutes" : " minute");
+}
+
+/// A member's reminders are limited in number and frequency (issue 15: `!rappel * * * * * x`
+/// posted every minute for ever); admins and support are not. Why this one is refused, or nothing.
+std::optional<Reply> too_many_reminders(const Shared& shared, const Message& message)
+{
+    const auto limit = shared.options.member_max_reminders;
+    if (message.role != Role::member)
+        return std::nullopt;
+    const auto mine = shared.store.list_by_owner(message.sender);
+    if (!mine)
+        return storage_trouble();
+    if (mine.value().size() < static_cast<std::size_t>(limit))
+        return std::nullopt;
+    return Reply{"Vous avez déjà " + std::to_string(mine.value().size()) +
+                     " rappels actifs, le maximum est de " + std::to_string(limit) +
+                     " par personne : annulez-en un (`" + shared.prefix +
+                     "rappel annuler <n°>`, les numéros sont dans `" + shared.prefix +
+                     "rappels`) avant d'en programmer un autre.",
+                 {}};
+}
+
+std::optional<Reply> too_frequent(const Shared& shared, const Message& message,
+                                  const Schedule& schedule)
+{
+    const auto minimum = shared.options.member_min_interval;
+    if (message.role != Role::member || !schedule.recurring())
+        return std::nullopt;
+    const auto gap = shortest_gap(schedule.cron);
+    if (gap >= minimum)
+        return std::nullopt;
+    return Reply{"Intervalle trop court : un rappel revient au plus souvent toutes les " +
+                     in_minutes(minimum) + ", celui-ci reviendrait après " + in_minutes(gap) +
+                     ". Espacez les échéances, par exemple `" + shared.prefix +
+                     "rappel chaque jour ouvré 9h …`.",
+                 {}};
+}
+
 Reply create(const Shared& shared, const Message& message, std::string_view args,
              ReminderTarget target)
 {
+    if (auto refused = too_many_reminders(shared, message))
+        return *refused;
     const auto now = shared.options.clock();
     bool ping_room = false;
     if (target == ReminderTarget::salon) {
@@ -122,6 +190,8 @@ Reply create(const Shared& shared, const Message& message, std::string_view args
     const auto parsed = parse_when(args, now, *zone);
     if (!parsed)
         return Reply{parsed.error().message, {}};
+    if (auto refused = too_frequent(shared, message, parsed.value().schedule))
+        return *refused;
     NewReminder request;
     request.owner = message.sender;
     request.room = message.room;

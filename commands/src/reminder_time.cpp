@@ -304,6 +304,13 @@ Result<ParsedWhen> parse_when_only(std::string_view text, Instant now, const dat
         const std::size_t first = word(0) == "cron" ? 1 : 0;
         if (tokens.size() < first + 5)
             return parse_cron(text).error();
+        // A sixth field is not read as the start of the text: a line of 1,000 fields was
+        // (issue 15), and so would a Quartz expression, whose first field is the seconds.
+        if (cron_like(word(first + 5)))
+            return invalid("Une expression cron a cinq champs exactement (minute heure jour mois "
+                           "jour-de-semaine) ; celle-ci en a davantage. Si le texte du rappel "
+                           "commence par un nombre, commencez-le par un mot : par exemple "
+                           "`cron 0 9 * * 1 penser aux 3 factures`.");
         const auto from = first == 0 ? 0 : tokens[first - 1].end;
         auto rule = parse_cron(text.substr(from, tokens[first + 4].end - from));
         if (!rule)

@@ -2,6 +2,7 @@
 
 #include "commands/eple_import.hpp"
 #include "knowledge/text.hpp"
+#include "opalebot/text_hygiene.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -456,11 +457,14 @@ std::optional<std::string> set_field(TicketFields& fields, Field field, std::str
                std::to_string(max_value_length) +
                " au plus) : résumez, et joignez les détails en pièce jointe.";
     switch (field) {
-    case Field::titre:
-        if (auto reason = vague_title_reason(text))
+    case Field::titre: {
+        // Shown to others and sent to iTop: no bidi control reorders it (issue 15).
+        auto title = clean_name(text);
+        if (auto reason = vague_title_reason(title))
             return reason;
-        fields.titre = text;
+        fields.titre = std::move(title);
         return std::nullopt;
+    }
     case Field::eple: {
         const auto candidate = upper(text);
         if (looks_like_uai(candidate)) {

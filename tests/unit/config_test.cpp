@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <utility>
 
 using namespace opalebot::bot;
 using namespace std::chrono_literals;
@@ -68,6 +69,11 @@ rate_limit:
 sync:
   timeout_seconds: 25
 )";
+
+/// The three sections a config cannot do without; lines 1 to 3.
+const std::string minimal_config = "homeserver: {url: \"https://hs.test\"}\n"
+                                   "account: {user_id: \"@bot:hs.test\", password: pw}\n"
+                                   "rooms: {inviters: [\":hs.test\"]}\n";
 
 const ConfigProblem* find_problem(const ConfigLoad& load, const std::string& path)
 {
@@ -471,5 +477,28 @@ TEST_SUITE("unit")
         const auto bad_room = parse_config(
             base + "rappels: {campagne_kit: x, campagne_kit_salon: \"#alias:hs\"}\n", "bot.yaml");
         CHECK(find_problem(bad_room, "rappels.campagne_kit_salon") != nullptr);
+    }
+
+    TEST_CASE("config reads the reminder limits of members and locates a bad one")
+    {
+        const NoSecretsInEnv env;
+        const auto limits = [](const std::string& section) {
+            const auto load = parse_config(minimal_config + section, "bot.yaml");
+            CHECK(load.problems.empty());
+            return std::pair{load.config.reminder_limits.min_interval_minutes,
+                             load.config.reminder_limits.max_per_user};
+        };
+        CHECK(limits("") == std::pair{60, 20});
+        CHECK(limits("rappels:\n  intervalle_minimum_minutes: 240\n  max_par_utilisateur: 5\n") ==
+              std::pair{240, 5});
+        const auto bad = parse_config(minimal_config + "rappels:\n  intervalle_minimum_minutes: 0\n"
+                                                       "  max_par_utilisateur: beaucoup\n",
+                                      "bot.yaml");
+        const auto* interval = find_problem(bad, "rappels.intervalle_minimum_minutes");
+        REQUIRE(interval != nullptr);
+        CHECK(interval->line == 5);
+        const auto* count = find_problem(bad, "rappels.max_par_utilisateur");
+        REQUIRE(count != nullptr);
+        CHECK(count->line == 6);
     }
 }

@@ -289,8 +289,8 @@ TEST_SUITE("crypto")
 
         const auto payload = crypto::parse_olm_payload(
             R"({"type":"m.test","sender":"@a:hs.test","content":{"x":)" + deep + "}}");
-        REQUIRE(payload.has_value());
-        CHECK(content_as<crypto::OtherContent>(payload->content).content == json::object());
+        REQUIRE(payload.has_value()); // parse_untrusted cut it to 64 levels (issue 15)
+        CHECK(content_as<crypto::OtherContent>(payload->content).content.dump().size() < 200);
         CHECK_FALSE(crypto::parse_olm_payload(deep).has_value());
 
         const auto query = crypto::parse_keys_query_response(json::parse(

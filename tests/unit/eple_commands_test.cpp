@@ -176,6 +176,10 @@ TEST_SUITE("unit")
         CHECK(contains(six.ask("!Vague vague 6"), "61 EPLE"));
         CHECK(contains(six.ask("!vague 7"), "Aucun EPLE de cette vague n'est connu du bot."));
         CHECK(contains(six.ask("!vague 12"), "Indiquez une vague de 1 à 9"));
+        // issue 15, item 8: "-1" read as wave 1
+        for (const auto* refused :
+             {"!vague -1", "!vague 0", "!vague 10", "!vague +6", "!vague 6.5"})
+            CHECK(contains(six.ask(refused), "Indiquez une vague de 1 à 9"));
         CHECK(contains(six.ask("!vague"), "Indiquez une vague de 1 à 9"));
     }
 

@@ -394,4 +394,25 @@ TEST_SUITE("unit")
         CHECK(contains(markdown, "autres erreurs"));
         CHECK(format_import_report_text(report).size() > 100'000); // the terminal gets them all
     }
+
+    TEST_CASE("salon import report lists the first 50 remarks and counts the others")
+    {
+        // issue 15, item 5: 100,000 unknown columns made a reply Synapse refused.
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
+        std::string header{"uai;nom;vague"};
+        std::string line{"0750655E;Lycée;6"};
+        for (int i = 0; i < 100'000; ++i) {
+            header += ";inconnue" + std::to_string(i) + std::string(100, 'x');
+            line += ";";
+        }
+        const auto report = import_etablissements(store, header + "\n" + line + "\n", "e.csv");
+        REQUIRE(report.ok);
+        CHECK(report.notes.size() == 100'000);
+        const auto markdown = format_import_report_markdown(report);
+        CHECK(markdown.size() < 12'000);
+        CHECK(contains(markdown, "inconnue49x"));
+        CHECK_FALSE(contains(markdown, "inconnue50x"));
+        CHECK(contains(markdown, "… et 99950 autres remarques."));
+    }
 }

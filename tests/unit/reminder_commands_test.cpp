@@ -21,9 +21,8 @@ struct Bot {
     Instant now = sys_days{year{2026} / 11 / 23} + hours{9}; // Monday 10:00 in Paris
     Registry registry;
 
-    Bot()
+    explicit Bot(ReminderOptions options = {})
     {
-        ReminderOptions options;
         options.clock = [this] { return now; };
         add_reminder_commands(registry, store, options);
     }
@@ -112,5 +111,60 @@ TEST_SUITE("unit")
         CHECK_FALSE(contains(text, "@room"));
         CHECK_FALSE(contains(text, "@ROOM"));
         CHECK_FALSE(contains(text, "✅"));
+    }
+
+    TEST_CASE("a member's reminder repeats at most hourly and others are not limited")
+    {
+        // issue 15, item 6: `!rappel * * * * * x` fired every minute for ever.
+        Bot bot;
+        const auto every_minute = bot.say("!rappel * * * * * x");
+        CHECK(contains(every_minute, "toutes les 60 minutes"));
+        CHECK(contains(every_minute, "après 1 minute"));
+        CHECK(contains(bot.say("!rappel cron */30 * * * * x"), "après 30 minutes"));
+        CHECK(contains(bot.say("!rappel 0 9,10 * * * x"), "Rappel n° 1")); // an hour apart
+        CHECK(contains(bot.say("!rappel chaque jour 18h x"), "Rappel n° 2"));
+        CHECK(contains(bot.say("!rappel dans 10 minutes x"), "Rappel n° 3")); // not repeating
+        CHECK(contains(bot.say("!rappel * * * * * x", Role::admin, "@admin:x"), "Rappel n° 4"));
+        CHECK(contains(bot.say("!rappel * * * * * x", Role::support, "@aide:x"), "Rappel n° 5"));
+
+        ReminderOptions stricter;
+        stricter.member_min_interval = minutes{24 * 60};
+        Bot daily{stricter};
+        CHECK(contains(daily.say("!rappel 0 9,10 * * * x"), "toutes les 1440 minutes"));
+        CHECK(contains(daily.say("!rappel chaque lundi 9h x"), "Rappel n° 1"));
+    }
+
+    TEST_CASE("a member has at most 20 active reminders")
+    {
+        Bot bot;
+        for (int i = 1; i <= 20; ++i)
+            REQUIRE(contains(bot.say("!rappel dans " + std::to_string(i * 10) + " minutes x"),
+                             "Rappel n° " + std::to_string(i)));
+        const auto refused = bot.say("!rappel dans 30 heures x");
+        CHECK(contains(refused, "déjà 20 rappels actifs"));
+        CHECK(contains(refused, "maximum est de 20"));
+        CHECK(contains(bot.say("!rappel dans 30 heures x", Role::member, "@paul:x"), "n° 21"));
+        CHECK(contains(bot.say("!rappel annuler 3"), "annulé"));
+        CHECK(contains(bot.say("!rappel dans 30 heures x"), "Rappel n° 22"));
+        CHECK(contains(bot.say("!rappel dans 31 heures x", Role::admin), "Rappel n° 23"));
+
+        ReminderOptions fewer;
+        fewer.member_max_reminders = 1;
+        Bot small{fewer};
+        CHECK(contains(small.say("!rappel demain 9h x"), "Rappel n° 1"));
+        CHECK(contains(small.say("!rappel demain 10h x"), "maximum est de 1 "));
+    }
+
+    TEST_CASE("a cron line with more than five fields is refused")
+    {
+        Bot bot;
+        std::string thousand{"!rappel"};
+        for (int i = 0; i < 1000; ++i)
+            thousand += " *";
+        CHECK(contains(bot.say(thousand), "cinq champs exactement"));
+        CHECK(contains(bot.say("!rappel cron 0 0 9 * * 1 x"), "cinq champs exactement"));
+        CHECK(contains(bot.say("!rappel 0 9 * * 1 2 x"), "cinq champs exactement"));
+        CHECK(contains(bot.say("!rappel cron 0 9 * * 1 penser aux 3 factures"), "Rappel n° 1"));
+        CHECK(contains(bot.say("!rappels"), "penser aux 3 factures"));
     }
 }

@@ -1,5 +1,7 @@
 #include "bot/sender.hpp"
 
+#include "bot/sync_loop.hpp"
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -215,6 +217,44 @@ TEST_SUITE("unit")
         const auto second = h.store.sent_message("$sent");
         REQUIRE(static_cast<bool>(second));
         CHECK(second.value().has_value());
+    }
+
+    TEST_CASE("a reply refused as too large is replaced by a short notice in its thread")
+    {
+        // issue 15, item 5: a 413 used to drop the reply without a word to the user.
+        Harness h;
+        auto big = outgoing("opb-413");
+        big.content = notice_content("réponse", {"@marie:hs.test"}, "$root", "$q");
+        queue(h.store, big);
+        h.http.reply(413, R"({"errcode":"M_TOO_LARGE","error":"event too large"})");
+        h.http.reply(413, R"({"errcode":"M_TOO_LARGE","error":"event too large"})");
+        CHECK(h.sender.send_next() == 0ms);
+        CHECK(outbox_size(h.store) == 1); // the notice took its place
+        CHECK(h.sender.send_next() == 0ms);
+        REQUIRE(h.http.request_count() == 2);
+        CHECK(h.http.request(1).url == send_prefix + "opb-413-trop-long");
+        const auto notice = json::parse(h.http.request(1).body);
+        CHECK(notice["body"].get<std::string>().find("trop longue") != std::string::npos);
+        CHECK(notice["m.relates_to"]["event_id"] == "$root");
+        CHECK(notice["m.relates_to"]["m.in_reply_to"]["event_id"] == "$q");
+        CHECK(outbox_size(h.store) == 0); // a refused notice is not replaced again
+
+        auto sealed = outgoing("opb-413-chiffre");
+        sealed.event_type = "m.room.encrypted";
+        sealed.content = json{{"algorithm", "m.megolm.v1.aes-sha2"},
+                              {"ciphertext", "AwgA"},
+                              {"m.relates_to", {{"rel_type", "m.thread"}, {"event_id", "$r"}}}}
+                             .dump();
+        queue(h.store, sealed);
+        h.http.reply(413, R"({"errcode":"M_TOO_LARGE"})");
+        CHECK(h.sender.send_next() == 0ms);
+        CHECK(outbox_size(h.store) == 0); // never sent in clear: the sync loop encrypts it
+        const auto waiting = h.store.awaiting_encryption();
+        REQUIRE(static_cast<bool>(waiting));
+        REQUIRE(waiting.value().size() == 1);
+        CHECK(waiting.value()[0].txn_id == "opb-413-chiffre-trop-long");
+        CHECK(waiting.value()[0].event_type == "m.room.message");
+        CHECK(json::parse(waiting.value()[0].content)["m.relates_to"]["event_id"] == "$r");
     }
 
     TEST_CASE("send_next waits for the budget without a request")

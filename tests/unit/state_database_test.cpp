@@ -5,6 +5,8 @@
 
 #include <array>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -24,6 +26,23 @@ constexpr Schema notes{"notes", notes_steps, "notes_schema"};
 int rows(SQLite::Database& db, const std::string& table)
 {
     return db.execAndGet("SELECT count(*) FROM " + table).getInt();
+}
+
+std::string contents(const std::string& path)
+{
+    std::ifstream in{path, std::ios::binary};
+    return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+}
+
+/// The message with which opening `path` is refused; empty when it opens.
+std::string refusal(const std::string& path)
+{
+    try {
+        const StateDatabase state{path};
+    } catch (const std::runtime_error& e) {
+        return e.what();
+    }
+    return {};
 }
 
 } // namespace
@@ -164,5 +183,47 @@ TEST_SUITE("unit")
         fs::permissions(path, fs::perms::others_read, fs::perm_options::remove);
         opalebot::StateDatabase again{path}; // nothing was changed or lost
         CHECK(again.connection().execAndGet("SELECT x FROM t").getInt() == 1);
+    }
+
+    TEST_CASE("an empty or garbled state file is refused by name and left untouched")
+    {
+        // issue 15, item 3: a file truncated to 0 bytes was silently started over.
+        namespace fs = std::filesystem;
+        const TempDir dir;
+        const auto empty = dir.file("vide.db");
+        std::ofstream{empty}.close();
+        fs::permissions(empty, fs::perms::owner_read | fs::perms::owner_write);
+        const auto empty_refusal = refusal(empty);
+        CHECK(empty_refusal.find(empty + " : ") == 0);
+        CHECK(empty_refusal.find("vide") != std::string::npos);
+        CHECK(empty_refusal.find("Restaurez une sauvegarde") != std::string::npos);
+        CHECK(fs::file_size(empty) == 0);
+        CHECK_FALSE(fs::exists(empty + "-wal"));
+
+        const auto garbled = dir.file("abime.db");
+        const std::string garbage(8192, 'x');
+        std::ofstream{garbled, std::ios::binary} << garbage;
+        fs::permissions(garbled, fs::perms::owner_read | fs::perms::owner_write);
+        const auto garbled_refusal = refusal(garbled);
+        CHECK(garbled_refusal.find(garbled + " : ") == 0);
+        CHECK(garbled_refusal.find("not a database") != std::string::npos);
+        CHECK(garbled_refusal.find("Restaurez une sauvegarde") != std::string::npos);
+        CHECK(contents(garbled) == garbage);
+
+        CHECK(refusal(dir.file("neuf.db")).empty()); // an absent file is still created
+    }
+
+    TEST_CASE("a failed migration of a state file names the file")
+    {
+        const TempDir dir;
+        const auto path = dir.file("state.db");
+        StateDatabase state{path};
+        const std::array<const char*, 1> broken = {"ALTER TABLE absent ADD x"};
+        try {
+            state.migrate(Schema{"notes", broken});
+            FAIL("a broken step migrated");
+        } catch (const SQLite::Exception& e) {
+            CHECK(std::string{e.what()}.find(path + " : ") == 0);
+        }
     }
 }

@@ -78,12 +78,30 @@ int schema_version(SQLite::Database& db, std::string_view component)
 
 namespace {
 
+constexpr const char* what_to_do =
+    "Restaurez une sauvegarde de ce fichier ; ou, pour repartir de zéro en connaissance de cause "
+    "(nouvel appareil, dialogues, rappels et identité de chiffrement perdus), supprimez-le.";
+
+/// `cause`, a failure of SQLite on the state file, with the file's name and what to do.
+std::string unusable(const std::string& path, const std::exception& cause)
+{
+    return path + " : fichier d'état inutilisable (" + cause.what() +
+           ") ; vérifiez le disque et les droits. " + what_to_do;
+}
+
 /// The state file holds the access token and the crypto keys: it is created 0600 (SQLite gives
 /// its -wal and -shm files the same mode), and a file others can read is refused (issue 14).
 const std::string& private_file(const std::string& path)
 {
     if (path.empty() || path == ":memory:" || path.starts_with("file:"))
         return path;
+    // SQLite reads an empty file as a new database: a truncated state file would silently become
+    // a new device, with every dialogue, reminder and the encryption identity gone (issue 15).
+    if (struct stat existing{};
+        ::stat(path.c_str(), &existing) == 0 && S_ISREG(existing.st_mode) && existing.st_size == 0)
+        throw std::runtime_error(
+            path + " : le fichier d'état existe mais est vide (0 octet), sans doute tronqué ; " +
+            "opale-bot refuse d'en repartir de zéro. " + what_to_do);
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, S_IRUSR | S_IWUSR);
     if (fd < 0)
         throw std::runtime_error(path + " : ouverture impossible (" + std::strerror(errno) + ")");
@@ -105,9 +123,14 @@ const std::string& private_file(const std::string& path)
 
 } // namespace
 
+// Every SQLite failure here names the file ("file is not a database" alone says not which).
 StateDatabase::StateDatabase(const std::string& path)
-    : db_(private_file(path), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX)
-{
+try : db_(private_file(path),
+          SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX),
+    path_(path) {
+    db_.setBusyTimeout(5000);
+    // Reads the header: a file that is not a database stops here, untouched.
+    db_.execAndGet("SELECT count(*) FROM sqlite_master");
     if (path != ":memory:")
         db_.exec("PRAGMA journal_mode = WAL");
     // WAL + NORMAL, as the state store always had: a commit survives a crash of the bot, and a
@@ -115,13 +138,24 @@ StateDatabase::StateDatabase(const std::string& path)
     // is synced again and resent with the same txn ids, which the server de-duplicates.
     db_.exec("PRAGMA synchronous = NORMAL");
     db_.exec("PRAGMA foreign_keys = ON");
-    db_.setBusyTimeout(5000);
+} catch (const SQLite::Exception& e) {
+    throw std::runtime_error(unusable(path, e));
 }
 
 void StateDatabase::migrate(const Schema& schema)
 {
     const std::lock_guard lock{mutex_};
-    opalebot::migrate(db_, schema);
+    try {
+        opalebot::migrate(db_, schema);
+    } catch (const SQLite::Exception& e) { // kept a SQLite::Exception, with the file's name
+        if (path_ == ":memory:")
+            throw;
+        throw SQLite::Exception(unusable(path_, e), e.getErrorCode());
+    } catch (const std::runtime_error& e) {
+        if (path_ == ":memory:")
+            throw;
+        throw std::runtime_error(path_ + " : " + e.what());
+    }
 }
 
 Error storage_error(const std::exception& cause, std::string_view what, std::string_view log_name)

@@ -69,6 +69,13 @@ struct Config {
         int column = 0;
     } kit_campaign;
 
+    /// What a member (not admin or support) may set with `!rappel` (issue 15): a repeating
+    /// reminder at most every `min_interval_minutes`, and `max_per_user` active ones.
+    struct ReminderLimits {
+        int min_interval_minutes = 60;
+        int max_per_user = 20;
+    } reminder_limits;
+
     /// Tickets (issue 4): backend, iTop account, follow-up polling, dialogue expiry.
     struct Tickets {
         TicketBackendKind backend = TicketBackendKind::interne;

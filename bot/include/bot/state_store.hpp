@@ -188,6 +188,9 @@ public:
     Result<Done> mark_sent(const OutgoingMessage& message, const std::string& event_id);
     /// Refused for good (403, 400…): removed from the outbox.
     Result<Done> drop_outgoing(std::int64_t id);
+    /// Refused for good, and `notice` takes its place, in one transaction: in the outbox, or in
+    /// awaiting_encryption when `to_encrypt` (the sync loop encrypts it; the sender cannot).
+    Result<Done> replace_outgoing(std::int64_t id, const OutgoingMessage& notice, bool to_encrypt);
     Result<Done> count_attempt(std::int64_t id);
 
     /// Statistics of the questions asked since `since` (Unix seconds).

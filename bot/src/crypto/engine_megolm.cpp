@@ -1,6 +1,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include "engine_impl.hpp"
+#include "untrusted_json.hpp"
 
 namespace opalebot::bot::crypto {
 
@@ -201,7 +202,7 @@ Result<DecryptedEvent> Engine::Impl::decrypt_megolm(const std::string& room_id, 
         new_seen.insert(seen_id);
     }
 
-    auto payload = json::parse(decrypted.value().plaintext, nullptr, false);
+    auto payload = parse_untrusted(decrypted.value().plaintext, "Megolm payload");
     if (!payload.is_object() || !payload.contains("type") || !payload.contains("content") ||
         !payload["type"].is_string())
         return engine_error(errcode::bad_event, "Megolm plaintext is not an event");

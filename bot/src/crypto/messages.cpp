@@ -11,9 +11,9 @@ namespace {
 
 using nlohmann::json;
 
-/// Deeper than any message of the protocol. Copying, dumping and canonicalising JSON recurse:
-/// a peer's object nested thousands deep must be refused before that, not crash the bot.
-constexpr std::size_t max_depth = 64;
+/// Copying, dumping and canonicalising JSON recurse: a peer's object nested thousands deep must
+/// be refused before that, not crash the bot (parse_untrusted already bounds what comes in).
+constexpr std::size_t max_depth = max_json_depth;
 
 auto logger()
 {
@@ -188,7 +188,7 @@ ToDeviceEvent parse_to_device_event(const json& event)
 
 std::optional<OlmPayload> parse_olm_payload(std::string_view plaintext)
 {
-    const auto payload = json::parse(plaintext, nullptr, false);
+    const auto payload = parse_untrusted(plaintext, "Olm payload");
     const auto content = payload.find("content"); // end() when `payload` is not an object
     const auto type = payload.find("type");
     if (content == payload.end() || type == payload.end() || !type->is_string())

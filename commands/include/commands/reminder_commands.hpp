@@ -18,6 +18,11 @@ struct ReminderOptions {
     std::string zone{default_zone}; ///< the zone of users who did not choose one (`!moi fuseau`)
     UserProfileStore* profiles = nullptr; ///< per-user zones and `!rappels off|on`; optional
     std::chrono::seconds snooze{std::chrono::hours{1}}; ///< what a ⏰ reaction postpones by
+    /// For members (admins and support are not limited): the shortest time between two
+    /// occurrences of a repeating reminder, and how many active reminders each may have, so
+    /// that `!rappel * * * * * x` cannot post every minute for ever (issue 15).
+    std::chrono::minutes member_min_interval{60};
+    int member_max_reminders = 20;
 };
 
 /// Registers `!rappel <quand> <texte>`, `!rappel salon [@room] <quand> <texte>` (admins),

@@ -43,17 +43,20 @@ int schema_version(SQLite::Database& db, std::string_view component);
 class StateDatabase {
 public:
     /// Opens (creating it if needed) `path`, or ":memory:" for tests: WAL, foreign keys, a busy
-    /// timeout (a CLI import may write from another process). Throws on failure.
+    /// timeout (a CLI import may write from another process). Throws on failure, with a French
+    /// message that names the file: an existing file that is empty or not a database is refused,
+    /// left as it is, never started over.
     explicit StateDatabase(const std::string& path);
 
     SQLite::Database& connection() noexcept { return db_; }
     std::recursive_mutex& mutex() noexcept { return mutex_; }
 
-    /// migrate(connection(), schema) under the mutex.
+    /// migrate(connection(), schema) under the mutex; a failure names the file.
     void migrate(const Schema& schema);
 
 private:
     SQLite::Database db_;
+    std::string path_;
     std::recursive_mutex mutex_;
 };
 
