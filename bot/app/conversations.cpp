@@ -523,7 +523,7 @@ std::vector<Notice> Conversations::run_job(const BackendJob& job)
                   {sender},
                   std::move(reply->markdown),
                   bot::txn_id_for(job.event_id),
-                  {},
+                  {config_.notify_asker, false}, // like the replies of the sync thread
                   std::move(reply_to),
                   0};
     if (!reply->reaction.empty() && !notice.reply_to.empty()) {

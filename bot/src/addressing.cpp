@@ -182,6 +182,8 @@ std::string_view Addressing::never_answered(const Event& event, const TextMessag
 {
     if (message.msgtype == "m.notice")
         return "notice (bots talk in notices)";
+    if (message.automated)
+        return "another opale-bot";
     if (message.is_edit)
         return "edit";
     if (event.has_transaction_id)
@@ -249,7 +251,8 @@ Verdict Addressing::verdict(const Addressed& message, bool in_dialogue, bool has
 
 bool is_direct(const RoomInfo& room)
 {
-    return room.is_direct || room.joined_members == 2;
+    // what the inviter said (is_direct), never the member count: a salon of two is a salon
+    return room.is_direct;
 }
 
 int power_level_of(const RoomInfo& room, std::string_view user)

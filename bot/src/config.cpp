@@ -370,10 +370,12 @@ ConfigLoad parse_config(const std::string& text, const std::string& file)
     r.number(roles["support_power_level"], "roles.support_power_level", c.support_power_level, 0,
              100);
 
-    const auto behaviour = r.section(
-        root, "behaviour",
-        {"reply_mode", "answer_without_mention", "answer_without_mention_min_score", "ignore_bots",
-         "bots", "command_prefix", "max_backlog_age_seconds", "question_retention_days"});
+    const auto behaviour =
+        r.section(root, "behaviour",
+                  {"reply_mode", "answer_without_mention", "answer_without_mention_min_score",
+                   "ignore_bots", "bots", "command_prefix", "max_backlog_age_seconds",
+                   "question_retention_days", "notify_asker"});
+    r.boolean(behaviour["notify_asker"], "behaviour.notify_asker", c.notify_asker);
     std::string mode = "thread";
     r.text(behaviour["reply_mode"], "behaviour.reply_mode", mode);
     if (mode == "thread")

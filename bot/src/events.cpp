@@ -15,6 +15,9 @@ TextMessage parse_text(const json& content)
 {
     TextMessage m;
     m.msgtype = string_at(content, "msgtype");
+    if (const auto marker = content.find("fr.gouv.opale-bot.automated");
+        marker != content.end() && marker->is_boolean())
+        m.automated = marker->get<bool>();
     m.body = string_at(content, "body");
     if (string_at(content, "format") == "org.matrix.custom.html")
         m.formatted_body = string_at(content, "formatted_body");

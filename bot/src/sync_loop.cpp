@@ -135,6 +135,13 @@ std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
         nudged = std::exchange(nudged_, false);
     }
     const std::stop_callback forward{stop, [&poll] { poll.request_stop(); }};
+    // Ready once the session is valid and the first live long-poll goes out: what is sent from
+    // now on is answered (the first sync of a new state file is history, never answered).
+    if (!ready_ && !history) {
+        log::get("bot.sync")
+            ->info("ready: syncing as {} (device {})", session_.user_id, session_.device_id);
+        ready_ = true;
+    }
     const auto timeout = history || nudged ? 0ms : std::chrono::milliseconds{config_.sync_timeout};
     auto batch = client_.sync(since_, filter_id_, timeout, session_.user_id, poll.get_token());
     {
@@ -162,10 +169,6 @@ std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
         return 1'000ms;
     }
     backoff_ = 0ms;
-    if (!ready_)
-        log::get("bot.sync")
-            ->info("ready: syncing as {} (device {})", session_.user_id, session_.device_id);
-    ready_ = true;
     housekeeping();
     return 0ms;
 }
@@ -525,8 +528,8 @@ void SyncLoop::handle_reaction(const Event& event, const Reaction& reaction, con
     OutgoingMessage out;
     out.txn_id = txn_id_for(event.event_id);
     out.room_id = room.room_id;
-    out.content =
-        notice_content(reply->markdown, {event.sender}, place.thread_root, place.in_reply_to);
+    out.content = notice_content(reply->markdown, {event.sender}, place.thread_root,
+                                 place.in_reply_to, {config_.notify_asker, false});
     out.priority = 0;
     out.source_event = event.event_id;
     writes.outgoing.push_back(std::move(out));
@@ -628,7 +631,8 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
     out.txn_id = txn_id_for(event.event_id);
     out.room_id = room.room_id;
     out.content =
-        notice_content(reply->markdown, {event.sender}, conversation.thread_root, event.event_id);
+        notice_content(reply->markdown, {event.sender}, conversation.thread_root, event.event_id,
+                       {config_.notify_asker, false}); // the asker is told the answer came
     out.priority = 0;
     out.source_event = event.event_id;
     out.entry_id = reply->entry_id;
@@ -753,7 +757,10 @@ std::string notice_content(std::string_view markdown, const std::vector<std::str
                  {"body", markdown_to_text(fitting)},
                  {"format", "org.matrix.custom.html"},
                  {"formatted_body", markdown_to_html(fitting)},
-                 {"m.mentions", {{"user_ids", mentions}}}};
+                 {"m.mentions", {{"user_ids", mentions}}},
+                 // says "a bot wrote this" to every opale-bot: answers that notify (m.text)
+                 // can then never start a conversation between two bots
+                 {std::string{automated_marker}, true}};
     if (style.mention_room)
         content["m.mentions"]["room"] = true;
     if (!thread.empty())

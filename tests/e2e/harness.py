@@ -423,6 +423,7 @@ class Human:
     decrypted: set[str] = field(default_factory=set)  # event ids that came encrypted and decrypted
     undecryptable: set[str] = field(default_factory=set)  # encrypted events nio could not read
     invites: set[str] = field(default_factory=set)
+    highlights: dict[str, int] = field(default_factory=dict)  # room -> unread highlight count
     sync_errors: int = 0
     _task: asyncio.Task | None = None
     _stop: bool = False
@@ -463,6 +464,9 @@ class Human:
                 await asyncio.sleep(0.5)
                 continue
             for room_id, room in resp.rooms.join.items():
+                unread = getattr(room, "unread_notifications", None)
+                if unread is not None and getattr(unread, "highlight_count", None) is not None:
+                    self.highlights[room_id] = unread.highlight_count
                 for ev in room.timeline.events:
                     src = getattr(ev, "source", None)
                     if isinstance(ev, MegolmEvent):  # nio could not decrypt it

@@ -175,9 +175,10 @@ TEST_SUITE("unit")
               Conversation{salon, "$root"});
         CHECK(p.addressing.reply_conversation(plain, text_of(plain), room()) ==
               Conversation{salon, "$q"});
-        // A direct chat is one conversation: no threads opened there.
+        // A direct chat is one conversation: no threads opened there. A salon of two is a
+        // salon (issue 14): only the invite's is_direct makes a direct chat.
         CHECK(p.addressing.reply_conversation(plain, text_of(plain), room(2)) ==
-              Conversation{salon, ""});
+              Conversation{salon, "$q"});
         CHECK(p.addressing.reply_conversation(plain, text_of(plain), room(5, true)) ==
               Conversation{salon, ""});
         p.config.reply_mode = ReplyMode::reply;

@@ -413,7 +413,7 @@ TEST_SUITE("crypto")
             const auto read = device->read(reply);
             CHECK(read.at("type") == "m.room.message");
             const auto& content = read.at("content");
-            CHECK(content.at("msgtype") == "m.notice");
+            CHECK(content.at("msgtype") == "m.text"); // it notifies the asker
             CHECK(content.at("body").get<std::string>().find("engagement juridique") !=
                   std::string::npos);
             CHECK(content.at("m.mentions").at("user_ids") == json::array({marie}));

@@ -350,7 +350,8 @@ TEST_SUITE("unit")
         CHECK(h.seen.empty());
     }
 
-    TEST_CASE("sync loop treats every message of a direct chat as addressed")
+    TEST_CASE("sync loop treats every message of a direct chat as addressed and a salon of two as "
+              "a salon")
     {
         Harness h;
         const std::string dm = "!dm:hs.test";
@@ -361,18 +362,14 @@ TEST_SUITE("unit")
                           {{"events", json::array({state_event(
                                           "m.room.member", me,
                                           {{"membership", "join"}, {"is_direct", true}})})}}}}));
-        h.process(batch("s2", json::array({text_event("$pair", "comment créer un tiers ?")}), pair,
-                        {{"summary", {{"m.joined_member_count", 2}}}}));
-        REQUIRE(h.seen.size() == 2);
-        for (const auto& m : h.seen) {
-            CAPTURE(m.room_id);
-            CHECK(m.addressed);
-            CHECK(m.is_direct);
-        }
-        const auto stored = h.store.room(dm);
-        REQUIRE(static_cast<bool>(stored));
-        REQUIRE(stored.value().has_value());
-        CHECK(stored.value()->is_direct); // remembered for the next batches
+        // "bonjour à tous" in a salon that happens to have two members is not for the bot
+        h.process(batch("s2", json::array({text_event("$pair", "bonjour à tous, réunion demain")}),
+                        pair, {{"summary", {{"m.joined_member_count", 2}}}}));
+        REQUIRE(h.seen.size() == 1); // chatter in a salon never reaches the router
+        CHECK(h.seen[0].room_id == dm);
+        CHECK(h.seen[0].addressed);
+        CHECK(h.seen[0].is_direct);
+        CHECK(h.outbox_size() == 1);
     }
 
     TEST_CASE("sync loop ignores plain salon chatter")
@@ -508,7 +505,7 @@ TEST_SUITE("unit")
         CHECK(h.outbox_size() == 1);
     }
 
-    TEST_CASE("the reply is a notice with plain and html bodies that mentions the asker")
+    TEST_CASE("the reply notifies the asker with plain and html bodies and the bots' marker")
     {
         Harness h;
         h.answer = OutgoingReply{"**Créer** le tiers\n\n- ouvrir *Tiers*", "tiers", {}};
@@ -521,7 +518,9 @@ TEST_SUITE("unit")
         CHECK(out.entry_id == "tiers");
         CHECK(out.priority == 0);
         const auto content = json::parse(out.content);
-        CHECK(content["msgtype"] == "m.notice");
+        // an m.text: the asker's push rules notify it (an m.notice never does)
+        CHECK(content["msgtype"] == "m.text");
+        CHECK(content[std::string{automated_marker}] == true);
         CHECK(content["body"] == markdown_to_text(h.answer->markdown));
         CHECK(content["body"].get<std::string>().find("**") == std::string::npos);
         CHECK(content["format"] == "org.matrix.custom.html");
@@ -1140,5 +1139,21 @@ TEST_SUITE("unit")
         loop.nudge();        // no long-poll in flight: the next one does not wait
         CHECK(loop.run_once() == 0ms);
         CHECK(homeserver.timeouts() == std::vector<int>{1, 0});
+    }
+
+    TEST_CASE("answers are silent notices when notify_asker is off and another opale-bot is never "
+              "answered")
+    {
+        Harness h;
+        h.config.notify_asker = false;
+        h.process(batch("s1", json::array({text_event("$q", "!fiche tiers")})));
+        CHECK(json::parse(h.next_outgoing().content)["msgtype"] == "m.notice");
+        // an opale-bot of another académie answering in m.text: never a conversation of bots
+        const auto from_bot =
+            text_event("$other", "!fiche tiers", {{std::string{automated_marker}, true}},
+                       "@opale-bot-ac-amiens.fr:hs.test");
+        h.process(batch("s2", json::array({from_bot})));
+        CHECK(h.seen.size() == 1);
+        CHECK(h.outbox_size() == 1); // the first answer only
     }
 }

@@ -79,7 +79,7 @@ private:
     std::string display_name_;
 };
 
-/// A direct chat: flagged so by the invite, or with two members.
+/// A direct chat: flagged so by the invite (is_direct), whatever its member count.
 bool is_direct(const RoomInfo& room);
 
 /// The sender's power level in the room (0 before any m.room.power_levels).

@@ -45,6 +45,9 @@ struct Config {
     bool answer_without_mention = false; ///< answer clear questions nobody addressed to the bot
     double answer_without_mention_min_score = 0.75;
     bool ignore_bots = true;
+    /// Answers are m.text, so that the asker's client notifies them (an m.notice never does,
+    /// ".m.rule.suppress_notices"); false: m.notice, silent.
+    bool notify_asker = true;
     std::vector<std::string> bots; ///< other bots' user ids, never answered
     std::string command_prefix = "!";
     std::chrono::seconds max_backlog_age{600};

@@ -30,6 +30,7 @@ struct TextMessage {
     std::string file_name;          ///< m.file, m.image: its name
     std::string file_mimetype;      ///< m.file, m.image: info.mimetype, when given
     std::int64_t file_size = -1;    ///< m.file, m.image: info.size, when given
+    bool automated = false;         ///< sent by an opale-bot (automated_marker)
 };
 
 /// m.reaction (rel_type m.annotation).

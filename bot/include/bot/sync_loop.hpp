@@ -202,6 +202,10 @@ struct NoticeStyle {
     bool mention_room = false; ///< m.mentions.room: an @room asked for by an admin
 };
 
+/// The content key every message of opale-bot carries, whatever its msgtype: another opale-bot
+/// never answers it (notes/matrix.md: bots must not loop).
+inline constexpr std::string_view automated_marker = "fr.gouv.opale-bot.automated";
+
 /// An m.notice (or m.text, see NoticeStyle) from Markdown (body in plain text, formatted_body in
 /// safe HTML) that pings only `mentions`, in `thread` when not empty, replying to `reply_to`
 /// when not empty.
