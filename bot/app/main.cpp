@@ -414,6 +414,8 @@ int run_matrix(const std::string& config_file, bool new_login)
     bot::MatrixClient client{http, config.homeserver_url};
     StateDatabase state{config.database};
     bot::StateStore store{state};
+    // whoever copies the state file without the secret cannot use the bot's account (issue 14)
+    store.seal_tokens_with(config.pickle_key);
     const auto session = bot::open_session(client, store, config, new_login);
     if (!session) {
         logger->critical("{}", session.error().message);

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "token_seal.hpp"
+
 namespace opalebot::bot {
 namespace {
 constexpr std::array<const char*, 4> schema_steps = {
@@ -191,9 +193,27 @@ try {
         db_, "SELECT homeserver, user_id, device_id, access_token FROM session WHERE id = 1"};
     if (!query.executeStep())
         return std::optional<StoredSession>{};
-    return std::optional<StoredSession>{
-        StoredSession{query.getColumn(0).getString(), query.getColumn(1).getString(),
-                      query.getColumn(2).getString(), query.getColumn(3).getString()}};
+    StoredSession stored{query.getColumn(0).getString(), query.getColumn(1).getString(),
+                         query.getColumn(2).getString(), query.getColumn(3).getString()};
+    query.reset();
+    if (is_sealed_token(stored.access_token)) {
+        if (token_secret_.empty())
+            return Error{Error::Kind::storage,
+                         0,
+                         {},
+                         "le jeton d'accès du fichier d'état est scellé : indiquez le secret "
+                         "qui l'a scellé (encryption.pickle_key_file ou OPALEBOT_PICKLE_KEY)",
+                         {},
+                         false};
+        auto opened = open_token(stored.access_token, token_secret_);
+        if (!opened)
+            return opened.error();
+        stored.access_token = std::move(opened).value();
+    } else if (!token_secret_.empty() && !stored.access_token.empty()) {
+        if (auto sealed = save_session(stored); !sealed) // written by an older release
+            return sealed.error();
+    }
+    return std::optional<StoredSession>{std::move(stored)};
 } catch (const std::exception& e) {
     return storage_error(e);
 }
@@ -204,7 +224,8 @@ try {
     SQLite::Statement save{db_, "INSERT OR REPLACE INTO session (id, homeserver, user_id, "
                                 "device_id, access_token) VALUES (1, ?, ?, ?, ?)"};
     SQLite::bind(save, session.homeserver, session.user_id, session.device_id,
-                 session.access_token);
+                 token_secret_.empty() ? session.access_token
+                                       : seal_token(session.access_token, token_secret_));
     save.exec();
     return Done{};
 } catch (const std::exception& e) {

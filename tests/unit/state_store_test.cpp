@@ -9,6 +9,7 @@
 #include <string>
 
 #include "support/temp_dir.hpp"
+#include "token_seal.hpp"
 
 using namespace opalebot::bot;
 namespace fs = std::filesystem;
@@ -180,5 +181,61 @@ TEST_SUITE("unit")
     {
         const TempDir dir;
         CHECK_THROWS(StateStore{dir.file("absent/state.db")});
+    }
+
+    TEST_CASE("the access token is sealed with the crypto secret and opened only with it")
+    {
+        const std::string token = "syt_b3BhbGU_secretsecret_0aBcD";
+        const std::string secret(32, 'k');
+        const auto sealed = seal_token(token, secret);
+        CHECK(is_sealed_token(sealed));
+        CHECK(sealed.find("syt_") == std::string::npos);
+        CHECK(seal_token(token, secret) != sealed); // a fresh nonce each time
+        CHECK(open_token(sealed, secret).value() == token);
+        CHECK_FALSE(static_cast<bool>(open_token(sealed, std::string(32, 'j'))));
+        auto altered = sealed;
+        altered[altered.size() - 3] = altered[altered.size() - 3] == 'A' ? 'B' : 'A';
+        CHECK_FALSE(static_cast<bool>(open_token(altered, secret)));
+        CHECK_FALSE(static_cast<bool>(open_token("sealed-v1:!!", secret)));
+        CHECK_FALSE(is_sealed_token(token));
+    }
+
+    TEST_CASE("state store keeps the access token sealed when a secret is configured")
+    {
+        const TempDir dir;
+        const auto path = dir.file("state.db");
+        const auto raw_token = [&path] {
+            SQLite::Database db{path, SQLite::OPEN_READONLY};
+            return db.execAndGet("SELECT access_token FROM session").getString();
+        };
+        const StoredSession session{"https://hs.test", "@bot:hs.test", "DEV", "syt_secret_token"};
+        {
+            StateStore clear{path}; // a release without sealing wrote it in clear
+            REQUIRE(static_cast<bool>(clear.save_session(session)));
+        }
+        CHECK(raw_token() == "syt_secret_token");
+        {
+            StateStore store{path};
+            store.seal_tokens_with("pickle-secret");
+            const auto read = store.session(); // read in clear, sealed from now on
+            REQUIRE(static_cast<bool>(read));
+            CHECK(read.value()->access_token == "syt_secret_token");
+        }
+        CHECK(is_sealed_token(raw_token()));
+        CHECK(raw_token().find("syt_secret_token") == std::string::npos);
+        {
+            StateStore store{path};
+            store.seal_tokens_with("pickle-secret");
+            CHECK(store.session().value()->access_token == "syt_secret_token");
+            REQUIRE(static_cast<bool>(store.save_session(session)));
+            CHECK(is_sealed_token(raw_token()));
+        }
+        StateStore without{path}; // the secret left out of the config
+        const auto refused = without.session();
+        REQUIRE_FALSE(static_cast<bool>(refused));
+        CHECK(refused.error().message.find("encryption.pickle_key_file") != std::string::npos);
+        StateStore wrong{path};
+        wrong.seal_tokens_with("another-secret");
+        CHECK_FALSE(static_cast<bool>(wrong.session()));
     }
 }

@@ -148,6 +148,11 @@ public:
     /// Every linked question, oldest first, to teach the answerer at start.
     Result<std::vector<LinkedQuestion>> linked_questions();
 
+    /// From now on the access token is kept sealed with `secret` (the crypto state's, when
+    /// encryption is on): saved sealed, read back opened, and a token still in clear sealed at
+    /// the next read. Call before session().
+    void seal_tokens_with(std::string secret) { token_secret_ = std::move(secret); }
+    /// The stored session; an error (French) when its token is sealed and cannot be opened.
     Result<std::optional<StoredSession>> session();
     Result<Done> save_session(const StoredSession& session);
     Result<Done> forget_session();
@@ -200,6 +205,7 @@ public:
     Result<int> purge_ledger(std::int64_t before);
 
 private:
+    std::string token_secret_; ///< seals the access token; empty: kept in clear
     /// A statement of the per-message path (ledger, outbox, rooms), prepared once and kept:
     /// parsing SQL was the bot's first CPU cost (perf). Reset and unbound when taken, reset when
     /// dropped, so that a read never keeps its snapshot.
