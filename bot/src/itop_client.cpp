@@ -56,9 +56,14 @@ ItopTicket ticket_from(const json& fields)
     if (const auto log = fields.find("public_log"); log != fields.end() && log->is_object())
         if (const auto entries = log->find("entries"); entries != log->end() && entries->is_array())
             for (const auto& e : *entries)
-                if (e.is_object())
-                    t.public_log.push_back({string_at(e, "date"), string_at(e, "user_login"),
-                                            string_at(e, "message")});
+                if (e.is_object()) {
+                    // `message` of an entry typed in iTop's editor is Markdown-like ([t](u)),
+                    // which the bot would show escaped: its HTML read as text keeps the links
+                    const auto rich = string_at(e, "message_html");
+                    t.public_log.push_back(
+                        {string_at(e, "date"), string_at(e, "user_login"),
+                         rich.empty() ? string_at(e, "message") : text_of_html(rich)});
+                }
     return t;
 }
 
@@ -125,12 +130,15 @@ std::string text_of_html(std::string_view html)
         {"&nbsp;", " "},
     }};
     std::string text;
+    std::string href;           ///< of the link being read: shown after its text
+    std::size_t link_start = 0; ///< where its text starts in `text`
     for (std::size_t i = 0; i < html.size();) {
         if (html[i] == '<') {
             const auto end = html.find('>', i);
             if (end == std::string_view::npos)
                 break;
-            std::string tag{html.substr(i + 1, end - i - 1)};
+            const auto raw = html.substr(i + 1, end - i - 1);
+            std::string tag{raw};
             std::transform(tag.begin(), tag.end(), tag.begin(),
                            [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
             const auto name = tag.substr(0, tag.find_first_of(" /\t"));
@@ -138,6 +146,17 @@ std::string text_of_html(std::string_view html)
                 text += '\n';
             else if (name == "li")
                 text += "- ";
+            else if (name == "a") {
+                const auto at = tag.find("href=\"");
+                const auto close = at == std::string::npos ? at : raw.find('"', at + 6);
+                href = close == std::string::npos ? std::string{}
+                                                  : std::string{raw.substr(at + 6, close - at - 6)};
+                link_start = text.size();
+            } else if (tag == "/a" && !href.empty()) {
+                if (text.substr(link_start) != href) // a bare address is shown once
+                    text += " (" + href + ")";
+                href.clear();
+            }
             i = end + 1;
             continue;
         }

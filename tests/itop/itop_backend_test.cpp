@@ -445,6 +445,17 @@ TEST_SUITE("itop-double")
         REQUIRE(entries.size() == 2);
         CHECK(entries[0]["message"] == "un\ndeux");
         CHECK(entries[0]["message_html"] == "un<br/>deux");
+        // an agent's entry typed in the editor: Markdown-like `message`, read from its HTML
+        admin("log",
+              {{"ref", ref},
+               {"message", "<p>Voir <a href=\"https://tribu.fr/g\">le guide</a></p><p>Merci</p>"},
+               {"html", true}});
+        CHECK(ticket_in_itop(ref)["public_log"]["entries"][2]["message"] ==
+              "Voir [le guide](https://tribu.fr/g)\n\nMerci");
+        Itop itop;
+        const auto read = itop.backend.find(ref);
+        REQUIRE(static_cast<bool>(read));
+        CHECK(read.value()->log.back().text == "Voir le guide (https://tribu.fr/g)\nMerci");
         // dates in Paris time: an hour or two ahead of UTC
         const auto start = app::parse_itop_date(fields["start_date"].get<std::string>(),
                                                 *date::locate_zone("Europe/Paris"));

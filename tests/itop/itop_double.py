@@ -467,14 +467,24 @@ def html_of(text):
     return "<p>" + text + "</p>"
 
 
+def markdown_of(rich):
+    """What iTop 3.2 puts in `message` for an HTML entry: links as [text](url), paragraphs
+    apart by a blank line, line breaks inside a paragraph read as spaces."""
+    text = rich.replace("\n", " ")
+    text = re.sub(r'(?is)<a\s[^>]*href="([^"]*)"[^>]*>(.*?)</a>', r"[\2](\1)", text)
+    text = re.sub(r"(?i)<br\s*/?>", "\n", text)
+    text = re.sub(r"(?i)</p>\s*<p[^>]*>", "\n\n", text)
+    return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+
+
 def log_entry(item):
     message = item.get("message", "")
     fmt = item.get("format", "html")
     if fmt == "text":  # a plain entry's HTML has no <p> (§13)
         plain, rich = message, html.escape(message).replace("\n", "<br/>")
-    else:
+    else:  # typed in the editor: `message` is Markdown-like text (§13)
         rich = html_of(message)
-        plain = html.unescape(re.sub(r"<[^>]+>", "", rich))
+        plain = markdown_of(rich)
     return {"date": now(), "user_login": friendly("Person", BOT_PERSON_ID),
             "user_id": BOT_PERSON_ID, "message": plain, "message_html": rich}
 
@@ -792,7 +802,8 @@ class Handler(BaseHTTPRequestHandler):
                 set_status(obj, data["status"])
             elif path == "/_admin/log":
                 obj = one_object("UserRequest", {"ref": data["ref"]})
-                entry = log_entry({"message": data["message"], "format": "text"})
+                entry = log_entry({"message": data["message"],
+                                   "format": "html" if data.get("html") else "text"})
                 entry["user_login"] = data.get("author", "Paul Agent")
                 entry["user_id"] = "3"
                 obj["public_log"].append(entry)

@@ -264,7 +264,11 @@ TEST_SUITE("unit")
         CHECK(text_of_html("<p>Un</p><p>Deux &amp; trois</p>") == "Un\nDeux & trois");
         CHECK(text_of_html("a<br/>b<BR>c") == "a\nb\nc");
         CHECK(text_of_html("<ul><li>un</li><li>deux</li></ul>") == "- un\n- deux");
-        CHECK(text_of_html("<a href=\"https://x\">lien</a> &lt;b&gt;") == "lien <b>");
+        CHECK(text_of_html("<a href=\"https://x\">lien</a> &lt;b&gt;") == "lien (https://x) <b>");
+        // what iTop's editor sends back: the address stays readable, and clickable in clients
+        CHECK(text_of_html("<p>Voir <a href=\"https://tribu.Ac/Guide\">le guide</a></p>") ==
+              "Voir le guide (https://tribu.Ac/Guide)");
+        CHECK(text_of_html("<a href=\"https://x.fr\">https://x.fr</a>") == "https://x.fr");
         CHECK(text_of_html("<p>coupé <b") == "coupé"); // an unclosed tag ends the text
         CHECK(text_of_html("") == "");
     }

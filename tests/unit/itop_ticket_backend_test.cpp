@@ -322,7 +322,7 @@ TEST_SUITE("unit")
                                                           {"user_login", "Matrix Bot"},
                                                           {"user_id", "2"},
                                                           {"message", "@s:hs : voici la capture"},
-                                                          {"message_html", "<p>…</p>"}}});
+                                                          {"message_html", "@s:hs : voici la capture"}}});
         h.http.reply(200, objects({with_log}));
         const auto updated =
             h.backend.update("R-000001", std::nullopt, "voici la capture", "@s:hs");
