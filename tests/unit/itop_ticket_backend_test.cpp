@@ -318,11 +318,12 @@ TEST_SUITE("unit")
             200,
             R"({"code":0,"message":null,"objects":{"UserRequest::1":{"code":0,"message":"updated","class":"UserRequest","key":"1","fields":{"id":"1"}}}})");
         auto with_log = ticket_fields("1", "R-000001");
-        with_log["public_log"]["entries"] = json::array({{{"date", "2026-11-23 12:00:00"},
-                                                          {"user_login", "Matrix Bot"},
-                                                          {"user_id", "2"},
-                                                          {"message", "@s:hs : voici la capture"},
-                                                          {"message_html", "@s:hs : voici la capture"}}});
+        with_log["public_log"]["entries"] =
+            json::array({{{"date", "2026-11-23 12:00:00"},
+                          {"user_login", "Matrix Bot"},
+                          {"user_id", "2"},
+                          {"message", "@s:hs : voici la capture"},
+                          {"message_html", "@s:hs : voici la capture"}}});
         h.http.reply(200, objects({with_log}));
         const auto updated =
             h.backend.update("R-000001", std::nullopt, "voici la capture", "@s:hs");
