@@ -128,11 +128,18 @@ void CapturedQuestion::record(const commands::Message& message, const knowledge:
                                 {}}; // the event id: the sync loop knows it
 }
 
-commands::Role role_of(const bot::Config& config, const std::string& sender, int power_level)
+commands::Role role_of(const bot::Config& config, const std::string& sender,
+                       const std::string& room_id, int power_level)
 {
     const auto listed = [&](const std::vector<std::string>& users) {
         return std::find(users.begin(), users.end(), sender) != users.end();
     };
+    // A power level is the room's: it counts only in the salons the admins trusted with it
+    // (anyone can make a room of their own, with power 100, and invite the bot there).
+    const auto& trusted =
+        config.power_level_rooms.empty() ? config.allowed_rooms : config.power_level_rooms;
+    if (std::find(trusted.begin(), trusted.end(), room_id) == trusted.end())
+        power_level = 0;
     if (listed(config.admins) ||
         (config.admin_power_level > 0 && power_level >= config.admin_power_level))
         return commands::Role::admin;
@@ -284,7 +291,8 @@ std::optional<bot::OutgoingReply> Conversations::handle_message(const bot::Incom
     static_cast<void>(question_.take());
     // Commands see the conversation (room and thread): a ticket dialogue is keyed on it.
     commands::Message message{in.sender, in.conversation.key(), in.text,
-                              role_of(config_, in.sender, in.power_level), std::nullopt};
+                              role_of(config_, in.sender, in.room_id, in.power_level),
+                              std::nullopt};
     if (in.attachment)
         message.attachment = commands::Attachment{in.attachment->first, in.attachment->second};
     const bool was_confirming = confirming(in.sender, in.conversation);
@@ -319,7 +327,7 @@ std::optional<bot::OutgoingReply> Conversations::on_reaction(const bot::Incoming
 {
     // ✅ or ⏰ on a reminder acknowledge or snooze it (issue 6): its delivery key is the txn id
     // it was sent with.
-    const auto role = role_of(config_, reaction.sender, reaction.power_level);
+    const auto role = role_of(config_, reaction.sender, reaction.room_id, reaction.power_level);
     const auto& reminder_options = services_.reminder_options;
     if (auto text = commands::on_reminder_reaction(services_.reminders, reminder_options,
                                                    reaction.target_txn_id, reaction.sender, role,
@@ -341,7 +349,7 @@ Conversations::dialogue_reaction(const bot::IncomingReaction& reaction)
     // ✅/❌ on the summary card confirm or cancel the ticket (issue 4).
     const auto key = bare_emoji(reaction.key);
     const bool yes = key == "\u2705" || key == "\u2714";
-    const auto role = role_of(config_, reaction.sender, reaction.power_level);
+    const auto role = role_of(config_, reaction.sender, reaction.room_id, reaction.power_level);
     const auto conversation = reaction.conversation.key();
     const auto dialogue = services_.dialogues.get(reaction.sender, conversation);
     if (!dialogue || dialogue->stage == commands::DialogueStage::collecting)

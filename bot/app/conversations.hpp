@@ -172,7 +172,8 @@ private:
 };
 
 /// The role of `sender`: listed in the config, or given by their power level in the room.
-commands::Role role_of(const bot::Config& config, const std::string& sender, int power_level);
+commands::Role role_of(const bot::Config& config, const std::string& sender,
+                       const std::string& room_id, int power_level);
 
 /// Finds an EPLE by (part of) its name for the ticket dialogue: only an unambiguous match.
 commands::EpleFinder eple_finder(commands::EpleStore& store);

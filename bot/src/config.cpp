@@ -361,8 +361,11 @@ ConfigLoad parse_config(const std::string& text, const std::string& file)
         r.missing("rooms", "aucun salon autorisé : indiquez rooms.allowed ou rooms.inviters, "
                            "sinon le bot n'accepte aucune invitation");
 
-    const auto roles =
-        r.section(root, "roles", {"admins", "support", "admin_power_level", "support_power_level"});
+    const auto roles = r.section(
+        root, "roles",
+        {"admins", "support", "admin_power_level", "support_power_level", "power_level_rooms"});
+    r.list(roles["power_level_rooms"], "roles.power_level_rooms", c.power_level_rooms, is_room_id,
+           "un identifiant de salon (!abc:serveur)");
     r.list(roles["admins"], "roles.admins", c.admins, is_user_id, "un utilisateur (@nom:serveur)");
     r.list(roles["support"], "roles.support", c.support, is_user_id,
            "un utilisateur (@nom:serveur)");

@@ -373,18 +373,57 @@ TEST_SUITE("unit")
         CHECK(b.posted.size() == 2);
     }
 
-    TEST_CASE("roles come from the config lists or the room power level")
+    TEST_CASE("roles come from the config lists or the power level of a trusted salon")
     {
         bot::Config config;
         config.admins = {admin};
         config.support = {"@support:hs.test"};
-        CHECK(app::role_of(config, admin, 0) == commands::Role::admin);
-        CHECK(app::role_of(config, "@support:hs.test", 0) == commands::Role::support);
-        CHECK(app::role_of(config, marie, 0) == commands::Role::member);
-        CHECK(app::role_of(config, marie, 50) == commands::Role::support);
-        CHECK(app::role_of(config, marie, 100) == commands::Role::admin);
+        config.allowed_rooms = {salon};
+        CHECK(app::role_of(config, admin, salon, 0) == commands::Role::admin);
+        CHECK(app::role_of(config, "@support:hs.test", salon, 0) == commands::Role::support);
+        CHECK(app::role_of(config, marie, salon, 0) == commands::Role::member);
+        CHECK(app::role_of(config, marie, salon, 50) == commands::Role::support);
+        CHECK(app::role_of(config, marie, salon, 100) == commands::Role::admin);
+        // her own room, made with power 100, lends her nothing; the lists count everywhere
+        const std::string hers = "!a-elle:hs.test";
+        CHECK(app::role_of(config, marie, hers, 100) == commands::Role::member);
+        CHECK(app::role_of(config, admin, hers, 0) == commands::Role::admin);
+        config.power_level_rooms = {hers}; // the admins say otherwise
+        CHECK(app::role_of(config, marie, hers, 100) == commands::Role::admin);
+        CHECK(app::role_of(config, marie, salon, 100) == commands::Role::member);
+        config.power_level_rooms.clear();
         config.admin_power_level = 0; // never from the power level
-        CHECK(app::role_of(config, marie, 100) == commands::Role::support);
+        CHECK(app::role_of(config, marie, salon, 100) == commands::Role::support);
+    }
+
+    TEST_CASE("power 100 in a room of one's own does not open another user's data")
+    {
+        Bench b;
+        b.config.allowed_rooms = {salon};
+        b.config.inviters = {":hs.test"}; // anyone of the server may invite the bot
+        // claire's ticket, in the salon
+        const auto card = b.to_summary_card();
+        REQUIRE(says(b.react("✅", card), "R-000001"));
+        // mallory made a room, is 100 there, and invited the bot
+        const std::string own = "!mallory:hs.test";
+        const auto as_mallory = [&](const std::string& text) {
+            auto m = b.message(text, true, "@mallory:hs.test", {own, ""});
+            m.room_id = own;
+            m.power_level = 100;
+            return b.conversations.on_message(m);
+        };
+        const auto ticket = as_mallory("!ticket R-000001");
+        REQUIRE(ticket.has_value());
+        CHECK(ticket->markdown.find("Je ne trouve pas de ticket") != std::string::npos);
+        const auto stats = as_mallory("!kb stats");
+        REQUIRE(stats.has_value());
+        CHECK(stats->markdown.find("réservée") != std::string::npos);
+        const auto ticket_stats = as_mallory("!tickets stats");
+        REQUIRE(ticket_stats.has_value());
+        CHECK(ticket_stats->markdown.find("réservées au support") != std::string::npos);
+        const auto import = as_mallory("!import etablissements");
+        REQUIRE(import.has_value());
+        CHECK(import->markdown.find("réservée") != std::string::npos);
     }
 
     TEST_CASE("the console and the bot share one registry with every command")

@@ -40,6 +40,10 @@ struct Config {
     std::vector<std::string> support;
     int admin_power_level = 100; ///< room power level that makes an admin (0: never)
     int support_power_level = 50;
+    /// The rooms where a power level gives a role (roles.power_level_rooms); empty: those of
+    /// rooms.allowed. Elsewhere (a room someone made and invited the bot to) only the lists do:
+    /// the rights are the bot's, not the room's.
+    std::vector<std::string> power_level_rooms;
 
     ReplyMode reply_mode = ReplyMode::thread;
     bool answer_without_mention = false; ///< answer clear questions nobody addressed to the bot
