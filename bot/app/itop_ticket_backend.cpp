@@ -516,13 +516,21 @@ Result<Ticket> ItopTicketBackend::create(const commands::NewTicket& ticket)
     }
 }
 
-Result<std::optional<Ticket>> ItopTicketBackend::find(std::string_view ref)
+Result<std::optional<bot::ItopTicket>> ItopTicketBackend::fetch(std::string_view ref)
 {
     if (!commands::parse_reference(ref))
-        return std::optional<Ticket>{};
+        return std::optional<bot::ItopTicket>{};
     auto found = itop_.find(ref);
     if (!found)
         return failed(found.error(), "core/get");
+    return std::move(found).value();
+}
+
+Result<std::optional<Ticket>> ItopTicketBackend::find(std::string_view ref)
+{
+    auto found = fetch(ref);
+    if (!found)
+        return found.error();
     if (!found.value())
         return std::optional<Ticket>{};
     return std::optional<Ticket>{to_ticket(*found.value())};
@@ -530,11 +538,9 @@ Result<std::optional<Ticket>> ItopTicketBackend::find(std::string_view ref)
 
 Result<std::optional<Ticket>> ItopTicketBackend::details(std::string_view ref)
 {
-    if (!commands::parse_reference(ref))
-        return std::optional<Ticket>{};
-    auto found = itop_.find(ref);
+    auto found = fetch(ref);
     if (!found)
-        return failed(found.error(), "core/get");
+        return found.error();
     if (!found.value())
         return std::optional<Ticket>{};
     auto ticket = to_ticket(*found.value());
@@ -549,9 +555,9 @@ Result<std::optional<Ticket>> ItopTicketBackend::details(std::string_view ref)
 Result<Done> ItopTicketBackend::attach(std::string_view ref, const commands::Attachment& file,
                                        std::string_view author)
 {
-    auto found = itop_.find(ref);
+    auto found = fetch(ref);
     if (!found)
-        return failed(found.error(), "core/get (attachment)");
+        return found.error();
     if (!found.value())
         return Error{Error::Kind::not_found, 0, {}, "ticket inconnu", {}, false};
     if (auto attached = itop_.attach(*found.value(), file.name, mime_type(file.name), file.content);

@@ -91,6 +91,8 @@ private:
     std::optional<Known> known_by_ref(std::string_view ref);
     void remember(const std::string& key, const Known& known);
     commands::Ticket to_ticket(const bot::ItopTicket& t);
+    /// The UserRequest `ref` as iTop holds it; nothing for an unknown or malformed ref.
+    Result<std::optional<bot::ItopTicket>> fetch(std::string_view ref);
     const ItopTriage& triage(commands::Service service) const;
     /// The Person to record as caller: the one of the EPLE's organisation, else the first
     /// active one (an agent comptable has one per EPLE); a note says which when there was a
