@@ -4,6 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <charconv>
+#include <limits>
+
 #include "json_fields.hpp"
 
 namespace opalebot::bot {
@@ -72,6 +76,25 @@ PowerLevels power_levels_of(const json& content)
     return levels;
 }
 
+RoomCreate room_create_of(const std::string& sender, const json& content)
+{
+    RoomCreate create;
+    const auto version = string_at(content, "room_version");
+    int number = 0;
+    const auto [end, error] =
+        std::from_chars(version.data(), version.data() + version.size(), number);
+    // only from version 12 (MSC4289); "1" when absent; unstable "org.…" versions: not known
+    if (error != std::errc{} || end != version.data() + version.size() || number < 12)
+        return create;
+    create.creators.push_back(sender);
+    if (const auto more = content.find("additional_creators");
+        more != content.end() && more->is_array())
+        for (const auto& creator : *more)
+            if (creator.is_string())
+                create.creators.push_back(creator.get<std::string>());
+    return create;
+}
+
 Event parse_event(const json& j)
 {
     Event e;
@@ -108,6 +131,8 @@ Event parse_event(const json& j)
                            direct != content->end() && direct->is_boolean() && direct->get<bool>()};
         } else if (e.type == "m.room.power_levels" && e.state_key == "") {
             e.content = power_levels_of(*content);
+        } else if (e.type == "m.room.create" && e.state_key == "") {
+            e.content = room_create_of(e.sender, *content);
         } else if (e.type == "m.room.encryption" && e.state_key == "") {
             Encryption encryption{string_at(*content, "algorithm")};
             if (const auto ms = integer_at(*content, "rotation_period_ms"); ms && *ms > 0)
@@ -274,6 +299,8 @@ std::string strip_reply_fallback(std::string_view body)
 
 int PowerLevels::level_of(std::string_view user) const
 {
+    if (std::find(creators.begin(), creators.end(), user) != creators.end())
+        return std::numeric_limits<int>::max();
     const auto it = users.find(user);
     return it == users.end() ? users_default : it->second;
 }
@@ -283,13 +310,24 @@ std::string power_levels_json(const PowerLevels& levels)
     json users = json::object();
     for (const auto& [user, level] : levels.users)
         users[user] = level;
-    return json{{"users", users}, {"users_default", levels.users_default}}.dump();
+    json stored{{"users", users}, {"users_default", levels.users_default}};
+    if (!levels.creators.empty())
+        stored["creators"] = levels.creators;
+    return stored.dump();
 }
 
 PowerLevels parse_power_levels(std::string_view json_text)
 {
     const auto content = parse_untrusted(json_text);
-    return content.is_object() ? power_levels_of(content) : PowerLevels{};
+    if (!content.is_object())
+        return PowerLevels{};
+    auto levels = power_levels_of(content);
+    if (const auto creators = content.find("creators");
+        creators != content.end() && creators->is_array()) // the state file's own key
+        for (const auto& creator : *creators)
+            if (creator.is_string())
+                levels.creators.push_back(creator.get<std::string>());
+    return levels;
 }
 
 } // namespace opalebot::bot

@@ -444,9 +444,18 @@ void SyncLoop::handle_room(const JoinedRoom& joined, bool history, SyncBatchWrit
     const auto apply_state = [&](const Event& e) {
         if (crypto_ != nullptr)
             crypto_->observe(joined.room_id, e);
-        if (const auto* levels = std::get_if<PowerLevels>(&e.content))
+        if (const auto* levels = std::get_if<PowerLevels>(&e.content)) {
+            auto creators =
+                room.power_levels ? room.power_levels->creators : std::vector<std::string>{};
             room.power_levels = *levels;
-        else if (std::holds_alternative<Encryption>(e.content))
+            room.power_levels->creators = std::move(creators); // from m.room.create only
+        } else if (const auto* create = std::get_if<RoomCreate>(&e.content);
+                   create != nullptr && !create->creators.empty()) {
+            if (!room.power_levels)
+                room.power_levels = PowerLevels{};
+            room.power_levels->creators = create->creators;
+        }
+        if (std::holds_alternative<Encryption>(e.content))
             room.encrypted = true;
         else if (const auto* member = std::get_if<Membership>(&e.content);
                  member != nullptr && e.state_key == session_.user_id && member->is_direct)

@@ -245,6 +245,45 @@ TEST_SUITE("unit")
         CHECK(parse_power_levels("pas du JSON") == PowerLevels{});
         CHECK(levels.level_of("@marie:hs.test") == 50);
         CHECK(levels.level_of("@paul:hs.test") == 10);
+        auto v12 = levels;
+        v12.creators = {"@chef:hs.test"};
+        CHECK(parse_power_levels(power_levels_json(v12)) == v12);
+        CHECK(v12.level_of("@chef:hs.test") > 100); // above every level
+    }
+
+    TEST_CASE("room version 12 creators come from m.room.create and never from power levels")
+    {
+        const auto create = [](const std::string& version, json extra = json::object()) {
+            json content{{"room_version", version}};
+            content.update(extra);
+            json state = json::array(
+                {{{"type", "m.room.create"},
+                  {"state_key", ""},
+                  {"event_id", "$create"},
+                  {"sender", "@chef:hs.test"},
+                  {"content", content}},
+                 {{"type", "m.room.power_levels"},
+                  {"state_key", ""},
+                  {"event_id", "$pl"},
+                  {"sender", "@chef:hs.test"},
+                  {"content",
+                   {{"users", {{"@marie:hs.test", 50}}}, {"creators", {"@mallory:hs.test"}}}}}});
+            const json room{{"state", {{"events", state}}}};
+            return parse({{"next_batch", "s"}, {"rooms", {{"join", {{"!r:hs.test", room}}}}}});
+        };
+        const auto v12 = create("12", {{"additional_creators", {"@adjointe:hs.test", 7}}});
+        const auto* made = std::get_if<RoomCreate>(&only_room(v12).state[0].content);
+        REQUIRE(made != nullptr);
+        CHECK(made->creators == std::vector<std::string>{"@chef:hs.test", "@adjointe:hs.test"});
+        const auto* levels = std::get_if<PowerLevels>(&only_room(v12).state[1].content);
+        REQUIRE(levels != nullptr);
+        CHECK(levels->creators.empty()); // a "creators" key in power levels grants nothing
+        for (const auto* older : {"11", "1", "org.matrix.msc4289"}) {
+            const auto* old_create =
+                std::get_if<RoomCreate>(&only_room(create(older)).state[0].content);
+            REQUIRE(old_create != nullptr);
+            CHECK(old_create->creators.empty()); // the creator is in the power levels there
+        }
     }
 
     TEST_CASE("parse_sync reads the inviter and is_direct of the bot's own invite")

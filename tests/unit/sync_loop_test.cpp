@@ -602,6 +602,36 @@ TEST_SUITE("unit")
         CHECK(h.seen[1].power_level == 0);
     }
 
+    TEST_CASE("a room version 12 creator has the highest power level and keeps it")
+    {
+        Harness h;
+        const json create = {{"type", "m.room.create"},
+                             {"state_key", ""},
+                             {"event_id", "$create"},
+                             {"sender", "@chef:hs.test"},
+                             {"origin_server_ts", now_ms - 100'000},
+                             {"content", {{"room_version", "12"}}}};
+        h.process(batch(
+            "s1", json::array({text_event("$q", "!kb stats", json::object(), "@chef:hs.test")}),
+            salon,
+            {{"state",
+              {{"events", json::array({create, state_event("m.room.power_levels", "",
+                                                           {{"users", {{marie, 50}}}})})}}}}));
+        // a later power levels event (the creator is never listed there) keeps the creator
+        h.process(batch(
+            "s2", json::array({state_event("m.room.power_levels", "", {{"users", {{marie, 60}}}}),
+                               text_event("$q2", "!kb stats", json::object(), "@chef:hs.test")})));
+        REQUIRE(h.seen.size() == 2);
+        CHECK(h.seen[0].power_level > 100);
+        CHECK(h.seen[1].power_level > 100);
+        const auto stored = h.store.room(salon); // and across a restart
+        REQUIRE(static_cast<bool>(stored));
+        REQUIRE(stored.value().has_value());
+        REQUIRE(stored.value()->power_levels.has_value());
+        CHECK(stored.value()->power_levels->level_of("@chef:hs.test") > 100);
+        CHECK(stored.value()->power_levels->level_of(marie) == 60);
+    }
+
     TEST_CASE("txn_id_for is stable and distinct")
     {
         CHECK(txn_id_for("$abc") == txn_id_for("$abc"));

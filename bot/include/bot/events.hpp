@@ -49,13 +49,23 @@ struct Membership {
 struct PowerLevels {
     std::map<std::string, int, std::less<>> users;
     int users_default = 0;
+    /// Room version 12 and later: the creators (m.room.create), above every level and never in
+    /// `users`. Known from m.room.create only, never from a power levels event.
+    std::vector<std::string> creators{};
 
-    /// The level of `user`: their own, else users_default (spec "m.room.power_levels").
+    /// The level of `user`: a creator's is the highest, else their own, else users_default
+    /// (spec "m.room.power_levels", room version 12).
     int level_of(std::string_view user) const;
     bool operator==(const PowerLevels&) const = default;
 };
 
-/// The power levels as the state file keeps them: {"users": {…}, "users_default": n}.
+/// m.room.create: who created the room, when its version gives creators their own power.
+struct RoomCreate {
+    std::vector<std::string> creators; ///< sender and additional_creators, from version 12 on
+};
+
+/// The power levels as the state file keeps them: {"users": {…}, "users_default": n, and
+/// "creators": […] when there are}.
 std::string power_levels_json(const PowerLevels& levels);
 
 /// Power levels from JSON text (an m.room.power_levels content, or power_levels_json's); what is
@@ -91,7 +101,8 @@ struct Event {
     std::int64_t origin_server_ts = 0; ///< milliseconds
     std::optional<std::int64_t> age;   ///< unsigned.age, milliseconds
     bool has_transaction_id = false;   ///< unsigned.transaction_id: our own echo
-    std::variant<OtherEvent, TextMessage, Reaction, Membership, PowerLevels, Encryption, Encrypted>
+    std::variant<OtherEvent, TextMessage, Reaction, Membership, PowerLevels, Encryption, Encrypted,
+                 RoomCreate>
         content;
 };
 
