@@ -144,6 +144,14 @@ Result<Session> MatrixClient::whoami()
     return session;
 }
 
+Result<Done> MatrixClient::logout()
+{
+    auto text = call("POST", "/_matrix/client/v3/logout", "{}", call_timeout);
+    if (!text)
+        return text.error();
+    return Done{};
+}
+
 Result<std::string> MatrixClient::create_filter(const std::string& user_id, const json& filter)
 {
     auto text = call("POST", "/_matrix/client/v3/user/" + url_encode(user_id) + "/filter",

@@ -54,9 +54,20 @@ Result<Session> open_session(MatrixClient& client, StateStore& store, const Conf
                      me.value().device_id);
         return me;
     }
-    if (new_login)
+    if (new_login) {
+        // The old device is logged out when its token still works, so that devices do not
+        // pile up on the server (and users stop sending room keys to it).
+        if (auto old = store.session(); old && old.value()) {
+            client.set_access_token(old.value()->access_token);
+            if (auto out = client.logout(); out)
+                logger->info("old device {} logged out", old.value()->device_id);
+            else
+                logger->warn("old device {} not logged out: {} {}", old.value()->device_id,
+                             out.error().code, out.error().errcode);
+        }
         if (auto forgotten = store.forget_session(); !forgotten)
             return forgotten.error();
+    }
     auto stored = store.session();
     if (!stored)
         return stored.error();

@@ -357,7 +357,7 @@ sync:
         return subprocess.run([self.binary, "config", "check", str(self.config)],
                               capture_output=True, text=True, timeout=30)
 
-    def start(self) -> int:
+    def start(self, extra: list[str] | None = None) -> int:
         """Starts the bot; returns the log offset where this run's output begins."""
         self.starts += 1
         with self.log.open("a") as f:
@@ -365,8 +365,8 @@ sync:
         offset = self.log.stat().st_size
         env = dict(os.environ)
         env.setdefault("SPDLOG_LEVEL", "info")
-        self.procs.start("bot", [self.binary, "run", "--config", str(self.config)], self.log,
-                         self.dir, env)
+        self.procs.start("bot", [self.binary, "run", "--config", str(self.config)] + (extra or []),
+                         self.log, self.dir, env)
         return offset
 
     async def wait_ready(self, offset: int, timeout: float = 60.0) -> bool:

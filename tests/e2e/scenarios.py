@@ -702,6 +702,26 @@ class Run:
                        done[0]["event_id"] in self.alice.decrypted and
                        relates(done[0]).get("event_id") == qt, short(done[:1]))
 
+        # --new-login with encryption on (issue 15): a new device, the old one logged out, the
+        # same cross-signing identity, and the salon still answered in encrypted form.
+        devices_before = await self.bot_devices()
+        self.bot.stop(10)
+        offset = self.bot.start(["--new-login"])
+        if not self.check("m.new-login-ready", await self.bot.wait_ready(offset),
+                          self.bot.log_text(offset)[-800:]):
+            return
+        devices_after = await self.bot_devices()
+        self.check("m.new-login-old-device-logged-out",
+                   len(devices_after) == len(devices_before) and devices_after != devices_before,
+                   f"before {sorted(devices_before)}, after {sorted(devices_after)}")
+        await asyncio.sleep(2)  # alice's client learns the new device
+        qn = await self.ask(self.alice, room, "!sigle DP")
+        rn = await self.wait_reply(qn, 60)
+        self.check("m.new-login-answers-encrypted", len(rn) == 1 and
+                   rn[0]["event_id"] in self.alice.decrypted and
+                   "Demande de paiement" in rn[0]["content"].get("body", ""),
+                   short(rn[:1]) + " " + self.bot.log_text(offset)[-600:])
+
     async def scenario_e(self) -> None:
         """50 questions; SIGKILL in the middle; restart: each answered exactly once and correctly."""
         assert self.bot

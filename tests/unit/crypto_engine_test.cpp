@@ -451,9 +451,14 @@ TEST_SUITE("crypto")
             opalebot::bot::crypto::Engine::open(db, bot, "BOTDEV", "another pickle key, wrong", {});
         REQUIRE_FALSE(wrong);
         CHECK(wrong.error().message.find("BAD_ACCOUNT_KEY") != std::string::npos);
+        CHECK_FALSE(opalebot::bot::crypto::Engine::open(db, "@autre:hs.test", "OTHERDEV",
+                                                        pickle_key, {})); // another account
+        // --new-login: a new device of the same account gets device keys of its own
         const auto other_device =
             opalebot::bot::crypto::Engine::open(db, bot, "OTHERDEV", pickle_key, {});
-        CHECK_FALSE(other_device);
+        REQUIRE(other_device);
+        CHECK(other_device.value()->device_id() == "OTHERDEV");
+        CHECK(other_device.value()->curve25519_key() != curve);
         CHECK_FALSE(opalebot::bot::crypto::Engine::open(db, bot, "BOTDEV", "short", {}));
     }
 

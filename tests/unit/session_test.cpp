@@ -203,12 +203,15 @@ TEST_SUITE("unit")
         StateStore store{":memory:"};
         REQUIRE(
             static_cast<bool>(store.save_session({hs, "@opale:hs.test", "OLDDEV", "syt_stored"})));
+        http.reply(200, "{}"); // the old device logged out: it stops piling up on the server
         http.reply(200, login_ok("NEWDEV", "syt_new"));
         const auto session = open_session(client, store, password_config(), true);
         REQUIRE(static_cast<bool>(session));
         CHECK(session.value().device_id == "NEWDEV");
-        REQUIRE(http.request_count() == 1);
-        CHECK(is_login(http.request(0)));
+        REQUIRE(http.request_count() == 2);
+        CHECK(http.request(0).url.ends_with("/_matrix/client/v3/logout"));
+        CHECK(http.request(0).headers.at("Authorization") == "Bearer syt_stored");
+        CHECK(is_login(http.request(1)));
         CHECK(stored(store).device_id == "NEWDEV");
     }
 

@@ -40,6 +40,8 @@ public:
                           const std::string& device_id, const std::string& device_name);
     /// GET /account/whoami: checks a stored or configured token.
     Result<Session> whoami();
+    /// POST /logout: the access token in use and its device end on the server.
+    Result<Done> logout();
     /// POST /user/{me}/filter; returns the filter id.
     Result<std::string> create_filter(const std::string& user_id, const nlohmann::json& filter);
     /// GET /sync; `since` empty for the first sync. `cancel` aborts the long-poll.

@@ -84,10 +84,32 @@ try {
     store::migrate(db);
     const auto row = store::load_account(db);
     std::unique_ptr<Impl> impl;
-    if (row) {
-        if (row->user_id != user_id || row->device_id != device_id)
-            return engine_error(errcode::bad_event, "the crypto store belongs to another device: " +
-                                                        row->user_id + " " + row->device_id);
+    if (row && row->user_id != user_id)
+        return engine_error(errcode::bad_event,
+                            "the crypto store belongs to another account: " + row->user_id);
+    if (row && row->device_id != device_id) {
+        // A new device of the same account (--new-login): what was the old device's goes (its
+        // Olm account and sessions, the room sessions it sent with); what is the account's
+        // stays: the cross-signing keys, which sign the new device (users see the same
+        // identity), and the room keys received, so history stays readable.
+        if (auto old = olm::Account::unpickle(row->pickle, key.view()); !old)
+            return old.error(); // a wrong pickle key: nothing is deleted
+        log::get("bot.crypto")
+            ->info("new device {} replaces {}: device keys made anew, cross-signing kept",
+                   device_id, row->device_id);
+        db.exec("DELETE FROM crypto_olm_sessions");
+        db.exec("DELETE FROM crypto_outbound_group_sessions");
+        auto account = olm::Account::create();
+        if (!account)
+            return account.error();
+        impl = std::make_unique<Impl>(db, std::move(account).value());
+        impl->account_row = *row;
+        impl->account_row.device_id = device_id;
+        impl->account_row.device_keys_published = false;
+        impl->account_row.fallback_generated_ms = 0;
+        impl->account_row.old_fallback_pending = false;
+        impl->account_dirty = true;
+    } else if (row) {
         auto account = olm::Account::unpickle(row->pickle, key.view());
         if (!account)
             return account.error(); // a wrong pickle key: BAD_ACCOUNT_KEY
