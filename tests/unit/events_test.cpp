@@ -279,8 +279,8 @@ TEST_SUITE("unit")
         REQUIRE(levels != nullptr);
         CHECK(levels->creators.empty()); // a "creators" key in power levels grants nothing
         for (const auto* older : {"11", "1", "org.matrix.msc4289"}) {
-            const auto* old_create =
-                std::get_if<RoomCreate>(&only_room(create(older)).state[0].content);
+            const auto batch = create(older); // kept: the content points into it
+            const auto* old_create = std::get_if<RoomCreate>(&only_room(batch).state[0].content);
             REQUIRE(old_create != nullptr);
             CHECK(old_create->creators.empty()); // the creator is in the power levels there
         }
