@@ -35,6 +35,20 @@ bot::OutgoingReply reply_of(std::string markdown)
     return bot::OutgoingReply{std::move(markdown), {}, std::nullopt};
 }
 
+/// The follow-up's findings as notices that notify the requester in the ticket's thread; the
+/// txn id makes a resend after a crash harmless.
+std::vector<Notice> follow_up_notices(const std::vector<commands::FollowUpNotice>& found)
+{
+    std::vector<Notice> notices;
+    for (const auto& n : found)
+        notices.push_back({bot::Conversation::from_key(n.conversation),
+                           {n.requester},
+                           n.markdown,
+                           bot::txn_id_for("suivi|" + n.ref + "|" + n.markdown),
+                           {true, false}});
+    return notices;
+}
+
 std::string lane_of(const std::string& sender, const bot::Conversation& conversation)
 {
     return sender + "|" + conversation.key();
@@ -460,32 +474,9 @@ void Conversations::between_syncs(commands::Instant now, const NoticeSink& post)
     // backend thread when there is one).
     if (backend_queue_)
         return;
-    std::vector<Notice> follow_notices;
-    for (const auto& n : services_.follow_up.poll_if_due())
-        follow_notices.push_back({bot::Conversation::from_key(n.conversation),
-                                  {n.requester},
-                                  n.markdown,
-                                  bot::txn_id_for("suivi|" + n.ref + "|" + n.markdown),
-                                  {true, false}});
-    if (!follow_notices.empty())
-        post(follow_notices);
+    if (auto notices = follow_up_notices(services_.follow_up.poll_if_due()); !notices.empty())
+        post(notices);
 }
-
-namespace {
-
-std::vector<Notice> follow_up_notices(const std::vector<commands::FollowUpNotice>& found)
-{
-    std::vector<Notice> notices;
-    for (const auto& n : found)
-        notices.push_back({bot::Conversation::from_key(n.conversation),
-                           {n.requester},
-                           n.markdown,
-                           bot::txn_id_for("suivi|" + n.ref + "|" + n.markdown),
-                           {true, false}});
-    return notices;
-}
-
-} // namespace
 
 std::vector<Notice> Conversations::run_job(const BackendJob& job)
 {
