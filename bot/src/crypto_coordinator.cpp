@@ -302,20 +302,32 @@ Result<bool> CryptoCoordinator::share_room_key_if_needed(const std::string& room
     auto devices = engine_.needs_room_key_share(room_id, users);
     if (!devices)
         return devices.error();
-    if (devices.value().empty())
-        return false;
-    if (auto claimed = claim_sessions(devices.value()); !claimed)
-        return claimed.error();
-    auto body = engine_.share_room_key(room_id, devices.value());
-    if (!body)
-        return body.error();
-    // The key must reach the devices before the message (§8.6.21); if it did not, the engine
-    // believes them served: a new session is shared next time.
-    if (auto sent = send_to_device(body.value()); !sent) {
-        engine_.rotate_room_key(room_id);
-        return sent.error();
+    std::vector<crypto::DeviceKey> no_session;
+    if (!devices.value().empty()) {
+        if (auto claimed = claim_sessions(devices.value()); !claimed)
+            return claimed.error();
+        auto body = engine_.share_room_key(room_id, devices.value());
+        if (!body)
+            return body.error();
+        // The key must reach the devices before the message (§8.6.21); if it did not, the
+        // engine believes them served: a new session is shared next time.
+        if (auto sent = send_to_device(body.value()); !sent) {
+            engine_.rotate_room_key(room_id);
+            return sent.error();
+        }
+        no_session = engine_.devices_without_session(devices.value());
     }
-    return true;
+    // Devices refused the key are told so, for their client to explain why it cannot read.
+    if (const auto withheld = engine_.room_key_withheld(room_id, users, no_session);
+        !withheld.empty()) {
+        if (auto sent = client_.send_to_device("m.room_key.withheld", next_txn_id(), withheld);
+            !sent)
+            logger()->warn("m.room_key.withheld not sent: {}", sent.error().message);
+        else
+            logger()->info("room key of {} withheld from {} users' devices", room_id,
+                           withheld.size());
+    }
+    return !devices.value().empty();
 }
 
 Result<Done> CryptoCoordinator::prepare(OutgoingMessage& message)

@@ -69,6 +69,30 @@ std::string body_of(const opalebot::bot::crypto::DecryptedEvent& decrypted)
     return decrypted.event.at("content").at("body").get<std::string>();
 }
 
+/// `peer` bootstraps cross-signing for its user (a new identity each time it is a new engine)
+/// and the server publishes it, with the peer's device signed by the new self-signing key.
+void publish_cross_signing(KeyServer& server, Peer& peer)
+{
+    const auto& user = peer.engine->user_id();
+    const auto& device = peer.engine->device_id();
+    const auto keys = value(peer.engine->cross_signing_upload());
+    const auto& ssk = keys.at("self_signing_key");
+    const auto ssk_id = "ed25519:" + ssk.at("keys").begin().value().get<std::string>();
+    server.master_keys[user] = keys.at("master_key");
+    server.self_signing_keys[user] = ssk;
+    const auto signatures = value(peer.engine->own_device_signature_upload());
+    server.device_keys[user][device]["signatures"][user][ssk_id] =
+        signatures.at(user).at(device).at("signatures").at(user).at(ssk_id);
+}
+
+std::vector<std::string> device_ids(const std::vector<DeviceKey>& devices)
+{
+    std::vector<std::string> ids;
+    for (const auto& id : devices)
+        ids.push_back(id.device_id);
+    return ids;
+}
+
 } // namespace
 
 TEST_SUITE("crypto")
@@ -854,6 +878,117 @@ TEST_SUITE("crypto")
         pair.bot_peer.engine->set_room_encryption(room, {});
         const auto event = pair.bot_sends("vérifié", "$v");
         CHECK(value(pair.alice_peer.engine->decrypt_room_event(room, event)).verified);
+    }
+
+    TEST_CASE("a user who resets cross-signing keeps getting room keys on the new devices")
+    {
+        TestClock clock;
+        KeyServer server;
+        SQLite::Database db{":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE};
+        auto engine = value(opalebot::bot::crypto::Engine::open(db, bot, "BOTDEV", pickle_key,
+                                                                clock.options(true)));
+        Peer first{alice, "ALICEDEV", clock};
+        server.upload(first);
+        publish_cross_signing(server, first);
+        REQUIRE(static_cast<bool>(
+            on_keys_query_response(*engine,
+                                   {{"device_keys", {{alice, server.device_keys[alice]}}},
+                                    {"master_keys", server.master_keys},
+                                    {"self_signing_keys", server.self_signing_keys}},
+                                   {alice})));
+        engine->set_room_encryption(room, {});
+        CHECK(device_ids(value(engine->needs_room_key_share(room, {alice}))) ==
+              std::vector<std::string>{"ALICEDEV"});
+
+        // Alice resets her identity from a new device; the old one is signed by the old keys.
+        Peer second{alice, "ALICENEW", clock};
+        server.upload(second);
+        publish_cross_signing(server, second);
+        engine->on_device_lists({alice}, {});
+        REQUIRE(static_cast<bool>(
+            on_keys_query_response(*engine,
+                                   {{"device_keys", {{alice, server.device_keys[alice]}}},
+                                    {"master_keys", server.master_keys},
+                                    {"self_signing_keys", server.self_signing_keys}},
+                                   {alice})));
+        const auto devices = engine->devices(alice);
+        REQUIRE(devices.size() == 2);
+        for (const auto& device : devices)
+            CHECK_MESSAGE(device.cross_signed == (device.device_id == "ALICENEW"),
+                          device.device_id);
+        CHECK(device_ids(value(engine->needs_room_key_share(room, {alice}))) ==
+              std::vector<std::string>{"ALICENEW"});
+    }
+
+    TEST_CASE("devices refused the room key are told it is withheld once per session")
+    {
+        TestClock clock;
+        KeyServer server;
+        SQLite::Database db{":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE};
+        auto engine = value(opalebot::bot::crypto::Engine::open(db, bot, "BOTDEV", pickle_key,
+                                                                clock.options(true)));
+        Peer signed_device{alice, "ALICEDEV", clock};
+        Peer unsigned_device{alice, "ALICEPHONE", clock};
+        Peer no_keys_left{alice, "ALICETAB", clock}; // cross-signed, no one-time key to claim
+        server.upload(signed_device);
+        server.upload(unsigned_device);
+        server.upload(no_keys_left);
+        server.one_time_keys[alice].erase("ALICETAB");
+        server.fallback_keys[alice].erase("ALICETAB");
+        publish_cross_signing(server, signed_device);
+        const auto tablet = value(signed_device.engine->sign_own_device(
+            server.device_keys[alice]["ALICETAB"]))[alice]["ALICETAB"];
+        server.device_keys[alice]["ALICETAB"]["signatures"][alice].update(
+            tablet.at("signatures").at(alice));
+        const json query = {{"device_keys", {{alice, server.device_keys[alice]}}},
+                            {"master_keys", server.master_keys},
+                            {"self_signing_keys", server.self_signing_keys}};
+        REQUIRE(static_cast<bool>(on_keys_query_response(*engine, query, {alice})));
+        engine->set_room_encryption(room, {});
+        CHECK(engine->room_key_withheld(room, {alice}, {}).empty()); // no session yet
+
+        const auto devices = value(engine->needs_room_key_share(room, {alice}));
+        REQUIRE(device_ids(devices) == std::vector<std::string>{"ALICEDEV", "ALICETAB"});
+        const auto created = value(
+            on_keys_claim_response(*engine, server.claim(engine->keys_claim_request(devices))));
+        REQUIRE(created.size() == 1);
+        static_cast<void>(value(engine->share_room_key(room, devices)));
+        const auto no_session = engine->devices_without_session(devices);
+        REQUIRE(device_ids(no_session) == std::vector<std::string>{"ALICETAB"});
+
+        const auto withheld = engine->room_key_withheld(room, {alice}, no_session);
+        REQUIRE(withheld.size() == 1);
+        REQUIRE(withheld.at(alice).size() == 2);
+        CHECK(withheld.at(alice).at("ALICETAB").at("code") == "m.no_olm");
+        const auto& content = withheld.at(alice).at("ALICEPHONE");
+        CHECK(content.at("code") == "m.unverified");
+        CHECK(content.at("room_id") == room);
+        CHECK(content.at("algorithm") == "m.megolm.v1.aes-sha2");
+        CHECK(content.at("sender_key") == engine->curve25519_key());
+        CHECK_FALSE(content.at("session_id").get<std::string>().empty());
+        CHECK_FALSE(content.at("reason").get<std::string>().empty());
+
+        // told once: not again for this session, even after a restart
+        CHECK(engine->room_key_withheld(room, {alice}, {}).empty());
+        REQUIRE(static_cast<bool>(engine->save(db)));
+        engine.reset();
+        engine = value(opalebot::bot::crypto::Engine::open(db, bot, "BOTDEV", pickle_key,
+                                                           clock.options(true)));
+        CHECK(engine->room_key_withheld(room, {alice}, no_session).empty());
+        // still served; the tablet is asked again (it may have uploaded keys since)
+        CHECK(device_ids(value(engine->needs_room_key_share(room, {alice}))) ==
+              std::vector<std::string>{"ALICETAB"});
+
+        // a new session: told again
+        engine->rotate_room_key(room);
+        const auto again = value(engine->needs_room_key_share(room, {alice}));
+        REQUIRE(device_ids(again) == std::vector<std::string>{"ALICEDEV", "ALICETAB"});
+        static_cast<void>(value(engine->share_room_key(room, again)));
+        const auto renewed =
+            engine->room_key_withheld(room, {alice}, {DeviceKey{alice, "ALICEDEV"}});
+        CHECK(renewed.at(alice).at("ALICEPHONE").at("code") == "m.unverified");
+        CHECK(renewed.at(alice).at("ALICEPHONE").at("session_id") != content.at("session_id"));
+        CHECK_FALSE(renewed.at(alice).contains("ALICEDEV")); // it got the key: nothing withheld
     }
 
     TEST_CASE("only cross-signed devices get the room key when so configured")

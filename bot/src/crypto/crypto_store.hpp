@@ -69,7 +69,7 @@ struct OutboundGroupSessionRow {
     std::string pickle;
     std::int64_t created_ms = 0;
     std::int64_t message_count = 0;
-    std::string shared_with; ///< JSON [[user, device, curve25519], …]
+    std::string shared_with; ///< JSON [[user, device, curve25519], …]; a 4th element: withheld
 };
 
 struct PendingEventRow {

@@ -58,10 +58,10 @@ Result<Done> Engine::Impl::load()
         const auto shared = json::parse(row.shared_with, nullptr, false);
         if (shared.is_array())
             for (const auto& served : shared)
-                if (served.is_array() && served.size() == 3)
-                    entry.shared_with.emplace(served[0].get<std::string>(),
-                                              served[1].get<std::string>(),
-                                              served[2].get<std::string>());
+                if (served.is_array() && (served.size() == 3 || served.size() == 4))
+                    (served.size() == 3 ? entry.shared_with : entry.withheld_from)
+                        .emplace(served[0].get<std::string>(), served[1].get<std::string>(),
+                                 served[2].get<std::string>());
         outbound.emplace(row.room_id, std::move(entry));
     }
     for (auto& row : store::load_pending_events(db)) {
@@ -234,6 +234,8 @@ try {
         auto shared = json::array();
         for (const auto& [user, device, curve] : it->second.shared_with)
             shared.push_back({user, device, curve});
+        for (const auto& [user, device, curve] : it->second.withheld_from)
+            shared.push_back({user, device, curve, "withheld"}); // a 4th element marks them
         store::save_outbound_group_session(
             db, {room, it->second.session_id, std::move(pickle).value(), it->second.created_ms,
                  static_cast<std::int64_t>(it->second.session.message_index()), shared.dump()});

@@ -62,15 +62,27 @@ Result<Done> Engine::on_keys_query_response(const KeysQueryResponse& response,
             continue;
         UserEntry entry = m.users.contains(user) ? m.users[user] : UserEntry{};
 
-        // Cross-signing keys: the master key is pinned; the self-signing key must carry its
-        // signature (spec "Cross-signing").
+        // Cross-signing keys; the self-signing key must carry the master key's signature (spec
+        // "Cross-signing"). The bot verifies nobody, so a user's new identity (a reset) is
+        // accepted, as Element does for users it has not verified: pinning the old one would
+        // refuse every new device of that user for good. Only the bot's own stays pinned.
         if (const auto master = response.master_keys.find(user);
             master != response.master_keys.end() && master->second.user_id == user &&
             master->second.keys.size() == 1) {
             const auto& master_public = master->second.keys.begin()->second;
-            if (!entry.master_public.empty() && entry.master_public != master_public) {
-                logger()->warn("master key of {} changed: kept the pinned one", user);
+            const bool changed =
+                !entry.master_public.empty() && entry.master_public != master_public;
+            if (changed && user == m.user_id) {
+                logger()->warn("the server has another master key for the bot: kept ours");
             } else {
+                if (changed) {
+                    logger()->warn(
+                        "the cross-signing identity of {} changed: accepted, its devices "
+                        "are checked against the new one",
+                        user);
+                    entry.self_signing_public.clear(); // signed by the old master key
+                    entry.self_signing_key.clear();
+                }
                 entry.master_public = master_public;
                 entry.master_key = master->second.object.dump();
             }

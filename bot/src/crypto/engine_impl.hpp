@@ -101,6 +101,7 @@ struct OutboundEntry {
     std::string session_id;
     std::int64_t created_ms = 0;
     std::set<Served> shared_with;
+    std::set<Served> withheld_from; ///< told m.room_key.withheld for this session
 };
 
 using InboundId = std::pair<std::string, std::string>; ///< room, session

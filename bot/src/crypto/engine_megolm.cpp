@@ -122,6 +122,40 @@ Result<json> Engine::share_room_key(const std::string& room_id,
     return body;
 }
 
+json Engine::room_key_withheld(const std::string& room_id, const std::vector<std::string>& members,
+                               const std::vector<DeviceKey>& no_session)
+{
+    auto& m = *impl_;
+    json messages = json::object();
+    const auto it = m.outbound.find(room_id);
+    if (it == m.outbound.end())
+        return messages;
+    auto& entry = it->second;
+    // Told once per session, so that the device's client can say why it cannot read
+    // (spec "Reporting that decryption keys are withheld").
+    const auto tell = [&](const DeviceKey& id, const Device& device, std::string_view code,
+                          std::string_view reason) {
+        const Served served{id.user_id, id.device_id, device.curve25519};
+        if (entry.shared_with.contains(served) || !entry.withheld_from.insert(served).second)
+            return;
+        messages[id.user_id][id.device_id] = {
+            {"algorithm", megolm_algorithm}, {"room_id", room_id}, {"session_id", entry.session_id},
+            {"sender_key", m.curve25519},    {"code", code},       {"reason", reason}};
+        m.dirty_outbound.insert(room_id);
+    };
+    if (m.options.only_cross_signed_devices)
+        for (const auto& member : members)
+            for (auto d = m.devices.lower_bound(DeviceKey{member, {}});
+                 d != m.devices.end() && d->first.user_id == member; ++d)
+                if (!d->second.cross_signed && d->first != DeviceKey{m.user_id, m.device_id})
+                    tell(d->first, d->second, "m.unverified",
+                         "The sender only shares keys with cross-signed devices.");
+    for (const auto& id : no_session)
+        if (const auto* device = m.find_device(id); device != nullptr)
+            tell(id, *device, "m.no_olm", "Unable to establish a secure channel.");
+    return messages;
+}
+
 Result<json> Engine::encrypt_room_event(const std::string& room_id, const std::string& type,
                                         const json& content)
 try {

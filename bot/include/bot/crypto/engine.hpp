@@ -204,6 +204,13 @@ public:
     /// (those with an Olm session); they are then recorded as served.
     Result<nlohmann::json> share_room_key(const std::string& room_id,
                                           const std::vector<DeviceKey>& devices);
+    /// The /sendToDevice/m.room_key.withheld `messages` (sent in clear) for the devices of
+    /// `members` left without the room's current key: `m.unverified` for those not cross-signed
+    /// when only cross-signed devices are served, `m.no_olm` for `no_session` (no one-time key
+    /// could be claimed). Each device is told once per session. Call after share_room_key.
+    nlohmann::json room_key_withheld(const std::string& room_id,
+                                     const std::vector<std::string>& members,
+                                     const std::vector<DeviceKey>& no_session);
     /// The content of the m.room.encrypted event for `type` + `content`; m.relates_to is copied
     /// to the cleartext.
     Result<nlohmann::json> encrypt_room_event(const std::string& room_id, const std::string& type,
