@@ -13,7 +13,7 @@
 
 namespace opalebot::bot {
 namespace {
-constexpr std::array<const char*, 4> schema_steps = {
+constexpr std::array<const char*, 5> schema_steps = {
     R"sql(
 CREATE TABLE questions (
     id INTEGER PRIMARY KEY,
@@ -63,6 +63,13 @@ ALTER TABLE questions ADD COLUMN event_id TEXT;
 CREATE INDEX questions_event ON questions(event_id);
 CREATE TABLE linked_questions (id INTEGER PRIMARY KEY, entry_id TEXT NOT NULL,
     question TEXT NOT NULL, linked_at INTEGER NOT NULL, UNIQUE (entry_id, question));
+)sql",
+    // issue 15: poison-batch quarantine (a batch started and never finished)
+    R"sql(
+CREATE TABLE batch_attempt (id INTEGER PRIMARY KEY CHECK (id = 1), since TEXT NOT NULL,
+    attempts INTEGER NOT NULL, in_progress TEXT NOT NULL DEFAULT '');
+CREATE TABLE set_aside_events (event_key TEXT PRIMARY KEY, since TEXT NOT NULL,
+    set_aside_at INTEGER NOT NULL);
 )sql"};
 /// Releases up to c96ed71 kept this version in PRAGMA user_version.
 constexpr Schema schema{"state", schema_steps, {}, true};
@@ -249,6 +256,59 @@ try {
     return storage_error(e);
 }
 
+Result<BatchAttempt> StateStore::begin_batch(const std::string& since)
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Transaction transaction{db_};
+    BatchAttempt attempt;
+    {
+        SQLite::Statement last{db_, "SELECT since, attempts, in_progress FROM batch_attempt"};
+        if (last.executeStep() && last.getColumn(0).getString() == since) {
+            attempt.attempts = last.getColumn(1).getInt() + 1;
+            attempt.died_in = last.getColumn(2).getString();
+        } else {
+            attempt.attempts = 1;
+        }
+    }
+    if (!attempt.died_in.empty()) {
+        SQLite::Statement keep{db_, "INSERT OR IGNORE INTO set_aside_events (event_key, since, "
+                                    "set_aside_at) VALUES (?, ?, ?)"};
+        SQLite::bind(keep, attempt.died_in, since, now_seconds());
+        keep.exec();
+    }
+    SQLite::Statement save{db_, "INSERT OR REPLACE INTO batch_attempt (id, since, attempts, "
+                                "in_progress) VALUES (1, ?, ?, '')"};
+    SQLite::bind(save, since, attempt.attempts);
+    save.exec();
+    SQLite::Statement aside{db_, "SELECT event_key FROM set_aside_events WHERE since = ?"};
+    aside.bind(1, since);
+    while (aside.executeStep())
+        attempt.set_aside.insert(aside.getColumn(0).getString());
+    transaction.commit();
+    return attempt;
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<Done> StateStore::mark_in_progress(const std::string& event_key)
+try {
+    const std::lock_guard lock{mutex_};
+    const auto mark = cached("UPDATE batch_attempt SET in_progress = ?");
+    mark->bind(1, event_key);
+    mark->exec();
+    return Done{};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<std::int64_t> StateStore::set_aside_count()
+try {
+    const std::lock_guard lock{mutex_};
+    return db_.execAndGet("SELECT count(*) FROM set_aside_events").getInt64();
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
 Result<std::string> StateStore::filter_id()
 try {
     const std::lock_guard lock{mutex_};
@@ -380,6 +440,7 @@ try {
         const auto save = cached("UPDATE sync_state SET next_batch = ? WHERE id = 1");
         save->bind(1, batch.next_batch);
         save->exec();
+        cached("DELETE FROM batch_attempt")->exec(); // finished
     }
     if (crypto_ != nullptr && crypto_->has_unsaved_changes())
         if (auto persisted = crypto_->persist(db_); !persisted)

@@ -203,20 +203,86 @@ void SyncLoop::run(std::stop_token stop)
     }
 }
 
+void SyncLoop::begin_batch()
+{
+    const auto logger = log::get("bot.sync");
+    quarantine_ = {};
+    auto attempt = store_.begin_batch(since_);
+    if (!attempt) {
+        logger->warn("batch start not recorded: {}", attempt.error().message);
+        return;
+    }
+    if (!attempt.value().died_in.empty())
+        logger->error("{} set aside: the bot stopped while handling it (poison-batch quarantine); "
+                      "the rest of the batch is handled without it",
+                      attempt.value().died_in);
+    if (attempt.value().attempts > poison_batch_starts) {
+        logger->warn("this batch was started {} times without finishing: it is handled one event "
+                     "at a time, to find and set aside the one that stops the bot",
+                     attempt.value().attempts - 1);
+        quarantine_.active = true;
+        quarantine_.set_aside = std::move(attempt.value().set_aside);
+    }
+}
+
+bool SyncLoop::enter(const std::string& key)
+{
+    if (!quarantine_.active)
+        return true;
+    if (quarantine_.set_aside.contains(key))
+        return false;
+    if (auto marked = store_.mark_in_progress(key); !marked)
+        log::get("bot.sync")->warn("{} not marked in progress: {}", key, marked.error().message);
+    return true;
+}
+
 Result<Done> SyncLoop::process(const SyncBatch& batch, bool history)
+{
+    begin_batch();
+    Result<Done> done = Done{};
+    try {
+        done = process_batch(batch, history);
+    } catch (...) { // not a crash: nothing to set aside
+        if (quarantine_.active)
+            static_cast<void>(store_.mark_in_progress(""));
+        throw;
+    }
+    if (quarantine_.active && !done)
+        static_cast<void>(store_.mark_in_progress(""));
+    return done;
+}
+
+Result<Done> SyncLoop::process_batch(const SyncBatch& batch, bool history)
 {
     SyncBatchWrites writes;
     writes.next_batch = batch.next_batch;
     // Keys first: a room key sent with the message it opens arrives in the same batch.
-    if (crypto_ != nullptr)
+    if (crypto_ != nullptr && !quarantine_.active) {
         crypto_->receive(batch.crypto, since_, batch.next_batch);
+    } else if (crypto_ != nullptr) { // one to-device event at a time, then the device lists
+        CryptoSync lists = batch.crypto;
+        lists.to_device.clear();
+        for (std::size_t i = 0; i < batch.crypto.to_device.size(); ++i) {
+            const auto& event = batch.crypto.to_device[i];
+            if (!enter("to-device " + std::to_string(i) + " " + event.type + " " + event.sender))
+                continue;
+            CryptoSync one;
+            one.to_device.push_back(event);
+            crypto_->receive(one, since_, batch.next_batch);
+        }
+        crypto_->receive(lists, since_, batch.next_batch);
+    }
     for (const auto& invite : batch.invited)
-        accept_invite(invite, writes);
+        if (enter("invite " + invite.room_id))
+            accept_invite(invite, writes);
     for (const auto& room : batch.joined)
-        handle_room(room, history, writes);
+        if (enter("room " + room.room_id))
+            handle_room(room, history, writes);
     undecryptable_telling_.clear();
     if (crypto_ != nullptr && !history)
         handle_crypto_queue(writes);
+    if (quarantine_.active) // what follows is not one event's doing
+        static_cast<void>(store_.mark_in_progress(""));
     writes.rooms_left = batch.left;
     if (stop_.stop_requested()) // a wait was cut short: the batch is synced again next run
         return Error{Error::Kind::transport, 0, {}, "stopping", {}};
@@ -359,6 +425,10 @@ void SyncLoop::handle_decrypted(const Event& event, const RoomInfo& room, SyncBa
 void SyncLoop::handle_crypto_queue(SyncBatchWrites& writes)
 {
     for (const auto& [room_id, event] : crypto_->take_decryptable()) {
+        if (!enter(event.event_id)) {
+            writes.handled.push_back({event.event_id, room_id, "set-aside"});
+            continue;
+        }
         const auto room = room_info(room_id, writes);
         if (addressing_.room_allowed(room))
             handle_decrypted(event, room, writes);
@@ -462,7 +532,8 @@ void SyncLoop::handle_room(const JoinedRoom& joined, bool history, SyncBatchWrit
             room.is_direct = true;
     };
     for (const auto& e : joined.state)
-        apply_state(e);
+        if (e.event_id.empty() || enter(e.event_id))
+            apply_state(e);
     if (joined.joined_member_count)
         room.joined_members = joined.joined_member_count;
 
@@ -474,6 +545,10 @@ void SyncLoop::handle_room(const JoinedRoom& joined, bool history, SyncBatchWrit
     auto events = joined.limited && acts && !history ? missed_events(joined) : std::vector<Event>{};
     events.insert(events.end(), joined.timeline.begin(), joined.timeline.end());
     for (const auto& event : events) {
+        if (!event.event_id.empty() && !enter(event.event_id)) {
+            writes.handled.push_back({event.event_id, room.room_id, "set-aside"});
+            continue;
+        }
         apply_state(event);
         if (!acts || history || event.event_id.empty() || event.sender == session_.user_id)
             continue;

@@ -159,7 +159,7 @@ TEST_SUITE("unit")
 
         // One record of every version, none of the old ones left.
         for (const auto& [component, version] :
-             std::vector<std::pair<std::string, int>>{{"state", 4},
+             std::vector<std::pair<std::string, int>>{{"state", 5},
                                                       {"crypto", 1},
                                                       {"eple", 1},
                                                       {"tickets", 1},

@@ -80,7 +80,7 @@ TEST_SUITE("unit")
         {
             const StateStore store{path};
         }
-        CHECK(state_version(path) == 4);
+        CHECK(state_version(path) == 5);
     }
 
     TEST_CASE("state store purges question texts before a date and keeps later ones")
@@ -134,7 +134,7 @@ TEST_SUITE("unit")
         CHECK(count(reopened) == 2);
         REQUIRE(static_cast<bool>(reopened.record_question(question(300, "troisième"))));
         CHECK(count(reopened) == 3);
-        CHECK(state_version(path) == 4);
+        CHECK(state_version(path) == 5);
     }
 
     TEST_CASE("state store migrates a version 2 file and keeps its rows")
@@ -152,11 +152,13 @@ TEST_SUITE("unit")
             db.exec("DROP TABLE linked_questions"); // and what version 4 added
             db.exec("DROP INDEX questions_event");
             db.exec("ALTER TABLE questions DROP COLUMN event_id");
+            db.exec("DROP TABLE batch_attempt"); // and version 5
+            db.exec("DROP TABLE set_aside_events");
             db.exec("DELETE FROM schema_versions WHERE component = 'state'");
             db.exec("PRAGMA user_version = 2");
         }
         StateStore migrated{path};
-        CHECK(state_version(path) == 4);
+        CHECK(state_version(path) == 5);
         CHECK(user_version(path) == 0); // schema_versions is the only record left
         CHECK(count(migrated) == 1);
         const auto waiting = migrated.awaiting_encryption();

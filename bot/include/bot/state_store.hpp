@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -95,6 +96,13 @@ struct SyncBatchWrites {
     std::string next_batch;
 };
 
+/// One more start of the batch asked `since` (poison-batch quarantine, issue 15).
+struct BatchAttempt {
+    int attempts = 1;    ///< starts of this batch, this one included, since it last finished
+    std::string died_in; ///< the event in progress when the previous start died: now set aside
+    std::set<std::string> set_aside; ///< the events of this batch set aside so far
+};
+
 /// What curators need from !kb stats.
 struct KbStats {
     struct EntryCount {
@@ -160,6 +168,14 @@ public:
     Result<std::string> sync_token();
     Result<std::string> filter_id();
     Result<Done> save_filter_id(const std::string& filter_id);
+
+    /// Records that the batch asked with `since` starts (again). The marker goes when a batch
+    /// commits; an event still marked in progress at the next start killed the process and is
+    /// set aside for good.
+    Result<BatchAttempt> begin_batch(const std::string& since);
+    /// The event (or invite, room, to-device message) the batch is handling now; "" for none.
+    Result<Done> mark_in_progress(const std::string& event_key);
+    Result<std::int64_t> set_aside_count();
 
     Result<bool> is_handled(const std::string& event_id);
     /// The entry id of one of the bot's sent messages (empty for a message without entry), or

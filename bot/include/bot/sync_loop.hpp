@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stop_token>
 #include <string>
 
@@ -121,8 +122,18 @@ public:
 
     const std::string& since() const { return since_; }
 
+    /// A batch started this many times without finishing is handled one event at a time, each
+    /// marked in progress first; the one a crash leaves marked is set aside at the next start.
+    static constexpr int poison_batch_starts = 3;
+
 private:
     std::chrono::milliseconds handle_error(const Error& error);
+    Result<Done> process_batch(const SyncBatch& batch, bool history);
+    /// Records the batch's start and decides whether it is handled in quarantine.
+    void begin_batch();
+    /// Whether to handle `key` (an event id, "invite <room>", "room <room>", "to-device …"):
+    /// false when it was set aside; in quarantine, marks it in progress first.
+    bool enter(const std::string& key);
     /// The message replies (not as a thread fallback) to one of the bot's messages.
     bool replies_to_bot(const TextMessage& message);
     /// The file a command comes with; an error is French, for the sender. 5 MB: 20,000
@@ -179,6 +190,10 @@ private:
     FatalHandler fatal_;
     Clock clock_;
     std::stop_token stop_; ///< the run's stop token: waits inside a batch end with it
+    struct Quarantine {
+        bool active = false;
+        std::set<std::string> set_aside;
+    } quarantine_;
     std::mutex poll_mutex_;
     std::stop_source* current_poll_ = nullptr; ///< the long-poll in flight, for nudge()
     bool nudged_ = false;                      ///< nudged while no long-poll was in flight
