@@ -342,7 +342,8 @@ int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
         }
         engine = std::move(opened).value();
         store.attach_crypto(engine.get());
-        crypto.emplace(client, store, *engine);
+        crypto.emplace(client, store, *engine,
+                       bot::MatrixClient::PasswordAuth{session.user_id, config.password});
         if (auto started = crypto->start(); !started) {
             logger->critical("encryption keys not published: {} {}", started.error().code,
                              started.error().message);

@@ -26,8 +26,8 @@ bool is_megolm(const std::string& algorithm)
 } // namespace
 
 CryptoCoordinator::CryptoCoordinator(MatrixClient& client, StateStore& store,
-                                     crypto::Engine& engine)
-    : client_(client), store_(store), engine_(engine)
+                                     crypto::Engine& engine, MatrixClient::PasswordAuth password)
+    : client_(client), store_(store), engine_(engine), password_auth_(std::move(password))
 {}
 
 Result<Done> CryptoCoordinator::start()
@@ -80,15 +80,20 @@ Result<Done> CryptoCoordinator::start()
     }
 
     // Cross-signing: clients that hide unsigned devices would never show the bot (§0.2).
+    // A new device (--new-login) signs the master key anew: the server then asks for the
+    // password. Should it still refuse, the keys it holds are ours (the seeds are kept), so the
+    // device is signed anyway.
     auto signing = engine_.cross_signing_upload();
     if (!signing) {
         logger()->warn("cross-signing keys not created: {}", signing.error().message);
-    } else if (auto uploaded = client_.device_signing_upload(signing.value()); !uploaded) {
+        return store_.commit({});
+    }
+    if (auto uploaded = client_.device_signing_upload(signing.value(), password_auth_); !uploaded)
         logger()->warn("cross-signing keys not uploaded ({} {}): the server may ask for the "
-                       "account's password; the bot works, but clients that hide unverified "
-                       "devices will not see it",
+                       "account's password (account.password); the device is signed with the "
+                       "keys it already holds, if any",
                        uploaded.error().code, uploaded.error().errcode);
-    } else if (auto signature = engine_.own_device_signature_upload(); !signature) {
+    if (auto signature = engine_.own_device_signature_upload(); !signature) {
         logger()->warn("device not signed: {}", signature.error().message);
     } else if (auto sent = client_.signatures_upload(signature.value()); !sent) {
         logger()->warn("device signature not uploaded: {} {}", sent.error().code,

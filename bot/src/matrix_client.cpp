@@ -78,6 +78,18 @@ Result<std::string> MatrixClient::call(const std::string& method, const std::str
                                        const std::string& body, std::chrono::milliseconds timeout,
                                        std::stop_token cancel, bool authenticated)
 {
+    auto response = exchange(method, path, body, timeout, std::move(cancel), authenticated);
+    if (!response)
+        return response.error();
+    if (response.value().status < 200 || response.value().status >= 300)
+        return error_from_response(response.value());
+    return std::move(response.value().body);
+}
+
+Result<Response> MatrixClient::exchange(const std::string& method, const std::string& path,
+                                        const std::string& body, std::chrono::milliseconds timeout,
+                                        std::stop_token cancel, bool authenticated)
+{
     Request request;
     request.method = method;
     request.url = base_ + path;
@@ -91,12 +103,7 @@ Result<std::string> MatrixClient::call(const std::string& method, const std::str
         if (!token_.empty())
             request.headers["Authorization"] = "Bearer " + token_;
     }
-    auto response = http_.send(request);
-    if (!response)
-        return response.error();
-    if (response.value().status < 200 || response.value().status >= 300)
-        return error_from_response(response.value());
-    return std::move(response.value().body);
+    return http_.send(request);
 }
 
 Result<Session> MatrixClient::login(const LoginIdentity& who, const std::string& password,
@@ -341,11 +348,40 @@ Result<Done> MatrixClient::send_to_device(const std::string& type, const std::st
     return Done{};
 }
 
-Result<json> MatrixClient::device_signing_upload(const json& body)
+Result<json> MatrixClient::device_signing_upload(const json& body, const PasswordAuth& auth)
 {
-    return parse_json_object(
-        call("POST", "/_matrix/client/v3/keys/device_signing/upload", body.dump(), call_timeout),
-        "/keys/device_signing/upload");
+    constexpr std::string_view path = "/_matrix/client/v3/keys/device_signing/upload";
+    auto response = exchange("POST", std::string{path}, body.dump(), call_timeout);
+    if (!response)
+        return response.error();
+    // Replacing keys the server holds asks who we are (spec "User-interactive authentication"):
+    // answered once with the account's password, in the session the 401 names.
+    if (response.value().status == 401 && !auth.password.empty()) {
+        const auto challenge = parse_untrusted(response.value().body, "UIA challenge");
+        const auto session = string_at(challenge, "session");
+        bool password_flow = false;
+        if (const auto flows = challenge.find("flows");
+            flows != challenge.end() && flows->is_array())
+            for (const auto& flow : *flows) {
+                const auto stages = flow.is_object() ? flow.find("stages") : flow.end();
+                if (stages != flow.end() && stages->is_array())
+                    for (const auto& stage : *stages)
+                        password_flow = password_flow || stage == "m.login.password";
+            }
+        if (!session.empty() && password_flow) {
+            auto answered = body;
+            answered["auth"] = {{"type", "m.login.password"},
+                                {"identifier", {{"type", "m.id.user"}, {"user", auth.user_id}}},
+                                {"password", auth.password},
+                                {"session", session}};
+            response = exchange("POST", std::string{path}, answered.dump(), call_timeout);
+            if (!response)
+                return response.error();
+        }
+    }
+    if (response.value().status < 200 || response.value().status >= 300)
+        return error_from_response(response.value());
+    return parse_json_object(std::move(response.value().body), "/keys/device_signing/upload");
 }
 
 Result<json> MatrixClient::signatures_upload(const json& body)

@@ -115,6 +115,41 @@ TEST_SUITE("unit")
         }
     }
 
+    TEST_CASE("replacing the cross-signing keys answers the password question once")
+    {
+        FakeHttpClient http;
+        MatrixClient client{http, base};
+        client.set_access_token("syt_tok");
+        const json keys = {{"master_key", {{"user_id", "@opale:hs.test"}}}};
+        const auto challenge = R"({"session":"uia-1","flows":[{"stages":["m.login.password"]}],
+                                   "params":{}})";
+        http.reply(401, challenge);
+        http.reply(200, "{}");
+        CHECK(static_cast<bool>(
+            client.device_signing_upload(keys, {"@opale:hs.test", "mot de passe"})));
+        REQUIRE(http.request_count() == 2);
+        CHECK_FALSE(body_of(http.request(0)).contains("auth"));
+        const auto auth = body_of(http.request(1)).at("auth");
+        CHECK(auth.at("type") == "m.login.password");
+        CHECK(auth.at("session") == "uia-1");
+        CHECK(auth.at("password") == "mot de passe");
+        CHECK(auth.at("identifier").at("user") == "@opale:hs.test");
+        CHECK(body_of(http.request(1)).at("master_key") == keys.at("master_key"));
+
+        // a wrong password is an error, not a loop; without a password nothing is answered
+        http.forget_requests();
+        http.reply(401, challenge);
+        http.reply(401, R"({"errcode":"M_FORBIDDEN","error":"Invalid password"})");
+        const auto refused = client.device_signing_upload(keys, {"@opale:hs.test", "faux"});
+        REQUIRE_FALSE(static_cast<bool>(refused));
+        CHECK(refused.error().code == 401);
+        CHECK(http.request_count() == 2);
+        http.forget_requests();
+        http.reply(401, challenge);
+        CHECK_FALSE(static_cast<bool>(client.device_signing_upload(keys)));
+        CHECK(http.request_count() == 1);
+    }
+
     TEST_CASE("the encryption endpoints carry the engine's bodies")
     {
         FakeHttpClient http;

@@ -20,7 +20,9 @@ namespace opalebot::bot {
 /// thread) uses it, as the engine requires.
 class CryptoCoordinator {
 public:
-    CryptoCoordinator(MatrixClient& client, StateStore& store, crypto::Engine& engine);
+    /// `password`: answers the server when replacing the cross-signing keys asks for it.
+    CryptoCoordinator(MatrixClient& client, StateStore& store, crypto::Engine& engine,
+                      MatrixClient::PasswordAuth password = {});
 
     /// Start-up: the account saved before anything is uploaded, the device keys and one-time
     /// keys published, the cross-signing keys uploaded and the device signed by them. A failure
@@ -89,6 +91,7 @@ private:
     MatrixClient& client_;
     StateStore& store_;
     crypto::Engine& engine_;
+    MatrixClient::PasswordAuth password_auth_;
     std::map<std::string, std::set<std::string>, std::less<>> members_; ///< loaded on demand
     std::vector<std::pair<std::string, Event>> decryptable_in_flight_;
     std::vector<Undecryptable> undecryptable_in_flight_;

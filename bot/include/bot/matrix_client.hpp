@@ -81,8 +81,15 @@ public:
     /// PUT /sendToDevice/{type}/{txn} {"messages": {"@u": {"DEV": content}}}.
     Result<Done> send_to_device(const std::string& type, const std::string& txn_id,
                                 const nlohmann::json& messages);
-    /// POST /keys/device_signing/upload: the cross-signing keys (first upload needs no UIA).
-    Result<nlohmann::json> device_signing_upload(const nlohmann::json& body);
+    /// Who the bot is, for a server that asks again (user-interactive authentication).
+    struct PasswordAuth {
+        std::string user_id;
+        std::string password; ///< empty: the question is not answered
+    };
+    /// POST /keys/device_signing/upload: the cross-signing keys. The first upload needs no
+    /// UIA; replacing them (a new device signs the master key) asks for the password.
+    Result<nlohmann::json> device_signing_upload(const nlohmann::json& body,
+                                                 const PasswordAuth& auth = {});
     /// POST /keys/signatures/upload: the bot's device signed by its self-signing key.
     Result<nlohmann::json> signatures_upload(const nlohmann::json& body);
     /// GET /rooms/{room}/joined_members: the user ids (lazy loading hides some in /sync).
@@ -92,6 +99,10 @@ private:
     Result<std::string> call(const std::string& method, const std::string& path,
                              const std::string& body, std::chrono::milliseconds timeout,
                              std::stop_token cancel = {}, bool authenticated = true);
+    /// The same, with the answer whatever its status.
+    Result<Response> exchange(const std::string& method, const std::string& path,
+                              const std::string& body, std::chrono::milliseconds timeout,
+                              std::stop_token cancel = {}, bool authenticated = true);
 
     HttpClient& http_;
     std::string base_;

@@ -54,7 +54,7 @@ Result<Done> Engine::Impl::load()
         auto session = olm::OutboundGroupSession::unpickle(row.pickle, key());
         if (!session)
             return session.error();
-        OutboundEntry entry{std::move(session).value(), row.session_id, row.created_ms, {}};
+        OutboundEntry entry{std::move(session).value(), row.session_id, row.created_ms, {}, {}};
         const auto shared = json::parse(row.shared_with, nullptr, false);
         if (shared.is_array())
             for (const auto& served : shared)

@@ -78,7 +78,8 @@ Result<std::vector<DeviceKey>> Engine::needs_room_key_share(const std::string& r
             return own.error();
         m.store_inbound(room_id, id.value(),
                         InboundEntry{std::move(own).value(), m.curve25519, m.ed25519, false, now});
-        m.outbound.emplace(room_id, OutboundEntry{std::move(session).value(), id.value(), now, {}});
+        m.outbound.emplace(room_id,
+                           OutboundEntry{std::move(session).value(), id.value(), now, {}, {}});
         m.dirty_outbound.insert(room_id);
         m.deleted_outbound.erase(room_id);
     }
@@ -149,7 +150,7 @@ json Engine::room_key_withheld(const std::string& room_id, const std::vector<std
                  d != m.devices.end() && d->first.user_id == member; ++d)
                 if (!d->second.cross_signed && d->first != DeviceKey{m.user_id, m.device_id})
                     tell(d->first, d->second, "m.unverified",
-                         "The sender only shares keys with cross-signed devices.");
+                         "The sender has disabled encrypting to unverified devices.");
     for (const auto& id : no_session)
         if (const auto* device = m.find_device(id); device != nullptr)
             tell(id, *device, "m.no_olm", "Unable to establish a secure channel.");
