@@ -777,10 +777,11 @@ class Run:
 
         try:
             # The bot with Element's recommended setting; its Megolm state is kept.
-            started = asyncio.create_task(restart_bot(t_config, "t.bot-ready-only-cross-signed"))
-            phone = await device("phone", bootstrap=True)
-            if not await started:
+            if not await restart_bot(t_config, "t.bot-ready-only-cross-signed"):
                 return
+            phone = await device("phone", bootstrap=True)
+            log(f"t: js-sdk user on Node {phone.ready.get('node')}, "
+                f"device {phone.ready.get('device_id')}")
             cs = (await phone.call("wait_cross_signed"))["cross_signing"]
             old_master = cs["master_key"]
             self.check("t.js-cross-signing-bootstrapped", cs["ready"] and cs["device_cross_signed"],
@@ -816,7 +817,8 @@ class Run:
                        all(isinstance(x, dict) and x.get("colour") in ("NONE", "GREY")
                            for x in shields.values()), json.dumps(shields))
             push = (r1 or {}).get("push")
-            log(f"t: js-sdk push actions on the answer: {push}; on !aide's: {(r2 or {}).get('push')}")
+            log(f"t: js-sdk push actions on the answer: {push}; "
+                f"on !aide's: {(r2 or {}).get('push')}")
             self.check("t.asker-notified-by-js-push-rules", bool(push and push.get("notify")),
                        f"getPushActionsForEvent: {push!r}")
             if not r1:
@@ -842,7 +844,8 @@ class Run:
             # and says so (m.room_key.withheld, code m.unverified).
             laptop = await device("laptop", bootstrap=False)
             await asyncio.sleep(2)  # the bot hears of the new device (device_lists.changed)
-            q4 = await phone.send(room, {"msgtype": "m.text", "body": "!sigle EJ", "m.mentions": {}})
+            q4 = await phone.send(room, {"msgtype": "m.text", "body": "!sigle EJ",
+                                         "m.mentions": {}})
             r4 = await decrypted_reply(phone, q4, 30)
             self.check("t.cross-signed-device-decrypts", r4 is not None and
                        "Engagement juridique" in r4["content"].get("body", ""), seen(phone, q4))
@@ -855,7 +858,8 @@ class Run:
                 self.check("t.unsigned-device-refused-key", bool(view) and
                            view.get("decryption_failure") is not None,
                            "the bot shared the room key with a device its owner did not "
-                           "cross-sign: " + short(view))
+                           "cross-sign: " + short(view) if view else
+                           "the device never saw the reply")
                 log(f"t: the not cross-signed device sees the reply as: "
                     f"{view.get('decryption_failure') or view.get('type')!r}")
                 self.check("t.refused-device-gets-withheld",

@@ -246,7 +246,7 @@ await withTimeout(
   60,
   "first sync",
 );
-emit({ ready: { device_id: client.getDeviceId(), cross_signing: await crossSigning() } });
+emit({ ready: { device_id: client.getDeviceId(), node: process.version, cross_signing: await crossSigning() } });
 
 const lines = readline.createInterface({ input: process.stdin });
 lines.on("line", async (line) => {
