@@ -104,6 +104,13 @@ class Procs:
         self.running[name] = proc
         return proc
 
+    def track(self, name: str, pid: int) -> None:
+        """A process started with asyncio (the js-sdk users): listed for run.sh's trap only."""
+        (self.dir / name).write_text(f"{pid}\n")
+
+    def untrack(self, name: str) -> None:
+        (self.dir / name).unlink(missing_ok=True)
+
     def exit_code(self, name: str) -> int | None:
         proc = self.running.get(name)
         return None if proc is None else proc.poll()
@@ -306,6 +313,7 @@ class BotSettings:
     admins: list[str]
     per_second: float = 20.0
     burst: int = 20
+    only_cross_signed_devices: bool = False
 
 
 class Bot:
@@ -322,20 +330,27 @@ class Bot:
         self.pickle_key_file = self.dir / "pickle.key"
         self.pickle_key_file.write_text(secrets.token_hex(24) + "\n")
         self.pickle_key_file.chmod(0o600)
-        self.config.write_text(f"""# Written by tests/e2e/harness.py
+        self.url = synapse.url
+        self.password = password
+        self.write_config(self.config, settings)
+
+    def write_config(self, path: Path, settings: BotSettings) -> Path:
+        """The bot's YAML for `settings`; the state (database, crypto) is the same for all."""
+        path.write_text(f"""# Written by tests/e2e/harness.py
 homeserver:
-  url: "{synapse.url}"
+  url: "{self.url}"
 account:
   user_id: "{BOT}"
-  password: "{password}"
+  password: "{self.password}"
   device_name: "opale-bot"
 state:
   database: "{self.dir / 'state.db'}"
 encryption:
   pickle_key_file: "{self.pickle_key_file}"
   undecryptable_after_seconds: 5
+  only_cross_signed_devices: {json.dumps(settings.only_cross_signed_devices)}
 knowledge:
-  directory: "{kb}"
+  directory: "{self.kb}"
 rooms:
   allowed: []
   inviters: {json.dumps(settings.inviters)}
@@ -352,20 +367,23 @@ rate_limit:
 sync:
   timeout_seconds: 10
 """)
+        return path
 
     def config_check(self) -> subprocess.CompletedProcess:
         return subprocess.run([self.binary, "config", "check", str(self.config)],
                               capture_output=True, text=True, timeout=30)
 
-    def start(self, extra: list[str] | None = None) -> int:
-        """Starts the bot; returns the log offset where this run's output begins."""
+    def start(self, extra: list[str] | None = None, config: Path | None = None) -> int:
+        """Starts the bot (with `config`, default the main one); returns the log offset where
+        this run's output begins."""
         self.starts += 1
         with self.log.open("a") as f:
             f.write(f"===== e2e: start #{self.starts} at {time.strftime('%H:%M:%S')}\n")
         offset = self.log.stat().st_size
         env = dict(os.environ)
         env.setdefault("SPDLOG_LEVEL", "info")
-        self.procs.start("bot", [self.binary, "run", "--config", str(self.config)] + (extra or []),
+        self.procs.start("bot", [self.binary, "run", "--config", str(config or self.config)] +
+                         (extra or []),
                          self.log, self.dir, env)
         return offset
 
@@ -593,3 +611,131 @@ async def wait_for(pred: Callable[[], bool], timeout: float, step: float = 0.2) 
             return True
         await asyncio.sleep(step)
     return pred()
+
+
+# --------------------------------------------------------------------------------------------
+# Humans on Element's engine (matrix-js-sdk with its Rust crypto, js/tchap_user.mjs)
+
+JS_CLIENT = Path(__file__).resolve().parent / "js" / "tchap_user.mjs"
+
+
+class JsUser:
+    """One device of a user on matrix-js-sdk (Node), driven over JSON lines. `events` keeps, by
+    event id, the device's latest view of each timeline event: clear content, decryption
+    failure code, the shield getEncryptionInfoForEvent gives, and getPushActionsForEvent."""
+
+    def __init__(self, name: str, proc: asyncio.subprocess.Process, procs: Procs, log_path: Path):
+        self.name = name
+        self.proc = proc
+        self.procs = procs
+        self.log = log_path
+        self.events: dict[str, dict] = {}
+        self.ready: dict = {}
+        self._ready: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._replies: dict[int, asyncio.Future] = {}
+        self._next_id = 0
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def start(cls, name: str, procs: Procs, work: Path, url: str, user_id: str,
+                    password: str, device_name: str, bootstrap: bool,
+                    timeout: float = 90) -> "JsUser":
+        """Logs a new device in (cross-signing bootstrapped if `bootstrap`); returns once its
+        first sync is done. Node and the npm packages come from js/ensure.sh (via run.sh)."""
+        node = os.environ.get("OPALEBOT_E2E_NODE")
+        modules = os.environ.get("OPALEBOT_E2E_JS_MODULES")
+        if not node or not modules:
+            raise RuntimeError("OPALEBOT_E2E_NODE and OPALEBOT_E2E_JS_MODULES are not set "
+                               "(run.sh sets them after js/ensure.sh)")
+        log_path = work / "js" / f"{name}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        argv = [node, str(JS_CLIENT), "--homeserver", url, "--user", user_id,
+                "--password", password, "--device-name", device_name, "--modules", modules,
+                "--max-seconds", "700"] + (["--bootstrap"] if bootstrap else [])
+        with log_path.open("ab") as err:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=err, start_new_session=True, limit=16 * 1024 * 1024)
+        procs.track(f"js-{name}", proc.pid)
+        user = cls(name, proc, procs, log_path)
+        try:
+            user.ready = await asyncio.wait_for(asyncio.shield(user._ready), timeout)
+        except (asyncio.TimeoutError, RuntimeError) as e:
+            await user.close()
+            lines = [line for line in tail(log_path, 400).splitlines()
+                     if "DEBUG" not in line and not line.startswith(" ")]
+            raise RuntimeError(f"js-sdk user {name} not ready ({e or 'timeout'}):\n" +
+                               "\n".join(lines[-20:])) from None
+        return user
+
+    async def _read(self) -> None:
+        assert self.proc.stdout
+        while True:
+            line = await self.proc.stdout.readline()
+            if not line:
+                break
+            try:
+                msg = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if "event" in msg:
+                self.events[msg["event"]["event_id"]] = msg["event"]
+            elif "ready" in msg and not self._ready.done():
+                self._ready.set_result(msg["ready"])
+            elif "reply" in msg:
+                fut = self._replies.pop(msg["reply"], None)
+                if fut and not fut.done():
+                    if "error" in msg:
+                        fut.set_exception(RuntimeError(f"{self.name}: {msg['error']}"))
+                    else:
+                        fut.set_result(msg.get("ok", {}))
+        gone = RuntimeError(f"js-sdk user {self.name} exited")
+        if not self._ready.done():
+            self._ready.set_exception(gone)
+        for fut in self._replies.values():
+            if not fut.done():
+                fut.set_exception(gone)
+        self._replies.clear()
+
+    def alive(self) -> bool:
+        return self.proc.returncode is None and not self._reader.done()
+
+    async def call(self, op: str, timeout: float = 60, **args: Any) -> dict:
+        if not self.alive():
+            raise RuntimeError(f"js-sdk user {self.name} has exited")
+        self._next_id += 1
+        fut = asyncio.get_running_loop().create_future()
+        self._replies[self._next_id] = fut
+        assert self.proc.stdin
+        self.proc.stdin.write((json.dumps({"id": self._next_id, "op": op, "seconds": timeout,
+                                           **args}) + "\n").encode())
+        await self.proc.stdin.drain()
+        return await asyncio.wait_for(fut, timeout + 5)
+
+    async def send(self, room_id: str, content: dict) -> str:
+        return (await self.call("send", room_id=room_id, content=content))["event_id"]
+
+    def replies_to(self, event_id: str) -> list[dict]:
+        """The bot's messages that answer `event_id`, as this device last saw them (decrypted or
+        not: the relation travels in clear)."""
+        return [ev for ev in self.from_bot() if in_reply_to(ev) == event_id]
+
+    def from_bot(self, room_id: str | None = None) -> list[dict]:
+        """The bot's messages, readable or not (`type` stays m.room.encrypted when not)."""
+        return [ev for ev in self.events.values()
+                if ev.get("sender") == BOT and (room_id is None or ev.get("room_id") == room_id)
+                and ev.get("type") in ("m.room.message", "m.room.encrypted")]
+
+    async def close(self) -> None:
+        if self.alive():
+            try:
+                await self.call("quit", timeout=5)
+            except Exception:  # noqa: BLE001 - it is going away anyway
+                pass
+        try:
+            await asyncio.wait_for(self.proc.wait(), 5)
+        except asyncio.TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+        self._reader.cancel()
+        self.procs.untrack(f"js-{self.name}")

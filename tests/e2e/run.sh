@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # End-to-end tier: a real Synapse (SQLite, 127.0.0.1, free port) in a virtualenv, the real
 # opale-bot, and matrix-nio clients as the humans (alice, bob, mallory; admin for the admin API).
+# Scenario t adds a Tchap user on matrix-js-sdk with its Rust crypto (Element's engine, run by
+# Node: js/tchap_user.mjs, installed by js/ensure.sh) for what only that engine shows: shields,
+# its own push-rule evaluation, withheld keys, identity resets.
 # Scenarios are in scenarios.py, process control and Matrix helpers in harness.py.
 #
 # Usage: run.sh OPALE_BOT_BINARY KB_DIR [--no-bot] [--only b,c,...]
 #   --no-bot   only Synapse and the nio harness (register, rooms, alice <-> bob)
-#   --only     scenarios to run after "a" (b c d e f g h i)
+#   --only     scenarios to run after "a" (b c d e f g h i j k l m t)
 # Environment:
-#   OPALEBOT_E2E_VENV  virtualenv to create or reuse (default ~/.cache/opale-bot/e2e-venv)
-#   OPALEBOT_E2E_KEEP  1: keep the temporary directory (logs, configs, databases)
+#   OPALEBOT_E2E_VENV      virtualenv to create or reuse (default ~/.cache/opale-bot/e2e-venv)
+#   OPALEBOT_E2E_JS_CACHE  where the pinned npm packages go (default ~/.cache/opale-bot/e2e-js)
+#   OPALEBOT_E2E_NODE      node binary for the js-sdk user (default: node, from Debian if missing)
+#   OPALEBOT_E2E_KEEP      1: keep the temporary directory (logs, configs, databases)
 #
-# Fails, never skips, when the virtualenv, Synapse or matrix-nio cannot be set up.
+# Fails, never skips, when the virtualenv, Synapse, matrix-nio or the js-sdk client cannot be
+# set up.
 # Last line: "N passed, M failed"; exit status 1 on any failure.
 set -euo pipefail
 
@@ -36,6 +42,11 @@ fatal() {
 source "$here/venv.sh"
 ensure_e2e_venv || fatal "the virtualenv $e2e_venv could not be set up (see above)"
 venv=$e2e_venv
+
+# 1b. Node and the pinned matrix-js-sdk for scenario t's user (installed when missing).
+source "$here/js/ensure.sh"
+ensure_e2e_js || fatal "the matrix-js-sdk client could not be set up (see above)"
+export OPALEBOT_E2E_NODE=$e2e_node OPALEBOT_E2E_JS_MODULES=$e2e_js_modules
 
 # 2. A temporary directory for Synapse's data and logs, the bot's config, database and log.
 work=$(mktemp -d "${TMPDIR:-/tmp}/opalebot-e2e.XXXXXX")

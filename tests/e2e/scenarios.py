@@ -1,6 +1,9 @@
-"""End-to-end scenarios: a real Synapse, opale-bot, and matrix-nio clients as the humans.
+"""End-to-end scenarios: a real Synapse, opale-bot, and matrix-nio clients as the humans; in
+scenario t, a Tchap user on matrix-js-sdk with its Rust crypto (Element's engine, js/), whose
+own view of each reply (decryption, shield, push rules, withheld keys) is checked.
 
-Run by tests/e2e/run.sh inside the e2e virtualenv:
+Run by tests/e2e/run.sh inside the e2e virtualenv (run.sh also sets OPALEBOT_E2E_NODE and
+OPALEBOT_E2E_JS_MODULES for the js-sdk user):
     python scenarios.py --work DIR --bot OPALE_BOT --kb KB_DIR [--no-bot] [--only a,b,...]
 Prints PASS/FAIL per named check and appends them to DIR/results (run.sh prints the totals).
 """
@@ -21,11 +24,18 @@ from pathlib import Path
 
 from nio import MegolmEvent, RoomCreateResponse, RoomPreset
 
-from harness import (BOT, Bot, BotSettings, Human, Procs, Results, Synapse, in_reply_to, log,
-                     relates, tail, wait_for)
+from harness import (BOT, Bot, BotSettings, Human, JsUser, Procs, Results, Synapse, in_reply_to,
+                     log, relates, tail, wait_for)
 
 ALICE, BOB, MALLORY, ADMIN = (f"@{u}:localhost" for u in ("alice", "bob", "mallory", "admin"))
 BOT_DISPLAY_NAME = "Opale-Bot [Ac-Lille]"  # Tchap names end with a suffix
+# Scenario t's user, on matrix-js-sdk (Element's engine): a Tchap-like account.
+CLAIRE_LOCALPART = "claire.martin-ac-lille.fr"
+CLAIRE = f"@{CLAIRE_LOCALPART}:localhost"
+CLAIRE_DISPLAY_NAME = "Claire Martin [Ac-Lille]"
+# What js-sdk says of an event whose key the sender withheld because this device is not verified
+# (DecryptionFailureCode, matrix-js-sdk 37).
+WITHHELD_UNVERIFIED = "MEGOLM_KEY_WITHHELD_FOR_UNVERIFIED_DEVICE"
 # Questions with known answers: the dev set, then the paraphrase fixture (copies in the repository).
 _HERE = Path(__file__).resolve().parent
 QUESTION_SETS = [_HERE.parent / "fixtures" / "kb-dev.tsv",
@@ -70,6 +80,7 @@ class Run:
         self.mallory: Human
         self.admin_token = ""
         self.titles: dict[str, str] = {}
+        self.js_users: list[JsUser] = []  # scenario t's devices, closed at the end
 
     # -- failure output
 
@@ -722,6 +733,192 @@ class Run:
                    "Demande de paiement" in rn[0]["content"].get("body", ""),
                    short(rn[:1]) + " " + self.bot.log_text(offset)[-600:])
 
+    async def scenario_t(self) -> None:
+        """Element's engine as the user (issue 14): matrix-js-sdk with its Rust crypto, cross-
+        signing bootstrapped, in an encrypted invite-only salon, with the bot sharing room keys
+        only with cross-signed devices. Replies decrypt, show no red shield, notify the asker
+        by js-sdk's own push rules; a thread reply and a reaction behave as with nio; a restart
+        changes nothing; a device the user did not cross-sign gets m.room_key.withheld; after an
+        identity reset, the new cross-signed device reads the next reply."""
+        assert self.bot
+        syn = self.synapse
+        password = secrets.token_hex(8)
+        await asyncio.to_thread(syn.register, CLAIRE_LOCALPART, password)
+        await asyncio.to_thread(
+            syn.http, "POST", f"/_synapse/admin/v1/users/{CLAIRE}/override_ratelimit",
+            {"messages_per_second": 0, "burst_count": 0}, self.admin_token)
+        await asyncio.to_thread(syn.http, "PUT", f"/_synapse/admin/v2/users/{CLAIRE}",
+                                {"displayname": CLAIRE_DISPLAY_NAME}, self.admin_token)
+        t_config = self.bot.write_config(self.bot.dir / "bot-t.yaml", BotSettings(
+            inviters=[ALICE, CLAIRE], admins=[ALICE], only_cross_signed_devices=True))
+
+        async def device(name: str, bootstrap: bool) -> JsUser:
+            user = await JsUser.start(name, self.procs, self.work, syn.url, CLAIRE, password,
+                                      f"Tchap {name}", bootstrap)
+            self.js_users.append(user)
+            return user
+
+        async def restart_bot(config: Path, label: str) -> bool:
+            self.bot.stop(10)
+            offset = self.bot.start(config=config)
+            return self.check(label, await self.bot.wait_ready(offset, 60),
+                              self.bot.log_text(offset)[-600:])
+
+        async def decrypted_reply(user: JsUser, qid: str, timeout: float = 30) -> dict | None:
+            """The bot's reply to `qid` once `user` has decrypted it (None: none decrypted)."""
+            def readable() -> list[dict]:
+                return [ev for ev in user.replies_to(qid) if ev["decryption_failure"] is None]
+            await wait_for(lambda: bool(readable()), timeout)
+            got = readable()
+            return got[0] if len(got) == 1 else None
+
+        def seen(user: JsUser, qid: str) -> str:
+            return short(user.replies_to(qid)[:2])
+
+        try:
+            # The bot with Element's recommended setting; its Megolm state is kept.
+            if not await restart_bot(t_config, "t.bot-ready-only-cross-signed"):
+                return
+            phone = await device("phone", bootstrap=True)
+            log(f"t: js-sdk user on Node {phone.ready.get('node')}, "
+                f"device {phone.ready.get('device_id')}")
+            cs = (await phone.call("wait_cross_signed"))["cross_signing"]
+            old_master = cs["master_key"]
+            self.check("t.js-cross-signing-bootstrapped", cs["ready"] and cs["device_cross_signed"],
+                       json.dumps(cs))
+            room = (await phone.call("create_room", name="Salon chiffré Tchap",
+                                     invite=[BOT]))["room_id"]
+            state = await self.bot_membership(room)
+            if not self.check("t.bot-joins-encrypted-salon", state == "join", f"{state!r}"):
+                return
+
+            # A question with Element's pill at the start, and a command.
+            question = "Comment créer le tiers DDFIP ?"
+            pill = f'<a href="https://matrix.to/#/{BOT}">{BOT_DISPLAY_NAME}</a>'
+            q1 = await phone.send(room, {
+                "msgtype": "m.text", "body": f"{BOT_DISPLAY_NAME}: {question}",
+                "format": "org.matrix.custom.html", "formatted_body": f"{pill}: {question}",
+                "m.mentions": {"user_ids": [BOT]}})
+            q2 = await phone.send(room, {"msgtype": "m.text", "body": "!aide", "m.mentions": {}})
+            r1 = await decrypted_reply(phone, q1, 45)
+            r2 = await decrypted_reply(phone, q2, 30)
+            want = await asyncio.to_thread(self.expected_text, question)
+            self.check("t.pill-question-reply-decrypted", r1 is not None and r1["encrypted"] and
+                       "DDFIP" in r1["content"].get("body", "") and
+                       want in r1["content"].get("body", ""), seen(phone, q1))
+            self.check("t.aide-reply-decrypted", r2 is not None and r2["encrypted"] and
+                       "Commandes" in r2["content"].get("body", ""), seen(phone, q2))
+            if r1:
+                self.check_reply_shape("t.reply-relations-and-mentions", r1, q1, CLAIRE, q1)
+            shields = {label: (r or {}).get("shield") for label, r in (("question", r1),
+                                                                      ("aide", r2))}
+            log(f"t: js-sdk shields on the bot's replies: {shields}")
+            self.check("t.reply-shield-not-red", r1 is not None and r2 is not None and
+                       all(isinstance(x, dict) and x.get("colour") in ("NONE", "GREY")
+                           for x in shields.values()), json.dumps(shields))
+            push = (r1 or {}).get("push")
+            log(f"t: js-sdk push actions on the answer: {push}; "
+                f"on !aide's: {(r2 or {}).get('push')}")
+            self.check("t.asker-notified-by-js-push-rules", bool(push and push.get("notify")),
+                       f"getPushActionsForEvent: {push!r}")
+            if not r1:
+                return
+
+            # A reply in the answer's thread, as js-sdk builds it (no mention): answered there.
+            q3 = await phone.send(room, {
+                "msgtype": "m.text", "body": "Et pour réactiver un tiers ?", "m.mentions": {},
+                "m.relates_to": {"rel_type": "m.thread", "event_id": q1, "is_falling_back": False,
+                                 "m.in_reply_to": {"event_id": r1["event_id"]}}})
+            r3 = await decrypted_reply(phone, q3, 30)
+            if self.check("t.thread-reply-answered", r3 is not None, seen(phone, q3)):
+                self.check_reply_shape("t.thread-reply-stays-in-thread", r3, q3, CLAIRE, q1)
+            # A reaction from js-sdk (sent in clear): no reply, no crash.
+            before = len(phone.from_bot(room))
+            await phone.call("react", room_id=room, event_id=r1["event_id"], key="👍")
+            await asyncio.sleep(4)
+            new = phone.from_bot(room)[before:]
+            self.check("t.reaction-no-reply-no-crash", self.bot.alive() and not new,
+                       f"bot alive: {self.bot.alive()}; new bot messages: " + short(new[:1]))
+
+            # A second device the user has not cross-signed: the bot withholds the room key
+            # and says so (m.room_key.withheld, code m.unverified).
+            laptop = await device("laptop", bootstrap=False)
+            await asyncio.sleep(2)  # the bot hears of the new device (device_lists.changed)
+            q4 = await phone.send(room, {"msgtype": "m.text", "body": "!sigle EJ",
+                                         "m.mentions": {}})
+            r4 = await decrypted_reply(phone, q4, 30)
+            self.check("t.cross-signed-device-decrypts", r4 is not None and
+                       "Engagement juridique" in r4["content"].get("body", ""), seen(phone, q4))
+            if r4:
+                def laptop_view() -> dict:
+                    return laptop.events.get(r4["event_id"], {})
+                await wait_for(lambda: laptop_view().get("decryption_failure") ==
+                               WITHHELD_UNVERIFIED, 15)
+                view = laptop_view()
+                self.check("t.unsigned-device-refused-key", bool(view) and
+                           view.get("decryption_failure") is not None,
+                           "the bot shared the room key with a device its owner did not "
+                           "cross-sign: " + short(view) if view else
+                           "the device never saw the reply")
+                log(f"t: the not cross-signed device sees the reply as: "
+                    f"{view.get('decryption_failure') or view.get('type')!r}")
+                self.check("t.refused-device-gets-withheld",
+                           view.get("decryption_failure") == WITHHELD_UNVERIFIED,
+                           f"want decryptionFailureReason {WITHHELD_UNVERIFIED}; the device saw "
+                           + (f"{view.get('decryption_failure')!r}" if view.get(
+                               "decryption_failure") else "no failure: " + short(view)))
+            await laptop.call("logout")
+
+            # A restart of the bot: the user still reads the next reply.
+            if await restart_bot(t_config, "t.bot-restarted"):
+                q5 = await phone.send(room, {"msgtype": "m.text", "body": "!sigle GFC",
+                                             "m.mentions": {}})
+                r5 = await decrypted_reply(phone, q5, 45)
+                self.check("t.restart-still-decrypts", r5 is not None and "Gestion financière"
+                           in r5["content"].get("body", ""), seen(phone, q5))
+
+            # Identity reset (issue 14 item 4): the user signs in on a new device and resets her
+            # cross-signing identity there, as Element offers when the recovery key is lost. The
+            # new device is cross-signed by the new identity; the next reply must reach it.
+            tablet = await device("tablet", bootstrap=False)
+            reset = (await tablet.call("reset_identity"))["cross_signing"]
+            now = (await tablet.call("wait_cross_signed", master_key=reset["master_key"]))[
+                "cross_signing"]
+            self.check("t.identity-reset-done", now["master_key"] != old_master and
+                       now["device_cross_signed"], f"before {old_master}, now {json.dumps(now)}")
+            await asyncio.sleep(2)  # the bot hears of the new keys (device_lists.changed)
+            q6 = await tablet.send(room, {"msgtype": "m.text", "body": "!sigle EPLE",
+                                          "m.mentions": {}})
+            r6 = await decrypted_reply(tablet, q6, 30)
+            self.check("t.identity-reset-decrypts", r6 is not None and "Établissement public"
+                       in r6["content"].get("body", ""),
+                       "the new device could not read the reply: " + seen(tablet, q6))
+            old = phone.replies_to(q6)
+            log("t: the old device (no longer cross-signed) sees the reply after the reset as: " +
+                (repr(old[0].get("decryption_failure") or "decrypted") if old else "nothing"))
+        finally:
+            for user in self.js_users:
+                await user.close()
+            self.js_users.clear()
+            # The scenarios after this one run with the main configuration.
+            await restart_bot(self.bot.config, "t.bot-back-on-main-config")
+
+    async def bot_membership(self, room: str, timeout: float = 30) -> str | None:
+        """The bot's membership in `room`, from the admin API (for rooms alice is not in)."""
+        deadline = time.monotonic() + timeout
+        state = None
+        while time.monotonic() < deadline:
+            r = await asyncio.to_thread(self.synapse.http, "GET",
+                                        f"/_synapse/admin/v1/rooms/{room}/state", None,
+                                        self.admin_token)
+            state = next((ev["content"].get("membership") for ev in r.get("state", [])
+                          if ev.get("type") == "m.room.member" and ev.get("state_key") == BOT),
+                         None)
+            if state == "join":
+                return state
+            await asyncio.sleep(0.3)
+        return state
+
     async def scenario_e(self) -> None:
         """50 questions; SIGKILL in the middle; restart: each answered exactly once and correctly."""
         assert self.bot
@@ -899,6 +1096,8 @@ class Run:
                 await self.scenario("l", self.scenario_l(), 180)
             if want("m"):
                 await self.scenario("m", self.scenario_m(), 400)
+            if want("t"):
+                await self.scenario("t", self.scenario_t(), 180)
             if want("e"):
                 await self.scenario("e", self.scenario_e(), 300)
             if want("f"):
@@ -922,6 +1121,8 @@ class Run:
                 human = getattr(self, h, None)
                 if human:
                     await human.close()
+            for user in self.js_users:
+                await user.close()
             self.procs.stop_all()
             log(f"scenarios took {time.monotonic() - started:.0f} s")
 
@@ -955,7 +1156,7 @@ def main() -> int:
     p.add_argument("--bot", required=True)
     p.add_argument("--kb", required=True)
     p.add_argument("--no-bot", action="store_true", help="only Synapse + the nio harness")
-    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j,k,l)")
+    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j,k,l,m,t)")
     run = Run(p.parse_args())
 
     def interrupted(signum: int, _frame: object) -> None:
