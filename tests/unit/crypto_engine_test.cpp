@@ -792,6 +792,34 @@ TEST_SUITE("crypto")
         CHECK(value(on_to_device(*pair.bot_peer.engine, request)).type == "m.room_key_request");
     }
 
+    TEST_CASE("an olm message read again after a batch that was not saved is not a wedged session")
+    {
+        Pair pair;
+        auto& engine = *pair.bot_peer.engine;
+        pair.server.ensure_sessions(pair.alice_peer, {pair.bot_peer.id()});
+        const auto pre_key =
+            value(pair.alice_peer.engine->encrypt_to_device({pair.bot_peer.id()}, "m.test", {}));
+        const auto normal_after = [&] {
+            // the bot answers, so Alice's next message is a normal one
+            pair.server.ensure_sessions(pair.bot_peer, {pair.alice_peer.id()});
+            deliver(value(engine.encrypt_to_device({pair.alice_peer.id()}, "m.test", {})),
+                    pair.bot_peer, pair.alice_peer);
+            return value(
+                pair.alice_peer.engine->encrypt_to_device({pair.bot_peer.id()}, "m.test", {}));
+        };
+        for (const auto& body : {pre_key, normal_after()}) {
+            const auto event = to_device_for(body, alice, pair.bot_peer).at(0);
+            CHECK(value(on_to_device(engine, event)).type == "m.test");
+            // the batch was not saved: the same event comes again, its ratchet step spent
+            CHECK(value(on_to_device(engine, event)).type == "m.test");
+            CHECK(engine.take_wedged_devices().empty());
+        }
+        // once saved, the plaintexts are forgotten
+        pair.bot_peer.save();
+        const auto event = to_device_for(pre_key, alice, pair.bot_peer).at(0);
+        CHECK_FALSE(on_to_device(engine, event));
+    }
+
     TEST_CASE("wedged olm session is recovered with an m.dummy at most hourly")
     {
         Pair pair;

@@ -269,7 +269,8 @@ void Engine::saved()
     m.dirty_outbound.clear();
     m.deleted_outbound.clear();
     m.new_seen.clear();
-    m.seen.clear(); // saved: later look-ups read the table, so memory stays small
+    m.seen.clear();           // saved: later look-ups read the table, so memory stays small
+    m.olm_plaintexts.clear(); // the batch that read them is saved: they never come again
     m.dirty_pending.clear();
     m.deleted_pending.clear();
     m.dirty_rooms.clear();

@@ -156,6 +156,9 @@ struct Engine::Impl {
     std::set<std::string> dirty_rooms;
     std::map<std::string, std::int64_t> last_dummy_ms; ///< by curve25519
     std::vector<DeviceKey> wedged;
+    /// Olm messages read since the last save, by sender key and body: a batch handled again
+    /// after a failed save brings them back, and their ratchet step is already spent.
+    std::map<std::string, std::string> olm_plaintexts;
     std::int64_t last_stamp = 0;
     olm::Utility utility;
 

@@ -36,6 +36,11 @@ Result<ToDeviceEvent> Engine::Impl::decrypt_olm(const std::string& sender,
         return a.second->last_used > b.second->last_used;
     });
     std::optional<std::string> plaintext;
+    const auto read_before = olm_plaintexts.find(sender_key + ' ' + message.body);
+    if (read_before != olm_plaintexts.end()) {
+        plaintext = read_before->second;
+        candidates.clear(); // no ratchet step: it was taken the first time
+    }
     for (auto& [id, entry] : candidates) {
         if (message.type == 0 && !entry->session.matches_inbound(sender_key, message.body))
             continue;
@@ -50,7 +55,7 @@ Result<ToDeviceEvent> Engine::Impl::decrypt_olm(const std::string& sender,
         dirty_olm_sessions.insert(id);
         break;
     }
-    if (!plaintext && message.type == 0) {
+    if (!plaintext && message.type == 0 && read_before == olm_plaintexts.end()) {
         auto session = olm::Session::create_inbound(account, sender_key, message.body);
         if (session) {
             auto decrypted = session.value().decrypt(message);
@@ -70,6 +75,8 @@ Result<ToDeviceEvent> Engine::Impl::decrypt_olm(const std::string& sender,
         return engine_error(errcode::olm_failure,
                             "no Olm session decrypts the message of " + sender);
     }
+    if (read_before == olm_plaintexts.end())
+        olm_plaintexts.emplace(sender_key + ' ' + message.body, *plaintext);
 
     auto payload = parse_olm_payload(*plaintext);
     if (!payload)
