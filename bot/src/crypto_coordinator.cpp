@@ -155,7 +155,11 @@ void CryptoCoordinator::observe(const std::string& room_id, const Event& event)
             room_id, {encryption->rotation_period_ms, encryption->rotation_period_msgs});
         return;
     }
-    if (event.type == "m.room.history_visibility" && event.state_key == "") {
+    if (const auto* visibility = std::get_if<HistoryVisibility>(&event.content)) {
+        if (visibility->visibility == "joined")
+            joined_only_.insert(room_id);
+        else
+            joined_only_.erase(room_id);
         // Who may read the history changed: later messages use a session of their own.
         if (engine_.is_room_encrypted(room_id))
             engine_.rotate_room_key(room_id);
@@ -168,15 +172,21 @@ void CryptoCoordinator::observe(const std::string& room_id, const Event& event)
     const bool present = member->membership == "join" || member->membership == "invite";
     const auto known = members_.find(room_id);
     if (present) {
-        if (known != members_.end() && member->membership == "join")
-            known->second.insert(user);
+        if (known != members_.end()) {
+            known->second.joined.erase(user);
+            known->second.invited.erase(user);
+            (member->membership == "join" ? known->second.joined : known->second.invited)
+                .insert(user);
+        }
         if (engine_.is_room_encrypted(room_id))
             engine_.track_users({user});
         return;
     }
     // A member gone: the next message uses a new session they never get (§8.6.20).
-    if (known != members_.end())
-        known->second.erase(user);
+    if (known != members_.end()) {
+        known->second.joined.erase(user);
+        known->second.invited.erase(user);
+    }
     if (engine_.is_room_encrypted(room_id))
         engine_.rotate_room_key(room_id);
 }
@@ -236,16 +246,24 @@ CryptoCoordinator::take_undecryptable(std::chrono::milliseconds max_wait)
 
 Result<std::set<std::string>> CryptoCoordinator::members_of(const std::string& room_id)
 {
-    if (const auto known = members_.find(room_id); known != members_.end())
-        return known->second;
-    // Lazy loading hides members who never spoke: ask the server once, then follow the
-    // membership events (§3).
-    auto members = client_.joined_members(room_id);
-    if (!members)
-        return members.error();
-    auto& set = members_[room_id];
-    set.insert(members.value().begin(), members.value().end());
-    return set;
+    auto known = members_.find(room_id);
+    if (known == members_.end()) {
+        // Lazy loading hides members who never spoke: ask the server once, then follow the
+        // membership events (§3).
+        auto members = client_.room_members(room_id);
+        if (!members)
+            return members.error();
+        auto& sets = members_[room_id];
+        sets.joined.insert(members.value().joined.begin(), members.value().joined.end());
+        sets.invited.insert(members.value().invited.begin(), members.value().invited.end());
+        known = members_.find(room_id);
+    }
+    // Invited members read what is said before they join, as Tchap salons share history with
+    // them, unless the room keeps its history for joined members only.
+    auto readers = known->second.joined;
+    if (!joined_only_.contains(room_id))
+        readers.insert(known->second.invited.begin(), known->second.invited.end());
+    return readers;
 }
 
 Result<Done> CryptoCoordinator::query_outdated(const std::vector<std::string>& users)

@@ -133,6 +133,8 @@ Event parse_event(const json& j)
             e.content = power_levels_of(*content);
         } else if (e.type == "m.room.create" && e.state_key == "") {
             e.content = room_create_of(e.sender, *content);
+        } else if (e.type == "m.room.history_visibility" && e.state_key == "") {
+            e.content = HistoryVisibility{string_at(*content, "history_visibility")};
         } else if (e.type == "m.room.encryption" && e.state_key == "") {
             Encryption encryption{string_at(*content, "algorithm")};
             if (const auto ms = integer_at(*content, "rotation_period_ms"); ms && *ms > 0)

@@ -391,19 +391,29 @@ Result<json> MatrixClient::signatures_upload(const json& body)
         "/keys/signatures/upload");
 }
 
-Result<std::vector<std::string>> MatrixClient::joined_members(const std::string& room_id)
+Result<RoomMembers> MatrixClient::room_members(const std::string& room_id)
 {
     auto j = parse_json_object(
-        call("GET", "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/joined_members", {},
-             call_timeout),
-        "/joined_members");
+        call("GET",
+             "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/members?not_membership=leave",
+             {}, call_timeout),
+        "/members");
     if (!j)
         return j.error();
-    std::vector<std::string> members;
-    if (const auto joined = j.value().find("joined");
-        joined != j.value().end() && joined->is_object())
-        for (const auto& [user, _] : joined->items())
-            members.push_back(user);
+    RoomMembers members;
+    if (const auto chunk = j.value().find("chunk"); chunk != j.value().end() && chunk->is_array())
+        for (const auto& event : *chunk) {
+            if (!event.is_object() || string_at(event, "type") != "m.room.member")
+                continue;
+            const auto user = string_at(event, "state_key");
+            const auto membership = string_at(object_or_empty(event, "content"), "membership");
+            if (user.empty())
+                continue;
+            if (membership == "join")
+                members.joined.push_back(user);
+            else if (membership == "invite")
+                members.invited.push_back(user);
+        }
     return members;
 }
 

@@ -608,10 +608,20 @@ class Run:
                    self.alice.decrypted and "Gestion financière" in
                    r2[0]["content"].get("body", ""), short(r2[:1]))
 
-        # A new member gets the room key of the next reply.
+        # An invited member gets the room key already (Tchap salons share history with invited
+        # members), so a reply sent before they join reads once they are in (issue 14).
         await self.alice.client.room_invite(room, BOB)
         await wait_for(lambda: room in self.bob.invites, 15)
+        q_inv = await self.ask(self.alice, room, "!sigle DGFiP")
+        r_inv = await self.wait_reply(q_inv, 45)
         await self.bob.client.join(room)
+        await wait_for(lambda: bool(self.bob.replies_to(q_inv)) and
+                       self.bob.replies_to(q_inv)[0]["event_id"] in self.bob.decrypted, 20)
+        b_inv = self.bob.replies_to(q_inv)
+        self.check("m.invited-member-decrypts-reply-sent-before-joining",
+                   len(r_inv) == 1 and len(b_inv) == 1 and b_inv[0]["event_id"] in
+                   self.bob.decrypted, short(b_inv[:1] or r_inv[:1]))
+        # A new member gets the room key of the next reply.
         await asyncio.sleep(1)
         q3 = await self.ask(self.alice, room, "!sigle EPLE")
         await wait_for(lambda: bool(self.bob.replies_to(q3)), 45)

@@ -163,7 +163,7 @@ struct Bot {
     {
         std::vector<std::string> out;
         for (const auto& request : http.requests())
-            for (const char* route : {"joined_members", "keys/query", "keys/claim", "sendToDevice",
+            for (const char* route : {"/members", "keys/query", "keys/claim", "sendToDevice",
                                       "keys/changes", "keys/upload"})
                 if (request.url.find(route) != std::string::npos)
                     out.emplace_back(route);
@@ -319,9 +319,18 @@ struct Device {
     json published; ///< its /keys/upload body
 };
 
+json member_event(const std::string& user, const std::string& membership)
+{
+    return {{"type", "m.room.member"},
+            {"state_key", user},
+            {"sender", user},
+            {"content", {{"membership", membership}}}};
+}
+
+/// GET /members: the bot and Marie joined.
 json joined_members()
 {
-    return {{"joined", {{me, json::object()}, {marie, json::object()}}}};
+    return {{"chunk", {member_event(me, "join"), member_event(marie, "join")}}};
 }
 
 /// The /keys/query answer: the bot's device and Marie's `devices`.
@@ -373,8 +382,8 @@ TEST_SUITE("crypto")
         CHECK(bot.seen[0].addressed);
 
         // The room key went to Marie's devices before the reply was encrypted.
-        CHECK(bot.routes() == std::vector<std::string>{"joined_members", "keys/query", "keys/claim",
-                                                       "sendToDevice"});
+        CHECK(bot.routes() ==
+              std::vector<std::string>{"/members", "keys/query", "keys/claim", "sendToDevice"});
         CHECK(bot.http.unexpected() == 0);
         CHECK(bot.http.pending() == 0);
         CHECK(bot.body_of("keys/query").at("device_keys").contains(marie));
@@ -454,8 +463,8 @@ TEST_SUITE("crypto")
         bot.process(value(parse_sync(body.dump(), me)));
         REQUIRE(bot.seen.size() == 1); // the room key came first, in the same batch
         CHECK(bot.seen[0].event_id == "$q");
-        CHECK(bot.routes() == std::vector<std::string>{"joined_members", "keys/query",
-                                                       "sendToDevice", "keys/upload"});
+        CHECK(bot.routes() ==
+              std::vector<std::string>{"/members", "keys/query", "sendToDevice", "keys/upload"});
         const auto upload = bot.body_of("keys/upload"); // after the batch: 10 + 40 = 50
         CHECK(upload.at("one_time_keys").size() == 40);
         CHECK(upload.contains("fallback_keys")); // the server said its fallback key was used
@@ -538,8 +547,8 @@ TEST_SUITE("crypto")
         CHECK(bot.seen[0].event_id == "$early");
         CHECK(bot.outcome("$early") == "answered");
         CHECK(bot.engine->pending_event_count() == 0);
-        CHECK(bot.routes() == std::vector<std::string>{"joined_members", "keys/query", "keys/claim",
-                                                       "sendToDevice"});
+        CHECK(bot.routes() ==
+              std::vector<std::string>{"/members", "keys/query", "keys/claim", "sendToDevice"});
         const auto outbox = bot.outbox();
         REQUIRE(outbox.size() == 1);
         CHECK(outbox[0].event_type == "m.room.encrypted");
@@ -568,8 +577,7 @@ TEST_SUITE("crypto")
         bot.process(sync("s1", json::array({command}), json::array({room_key}), true));
         REQUIRE(bot.seen.size() == 1);
         REQUIRE(bot.outbox().size() == 1);
-        CHECK(bot.routes() ==
-              std::vector<std::string>{"joined_members", "keys/query", "sendToDevice"});
+        CHECK(bot.routes() == std::vector<std::string>{"/members", "keys/query", "sendToDevice"});
         bot.http.forget_requests();
 
         auto replayed = command;
@@ -690,8 +698,8 @@ TEST_SUITE("crypto")
         bot.process(sync("s3"));
         CHECK(bot.seen.empty());
         CHECK(bot.outcome("$lost1") == "undecryptable");
-        CHECK(bot.routes() == std::vector<std::string>{"joined_members", "keys/query", "keys/claim",
-                                                       "sendToDevice"});
+        CHECK(bot.routes() ==
+              std::vector<std::string>{"/members", "keys/query", "keys/claim", "sendToDevice"});
         auto outbox = bot.outbox();
         REQUIRE(outbox.size() == 1);
         CHECK(outbox[0].event_type == "m.room.encrypted");
@@ -776,8 +784,8 @@ TEST_SUITE("crypto")
         bot.http.reply(500, R"({"errcode":"M_UNKNOWN","error":"oops"})");
         // The batch is saved (its command never runs twice); the reply waits, never in clear.
         bot.process(batch);
-        CHECK(bot.routes() == std::vector<std::string>{"joined_members", "keys/query", "keys/claim",
-                                                       "sendToDevice"});
+        CHECK(bot.routes() ==
+              std::vector<std::string>{"/members", "keys/query", "keys/claim", "sendToDevice"});
         const auto lost_share = bot.body_of("sendToDevice"); // what the server refused
         CHECK(bot.loop().since() == "s2");
         CHECK(value(bot.store.sync_token()) == "s2");
@@ -870,8 +878,8 @@ TEST_SUITE("crypto")
         REQUIRE(bot.seen.size() == 1); // the inbound session survived: it decrypts
         CHECK(bot.seen[0].text == "!sigle EJ");
         CHECK(bot.outcome("$apres") == "answered");
-        CHECK(bot.routes() == std::vector<std::string>{"keys/changes", "joined_members",
-                                                       "keys/query", "keys/claim", "sendToDevice"});
+        CHECK(bot.routes() == std::vector<std::string>{"keys/changes", "/members", "keys/query",
+                                                       "keys/claim", "sendToDevice"});
         CHECK(bot.body_of("keys/claim").at("one_time_keys") ==
               json{{marie, {{"PHONE", "signed_curve25519"}}}});
         const auto outbox = bot.outbox();

@@ -160,7 +160,12 @@ TEST_SUITE("unit")
         http.reply(200, R"({"one_time_keys":{}})");
         http.reply(200, R"({"changed":["@a:hs.test"],"left":[]})");
         http.reply(200, "{}");
-        http.reply(200, R"({"joined":{"@a:hs.test":{},"@opale:hs.test":{}}})");
+        http.reply(200, R"({"chunk":[
+            {"type":"m.room.member","state_key":"@a:hs.test","content":{"membership":"join"}},
+            {"type":"m.room.member","state_key":"@b:hs.test","content":{"membership":"invite"}},
+            {"type":"m.room.member","state_key":"@c:hs.test","content":{"membership":"ban"}},
+            {"type":"m.room.member","state_key":"@opale:hs.test","content":{"membership":"join"}},
+            {"type":"m.room.member","content":{"membership":"join"}}, 7]})");
         http.reply(200, "[]"); // not an object: a parse error, never a crash
         const auto upload = client.keys_upload({{"device_keys", json::object()}});
         REQUIRE(static_cast<bool>(upload));
@@ -173,9 +178,10 @@ TEST_SUITE("unit")
         CHECK(changes.value().changed == std::vector<std::string>{"@a:hs.test"});
         CHECK(static_cast<bool>(client.send_to_device(
             "m.room.encrypted", "txn 1", {{"@a:hs.test", {{"DEV", {{"ciphertext", "x"}}}}}})));
-        const auto members = client.joined_members("!salon:hs.test");
+        const auto members = client.room_members("!salon:hs.test");
         REQUIRE(static_cast<bool>(members));
-        CHECK(members.value() == std::vector<std::string>{"@a:hs.test", "@opale:hs.test"});
+        CHECK(members.value().joined == std::vector<std::string>{"@a:hs.test", "@opale:hs.test"});
+        CHECK(members.value().invited == std::vector<std::string>{"@b:hs.test"});
         const auto broken = client.signatures_upload(json::object());
         REQUIRE_FALSE(static_cast<bool>(broken));
         CHECK(broken.error().kind == Error::Kind::parse);
@@ -191,7 +197,7 @@ TEST_SUITE("unit")
               base + "/_matrix/client/v3/sendToDevice/m.room.encrypted/txn%201");
         CHECK(body_of(http.request(4))["messages"]["@a:hs.test"]["DEV"]["ciphertext"] == "x");
         CHECK(http.request(5).url ==
-              base + "/_matrix/client/v3/rooms/%21salon%3Ahs.test/joined_members");
+              base + "/_matrix/client/v3/rooms/%21salon%3Ahs.test/members?not_membership=leave");
         CHECK(http.request(6).url == base + "/_matrix/client/v3/keys/signatures/upload");
         CHECK(http.request(0).headers.at("Authorization") == "Bearer syt_tok");
     }

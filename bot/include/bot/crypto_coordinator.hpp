@@ -92,7 +92,12 @@ private:
     StateStore& store_;
     crypto::Engine& engine_;
     MatrixClient::PasswordAuth password_auth_;
-    std::map<std::string, std::set<std::string>, std::less<>> members_; ///< loaded on demand
+    struct Members {
+        std::set<std::string> joined;
+        std::set<std::string> invited;
+    };
+    std::map<std::string, Members, std::less<>> members_; ///< loaded on demand
+    std::set<std::string, std::less<>> joined_only_;      ///< history_visibility "joined" rooms
     std::vector<std::pair<std::string, Event>> decryptable_in_flight_;
     std::vector<Undecryptable> undecryptable_in_flight_;
     bool restarted_ = true; ///< the first batch of this run: /keys/changes when it resumes

@@ -64,6 +64,11 @@ struct RoomCreate {
     std::vector<std::string> creators; ///< sender and additional_creators, from version 12 on
 };
 
+/// m.room.history_visibility: "joined" keeps invited members out of the room key.
+struct HistoryVisibility {
+    std::string visibility; ///< world_readable, shared, invited, joined
+};
+
 /// The power levels as the state file keeps them: {"users": {…}, "users_default": n, and
 /// "creators": […] when there are}.
 std::string power_levels_json(const PowerLevels& levels);
@@ -102,7 +107,7 @@ struct Event {
     std::optional<std::int64_t> age;   ///< unsigned.age, milliseconds
     bool has_transaction_id = false;   ///< unsigned.transaction_id: our own echo
     std::variant<OtherEvent, TextMessage, Reaction, Membership, PowerLevels, Encryption, Encrypted,
-                 RoomCreate>
+                 RoomCreate, HistoryVisibility>
         content;
 };
 

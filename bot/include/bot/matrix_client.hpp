@@ -29,6 +29,12 @@ struct LoginIdentity {
 
 /// The Matrix client-server API, one method per endpoint (notes/matrix.md §1). Thread-safe:
 /// the sync thread and the sender each call it with their own transfers.
+/// The members of a room that count for its room key.
+struct RoomMembers {
+    std::vector<std::string> joined;
+    std::vector<std::string> invited;
+};
+
 class MatrixClient {
 public:
     MatrixClient(HttpClient& http, std::string homeserver_url);
@@ -92,8 +98,9 @@ public:
                                                  const PasswordAuth& auth = {});
     /// POST /keys/signatures/upload: the bot's device signed by its self-signing key.
     Result<nlohmann::json> signatures_upload(const nlohmann::json& body);
-    /// GET /rooms/{room}/joined_members: the user ids (lazy loading hides some in /sync).
-    Result<std::vector<std::string>> joined_members(const std::string& room_id);
+    /// GET /rooms/{room}/members?not_membership=leave: the joined and the invited user ids
+    /// (lazy loading hides some in /sync).
+    Result<RoomMembers> room_members(const std::string& room_id);
 
 private:
     Result<std::string> call(const std::string& method, const std::string& path,
