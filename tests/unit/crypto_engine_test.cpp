@@ -820,6 +820,31 @@ TEST_SUITE("crypto")
         CHECK_FALSE(on_to_device(engine, event));
     }
 
+    TEST_CASE("olm sessions per device are bounded and the newest one is used")
+    {
+        Pair pair;
+        auto& engine = *pair.bot_peer.engine;
+        const auto count = [&] {
+            return pair.bot_peer.db.execAndGet("SELECT count(*) FROM crypto_olm_sessions").getInt();
+        };
+        for (int n = 0; n < 12; ++n) { // a peer that keeps giving keys: a new session each time
+            pair.clock.now += std::chrono::seconds{1};
+            const auto claimed =
+                pair.server.claim(engine.keys_claim_request({pair.alice_peer.id()}));
+            REQUIRE(value(on_keys_claim_response(engine, claimed)).size() == 1);
+        }
+        pair.bot_peer.save();
+        CHECK(count() == 8);
+        // the last one made is the one used, and Alice reads it
+        const auto body =
+            value(engine.encrypt_to_device({pair.alice_peer.id()}, "m.test", json::object()));
+        CHECK(deliver(body, pair.bot_peer, pair.alice_peer).type == "m.test");
+        pair.bot_peer.save();
+        auto reopened = value(opalebot::bot::crypto::Engine::open(
+            pair.bot_peer.db, bot, "BOTDEV", pickle_key, pair.clock.options()));
+        CHECK(count() == 8);
+    }
+
     TEST_CASE("wedged olm session is recovered with an m.dummy at most hourly")
     {
         Pair pair;

@@ -267,6 +267,13 @@ void save_olm_session(SQLite::Database& db, const OlmSessionRow& row)
     insert.exec();
 }
 
+void delete_olm_session(SQLite::Database& db, const std::string& session_id)
+{
+    SQLite::Statement remove{db, "DELETE FROM crypto_olm_sessions WHERE session_id = ?"};
+    remove.bind(1, session_id);
+    remove.exec();
+}
+
 void save_inbound_group_session(SQLite::Database& db, const InboundGroupSessionRow& row)
 {
     SQLite::Statement insert{db, "INSERT OR REPLACE INTO crypto_inbound_group_sessions (room_id,"

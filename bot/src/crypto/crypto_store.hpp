@@ -107,6 +107,7 @@ void save_olm_session(SQLite::Database& db, const OlmSessionRow& row);
 void save_inbound_group_session(SQLite::Database& db, const InboundGroupSessionRow& row);
 void save_outbound_group_session(SQLite::Database& db, const OutboundGroupSessionRow& row);
 void delete_outbound_group_session(SQLite::Database& db, const std::string& room_id);
+void delete_olm_session(SQLite::Database& db, const std::string& session_id);
 void save_seen_index(SQLite::Database& db, const std::string& room_id,
                      const std::string& session_id, std::uint32_t index,
                      const std::string& event_id);

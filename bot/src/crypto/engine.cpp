@@ -40,6 +40,7 @@ Result<Done> Engine::Impl::load()
         olm_sessions.emplace(row.session_id,
                              OlmSessionEntry{row.sender_key, std::move(session).value(),
                                              row.created_ms, row.last_used});
+        index_olm_session(row.session_id, row.sender_key);
         last_stamp = std::max(last_stamp, row.last_used);
     }
     for (const auto& row : store::load_inbound_group_sessions(db)) {
@@ -172,9 +173,10 @@ bool Engine::has_unsaved_changes() const
     const auto& m = *impl_;
     return m.account_dirty || !m.dirty_users.empty() || !m.deleted_users.empty() ||
            !m.dirty_devices.empty() || !m.deleted_devices.empty() ||
-           !m.dirty_olm_sessions.empty() || !m.dirty_inbound.empty() || !m.dirty_outbound.empty() ||
-           !m.deleted_outbound.empty() || !m.new_seen.empty() || !m.dirty_pending.empty() ||
-           !m.deleted_pending.empty() || !m.dirty_rooms.empty();
+           !m.dirty_olm_sessions.empty() || !m.deleted_olm_sessions.empty() ||
+           !m.dirty_inbound.empty() || !m.dirty_outbound.empty() || !m.deleted_outbound.empty() ||
+           !m.new_seen.empty() || !m.dirty_pending.empty() || !m.deleted_pending.empty() ||
+           !m.dirty_rooms.empty();
 }
 
 Result<Done> Engine::persist(SQLite::Database& db)
@@ -201,6 +203,8 @@ try {
             store::save_device(db,
                                {id.user_id, id.device_id, it->second.curve25519, it->second.ed25519,
                                 m.device_json[id], it->second.cross_signed});
+    for (const auto& id : m.deleted_olm_sessions)
+        store::delete_olm_session(db, id);
     for (const auto& id : m.dirty_olm_sessions) {
         const auto it = m.olm_sessions.find(id);
         if (it == m.olm_sessions.end())
@@ -265,6 +269,7 @@ void Engine::saved()
     m.dirty_devices.clear();
     m.deleted_devices.clear();
     m.dirty_olm_sessions.clear();
+    m.deleted_olm_sessions.clear();
     m.dirty_inbound.clear();
     m.dirty_outbound.clear();
     m.deleted_outbound.clear();

@@ -215,9 +215,10 @@ Result<std::vector<DeviceKey>> Engine::on_keys_claim_response(const KeysClaimRes
 Result<json> Engine::Impl::olm_encrypt_for(const Device& device, const std::string& type,
                                            const json& content)
 {
-    auto* session = newest_session(device.curve25519);
-    if (session == nullptr)
+    const auto* session_id = newest_session_id(device.curve25519);
+    if (session_id == nullptr)
         return engine_error(errcode::not_shared, "no Olm session with " + device.device_id);
+    auto* session = &olm_sessions.at(*session_id);
     const json payload = {{"type", type},
                           {"content", content},
                           {"sender", user_id},
@@ -229,9 +230,7 @@ Result<json> Engine::Impl::olm_encrypt_for(const Device& device, const std::stri
     if (!message)
         return message.error();
     session->last_used = stamp();
-    for (auto& [id, entry] : olm_sessions)
-        if (&entry == session)
-            dirty_olm_sessions.insert(id);
+    dirty_olm_sessions.insert(*session_id);
     return json{
         {"algorithm", olm_algorithm},
         {"sender_key", curve25519},

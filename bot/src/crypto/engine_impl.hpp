@@ -24,6 +24,8 @@ using nlohmann::json;
 inline constexpr std::int64_t fallback_overlap_ms =
     3'600'000;                                               ///< keep the old fallback key an hour
 inline constexpr std::int64_t dummy_interval_ms = 3'600'000; ///< one m.dummy per device per hour
+/// Olm sessions kept per device: clients make a new one only when one is wedged.
+inline constexpr std::size_t max_olm_sessions_per_device = 8;
 inline constexpr std::size_t max_one_time_keys_on_server = 50;
 
 inline auto logger()
@@ -141,6 +143,8 @@ struct Engine::Impl {
     std::set<DeviceKey> deleted_devices;
     std::map<std::string, OlmSessionEntry> olm_sessions; ///< by session id
     std::set<std::string> dirty_olm_sessions;
+    std::set<std::string> deleted_olm_sessions;
+    std::map<std::string, std::vector<std::string>> olm_session_ids; ///< by curve25519
     std::map<InboundId, InboundEntry> inbound;
     std::set<InboundId> dirty_inbound;
     std::map<std::string, OutboundEntry> outbound; ///< by room
@@ -227,13 +231,46 @@ struct Engine::Impl {
     }
 
     /// The most recently used Olm session with `curve`, if any.
+    /// The id of the session with `curve` used last, or null.
+    const std::string* newest_session_id(const std::string& curve) const
+    {
+        const auto ids = olm_session_ids.find(curve);
+        if (ids == olm_session_ids.end())
+            return nullptr;
+        const std::string* best = nullptr;
+        std::int64_t best_used = 0;
+        for (const auto& id : ids->second)
+            if (const auto it = olm_sessions.find(id);
+                it != olm_sessions.end() && (best == nullptr || it->second.last_used > best_used)) {
+                best = &it->first;
+                best_used = it->second.last_used;
+            }
+        return best;
+    }
+
     OlmSessionEntry* newest_session(const std::string& curve)
     {
-        OlmSessionEntry* best = nullptr;
-        for (auto& [id, entry] : olm_sessions)
-            if (entry.sender_key == curve && (best == nullptr || entry.last_used > best->last_used))
-                best = &entry;
-        return best;
+        const auto* id = newest_session_id(curve);
+        return id == nullptr ? nullptr : &olm_sessions.at(*id);
+    }
+
+    /// Keeps the index by curve25519; past max_olm_sessions_per_device, the one used least
+    /// recently goes (a peer that keeps making sessions cannot grow the state without bound).
+    void index_olm_session(const std::string& id, const std::string& curve)
+    {
+        auto& ids = olm_session_ids[curve];
+        if (std::find(ids.begin(), ids.end(), id) == ids.end())
+            ids.push_back(id);
+        while (ids.size() > max_olm_sessions_per_device) {
+            const auto oldest =
+                std::min_element(ids.begin(), ids.end(), [&](const auto& a, const auto& b) {
+                    return olm_sessions.at(a).last_used < olm_sessions.at(b).last_used;
+                });
+            olm_sessions.erase(*oldest);
+            dirty_olm_sessions.erase(*oldest);
+            deleted_olm_sessions.insert(*oldest);
+            ids.erase(oldest);
+        }
     }
 
     Result<std::string> add_olm_session(olm::Session session, const std::string& curve)
@@ -245,6 +282,8 @@ struct Engine::Impl {
         olm_sessions.insert_or_assign(id.value(),
                                       OlmSessionEntry{curve, std::move(session), now, now});
         dirty_olm_sessions.insert(id.value());
+        deleted_olm_sessions.erase(id.value());
+        index_olm_session(id.value(), curve);
         return id.value();
     }
 

@@ -29,9 +29,9 @@ Result<ToDeviceEvent> Engine::Impl::decrypt_olm(const std::string& sender,
     // Existing sessions first, most recently used first (spec "Recovering from undecryptable
     // messages"); a pre-key message only goes to the session it was made for.
     std::vector<std::pair<std::string, OlmSessionEntry*>> candidates;
-    for (auto& [id, entry] : olm_sessions)
-        if (entry.sender_key == sender_key)
-            candidates.emplace_back(id, &entry);
+    if (const auto ids = olm_session_ids.find(sender_key); ids != olm_session_ids.end())
+        for (const auto& id : ids->second)
+            candidates.emplace_back(id, &olm_sessions.at(id));
     std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
         return a.second->last_used > b.second->last_used;
     });
