@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs every test: installs the Debian packages, builds the AddressSanitizer +
 # UBSan variant and runs all CTest tiers under it (unit, then e2e: a real Synapse installed with
-# pip into a virtualenv, driven by matrix-nio), then prints the answer-quality figures.
+# pip into a virtualenv, driven by matrix-nio and matrix-js-sdk), then prints the answer-quality
+# figures.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
