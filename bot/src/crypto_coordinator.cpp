@@ -125,8 +125,7 @@ void CryptoCoordinator::receive(const CryptoSync& sync, const std::string& since
                 answer = engine_.on_room_key_request(sender, *request);
         }
         if (answer && answer.value())
-            if (auto sent = send_to_device(*answer.value()); !sent)
-                logger()->warn("forwarded room key not sent: {}", sent.error().message);
+            queue_olm(*answer.value());
     }
     std::vector<std::string> changed = sync.devices_changed;
     if (restarted_ && !since.empty()) {
@@ -305,12 +304,41 @@ std::string CryptoCoordinator::next_txn_id()
     return "otd-" + std::to_string(now) + "-" + std::to_string(++txn_counter_);
 }
 
-Result<Done> CryptoCoordinator::send_to_device(const json& body)
+Result<Done> CryptoCoordinator::save()
 {
-    const auto& messages = object_or_empty(body, "messages");
+    SyncBatchWrites writes;
+    writes.outgoing = to_device_;
+    auto saved = store_.commit(writes);
+    if (saved)
+        to_device_.clear();
+    return saved;
+}
+
+void CryptoCoordinator::queue_olm(const json& body)
+{
+    queue_to_device("m.room.encrypted", object_or_empty(body, "messages"));
+}
+
+void CryptoCoordinator::queue_to_device(const std::string& type, const json& messages)
+{
     if (messages.empty())
-        return Done{};
-    return client_.send_to_device("m.room.encrypted", next_txn_id(), messages);
+        return;
+    OutgoingMessage out;
+    out.txn_id = next_txn_id();
+    out.event_type = std::string{to_device_prefix} + type;
+    out.content = messages.dump();
+    out.priority = -1; // before the room messages it opens
+    to_device_.push_back(std::move(out));
+}
+
+std::vector<OutgoingMessage> CryptoCoordinator::to_device_messages() const
+{
+    return to_device_;
+}
+
+void CryptoCoordinator::to_device_saved()
+{
+    to_device_.clear();
 }
 
 Result<bool> CryptoCoordinator::share_room_key_if_needed(const std::string& room_id)
@@ -332,23 +360,17 @@ Result<bool> CryptoCoordinator::share_room_key_if_needed(const std::string& room
         auto body = engine_.share_room_key(room_id, devices.value());
         if (!body)
             return body.error();
-        // The key must reach the devices before the message (§8.6.21); if it did not, the
-        // engine believes them served: a new session is shared next time.
-        if (auto sent = send_to_device(body.value()); !sent) {
-            engine_.rotate_room_key(room_id);
-            return sent.error();
-        }
+        // The key must reach the devices before the message (§8.6.21): the outbox sends it
+        // first, and it is saved with the ratchet steps it took before it leaves.
+        queue_olm(body.value());
         no_session = engine_.devices_without_session(devices.value());
     }
     // Devices refused the key are told so, for their client to explain why it cannot read.
     if (const auto withheld = engine_.room_key_withheld(room_id, users, no_session);
         !withheld.empty()) {
-        if (auto sent = client_.send_to_device("m.room_key.withheld", next_txn_id(), withheld);
-            !sent)
-            logger()->warn("m.room_key.withheld not sent: {}", sent.error().message);
-        else
-            logger()->info("room key of {} withheld from {} users' devices", room_id,
-                           withheld.size());
+        logger()->info("room key of {} withheld from devices of {} users", room_id,
+                       withheld.size());
+        queue_to_device("m.room_key.withheld", withheld);
     }
     return !devices.value().empty();
 }
@@ -382,7 +404,7 @@ void CryptoCoordinator::share_ahead()
             shared = shared || done.value();
     }
     if (shared)
-        if (auto saved = store_.commit({}); !saved)
+        if (auto saved = save(); !saved)
             logger()->warn("room keys shared ahead not saved: {}", saved.error().message);
 }
 
@@ -394,13 +416,13 @@ Result<Done> CryptoCoordinator::upload_keys(std::int64_t server_count, bool serv
     if (!body.value())
         return Done{};
     // New private keys on disk first: a key the server hands out must never be lost.
-    if (auto saved = store_.commit({}); !saved)
+    if (auto saved = save(); !saved)
         return saved.error();
     auto uploaded = client_.keys_upload(*body.value());
     if (!uploaded)
         return uploaded.error();
     engine_.mark_keys_published();
-    return store_.commit({});
+    return save();
 }
 
 void CryptoCoordinator::after_commit(const CryptoSync& sync)
@@ -423,10 +445,10 @@ void CryptoCoordinator::after_commit(const CryptoSync& sync)
             logger()->warn("no new Olm session for {} wedged devices: {}", wedged.size(),
                            claimed.error().message);
         } else if (auto body = engine_.encrypt_to_device(wedged, "m.dummy", json::object()); body) {
-            if (auto sent = send_to_device(body.value()); !sent)
-                logger()->warn("m.dummy not sent: {}", sent.error().message);
+            queue_olm(body.value());
         }
-        static_cast<void>(store_.commit({}));
+        if (auto saved = save(); !saved)
+            logger()->warn("m.dummy not saved: {}", saved.error().message);
     }
 }
 

@@ -102,8 +102,9 @@ std::optional<std::chrono::milliseconds> Sender::send_next(std::stop_token stop)
         static_cast<void>(store_.drop_outgoing(message.id));
         return 0ms;
     }
+    const bool to_device = is_to_device(message);
     // A message stored in clear before its room turned encrypted is never sent so (§4).
-    if (message.event_type != "m.room.encrypted")
+    if (!to_device && message.event_type != "m.room.encrypted")
         if (auto room = store_.room(message.room_id);
             room && room.value() && room.value()->encrypted) {
             logger->error("message {} to {} dropped: stored in clear, and the room is now "
@@ -112,6 +113,19 @@ std::optional<std::chrono::milliseconds> Sender::send_next(std::stop_token stop)
             static_cast<void>(store_.drop_outgoing(message.id));
             return 0ms;
         }
+    if (to_device) {
+        const auto type = message.event_type.substr(to_device_prefix.size());
+        auto sent = client_.send_to_device(type, message.txn_id, content);
+        if (sent) {
+            backoff_ = 0ms;
+            if (auto saved = store_.drop_outgoing(message.id); !saved)
+                logger->error("sent {} but not recorded: {}", message.txn_id,
+                              saved.error().message);
+            logger->debug("sent to-device {} ({})", message.txn_id, type);
+            return 0ms;
+        }
+        return after_failure(message, content, sent.error(), stop);
+    }
     auto sent = client_.send(message.room_id, message.event_type, message.txn_id, content, stop);
     if (sent) {
         backoff_ = 0ms;
@@ -120,9 +134,16 @@ std::optional<std::chrono::milliseconds> Sender::send_next(std::stop_token stop)
         logger->debug("sent {} as {} in {}", message.txn_id, sent.value(), message.room_id);
         return 0ms;
     }
+    return after_failure(message, content, sent.error(), stop);
+}
+
+std::chrono::milliseconds Sender::after_failure(const OutgoingMessage& message,
+                                                const nlohmann::json& content, const Error& error,
+                                                std::stop_token stop)
+{
+    const auto logger = log::get("bot.sender");
     if (stop.stop_requested())
         return 0ms;
-    const auto& error = sent.error();
     static_cast<void>(store_.count_attempt(message.id));
     if (error.code == 429 || error.errcode == "M_LIMIT_EXCEEDED") {
         const auto wait = with_jitter(error.retry_after.value_or(1'000ms));
@@ -134,7 +155,7 @@ std::optional<std::chrono::milliseconds> Sender::send_next(std::stop_token stop)
     if (!retryable) { // 403 not in the room, 400 bad event, 413 too large: final
         logger->error("message {} to {} refused for good ({} {} {}): dropped", message.txn_id,
                       message.room_id, error.code, error.errcode, error.message);
-        if (error.code == 413 || error.errcode == "M_TOO_LARGE")
+        if (!is_to_device(message) && (error.code == 413 || error.errcode == "M_TOO_LARGE"))
             if (auto notice = too_large_notice(message, content)) {
                 static_cast<void>(store_.replace_outgoing(
                     message.id, *notice, message.event_type == "m.room.encrypted"));

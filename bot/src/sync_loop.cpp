@@ -191,8 +191,11 @@ void SyncLoop::run(std::stop_token stop)
         // engine's half of that batch (events it handed out) without the batch.
         if (between_syncs_ && last_batch_saved_)
             between_syncs_();
-        if (crypto_ != nullptr && last_batch_saved_)
-            crypto_->share_ahead();
+        if (crypto_ != nullptr && last_batch_saved_) {
+            crypto_->share_ahead(); // saves the room keys it queues
+            if (wake_sender_)
+                wake_sender_();
+        }
         // A batch with events is followed at once (the next question may already be there);
         // an empty or failed one waits a little, so a server that ignores the timeout never
         // makes the loop spin (style.md §6.3).
@@ -290,7 +293,7 @@ Result<Done> SyncLoop::process_batch(const SyncBatch& batch, bool history)
     // is saved anyway, so that its commands never run twice.
     encrypt_outgoing(writes, true);
     retry_awaiting_encryption(writes);
-    auto saved = store_.commit(writes);
+    auto saved = commit(writes);
     if (!saved)
         return saved.error();
     since_ = batch.next_batch;
@@ -300,9 +303,25 @@ Result<Done> SyncLoop::process_batch(const SyncBatch& batch, bool history)
         undecryptable_told_.insert_or_assign(sender, at);
     if (crypto_ != nullptr) {
         crypto_->batch_saved();
-        crypto_->after_commit(batch.crypto);
+        crypto_->after_commit(batch.crypto); // may queue and save an m.dummy
+        if (wake_sender_)
+            wake_sender_();
     }
     return Done{};
+}
+
+Result<Done> SyncLoop::commit(SyncBatchWrites& writes)
+{
+    // The to-device messages (room keys first) leave only once saved with the ratchet steps
+    // they took; the outbox sends them before the room messages they open.
+    const bool with_crypto = crypto_ != nullptr;
+    if (with_crypto)
+        for (auto& message : crypto_->to_device_messages())
+            writes.outgoing.push_back(std::move(message));
+    auto saved = store_.commit(writes);
+    if (saved && with_crypto)
+        crypto_->to_device_saved();
+    return saved;
 }
 
 Result<Done> SyncLoop::queue(SyncBatchWrites writes)
@@ -310,7 +329,7 @@ Result<Done> SyncLoop::queue(SyncBatchWrites writes)
     if (!encrypt_outgoing(writes, false))
         return Error{
             Error::Kind::transport, 0, {}, "the room is encrypted and encryption is off", {}};
-    auto saved = store_.commit(writes);
+    auto saved = commit(writes);
     if (saved && !writes.outgoing.empty() && wake_sender_)
         wake_sender_();
     return saved;

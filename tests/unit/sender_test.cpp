@@ -114,6 +114,40 @@ TEST_SUITE("unit")
         CHECK_FALSE(h.sender.send_next().has_value());
     }
 
+    TEST_CASE("send_next sends a to-device entry first and keeps it while the server fails")
+    {
+        Harness h;
+        SyncBatchWrites writes; // the room key and the reply it opens, saved together
+        writes.outgoing.push_back(outgoing("opb-reply", 0, ""));
+        OutgoingMessage key;
+        key.txn_id = "otd-1";
+        key.event_type = "to-device:m.room.encrypted";
+        key.content = R"({"@marie:hs.test":{"LAPTOP":{"ciphertext":"x"}}})";
+        key.priority = -1;
+        writes.outgoing.push_back(key);
+        REQUIRE(static_cast<bool>(h.store.commit(writes)));
+
+        h.http.reply(502, "{}");
+        const auto delay = h.sender.send_next();
+        REQUIRE(delay.has_value());
+        CHECK(*delay > 0ms); // backs off; the reply does not overtake the key
+        h.http.reply(200, "{}");
+        CHECK(h.sender.send_next() == 0ms);
+        h.http.reply(200, R"({"event_id":"$sent"})");
+        CHECK(h.sender.send_next() == 0ms);
+        REQUIRE(h.http.request_count() == 3);
+        for (const std::size_t n : {0U, 1U}) {
+            const auto request = h.http.request(n);
+            CHECK(request.method == "PUT");
+            CHECK(request.url.ends_with("/sendToDevice/m.room.encrypted/otd-1"));
+            CHECK(json::parse(request.body) ==
+                  json{{"messages", {{"@marie:hs.test", {{"LAPTOP", {{"ciphertext", "x"}}}}}}}});
+        }
+        CHECK(h.http.request(2).url == send_prefix + "opb-reply");
+        CHECK(outbox_size(h.store) == 0);
+        CHECK_FALSE(h.store.sent_message("$sent").value() == std::nullopt);
+    }
+
     TEST_CASE("send_next never sends in clear into a room that turned encrypted")
     {
         Harness h;

@@ -78,13 +78,24 @@ public:
     /// server counts them, wedged Olm sessions unstuck with m.dummy.
     void after_commit(const CryptoSync& sync);
 
+    /// The to-device messages made since the last save (room keys, withheld notices, answers to
+    /// key requests, m.dummy), as outbox entries: the caller commits them with the batch whose
+    /// ratchet steps they took, then calls to_device_saved(). Never sent before that commit: a
+    /// crash in between would desynchronise the peer's Olm session (spec: persist first).
+    std::vector<OutgoingMessage> to_device_messages() const;
+    void to_device_saved();
+
 private:
     Result<Done> query_outdated(const std::vector<std::string>& users);
     /// Shares the room key with the members' devices that lack it; true when it did.
     Result<bool> share_room_key_if_needed(const std::string& room_id);
     Result<Done> claim_sessions(const std::vector<crypto::DeviceKey>& devices);
     Result<Done> upload_keys(std::int64_t server_count, bool server_has_fallback);
-    Result<Done> send_to_device(const nlohmann::json& body);
+    /// The /sendToDevice/m.room.encrypted body of the engine, queued.
+    void queue_olm(const nlohmann::json& body);
+    void queue_to_device(const std::string& type, const nlohmann::json& messages);
+    /// Commits the engine's changes with the queued to-device messages.
+    Result<Done> save();
     Result<std::set<std::string>> members_of(const std::string& room_id);
     std::string next_txn_id();
 
@@ -102,6 +113,7 @@ private:
     std::vector<Undecryptable> undecryptable_in_flight_;
     bool restarted_ = true; ///< the first batch of this run: /keys/changes when it resumes
     std::uint64_t txn_counter_ = 0;
+    std::vector<OutgoingMessage> to_device_; ///< queued, not saved yet
 };
 
 } // namespace opalebot::bot

@@ -46,6 +46,10 @@ public:
     void run(std::stop_token stop);
 
 private:
+    /// A send that failed: retried later (the delay), or dropped when refused for good.
+    std::chrono::milliseconds after_failure(const OutgoingMessage& message,
+                                            const nlohmann::json& content, const Error& error,
+                                            std::stop_token stop);
     MatrixClient& client_;
     StateStore& store_;
     SteadyClock clock_;

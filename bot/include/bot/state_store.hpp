@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -54,6 +55,16 @@ struct OutgoingMessage {
     std::string entry_id;     ///< the knowledge entry it carries, for feedback
     int attempts = 0;
 };
+
+/// An outbox entry whose event_type starts so is a to-device message (/sendToDevice, its
+/// type after the prefix, `content` the "messages" object): it goes before the room messages
+/// it opens (priority -1), and the Olm ratchet steps it took are saved with it, before it leaves.
+inline constexpr std::string_view to_device_prefix = "to-device:";
+
+inline bool is_to_device(const OutgoingMessage& message)
+{
+    return message.event_type.starts_with(to_device_prefix);
+}
 
 /// What the bot knows of a room it is in.
 struct RoomInfo {

@@ -129,6 +129,8 @@ public:
 private:
     std::chrono::milliseconds handle_error(const Error& error);
     Result<Done> process_batch(const SyncBatch& batch, bool history);
+    /// store_.commit with the crypto coordinator's queued to-device messages.
+    Result<Done> commit(SyncBatchWrites& writes);
     /// Records the batch's start and decides whether it is handled in quarantine.
     void begin_batch();
     /// Whether to handle `key` (an event id, "invite <room>", "room <room>", "to-device …"):
