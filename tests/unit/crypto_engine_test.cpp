@@ -845,6 +845,29 @@ TEST_SUITE("crypto")
         CHECK(count() == 8);
     }
 
+    TEST_CASE("room keys beyond the memory bound are read back from the table")
+    {
+        Pair pair;
+        auto& sender = *pair.alice_peer.engine;
+        sender.set_room_encryption(room, {});
+        json first;
+        for (int n = 0; n < 300; ++n) { // a year of rotations in a busy salon
+            sender.rotate_room_key(room);
+            const auto devices = value(sender.needs_room_key_share(room, {alice, bot}));
+            pair.server.ensure_sessions(pair.alice_peer, devices);
+            deliver(value(sender.share_room_key(room, devices)), pair.alice_peer, pair.bot_peer);
+            if (n == 0)
+                first = room_event(
+                    "$first", alice,
+                    value(sender.encrypt_room_event(room, "m.room.message",
+                                                    {{"msgtype", "m.text"}, {"body", "premier"}})));
+        }
+        pair.bot_peer.save(); // past the bound: forgotten in memory, kept in the table
+        CHECK(body_of(value(pair.bot_peer.engine->decrypt_room_event(room, first))) == "premier");
+        CHECK(pair.bot_peer.db.execAndGet("SELECT count(*) FROM crypto_inbound_group_sessions")
+                  .getInt() == 300);
+    }
+
     TEST_CASE("wedged olm session is recovered with an m.dummy at most hourly")
     {
         Pair pair;

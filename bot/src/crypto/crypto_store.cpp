@@ -153,17 +153,20 @@ std::vector<OlmSessionRow> load_olm_sessions(SQLite::Database& db)
     return rows;
 }
 
-std::vector<InboundGroupSessionRow> load_inbound_group_sessions(SQLite::Database& db)
+std::optional<InboundGroupSessionRow> load_inbound_group_session(SQLite::Database& db,
+                                                                 const std::string& room_id,
+                                                                 const std::string& session_id)
 {
-    std::vector<InboundGroupSessionRow> rows;
     SQLite::Statement query{db, "SELECT room_id, session_id, sender_key, sender_ed25519, pickle,"
-                                " forwarded, received_ms FROM crypto_inbound_group_sessions"};
-    while (query.executeStep())
-        rows.push_back({query.getColumn(0).getString(), query.getColumn(1).getString(),
-                        query.getColumn(2).getString(), query.getColumn(3).getString(),
-                        query.getColumn(4).getString(), query.getColumn(5).getInt() != 0,
-                        query.getColumn(6).getInt64()});
-    return rows;
+                                " forwarded, received_ms FROM crypto_inbound_group_sessions"
+                                " WHERE room_id = ? AND session_id = ?"};
+    SQLite::bind(query, room_id, session_id);
+    if (!query.executeStep())
+        return std::nullopt;
+    return InboundGroupSessionRow{query.getColumn(0).getString(), query.getColumn(1).getString(),
+                                  query.getColumn(2).getString(), query.getColumn(3).getString(),
+                                  query.getColumn(4).getString(), query.getColumn(5).getInt() != 0,
+                                  query.getColumn(6).getInt64()};
 }
 
 std::vector<OutboundGroupSessionRow> load_outbound_group_sessions(SQLite::Database& db)

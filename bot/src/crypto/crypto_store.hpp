@@ -90,7 +90,10 @@ std::optional<AccountRow> load_account(SQLite::Database& db);
 std::vector<UserRow> load_users(SQLite::Database& db);
 std::vector<DeviceRow> load_devices(SQLite::Database& db);
 std::vector<OlmSessionRow> load_olm_sessions(SQLite::Database& db);
-std::vector<InboundGroupSessionRow> load_inbound_group_sessions(SQLite::Database& db);
+/// One inbound group session, when the table has it (they are read on demand).
+std::optional<InboundGroupSessionRow> load_inbound_group_session(SQLite::Database& db,
+                                                                 const std::string& room_id,
+                                                                 const std::string& session_id);
 std::vector<OutboundGroupSessionRow> load_outbound_group_sessions(SQLite::Database& db);
 std::vector<PendingEventRow> load_pending_events(SQLite::Database& db);
 std::vector<RoomRow> load_rooms(SQLite::Database& db);

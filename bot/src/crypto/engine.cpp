@@ -43,14 +43,7 @@ Result<Done> Engine::Impl::load()
         index_olm_session(row.session_id, row.sender_key);
         last_stamp = std::max(last_stamp, row.last_used);
     }
-    for (const auto& row : store::load_inbound_group_sessions(db)) {
-        auto session = olm::InboundGroupSession::unpickle(row.pickle, key());
-        if (!session)
-            return session.error();
-        inbound.emplace(InboundId{row.room_id, row.session_id},
-                        InboundEntry{std::move(session).value(), row.sender_key, row.sender_ed25519,
-                                     row.forwarded, row.received_ms});
-    }
+    // Inbound group sessions are read on demand (find_inbound).
     for (const auto& row : store::load_outbound_group_sessions(db)) {
         auto session = olm::OutboundGroupSession::unpickle(row.pickle, key());
         if (!session)
@@ -276,6 +269,8 @@ void Engine::saved()
     m.new_seen.clear();
     m.seen.clear();           // saved: later look-ups read the table, so memory stays small
     m.olm_plaintexts.clear(); // the batch that read them is saved: they never come again
+    if (m.inbound.size() > max_inbound_in_memory)
+        m.inbound.clear(); // all saved: read again from the table when needed
     m.dirty_pending.clear();
     m.deleted_pending.clear();
     m.dirty_rooms.clear();

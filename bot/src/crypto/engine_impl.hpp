@@ -24,6 +24,8 @@ using nlohmann::json;
 inline constexpr std::int64_t fallback_overlap_ms =
     3'600'000;                                               ///< keep the old fallback key an hour
 inline constexpr std::int64_t dummy_interval_ms = 3'600'000; ///< one m.dummy per device per hour
+/// Inbound group sessions kept in memory after a save; the others wait in the table.
+inline constexpr std::size_t max_inbound_in_memory = 256;
 /// Olm sessions kept per device: clients make a new one only when one is wedged.
 inline constexpr std::size_t max_olm_sessions_per_device = 8;
 inline constexpr std::size_t max_one_time_keys_on_server = 50;
@@ -319,12 +321,33 @@ struct Engine::Impl {
         }
     }
 
+    /// The inbound session of (room, id), read from the table the first time it is needed:
+    /// a year of room keys is not held in memory (saved() forgets the clean ones).
+    std::map<InboundId, InboundEntry>::iterator find_inbound(const InboundId& key)
+    {
+        if (const auto it = inbound.find(key); it != inbound.end())
+            return it;
+        const auto row = store::load_inbound_group_session(db, key.first, key.second);
+        if (!row)
+            return inbound.end();
+        auto session = olm::InboundGroupSession::unpickle(row->pickle, this->key());
+        if (!session) {
+            logger()->warn("megolm session {} of {} unreadable: {}", key.second, key.first,
+                           session.error().message);
+            return inbound.end();
+        }
+        return inbound
+            .emplace(key, InboundEntry{std::move(session).value(), row->sender_key,
+                                       row->sender_ed25519, row->forwarded, row->received_ms})
+            .first;
+    }
+
     /// Adds or improves the inbound session of (room, id): a session that knows an earlier
     /// index wins, an equal one is kept.
     void store_inbound(const std::string& room, const std::string& id, InboundEntry entry)
     {
         const InboundId key{room, id};
-        if (const auto it = inbound.find(key); it != inbound.end()) {
+        if (const auto it = find_inbound(key); it != inbound.end()) {
             // Only the device that owns a session may give it again from an earlier index:
             // another member who received it could otherwise claim it as theirs.
             if (it->second.sender_key != entry.sender_key ||

@@ -207,7 +207,7 @@ Result<DecryptedEvent> Engine::Impl::decrypt_megolm(const std::string& room_id, 
         }
         return engine_error(errcode::missing_key, why + session_id, Error::Kind::not_found);
     };
-    const auto it = inbound.find({room_id, session_id});
+    const auto it = find_inbound({room_id, session_id});
     if (it == inbound.end())
         return queue("no key yet for session ");
     auto& entry = it->second;

@@ -181,7 +181,7 @@ Result<std::optional<json>> Engine::on_room_key_request(const std::string& sende
         logger()->info("room key request of {} {} ignored", sender, requesting);
         return std::optional<json>{};
     }
-    const auto it = m.inbound.find({request.room_id, request.session_id});
+    const auto it = m.find_inbound({request.room_id, request.session_id});
     if (request.algorithm != megolm_algorithm || it == m.inbound.end())
         return std::optional<json>{};
     if (m.newest_session(device->curve25519) == nullptr)
