@@ -36,7 +36,6 @@
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 #include "conversations.hpp"
@@ -435,7 +434,8 @@ int run_matrix(const std::string& config_file, bool new_login)
         });
 }
 
-/// `opale-bot import etablissements|indicateurs FILE`: all or nothing, every bad line listed.
+/// `opale-bot import etablissements|indicateurs FILE`: all or nothing, the first 50 errors
+/// listed. The file is read in chunks, never whole (issue 15).
 int run_import(const std::string& kind, const std::string& file, const std::string& db_path)
 {
     std::ifstream in{file, std::ios::binary};
@@ -443,14 +443,11 @@ int run_import(const std::string& kind, const std::string& file, const std::stri
         std::cerr << file << " : fichier illisible ou absent\n";
         return EXIT_FAILURE;
     }
-    std::ostringstream text;
-    text << in.rdbuf();
     StateDatabase state{db_path};
     commands::EpleStore store{state};
     const auto name = std::filesystem::path{file}.filename().string();
-    const auto report = kind == "etablissements"
-                            ? commands::import_etablissements(store, text.str(), name)
-                            : commands::import_indicateurs(store, text.str(), name);
+    const auto report = kind == "etablissements" ? commands::import_etablissements(store, in, name)
+                                                 : commands::import_indicateurs(store, in, name);
     std::cout << commands::format_import_report_text(report);
     return report.ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
@@ -694,7 +691,8 @@ try {
                            "sous-catégories et une organisation");
 
     auto* import = app.add_subcommand(
-        "import", "Importe un fichier CSV d'EPLE (tout ou rien ; chaque ligne fautive listée)");
+        "import",
+        "Importe un fichier CSV d'EPLE (tout ou rien ; les 50 premières erreurs listées)");
     import->require_subcommand(1);
     std::string import_file;
     std::string import_db = "opale-bot.db";

@@ -4,35 +4,44 @@
 
 #include <algorithm>
 #include <array>
+#include <istream>
+#include <utility>
 
 namespace opalebot::commands {
 namespace {
 
-bool is_valid_utf8(std::string_view text)
-{
-    std::size_t i = 0;
-    while (i < text.size()) {
-        const auto lead = static_cast<unsigned char>(text[i]);
-        std::size_t length = 1;
-        if (lead >= 0x80) {
-            if (lead >= 0xC2 && lead <= 0xDF)
-                length = 2;
-            else if (lead >= 0xE0 && lead <= 0xEF)
-                length = 3;
-            else if (lead >= 0xF0 && lead <= 0xF4)
-                length = 4;
-            else
-                return false;
-            if (i + length > text.size())
-                return false;
-            for (std::size_t k = 1; k < length; ++k)
-                if ((static_cast<unsigned char>(text[i + k]) & 0xC0U) != 0x80U)
-                    return false;
+constexpr std::string_view bom = "\xEF\xBB\xBF";
+constexpr std::size_t chunk_size = 64 * 1024;
+
+/// Checks UTF-8 a piece at a time: a character may be split between two pieces.
+class Utf8Check {
+public:
+    void feed(std::string_view text)
+    {
+        for (const char c : text) {
+            if (!valid_)
+                return;
+            const auto byte = static_cast<unsigned char>(c);
+            if (missing_ > 0) {
+                valid_ = (byte & 0xC0U) == 0x80U;
+                --missing_;
+            } else if (byte >= 0xC2 && byte <= 0xDF) {
+                missing_ = 1;
+            } else if (byte >= 0xE0 && byte <= 0xEF) {
+                missing_ = 2;
+            } else if (byte >= 0xF0 && byte <= 0xF4) {
+                missing_ = 3;
+            } else {
+                valid_ = byte < 0x80;
+            }
         }
-        i += length;
     }
-    return true;
-}
+    bool valid() const { return valid_ && missing_ == 0; } ///< a cut character is invalid
+
+private:
+    bool valid_ = true;
+    int missing_ = 0; ///< continuation bytes still expected
+};
 
 void append_utf8(std::string& out, char32_t cp)
 {
@@ -49,38 +58,45 @@ void append_utf8(std::string& out, char32_t cp)
 }
 
 /// Windows-1252 to UTF-8; its bytes 0x80–0x9F are not Latin-1 (€, œ, typographic quotes…).
-std::string from_windows_1252(std::string_view text)
+void append_windows_1252(std::string& out, std::string_view text)
 {
     static constexpr std::array<char32_t, 32> high{
         0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
         0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD, 0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
         0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178};
-    std::string out;
-    out.reserve(text.size() + text.size() / 8);
     for (const char c : text) {
         const auto byte = static_cast<unsigned char>(c);
         append_utf8(out, byte >= 0x80 && byte < 0xA0 ? high[byte - 0x80U] : char32_t{byte});
     }
-    return out;
 }
 
-char detect_separator(std::string_view text)
-{
-    std::size_t semicolons = 0;
-    std::size_t commas = 0;
-    bool quoted = false;
-    for (const char c : text) {
-        if (c == '"')
-            quoted = !quoted;
-        else if (!quoted && (c == '\n' || c == '\r'))
-            break;
-        else if (!quoted && c == ';')
-            ++semicolons;
-        else if (!quoted && c == ',')
-            ++commas;
+/// Counts `;` and `,` on the first line, outside quotes, a piece at a time. The bytes of the
+/// file do (before any conversion): Windows-1252 and UTF-8 agree on ASCII.
+class SeparatorCount {
+public:
+    void feed(std::string_view text)
+    {
+        for (const char c : text) {
+            if (line_done_)
+                return;
+            if (c == '"')
+                quoted_ = !quoted_;
+            else if (!quoted_ && (c == '\n' || c == '\r'))
+                line_done_ = true;
+            else if (!quoted_ && c == ';')
+                ++semicolons_;
+            else if (!quoted_ && c == ',')
+                ++commas_;
+        }
     }
-    return commas > semicolons ? ',' : ';';
-}
+    char separator() const { return commas_ > semicolons_ ? ',' : ';'; }
+
+private:
+    std::size_t semicolons_ = 0;
+    std::size_t commas_ = 0;
+    bool quoted_ = false;
+    bool line_done_ = false;
+};
 
 bool is_blank(const std::vector<std::string>& fields)
 {
@@ -91,90 +107,206 @@ bool is_blank(const std::vector<std::string>& fields)
 
 } // namespace
 
-CsvTable parse_csv(std::string_view input)
+CsvReader::CsvReader(std::string_view text)
 {
-    CsvTable table;
-    std::string converted;
-    if (input.substr(0, 3) == "\xEF\xBB\xBF")
-        input.remove_prefix(3);
-    if (!is_valid_utf8(input)) {
-        converted = from_windows_1252(input);
-        input = converted;
-        table.from_windows_1252 = true;
+    start(text);
+}
+
+CsvReader::CsvReader(std::istream& in)
+{
+    const auto origin = in.tellg();
+    if (origin == std::istream::pos_type(-1)) { // a pipe: it cannot be read twice
+        std::string chunk(chunk_size, '\0');
+        while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0)
+            owned_.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+        read_failed_ = in.bad();
+        start(owned_);
+        return;
     }
-    table.separator = detect_separator(input);
+    scan(in);
+    in.clear();
+    in.seekg(origin);
+    stream_ = &in;
+    buffer_.resize(chunk_size);
+    read_record(); // the header
+}
 
-    bool have_header = false;
-    std::vector<std::string> fields;
-    std::string field;
-    int line = 1;
-    int record_line = 1;
-    const auto end_record = [&] {
-        fields.push_back(std::move(field));
-        field.clear();
-        if (!is_blank(fields)) {
-            if (!have_header) {
-                table.header = std::move(fields);
-                table.header_line = record_line;
-                have_header = true;
-            } else {
-                table.records.push_back(CsvRecord{record_line, std::move(fields)});
+void CsvReader::start(std::string_view text)
+{
+    if (text.starts_with(bom))
+        text.remove_prefix(bom.size());
+    Utf8Check utf8;
+    utf8.feed(text);
+    windows_1252_ = !utf8.valid();
+    SeparatorCount count;
+    count.feed(text);
+    separator_ = count.separator();
+    rest_ = text;
+    read_record(); // the header
+}
+
+void CsvReader::scan(std::istream& in)
+{
+    Utf8Check utf8;
+    SeparatorCount count;
+    std::string chunk(chunk_size, '\0');
+    bool first = true;
+    while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {
+        std::string_view text{chunk.data(), static_cast<std::size_t>(in.gcount())};
+        if (first && text.starts_with(bom))
+            text.remove_prefix(bom.size());
+        first = false;
+        utf8.feed(text);
+        count.feed(text);
+    }
+    read_failed_ = in.bad();
+    windows_1252_ = !utf8.valid();
+    separator_ = count.separator();
+}
+
+bool CsvReader::refill()
+{
+    std::string_view raw;
+    while (raw.empty()) {
+        if (stream_ != nullptr) {
+            if (read_failed_ || !*stream_) { // the end, or a failure that is not the end
+                read_failed_ = read_failed_ || !stream_->eof();
+                return false;
             }
+            stream_->read(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
+            read_failed_ = stream_->bad();
+            raw = {buffer_.data(), static_cast<std::size_t>(stream_->gcount())};
+            if (at_start_ && raw.starts_with(bom))
+                raw.remove_prefix(bom.size());
+            at_start_ = false;
+        } else {
+            if (rest_.empty())
+                return false;
+            raw = rest_.substr(0, windows_1252_ ? chunk_size : rest_.size());
+            rest_.remove_prefix(raw.size());
         }
-        fields.clear();
-        record_line = line;
-    };
+    }
+    if (windows_1252_) {
+        decoded_.clear();
+        append_windows_1252(decoded_, raw);
+        pending_ = decoded_;
+    } else {
+        pending_ = raw;
+    }
+    return true;
+}
 
-    std::size_t i = 0;
-    while (i < input.size()) {
-        const char c = input[i];
-        if (c == '"' && field.find_first_not_of(" \t") == std::string::npos) {
-            field.clear(); // spaces before an opening quote are layout, not data
-            const int opened_on = line;
-            ++i;
+int CsvReader::get()
+{
+    if (pending_.empty() && !refill())
+        return end_of_text;
+    const auto c = static_cast<unsigned char>(pending_.front());
+    pending_.remove_prefix(1);
+    return c;
+}
+
+int CsvReader::peek()
+{
+    if (pending_.empty() && !refill())
+        return end_of_text;
+    return static_cast<unsigned char>(pending_.front());
+}
+
+bool CsvReader::end_record()
+{
+    fields_.push_back(std::move(field_));
+    field_.clear();
+    const bool blank = is_blank(fields_);
+    if (!blank && !have_header_) {
+        header_ = std::move(fields_);
+        header_line_ = record_line_;
+        have_header_ = true;
+    } else if (!blank) {
+        record_.line = record_line_;
+        std::swap(record_.fields, fields_);
+    }
+    fields_.clear();
+    record_line_ = line_;
+    return !blank;
+}
+
+bool CsvReader::read_record()
+{
+    const auto separator = static_cast<unsigned char>(separator_);
+    while (!done_) {
+        const int c = get();
+        if (c == end_of_text) {
+            done_ = true;
+            return (!field_.empty() || !fields_.empty()) && end_record();
+        }
+        if (c == '"' && field_.find_first_not_of(" \t") == std::string::npos) {
+            field_.clear(); // spaces before an opening quote are layout, not data
+            const int opened_on = line_;
             bool closed = false;
-            while (i < input.size()) {
-                if (input[i] == '"') {
-                    if (i + 1 < input.size() && input[i + 1] == '"') {
-                        field += '"';
-                        i += 2;
+            for (int q = get(); q != end_of_text; q = get()) {
+                if (q == '"') {
+                    if (peek() == '"') {
+                        get();
+                        field_ += '"';
                         continue;
                     }
-                    ++i;
                     closed = true;
                     break;
                 }
-                if (input[i] == '\n')
-                    ++line;
-                if (input[i] != '\r' || i + 1 >= input.size() || input[i + 1] != '\n')
-                    field += input[i]; // a CRLF inside quotes becomes LF
-                ++i;
+                if (q == '\n')
+                    ++line_;
+                if (q != '\r' || peek() != '\n')
+                    field_ += static_cast<char>(q); // a CRLF inside quotes becomes LF
             }
             if (!closed) {
-                table.unclosed_quote_line = opened_on;
-                return table; // what follows cannot be split reliably
+                unclosed_quote_line_ = opened_on;
+                done_ = true; // what follows cannot be split reliably
+                return false;
             }
             continue; // text after the closing quote, if any, is kept as it comes
         }
-        if (c == table.separator) {
-            fields.push_back(std::move(field));
-            field.clear();
+        if (c == separator) {
+            fields_.push_back(std::move(field_));
+            field_.clear();
         } else if (c == '\n') {
-            ++line;
-            end_record();
+            ++line_;
+            if (end_record())
+                return true;
         } else if (c == '\r') {
-            if (i + 1 >= input.size() || input[i + 1] != '\n') { // CR alone: old Mac line end
-                ++line;
-                end_record();
+            if (peek() != '\n') { // CR alone: old Mac line end
+                ++line_;
+                if (end_record())
+                    return true;
             } // else the LF ends the record
         } else {
-            field += c;
+            field_ += static_cast<char>(c);
         }
-        ++i;
     }
-    if (!field.empty() || !fields.empty())
-        end_record();
+    return false;
+}
+
+const CsvRecord* CsvReader::next()
+{
+    return have_header_ && read_record() ? &record_ : nullptr;
+}
+
+CsvTable read_all(CsvReader& reader)
+{
+    CsvTable table;
+    table.separator = reader.separator();
+    table.header = reader.header();
+    table.header_line = reader.header_line();
+    table.from_windows_1252 = reader.from_windows_1252();
+    while (const auto* record = reader.next())
+        table.records.push_back(*record);
+    table.unclosed_quote_line = reader.unclosed_quote_line();
     return table;
+}
+
+CsvTable parse_csv(std::string_view text)
+{
+    CsvReader reader{text};
+    return read_all(reader);
 }
 
 std::string normalize_column_name(std::string_view name)

@@ -8,10 +8,9 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdint>
 #include <map>
 #include <span>
-#include <unordered_map>
-#include <unordered_set>
 
 namespace opalebot::commands {
 namespace {
@@ -122,72 +121,116 @@ constexpr std::array<ColumnSpec, 9> indicateur_columns{{{"uai", true},
                                                         {"titres_recettes", true},
                                                         {"prelevements", false}}};
 
+constexpr std::size_t kept_bytes = 200; // of a value or column name in a report
+
+/// Counts an error, and keeps it when fewer than max_listed_remarks are. `first` puts it before
+/// the others (a quote never closed, found at the end, is what to fix first).
+void add_error(ImportReport& report, int line, std::string_view column, std::string_view value,
+               std::string reason, bool first = false)
+{
+    ++report.error_count;
+    if (!first && report.errors.size() >= max_listed_remarks)
+        return;
+    ImportError error{line, cut(column, kept_bytes), cut(value, kept_bytes), std::move(reason)};
+    if (!first) {
+        report.errors.push_back(std::move(error));
+        return;
+    }
+    report.errors.insert(report.errors.begin(), std::move(error));
+    if (report.errors.size() > max_listed_remarks)
+        report.errors.pop_back();
+}
+
+void add_note(ImportReport& report, std::string note)
+{
+    if (++report.note_count <= max_listed_remarks)
+        report.notes.push_back(std::move(note));
+}
+
 /// Reads the cells of one file's records by column name and collects what is wrong with them.
 class FileReader {
 public:
-    FileReader(const CsvTable& table, std::span<const ColumnSpec> columns, ImportReport& report)
-        : table_(table), columns_(columns), report_(report)
+    FileReader(CsvReader& csv, std::span<const ColumnSpec> columns, ImportReport& report)
+        : csv_(csv), columns_(columns), report_(report)
     {
-        if (table.unclosed_quote_line != 0)
-            report.errors.push_back({table.unclosed_quote_line,
-                                     {},
-                                     {},
-                                     "guillemet ouvert jamais refermé : la suite du fichier ne "
-                                     "peut pas être lue"});
-        if (table.from_windows_1252)
-            report.notes.emplace_back("fichier lu comme Windows-1252 (l'encodage des CSV "
-                                      "d'Excel) : il n'était pas en UTF-8");
-        if (table.header.empty()) {
-            report.errors.push_back({0, {}, {}, "fichier vide"});
+        if (csv.from_windows_1252())
+            add_note(report, "fichier lu comme Windows-1252 (l'encodage des CSV "
+                             "d'Excel) : il n'était pas en UTF-8");
+        const auto& header = csv.header();
+        if (header.empty()) {
+            add_error(report, 0, {}, {}, "fichier vide");
             return;
         }
-        for (std::size_t i = 0; i < table.header.size(); ++i) {
-            const auto raw = trim(table.header[i]);
+        for (std::size_t i = 0; i < header.size(); ++i) {
+            const auto raw = trim(header[i]);
             const auto name = normalize_column_name(raw);
             if (name.empty())
                 continue; // the empty last column of a line ending in a separator
             const auto spec = std::find_if(columns.begin(), columns.end(),
                                            [&](const ColumnSpec& c) { return c.name == name; });
             if (spec == columns.end()) {
-                report.notes.push_back("colonne « " + cut(raw, 80) +
-                                       " » ignorée : elle n'est pas attendue dans ce fichier");
+                add_note(report, "colonne « " + cut(raw, 80) +
+                                     " » ignorée : elle n'est pas attendue dans ce fichier");
                 continue;
             }
             if (const auto [it, added] = positions_.try_emplace(name, i); !added) {
-                report.errors.push_back(
-                    {table.header_line, name, std::string{raw},
-                     "colonne en double (déjà en colonne " + std::to_string(it->second + 1) + ")"});
+                add_error(report, csv.header_line(), name, raw,
+                          "colonne en double (déjà en colonne " + std::to_string(it->second + 1) +
+                              ")");
             }
         }
         for (const auto& spec : columns)
             if (spec.required && !positions_.contains(std::string{spec.name}))
-                report.errors.push_back({table.header_line,
-                                         std::string{spec.name},
-                                         {},
-                                         "colonne obligatoire absente de l'en-tête"});
-        if (table.records.empty() && table.unclosed_quote_line == 0)
-            report.errors.push_back({0, {}, {}, "aucune ligne de données après l'en-tête"});
+                add_error(report, csv.header_line(), spec.name, {},
+                          "colonne obligatoire absente de l'en-tête");
     }
 
     /// False when the header already failed: the records cannot be read by name.
     bool header_usable() const
     {
-        return !table_.header.empty() &&
+        return !csv_.header().empty() &&
                std::all_of(columns_.begin(), columns_.end(), [&](const ColumnSpec& c) {
                    return !c.required || positions_.contains(std::string{c.name});
                });
     }
 
+    /// The next record, counted in the report's rows; null after the last.
+    const CsvRecord* next()
+    {
+        record_ = csv_.next();
+        if (record_ != nullptr)
+            ++report_.rows;
+        return record_;
+    }
+
+    /// What only the end of the file tells: a quote never closed, a read cut short, no data.
+    /// A file whose header failed is still read to its end for them, its records unchecked.
+    void finish()
+    {
+        bool any = report_.rows > 0;
+        while (csv_.next() != nullptr)
+            any = true;
+        if (!csv_.header().empty() && !any && csv_.unclosed_quote_line() == 0)
+            add_error(report_, 0, {}, {}, "aucune ligne de données après l'en-tête");
+        if (csv_.read_failed())
+            add_error(report_, 0, {}, {},
+                      "lecture du fichier interrompue : il n'a pas pu être lu jusqu'au bout", true);
+        if (csv_.unclosed_quote_line() != 0)
+            add_error(report_, csv_.unclosed_quote_line(), {}, {},
+                      "guillemet ouvert jamais refermé : la suite du fichier ne peut pas être lue",
+                      true);
+    }
+
     /// Starts a record; false (and an error) when it has non-empty values beyond the header.
     bool start(const CsvRecord& record)
     {
-        record_ = &record;
-        for (std::size_t i = table_.header.size(); i < record.fields.size(); ++i)
+        const auto columns = csv_.header().size();
+        for (std::size_t i = columns; i < record.fields.size(); ++i)
             if (!trim(record.fields[i]).empty()) {
                 error({}, record.fields[i],
-                      "valeur au-delà des " + std::to_string(table_.header.size()) +
+                      "valeur au-delà des " + std::to_string(columns) +
                           " colonnes de l'en-tête (une valeur contenant le séparateur « " +
-                          std::string(1, table_.separator) + " » doit être entre guillemets)");
+                          std::string(1, csv_.separator()) + " » doit être entre guillemets)");
                 return false;
             }
         return true;
@@ -217,19 +260,136 @@ public:
 
     void error(std::string_view column, std::string_view value, std::string reason)
     {
-        report_.errors.push_back(
-            {record_->line, std::string{column}, std::string{value}, std::move(reason)});
+        add_error(report_, record_->line, column, value, std::move(reason));
     }
 
     int line() const { return record_->line; }
 
 private:
-    const CsvTable& table_;
+    CsvReader& csv_;
     std::span<const ColumnSpec> columns_;
     ImportReport& report_;
     std::map<std::string, std::size_t, std::less<>> positions_;
     const CsvRecord* record_ = nullptr;
 };
+
+/// The line where each key was first seen, in 12 bytes a slot of an open-addressing table: a
+/// million keys take 24 MiB, where a std::map of strings took about 100 (issue 15).
+class FirstLines {
+public:
+    /// The line `key` was first seen on; nothing, and `line` kept, when it is new.
+    std::optional<int> see(std::uint64_t key, int line)
+    {
+        if ((count_ + 1) * 4 > keys_.size() * 3)
+            grow();
+        const std::size_t at = find(key);
+        if (keys_[at] == key + 1)
+            return lines_[at];
+        keys_[at] = key + 1;
+        lines_[at] = line;
+        ++count_;
+        return std::nullopt;
+    }
+
+private:
+    /// The slot of `key`, or the empty one where it goes.
+    std::size_t find(std::uint64_t key) const
+    {
+        const std::size_t mask = keys_.size() - 1;
+        auto at = static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ULL) >> 20U) & mask;
+        while (keys_[at] != 0 && keys_[at] != key + 1)
+            at = (at + 1) & mask;
+        return at;
+    }
+
+    void grow()
+    {
+        std::vector<std::uint64_t> keys(std::max<std::size_t>(1024, keys_.size() * 2), 0);
+        std::vector<int> lines(keys.size(), 0);
+        std::swap(keys, keys_);
+        std::swap(lines, lines_);
+        for (std::size_t i = 0; i < keys.size(); ++i)
+            if (keys[i] != 0) {
+                const auto at = find(keys[i] - 1);
+                keys_[at] = keys[i];
+                lines_[at] = lines[i];
+            }
+    }
+
+    std::vector<std::uint64_t> keys_; ///< key + 1; 0 is an empty slot
+    std::vector<int> lines_;
+    std::size_t count_ = 0;
+};
+
+/// The number of a valid UAI (its 7 digits): the key letter follows from it.
+std::uint64_t uai_number(std::string_view uai)
+{
+    std::uint64_t number = 0;
+    std::from_chars(uai.data(), uai.data() + 7, number);
+    return number;
+}
+
+/// Good rows on their way to the store, a thousand at a time, as long as the file has no error:
+/// one error and nothing will be committed, so writing stops there.
+template <class Row>
+class Batches {
+public:
+    Batches(EpleStore& store, ImportReport& report) : writer_(store), report_(report) {}
+
+    void add(Row row)
+    {
+        if (report_.error_count > 0 || failure_)
+            return;
+        rows_.push_back(std::move(row));
+        if (rows_.size() == batch_size)
+            flush();
+    }
+
+    /// Writes the rest and commits when no line was wrong; the report says what happened.
+    void finish()
+    {
+        if (report_.error_count > 0) {
+            log::get("commands")
+                ->info("eple import of {} refused: {} errors", report_.kind, report_.error_count);
+            return; // ~EpleImportWriter rolls back
+        }
+        flush();
+        if (!failure_)
+            if (auto committed = writer_.commit(); !committed)
+                failure_ = committed.error();
+        if (failure_) {
+            add_error(report_, 0, {}, {},
+                      "l'écriture dans la base a échoué (" + failure_->message + ")");
+            return;
+        }
+        report_.ok = true;
+        log::get("commands")->info("eple import of {}: {} rows", report_.kind, report_.rows);
+    }
+
+private:
+    static constexpr std::size_t batch_size = 1'000;
+
+    void flush()
+    {
+        if (!failure_ && !rows_.empty())
+            if (auto written = writer_.add(std::span<const Row>{rows_}); !written)
+                failure_ = written.error();
+        rows_.clear();
+    }
+
+    EpleImportWriter writer_;
+    ImportReport& report_;
+    std::vector<Row> rows_;
+    std::optional<Error> failure_; ///< reported only when the file itself was right
+};
+
+ImportReport new_report(std::string_view file_name, std::string_view kind)
+{
+    ImportReport report;
+    report.file_name = file_name;
+    report.kind = kind;
+    return report;
+}
 
 /// An UAI cell as stored (upper case), or an error.
 std::optional<std::string> read_uai(FileReader& reader, std::string_view column,
@@ -276,22 +436,6 @@ std::optional<int> read_count(FileReader& reader, std::string_view column, std::
     else if (*count > max_count)
         reader.error(column, value, "nombre trop grand");
     return count && *count <= max_count ? count : std::nullopt;
-}
-
-void finish(ImportReport& report, const auto& write)
-{
-    if (!report.errors.empty()) {
-        log::get("commands")
-            ->info("eple import of {} refused: {} errors", report.kind, report.errors.size());
-        return;
-    }
-    if (const auto written = write(); !written) {
-        report.errors.push_back(
-            {0, {}, {}, "l'écriture dans la base a échoué (" + written.error().message + ")"});
-        return;
-    }
-    report.ok = true;
-    log::get("commands")->info("eple import of {}: {} rows", report.kind, report.rows);
 }
 
 } // namespace
@@ -375,31 +519,29 @@ std::optional<std::chrono::year_month_day> parse_french_date(std::string_view te
     return date;
 }
 
-ImportReport import_etablissements(EpleStore& store, std::string_view csv,
-                                   std::string_view file_name)
-{
-    ImportReport report;
-    report.file_name = file_name;
-    report.kind = "etablissements";
-    const auto table = parse_csv(csv);
-    FileReader reader{table, etablissement_columns, report};
-    if (!reader.header_usable())
-        return report;
+namespace {
 
-    std::vector<Etablissement> etablissements;
-    etablissements.reserve(table.records.size());
-    std::unordered_map<std::string, int> first_line; // UAI → line, to name the duplicate
-    for (const auto& record : table.records) {
-        ++report.rows;
-        if (!reader.start(record))
+ImportReport import_etablissements(EpleStore& store, CsvReader& csv, std::string_view file_name)
+{
+    auto report = new_report(file_name, "etablissements");
+    FileReader reader{csv, etablissement_columns, report};
+    if (!reader.header_usable()) {
+        reader.finish();
+        return report;
+    }
+
+    Batches<Etablissement> etablissements{store, report};
+    FirstLines first_line; // UAI → line, to name the duplicate
+    while (const auto* record = reader.next()) {
+        if (!reader.start(*record))
             continue;
         Etablissement e;
         bool good = true;
         if (const auto raw = reader.required("uai")) {
             if (auto uai = read_uai(reader, "uai", *raw)) {
-                if (const auto [it, added] = first_line.try_emplace(*uai, record.line); !added) {
+                if (const auto first = first_line.see(uai_number(*uai), record->line)) {
                     reader.error("uai", *raw,
-                                 "UAI en double (déjà ligne " + std::to_string(it->second) + ")");
+                                 "UAI en double (déjà ligne " + std::to_string(*first) + ")");
                     good = false;
                 }
                 e.uai = std::move(*uai);
@@ -435,46 +577,55 @@ ImportReport import_etablissements(EpleStore& store, std::string_view csv,
                 good = false;
         }
         if (good)
-            etablissements.push_back(std::move(e));
+            etablissements.add(std::move(e));
     }
-    finish(report, [&] { return store.save_etablissements(etablissements); });
+    reader.finish();
+    etablissements.finish();
     return report;
 }
 
-ImportReport import_indicateurs(EpleStore& store, std::string_view csv, std::string_view file_name)
+/// The referential's UAI by number, a bit each: 1.2 MiB however many EPLE it holds.
+Result<std::vector<bool>> known_uais(EpleStore& store)
 {
-    ImportReport report;
-    report.file_name = file_name;
-    report.kind = "indicateurs";
-    const auto table = parse_csv(csv);
-    FileReader reader{table, indicateur_columns, report};
-    if (!reader.header_usable())
-        return report;
+    std::vector<bool> known(10'000'000, false);
+    auto read = store.for_each_uai([&known](const std::string& uai) {
+        if (is_valid_uai(uai))
+            known[uai_number(uai)] = true;
+    });
+    if (!read)
+        return read.error();
+    return known;
+}
 
-    const auto referential = store.etablissements();
-    if (!referential) {
-        report.errors.push_back(
-            {0, {}, {}, "lecture du référentiel impossible (" + referential.error().message + ")"});
+ImportReport import_indicateurs(EpleStore& store, CsvReader& csv, std::string_view file_name)
+{
+    auto report = new_report(file_name, "indicateurs");
+    FileReader reader{csv, indicateur_columns, report};
+    if (!reader.header_usable()) {
+        reader.finish();
         return report;
     }
-    std::unordered_set<std::string> known;
-    known.reserve(referential.value().size());
-    for (const auto& e : referential.value())
-        known.insert(e.uai);
 
-    std::vector<Snapshot> snapshots;
-    snapshots.reserve(table.records.size());
-    std::map<std::pair<std::string, long>, int> first_line; // (UAI, day) → line
-    for (const auto& record : table.records) {
-        ++report.rows;
-        if (!reader.start(record))
+    const auto known = known_uais(store);
+    if (!known) {
+        reader.finish();
+        add_error(report, 0, {}, {},
+                  "lecture du référentiel impossible (" + known.error().message + ")");
+        return report;
+    }
+
+    Batches<Snapshot> snapshots{store, report};
+    FirstLines first_line; // (UAI, day) → line
+    constexpr std::chrono::sys_days first_day{std::chrono::year{2020} / 1 / 1};
+    while (const auto* record = reader.next()) {
+        if (!reader.start(*record))
             continue;
         Snapshot s;
         bool good = true;
         const auto raw_uai = reader.required("uai");
         if (raw_uai) {
             if (auto uai = read_uai(reader, "uai", *raw_uai)) {
-                if (!known.contains(*uai)) {
+                if (!known.value()[uai_number(*uai)]) {
                     reader.error("uai", *raw_uai,
                                  "UAI absent du référentiel : importez d'abord le fichier des "
                                  "établissements");
@@ -505,13 +656,13 @@ ImportReport import_indicateurs(EpleStore& store, std::string_view csv, std::str
         } else {
             good = false;
         }
-        if (good && dated) {
-            const long day = std::chrono::sys_days{s.date}.time_since_epoch().count();
-            if (const auto [it, added] = first_line.try_emplace({s.uai, day}, record.line);
-                !added) {
+        if (good && dated) { // years 2020 to 2099: a day fits in 15 bits
+            const auto day =
+                static_cast<std::uint64_t>((std::chrono::sys_days{s.date} - first_day).count());
+            if (const auto first = first_line.see((uai_number(s.uai) << 15U) | day, record->line)) {
                 reader.error("date", reader.cell("date"),
                              "deuxième relevé pour cet UAI et cette date (déjà ligne " +
-                                 std::to_string(it->second) + ")");
+                                 std::to_string(*first) + ")");
                 good = false;
             }
         }
@@ -564,17 +715,54 @@ ImportReport import_indicateurs(EpleStore& store, std::string_view csv, std::str
                 good = false;
         }
         if (good)
-            snapshots.push_back(std::move(s));
+            snapshots.add(std::move(s));
     }
-    finish(report, [&] { return store.save_snapshots(snapshots); });
+    reader.finish();
+    snapshots.finish();
     return report;
+}
+
+} // namespace
+
+ImportReport import_etablissements(EpleStore& store, std::string_view csv,
+                                   std::string_view file_name)
+{
+    CsvReader reader{csv};
+    return import_etablissements(store, reader, file_name);
+}
+
+ImportReport import_etablissements(EpleStore& store, std::istream& csv, std::string_view file_name)
+{
+    CsvReader reader{csv};
+    return import_etablissements(store, reader, file_name);
+}
+
+ImportReport import_indicateurs(EpleStore& store, std::string_view csv, std::string_view file_name)
+{
+    CsvReader reader{csv};
+    return import_indicateurs(store, reader, file_name);
+}
+
+ImportReport import_indicateurs(EpleStore& store, std::istream& csv, std::string_view file_name)
+{
+    CsvReader reader{csv};
+    return import_indicateurs(store, reader, file_name);
 }
 
 namespace {
 
+/// 1999950 as "1 999 950", as French writes it.
+std::string grouped(std::size_t n)
+{
+    auto digits = std::to_string(n);
+    for (auto at = digits.size(); at > 3; at -= 3)
+        digits.insert(at - 3, 1, ' ');
+    return digits;
+}
+
 std::string rows_done(const ImportReport& report)
 {
-    const auto n = std::to_string(report.rows);
+    const auto n = grouped(static_cast<std::size_t>(report.rows));
     if (report.kind == "etablissements")
         return n + (report.rows > 1 ? " établissements importés" : " établissement importé") +
                " (ajoutés ou mis à jour)";
@@ -583,8 +771,15 @@ std::string rows_done(const ImportReport& report)
 
 std::string error_count(const ImportReport& report)
 {
-    const auto n = report.errors.size();
-    return std::to_string(n) + (n > 1 ? " erreurs" : " erreur");
+    const auto n = report.error_count;
+    return grouped(n) + (n > 1 ? " erreurs" : " erreur");
+}
+
+/// "… et 1 999 950 autres erreurs" for what a report counts but does not list.
+std::string others(std::size_t n, std::string_view what)
+{
+    return "… et " + grouped(n) + (n > 1 ? " autres " : " autre ") + std::string{what} +
+           (n > 1 ? "s" : "");
 }
 
 std::string where(const ImportError& error)
@@ -611,9 +806,14 @@ std::string format_import_report_text(const ImportReport& report)
                                         : ", valeur « " + cut(e.value, 80) + " »";
             text += " : " + e.reason + "\n";
         }
+        if (report.error_count > report.errors.size())
+            text += "  " + others(report.error_count - report.errors.size(), "erreur") +
+                    " : corrigez les premières puis réimportez.\n";
     }
     for (const auto& note : report.notes)
         text += "  remarque : " + note + "\n";
+    if (report.note_count > report.notes.size())
+        text += "  " + others(report.note_count - report.notes.size(), "remarque") + ".\n";
     return text;
 }
 
@@ -641,20 +841,17 @@ std::string format_import_report_markdown(const ImportReport& report, std::size_
             text += item;
             ++listed;
         }
-        if (listed < report.errors.size())
-            text += "- … et " + std::to_string(report.errors.size() - listed) +
-                    " autres erreurs, trop nombreuses pour un message : corrigez les premières "
-                    "puis réimportez (la liste complète s'obtient en ligne de commande).\n";
+        if (listed < report.error_count)
+            text += "- " + others(report.error_count - listed, "erreur") +
+                    " : corrigez les premières puis réimportez.\n";
     }
     if (!report.notes.empty()) {
         // A CSV of 100,000 columns made as many remarks, and a reply Synapse refused (issue 15).
-        constexpr std::size_t max_notes = 50;
         text += "\nRemarques :\n";
-        for (std::size_t i = 0; i < report.notes.size() && i < max_notes; ++i)
-            text += "- " + knowledge::escape_markdown(report.notes[i]) + "\n";
-        if (report.notes.size() > max_notes)
-            text += "- … et " + std::to_string(report.notes.size() - max_notes) +
-                    " autres remarques.\n";
+        for (const auto& note : report.notes)
+            text += "- " + knowledge::escape_markdown(note) + "\n";
+        if (report.note_count > report.notes.size())
+            text += "- " + others(report.note_count - report.notes.size(), "remarque") + ".\n";
     }
     return text;
 }

@@ -158,55 +158,18 @@ EpleStore::EpleStore(StateDatabase& state) : db_(state.connection()), mutex_(sta
 
 Result<Done> EpleStore::save_etablissements(const std::vector<Etablissement>& etablissements)
 {
-    const std::lock_guard lock{mutex_};
-    try {
-        SQLite::Transaction transaction{db_};
-        SQLite::Statement insert{db_, R"sql(
-INSERT INTO eple_etablissements (uai, nom, commune, type, academie, vague, uai_agence_comptable)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (uai) DO UPDATE SET nom = excluded.nom, commune = excluded.commune,
-    type = excluded.type, academie = excluded.academie, vague = excluded.vague,
-    uai_agence_comptable = excluded.uai_agence_comptable
-)sql"};
-        for (const auto& e : etablissements) {
-            SQLite::bind(insert, e.uai, e.nom, e.commune, e.type, e.academie, e.vague,
-                         e.uai_agence_comptable);
-            insert.exec();
-            insert.reset();
-        }
-        transaction.commit();
-        return Done{};
-    } catch (const std::exception& e) {
-        return storage_error(e, "enregistrement des établissements", "commands");
-    }
+    EpleImportWriter writer{*this};
+    if (auto written = writer.add(etablissements); !written)
+        return written;
+    return writer.commit();
 }
 
 Result<Done> EpleStore::save_snapshots(const std::vector<Snapshot>& snapshots)
 {
-    const std::lock_guard lock{mutex_};
-    try {
-        SQLite::Transaction transaction{db_};
-        SQLite::Statement insert{db_, R"sql(
-INSERT OR REPLACE INTO eple_indicateurs (uai, date, kit_taux, budget_integre, budget_saisie,
-    paiements, ej, titres_recettes, prelevements)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-)sql"};
-        for (const auto& s : snapshots) {
-            SQLite::bind(insert, s.uai, iso_date(s.date), s.kit_taux, s.budget_integre,
-                         s.budget_saisie == BudgetSaisie::gfc ? "GFC" : "OPALE", s.paiements, s.ej,
-                         s.titres_recettes, s.prelevements.value_or(false));
-            if (!s.budget_saisie)
-                insert.bind(5); // unknown: NULL
-            if (!s.prelevements)
-                insert.bind(9);
-            insert.exec();
-            insert.reset();
-        }
-        transaction.commit();
-        return Done{};
-    } catch (const std::exception& e) {
-        return storage_error(e, "enregistrement des indicateurs", "commands");
-    }
+    EpleImportWriter writer{*this};
+    if (auto written = writer.add(snapshots); !written)
+        return written;
+    return writer.commit();
 }
 
 Result<std::vector<Etablissement>> EpleStore::etablissements()
@@ -219,6 +182,19 @@ Result<std::vector<Etablissement>> EpleStore::etablissements()
         while (query.executeStep())
             all.push_back(read_etablissement(query));
         return all;
+    } catch (const std::exception& e) {
+        return storage_error(e, "lecture des établissements", "commands");
+    }
+}
+
+Result<Done> EpleStore::for_each_uai(const std::function<void(const std::string&)>& visit)
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        SQLite::Statement query{db_, "SELECT uai FROM eple_etablissements ORDER BY uai"};
+        while (query.executeStep())
+            visit(query.getColumn(0).getString());
+        return Done{};
     } catch (const std::exception& e) {
         return storage_error(e, "lecture des établissements", "commands");
     }
@@ -275,6 +251,84 @@ Result<std::int64_t> EpleStore::snapshot_count()
         return db_.execAndGet("SELECT count(*) FROM eple_indicateurs").getInt64();
     } catch (const std::exception& e) {
         return storage_error(e, "décompte des relevés", "commands");
+    }
+}
+
+Result<Done> EpleImportWriter::write(std::optional<SQLite::Statement>& statement, const char* sql,
+                                     std::string_view what,
+                                     const std::function<void(SQLite::Statement&)>& write_batch)
+{
+    try {
+        if (failed_) // a batch half-written: only a rollback may follow
+            throw std::runtime_error("an earlier batch of this import failed");
+        if (!transaction_) {
+            lock_.lock();
+            transaction_.emplace(store_.db_);
+        }
+        if (!statement)
+            statement.emplace(store_.db_, sql);
+        write_batch(*statement);
+        return Done{};
+    } catch (const std::exception& e) {
+        failed_ = true;
+        return storage_error(e, what, "commands");
+    }
+}
+
+Result<Done> EpleImportWriter::add(std::span<const Etablissement> batch)
+{
+    constexpr auto sql = R"sql(
+INSERT INTO eple_etablissements (uai, nom, commune, type, academie, vague, uai_agence_comptable)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (uai) DO UPDATE SET nom = excluded.nom, commune = excluded.commune,
+    type = excluded.type, academie = excluded.academie, vague = excluded.vague,
+    uai_agence_comptable = excluded.uai_agence_comptable
+)sql";
+    return write(etablissement_insert_, sql, "enregistrement des établissements",
+                 [batch](SQLite::Statement& insert) {
+                     for (const auto& e : batch) {
+                         SQLite::bind(insert, e.uai, e.nom, e.commune, e.type, e.academie, e.vague,
+                                      e.uai_agence_comptable);
+                         insert.exec();
+                         insert.reset();
+                     }
+                 });
+}
+
+Result<Done> EpleImportWriter::add(std::span<const Snapshot> batch)
+{
+    constexpr auto sql = R"sql(
+INSERT OR REPLACE INTO eple_indicateurs (uai, date, kit_taux, budget_integre, budget_saisie,
+    paiements, ej, titres_recettes, prelevements)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+)sql";
+    return write(snapshot_insert_, sql, "enregistrement des indicateurs",
+                 [batch](SQLite::Statement& insert) {
+                     for (const auto& s : batch) {
+                         SQLite::bind(insert, s.uai, iso_date(s.date), s.kit_taux, s.budget_integre,
+                                      s.budget_saisie == BudgetSaisie::gfc ? "GFC" : "OPALE",
+                                      s.paiements, s.ej, s.titres_recettes,
+                                      s.prelevements.value_or(false));
+                         if (!s.budget_saisie)
+                             insert.bind(5); // unknown: NULL
+                         if (!s.prelevements)
+                             insert.bind(9);
+                         insert.exec();
+                         insert.reset();
+                     }
+                 });
+}
+
+Result<Done> EpleImportWriter::commit()
+{
+    try {
+        if (failed_)
+            throw std::runtime_error("an earlier batch of this import failed");
+        if (transaction_)
+            transaction_->commit();
+        return Done{};
+    } catch (const std::exception& e) {
+        return storage_error(e, "enregistrement de l'import", "commands");
     }
 }
 

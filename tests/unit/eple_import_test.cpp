@@ -1,8 +1,10 @@
 #include "commands/eple_import.hpp"
 
+#include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <sstream>
 #include <string>
 
 #include "support/checks.hpp"
@@ -31,6 +33,22 @@ ImportError only_error(const ImportReport& report, int line, std::string_view co
     CHECK(report.errors[0].line == line);
     CHECK(report.errors[0].column == column);
     return report.errors[0];
+}
+
+/// A valid UAI of its own for each `n` (n < 1,000,000), none of those of `referential`.
+std::string numbered_uai(int n)
+{
+    const auto digits = std::to_string(1'000'000 + n);
+    return digits + *uai_key(digits);
+}
+
+/// `line` and a line break, `n` times.
+std::string repeated(std::string_view line, int n)
+{
+    std::string lines;
+    for (int i = 0; i < n; ++i)
+        lines.append(line).append("\n");
+    return lines;
 }
 
 ImportReport import_one_indicator_line(EpleStore& store, std::string_view line)
@@ -388,11 +406,15 @@ TEST_SUITE("unit")
         for (int i = 0; i < 2000; ++i)
             csv += "0750655E;Lycée;0\n";
         const auto report = import_etablissements(store, csv, "e.csv");
-        CHECK(report.errors.size() == 2000 + 1999); // a bad wave each, a duplicate but the first
+        CHECK(report.error_count == 2000 + 1999); // a bad wave each, a duplicate but the first
+        CHECK(report.errors.size() == max_listed_remarks);
         const auto markdown = format_import_report_markdown(report, 4000);
         CHECK(markdown.size() < 4400);
         CHECK(contains(markdown, "autres erreurs"));
-        CHECK(format_import_report_text(report).size() > 100'000); // the terminal gets them all
+        const auto text = format_import_report_text(report); // the terminal gets the first 50
+        CHECK(contains(text, "(3 999 erreurs)"));
+        CHECK(contains(text, "  … et 3 949 autres erreurs : corrigez les premières"));
+        CHECK(text.size() < 16'000);
     }
 
     TEST_CASE("salon import report lists the first 50 remarks and counts the others")
@@ -408,11 +430,131 @@ TEST_SUITE("unit")
         }
         const auto report = import_etablissements(store, header + "\n" + line + "\n", "e.csv");
         REQUIRE(report.ok);
-        CHECK(report.notes.size() == 100'000);
+        CHECK(report.note_count == 100'000);
+        CHECK(report.notes.size() == max_listed_remarks);
         const auto markdown = format_import_report_markdown(report);
         CHECK(markdown.size() < 12'000);
         CHECK(contains(markdown, "inconnue49x"));
         CHECK_FALSE(contains(markdown, "inconnue50x"));
-        CHECK(contains(markdown, "… et 99950 autres remarques."));
+        CHECK(contains(markdown, "… et 99 950 autres remarques."));
+    }
+
+    TEST_CASE("an import with a hundred thousand bad lines lists 50 errors and counts the rest")
+    {
+        // issue 15, item 7: 1,000,000 bad lines made 2,000,000 errors and a 196 MB report.
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
+        REQUIRE(import_etablissements(store, referential, "e.csv").ok);
+        std::string csv{indicator_header};
+        csv += "0750655E;12/01/2024;5;non;GFC;0;0;0;non\n"; // good, and not written
+        csv += repeated("0020013D;2024-01-19;120;oui;GFC;1;2;3;non", 100'000); // date and rate
+        const auto report = import_indicateurs(store, csv, "indicateurs.csv");
+        CHECK_FALSE(report.ok);
+        CHECK(report.rows == 100'001);
+        CHECK(report.error_count == 200'000);
+        REQUIRE(report.errors.size() == max_listed_remarks);
+        CHECK(report.errors.front().line == 3);
+        CHECK(report.errors.back().line == 27);
+        CHECK(report.errors.back().column == "kit_taux");
+        const auto markdown = format_import_report_markdown(report);
+        CHECK(contains(markdown, "(indicateurs\\.csv, 200 000 erreurs)"));
+        CHECK(contains(markdown, "- … et 199 950 autres erreurs : corrigez les premières"));
+        CHECK(markdown.size() < 16'000); // far from the 64 KiB of a Matrix event
+        const auto text = format_import_report_text(report);
+        CHECK(contains(text, "  … et 199 950 autres erreurs"));
+        CHECK(text.size() < 16'000);
+        CHECK(store.snapshot_count().value() == 0);
+    }
+
+    TEST_CASE("a report keeps values short whatever the file holds")
+    {
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
+        const auto huge = std::string(1'000'000, '9');
+        const auto report =
+            import_etablissements(store, "uai;nom;vague\n" + huge + ";A;6\n", "e.csv");
+        REQUIRE(report.errors.size() == 1);
+        CHECK(report.errors[0].value.size() < 210);
+        CHECK(report.errors[0].value.starts_with("999"));
+    }
+
+    TEST_CASE("a quote never closed is the first error even found after fifty others")
+    {
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
+        const auto csv = "uai;nom;vague\n" + repeated("0750655E;A;0", 60) + "0020013D;\"B;6\n";
+        const auto report = import_etablissements(store, csv, "e.csv");
+        CHECK(report.error_count == 60 + 59 + 1);
+        REQUIRE(report.errors.size() == max_listed_remarks);
+        CHECK(report.errors[0].line == 62);
+        CHECK(contains(report.errors[0].reason, "guillemet ouvert jamais refermé"));
+        CHECK(report.errors[1].line == 2);
+    }
+
+    TEST_CASE("an import from a stream reads the file as one from memory")
+    {
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
+        std::istringstream file{std::string{referential}};
+        const auto report = import_etablissements(store, file, "etablissements.csv");
+        REQUIRE(report.ok);
+        CHECK(report.rows == 3);
+        CHECK(store.etablissements().value().size() == 3);
+        std::istringstream empty{""};
+        const auto nothing = import_indicateurs(store, empty, "vide.csv");
+        REQUIRE(nothing.errors.size() == 1);
+        CHECK(nothing.errors[0].reason == "fichier vide");
+    }
+
+    TEST_CASE("a bad line after thousands of written ones leaves the store as it was")
+    {
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
+        REQUIRE(import_etablissements(store, referential, "e.csv").ok);
+        REQUIRE(import_one_indicator_line(store, "0750655E;12/01/2024;5;non;GFC;0;0;0;non").ok);
+        std::string etablissements{"uai;nom;vague\n0750655E;Nom Changé;9\n"};
+        std::string indicators{indicator_header};
+        for (int i = 0; i < 5'000; ++i) {
+            etablissements += numbered_uai(i) + ";EPLE;6\n";
+            indicators += "0750655E;" + std::to_string(1 + i % 28) + "/" +
+                          std::to_string(1 + i / 28 % 12) + "/" + std::to_string(2030 + i / 336) +
+                          ";5;non;GFC;0;0;0;non\n";
+        }
+        SUBCASE("a duplicate UAI far from the first")
+        {
+            etablissements += "0020013D;Collège Fictif B;6\n0750655E;Encore;6\n";
+            const auto e =
+                only_error(import_etablissements(store, etablissements, "e.csv"), 5'004, "uai");
+            CHECK(contains(e.reason, "déjà ligne 2"));
+        }
+        SUBCASE("a duplicate day far from the first")
+        {
+            indicators += "0750655E;1/1/2030;5;non;GFC;0;0;0;non\n";
+            const auto e =
+                only_error(import_indicateurs(store, indicators, "i.csv"), 5'002, "date");
+            CHECK(contains(e.reason, "déjà ligne 2"));
+        }
+        const auto all = store.etablissements().value();
+        REQUIRE(all.size() == 3);
+        CHECK(all[2].nom == "Lycée Fictif A");
+        CHECK(store.snapshot_count().value() == 1);
+    }
+
+    TEST_CASE("a write that fails in a later batch rolls the earlier ones back")
+    {
+        StateDatabase state{":memory:"};
+        EpleStore store{state};
+        state.connection().exec(
+            "CREATE TRIGGER refuse BEFORE INSERT ON eple_etablissements WHEN NEW.nom = 'Refusé' "
+            "BEGIN SELECT RAISE(ABORT, 'refusé par le test'); END");
+        std::string csv{"uai;nom;vague\n"};
+        for (int i = 0; i < 2'500; ++i)
+            csv += numbered_uai(i) + (i == 1'500 ? ";Refusé;6\n" : ";A;6\n");
+        const auto report = import_etablissements(store, csv, "e.csv");
+        CHECK_FALSE(report.ok);
+        REQUIRE(report.error_count == 1);
+        CHECK(contains(report.errors[0].reason, "l'écriture dans la base a échoué"));
+        CHECK(store.etablissements().value().empty());
+        REQUIRE(import_etablissements(store, referential, "e.csv").ok); // the store still works
     }
 }

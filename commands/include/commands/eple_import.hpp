@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,29 +20,43 @@ struct ImportError {
     std::string reason; ///< in French, for the person who fixes the file
 };
 
+/// How many errors, and how many remarks, a report keeps; the others are only counted, so that a
+/// file of a million bad lines makes a report of a few kilobytes (issue 15).
+constexpr std::size_t max_listed_remarks = 50;
+
 /// What an import did. All or nothing (issue 5): when `ok` is false nothing was written.
 struct ImportReport {
     std::string file_name;
     std::string kind; ///< "etablissements" or "indicateurs"
     bool ok = false;
-    int rows = 0; ///< data lines read; all of them written when `ok`
-    std::vector<ImportError> errors;
-    std::vector<std::string> notes; ///< harmless remarks (ignored columns, encoding), in French
+    int rows = 0;                    ///< data lines read; all of them written when `ok`
+    std::vector<ImportError> errors; ///< the first `max_listed_remarks`, values cut near 200 bytes
+    std::size_t error_count = 0;     ///< all of them, listed or not
+    std::vector<std::string> notes;  ///< harmless remarks (ignored columns, encoding), in French
+    std::size_t note_count = 0;      ///< all of them, listed or not
 };
 
-/// Validates the whole `etablissements` file (columns
-/// `uai;nom;commune;type;academie;vague;uai_agence_comptable`, required `uai`, `nom`, `vague`),
-/// then writes it in one transaction: EPLE already known are updated, others added, none removed.
+/// Validates the `etablissements` file (columns
+/// `uai;nom;commune;type;academie;vague;uai_agence_comptable`, required `uai`, `nom`, `vague`)
+/// while writing it in one transaction, committed only when no line is wrong: EPLE already known
+/// are updated, others added, none removed. Reads `csv` in place, a record at a time.
 ImportReport import_etablissements(EpleStore& store, std::string_view csv,
                                    std::string_view file_name);
 
-/// Validates the whole `indicateurs` file (columns `uai;date;kit_taux;budget_integre;
+/// The same from a file, read in chunks (see CsvReader): memory does not grow with its lines.
+ImportReport import_etablissements(EpleStore& store, std::istream& csv, std::string_view file_name);
+
+/// Validates the `indicateurs` file (columns `uai;date;kit_taux;budget_integre;
 /// budget_saisie;paiements;ej;titres_recettes;prelevements`; all required but `budget_saisie` and
-/// `prelevements`, which may be absent or empty), every UAI being in the referential, then writes
-/// it in one transaction. A snapshot for an UAI and a day already stored replaces it.
+/// `prelevements`, which may be absent or empty), every UAI being in the referential, while
+/// writing it in one transaction committed only when no line is wrong. A snapshot for an UAI and
+/// a day already stored replaces it.
 ImportReport import_indicateurs(EpleStore& store, std::string_view csv, std::string_view file_name);
 
-/// The report for a terminal: one line per error, plain text.
+/// The same from a file, read in chunks (see CsvReader): memory does not grow with its lines.
+ImportReport import_indicateurs(EpleStore& store, std::istream& csv, std::string_view file_name);
+
+/// The report for a terminal: one line per listed error, then the count of the others.
 std::string format_import_report_text(const ImportReport& report);
 
 /// The report for the salon, in Markdown with the file's text escaped. Matrix refuses events over

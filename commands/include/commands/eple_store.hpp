@@ -4,12 +4,16 @@
 #include "opalebot/state_database.hpp"
 
 #include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,6 +71,9 @@ public:
     /// The whole referential, by UAI.
     Result<std::vector<Etablissement>> etablissements();
 
+    /// Calls `visit` with each UAI of the referential, one at a time, by UAI.
+    Result<Done> for_each_uai(const std::function<void(const std::string&)>& visit);
+
     /// One EPLE with its last two snapshots, or nothing when the UAI is unknown.
     Result<std::optional<EpleStatus>> status(std::string_view uai);
 
@@ -80,8 +87,43 @@ public:
     Result<std::int64_t> snapshot_count();
 
 private:
+    friend class EpleImportWriter;
     SQLite::Database& db_;
     std::recursive_mutex& mutex_;
+};
+
+/// The writes of one import, batch by batch, in one transaction (issue 15): begun by the first
+/// batch, it holds the store's lock until commit() or until the writer is destroyed, which rolls
+/// it back. Each statement is prepared once and reused.
+class EpleImportWriter {
+public:
+    explicit EpleImportWriter(EpleStore& store)
+        : store_(store), lock_(store.mutex_, std::defer_lock)
+    {}
+
+    /// Adds the EPLE, or updates those whose UAI is already known.
+    Result<Done> add(std::span<const Etablissement> batch);
+
+    /// Adds the snapshots; one for an UAI and a day already stored replaces it.
+    Result<Done> add(std::span<const Snapshot> batch);
+
+    /// Makes every batch written so far permanent (nothing to do when none was); refused once a
+    /// batch has failed.
+    Result<Done> commit();
+
+private:
+    /// Begins the transaction if need be, prepares `statement` from `sql` if need be, then runs
+    /// `write_batch` with it; `what` names the write in an error.
+    Result<Done> write(std::optional<SQLite::Statement>& statement, const char* sql,
+                       std::string_view what,
+                       const std::function<void(SQLite::Statement&)>& write_batch);
+
+    EpleStore& store_;
+    std::unique_lock<std::recursive_mutex> lock_;    // released last
+    std::optional<SQLite::Transaction> transaction_; // rolls back unless committed
+    std::optional<SQLite::Statement> etablissement_insert_;
+    std::optional<SQLite::Statement> snapshot_insert_;
+    bool failed_ = false; ///< a batch failed: it may be half-written, never commit
 };
 
 } // namespace opalebot::commands
