@@ -85,6 +85,31 @@ void publish_cross_signing(KeyServer& server, Peer& peer)
         signatures.at(user).at(device).at("signatures").at(user).at(ssk_id);
 }
 
+/// A bot that serves only cross-signed devices, on its own key server.
+struct StrictBot {
+    TestClock clock;
+    KeyServer server;
+    SQLite::Database db{":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE};
+    std::unique_ptr<opalebot::bot::crypto::Engine> engine = open();
+
+    std::unique_ptr<opalebot::bot::crypto::Engine> open()
+    {
+        return value(opalebot::bot::crypto::Engine::open(db, bot, "BOTDEV", pickle_key,
+                                                         clock.options(true)));
+    }
+
+    /// /keys/query of Alice, with her cross-signing keys when published.
+    void query_alice()
+    {
+        REQUIRE(static_cast<bool>(
+            on_keys_query_response(*engine,
+                                   {{"device_keys", {{alice, server.device_keys[alice]}}},
+                                    {"master_keys", server.master_keys},
+                                    {"self_signing_keys", server.self_signing_keys}},
+                                   {alice})));
+    }
+};
+
 std::vector<std::string> device_ids(const std::vector<DeviceKey>& devices)
 {
     std::vector<std::string> ids;
@@ -958,20 +983,12 @@ TEST_SUITE("crypto")
 
     TEST_CASE("a user who resets cross-signing keeps getting room keys on the new devices")
     {
-        TestClock clock;
-        KeyServer server;
-        SQLite::Database db{":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE};
-        auto engine = value(opalebot::bot::crypto::Engine::open(db, bot, "BOTDEV", pickle_key,
-                                                                clock.options(true)));
+        StrictBot strict;
+        auto& [clock, server, db, engine] = strict;
         Peer first{alice, "ALICEDEV", clock};
         server.upload(first);
         publish_cross_signing(server, first);
-        REQUIRE(static_cast<bool>(
-            on_keys_query_response(*engine,
-                                   {{"device_keys", {{alice, server.device_keys[alice]}}},
-                                    {"master_keys", server.master_keys},
-                                    {"self_signing_keys", server.self_signing_keys}},
-                                   {alice})));
+        strict.query_alice();
         engine->set_room_encryption(room, {});
         CHECK(device_ids(value(engine->needs_room_key_share(room, {alice}))) ==
               std::vector<std::string>{"ALICEDEV"});
@@ -981,12 +998,7 @@ TEST_SUITE("crypto")
         server.upload(second);
         publish_cross_signing(server, second);
         engine->on_device_lists({alice}, {});
-        REQUIRE(static_cast<bool>(
-            on_keys_query_response(*engine,
-                                   {{"device_keys", {{alice, server.device_keys[alice]}}},
-                                    {"master_keys", server.master_keys},
-                                    {"self_signing_keys", server.self_signing_keys}},
-                                   {alice})));
+        strict.query_alice();
         const auto devices = engine->devices(alice);
         REQUIRE(devices.size() == 2);
         for (const auto& device : devices)
@@ -998,11 +1010,8 @@ TEST_SUITE("crypto")
 
     TEST_CASE("devices refused the room key are told it is withheld once per session")
     {
-        TestClock clock;
-        KeyServer server;
-        SQLite::Database db{":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE};
-        auto engine = value(opalebot::bot::crypto::Engine::open(db, bot, "BOTDEV", pickle_key,
-                                                                clock.options(true)));
+        StrictBot strict;
+        auto& [clock, server, db, engine] = strict;
         Peer signed_device{alice, "ALICEDEV", clock};
         Peer unsigned_device{alice, "ALICEPHONE", clock};
         Peer no_keys_left{alice, "ALICETAB", clock}; // cross-signed, no one-time key to claim
@@ -1016,10 +1025,7 @@ TEST_SUITE("crypto")
             server.device_keys[alice]["ALICETAB"]))[alice]["ALICETAB"];
         server.device_keys[alice]["ALICETAB"]["signatures"][alice].update(
             tablet.at("signatures").at(alice));
-        const json query = {{"device_keys", {{alice, server.device_keys[alice]}}},
-                            {"master_keys", server.master_keys},
-                            {"self_signing_keys", server.self_signing_keys}};
-        REQUIRE(static_cast<bool>(on_keys_query_response(*engine, query, {alice})));
+        strict.query_alice();
         engine->set_room_encryption(room, {});
         CHECK(engine->room_key_withheld(room, {alice}, {}).empty()); // no session yet
 
@@ -1048,8 +1054,7 @@ TEST_SUITE("crypto")
         CHECK(engine->room_key_withheld(room, {alice}, {}).empty());
         REQUIRE(static_cast<bool>(engine->save(db)));
         engine.reset();
-        engine = value(opalebot::bot::crypto::Engine::open(db, bot, "BOTDEV", pickle_key,
-                                                           clock.options(true)));
+        engine = strict.open();
         CHECK(engine->room_key_withheld(room, {alice}, no_session).empty());
         // still served; the tablet is asked again (it may have uploaded keys since)
         CHECK(device_ids(value(engine->needs_room_key_share(room, {alice}))) ==
