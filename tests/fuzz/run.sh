@@ -44,7 +44,7 @@ run_one() {
   # The generated corpus first: libFuzzer adds to the first directory only, never to the seeds.
   # timeout(1) is a backstop: libFuzzer stops at -max_total_time and -timeout already.
   local status=0
-  timeout $((seconds + 120)) "$bin/opalebot_fuzz_$t" \
+  timeout $((seconds * 2 + 300)) "$bin/opalebot_fuzz_$t" \
     -max_total_time="$seconds" -max_len="${max_len[$t]}" -timeout=10 -rss_limit_mb=2048 \
     -dict="tests/fuzz/dict/$t.dict" -artifact_prefix="$dir/" -print_final_stats=1 \
     "build/fuzz/corpus/$t" "tests/fuzz/corpus/$t" > "$dir/log" 2>&1 || status=$?
