@@ -84,7 +84,7 @@ public:
         Number value{};
         if (!node.IsScalar() || !YAML::convert<Number>::decode(node, value))
             return problem(node, path, "doit être un nombre, pas « " + shown(node) + " »");
-        if (value < min || value > max) {
+        if (!(value >= min && value <= max)) { // NaN too: `.nan` would turn the rate limit off
             std::ostringstream range;
             range << "doit être entre " << min << " et " << max << ", pas " << node.Scalar();
             return problem(node, path, range.str());
@@ -262,9 +262,26 @@ void read_tickets(Reader& r, const YAML::Node& root, Config::Tickets& t)
                   "(OPALEBOT_ITOP_TOKEN)");
 }
 
+/// The pickle key file's bytes; nothing when it cannot be opened or read.
+std::optional<std::string> file_bytes(const std::string& path)
+{
+    std::ifstream in{path, std::ios::binary};
+    std::ostringstream key;
+    key << in.rdbuf();
+    if (!in)
+        return std::nullopt;
+    return key.str();
+}
+
 } // namespace
 
 ConfigLoad parse_config(const std::string& text, const std::string& file)
+{
+    return parse_config(text, file, file_bytes);
+}
+
+ConfigLoad parse_config(const std::string& text, const std::string& file,
+                        const KeyFileReader& read_key_file)
 {
     ConfigLoad load;
     auto& c = load.config;
@@ -327,14 +344,12 @@ ConfigLoad parse_config(const std::string& text, const std::string& file)
     std::string key_file;
     r.text(encryption["pickle_key_file"], "encryption.pickle_key_file", key_file);
     if (!key_file.empty()) {
-        std::ifstream in{key_file, std::ios::binary};
-        std::ostringstream key;
-        key << in.rdbuf();
-        c.pickle_key = key.str();
+        const auto key = read_key_file(key_file);
+        c.pickle_key = key.value_or(std::string{});
         while (!c.pickle_key.empty() &&
                (c.pickle_key.back() == '\n' || c.pickle_key.back() == '\r'))
             c.pickle_key.pop_back();
-        if (!in)
+        if (!key)
             r.problem(encryption["pickle_key_file"], "encryption.pickle_key_file",
                       "fichier « " + key_file + " » illisible");
     }

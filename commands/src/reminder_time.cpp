@@ -59,7 +59,9 @@ std::vector<Token> tokenize(std::string_view text)
 std::optional<int> to_int(std::string_view digits)
 {
     int value = 0;
-    if (digits.empty() || digits.size() > 6)
+    // from_chars takes a leading '-': "à -6h" gave an hour of -6, then a cron rule it refused
+    if (digits.empty() || digits.size() > 6 ||
+        digits.find_first_not_of("0123456789") != std::string_view::npos)
         return std::nullopt;
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
     if (ec != std::errc{} || end != digits.data() + digits.size())

@@ -143,8 +143,9 @@ std::size_t Answerer::learn(const std::vector<std::pair<std::string, std::string
     auto entries_now = entries();
     std::size_t learned = 0;
     for (const auto& [entry_id, question] : questions) {
+        // an init-capture: clang before 16 cannot capture a structured binding (P1091R3)
         const auto it = std::find_if(entries_now.begin(), entries_now.end(),
-                                     [&](const Entry& e) { return e.id == entry_id; });
+                                     [&id = entry_id](const Entry& e) { return e.id == id; });
         if (it == entries_now.end())
             continue;
         it->paraphrases.push_back(question);

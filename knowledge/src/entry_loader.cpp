@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <system_error>
 
 namespace opalebot::knowledge {
 namespace {
@@ -614,7 +615,8 @@ std::optional<Entry> parse_entry(const std::filesystem::path& file, const std::s
         if (!is_relative_link(url))
             continue;
         const auto target = url.substr(0, url.find('#'));
-        if (!std::filesystem::exists(file.parent_path() / target))
+        std::error_code error; // a name too long for the system threw out of the loader
+        if (!std::filesystem::exists(file.parent_path() / target, error))
             report.error(body_first_line + link_line - 1,
                          "lien cassé : « " + url + " » n'existe pas");
     }

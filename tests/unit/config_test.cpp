@@ -311,6 +311,48 @@ TEST_SUITE("unit")
         CHECK(problem->message.find("entre 1 et 4") != std::string::npos);
     }
 
+    TEST_CASE("parse_config refuses a number that is not a number")
+    {
+        // Found by tests/fuzz/config_fuzz.cpp: YAML's .nan passed every range check, and a NaN
+        // rate made the sender's token bucket always full (no outgoing budget at all).
+        const NoSecretsInEnv env;
+        const auto load = parse_config(minimal_config + "rate_limit: {per_second: .nan}\n"
+                                                        "behaviour:\n"
+                                                        "  answer_without_mention_min_score: .NaN\n"
+                                                        "difficultes: {kit_below: .nan}\n",
+                                       "bot.yaml");
+        for (const auto* path :
+             {"rate_limit.per_second", "behaviour.answer_without_mention_min_score",
+              "difficultes.kit_below"}) {
+            const auto* problem = find_problem(load, path);
+            REQUIRE_MESSAGE(problem != nullptr, path);
+            CHECK(problem->message.find("doit être entre") != std::string::npos);
+        }
+        CHECK(load.config.requests_per_second == doctest::Approx(1.0));
+        CHECK(load.config.answer_without_mention_min_score == doctest::Approx(0.75));
+        CHECK(load.config.difficulty.kit_below == doctest::Approx(10.0));
+    }
+
+    TEST_CASE("parse_config reads the pickle key file through the reader it is given")
+    {
+        const NoSecretsInEnv env;
+        const auto text = minimal_config + "encryption: {pickle_key_file: /etc/opale-bot/key}\n";
+        std::string asked;
+        const auto read = parse_config(text, "bot.yaml", [&asked](const std::string& path) {
+            asked = path;
+            return std::optional<std::string>{"0123456789abcdef\r\n"};
+        });
+        CHECK(asked == "/etc/opale-bot/key");
+        CHECK(read.problems.empty());
+        CHECK(read.config.pickle_key == "0123456789abcdef");
+        const auto unreadable = parse_config(
+            text, "bot.yaml", [](const std::string&) { return std::optional<std::string>{}; });
+        REQUIRE(find_problem(unreadable, "encryption.pickle_key_file") != nullptr);
+        CHECK(find_problem(unreadable, "encryption.pickle_key_file")->message.find("illisible") !=
+              std::string::npos);
+        CHECK(unreadable.config.pickle_key.empty());
+    }
+
     TEST_CASE("parse_config reads the tickets section and its defaults")
     {
         const NoSecretsInEnv env;

@@ -506,6 +506,20 @@ TEST_SUITE("unit")
         CHECK(fixed.entry.has_value());
     }
 
+    TEST_CASE("parse_entry reports a link whose name is too long for the system")
+    {
+        // Found by tests/fuzz/fiche_fuzz.cpp: std::filesystem::exists threw ENAMETOOLONG out of
+        // parse_entry, and so out of load_knowledge_base, which must never throw.
+        const TempDir dir;
+        const auto file = dir.path() / "tiers-ddfip.md";
+        auto lines = valid_lines();
+        lines.emplace_back("");                                                // 21
+        lines.emplace_back("- [Trop long](" + std::string(300, 'a') + ".md)"); // 22
+        Parsed parsed;
+        CHECK_NOTHROW(parsed = parse(join(lines), file));
+        check_refused(parsed, 22, "n'existe pas", file);
+    }
+
     TEST_CASE("parse_entry reports a broken link on the second line of a paragraph")
     {
         const TempDir dir;

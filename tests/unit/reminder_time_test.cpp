@@ -117,6 +117,16 @@ TEST_SUITE("unit")
         CHECK(parse_error("").find("Exemples") != std::string::npos);
     }
 
+    TEST_CASE("reminder phrases refuse a negative hour or day")
+    {
+        // Found by tests/fuzz/reminder_fuzz.cpp: the weekly phrase threw bad_variant_access.
+        CHECK(parse_error("tous les vendredis à -6h x").find("l'heure") != std::string::npos);
+        CHECK(parse_error("demain -6h x").find("l'heure") != std::string::npos);
+        CHECK(parse_error("chaque jour 9h-3 x").find("l'heure") != std::string::npos);
+        CHECK(parse_error("le -1 de chaque mois 9h x").find("1 à 28") != std::string::npos);
+        CHECK_FALSE(parse_cron("-5 9 * * *"));
+    }
+
     TEST_CASE("reminder recurrence across the March DST change")
     {
         // 29/03/2026: 02:00 CET jumps to 03:00 CEST. 02:30 does not exist: it fires at 03:00 CEST.

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -137,6 +139,13 @@ ConfigLoad load_config(const std::string& file);
 
 /// The same, from text (tests); `file` only names it in messages.
 ConfigLoad parse_config(const std::string& text, const std::string& file);
+
+/// Reads the file encryption.pickle_key_file names: its bytes, or nothing when it is unreadable.
+using KeyFileReader = std::function<std::optional<std::string>(const std::string& path)>;
+
+/// The same, the key file read by `read_key_file` (the fuzz target reads no file the text names).
+ConfigLoad parse_config(const std::string& text, const std::string& file,
+                        const KeyFileReader& read_key_file);
 
 /// "file:line:column: path: message", one per line.
 std::string format_problems(const std::string& file, const std::vector<ConfigProblem>& problems);
