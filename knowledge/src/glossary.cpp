@@ -140,6 +140,11 @@ Glossary parse_glossary(const std::string& file_name, const std::string& text,
             problems.push_back({file_name, line, "élément sans « sigle »", true});
             continue;
         }
+        if (key_of(acronym.sigle).empty()) { // « !sigle » could never find it
+            problems.push_back(
+                {file_name, line, "sigle « " + acronym.sigle + " » sans lettre ni chiffre", true});
+            continue;
+        }
         if (acronym.developpement.empty() && acronym.definition.empty())
             problems.push_back({file_name, line,
                                 "sigle « " + acronym.sigle + " » sans développement ni définition",

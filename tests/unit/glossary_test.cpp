@@ -120,6 +120,22 @@ TEST_SUITE("unit")
         CHECK(glossary.find("EJ")->developpement == "Engagement juridique");
     }
 
+    TEST_CASE("parse_glossary refuses an acronym with no letter nor digit")
+    {
+        // found by the fiche fuzz target: kept, it could never be found again
+        const auto text = glossary_text + "- sigle: \"»).\"\n" // 17
+                                          "  developpement: Rien\n";
+        std::vector<Diagnostic> problems;
+        const auto glossary = parse_glossary("glossaire.yaml", text, problems);
+        const auto errors = errors_of(problems);
+        REQUIRE(errors.size() == 1);
+        CHECK(errors.front().line == 17);
+        CHECK(errors.front().message.find("sans lettre ni chiffre") != std::string::npos);
+        CHECK(glossary.all().size() == 5);
+        for (const auto& acronym : glossary.all())
+            CHECK(glossary.find(acronym.sigle) != nullptr);
+    }
+
     TEST_CASE("parse_glossary reports an acronym that repeats a variant")
     {
         const auto text = glossary_text + "- sigle: CEJ\n" // 17
