@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -301,7 +302,8 @@ ConfigLoad parse_config(const std::string& text, const std::string& file,
     static_cast<void>(file);
     r.unknown_keys(root, "",
                    {"homeserver", "account", "state", "knowledge", "rooms", "roles", "behaviour",
-                    "rate_limit", "sync", "difficultes", "rappels", "tickets", "encryption"});
+                    "rate_limit", "sync", "difficultes", "rappels", "tickets", "encryption",
+                    "alertes"});
 
     const auto homeserver = r.section(root, "homeserver", {"url"});
     r.text(homeserver["url"], "homeserver.url", c.homeserver_url);
@@ -375,6 +377,18 @@ ConfigLoad parse_config(const std::string& text, const std::string& file,
     if (c.allowed_rooms.empty() && c.inviters.empty())
         r.missing("rooms", "aucun salon autorisé : indiquez rooms.allowed ou rooms.inviters, "
                            "sinon le bot n'accepte aucune invitation");
+
+    const auto alerts = r.section(root, "alertes", {"salon"});
+    r.text(alerts["salon"], "alertes.salon", c.alerts_room);
+    if (!c.alerts_room.empty() && !is_room_id(c.alerts_room))
+        r.problem(alerts["salon"], "alertes.salon",
+                  "doit être un identifiant de salon (!abc:serveur), pas « " + c.alerts_room +
+                      " »");
+    else if (!c.alerts_room.empty() && std::find(c.allowed_rooms.begin(), c.allowed_rooms.end(),
+                                                 c.alerts_room) == c.allowed_rooms.end())
+        r.problem(alerts["salon"], "alertes.salon",
+                  "ajoutez aussi ce salon à rooms.allowed : le bot n'agit que dans les salons "
+                  "autorisés");
 
     const auto roles = r.section(
         root, "roles",

@@ -215,10 +215,12 @@ void SyncLoop::begin_batch()
         logger->warn("batch start not recorded: {}", attempt.error().message);
         return;
     }
-    if (!attempt.value().died_in.empty())
+    if (!attempt.value().died_in.empty()) {
+        alerts_.raise("set-aside", attempt.value().died_in);
         logger->error("{} set aside: the bot stopped while handling it (poison-batch quarantine); "
                       "the rest of the batch is handled without it",
                       attempt.value().died_in);
+    }
     if (attempt.value().attempts > poison_batch_starts) {
         logger->warn("this batch was started {} times without finishing: it is handled one event "
                      "at a time, to find and set aside the one that stops the bot",
@@ -275,6 +277,9 @@ Result<Done> SyncLoop::process_batch(const SyncBatch& batch, bool history)
         }
         crypto_->receive(lists, since_, batch.next_batch);
     }
+    if (crypto_ != nullptr)
+        for (const auto& user : crypto_->take_identity_changes())
+            alerts_.raise("identity", user);
     for (const auto& invite : batch.invited)
         if (enter("invite " + invite.room_id))
             accept_invite(invite, writes);
@@ -291,6 +296,7 @@ Result<Done> SyncLoop::process_batch(const SyncBatch& batch, bool history)
         return Error{Error::Kind::transport, 0, {}, "stopping", {}};
     // A reply whose room key cannot be shared now (network) waits in the state file; the batch
     // is saved anyway, so that its commands never run twice.
+    queue_alerts(writes);
     encrypt_outgoing(writes, true);
     retry_awaiting_encryption(writes);
     auto saved = commit(writes);
@@ -308,6 +314,42 @@ Result<Done> SyncLoop::process_batch(const SyncBatch& batch, bool history)
             wake_sender_();
     }
     return Done{};
+}
+
+void SyncLoop::queue_alerts(SyncBatchWrites& writes)
+{
+    if (config_.alerts_room.empty())
+        return;
+    const auto now = clock_();
+    for (const auto& due : alerts_.take_due(now)) {
+        std::string list;
+        for (const auto& detail : due.details)
+            list += (list.empty() ? "" : ", ") + ("`" + detail + "`");
+        const auto times =
+            due.count > 1 ? " (" + std::to_string(due.count) + " fois depuis la dernière alerte)"
+                          : std::string{};
+        std::string text;
+        if (due.kind == "identity")
+            text = "**Identité de chiffrement changée**" + times + " : " + list +
+                   ". Le bot l'a acceptée, comme Element le fait pour une personne non "
+                   "vérifiée, et lui chiffre ses réponses. Si ce changement est inattendu, "
+                   "demandez à la personne si elle a bien réinitialisé sa signature croisée.";
+        else if (due.kind == "set-aside")
+            text = "**Événement mis de côté**" + times + " : " + list +
+                   ". Il faisait tomber le bot à chaque reprise ; le reste du lot a reçu ses "
+                   "réponses. Voir le journal du bot.";
+        else
+            text = "**Alerte** " + due.kind + times + " : " + list;
+        OutgoingMessage out;
+        out.txn_id = "alert-" + due.kind + "-" +
+                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        now.time_since_epoch())
+                                        .count());
+        out.room_id = config_.alerts_room;
+        out.content = notice_content(text, {}, {}, {}, {true, false});
+        out.priority = 1; // after the replies
+        writes.outgoing.push_back(std::move(out));
+    }
 }
 
 Result<Done> SyncLoop::commit(SyncBatchWrites& writes)

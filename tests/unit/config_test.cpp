@@ -111,6 +111,29 @@ TEST_SUITE("unit")
         CHECK(c.sync_timeout == 25s);
     }
 
+    TEST_CASE("alertes.salon must be a room id among the allowed rooms")
+    {
+        const NoSecretsInEnv env;
+        const std::string base = "homeserver: {url: \"https://hs.test\"}\n"
+                                 "account: {user_id: \"@bot:hs.test\", password: pw}\n"
+                                 "rooms: {allowed: [\"!salon:hs.test\", \"!admins:hs.test\"]}\n";
+        const auto good = parse_config(base + "alertes: {salon: \"!admins:hs.test\"}\n", "b.yaml");
+        CHECK(good.problems.empty());
+        CHECK(good.config.alerts_room == "!admins:hs.test");
+
+        const auto alias = parse_config(base + "alertes: {salon: \"#admins:hs.test\"}\n", "b.yaml");
+        const auto* bad = find_problem(alias, "alertes.salon");
+        REQUIRE(bad != nullptr);
+        CHECK(bad->line == 4);
+        CHECK(bad->message.find("#admins:hs.test") != std::string::npos);
+
+        const auto elsewhere =
+            parse_config(base + "alertes: {salon: \"!ailleurs:hs.test\"}\n", "b.yaml");
+        const auto* outside = find_problem(elsewhere, "alertes.salon");
+        REQUIRE(outside != nullptr);
+        CHECK(outside->message.find("rooms.allowed") != std::string::npos);
+    }
+
     TEST_CASE("parse_config keeps the defaults of keys left out")
     {
         const NoSecretsInEnv env;

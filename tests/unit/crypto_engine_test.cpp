@@ -1006,6 +1006,8 @@ TEST_SUITE("crypto")
                           device.device_id);
         CHECK(device_ids(value(engine->needs_room_key_share(room, {alice}))) ==
               std::vector<std::string>{"ALICENEW"});
+        CHECK(engine->take_identity_changes() == std::vector<std::string>{alice}); // alerts
+        CHECK(engine->take_identity_changes().empty());
     }
 
     TEST_CASE("devices refused the room key are told it is withheld once per session")

@@ -505,6 +505,7 @@ TEST_SUITE("unit")
             if (pid == 0) {
                 std::signal(SIGABRT, SIG_DFL); // die as the bot would, without doctest's report
                 Harness h{path};
+                h.config.alerts_room = "!admins:hs.test";
                 h.loop();
                 const auto done = h.loop().process(poisoned, false);
                 std::_Exit(done ? 0 : 3);
@@ -523,7 +524,14 @@ TEST_SUITE("unit")
         CHECK(after.handled("$before"));
         CHECK(after.handled("$after"));
         CHECK(ledger_outcome(path, "$poison") == "set-aside");
-        CHECK(after.outbox_size() == 2); // both others answered, once
+        CHECK(after.outbox_size() == 3); // both others answered, once, and the admins told
+        SQLite::Database db{path, SQLite::OPEN_READONLY};
+        const auto alert = db.execAndGet("SELECT content FROM outbox WHERE room_id = "
+                                         "'!admins:hs.test'")
+                               .getString();
+        CHECK(alert.find("mis de côté") != std::string::npos);
+        CHECK(alert.find("$poison") != std::string::npos);
+        CHECK(alert.find("!poison") == std::string::npos); // never the message's text
         const auto count = after.store.set_aside_count();
         REQUIRE(static_cast<bool>(count));
         CHECK(count.value() == 1);

@@ -46,6 +46,9 @@ struct Config {
     /// rooms.allowed. Elsewhere (a room someone made and invited the bot to) only the lists do:
     /// the rights are the bot's, not the room's.
     std::vector<std::string> power_level_rooms;
+    /// alertes.salon: the admins' room, told when something needs a person (a changed
+    /// encryption identity, an event set aside); empty: the log only.
+    std::string alerts_room;
 
     ReplyMode reply_mode = ReplyMode::thread;
     bool answer_without_mention = false; ///< answer clear questions nobody addressed to the bot

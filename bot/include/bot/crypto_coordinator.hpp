@@ -85,6 +85,9 @@ public:
     std::vector<OutgoingMessage> to_device_messages() const;
     void to_device_saved();
 
+    /// The users whose encryption identity changed since the last call (for the alerts).
+    std::vector<std::string> take_identity_changes() { return engine_.take_identity_changes(); }
+
 private:
     Result<Done> query_outdated(const std::vector<std::string>& users);
     /// Shares the room key with the members' devices that lack it; true when it did.

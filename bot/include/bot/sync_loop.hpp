@@ -1,6 +1,7 @@
 #pragma once
 
 #include "bot/addressing.hpp"
+#include "bot/alerts.hpp"
 #include "bot/config.hpp"
 #include "bot/crypto_coordinator.hpp"
 #include "bot/events.hpp"
@@ -129,6 +130,8 @@ public:
 private:
     std::chrono::milliseconds handle_error(const Error& error);
     Result<Done> process_batch(const SyncBatch& batch, bool history);
+    /// The alerts due, as messages for alertes.salon.
+    void queue_alerts(SyncBatchWrites& writes);
     /// store_.commit with the crypto coordinator's queued to-device messages.
     Result<Done> commit(SyncBatchWrites& writes);
     /// Records the batch's start and decides whether it is handled in quarantine.
@@ -192,6 +195,7 @@ private:
     FatalHandler fatal_;
     Clock clock_;
     std::stop_token stop_; ///< the run's stop token: waits inside a batch end with it
+    Alerts alerts_;
     struct Quarantine {
         bool active = false;
         std::set<std::string> set_aside;

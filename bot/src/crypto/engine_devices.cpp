@@ -76,6 +76,7 @@ Result<Done> Engine::on_keys_query_response(const KeysQueryResponse& response,
                 logger()->warn("the server has another master key for the bot: kept ours");
             } else {
                 if (changed) {
+                    m.identity_changes.push_back(user);
                     logger()->warn(
                         "the cross-signing identity of {} changed: accepted, its devices "
                         "are checked against the new one",
@@ -263,6 +264,11 @@ Result<json> Engine::encrypt_to_device(const std::vector<DeviceKey>& devices,
 std::vector<DeviceKey> Engine::take_wedged_devices()
 {
     return std::exchange(impl_->wedged, {});
+}
+
+std::vector<std::string> Engine::take_identity_changes()
+{
+    return std::exchange(impl_->identity_changes, {});
 }
 
 } // namespace opalebot::bot::crypto

@@ -162,6 +162,7 @@ struct Engine::Impl {
     std::set<std::string> dirty_rooms;
     std::map<std::string, std::int64_t> last_dummy_ms; ///< by curve25519
     std::vector<DeviceKey> wedged;
+    std::vector<std::string> identity_changes; ///< users whose master key changed
     /// Olm messages read since the last save, by sender key and body: a batch handled again
     /// after a failed save brings them back, and their ratchet step is already spent.
     std::map<std::string, std::string> olm_plaintexts;

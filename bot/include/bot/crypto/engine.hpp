@@ -171,6 +171,8 @@ public:
     /// Devices whose Olm session failed to decrypt (at most once an hour each): claim a key for
     /// them, then send them encrypt_to_device(devices, "m.dummy", {}) (§8.4.12).
     std::vector<DeviceKey> take_wedged_devices();
+    /// The users whose cross-signing identity changed (and was accepted) since the last call.
+    std::vector<std::string> take_identity_changes();
 
     // --- incoming to-device (§8.4) ---
     /// One to-device event. m.room.encrypted (Olm) is decrypted and checked, then m.room_key,
