@@ -393,15 +393,29 @@ Result<Done> CryptoCoordinator::prepare(OutgoingMessage& message)
 void CryptoCoordinator::share_ahead()
 {
     // Rooms the bot has written in (their members are known): a session due for rotation, or
-    // a member's new device, is served now rather than in front of the next reply.
+    // a member's new device, is served now rather than in front of the next reply; and the
+    // next session's key is encrypted now, for when a member leaves.
     bool shared = false;
-    for (const auto& [room_id, members] : members_) {
-        if (!engine_.is_room_encrypted(room_id))
-            continue;
-        if (auto done = share_room_key_if_needed(room_id); !done)
+    std::vector<std::string> rooms;
+    for (const auto& [room_id, members] : members_)
+        if (engine_.is_room_encrypted(room_id))
+            rooms.push_back(room_id);
+    for (const auto& room_id : rooms) {
+        const auto done = share_room_key_if_needed(room_id);
+        if (!done) {
             logger()->info("room key of {} not shared ahead: {}", room_id, done.error().message);
+            continue;
+        }
+        shared = shared || done.value();
+        const auto readers = members_of(room_id);
+        if (!readers)
+            continue;
+        const std::vector<std::string> users(readers.value().begin(), readers.value().end());
+        if (auto prepared = engine_.prepare_next_room_key(room_id, users); !prepared)
+            logger()->info("next room key of {} not prepared: {}", room_id,
+                           prepared.error().message);
         else
-            shared = shared || done.value();
+            shared = shared || prepared.value();
     }
     if (shared)
         if (auto saved = save(); !saved)

@@ -340,9 +340,19 @@ Result<crypto::KeysChanges> MatrixClient::keys_changes(const std::string& from,
 Result<Done> MatrixClient::send_to_device(const std::string& type, const std::string& txn_id,
                                           const json& messages)
 {
+    return send_to_device_serialized(type, txn_id, messages.dump());
+}
+
+Result<Done> MatrixClient::send_to_device_serialized(const std::string& type,
+                                                     const std::string& txn_id,
+                                                     std::string_view messages_json)
+{
+    std::string body;
+    body.reserve(messages_json.size() + 16);
+    body.append(R"({"messages":)").append(messages_json).append("}");
     auto sent = call(
         "PUT", "/_matrix/client/v3/sendToDevice/" + url_encode(type) + "/" + url_encode(txn_id),
-        json{{"messages", messages}}.dump(), call_timeout);
+        body, call_timeout);
     if (!sent)
         return sent.error();
     return Done{};

@@ -96,26 +96,10 @@ std::optional<std::chrono::milliseconds> Sender::send_next(std::stop_token stop)
     const auto& message = *next.value();
     if (const auto wait = bucket_.take(clock_()); wait > 0ms)
         return wait;
-    const auto content = nlohmann::json::parse(message.content, nullptr, false);
-    if (content.is_discarded()) {
-        logger->error("outgoing {} is not JSON: dropped", message.txn_id);
-        static_cast<void>(store_.drop_outgoing(message.id));
-        return 0ms;
-    }
-    const bool to_device = is_to_device(message);
-    // A message stored in clear before its room turned encrypted is never sent so (§4).
-    if (!to_device && message.event_type != "m.room.encrypted")
-        if (auto room = store_.room(message.room_id);
-            room && room.value() && room.value()->encrypted) {
-            logger->error("message {} to {} dropped: stored in clear, and the room is now "
-                          "encrypted",
-                          message.txn_id, message.room_id);
-            static_cast<void>(store_.drop_outgoing(message.id));
-            return 0ms;
-        }
-    if (to_device) {
+    if (is_to_device(message)) {
+        // Written by the bot itself and possibly megabytes long: sent as stored, unparsed.
         const auto type = message.event_type.substr(to_device_prefix.size());
-        auto sent = client_.send_to_device(type, message.txn_id, content);
+        auto sent = client_.send_to_device_serialized(type, message.txn_id, message.content);
         if (sent) {
             backoff_ = 0ms;
             if (auto saved = store_.drop_outgoing(message.id); !saved)
@@ -124,8 +108,24 @@ std::optional<std::chrono::milliseconds> Sender::send_next(std::stop_token stop)
             logger->debug("sent to-device {} ({})", message.txn_id, type);
             return 0ms;
         }
-        return after_failure(message, content, sent.error(), stop);
+        return after_failure(message, nlohmann::json{}, sent.error(), stop);
     }
+    const auto content = nlohmann::json::parse(message.content, nullptr, false);
+    if (content.is_discarded()) {
+        logger->error("outgoing {} is not JSON: dropped", message.txn_id);
+        static_cast<void>(store_.drop_outgoing(message.id));
+        return 0ms;
+    }
+    // A message stored in clear before its room turned encrypted is never sent so (§4).
+    if (message.event_type != "m.room.encrypted")
+        if (auto room = store_.room(message.room_id);
+            room && room.value() && room.value()->encrypted) {
+            logger->error("message {} to {} dropped: stored in clear, and the room is now "
+                          "encrypted",
+                          message.txn_id, message.room_id);
+            static_cast<void>(store_.drop_outgoing(message.id));
+            return 0ms;
+        }
     auto sent = client_.send(message.room_id, message.event_type, message.txn_id, content, stop);
     if (sent) {
         backoff_ = 0ms;

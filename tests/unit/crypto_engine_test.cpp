@@ -626,6 +626,88 @@ TEST_SUITE("crypto")
         CHECK(value(engine.needs_room_key_share(room, {alice, bot})).size() == 1);
     }
 
+    TEST_CASE("a prepared next session reaches the members who stay and never the one who left")
+    {
+        Pair pair;
+        const std::string bob = "@bob:hs.test";
+        Peer bob_peer{bob, "BOBDEV", pair.clock};
+        pair.server.upload(bob_peer);
+        pair.server.query(pair.bot_peer, {alice, bob});
+        auto& engine = *pair.bot_peer.engine;
+        engine.set_room_encryption(room, {});
+        CHECK_FALSE(value(engine.prepare_next_room_key(room, {alice, bob, bot}))); // none in use
+
+        const auto first_devices = value(engine.needs_room_key_share(room, {alice, bob, bot}));
+        REQUIRE(first_devices.size() == 2);
+        pair.server.ensure_sessions(pair.bot_peer, first_devices);
+        const auto first_share = value(engine.share_room_key(room, first_devices));
+        deliver(first_share, pair.bot_peer, pair.alice_peer);
+        deliver(first_share, pair.bot_peer, bob_peer);
+        const auto first = room_event(
+            "$p1", bot, value(engine.encrypt_room_event(room, "m.room.message", {{"body", "1"}})));
+
+        // between two syncs: the next session is prepared (once), then saved
+        CHECK(value(engine.prepare_next_room_key(room, {alice, bob, bot})));
+        CHECK_FALSE(value(engine.prepare_next_room_key(room, {alice, bob, bot})));
+        CHECK(engine.has_unsaved_changes()); // the Olm sessions moved on
+        pair.bot_peer.save();
+        // the session in use is unchanged until it must go
+        CHECK(value(engine.needs_room_key_share(room, {alice, bob, bot})).empty());
+
+        // Bob leaves: the prepared session starts, and only Alice's device gets its key
+        const auto stay = value(engine.needs_room_key_share(room, {alice, bot}));
+        REQUIRE(stay.size() == 1);
+        CHECK(stay[0].device_id == "ALICEDEV");
+        const auto share = value(engine.share_room_key(room, stay));
+        CHECK(share.at("messages").size() == 1);
+        CHECK_FALSE(share.at("messages").contains(bob));
+        const auto key = room_key_of(deliver(share, pair.bot_peer, pair.alice_peer));
+        const auto second = room_event(
+            "$p2", bot, value(engine.encrypt_room_event(room, "m.room.message", {{"body", "2"}})));
+        CHECK(second["content"]["session_id"] != first["content"]["session_id"]);
+        CHECK(second["content"]["session_id"] == key.session_id);
+        CHECK(body_of(value(pair.alice_peer.engine->decrypt_room_event(room, second))) == "2");
+        const auto bob_reads = bob_peer.engine->decrypt_room_event(room, second);
+        REQUIRE_FALSE(bob_reads);
+        CHECK(bob_reads.error().errcode == errcode::missing_key);
+        // the bot reads its own message in the prepared session
+        CHECK(body_of(value(engine.decrypt_room_event(room, second))) == "2");
+    }
+
+    TEST_CASE("a prepared session lost in a restart leaves only a skipped olm message")
+    {
+        Pair pair;
+        const std::string bob = "@bob:hs.test";
+        Peer bob_peer{bob, "BOBDEV", pair.clock};
+        pair.server.upload(bob_peer);
+        pair.server.query(pair.bot_peer, {alice, bob});
+        pair.bot_peer.engine->set_room_encryption(room, {});
+        {
+            auto& engine = *pair.bot_peer.engine;
+            const auto devices = value(engine.needs_room_key_share(room, {alice, bob, bot}));
+            pair.server.ensure_sessions(pair.bot_peer, devices);
+            const auto share = value(engine.share_room_key(room, devices));
+            deliver(share, pair.bot_peer, pair.alice_peer);
+            deliver(share, pair.bot_peer, bob_peer);
+            static_cast<void>(engine.encrypt_room_event(room, "m.room.message", {{"body", "1"}}));
+            CHECK(value(engine.prepare_next_room_key(room, {alice, bob, bot})));
+            pair.bot_peer.save();
+        }
+        // restart: the prepared keys were never sent and are gone; the ratchet steps they took
+        // were saved, so the next key goes with the following Olm message
+        pair.bot_peer.engine = value(opalebot::bot::crypto::Engine::open(
+            pair.bot_peer.db, bot, "BOTDEV", pickle_key, pair.clock.options()));
+        auto& engine = *pair.bot_peer.engine;
+        const auto stay = value(engine.needs_room_key_share(room, {alice, bot}));
+        REQUIRE(stay.size() == 1);
+        const auto key = room_key_of(
+            deliver(value(engine.share_room_key(room, stay)), pair.bot_peer, pair.alice_peer));
+        const auto second = room_event(
+            "$r2", bot, value(engine.encrypt_room_event(room, "m.room.message", {{"body", "2"}})));
+        CHECK(second["content"]["session_id"] == key.session_id);
+        CHECK(body_of(value(pair.alice_peer.engine->decrypt_room_event(room, second))) == "2");
+    }
+
     TEST_CASE("keys query refuses unsigned devices and changed keys and wrong ids")
     {
         TestClock clock;

@@ -87,6 +87,10 @@ public:
     /// PUT /sendToDevice/{type}/{txn} {"messages": {"@u": {"DEV": content}}}.
     Result<Done> send_to_device(const std::string& type, const std::string& txn_id,
                                 const nlohmann::json& messages);
+    /// The same with `messages` already serialised (the outbox keeps it so): a room key for a
+    /// thousand devices is 1.4 MB that need not be parsed and written again (issue 15).
+    Result<Done> send_to_device_serialized(const std::string& type, const std::string& txn_id,
+                                           std::string_view messages_json);
     /// Who the bot is, for a server that asks again (user-interactive authentication).
     struct PasswordAuth {
         std::string user_id;

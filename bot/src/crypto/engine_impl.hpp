@@ -100,12 +100,33 @@ struct InboundEntry {
 /// A device that got an outbound session, with the curve25519 it had then.
 using Served = std::tuple<std::string, std::string, std::string>;
 
+/// A room key already Olm-encrypted for one device, and the Olm session that did it: usable
+/// while that session is still the device's newest (the device reads it with the same session).
+struct PreparedKey {
+    std::string olm_session_id;
+    nlohmann::json message; ///< the device's entry of a /sendToDevice/m.room.encrypted body
+};
+
 struct OutboundEntry {
     olm::OutboundGroupSession session;
     std::string session_id;
     std::int64_t created_ms = 0;
     std::set<Served> shared_with;
     std::set<Served> withheld_from; ///< told m.room_key.withheld for this session
+    /// Keys encrypted before the session was in use (a prepared session): share_room_key sends
+    /// them instead of encrypting again, once; those of devices no longer served are dropped.
+    std::map<Served, PreparedKey> prepared_keys = {};
+};
+
+/// A room's next Megolm session, its key encrypted for the room's devices between two syncs
+/// (issue 15): when a member leaves, the reply then waits for no Olm work. Memory only: the
+/// Olm ratchet steps it took are saved with the next commit, and an unsent prepared message
+/// is only a skipped index for its reader, so a restart just prepares again.
+struct PreparedOutbound {
+    olm::OutboundGroupSession session;
+    std::string session_id;
+    std::string session_key;
+    std::map<Served, PreparedKey> keys;
 };
 
 using InboundId = std::pair<std::string, std::string>; ///< room, session
@@ -149,7 +170,8 @@ struct Engine::Impl {
     std::map<std::string, std::vector<std::string>> olm_session_ids; ///< by curve25519
     std::map<InboundId, InboundEntry> inbound;
     std::set<InboundId> dirty_inbound;
-    std::map<std::string, OutboundEntry> outbound; ///< by room
+    std::map<std::string, OutboundEntry> outbound;             ///< by room
+    std::map<std::string, PreparedOutbound> prepared_outbound; ///< by room
     std::set<std::string> dirty_outbound;
     std::set<std::string> deleted_outbound;
     std::map<SeenId, std::string> seen; ///< cache; the table has the rest
@@ -313,6 +335,16 @@ struct Engine::Impl {
         dirty_devices.erase(id);
         deleted_devices.insert(id);
     }
+
+    /// The devices of `members` a room key is for: not the bot's own, and only cross-signed
+    /// ones when the configuration says so.
+    std::set<Served> served_devices(const std::vector<std::string>& members) const;
+
+    /// Makes `session` the room's outbound session, with its inbound twin for the bot's own
+    /// messages; `prepared_keys` are its key already encrypted for some devices.
+    Result<Done> start_outbound(const std::string& room_id, olm::OutboundGroupSession session,
+                                const std::string& session_id, const std::string& session_key,
+                                std::map<Served, PreparedKey> prepared_keys = {});
 
     void drop_outbound(const std::string& room)
     {

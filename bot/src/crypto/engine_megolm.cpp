@@ -29,6 +29,55 @@ void Engine::rotate_room_key(const std::string& room_id)
     impl_->drop_outbound(room_id);
 }
 
+std::set<Served> Engine::Impl::served_devices(const std::vector<std::string>& members) const
+{
+    std::set<Served> current;
+    for (const auto& member : members)
+        for (auto it = devices.lower_bound(DeviceKey{member, {}});
+             it != devices.end() && it->first.user_id == member; ++it) {
+            if (member == user_id && it->first.device_id == device_id)
+                continue;
+            if (options.only_cross_signed_devices && !it->second.cross_signed)
+                continue;
+            current.emplace(member, it->first.device_id, it->second.curve25519);
+        }
+    return current;
+}
+
+namespace {
+
+json room_key_content(const std::string& room_id, const std::string& session_id,
+                      const std::string& session_key)
+{
+    return {{"algorithm", megolm_algorithm},
+            {"room_id", room_id},
+            {"session_id", session_id},
+            {"session_key", session_key}};
+}
+
+} // namespace
+
+Result<Done> Engine::Impl::start_outbound(const std::string& room_id,
+                                          olm::OutboundGroupSession session,
+                                          const std::string& session_id,
+                                          const std::string& session_key,
+                                          std::map<Served, PreparedKey> prepared_keys)
+{
+    // The matching inbound session reads the bot's own messages (matrix.md §8.6.19).
+    auto own = olm::InboundGroupSession::create(session_key);
+    if (!own)
+        return own.error();
+    const auto now = now_ms();
+    store_inbound(room_id, session_id,
+                  InboundEntry{std::move(own).value(), curve25519, ed25519, false, now});
+    OutboundEntry entry{std::move(session), session_id, now, {}, {}};
+    entry.prepared_keys = std::move(prepared_keys);
+    outbound.emplace(room_id, std::move(entry));
+    dirty_outbound.insert(room_id);
+    deleted_outbound.erase(room_id);
+    return Done{};
+}
+
 Result<std::vector<DeviceKey>> Engine::needs_room_key_share(const std::string& room_id,
                                                             const std::vector<std::string>& members)
 {
@@ -37,17 +86,7 @@ Result<std::vector<DeviceKey>> Engine::needs_room_key_share(const std::string& r
     if (settings == m.rooms.end())
         return engine_error(errcode::bad_event, "the room is not encrypted");
     track_users(members);
-
-    std::set<Served> current;
-    for (const auto& member : members)
-        for (auto it = m.devices.lower_bound(DeviceKey{member, {}});
-             it != m.devices.end() && it->first.user_id == member; ++it) {
-            if (member == m.user_id && it->first.device_id == m.device_id)
-                continue;
-            if (m.options.only_cross_signed_devices && !it->second.cross_signed)
-                continue;
-            current.emplace(member, it->first.device_id, it->second.curve25519);
-        }
+    const auto current = m.served_devices(members);
 
     const auto now = m.now_ms();
     if (const auto it = m.outbound.find(room_id); it != m.outbound.end()) {
@@ -65,23 +104,27 @@ Result<std::vector<DeviceKey>> Engine::needs_room_key_share(const std::string& r
         }
     }
     if (!m.outbound.contains(room_id)) {
-        auto session = olm::OutboundGroupSession::create();
-        if (!session)
-            return session.error();
-        auto id = session.value().id();
-        auto key = session.value().session_key();
-        if (!id || !key)
-            return !id ? id.error() : key.error();
-        // The matching inbound session reads the bot's own messages (matrix.md §8.6.19).
-        auto own = olm::InboundGroupSession::create(key.value());
-        if (!own)
-            return own.error();
-        m.store_inbound(room_id, id.value(),
-                        InboundEntry{std::move(own).value(), m.curve25519, m.ed25519, false, now});
-        m.outbound.emplace(room_id,
-                           OutboundEntry{std::move(session).value(), id.value(), now, {}, {}});
-        m.dirty_outbound.insert(room_id);
-        m.deleted_outbound.erase(room_id);
+        if (auto next = m.prepared_outbound.find(room_id); next != m.prepared_outbound.end()) {
+            auto prepared = std::move(next->second);
+            m.prepared_outbound.erase(next);
+            if (auto started =
+                    m.start_outbound(room_id, std::move(prepared.session), prepared.session_id,
+                                     prepared.session_key, std::move(prepared.keys));
+                !started)
+                return started.error();
+        } else {
+            auto session = olm::OutboundGroupSession::create();
+            if (!session)
+                return session.error();
+            auto id = session.value().id();
+            auto key = session.value().session_key();
+            if (!id || !key)
+                return !id ? id.error() : key.error();
+            if (auto started =
+                    m.start_outbound(room_id, std::move(session).value(), id.value(), key.value());
+                !started)
+                return started.error();
+        }
     }
     std::vector<DeviceKey> missing;
     const auto& shared = m.outbound.at(room_id).shared_with;
@@ -89,6 +132,36 @@ Result<std::vector<DeviceKey>> Engine::needs_room_key_share(const std::string& r
         if (!shared.contains(served))
             missing.push_back({std::get<0>(served), std::get<1>(served)});
     return missing;
+}
+
+Result<bool> Engine::prepare_next_room_key(const std::string& room_id,
+                                           const std::vector<std::string>& members)
+{
+    auto& m = *impl_;
+    if (!m.rooms.contains(room_id) || !m.outbound.contains(room_id) ||
+        m.prepared_outbound.contains(room_id))
+        return false;
+    auto session = olm::OutboundGroupSession::create();
+    if (!session)
+        return session.error();
+    auto id = session.value().id();
+    auto key = session.value().session_key();
+    if (!id || !key)
+        return !id ? id.error() : key.error();
+    PreparedOutbound next{std::move(session).value(), id.value(), key.value(), {}};
+    const auto content = room_key_content(room_id, next.session_id, next.session_key);
+    for (const auto& served : m.served_devices(members)) {
+        const auto* device = m.find_device({std::get<0>(served), std::get<1>(served)});
+        const auto* olm_session =
+            device == nullptr ? nullptr : m.newest_session_id(device->curve25519);
+        if (olm_session == nullptr)
+            continue; // no Olm session yet: share_room_key claims one when the key is due
+        const std::string olm_session_id = *olm_session;
+        if (auto encrypted = m.olm_encrypt_for(*device, "m.room_key", content); encrypted)
+            next.keys.emplace(served, PreparedKey{olm_session_id, std::move(encrypted).value()});
+    }
+    m.prepared_outbound.emplace(room_id, std::move(next));
+    return true;
 }
 
 Result<json> Engine::share_room_key(const std::string& room_id,
@@ -101,23 +174,34 @@ Result<json> Engine::share_room_key(const std::string& room_id,
     auto session_key = it->second.session.session_key(); // from the current index only
     if (!session_key)
         return session_key.error();
-    const json content = {{"algorithm", megolm_algorithm},
-                          {"room_id", room_id},
-                          {"session_id", it->second.session_id},
-                          {"session_key", session_key.value()}};
+    const auto content = room_key_content(room_id, it->second.session_id, session_key.value());
+    // Keys prepared for index 0 serve only before the session's first message.
+    auto prepared = std::move(it->second.prepared_keys);
+    it->second.prepared_keys.clear();
+    if (it->second.session.message_index() != 0)
+        prepared.clear();
     json body = {{"messages", json::object()}};
     for (const auto& id : devices) {
         const auto* device = m.find_device(id);
         if (device == nullptr)
             continue;
-        auto encrypted = m.olm_encrypt_for(*device, "m.room_key", content);
-        if (!encrypted) {
-            logger()->warn("room key for {} {} left out: {}", id.user_id, id.device_id,
-                           encrypted.error().message);
-            continue;
+        const Served served{id.user_id, id.device_id, device->curve25519};
+        json message;
+        if (const auto ready = prepared.find(served);
+            ready != prepared.end() && m.newest_session_id(device->curve25519) != nullptr &&
+            *m.newest_session_id(device->curve25519) == ready->second.olm_session_id) {
+            message = std::move(ready->second.message);
+        } else {
+            auto encrypted = m.olm_encrypt_for(*device, "m.room_key", content);
+            if (!encrypted) {
+                logger()->warn("room key for {} {} left out: {}", id.user_id, id.device_id,
+                               encrypted.error().message);
+                continue;
+            }
+            message = std::move(encrypted).value();
         }
-        body["messages"][id.user_id][id.device_id] = std::move(encrypted).value();
-        it->second.shared_with.emplace(id.user_id, id.device_id, device->curve25519);
+        body["messages"][id.user_id][id.device_id] = std::move(message);
+        it->second.shared_with.insert(served);
         m.dirty_outbound.insert(room_id);
     }
     return body;

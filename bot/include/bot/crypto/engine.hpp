@@ -202,6 +202,14 @@ public:
     /// shared with is gone. Outdated members must be queried first.
     Result<std::vector<DeviceKey>> needs_room_key_share(const std::string& room_id,
                                                         const std::vector<std::string>& members);
+    /// Prepares the room's next session while nothing waits (between syncs): its key is
+    /// Olm-encrypted now for the devices of `members`, and share_room_key sends those messages
+    /// when the session starts (a member left, the session is due), so that the reply behind
+    /// it waits for no Olm work (issue 15). False when there is nothing to prepare: the room has
+    /// no session in use yet, or its next one is already prepared. Save afterwards: the Olm
+    /// sessions moved on.
+    Result<bool> prepare_next_room_key(const std::string& room_id,
+                                       const std::vector<std::string>& members);
     /// The /sendToDevice/m.room.encrypted body carrying the room's m.room_key to `devices`
     /// (those with an Olm session); they are then recorded as served.
     Result<nlohmann::json> share_room_key(const std::string& room_id,
