@@ -188,7 +188,14 @@ Conversations::Conversations(const bot::Config& config, ConversationServices ser
     auto& s = services_;
     commands::add_knowledge_commands(registry_, s.answerer, s.kb_dir, &question_, s.stats);
     commands::add_eple_commands(registry_, s.eple, s.eple_options);
-    commands::add_eple_import_command(registry_, s.eple);
+    commands::add_eple_import_command(
+        registry_, s.eple, [alerts = s.alerts](const commands::ImportReport& report) {
+            if (alerts != nullptr)
+                alerts->raise("import", report.kind + " : " + report.file_name + ", " +
+                                            (report.error_count > 0
+                                                 ? std::to_string(report.error_count) + " erreur(s)"
+                                                 : std::string{"écriture impossible"}));
+        });
     commands::add_ticket_commands(registry_, s.tickets, s.dialogues);
     // Reminders, the users' EPLE links and zones, the kit campaign (issue 6).
     commands::add_profile_commands(registry_, s.profiles, &s.eple);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "bot/addressing.hpp"
+#include "bot/alerts.hpp"
 #include "bot/config.hpp"
 #include "bot/state_store.hpp"
 #include "bot/sync_loop.hpp"
@@ -68,6 +69,7 @@ struct ConversationServices {
     commands::ReminderOptions reminder_options; ///< its clock is the conversations' clock
     commands::UserProfileStore& profiles;
     commands::KitCampaign& campaign;
+    bot::Alerts* alerts = nullptr; ///< told of refused imports; none: only the admin who ran it
 };
 
 /// Keeps the question of the message being handled, so that the caller records it with the

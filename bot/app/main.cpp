@@ -142,13 +142,19 @@ app::ItopBackendOptions itop_options_of(const bot::Config& config)
     return options;
 }
 
+/// What the admins are told and shown (alertes.salon, `!statut`); none in the console.
+struct Watch {
+    bot::Alerts* alerts = nullptr;
+    bot::ServiceHealth* itop = nullptr; ///< iTop's calls, when tickets go there
+};
+
 /// Builds the stores of the state file (config.database), the ticket backend and the
 /// conversations over them, then runs `mode` (the Matrix bot or the console) with them: both
 /// modes get the same commands and rules.
 template <class Mode>
 int with_conversations(const bot::Config& config, StateDatabase& state, bot::StateStore& store,
                        knowledge::Answerer& answerer, const std::filesystem::path& kb_dir,
-                       bot::HttpClient* http, Mode&& mode)
+                       bot::HttpClient* http, Watch watch, Mode&& mode)
 {
     StoredStats stats{store};
     // Questions admins linked to an entry (!kb lier) are learned again at every start.
@@ -174,6 +180,7 @@ int with_conversations(const bot::Config& config, StateDatabase& state, bot::Sta
     commands::TicketSource* ticket_source = &builtin_tickets;
     if (config.tickets.backend == bot::TicketBackendKind::itop && http != nullptr) {
         itop_client.emplace(*http, itop_settings_of(config));
+        itop_client->set_health(watch.itop);
         itop_tickets.emplace(*itop_client, state, itop_options_of(config));
         tickets = &*itop_tickets;
         ticket_source = &*itop_tickets;
@@ -214,7 +221,7 @@ int with_conversations(const bot::Config& config, StateDatabase& state, bot::Sta
     app::Conversations conversations{config,
                                      {answerer, kb_dir, &stats, eple, eple_options, *tickets,
                                       dialogues, follow_up, reminders, reminder_options, profiles,
-                                      campaign}};
+                                      campaign, watch.alerts}};
     return mode(conversations, campaign);
 }
 
@@ -285,6 +292,7 @@ struct MatrixRun {
     const bot::Session& session;
     const sigset_t& signals; ///< blocked in every thread, for sigwait
     StateDatabase& state;
+    Watch watch;
 };
 
 /// The sync and sender threads over `conversations`, until SIGTERM/SIGINT or a fatal error.
@@ -308,6 +316,7 @@ int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
     }
 
     bot::Sender sender{client, store, config.requests_per_second, config.burst};
+    sender.report_to(run.watch.alerts);
     std::mutex fatal_mutex;
     std::string fatal_reason;
     bot::SyncLoop loop{client,
@@ -323,6 +332,7 @@ int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
                            }
                            kill(getpid(), SIGTERM); // wakes sigwait below
                        }};
+    loop.use_alerts(*run.watch.alerts);
     // End-to-end encryption (issue 7): Tchap's private salons are encrypted.
     std::unique_ptr<bot::crypto::Engine> engine;
     std::optional<bot::CryptoCoordinator> crypto;
@@ -426,9 +436,14 @@ int run_matrix(const std::string& config_file, bool new_login)
                                              ? default_kb_dir()
                                              : std::filesystem::path{config.knowledge_dir};
     knowledge::Answerer answerer{load_for_serving(kb_dir)};
-    const MatrixRun run{config_file, config, client, store, session.value(), signals, state};
+    // Outlive every thread that raises them (sync, sender, iTop).
+    bot::Alerts alerts;
+    bot::ServiceHealth itop_health{"itop", 3};
+    itop_health.report_to(&alerts);
+    const Watch watch{&alerts, &itop_health};
+    const MatrixRun run{config_file, config, client, store, session.value(), signals, state, watch};
     return with_conversations(
-        config, state, store, answerer, kb_dir, &http,
+        config, state, store, answerer, kb_dir, &http, watch,
         [&run](app::Conversations& conversations, commands::KitCampaign& campaign) {
             return serve_matrix(run, conversations, campaign);
         });
@@ -507,7 +522,7 @@ int run_console_mode(const std::filesystem::path& kb_dir, const std::string& db_
     knowledge::Answerer answerer{load_for_serving(kb_dir)};
     StateDatabase state{db_path};
     bot::StateStore store{state};
-    return with_conversations(config, state, store, answerer, kb_dir, nullptr,
+    return with_conversations(config, state, store, answerer, kb_dir, nullptr, Watch{},
                               [&](app::Conversations& conversations, commands::KitCampaign&) {
                                   return serve_console(user, store, conversations);
                               });

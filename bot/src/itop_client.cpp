@@ -221,6 +221,15 @@ Result<std::string> ItopClient::call(const std::string& json_data)
                        "&auth_pwd=" + url_encode(settings_.password) + "&";
     request.body += "json_data=" + url_encode(json_data);
     auto response = http_.send(request);
+    if (health_ != nullptr) {
+        const auto now = std::chrono::system_clock::now();
+        if (!response)
+            health_->failed(now, response.error().message.substr(0, 120));
+        else if (response.value().status != 200)
+            health_->failed(now, "HTTP " + std::to_string(response.value().status));
+        else
+            health_->succeeded(now);
+    }
     if (!response)
         return response.error();
     if (response.value().status != 200)

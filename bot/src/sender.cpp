@@ -102,6 +102,7 @@ std::optional<std::chrono::milliseconds> Sender::send_next(std::stop_token stop)
         auto sent = client_.send_to_device_serialized(type, message.txn_id, message.content);
         if (sent) {
             backoff_ = 0ms;
+            note_rate_limited(false);
             if (auto saved = store_.drop_outgoing(message.id); !saved)
                 logger->error("sent {} but not recorded: {}", message.txn_id,
                               saved.error().message);
@@ -129,12 +130,42 @@ std::optional<std::chrono::milliseconds> Sender::send_next(std::stop_token stop)
     auto sent = client_.send(message.room_id, message.event_type, message.txn_id, content, stop);
     if (sent) {
         backoff_ = 0ms;
+        note_rate_limited(false);
         if (auto saved = store_.mark_sent(message, sent.value()); !saved)
             logger->error("sent {} but not recorded: {}", message.txn_id, saved.error().message);
         logger->debug("sent {} as {} in {}", message.txn_id, sent.value(), message.room_id);
         return 0ms;
     }
     return after_failure(message, content, sent.error(), stop);
+}
+
+void Sender::note_rate_limited(bool limited)
+{
+    const auto now = clock_();
+    if (!limited) {
+        if (rate_limit_alerted_ && alerts_ != nullptr && limited_since_)
+            alerts_->raise("rate-limit-ok",
+                           "après " +
+                               std::to_string(std::chrono::duration_cast<std::chrono::minutes>(
+                                                  now - *limited_since_)
+                                                  .count()) +
+                               " min");
+        limited_since_.reset();
+        rate_limit_alerted_ = false;
+        return;
+    }
+    if (!limited_since_)
+        limited_since_ = now;
+    if (!rate_limit_alerted_ && now - *limited_since_ >= rate_limit_alert_after_) {
+        rate_limit_alerted_ = true;
+        if (alerts_ != nullptr)
+            alerts_->raise("rate-limit",
+                           "depuis " +
+                               std::to_string(std::chrono::duration_cast<std::chrono::minutes>(
+                                                  now - *limited_since_)
+                                                  .count()) +
+                               " min");
+    }
 }
 
 std::chrono::milliseconds Sender::after_failure(const OutgoingMessage& message,
@@ -146,6 +177,7 @@ std::chrono::milliseconds Sender::after_failure(const OutgoingMessage& message,
         return 0ms;
     static_cast<void>(store_.count_attempt(message.id));
     if (error.code == 429 || error.errcode == "M_LIMIT_EXCEEDED") {
+        note_rate_limited(true);
         const auto wait = with_jitter(error.retry_after.value_or(1'000ms));
         logger->info("rate limited (429 {}): retry in {} ms", error.errcode, wait.count());
         return wait;

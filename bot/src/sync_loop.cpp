@@ -72,6 +72,7 @@ SyncLoop::SyncLoop(MatrixClient& client, StateStore& store, const Config& config
       fatal_(std::move(fatal)),
       clock_(std::move(clock))
 {
+    use_alerts(own_alerts_);
     if (auto token = store_.sync_token())
         since_ = token.value();
     if (auto filter = store_.filter_id())
@@ -151,8 +152,13 @@ std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
     if (!batch) {
         if (poll.stop_requested()) // stopping, or nudged: the work between syncs runs now
             return 0ms;
+        if (!batch.error().retry_after) // slowed down is not unreachable
+            homeserver_health_.failed(clock_(), batch.error().kind == Error::Kind::http
+                                                    ? "HTTP " + std::to_string(batch.error().code)
+                                                    : batch.error().message.substr(0, 120));
         return handle_error(batch.error());
     }
+    homeserver_health_.succeeded(clock_());
     last_batch_had_events_ = !batch.value().joined.empty() || !batch.value().invited.empty() ||
                              !batch.value().left.empty();
     Result<Done> done = Done{};
@@ -216,7 +222,7 @@ void SyncLoop::begin_batch()
         return;
     }
     if (!attempt.value().died_in.empty()) {
-        alerts_.raise("set-aside", attempt.value().died_in);
+        alerts_->raise("set-aside", attempt.value().died_in);
         logger->error("{} set aside: the bot stopped while handling it (poison-batch quarantine); "
                       "the rest of the batch is handled without it",
                       attempt.value().died_in);
@@ -279,7 +285,7 @@ Result<Done> SyncLoop::process_batch(const SyncBatch& batch, bool history)
     }
     if (crypto_ != nullptr)
         for (const auto& user : crypto_->take_identity_changes())
-            alerts_.raise("identity", user);
+            alerts_->raise("identity", user);
     for (const auto& invite : batch.invited)
         if (enter("invite " + invite.room_id))
             accept_invite(invite, writes);
@@ -316,37 +322,28 @@ Result<Done> SyncLoop::process_batch(const SyncBatch& batch, bool history)
     return Done{};
 }
 
+void SyncLoop::use_alerts(Alerts& shared)
+{
+    alerts_ = &shared;
+    homeserver_health_.report_to(alerts_);
+    alerts_->set_minimum("undecryptable", 3); // one lost key happens; a pattern is worth telling
+}
+
 void SyncLoop::queue_alerts(SyncBatchWrites& writes)
 {
+    alerts_in_batch_.clear();
     if (config_.alerts_room.empty())
         return;
     const auto now = clock_();
-    for (const auto& due : alerts_.take_due(now)) {
-        std::string list;
-        for (const auto& detail : due.details)
-            list += (list.empty() ? "" : ", ") + ("`" + detail + "`");
-        const auto times =
-            due.count > 1 ? " (" + std::to_string(due.count) + " fois depuis la dernière alerte)"
-                          : std::string{};
-        std::string text;
-        if (due.kind == "identity")
-            text = "**Identité de chiffrement changée**" + times + " : " + list +
-                   ". Le bot l'a acceptée, comme Element le fait pour une personne non "
-                   "vérifiée, et lui chiffre ses réponses. Si ce changement est inattendu, "
-                   "demandez à la personne si elle a bien réinitialisé sa signature croisée.";
-        else if (due.kind == "set-aside")
-            text = "**Événement mis de côté**" + times + " : " + list +
-                   ". Il faisait tomber le bot à chaque reprise ; le reste du lot a reçu ses "
-                   "réponses. Voir le journal du bot.";
-        else
-            text = "**Alerte** " + due.kind + times + " : " + list;
+    alerts_in_batch_ = alerts_->take_due(now);
+    for (const auto& due : alerts_in_batch_) {
         OutgoingMessage out;
         out.txn_id = "alert-" + due.kind + "-" +
                      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                         now.time_since_epoch())
                                         .count());
         out.room_id = config_.alerts_room;
-        out.content = notice_content(text, {}, {}, {}, {true, false});
+        out.content = notice_content(alert_message(due), {}, {}, {}, {true, false});
         out.priority = 1; // after the replies
         writes.outgoing.push_back(std::move(out));
     }
@@ -363,6 +360,12 @@ Result<Done> SyncLoop::commit(SyncBatchWrites& writes)
     auto saved = store_.commit(writes);
     if (saved && with_crypto)
         crypto_->to_device_saved();
+    if (saved) {
+        alerts_in_batch_.clear(); // posted with this commit
+    } else {
+        alerts_->put_back(std::exchange(alerts_in_batch_, {}));
+        alerts_->raise("storage", saved.error().message.substr(0, 160));
+    }
     return saved;
 }
 
@@ -499,6 +502,7 @@ void SyncLoop::handle_crypto_queue(SyncBatchWrites& writes)
     const auto now = clock_();
     for (const auto& lost : crypto_->take_undecryptable(config_.undecryptable_after)) {
         writes.handled.push_back({lost.event_id, lost.room_id, "undecryptable"});
+        alerts_->raise("undecryptable", lost.sender);
         const auto told = undecryptable_told_.find(lost.sender);
         if ((told != undecryptable_told_.end() && now - told->second < std::chrono::hours{1}) ||
             undecryptable_telling_.contains(lost.sender))

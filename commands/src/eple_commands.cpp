@@ -638,7 +638,8 @@ void add_eple_commands(Registry& registry, EpleStore& store, EpleOptions options
          [&store](const Context&) { return calendar(store); }});
 }
 
-void add_eple_import_command(Registry& registry, EpleStore& store)
+void add_eple_import_command(Registry& registry, EpleStore& store,
+                             std::function<void(const ImportReport&)> on_refused)
 {
     const auto& prefix = registry.prefix();
     Command command{
@@ -647,7 +648,7 @@ void add_eple_import_command(Registry& registry, EpleStore& store)
         prefix + "import etablissements|indicateurs",
         "importe un fichier CSV (en réponse au fichier, ou en légende du fichier)",
         Role::admin,
-        [&store, prefix](const Context& c) {
+        [&store, prefix, on_refused = std::move(on_refused)](const Context& c) {
             const auto kind = knowledge::fold(c.args);
             const bool referential = kind == "etablissements";
             if (!referential && kind != "indicateurs")
@@ -665,6 +666,8 @@ void add_eple_import_command(Registry& registry, EpleStore& store)
             const auto& file = *c.message.attachment;
             const auto report = referential ? import_etablissements(store, file.content, file.name)
                                             : import_indicateurs(store, file.content, file.name);
+            if (!report.ok && on_refused)
+                on_refused(report);
             return Reply{format_import_report_markdown(report), {}};
         }};
     if (!registry.add(std::move(command)))

@@ -2,7 +2,9 @@
 
 #include <doctest/doctest.h>
 
+using opalebot::bot::alert_message;
 using opalebot::bot::Alerts;
+using opalebot::bot::ServiceHealth;
 using namespace std::chrono_literals;
 
 TEST_SUITE("unit")
@@ -34,5 +36,77 @@ TEST_SUITE("unit")
         CHECK(due[0].count == 7);
         CHECK(due[0].details.size() == 5);          // the first five named
         CHECK(alerts.take_due(t0 + 30min).empty()); // nothing new: nothing said
+    }
+}
+
+TEST_SUITE("unit")
+{
+    TEST_CASE("an alert taken for a batch that was not saved is due again at once")
+    {
+        Alerts alerts;
+        const Alerts::TimePoint t0{std::chrono::hours{500'000}};
+        alerts.raise("storage", "database or disk is full");
+        auto due = alerts.take_due(t0);
+        REQUIRE(due.size() == 1);
+        alerts.put_back(due); // the batch carrying it failed
+        alerts.raise("storage", "database or disk is full");
+        due = alerts.take_due(t0 + 1s); // not held back by the ten minutes: it was never seen
+        REQUIRE(due.size() == 1);
+        CHECK(due[0].count == 2);
+        CHECK(due[0].details == std::vector<std::string>{"database or disk is full"});
+        CHECK(alert_message(due[0]).find("fichier d'état") != std::string::npos);
+    }
+
+    TEST_CASE("a kind with a minimum is posted only once it happened that often")
+    {
+        Alerts alerts;
+        const Alerts::TimePoint t0{std::chrono::hours{500'000}};
+        alerts.set_minimum("undecryptable", 3);
+        alerts.raise("undecryptable", "@marie:hs.test");
+        alerts.raise("undecryptable", "@paul:hs.test");
+        CHECK(alerts.take_due(t0).empty());
+        alerts.raise("undecryptable", "@marie:hs.test");
+        const auto due = alerts.take_due(t0);
+        REQUIRE(due.size() == 1);
+        CHECK(due[0].count == 3);
+        const auto text = alert_message(due[0]);
+        CHECK(text.find("`@marie:hs.test`, `@paul:hs.test`") != std::string::npos);
+    }
+
+    TEST_CASE("a service failing three times in a row is told once and its return too")
+    {
+        Alerts alerts;
+        ServiceHealth itop{"itop", 3};
+        itop.report_to(&alerts);
+        const Alerts::TimePoint t0{std::chrono::hours{500'000}};
+        itop.failed(t0, "HTTP 502");
+        itop.succeeded(t0 + 1s); // one failure is not an outage
+        itop.failed(t0 + 2s, "HTTP 502");
+        itop.failed(t0 + 3s, "HTTP 502");
+        CHECK(alerts.take_due(t0 + 3s).empty());
+        itop.failed(t0 + 4s, "Connection refused");
+        for (int n = 0; n < 10; ++n)
+            itop.failed(t0 + 5s, "Connection refused"); // the same outage: no more alerts
+        auto due = alerts.take_due(t0 + 5s);
+        REQUIRE(due.size() == 1);
+        CHECK(due[0].kind == "itop");
+        CHECK(due[0].count == 1);
+        CHECK(due[0].details ==
+              std::vector<std::string>{"3 échecs de suite, dernier : Connection refused"});
+        CHECK(alert_message(due[0]).find("iTop ne répond plus") != std::string::npos);
+        const auto down = itop.snapshot();
+        CHECK(down.failures_in_a_row == 13);
+        CHECK(down.last_cause == "Connection refused");
+        REQUIRE(down.last_success.has_value());
+        CHECK(*down.last_success == t0 + 1s);
+
+        itop.succeeded(t0 + 12min);
+        due = alerts.take_due(t0 + 12min);
+        REQUIRE(due.size() == 1);
+        CHECK(due[0].kind == "itop-ok");
+        CHECK(due[0].details == std::vector<std::string>{"après 13 échecs en 11 min"});
+        CHECK(itop.snapshot().failures_in_a_row == 0);
+        itop.succeeded(t0 + 13min);
+        CHECK(alerts.take_due(t0 + 30min).empty());
     }
 }

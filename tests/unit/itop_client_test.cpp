@@ -273,3 +273,37 @@ TEST_SUITE("unit")
         CHECK(text_of_html("") == "");
     }
 }
+
+TEST_SUITE("unit")
+{
+    TEST_CASE("itop calls that cannot reach it are counted and told once in the alerts")
+    {
+        Harness h;
+        opalebot::bot::Alerts alerts;
+        opalebot::bot::ServiceHealth health{"itop", 3};
+        health.report_to(&alerts);
+        h.itop.set_health(&health);
+        h.http.reply(200, bad_login); // iTop answered: a refusal is not an outage
+        CHECK_FALSE(static_cast<bool>(h.itop.find("R-000001")));
+        CHECK(health.snapshot().failures_in_a_row == 0);
+        h.http.reply(502, "<html>bad gateway</html>");
+        h.http.fail("connection refused");
+        h.http.fail("connection refused");
+        for (int n = 0; n < 3; ++n)
+            CHECK_FALSE(static_cast<bool>(h.itop.find("R-000001")));
+        const auto snapshot = health.snapshot();
+        CHECK(snapshot.failures_in_a_row == 3);
+        CHECK(snapshot.last_cause == "connection refused");
+        const auto now = std::chrono::system_clock::now() + std::chrono::hours{1};
+        auto due = alerts.take_due(now);
+        REQUIRE(due.size() == 1);
+        CHECK(due[0].kind == "itop");
+        CHECK_FALSE(contains(due[0].details.at(0), "s3cret"));
+
+        h.http.reply(200, found);
+        CHECK(static_cast<bool>(h.itop.find("R-000001")));
+        due = alerts.take_due(now);
+        REQUIRE(due.size() == 1);
+        CHECK(due[0].kind == "itop-ok");
+    }
+}

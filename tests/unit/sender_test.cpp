@@ -351,3 +351,39 @@ TEST_SUITE("unit")
         CHECK(outbox_size(h.store) == 1);
     }
 }
+
+TEST_SUITE("unit")
+{
+    TEST_CASE("a homeserver slowing the bot down for five minutes is told to the admins once")
+    {
+        Harness h;
+        Alerts alerts;
+        h.sender.report_to(&alerts);
+        queue(h.store, outgoing("opb-slow"));
+        const Alerts::TimePoint now{std::chrono::hours{600'000}};
+        // 429 after 429 for six minutes: one alert, when five minutes are up
+        for (int minute = 0; minute <= 6; ++minute) {
+            h.http.reply(429, R"({"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":60000})");
+            const auto delay = h.sender.send_next();
+            REQUIRE(delay.has_value());
+            h.clock += 60s;
+            const auto due = alerts.take_due(now + std::chrono::minutes{minute * 20});
+            if (minute < 5) {
+                CHECK(due.empty());
+            } else if (minute == 5) {
+                REQUIRE(due.size() == 1);
+                CHECK(due[0].kind == "rate-limit");
+                CHECK(due[0].details == std::vector<std::string>{"depuis 5 min"});
+            } else {
+                CHECK(due.empty()); // said once for the whole streak
+            }
+        }
+        // the message finally goes: the end of it is told too
+        h.http.reply(200, R"({"event_id":"$sent"})");
+        CHECK(h.sender.send_next() == 0ms);
+        const auto due = alerts.take_due(now + std::chrono::hours{10});
+        REQUIRE(due.size() == 1);
+        CHECK(due[0].kind == "rate-limit-ok");
+        CHECK(alert_message(due[0]).find("ne ralentit plus") != std::string::npos);
+    }
+}

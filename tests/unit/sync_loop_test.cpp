@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -1261,5 +1262,44 @@ TEST_SUITE("unit")
         h.process(batch("s2", json::array({from_bot})));
         CHECK(h.seen.size() == 1);
         CHECK(h.outbox_size() == 1); // the first answer only
+    }
+}
+
+TEST_SUITE("unit")
+{
+    TEST_CASE(
+        "a homeserver that failed five syncs in a row is told in the alerts room on its return")
+    {
+        Harness h;
+        h.config.alerts_room = "!admins:hs.test";
+        REQUIRE(static_cast<bool>(h.store.save_filter_id("f1")));
+        SyncBatchWrites saved;
+        saved.next_batch = "s1";
+        REQUIRE(static_cast<bool>(h.store.commit(saved)));
+        h.http.reply(429, R"({"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":10})"); // not down
+        for (int n = 0; n < 4; ++n)
+            h.http.reply(502, "Bad Gateway");
+        h.http.fail("Connection refused");
+        h.http.reply(200, R"({"next_batch":"s2"})");
+        for (int n = 0; n < 6; ++n) {
+            static_cast<void>(h.loop().run_once());
+            h.clock += 1min;
+        }
+        CHECK(h.loop().homeserver_health().snapshot().failures_in_a_row == 5);
+        static_cast<void>(h.loop().run_once()); // answered: both alerts go with this batch
+        CHECK(h.loop().homeserver_health().snapshot().failures_in_a_row == 0);
+        CHECK(h.store.sync_token().value() == "s2");
+        std::vector<std::string> posted;
+        SQLite::Statement query{h.store.database(),
+                                "SELECT content FROM outbox WHERE room_id = '!admins:hs.test'"};
+        while (query.executeStep())
+            posted.push_back(json::parse(query.getColumn(0).getString()).at("body"));
+        REQUIRE(posted.size() == 2);
+        std::sort(posted.begin(), posted.end());
+        CHECK(posted[0].find("Le serveur Matrix n'a plus répondu") != std::string::npos);
+        CHECK(posted[0].find("5 échecs de suite, dernier : Connection refused") !=
+              std::string::npos);
+        CHECK(posted[1].find("Le serveur Matrix répond de nouveau") != std::string::npos);
+        CHECK(posted[1].find("après 5 échecs en 5 min") != std::string::npos);
     }
 }

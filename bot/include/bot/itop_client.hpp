@@ -1,5 +1,6 @@
 #pragma once
 
+#include "bot/alerts.hpp"
 #include "bot/http_client.hpp"
 #include "opalebot/result.hpp"
 
@@ -105,11 +106,16 @@ public:
     /// core/check_credentials for the configured account.
     Result<bool> check_credentials();
 
+    /// Where each call's outcome is counted (unreachable, HTTP error, or answered): the
+    /// alerts room hears of an outage, `!statut` shows it. None: not counted.
+    void set_health(ServiceHealth* health) { health_ = health; }
+
 private:
     Result<std::string> call(const std::string& json_data);
 
     HttpClient& http_;
     ItopSettings settings_;
+    ServiceHealth* health_ = nullptr;
 };
 
 /// A string as an OQL literal in double quotes. Only `\"` and `\\` are valid escapes there:

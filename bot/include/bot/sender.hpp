@@ -1,5 +1,6 @@
 #pragma once
 
+#include "bot/alerts.hpp"
 #include "bot/matrix_client.hpp"
 #include "bot/state_store.hpp"
 
@@ -7,6 +8,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 
 namespace opalebot::bot {
@@ -45,7 +47,18 @@ public:
 
     void run(std::stop_token stop);
 
+    /// The homeserver slowing the bot down (429) for more than `after`, and then no longer,
+    /// is told to the admins ("rate-limit", "rate-limit-ok").
+    void report_to(Alerts* alerts, std::chrono::minutes after = std::chrono::minutes{5})
+    {
+        alerts_ = alerts;
+        rate_limit_alert_after_ = after;
+    }
+
 private:
+    /// A send went through, or was refused with 429: the rate-limit streak and its alerts.
+    void note_rate_limited(bool limited);
+
     /// A send that failed: retried later (the delay), or dropped when refused for good.
     std::chrono::milliseconds after_failure(const OutgoingMessage& message,
                                             const nlohmann::json& content, const Error& error,
@@ -58,6 +71,10 @@ private:
     std::mutex mutex_;
     std::condition_variable_any woken_;
     bool pending_wake_ = false;
+    Alerts* alerts_ = nullptr;
+    std::chrono::minutes rate_limit_alert_after_{5};
+    std::optional<std::chrono::steady_clock::time_point> limited_since_;
+    bool rate_limit_alerted_ = false;
 };
 
 } // namespace opalebot::bot

@@ -102,6 +102,13 @@ public:
     /// bot fails closed in encrypted rooms.
     void set_crypto(CryptoCoordinator* crypto) { crypto_ = crypto; }
 
+    /// The alerts it posts in alertes.salon: its own until main shares one set with the other
+    /// threads (iTop, the sender). Call before run().
+    void use_alerts(Alerts& shared);
+    Alerts& alerts() { return *alerts_; }
+    /// The homeserver's failures in a row, as seen by /sync (for `!statut`).
+    const ServiceHealth& homeserver_health() const { return homeserver_health_; }
+
     /// Stores messages the bot sends on its own (reminders…) in the outbox, encrypted for the
     /// encrypted rooms (or waiting in the state file until their room key can be shared). A
     /// message for a room encrypted while E2EE is off refuses them all: nothing is stored, the
@@ -195,7 +202,10 @@ private:
     FatalHandler fatal_;
     Clock clock_;
     std::stop_token stop_; ///< the run's stop token: waits inside a batch end with it
-    Alerts alerts_;
+    Alerts own_alerts_;
+    Alerts* alerts_ = &own_alerts_;
+    std::vector<Alerts::Due> alerts_in_batch_; ///< taken for the batch: put back if unsaved
+    ServiceHealth homeserver_health_{"homeserver", 5};
     struct Quarantine {
         bool active = false;
         std::set<std::string> set_aside;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "commands/eple_import.hpp"
 #include "commands/eple_store.hpp"
 #include "commands/registry.hpp"
 
@@ -78,6 +79,8 @@ void add_eple_commands(Registry& registry, EpleStore& store, EpleOptions options
 
 /// Registers `!import etablissements|indicateurs` for admins: the CSV is the message's
 /// attachment (a file sent with the command as its caption, or the file the command replies to).
-void add_eple_import_command(Registry& registry, EpleStore& store);
+/// `on_refused` hears of each import refused or failed (the admins' alerts).
+void add_eple_import_command(Registry& registry, EpleStore& store,
+                             std::function<void(const ImportReport&)> on_refused = {});
 
 } // namespace opalebot::commands
