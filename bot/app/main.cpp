@@ -8,6 +8,7 @@
 #include "bot/matrix_client.hpp"
 #include "bot/sender.hpp"
 #include "bot/session.hpp"
+#include "bot/state_backup.hpp"
 #include "bot/state_store.hpp"
 #include "bot/sync_loop.hpp"
 #include "commands/builtin.hpp"
@@ -28,14 +29,17 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "conversations.hpp"
@@ -382,15 +386,29 @@ int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
     conversations.start_backend_thread(run.state, [&loop] { loop.nudge(); });
     std::jthread sender_thread{[&sender](const std::stop_token& stop) { sender.run(stop); }};
     std::jthread sync_thread{[&loop](const std::stop_token& stop) { loop.run(stop); }};
+    // state.sauvegarde_quotidienne (issue 16): its own thread and connection, never the sync's.
+    std::optional<bot::DailyBackups> daily_backups;
+    std::jthread backup_thread;
+    if (const auto& daily = config.daily_backup; !daily.folder.empty()) {
+        daily_backups.emplace(config.database, daily);
+        logger->info("daily backups of the state file in {} after {:02}:{:02} (Paris), {} kept",
+                     daily.folder, daily.time_of_day.count() / 60, daily.time_of_day.count() % 60,
+                     daily.keep);
+        backup_thread = std::jthread{
+            [&backups = *daily_backups](const std::stop_token& stop) { backups.run(stop); }};
+    }
 
     int signal_number = 0;
     sigwait(&run.signals, &signal_number);
     logger->info("stopping (signal {})", signal_number);
     sync_thread.request_stop(); // aborts the long-poll in flight
     sender_thread.request_stop();
+    backup_thread.request_stop();        // a copy in progress ends first: it takes seconds at most
     conversations.stop_backend_thread(); // it nudges the loop, which ends here
     sync_thread.join();
     sender_thread.join();
+    if (backup_thread.joinable())
+        backup_thread.join();
     const std::lock_guard lock{fatal_mutex};
     if (!fatal_reason.empty()) {
         logger->critical("{}", fatal_reason);
@@ -447,6 +465,57 @@ int run_matrix(const std::string& config_file, bool new_login)
         [&run](app::Conversations& conversations, commands::KitCampaign& campaign) {
             return serve_matrix(run, conversations, campaign);
         });
+}
+
+/// "835 Ko", "12,4 Mo": a size as the French read it.
+std::string french_size(std::uintmax_t bytes)
+{
+    constexpr std::array<const char*, 4> units = {"octets", "Ko", "Mo", "Go"};
+    auto value = static_cast<double>(bytes);
+    std::size_t unit = 0;
+    while (value >= 1024 && unit + 1 < units.size()) {
+        value /= 1024;
+        ++unit;
+    }
+    char text[32];
+    std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
+    std::string out = text;
+    if (const auto dot = out.find('.'); dot != std::string::npos)
+        out[dot] = ',';
+    return out;
+}
+
+/// `opale-bot sauvegarde FICHIER`: a consistent copy of the state file while the bot runs
+/// (issue 16). The state file is --db, or state.database of --config; only problems of that
+/// section stop it, since the admin running it may lack the bot's secrets.
+int run_backup(const std::string& file, const std::string& config_file, std::string db_path,
+               bool replace)
+{
+    if (db_path.empty()) {
+        const auto load = bot::load_config(config_file);
+        std::vector<bot::ConfigProblem> blocking;
+        for (const auto& p : load.problems)
+            if (p.path.empty() || p.path.starts_with("state."))
+                blocking.push_back(p);
+        if (!blocking.empty()) {
+            std::cerr << bot::format_problems(config_file, blocking);
+            return EXIT_FAILURE;
+        }
+        db_path = load.config.database;
+    }
+    const auto copied = bot::back_up_state(db_path, file, replace);
+    if (!copied) {
+        std::cerr << "Sauvegarde impossible : " << copied.error().message << '\n';
+        return EXIT_FAILURE;
+    }
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.2f",
+                  static_cast<double>(copied.value().took.count()) / 1000.0);
+    std::string took = seconds;
+    took[took.find('.')] = ',';
+    std::cout << "Sauvegarde de " << db_path << " écrite dans " << file << " ("
+              << french_size(copied.value().bytes) << ", en " << took << " s).\n";
+    return EXIT_SUCCESS;
 }
 
 /// `opale-bot import etablissements|indicateurs FILE`: all or nothing, the first 50 errors
@@ -721,6 +790,23 @@ try {
         sub->add_option("--db", import_db, "Base d'état SQLite du bot")->capture_default_str();
     }
 
+    auto* backup = app.add_subcommand(
+        "sauvegarde", "Copie le fichier d'état, même pendant que le bot tourne (copie cohérente, "
+                      "droits 0600) ; pour restaurer, voir le README");
+    std::string backup_file;
+    std::string backup_config = "/etc/opale-bot/config.yaml"; // the systemd unit's
+    std::string backup_db;
+    bool backup_replace = false;
+    backup->add_option("FICHIER", backup_file, "Fichier de sauvegarde à écrire")->required();
+    auto* backup_config_option =
+        backup
+            ->add_option("--config", backup_config,
+                         "Configuration du bot : le fichier d'état est son state.database")
+            ->capture_default_str();
+    backup->add_option("--db", backup_db, "Fichier d'état à copier (au lieu de --config)")
+        ->excludes(backup_config_option);
+    backup->add_flag("--remplacer", backup_replace, "Écrase FICHIER s'il existe déjà");
+
     CLI11_PARSE(app, argc, argv);
 
     if (*import) {
@@ -733,13 +819,15 @@ try {
     if (*config_check)
         return run_config_check(check_file, check_online);
 
-    if (*console || *ask || *list) {
+    if (*console || *ask || *list || *backup) {
         // Tool output goes to stdout; keep stderr quiet unless asked (SPDLOG_LEVEL).
         if (!*console && std::getenv("SPDLOG_LEVEL") == nullptr)
             spdlog::apply_all([](const auto& logger) { logger->set_level(spdlog::level::err); });
     }
     if (*console)
         return run_console_mode(kb_dir, db_path, user, admin);
+    if (*backup)
+        return run_backup(backup_file, backup_config, backup_db, backup_replace);
     if (*ask)
         return run_ask(kb_dir, question, ask_json);
     if (*check)

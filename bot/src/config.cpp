@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -263,6 +264,43 @@ void read_tickets(Reader& r, const YAML::Node& root, Config::Tickets& t)
                   "(OPALEBOT_ITOP_TOKEN)");
 }
 
+/// "HH:MM" as minutes since midnight; nothing when it is not a time of day.
+std::optional<int> minutes_of_day(const std::string& text)
+{
+    if (text.size() != 5 || text[2] != ':')
+        return std::nullopt;
+    for (const std::size_t i : {0U, 1U, 3U, 4U})
+        if (text[i] < '0' || text[i] > '9')
+            return std::nullopt;
+    const int hours = (text[0] - '0') * 10 + (text[1] - '0');
+    const int minutes = (text[3] - '0') * 10 + (text[4] - '0');
+    if (hours > 23 || minutes > 59)
+        return std::nullopt;
+    return hours * 60 + minutes;
+}
+
+/// state.sauvegarde_quotidienne: where, how many and when (issue 16).
+void read_daily_backup(Reader& r, const YAML::Node& state, Config::DailyBackup& b)
+{
+    const std::string path = "state.sauvegarde_quotidienne";
+    const auto node =
+        r.section(state, "sauvegarde_quotidienne", {"dossier", "garder", "heure"}, path);
+    if (!node || node.IsNull())
+        return;
+    r.text(node["dossier"], path + ".dossier", b.folder);
+    if (b.folder.empty())
+        r.missing(path + ".dossier", "le dossier des sauvegardes est manquant "
+                                     "(par exemple /var/lib/opale-bot/sauvegardes)");
+    r.number(node["garder"], path + ".garder", b.keep, 1, 366);
+    std::string time = "02:30";
+    r.text(node["heure"], path + ".heure", time);
+    if (const auto minutes = minutes_of_day(time))
+        b.time_of_day = std::chrono::minutes{*minutes};
+    else
+        r.problem(node["heure"], path + ".heure",
+                  "doit être une heure HH:MM (par exemple 02:30), pas « " + time + " »");
+}
+
 /// The pickle key file's bytes; nothing when it cannot be opened or read.
 std::optional<std::string> file_bytes(const std::string& path)
 {
@@ -338,8 +376,9 @@ ConfigLoad parse_config(const std::string& text, const std::string& file,
         r.missing("account.user_id", "pour se connecter par mot de passe, indiquez "
                                      "account.user_id ou account.email");
 
-    const auto state = r.section(root, "state", {"database"});
+    const auto state = r.section(root, "state", {"database", "sauvegarde_quotidienne"});
     r.text(state["database"], "state.database", c.database);
+    read_daily_backup(r, state, c.daily_backup);
     const auto encryption =
         r.section(root, "encryption",
                   {"pickle_key_file", "only_cross_signed_devices", "undecryptable_after_seconds"});

@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -566,6 +568,17 @@ class Run:
         self.check("l.acknowledged-not-listed", len(after) == 1 and "vérifier le kit de bascule"
                    not in after[0]["content"].get("body", ""), short(after[:1]))
 
+    async def encrypted_room(self, name: str, check: str) -> str:
+        """An encrypted room alice creates and invites the bot to; "" (check failed) when the
+        bot does not join."""
+        encryption = {"type": "m.room.encryption", "state_key": "",
+                      "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
+        r = await self.alice.client.room_create(name=name, invite=[BOT],
+                                                initial_state=[encryption])
+        assert isinstance(r, RoomCreateResponse), r
+        state = await self.wait_joined(self.alice, r.room_id)
+        return r.room_id if self.check(check, state == "join", f"membership {state!r}") else ""
+
     async def scenario_m(self) -> None:
         """End-to-end encryption (issue 7): an encrypted room where alice's encrypted questions
         get encrypted replies she decrypts, across a restart of the bot; bob joins and reads the
@@ -573,14 +586,8 @@ class Run:
         message whose key never comes gets the French notice; a ticket confirmed with an
         encrypted ✅ works as in clear."""
         assert self.bot
-        encryption = {"type": "m.room.encryption", "state_key": "",
-                      "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
-        r = await self.alice.client.room_create(name="e2e chiffré", invite=[BOT],
-                                                initial_state=[encryption])
-        assert isinstance(r, RoomCreateResponse), r
-        room = r.room_id
-        state = await self.wait_joined(self.alice, room)
-        if not self.check("m.bot-joins-encrypted-room", state == "join", f"membership {state!r}"):
+        room = await self.encrypted_room("e2e chiffré", "m.bot-joins-encrypted-room")
+        if not room:
             return
         q1 = await self.ask(self.alice, room, "!sigle EJ")
         r1 = await self.wait_reply(q1, 45)
@@ -742,6 +749,97 @@ class Run:
                    rn[0]["event_id"] in self.alice.decrypted and
                    "Demande de paiement" in rn[0]["content"].get("body", ""),
                    short(rn[:1]) + " " + self.bot.log_text(offset)[-600:])
+
+    async def scenario_s(self) -> None:
+        """Backup and restore (issue 16): in an encrypted salon, `opale-bot sauvegarde` while the
+        bot runs; more questions answered; the bot stopped, the backup copied over the state file
+        (its -wal and -shm removed), the bot started again: on the same device, it decrypts and
+        answers a new question, and each question has exactly one reply. The restored sync
+        position makes the bot fetch the questions answered after the backup again: what it does
+        with them is read from its log (bot.sender=debug) and reported."""
+        assert self.bot
+        room = await self.encrypted_room("e2e sauvegarde", "s.bot-joins-encrypted-room")
+        if not room:
+            return
+        q1 = await self.ask(self.alice, room, "!sigle EJ")
+        r1 = await self.wait_reply(q1, 45)
+        if not self.check("s.answered-before-backup", len(r1) == 1 and
+                          r1[0]["event_id"] in self.alice.decrypted, short(r1[:1])):
+            return
+
+        ready = re.findall(r"ready: syncing as \S+ \(device (\S+)\)", self.bot.log_text())
+        device_before = ready[-1] if ready else None
+        devices_before = await self.bot_devices()
+        backup = self.bot.dir / "sauvegarde-s.db"
+        command = [self.args.bot, "sauvegarde", str(backup), "--config", str(self.bot.config)]
+        made = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True,
+                                       timeout=60)
+        mode = backup.stat().st_mode & 0o777 if backup.exists() else None
+        log(f"s: {made.stdout.strip()}")
+        self.check("s.sauvegarde-while-running", made.returncode == 0 and mode == 0o600 and
+                   "Sauvegarde de" in made.stdout and self.bot.alive(),
+                   f"exit {made.returncode}, mode {mode and oct(mode)}, stdout {made.stdout!r}, "
+                   f"stderr {made.stderr!r}, bot alive {self.bot.alive()}")
+        again = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True,
+                                        timeout=60)
+        self.check("s.sauvegarde-refuses-overwrite", again.returncode != 0 and
+                   "--remplacer" in again.stderr, f"exit {again.returncode}: {again.stderr!r}")
+        if made.returncode != 0:
+            return
+
+        # Answered after the backup: the restored state file has no trace of them.
+        after = [await self.ask(self.alice, room, body)
+                 for body in ("!sigle GFC", "!sigle EPLE", "!fiche tiers-ddfip")]
+        answered = await self.wait_answered(after, 60)
+        self.check("s.answered-after-backup", answered and all(
+            self.alice.replies_to(q)[0]["event_id"] in self.alice.decrypted for q in after),
+            "; ".join(short(self.alice.replies_to(q)[:1], 200) for q in after))
+        originals = {ev["event_id"] for q in after for ev in self.alice.replies_to(q)}
+
+        self.bot.stop(10)
+        state_file = self.bot.dir / "state.db"
+        shutil.copyfile(backup, state_file)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{state_file}{suffix}").unlink(missing_ok=True)
+        state_file.chmod(0o600)
+        level = os.environ.get("SPDLOG_LEVEL")
+        os.environ["SPDLOG_LEVEL"] = "info,bot.sender=debug"  # "sent TXN as EVENT in ROOM"
+        try:
+            offset = self.bot.start()
+        finally:
+            if level is None:
+                os.environ.pop("SPDLOG_LEVEL", None)
+            else:
+                os.environ["SPDLOG_LEVEL"] = level
+        if not self.check("s.restored-bot-ready", await self.bot.wait_ready(offset, 60),
+                          self.bot.log_text(offset)[-800:]):
+            return
+        ready = re.findall(r"ready: syncing as \S+ \(device (\S+)\)", self.bot.log_text(offset))
+        devices_after = await self.bot_devices()
+        self.check("s.restored-same-device", bool(ready) and ready[-1] == device_before and
+                   devices_after == devices_before,
+                   f"device before {device_before}, after {ready[-1:] or None}; account devices "
+                   f"before {sorted(devices_before)}, after {sorted(devices_after)}")
+
+        q5 = await self.ask(self.alice, room, "!sigle DP")
+        r5 = await self.wait_reply(q5, 60)
+        self.check("s.restored-bot-decrypts-and-answers", len(r5) == 1 and
+                   r5[0]["event_id"] in self.alice.decrypted and
+                   "Demande de paiement" in r5[0]["content"].get("body", ""),
+                   short(r5[:1]) + " " + self.bot.log_text(offset)[-600:])
+        await asyncio.sleep(8)  # late duplicates
+        self.check_once("s", [q1, *after, q5])
+
+        # What the restored bot did with the questions it had answered after the backup.
+        sent = re.findall(r"sent (\S+) as (\S+) in " + re.escape(room), self.bot.log_text(offset))
+        again_sent = [(txn, eid) for txn, eid in sent if eid in originals]
+        new_ids = {eid for _, eid in sent} - originals - {ev["event_id"] for ev in r5}
+        log(f"s: after the restore the bot sent {len(sent)} messages in the salon: "
+            f"{len(again_sent)} were replies it had already sent after the backup, which Synapse "
+            f"recognised by their transaction id and gave back the original event "
+            f"({len(originals)} such replies); {len(new_ids)} other new events")
+        self.check("s.resent-replies-deduplicated-by-server", not new_ids,
+                   f"new events besides the answer to the new question: {sorted(new_ids)}")
 
     async def scenario_t(self) -> None:
         """Element's engine as the user (issue 14): matrix-js-sdk with its Rust crypto, cross-
@@ -1106,6 +1204,8 @@ class Run:
                 await self.scenario("l", self.scenario_l(), 180)
             if want("m"):
                 await self.scenario("m", self.scenario_m(), 400)
+            if want("s"):
+                await self.scenario("s", self.scenario_s(), 240)
             if want("t"):
                 await self.scenario("t", self.scenario_t(), 180)
             if want("e"):
@@ -1166,7 +1266,7 @@ def main() -> int:
     p.add_argument("--bot", required=True)
     p.add_argument("--kb", required=True)
     p.add_argument("--no-bot", action="store_true", help="only Synapse + the nio harness")
-    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j,k,l,m,t)")
+    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j,k,l,m,s,t)")
     run = Run(p.parse_args())
 
     def interrupted(signum: int, _frame: object) -> None:

@@ -134,6 +134,58 @@ TEST_SUITE("unit")
         CHECK(outside->message.find("rooms.allowed") != std::string::npos);
     }
 
+    TEST_CASE("state.sauvegarde_quotidienne is read and each bad key located by line")
+    {
+        const NoSecretsInEnv env;
+        const std::string base = "homeserver: {url: \"https://hs.test\"}\n"
+                                 "account: {user_id: \"@bot:hs.test\", password: pw}\n"
+                                 "rooms: {inviters: [\":hs.test\"]}\n"
+                                 "state:\n"
+                                 "  database: /var/lib/opale-bot/state.db\n";
+        const auto none = parse_config(base, "b.yaml");
+        CHECK(none.problems.empty());
+        CHECK(none.config.daily_backup.folder.empty()); // off unless asked for
+        // The section at line 6, its keys from line 7 on.
+        const auto with_backup = [&](const std::string& keys) {
+            return parse_config(base + "  sauvegarde_quotidienne:\n" + keys, "b.yaml");
+        };
+
+        const auto defaults = with_backup("    dossier: /var/lib/opale-bot/sauvegardes\n");
+        CHECK(defaults.problems.empty());
+        CHECK(defaults.config.daily_backup.folder == "/var/lib/opale-bot/sauvegardes");
+        CHECK(defaults.config.daily_backup.keep == 7);
+        CHECK(defaults.config.daily_backup.time_of_day == 2h + 30min);
+
+        const auto set = with_backup("    dossier: /srv/sauvegardes\n    garder: 30\n"
+                                     "    heure: \"23:05\"\n");
+        CHECK(set.problems.empty());
+        CHECK(set.config.daily_backup.keep == 30);
+        CHECK(set.config.daily_backup.time_of_day == 23h + 5min);
+
+        const auto bad = with_backup("    garder: 0\n    heure: \"24:00\"\n    jours: 3\n");
+        const auto* keep = find_problem(bad, "state.sauvegarde_quotidienne.garder");
+        REQUIRE(keep != nullptr);
+        CHECK(keep->line == 7);
+        const auto* time = find_problem(bad, "state.sauvegarde_quotidienne.heure");
+        REQUIRE(time != nullptr);
+        CHECK(time->line == 8);
+        CHECK(time->message.find("HH:MM") != std::string::npos);
+        CHECK(time->message.find("24:00") != std::string::npos);
+        const auto* unknown = find_problem(bad, "state.sauvegarde_quotidienne.jours");
+        REQUIRE(unknown != nullptr);
+        CHECK(unknown->line == 9);
+        const auto* folder = find_problem(bad, "state.sauvegarde_quotidienne.dossier");
+        REQUIRE(folder != nullptr); // a missing key has no line
+        CHECK(folder->line == 0);
+        CHECK(format_problems("b.yaml", bad.problems).find("b.yaml:8:") != std::string::npos);
+
+        for (const std::string wrong : {"2h30", "2:30", "02:60", "ab:cd"}) {
+            const auto load = with_backup("    dossier: /s\n    heure: \"" + wrong + "\"\n");
+            CHECK_MESSAGE(find_problem(load, "state.sauvegarde_quotidienne.heure") != nullptr,
+                          wrong);
+        }
+    }
+
     TEST_CASE("parse_config keeps the defaults of keys left out")
     {
         const NoSecretsInEnv env;

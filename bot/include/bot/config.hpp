@@ -27,6 +27,12 @@ struct Config {
     std::string device_name = "opale-bot";
 
     std::string database = "opale-bot.db";
+    /// state.sauvegarde_quotidienne: a copy of the state file each day, taken while the bot runs.
+    struct DailyBackup {
+        std::string folder; ///< dossier; empty: no daily backup
+        int keep = 7;       ///< garder: the newest ones kept, older ones deleted
+        std::chrono::minutes time_of_day{2 * 60 + 30}; ///< heure "HH:MM", Paris time
+    } daily_backup;
     /// Seals the crypto state (issue 7): from encryption.pickle_key_file or env
     /// OPALEBOT_PICKLE_KEY; empty: end-to-end encryption off, encrypted salons ignored.
     std::string pickle_key;

@@ -304,6 +304,12 @@ void delete_outbound_group_session(SQLite::Database& db, const std::string& room
     remove.exec();
 }
 
+void forget_outbound_group_sessions(SQLite::Database& db)
+{
+    if (db.tableExists("crypto_outbound_group_sessions")) // none when encryption was never on
+        db.exec("DELETE FROM crypto_outbound_group_sessions");
+}
+
 void save_seen_index(SQLite::Database& db, const std::string& room_id,
                      const std::string& session_id, std::uint32_t index,
                      const std::string& event_id)

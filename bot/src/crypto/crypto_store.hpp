@@ -110,6 +110,9 @@ void save_olm_session(SQLite::Database& db, const OlmSessionRow& row);
 void save_inbound_group_session(SQLite::Database& db, const InboundGroupSessionRow& row);
 void save_outbound_group_session(SQLite::Database& db, const OutboundGroupSessionRow& row);
 void delete_outbound_group_session(SQLite::Database& db, const std::string& room_id);
+/// Every room session the bot sends with, in a copy of the state file (a backup): a bot restored
+/// from it must start new ones, not send again at indexes it used after the copy was taken.
+void forget_outbound_group_sessions(SQLite::Database& db);
 void delete_olm_session(SQLite::Database& db, const std::string& session_id);
 void save_seen_index(SQLite::Database& db, const std::string& room_id,
                      const std::string& session_id, std::uint32_t index,
