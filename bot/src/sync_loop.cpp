@@ -2,6 +2,7 @@
 
 #include "bot/crypto/attachment.hpp"
 #include "bot/markdown.hpp"
+#include "opalebot/bot_metrics.hpp"
 #include "opalebot/log.hpp"
 
 #include <nlohmann/json.hpp>
@@ -81,6 +82,7 @@ SyncLoop::SyncLoop(MatrixClient& client, StateStore& store, const Config& config
 std::chrono::milliseconds SyncLoop::handle_error(const Error& error)
 {
     const auto logger = log::get("bot.sync");
+    metrics::bot_metrics().sync_errors.add();
     if (error.errcode == "M_UNKNOWN_TOKEN" || error.errcode == "M_MISSING_TOKEN" ||
         error.errcode == "M_USER_DEACTIVATED") {
         if (error.soft_logout && !config_.password.empty()) {
@@ -119,6 +121,7 @@ std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
 {
     stop_ = stop;
     last_batch_had_events_ = false;
+    reply_latencies_.clear();
     if (filter_id_.empty()) {
         auto filter = client_.create_filter(session_.user_id, json::parse(sync_filter_json()));
         if (!filter)
@@ -168,6 +171,11 @@ std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
                 ->error("batch not saved, it will be handled again: {}", done.error().message);
         return 1'000ms;
     }
+    auto& metrics = metrics::bot_metrics();
+    metrics.last_sync.set(static_cast<double>(unix_seconds(clock_())));
+    for (const auto latency : reply_latencies_)
+        metrics.reply_latency.observe(std::chrono::duration<double>{latency}.count());
+    reply_latencies_.clear();
     backoff_ = 0ms;
     housekeeping();
     return 0ms;
@@ -783,6 +791,11 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
     out.entry_id = reply->entry_id;
     writes.outgoing.push_back(std::move(out));
     writes.handled.push_back({event.event_id, room.room_id, "answered"});
+    // from the server's timestamp of the question: what the asker waited, restarts included
+    const auto asked_at =
+        std::chrono::system_clock::time_point{std::chrono::milliseconds{event.origin_server_ts}};
+    reply_latencies_.push_back(
+        std::max(0ms, std::chrono::duration_cast<std::chrono::milliseconds>(clock_() - asked_at)));
 }
 
 std::chrono::milliseconds SyncLoop::age_of(const Event& event) const

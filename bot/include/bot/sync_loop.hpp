@@ -97,6 +97,7 @@ public:
     /// are ignored.
     void set_reaction_router(ReactionRouter router) { reaction_router_ = std::move(router); }
 
+
     /// End-to-end encryption (issue 7): encrypted events are decrypted and handled like the
     /// others, replies to encrypted rooms are encrypted before they are stored. Without it the
     /// bot fails closed in encrypted rooms.
@@ -182,6 +183,9 @@ private:
     Addressing addressing_;
     std::function<bool(const std::string&, const Conversation&)> in_conversation_;
     std::function<void()> between_syncs_;
+    /// Replies of the batch being handled: how long after their question they were queued,
+    /// observed once the batch is saved.
+    std::vector<std::chrono::milliseconds> reply_latencies_;
     MessageRouter router_;
     ReactionRouter reaction_router_;
     CryptoCoordinator* crypto_ = nullptr;
