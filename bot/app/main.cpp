@@ -8,6 +8,7 @@
 #include "bot/matrix_client.hpp"
 #include "bot/metrics_server.hpp"
 #include "bot/sender.hpp"
+#include "bot/service_notifier.hpp"
 #include "bot/session.hpp"
 #include "bot/state_store.hpp"
 #include "bot/sync_loop.hpp"
@@ -390,6 +391,11 @@ int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
     // iTop may take its whole timeout per call: that work gets a thread of its own, so the
     // salon's questions are still answered meanwhile (issue 13).
     conversations.start_backend_thread(run.state, [&loop] { loop.nudge(); });
+    // systemd (Type=notify): READY=1 after the first saved sync, then the watchdog's pings.
+    bot::ServiceNotifier notifier;
+    notifier.check_watchdog(config.sync_timeout);
+    notifier.status("Connecté, première synchronisation");
+    loop.set_heartbeat([&notifier](bot::SyncOutcome outcome) { notifier.sync_iteration(outcome); });
     const auto metrics_server = serve_metrics(config);
     std::jthread sender_thread{[&sender](const std::stop_token& stop) { sender.run(stop); }};
     std::jthread sync_thread{[&loop](const std::stop_token& stop) { loop.run(stop); }};
@@ -397,6 +403,7 @@ int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
     int signal_number = 0;
     sigwait(&run.signals, &signal_number);
     logger->info("stopping (signal {})", signal_number);
+    notifier.stopping();
     sync_thread.request_stop(); // aborts the long-poll in flight
     sender_thread.request_stop();
     conversations.stop_backend_thread(); // it nudges the loop, which ends here

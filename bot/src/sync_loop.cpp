@@ -82,6 +82,7 @@ SyncLoop::SyncLoop(MatrixClient& client, StateStore& store, const Config& config
 std::chrono::milliseconds SyncLoop::handle_error(const Error& error)
 {
     const auto logger = log::get("bot.sync");
+    last_outcome_ = SyncOutcome::failed;
     metrics::bot_metrics().sync_errors.add();
     if (error.errcode == "M_UNKNOWN_TOKEN" || error.errcode == "M_MISSING_TOKEN" ||
         error.errcode == "M_USER_DEACTIVATED") {
@@ -121,6 +122,7 @@ std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
 {
     stop_ = stop;
     last_batch_had_events_ = false;
+    last_outcome_ = SyncOutcome::interrupted;
     reply_latencies_.clear();
     if (filter_id_.empty()) {
         auto filter = client_.create_filter(session_.user_id, json::parse(sync_filter_json()));
@@ -169,8 +171,10 @@ std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
         if (!stop.stop_requested())
             log::get("bot.sync")
                 ->error("batch not saved, it will be handled again: {}", done.error().message);
+        last_outcome_ = SyncOutcome::failed;
         return 1'000ms;
     }
+    last_outcome_ = SyncOutcome::saved;
     auto& metrics = metrics::bot_metrics();
     metrics.last_sync.set(static_cast<double>(unix_seconds(clock_())));
     for (const auto latency : reply_latencies_)
@@ -209,8 +213,19 @@ void SyncLoop::run(std::stop_token stop)
         // makes the loop spin (style.md §6.3).
         if (!last_batch_had_events_)
             delay = std::max(delay, 50ms);
+        if (heartbeat_)
+            heartbeat_(last_outcome_);
+        // A retry may wait up to a minute: the heartbeat goes on meanwhile, so that only a loop
+        // stuck in a call or a batch misses it.
+        constexpr auto heartbeat_every = 10'000ms;
         std::unique_lock lock{mutex};
-        wake.wait_for(lock, stop, delay, [] { return false; });
+        while (delay > 0ms && !stop.stop_requested()) {
+            const auto slice = std::min(delay, heartbeat_every);
+            wake.wait_for(lock, stop, slice, [] { return false; });
+            delay -= slice;
+            if (delay > 0ms && heartbeat_ && !stop.stop_requested())
+                heartbeat_(SyncOutcome::waiting);
+        }
     }
 }
 
