@@ -4,6 +4,7 @@
 #include "commands/profile_commands.hpp"
 #include "commands/ticket_commands.hpp"
 #include "knowledge/text.hpp"
+#include "opalebot/bot_metrics.hpp"
 #include "opalebot/log.hpp"
 
 #include <nlohmann/json.hpp>
@@ -132,6 +133,12 @@ std::vector<Notice> notices_from(const std::string& text)
 
 void CapturedQuestion::record(const commands::Message& message, const knowledge::Answer& answer)
 {
+    // Every question the bot answers comes through here (addressed, or clear enough unaddressed).
+    auto& metrics = metrics::bot_metrics();
+    metrics.questions.add();
+    metrics.answers.with(knowledge::confidence_of(answer)).add();
+    if (answer.kind == knowledge::Answer::Kind::unknown)
+        metrics.abstentions.add();
     last_ = bot::QuestionRecord{unix_now(),
                                 message.room,
                                 message.sender,
@@ -409,6 +416,7 @@ void Conversations::post_reminders(const std::vector<commands::Delivery>& delive
                             {true, d.reminder.ping_room}};
         if (!post({notice}))
             continue; // not stored: unsent() gives it back at the next start
+        metrics::bot_metrics().reminders_sent.add();
         if (auto marked = services_.reminders.mark_sent(d.reminder.id, d.occurrence, ""); !marked)
             log::get("main")->warn("reminder {} queued but not marked: {}", d.reminder.id,
                                    marked.error().message);

@@ -6,7 +6,9 @@
 #include "bot/curl_http_client.hpp"
 #include "bot/markdown.hpp"
 #include "bot/matrix_client.hpp"
+#include "bot/metrics_server.hpp"
 #include "bot/sender.hpp"
+#include "bot/service_notifier.hpp"
 #include "bot/session.hpp"
 #include "bot/state_backup.hpp"
 #include "bot/state_store.hpp"
@@ -23,6 +25,7 @@
 #include "knowledge/analyzer.hpp"
 #include "knowledge/answerer.hpp"
 #include "knowledge/knowledge_base.hpp"
+#include "opalebot/bot_metrics.hpp"
 #include "opalebot/log.hpp"
 
 #include <CLI/CLI.hpp>
@@ -287,6 +290,24 @@ int run_config_check(const std::string& file, bool online)
     return all_ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/// GET /metrics and /sante on metrics.ecoute (issue 16); none when it is not set or cannot be
+/// bound (logged: the salon's answers matter more than the figures).
+std::unique_ptr<bot::MetricsServer> serve_metrics(const bot::Config& config)
+{
+    if (config.metrics.host.empty())
+        return nullptr;
+    auto started = bot::MetricsServer::start(
+        config.metrics.host, config.metrics.port, metrics::process_registry(),
+        bot::sync_health_check(metrics::bot_metrics().last_sync, config.sync_timeout));
+    if (!started) {
+        log::get("main")->error("metrics not served: {}", started.error().message);
+        return nullptr;
+    }
+    log::get("main")->info("metrics served on {}:{} (/metrics, /sante)", config.metrics.host,
+                           started.value()->port());
+    return std::move(started).value();
+}
+
 /// What the Matrix bot runs with once logged in.
 struct MatrixRun {
     const std::string& config_file;
@@ -384,6 +405,12 @@ int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
     // iTop may take its whole timeout per call: that work gets a thread of its own, so the
     // salon's questions are still answered meanwhile (issue 13).
     conversations.start_backend_thread(run.state, [&loop] { loop.nudge(); });
+    // systemd (Type=notify): READY=1 after the first saved sync, then the watchdog's pings.
+    bot::ServiceNotifier notifier;
+    notifier.check_watchdog(config.sync_timeout);
+    notifier.status("Connecté, première synchronisation");
+    loop.set_heartbeat([&notifier](bot::SyncOutcome outcome) { notifier.sync_iteration(outcome); });
+    const auto metrics_server = serve_metrics(config);
     std::jthread sender_thread{[&sender](const std::stop_token& stop) { sender.run(stop); }};
     std::jthread sync_thread{[&loop](const std::stop_token& stop) { loop.run(stop); }};
     // state.sauvegarde_quotidienne (issue 16): its own thread and connection, never the sync's.
@@ -401,6 +428,7 @@ int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
     int signal_number = 0;
     sigwait(&run.signals, &signal_number);
     logger->info("stopping (signal {})", signal_number);
+    notifier.stopping();
     sync_thread.request_stop(); // aborts the long-poll in flight
     sender_thread.request_stop();
     backup_thread.request_stop();        // a copy in progress ends first: it takes seconds at most

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -11,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include <arpa/inet.h>
 #include <date/tz.h>
 
 namespace opalebot::bot {
@@ -301,6 +303,73 @@ void read_daily_backup(Reader& r, const YAML::Node& state, Config::DailyBackup& 
                   "doit être une heure HH:MM (par exemple 02:30), pas « " + time + " »");
 }
 
+/// Whether `host` is an IP address of the loopback: 127.0.0.0/8, ::1 or ::ffff:127.x.y.z.
+std::optional<bool> is_loopback_ip(const std::string& host)
+{
+    in_addr v4{};
+    if (inet_pton(AF_INET, host.c_str(), &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    if (inet_pton(AF_INET6, host.c_str(), &v6) != 1)
+        return std::nullopt;
+    if (IN6_IS_ADDR_LOOPBACK(&v6))
+        return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+}
+
+/// The `metrics:` section (issue 16): "ADRESSE:PORT", loopback unless said otherwise, since the
+/// figures tell anyone who reads them how the salon is used.
+void read_metrics(Reader& r, const YAML::Node& root, Config::Metrics& m)
+{
+    const auto metrics = r.section(root, "metrics", {"ecoute", "ecoute_hors_boucle_locale"});
+    if (!metrics || metrics.IsNull()) // absent (or not a section, reported): no metrics server
+        return;
+    std::string listen;
+    bool beyond_loopback = false;
+    r.text(metrics["ecoute"], "metrics.ecoute", listen);
+    r.boolean(metrics["ecoute_hors_boucle_locale"], "metrics.ecoute_hors_boucle_locale",
+              beyond_loopback);
+    if (listen.empty())
+        return r.missing("metrics.ecoute",
+                         "adresse d'écoute des métriques manquante (par exemple 127.0.0.1:9464)");
+    const auto node = metrics["ecoute"];
+    const auto fail = [&](const std::string& why) {
+        r.problem(node, "metrics.ecoute", "« " + listen + " » : " + why);
+    };
+    std::string host;
+    std::string port;
+    if (listen.front() == '[') { // [::1]:9464
+        const auto close = listen.find("]:");
+        if (close == std::string::npos)
+            return fail("une adresse IPv6 s'écrit [::1]:9464");
+        host = listen.substr(1, close - 1);
+        port = listen.substr(close + 2);
+    } else {
+        const auto colon = listen.rfind(':');
+        if (colon == std::string::npos)
+            return fail("le port manque (par exemple 127.0.0.1:9464)");
+        host = listen.substr(0, colon);
+        port = listen.substr(colon + 1);
+        if (host.find(':') != std::string::npos)
+            return fail("une adresse IPv6 s'écrit entre crochets : [::1]:9464");
+    }
+    const auto loopback = is_loopback_ip(host);
+    if (!loopback)
+        return fail("« " + host + " » n'est pas une adresse IP (par exemple 127.0.0.1 ou [::1])");
+    int number = 0;
+    const auto parsed = std::from_chars(port.data(), port.data() + port.size(), number);
+    if (port.empty() || parsed.ec != std::errc{} || parsed.ptr != port.data() + port.size() ||
+        number < 1 || number > 65535)
+        return fail("le port doit être un nombre entre 1 et 65535");
+    if (!*loopback && !beyond_loopback)
+        return fail("cette adresse n'est pas celle de la boucle locale : les métriques seraient "
+                    "lisibles depuis le réseau. Écoutez sur 127.0.0.1 (un proxy ou l'agent de "
+                    "collecte sur la machine les lit), ou ajoutez "
+                    "metrics.ecoute_hors_boucle_locale: true si c'est voulu");
+    m.host = host;
+    m.port = number;
+}
+
 /// The pickle key file's bytes; nothing when it cannot be opened or read.
 std::optional<std::string> file_bytes(const std::string& path)
 {
@@ -341,7 +410,7 @@ ConfigLoad parse_config(const std::string& text, const std::string& file,
     r.unknown_keys(root, "",
                    {"homeserver", "account", "state", "knowledge", "rooms", "roles", "behaviour",
                     "rate_limit", "sync", "difficultes", "rappels", "tickets", "encryption",
-                    "alertes"});
+                    "alertes", "metrics"});
 
     const auto homeserver = r.section(root, "homeserver", {"url"});
     r.text(homeserver["url"], "homeserver.url", c.homeserver_url);
@@ -519,6 +588,8 @@ ConfigLoad parse_config(const std::string& text, const std::string& file,
     long long timeout = c.sync_timeout.count();
     r.number(sync["timeout_seconds"], "sync.timeout_seconds", timeout, 1LL, 120LL);
     c.sync_timeout = std::chrono::seconds{timeout};
+
+    read_metrics(r, root, c.metrics);
     return load;
 }
 

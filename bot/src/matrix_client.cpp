@@ -1,5 +1,7 @@
 #include "bot/matrix_client.hpp"
 
+#include "opalebot/bot_metrics.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -29,6 +31,8 @@ Error parse_error(std::string what)
 
 Error error_from_response(const Response& response)
 {
+    if (response.status == 429) // every rate limit the homeserver imposes, whatever the call
+        metrics::bot_metrics().rate_limited.add();
     Error error{Error::Kind::http,
                 static_cast<int>(response.status),
                 {},

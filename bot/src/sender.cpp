@@ -1,6 +1,7 @@
 #include "bot/sender.hpp"
 
 #include "bot/sync_loop.hpp"
+#include "opalebot/bot_metrics.hpp"
 #include "opalebot/log.hpp"
 
 #include <nlohmann/json.hpp>
@@ -204,8 +205,13 @@ std::chrono::milliseconds Sender::after_failure(const OutgoingMessage& message,
 
 void Sender::run(std::stop_token stop)
 {
+    auto& outbox = metrics::bot_metrics().outbox_messages;
     while (!stop.stop_requested()) {
         const auto delay = send_next(stop);
+        if (!delay) // nothing to send: no need to count
+            outbox.set(0);
+        else if (const auto waiting = store_.outgoing_count())
+            outbox.set(static_cast<double>(waiting.value()));
         if (delay && *delay == 0ms)
             continue;
         std::unique_lock lock{mutex_};

@@ -2,6 +2,7 @@
 
 #include "bot/crypto/attachment.hpp"
 #include "bot/markdown.hpp"
+#include "opalebot/bot_metrics.hpp"
 #include "opalebot/log.hpp"
 
 #include <nlohmann/json.hpp>
@@ -82,6 +83,8 @@ SyncLoop::SyncLoop(MatrixClient& client, StateStore& store, const Config& config
 std::chrono::milliseconds SyncLoop::handle_error(const Error& error)
 {
     const auto logger = log::get("bot.sync");
+    last_outcome_ = SyncOutcome::failed;
+    metrics::bot_metrics().sync_errors.add();
     if (error.errcode == "M_UNKNOWN_TOKEN" || error.errcode == "M_MISSING_TOKEN" ||
         error.errcode == "M_USER_DEACTIVATED") {
         if (error.soft_logout && !config_.password.empty()) {
@@ -120,6 +123,8 @@ std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
 {
     stop_ = stop;
     last_batch_had_events_ = false;
+    last_outcome_ = SyncOutcome::interrupted;
+    reply_latencies_.clear();
     if (filter_id_.empty()) {
         auto filter = client_.create_filter(session_.user_id, json::parse(sync_filter_json()));
         if (!filter)
@@ -172,8 +177,15 @@ std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
         if (!stop.stop_requested())
             log::get("bot.sync")
                 ->error("batch not saved, it will be handled again: {}", done.error().message);
+        last_outcome_ = SyncOutcome::failed;
         return 1'000ms;
     }
+    last_outcome_ = SyncOutcome::saved;
+    auto& metrics = metrics::bot_metrics();
+    metrics.last_sync.set(static_cast<double>(unix_seconds(clock_())));
+    for (const auto latency : reply_latencies_)
+        metrics.reply_latency.observe(std::chrono::duration<double>{latency}.count());
+    reply_latencies_.clear();
     backoff_ = 0ms;
     housekeeping();
     return 0ms;
@@ -207,8 +219,19 @@ void SyncLoop::run(std::stop_token stop)
         // makes the loop spin (style.md §6.3).
         if (!last_batch_had_events_)
             delay = std::max(delay, 50ms);
+        if (heartbeat_)
+            heartbeat_(last_outcome_);
+        // A retry may wait up to a minute: the heartbeat goes on meanwhile, so that only a loop
+        // stuck in a call or a batch misses it.
+        constexpr auto heartbeat_every = 10'000ms;
         std::unique_lock lock{mutex};
-        wake.wait_for(lock, stop, delay, [] { return false; });
+        while (delay > 0ms && !stop.stop_requested()) {
+            const auto slice = std::min(delay, heartbeat_every);
+            wake.wait_for(lock, stop, slice, [] { return false; });
+            delay -= slice;
+            if (delay > 0ms && heartbeat_ && !stop.stop_requested())
+                heartbeat_(SyncOutcome::waiting);
+        }
     }
 }
 
@@ -787,6 +810,11 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
     out.entry_id = reply->entry_id;
     writes.outgoing.push_back(std::move(out));
     writes.handled.push_back({event.event_id, room.room_id, "answered"});
+    // from the server's timestamp of the question: what the asker waited, restarts included
+    const auto asked_at =
+        std::chrono::system_clock::time_point{std::chrono::milliseconds{event.origin_server_ts}};
+    reply_latencies_.push_back(
+        std::max(0ms, std::chrono::duration_cast<std::chrono::milliseconds>(clock_() - asked_at)));
 }
 
 std::chrono::milliseconds SyncLoop::age_of(const Event& event) const

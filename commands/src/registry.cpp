@@ -1,6 +1,7 @@
 #include "commands/registry.hpp"
 
 #include "knowledge/text.hpp"
+#include "opalebot/bot_metrics.hpp"
 #include "opalebot/log.hpp"
 
 #include <algorithm>
@@ -120,6 +121,8 @@ std::optional<Reply> Registry::dispatch(const Message& message) const
         const auto* command = find(parsed->name);
         if (command == nullptr)
             return unknown(parsed->name, message.role);
+        // the registered name, never what was typed: the label's values stay a short list
+        metrics::bot_metrics().commands.with(command->name).add();
         // Commands fold their arguments, which dropped a NUL: `!sigle E\0J` answered for EJ.
         if (message.body.find('\0') != std::string::npos)
             return Reply{"Cette commande contient un caractère nul (\\0), que je ne peux pas "

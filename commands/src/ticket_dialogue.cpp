@@ -1,6 +1,7 @@
 #include "commands/ticket_dialogue.hpp"
 
 #include "knowledge/text.hpp"
+#include "opalebot/bot_metrics.hpp"
 #include "opalebot/log.hpp"
 
 #include <SQLiteCpp/Statement.h>
@@ -298,6 +299,7 @@ std::string TicketDialogues::confirm(Dialogue& d, std::unique_lock<std::recursiv
     }
     remove(d.user, d.room);
     const auto& ticket = created.value();
+    metrics::bot_metrics().tickets_created.add();
     if (options_.on_created) {
         try { // the ticket exists: a follow-up failure must not hide it from the user
             options_.on_created(ticket);

@@ -314,6 +314,7 @@ class BotSettings:
     per_second: float = 20.0
     burst: int = 20
     only_cross_signed_devices: bool = False
+    metrics_port: int = 0  # > 0: metrics.ecoute on 127.0.0.1 (issue 16)
 
 
 class Bot:
@@ -367,6 +368,9 @@ rate_limit:
 sync:
   timeout_seconds: 10
 """)
+        if settings.metrics_port > 0:
+            with path.open("a") as f:
+                f.write(f'metrics:\n  ecoute: "127.0.0.1:{settings.metrics_port}"\n')
         return path
 
     def config_check(self) -> subprocess.CompletedProcess:

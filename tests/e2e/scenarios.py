@@ -22,12 +22,14 @@ import subprocess
 import sys
 import time
 import traceback
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from nio import MegolmEvent, RoomCreateResponse, RoomPreset
 
-from harness import (BOT, Bot, BotSettings, Human, JsUser, Procs, Results, Synapse, in_reply_to,
-                     log, relates, tail, wait_for)
+from harness import (BOT, Bot, BotSettings, Human, JsUser, Procs, Results, Synapse, free_port,
+                     in_reply_to, log, relates, tail, wait_for)
 
 ALICE, BOB, MALLORY, ADMIN = (f"@{u}:localhost" for u in ("alice", "bob", "mallory", "admin"))
 BOT_DISPLAY_NAME = "Opale-Bot [Ac-Lille]"  # Tchap names end with a suffix
@@ -48,6 +50,26 @@ QUESTION_SETS = [_HERE.parent / "fixtures" / "kb-dev.tsv",
 # 2/s keeps 429s certain even when alice's burst is slowed down by a busy machine; 100 replies
 # then take about 50 s.
 RC_LIMITED = (2, 3)
+
+
+def http_get(url: str) -> tuple[int, str, str]:
+    """Status, Content-Type and body of a GET, error statuses included; never through a proxy."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=10) as r:
+            return r.status, r.headers.get("Content-Type", ""), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read().decode(errors="replace")
+
+
+def samples(text: str) -> dict[str, float]:
+    """Each sample of a Prometheus text exposition, `name{labels}` → value."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
 
 
 def ranges(positions: list[int]) -> str:
@@ -1027,6 +1049,50 @@ class Run:
             await asyncio.sleep(0.3)
         return state
 
+    async def scenario_n(self) -> None:
+        """Metrics and health on the loopback (issue 16): /sante says ok while the bot syncs, a
+        question and a command move their counters in /metrics, and nothing names anyone."""
+        base = f"http://127.0.0.1:{self.metrics_port}"
+        status, _, health = await asyncio.to_thread(http_get, base + "/sante")
+        self.check("n.sante-ok-while-syncing", status == 200 and health.strip() == "ok",
+                   f"{status} {health!r}")
+        status, ctype, text = await asyncio.to_thread(http_get, base + "/metrics")
+        self.check("n.metrics-text-format", status == 200 and "version=0.0.4" in ctype
+                   and "# TYPE opalebot_questions_total counter" in text,
+                   f"{status} {ctype!r} {text[:300]!r}")
+        before = samples(text)
+        q = await self.ask(self.alice, self.group, "@bot Comment créer le tiers DDFIP ?",
+                           mention=True)
+        c = await self.ask(self.alice, self.group, "!sigle EJ")
+        await self.wait_answered([q, c], 60)
+        moved: dict[str, float] = {}
+        wanted = {"opalebot_questions_total": 1, 'opalebot_answers_total{tier="sure"}': 1,
+                  'opalebot_commands_total{command="sigle"}': 1,
+                  "opalebot_reply_latency_seconds_count": 2}
+        deadline = time.monotonic() + 10  # the reply may be sent a moment before it is counted
+        while True:
+            _, _, text = await asyncio.to_thread(http_get, base + "/metrics")
+            after = samples(text)
+            moved = {k: after.get(k, 0) - before.get(k, 0) for k in wanted}
+            if moved == wanted or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        self.check("n.question-counted", moved["opalebot_questions_total"] == 1
+                   and moved['opalebot_answers_total{tier="sure"}'] == 1, f"moved: {moved}")
+        self.check("n.command-counted", moved['opalebot_commands_total{command="sigle"}'] == 1,
+                   f"moved: {moved}")
+        self.check("n.reply-latency-observed",
+                   moved["opalebot_reply_latency_seconds_count"] == 2, f"moved: {moved}")
+        last = after.get("opalebot_last_successful_sync_timestamp_seconds", 0)
+        self.check("n.last-sync-recent", abs(time.time() - last) < 60, f"last sync at {last}")
+        leaked = [s for s in (ALICE, BOB, BOT, self.group, "DDFIP", self.passwords["bot"])
+                  if s in text]
+        self.check("n.metrics-name-nobody", not leaked, f"/metrics contains {leaked}")
+        status, _, health = await asyncio.to_thread(http_get, base + "/sante")
+        self.check("n.sante-still-ok", status == 200, f"{status} {health!r}")
+        status, _, _ = await asyncio.to_thread(http_get, base + "/")
+        self.check("n.other-paths-404", status == 404, f"GET / gave {status}")
+
     async def scenario_e(self) -> None:
         """50 questions; SIGKILL in the middle; restart: each answered exactly once and correctly."""
         assert self.bot
@@ -1173,8 +1239,10 @@ class Run:
             out = subprocess.run([self.args.bot, "kb", "list", "--kb", self.args.kb, "--json"],
                                  capture_output=True, text=True, timeout=30, check=True).stdout
             self.titles = {e["id"]: e["titre"] for e in json.loads(out)}
+            self.metrics_port = free_port()
             self.bot = Bot(self.args.bot, self.args.kb, self.work, self.procs, self.synapse,
-                           self.passwords["bot"], BotSettings(inviters=[ALICE], admins=[ALICE]))
+                           self.passwords["bot"], BotSettings(inviters=[ALICE], admins=[ALICE],
+                                                              metrics_port=self.metrics_port))
             cc = self.bot.config_check()
             self.check("bot.config-check", cc.returncode == 0,
                        f"exit {cc.returncode}: {cc.stdout}{cc.stderr}")
@@ -1196,6 +1264,8 @@ class Run:
                 await self.scenario("h", self.scenario_h(), 90)
             if want("i"):
                 await self.scenario("i", self.scenario_i(), 60)
+            if want("n"):
+                await self.scenario("n", self.scenario_n(), 90)
             if want("j"):
                 await self.scenario("j", self.scenario_j(), 120)
             if want("k"):
@@ -1266,7 +1336,7 @@ def main() -> int:
     p.add_argument("--bot", required=True)
     p.add_argument("--kb", required=True)
     p.add_argument("--no-bot", action="store_true", help="only Synapse + the nio harness")
-    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j,k,l,m,s,t)")
+    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j,k,l,m,n,s,t)")
     run = Run(p.parse_args())
 
     def interrupted(signum: int, _frame: object) -> None:

@@ -186,6 +186,56 @@ TEST_SUITE("unit")
         }
     }
 
+    TEST_CASE("metrics.ecoute is an address and port on the loopback unless said otherwise")
+    {
+        const NoSecretsInEnv env;
+        const auto& base = minimal_config;
+        const auto absent = parse_config(base, "m.yaml");
+        CHECK(absent.problems.empty());
+        CHECK(absent.config.metrics.host.empty()); // no metrics server
+
+        const auto v4 = parse_config(base + "metrics: {ecoute: \"127.0.0.1:9464\"}\n", "m.yaml");
+        CHECK(v4.problems.empty());
+        CHECK(v4.config.metrics.host == "127.0.0.1");
+        CHECK(v4.config.metrics.port == 9464);
+        const auto v6 = parse_config(base + "metrics: {ecoute: \"[::1]:9100\"}\n", "m.yaml");
+        CHECK(v6.problems.empty());
+        CHECK(v6.config.metrics.host == "::1");
+        CHECK(v6.config.metrics.port == 9100);
+
+        const auto everywhere =
+            parse_config(base + "metrics:\n  ecoute: \"0.0.0.0:9464\"\n", "m.yaml");
+        const auto* refused = find_problem(everywhere, "metrics.ecoute");
+        REQUIRE(refused != nullptr);
+        CHECK(refused->line == 5);
+        CHECK(refused->message.find("boucle locale") != std::string::npos);
+        CHECK(refused->message.find("metrics.ecoute_hors_boucle_locale: true") !=
+              std::string::npos);
+        CHECK(everywhere.config.metrics.host.empty());
+        const auto said = parse_config(base + "metrics:\n  ecoute: \"0.0.0.0:9464\"\n"
+                                              "  ecoute_hors_boucle_locale: true\n",
+                                       "m.yaml");
+        CHECK(said.problems.empty());
+        CHECK(said.config.metrics.host == "0.0.0.0");
+
+        for (const auto* wrong : {"localhost:9464", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000",
+                                  "127.0.0.1:94a", "::1:9464", "[::1]9464", "10.0.0.300:80"}) {
+            const auto load = parse_config(
+                base + "metrics: {ecoute: \"" + std::string{wrong} + "\"}\n", "m.yaml");
+            const auto* problem = find_problem(load, "metrics.ecoute");
+            REQUIRE_MESSAGE(problem != nullptr, wrong);
+            CHECK(problem->line == 4);
+            CHECK(problem->message.find(wrong) != std::string::npos);
+            CHECK(load.config.metrics.host.empty());
+        }
+        const auto empty = parse_config(base + "metrics: {}\n", "m.yaml");
+        REQUIRE(find_problem(empty, "metrics.ecoute") != nullptr);
+        const auto unknown =
+            parse_config(base + "metrics: {ecoute: \"127.0.0.1:1\", port: 2}\n", "m.yaml");
+        CHECK(find_problem(unknown, "metrics.port") != nullptr);
+        CHECK(format_problems("m.yaml", everywhere.problems).rfind("m.yaml:5:", 0) == 0);
+    }
+
     TEST_CASE("parse_config keeps the defaults of keys left out")
     {
         const NoSecretsInEnv env;

@@ -3,10 +3,12 @@
 
 #include "commands/ticket_store.hpp"
 #include "knowledge/knowledge_base.hpp"
+#include "opalebot/bot_metrics.hpp"
 #include "opalebot/state_database.hpp"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -267,6 +269,39 @@ TEST_SUITE("unit")
         REQUIRE(asked.has_value());
         CHECK(asked->question.has_value());
         CHECK_FALSE(b.say("!aide")->question.has_value());
+    }
+
+    TEST_CASE("questions answers by tier abstentions commands and tickets are counted")
+    {
+        auto& m = opalebot::metrics::bot_metrics();
+        const auto questions = m.questions.value();
+        const auto sure = m.answers.with("sure").value();
+        const auto none = m.answers.with("none").value();
+        const auto abstentions = m.abstentions.value();
+        const auto sigle = m.commands.with("sigle").value();
+        const auto tickets = m.tickets_created.value();
+        Bench b;
+        REQUIRE(b.say("Comment créer le tiers DDFIP ?")->entry_id == "tiers-ddfip");
+        CHECK(m.questions.value() == questions + 1);
+        CHECK(m.answers.with("sure").value() == sure + 1);
+        REQUIRE(b.say("Quel temps fera-t-il demain à Brest pour la régate ?").has_value());
+        CHECK(m.questions.value() == questions + 2);
+        CHECK(m.answers.with("none").value() == none + 1);
+        CHECK(m.abstentions.value() == abstentions + 1);
+
+        REQUIRE(b.say("!sigle EJ").has_value());
+        REQUIRE(b.say("!SIGLE dgfip").has_value()); // folded to the registered name
+        CHECK(m.commands.with("sigle").value() == sigle + 2);
+        REQUIRE(b.say("!mot-de-passe-secret 1234").has_value()); // unknown: never a label
+        const auto labels = m.commands.values();
+        CHECK(std::none_of(labels.begin(), labels.end(), [](const auto& label) {
+            return label.first.find("secret") != std::string::npos;
+        }));
+        CHECK(m.questions.value() == questions + 2); // commands are no questions
+
+        const auto card = b.to_summary_card();
+        REQUIRE(says(b.react("✅", card), "R-000001"));
+        CHECK(m.tickets_created.value() == tickets + 1);
     }
 
     TEST_CASE("a check mark confirms the ticket only on its summary card")

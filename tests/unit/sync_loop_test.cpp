@@ -2,6 +2,7 @@
 
 #include "bot/crypto/attachment.hpp"
 #include "bot/markdown.hpp"
+#include "opalebot/bot_metrics.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
@@ -72,6 +73,14 @@ json state_event(const std::string& type, const std::string& state_key, json con
             {"sender", "@admin:hs.test"},
             {"origin_server_ts", now_ms - 100'000},
             {"content", std::move(content)}};
+}
+
+/// A /sync body with one joined room, as the homeserver sends it.
+std::string sync_body(const std::string& next, const json& timeline)
+{
+    return json{{"next_batch", next},
+                {"rooms", {{"join", {{salon, {{"timeline", {{"events", timeline}}}}}}}}}}
+        .dump();
 }
 
 /// A /sync body with one joined room, parsed as the loop receives it.
@@ -798,6 +807,38 @@ TEST_SUITE("unit")
         CHECK(stats.value().entries[0].entry_id == "tiers");
         CHECK(stats.value().entries[0].up == 1);
         CHECK(stats.value().entries[0].down == 1);
+    }
+
+    TEST_CASE("run_once counts sync errors and 429s and times replies from the question")
+    {
+        auto& metrics = opalebot::metrics::bot_metrics();
+        const auto errors = metrics.sync_errors.value();
+        const auto limited = metrics.rate_limited.value();
+        const auto timed = metrics.reply_latency.snapshot();
+        Harness h;
+        h.http.reply(200, R"({"filter_id":"f1"})");
+        h.http.reply(200, R"({"next_batch":"s1"})");
+        h.http.reply(200, sync_body("s2", json::array({text_event("$q", "!aide")})));
+        h.http.reply(429, R"({"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":2000})");
+        CHECK(h.loop().run_once() == 0ms);
+        CHECK(metrics.last_sync.value() == doctest::Approx(now_ms / 1000));
+        h.clock = now + 1500ms; // the reply is queued 1.5 s after the question was sent
+        CHECK(h.loop().run_once() == 0ms);
+        CHECK(metrics.last_sync.value() == doctest::Approx(now_ms / 1000 + 1));
+        const auto after = metrics.reply_latency.snapshot();
+        REQUIRE(after.upper_bounds.size() > 4);
+        CHECK(after.upper_bounds[3] == 1);
+        CHECK(after.upper_bounds[4] == 2.5);
+        CHECK(after.cumulative.back() == timed.cumulative.back() + 1);
+        CHECK(after.cumulative[3] == timed.cumulative[3]);     // not within 1 s
+        CHECK(after.cumulative[4] == timed.cumulative[4] + 1); // within 2.5 s
+        CHECK(after.sum - timed.sum == doctest::Approx(1.5));
+        CHECK(metrics.sync_errors.value() == errors);
+
+        CHECK(h.loop().run_once() >= 2000ms);
+        CHECK(metrics.sync_errors.value() == errors + 1);
+        CHECK(metrics.rate_limited.value() == limited + 1);
+        CHECK(metrics.last_sync.value() == doctest::Approx(now_ms / 1000 + 1)); // unchanged
     }
 
     TEST_CASE("run_once makes the first sync with timeout zero and answers only later syncs")

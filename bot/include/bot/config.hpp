@@ -126,6 +126,13 @@ struct Config {
     double requests_per_second = 1.0; ///< outgoing budget, sustained
     int burst = 5;
     std::chrono::seconds sync_timeout{30};
+
+    /// metrics.ecoute: where `opale-bot run` serves /metrics and /sante (issue 16). Loopback
+    /// unless metrics.ecoute_hors_boucle_locale says otherwise.
+    struct Metrics {
+        std::string host; ///< an IP address: "127.0.0.1", "::1"; empty: no metrics server
+        int port = 0;
+    } metrics;
 };
 
 /// One thing wrong with a config file, located for the person who wrote it.

@@ -6,6 +6,7 @@
 #include "bot/crypto_coordinator.hpp"
 #include "bot/events.hpp"
 #include "bot/matrix_client.hpp"
+#include "bot/service_notifier.hpp"
 #include "bot/state_store.hpp"
 
 #include <chrono>
@@ -96,6 +97,10 @@ public:
     /// Reactions on the bot's messages (other than 👍/👎) go to `router`; without one they
     /// are ignored.
     void set_reaction_router(ReactionRouter router) { reaction_router_ = std::move(router); }
+
+    /// Called on the loop's thread after each iteration with how it ended, and every few
+    /// seconds while it waits to retry: the systemd watchdog's pings (issue 16).
+    void set_heartbeat(std::function<void(SyncOutcome)> beat) { heartbeat_ = std::move(beat); }
 
     /// End-to-end encryption (issue 7): encrypted events are decrypted and handled like the
     /// others, replies to encrypted rooms are encrypted before they are stored. Without it the
@@ -189,6 +194,11 @@ private:
     Addressing addressing_;
     std::function<bool(const std::string&, const Conversation&)> in_conversation_;
     std::function<void()> between_syncs_;
+    std::function<void(SyncOutcome)> heartbeat_;
+    SyncOutcome last_outcome_ = SyncOutcome::interrupted;
+    /// Replies of the batch being handled: how long after their question they were queued,
+    /// observed once the batch is saved.
+    std::vector<std::chrono::milliseconds> reply_latencies_;
     MessageRouter router_;
     ReactionRouter reaction_router_;
     CryptoCoordinator* crypto_ = nullptr;
