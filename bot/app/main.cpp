@@ -418,6 +418,7 @@ int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
     std::jthread backup_thread;
     if (const auto& daily = config.daily_backup; !daily.folder.empty()) {
         daily_backups.emplace(config.database, daily);
+        daily_backups->report_to(run.watch.alerts);
         logger->info("daily backups of the state file in {} after {:02}:{:02} (Paris), {} kept",
                      daily.folder, daily.time_of_day.count() / 60, daily.time_of_day.count() % 60,
                      daily.keep);

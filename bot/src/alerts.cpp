@@ -142,6 +142,10 @@ std::string alert_message(const Alerts::Due& due)
         return "**Écriture impossible dans le fichier d'état**" + times + named +
                " Rien n'est perdu : le lot sera repris. Vérifiez la place libre et les droits du "
                "dossier du bot.";
+    if (kind == "backup")
+        return "**Sauvegarde quotidienne du fichier d'état en échec**" + times + named +
+               " Elle sera retentée dans 30 minutes ; vérifiez le dossier de "
+               "`state.sauvegarde_quotidienne` (place libre, droits).";
     if (kind == "import")
         return "**Import refusé ou en échec**" + times + named +
                " Les données d'avant sont gardées ; voir le compte rendu dans le salon où "

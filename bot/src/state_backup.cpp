@@ -135,6 +135,8 @@ std::optional<DailyBackupOutcome> DailyBackups::tick(TimePoint now)
         retry_not_before_ = now + retry_after_;
         logger->warn("daily backup failed, tried again in {} min: {}", retry_after_.count(),
                      outcome.message);
+        if (alerts_ != nullptr)
+            alerts_->raise("backup", outcome.message.substr(0, 200));
     }
     const std::lock_guard lock{mutex_};
     if (outcome.ok)

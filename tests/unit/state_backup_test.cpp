@@ -279,10 +279,16 @@ TEST_SUITE("unit")
         bot::Config::DailyBackup settings;
         settings.folder = dir.file("sauvegardes");
         bot::DailyBackups backups{dir.file("absent.db"), settings, std::chrono::minutes{30}};
+        bot::Alerts alerts;
+        backups.report_to(&alerts);
         const auto failed = backups.tick(utc(10, 2, 0));
         REQUIRE(failed);
         CHECK_FALSE(failed->ok);
         CHECK(contains(failed->message, "introuvable"));
+        const auto due = alerts.take_due(utc(10, 2, 0));
+        REQUIRE(due.size() == 1); // the admins hear of it
+        CHECK(due[0].kind == "backup");
+        CHECK(contains(bot::alert_message(due[0]), "Sauvegarde quotidienne"));
         REQUIRE(backups.last_failure());
         CHECK(backups.last_failure()->file == dir.file("sauvegardes/opale-bot-2026-03-10.db"));
         CHECK_FALSE(backups.due(utc(10, 2, 29))); // not every minute

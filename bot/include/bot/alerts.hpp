@@ -20,7 +20,8 @@ namespace opalebot::bot {
 /// "rate-limit-ok" (the homeserver slowed the bot down for long / no longer does),
 /// "homeserver" (the homeserver failed several times in a row; posted once it answers again),
 /// "undecryptable" (messages the bot could not decrypt in time), "storage" (a write to the
-/// state file failed), "import" (an EPLE import was refused or failed).
+/// state file failed), "import" (an EPLE import was refused or failed), "backup" (a daily
+/// backup of the state file failed).
 class Alerts {
 public:
     using TimePoint = std::chrono::system_clock::time_point;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "bot/alerts.hpp"
 #include "bot/config.hpp"
 #include "opalebot/result.hpp"
 #include "opalebot/state_backup.hpp"
@@ -62,6 +63,8 @@ public:
     std::optional<DailyBackupOutcome> last_outcome() const;
     /// The last failure, kept until a backup succeeds again.
     std::optional<DailyBackupOutcome> last_failure() const;
+    /// Failed backups are told to the admins ("backup"). Call before run().
+    void report_to(Alerts* alerts) { alerts_ = alerts; }
 
 private:
     std::string state_file_;
@@ -71,6 +74,7 @@ private:
     mutable std::mutex mutex_; ///< guards the outcomes, read by other threads
     std::optional<DailyBackupOutcome> last_outcome_;
     std::optional<DailyBackupOutcome> last_failure_;
+    Alerts* alerts_ = nullptr;
 };
 
 } // namespace opalebot::bot
