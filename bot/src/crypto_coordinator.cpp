@@ -393,33 +393,59 @@ Result<Done> CryptoCoordinator::prepare(OutgoingMessage& message)
 void CryptoCoordinator::share_ahead()
 {
     // Rooms the bot has written in (their members are known): a session due for rotation, or
-    // a member's new device, is served now rather than in front of the next reply; and the
-    // next session's key is encrypted now, for when a member leaves.
+    // a member's new device, is served now rather than in front of the next reply.
     bool shared = false;
     std::vector<std::string> rooms;
     for (const auto& [room_id, members] : members_)
         if (engine_.is_room_encrypted(room_id))
             rooms.push_back(room_id);
     for (const auto& room_id : rooms) {
-        const auto done = share_room_key_if_needed(room_id);
-        if (!done) {
+        if (auto done = share_room_key_if_needed(room_id); !done)
             logger()->info("room key of {} not shared ahead: {}", room_id, done.error().message);
-            continue;
-        }
-        shared = shared || done.value();
-        const auto readers = members_of(room_id);
-        if (!readers)
-            continue;
-        const std::vector<std::string> users(readers.value().begin(), readers.value().end());
-        if (auto prepared = engine_.prepare_next_room_key(room_id, users); !prepared)
-            logger()->info("next room key of {} not prepared: {}", room_id,
-                           prepared.error().message);
         else
-            shared = shared || prepared.value();
+            shared = shared || done.value();
     }
     if (shared)
         if (auto saved = save(); !saved)
             logger()->warn("room keys shared ahead not saved: {}", saved.error().message);
+}
+
+bool CryptoCoordinator::has_preparation_work() const
+{
+    return std::any_of(members_.begin(), members_.end(), [this](const auto& room) {
+        return engine_.next_room_key_wanted(room.first);
+    });
+}
+
+bool CryptoCoordinator::prepare_ahead(std::chrono::steady_clock::time_point deadline)
+{
+    bool more = false;
+    for (const auto& [room_id, members] : members_) {
+        if (!engine_.next_room_key_wanted(room_id))
+            continue;
+        if (std::chrono::steady_clock::now() >= deadline) {
+            more = true;
+            break;
+        }
+        // The same readers as a share: joined members, and invited ones unless the room
+        // keeps its history for joined members only.
+        std::vector<std::string> readers(members.joined.begin(), members.joined.end());
+        if (!joined_only_.contains(room_id))
+            readers.insert(readers.end(), members.invited.begin(), members.invited.end());
+        auto prepared = engine_.prepare_next_room_key(room_id, readers, deadline);
+        if (!prepared) {
+            logger()->info("next room key of {} not prepared: {}", room_id,
+                           prepared.error().message);
+            continue;
+        }
+        more = more || prepared.value();
+    }
+    // The Olm ratchet steps are saved now, while nothing waits, rather than with the reply
+    // that sends them.
+    if (engine_.has_unsaved_changes())
+        if (auto saved = save(); !saved)
+            logger()->warn("room keys prepared ahead not saved: {}", saved.error().message);
+    return more;
 }
 
 Result<Done> CryptoCoordinator::upload_keys(std::int64_t server_count, bool server_has_fallback)

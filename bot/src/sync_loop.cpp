@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
+#include <future>
 #include <mutex>
 #include <random>
 
@@ -119,6 +120,30 @@ std::chrono::milliseconds SyncLoop::handle_error(const Error& error)
     return jitter(backoff_);
 }
 
+Result<SyncBatch> SyncLoop::long_poll(std::chrono::milliseconds timeout, std::stop_token poll)
+{
+    const auto sync = [&] {
+        return client_.sync(since_, filter_id_, timeout, session_.user_id, std::move(poll));
+    };
+    // A room's next session is prepared while the long-poll waits (issue 15): that Olm work
+    // would otherwise stand in front of the next question. Not after a batch that was not
+    // saved: the preparation's commit would save that batch's crypto half without it.
+    if (crypto_ == nullptr || timeout == 0ms || !last_batch_saved_ ||
+        !crypto_->has_preparation_work())
+        return sync();
+    std::future<Result<SyncBatch>> polled;
+    try {
+        polled = std::async(std::launch::async, sync);
+    } catch (const std::system_error&) { // no thread to be had: just wait
+        return sync();
+    }
+    // The poll's thread only does HTTP; the engine and the store stay on this one.
+    while (polled.wait_for(0ms) != std::future_status::ready &&
+           crypto_->prepare_ahead(std::chrono::steady_clock::now() + 20ms)) {
+    }
+    return polled.get();
+}
+
 std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
 {
     stop_ = stop;
@@ -149,7 +174,7 @@ std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
         ready_ = true;
     }
     const auto timeout = history || nudged ? 0ms : std::chrono::milliseconds{config_.sync_timeout};
-    auto batch = client_.sync(since_, filter_id_, timeout, session_.user_id, poll.get_token());
+    auto batch = long_poll(timeout, poll.get_token());
     {
         const std::lock_guard lock{poll_mutex_};
         current_poll_ = nullptr;

@@ -636,6 +636,7 @@ TEST_SUITE("crypto")
         auto& engine = *pair.bot_peer.engine;
         engine.set_room_encryption(room, {});
         CHECK_FALSE(value(engine.prepare_next_room_key(room, {alice, bob, bot}))); // none in use
+        CHECK_FALSE(engine.next_room_key_wanted(room));
 
         const auto first_devices = value(engine.needs_room_key_share(room, {alice, bob, bot}));
         REQUIRE(first_devices.size() == 2);
@@ -646,9 +647,13 @@ TEST_SUITE("crypto")
         const auto first = room_event(
             "$p1", bot, value(engine.encrypt_room_event(room, "m.room.message", {{"body", "1"}})));
 
-        // between two syncs: the next session is prepared (once), then saved
-        CHECK(value(engine.prepare_next_room_key(room, {alice, bob, bot})));
-        CHECK_FALSE(value(engine.prepare_next_room_key(room, {alice, bob, bot})));
+        // during a long-poll: the next session is prepared in slices, then saved
+        CHECK(engine.next_room_key_wanted(room));
+        const auto past = std::chrono::steady_clock::now() - std::chrono::seconds{1};
+        CHECK(value(engine.prepare_next_room_key(room, {alice, bob, bot}, past))); // no time
+        CHECK(engine.next_room_key_wanted(room));
+        CHECK_FALSE(value(engine.prepare_next_room_key(room, {alice, bob, bot}))); // all done
+        CHECK_FALSE(engine.next_room_key_wanted(room));
         CHECK(engine.has_unsaved_changes()); // the Olm sessions moved on
         pair.bot_peer.save();
         // the session in use is unchanged until it must go
@@ -690,7 +695,8 @@ TEST_SUITE("crypto")
             deliver(share, pair.bot_peer, pair.alice_peer);
             deliver(share, pair.bot_peer, bob_peer);
             static_cast<void>(engine.encrypt_room_event(room, "m.room.message", {{"body", "1"}}));
-            CHECK(value(engine.prepare_next_room_key(room, {alice, bob, bot})));
+            CHECK_FALSE(value(engine.prepare_next_room_key(room, {alice, bob, bot})));
+            CHECK_FALSE(engine.next_room_key_wanted(room)); // prepared
             pair.bot_peer.save();
         }
         // restart: the prepared keys were never sent and are gone; the ratchet steps they took

@@ -73,6 +73,12 @@ public:
     /// due for rotation or missing on a member's new device is shared now, so that the next
     /// reply does not wait for it.
     void share_ahead();
+    /// Whether prepare_ahead has work: a room's next session to prepare (issue 15).
+    bool has_preparation_work() const;
+    /// Prepares the next session of the rooms it knows until `deadline`, on the loop's thread
+    /// while the long-poll waits on another: a member leaving then costs the reply no Olm work.
+    /// True while work remains.
+    bool prepare_ahead(std::chrono::steady_clock::time_point deadline);
 
     /// After a batch is saved: one-time keys topped up (and the fallback key renewed) as the
     /// server counts them, wedged Olm sessions unstuck with m.dummy.

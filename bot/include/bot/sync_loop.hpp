@@ -141,6 +141,9 @@ public:
 
 private:
     std::chrono::milliseconds handle_error(const Error& error);
+    /// /sync from since_, waiting at most `timeout`; meanwhile, on this thread, the crypto
+    /// coordinator prepares the rooms' next sessions.
+    Result<SyncBatch> long_poll(std::chrono::milliseconds timeout, std::stop_token poll);
     Result<Done> process_batch(const SyncBatch& batch, bool history);
     /// The alerts due, as messages for alertes.salon.
     void queue_alerts(SyncBatchWrites& writes);

@@ -13,6 +13,7 @@
 #include <set>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "crypto_store.hpp"
 #include "olm_handles.hpp"
@@ -127,6 +128,7 @@ struct PreparedOutbound {
     std::string session_id;
     std::string session_key;
     std::map<Served, PreparedKey> keys;
+    std::vector<Served> to_encrypt; ///< devices not done yet: the work goes on in slices
 };
 
 using InboundId = std::pair<std::string, std::string>; ///< room, session

@@ -135,33 +135,57 @@ Result<std::vector<DeviceKey>> Engine::needs_room_key_share(const std::string& r
 }
 
 Result<bool> Engine::prepare_next_room_key(const std::string& room_id,
-                                           const std::vector<std::string>& members)
+                                           const std::vector<std::string>& members,
+                                           std::chrono::steady_clock::time_point deadline)
 {
     auto& m = *impl_;
-    if (!m.rooms.contains(room_id) || !m.outbound.contains(room_id) ||
-        m.prepared_outbound.contains(room_id))
+    if (!m.rooms.contains(room_id) || !m.outbound.contains(room_id))
         return false;
-    auto session = olm::OutboundGroupSession::create();
-    if (!session)
-        return session.error();
-    auto id = session.value().id();
-    auto key = session.value().session_key();
-    if (!id || !key)
-        return !id ? id.error() : key.error();
-    PreparedOutbound next{std::move(session).value(), id.value(), key.value(), {}};
-    const auto content = room_key_content(room_id, next.session_id, next.session_key);
-    for (const auto& served : m.served_devices(members)) {
+    auto next = m.prepared_outbound.find(room_id);
+    if (next == m.prepared_outbound.end()) {
+        auto session = olm::OutboundGroupSession::create();
+        if (!session)
+            return session.error();
+        auto id = session.value().id();
+        auto key = session.value().session_key();
+        if (!id || !key)
+            return !id ? id.error() : key.error();
+        const auto devices = m.served_devices(members);
+        next = m.prepared_outbound
+                   .emplace(room_id,
+                            PreparedOutbound{std::move(session).value(),
+                                             id.value(),
+                                             key.value(),
+                                             {},
+                                             std::vector<Served>(devices.begin(), devices.end())})
+                   .first;
+    }
+    auto& prepared = next->second;
+    const auto content = room_key_content(room_id, prepared.session_id, prepared.session_key);
+    while (!prepared.to_encrypt.empty() && std::chrono::steady_clock::now() < deadline) {
+        const auto served = std::move(prepared.to_encrypt.back());
+        prepared.to_encrypt.pop_back();
         const auto* device = m.find_device({std::get<0>(served), std::get<1>(served)});
-        const auto* olm_session =
-            device == nullptr ? nullptr : m.newest_session_id(device->curve25519);
+        if (device == nullptr || device->curve25519 != std::get<2>(served))
+            continue; // gone or changed since: share_room_key serves it afresh if still there
+        const auto* olm_session = m.newest_session_id(device->curve25519);
         if (olm_session == nullptr)
             continue; // no Olm session yet: share_room_key claims one when the key is due
         const std::string olm_session_id = *olm_session;
         if (auto encrypted = m.olm_encrypt_for(*device, "m.room_key", content); encrypted)
-            next.keys.emplace(served, PreparedKey{olm_session_id, std::move(encrypted).value()});
+            prepared.keys.emplace(served,
+                                  PreparedKey{olm_session_id, std::move(encrypted).value()});
     }
-    m.prepared_outbound.emplace(room_id, std::move(next));
-    return true;
+    return !prepared.to_encrypt.empty();
+}
+
+bool Engine::next_room_key_wanted(const std::string& room_id) const
+{
+    const auto& m = *impl_;
+    if (!m.rooms.contains(room_id) || !m.outbound.contains(room_id))
+        return false;
+    const auto next = m.prepared_outbound.find(room_id);
+    return next == m.prepared_outbound.end() || !next->second.to_encrypt.empty();
 }
 
 Result<json> Engine::share_room_key(const std::string& room_id,

@@ -202,14 +202,19 @@ public:
     /// shared with is gone. Outdated members must be queried first.
     Result<std::vector<DeviceKey>> needs_room_key_share(const std::string& room_id,
                                                         const std::vector<std::string>& members);
-    /// Prepares the room's next session while nothing waits (between syncs): its key is
-    /// Olm-encrypted now for the devices of `members`, and share_room_key sends those messages
-    /// when the session starts (a member left, the session is due), so that the reply behind
-    /// it waits for no Olm work (issue 15). False when there is nothing to prepare: the room has
-    /// no session in use yet, or its next one is already prepared. Save afterwards: the Olm
-    /// sessions moved on.
+    /// Prepares the room's next session while nothing waits (during the long-poll): its key is
+    /// Olm-encrypted for the devices of `members`, and share_room_key sends those messages when
+    /// the session starts (a member left, the session is due), so that the reply behind it
+    /// waits for no Olm work (issue 15). Works until `deadline` and goes on at the next call;
+    /// true while work remains. Nothing to do when the room has no session in use yet. Save
+    /// afterwards: the Olm sessions moved on.
     Result<bool> prepare_next_room_key(const std::string& room_id,
-                                       const std::vector<std::string>& members);
+                                       const std::vector<std::string>& members,
+                                       std::chrono::steady_clock::time_point deadline =
+                                           std::chrono::steady_clock::time_point::max());
+    /// Whether prepare_next_room_key has work for the room: a session is in use and the next
+    /// one is not prepared yet, or not for every device it was begun for.
+    bool next_room_key_wanted(const std::string& room_id) const;
     /// The /sendToDevice/m.room.encrypted body carrying the room's m.room_key to `devices`
     /// (those with an Olm session); they are then recorded as served.
     Result<nlohmann::json> share_room_key(const std::string& room_id,
