@@ -208,6 +208,21 @@ Conversations::Conversations(const bot::Config& config, ConversationServices ser
     commands::add_profile_commands(registry_, s.profiles, &s.eple);
     commands::add_reminder_commands(registry_, s.reminders, s.reminder_options);
     commands::add_campaign_commands(registry_, s.campaign);
+    if (s.status) {
+        const auto& prefix = registry_.prefix();
+        commands::Command status{
+            "statut",
+            {"status", "etat"},
+            prefix + "statut",
+            "l'état du bot : serveur, envois en attente, salons, iTop, rappels, dernières erreurs",
+            commands::Role::admin,
+            [report = s.status](const commands::Context&) {
+                return commands::Reply{format_status(report(), std::chrono::system_clock::now()),
+                                       {}};
+            }};
+        if (!registry_.add(std::move(status)))
+            throw std::logic_error("command registered twice: statut"); // a programming error
+    }
 }
 
 bool Conversations::confirming(const std::string& user, const bot::Conversation& conversation)

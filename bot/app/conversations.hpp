@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "backend_queue.hpp"
+#include "status.hpp"
 
 namespace opalebot::app {
 
@@ -70,6 +71,7 @@ struct ConversationServices {
     commands::UserProfileStore& profiles;
     commands::KitCampaign& campaign;
     bot::Alerts* alerts = nullptr; ///< told of refused imports; none: only the admin who ran it
+    std::function<StatusReport()> status = {}; ///< serves `!statut`; none: not served
 };
 
 /// Keeps the question of the message being handled, so that the caller records it with the

@@ -152,7 +152,8 @@ app::ItopBackendOptions itop_options_of(const bot::Config& config)
 /// What the admins are told and shown (alertes.salon, `!statut`); none in the console.
 struct Watch {
     bot::Alerts* alerts = nullptr;
-    bot::ServiceHealth* itop = nullptr; ///< iTop's calls, when tickets go there
+    bot::ServiceHealth* itop = nullptr;       ///< iTop's calls, when tickets go there
+    bot::ServiceHealth* homeserver = nullptr; ///< the sync loop's /sync calls
 };
 
 /// Builds the stores of the state file (config.database), the ticket backend and the
@@ -225,10 +226,48 @@ int with_conversations(const bot::Config& config, StateDatabase& state, bot::Sta
     commands::KitCampaignOptions campaign_options;
     campaign_options.prefix = config.command_prefix;
     commands::KitCampaign campaign{state, eple, profiles, campaign_options};
+    // !statut (issue 16): read at each request, from the parts that know.
+    const auto started = std::chrono::system_clock::now();
+    const auto status = [&, started, itop_on = itop_tickets.has_value()] {
+        const auto now = std::chrono::system_clock::now();
+        app::StatusReport report;
+        report.version = std::string{"opale-bot "} + OPALEBOT_VERSION;
+        report.started = started;
+        if (watch.homeserver != nullptr) {
+            const auto seen = watch.homeserver->snapshot();
+            report.homeserver = app::StatusReport::Homeserver{
+                seen.last_success, seen.failures_in_a_row, seen.last_cause,
+                std::chrono::milliseconds{config.sync_timeout}};
+        }
+        if (auto waiting = store.outgoing_count())
+            report.waiting_messages = waiting.value();
+        if (auto rooms = store.room_counts())
+            std::tie(report.rooms, report.encrypted_rooms) = rooms.value();
+        report.encryption_on = !config.pickle_key.empty();
+        report.entries = answerer.entries().size();
+        report.tickets.itop = itop_on;
+        if (itop_on && watch.itop != nullptr) {
+            const auto seen = watch.itop->snapshot();
+            report.tickets.last_success = seen.last_success;
+            report.tickets.last_failure = seen.last_failure;
+            report.tickets.failures_in_a_row = seen.failures_in_a_row;
+            report.tickets.last_cause = seen.last_cause;
+        }
+        const auto in_seconds = std::chrono::floor<std::chrono::seconds>(now);
+        if (auto due = reminders.due(
+                commands::Instant{in_seconds.time_since_epoch()} + std::chrono::hours{24}, 1000))
+            report.reminders_next_24h = due.value().size();
+        if (auto running = campaign.current();
+            running && running.value() && running.value()->next_run)
+            report.campaign_next_run = std::chrono::system_clock::time_point{
+                running.value()->next_run->time_since_epoch()};
+        report.problems = log::recent_problems(5);
+        return report;
+    };
     app::Conversations conversations{config,
                                      {answerer, kb_dir, &stats, eple, eple_options, *tickets,
                                       dialogues, follow_up, reminders, reminder_options, profiles,
-                                      campaign, watch.alerts}};
+                                      campaign, watch.alerts, status}};
     return mode(conversations, campaign);
 }
 
@@ -358,6 +397,7 @@ int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
                            kill(getpid(), SIGTERM); // wakes sigwait below
                        }};
     loop.use_alerts(*run.watch.alerts);
+    loop.use_homeserver_health(*run.watch.homeserver);
     // End-to-end encryption (issue 7): Tchap's private salons are encrypted.
     std::unique_ptr<bot::crypto::Engine> engine;
     std::optional<bot::CryptoCoordinator> crypto;
@@ -487,7 +527,8 @@ int run_matrix(const std::string& config_file, bool new_login)
     bot::Alerts alerts;
     bot::ServiceHealth itop_health{"itop", 3};
     itop_health.report_to(&alerts);
-    const Watch watch{&alerts, &itop_health};
+    bot::ServiceHealth homeserver_health{"homeserver", 5}; // the sync loop reports it
+    const Watch watch{&alerts, &itop_health, &homeserver_health};
     const MatrixRun run{config_file, config, client, store, session.value(), signals, state, watch};
     return with_conversations(
         config, state, store, answerer, kb_dir, &http, watch,

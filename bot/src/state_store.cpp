@@ -465,6 +465,16 @@ try {
     return storage_error(e);
 }
 
+Result<std::pair<int, int>> StateStore::room_counts()
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Statement query{db_, "SELECT COUNT(*), COALESCE(SUM(encrypted), 0) FROM rooms"};
+    query.executeStep();
+    return std::pair{query.getColumn(0).getInt(), query.getColumn(1).getInt()};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
 Result<std::vector<OutgoingMessage>> StateStore::awaiting_encryption()
 try {
     const std::lock_guard lock{mutex_};

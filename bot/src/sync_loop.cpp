@@ -183,12 +183,12 @@ std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
         if (poll.stop_requested()) // stopping, or nudged: the work between syncs runs now
             return 0ms;
         if (!batch.error().retry_after) // slowed down is not unreachable
-            homeserver_health_.failed(clock_(), batch.error().kind == Error::Kind::http
-                                                    ? "HTTP " + std::to_string(batch.error().code)
-                                                    : batch.error().message.substr(0, 120));
+            homeserver_health_->failed(clock_(), batch.error().kind == Error::Kind::http
+                                                     ? "HTTP " + std::to_string(batch.error().code)
+                                                     : batch.error().message.substr(0, 120));
         return handle_error(batch.error());
     }
-    homeserver_health_.succeeded(clock_());
+    homeserver_health_->succeeded(clock_());
     last_batch_had_events_ = !batch.value().joined.empty() || !batch.value().invited.empty() ||
                              !batch.value().left.empty();
     Result<Done> done = Done{};
@@ -370,10 +370,16 @@ Result<Done> SyncLoop::process_batch(const SyncBatch& batch, bool history)
     return Done{};
 }
 
+void SyncLoop::use_homeserver_health(ServiceHealth& shared)
+{
+    homeserver_health_ = &shared;
+    homeserver_health_->report_to(alerts_);
+}
+
 void SyncLoop::use_alerts(Alerts& shared)
 {
     alerts_ = &shared;
-    homeserver_health_.report_to(alerts_);
+    homeserver_health_->report_to(alerts_);
     alerts_->set_minimum("undecryptable", 3); // one lost key happens; a pattern is worth telling
 }
 

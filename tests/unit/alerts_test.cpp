@@ -1,5 +1,7 @@
 #include "bot/alerts.hpp"
 
+#include "opalebot/log.hpp"
+
 #include <doctest/doctest.h>
 
 using opalebot::bot::alert_message;
@@ -108,5 +110,28 @@ TEST_SUITE("unit")
         CHECK(itop.snapshot().failures_in_a_row == 0);
         itop.succeeded(t0 + 13min);
         CHECK(alerts.take_due(t0 + 30min).empty());
+    }
+}
+
+TEST_SUITE("unit")
+{
+    TEST_CASE("the last warnings and errors are kept short for statut")
+    {
+        opalebot::log::init({"test.problems"});
+        const auto logger = opalebot::log::get("test.problems");
+        logger->info("an info line is not a problem");
+        logger->warn("iTop unreachable: {}", std::string(200, 'e') + "é");
+        logger->error("batch not saved: {}", "disk I/O error");
+        const auto problems = opalebot::log::recent_problems(2);
+        REQUIRE(problems.size() == 2);
+        CHECK(problems[0].source == "test.problems");
+        CHECK_FALSE(problems[0].error);
+        CHECK(problems[0].text.size() <= 160 + std::string{"…"}.size());
+        CHECK(problems[0].text.rfind("iTop unreachable: eee", 0) == 0);
+        CHECK(problems[0].text.ends_with("…"));
+        CHECK(problems[1].error);
+        CHECK(problems[1].text == "batch not saved: disk I/O error");
+        for (const auto& p : opalebot::log::recent_problems(20))
+            CHECK(p.text.find("info line") == std::string::npos);
     }
 }

@@ -150,6 +150,8 @@ struct Bench {
     commands::ReminderStore reminders{state};
     commands::UserProfileStore profiles{state};
     commands::KitCampaign campaign{state, eple, profiles};
+    bot::Alerts alerts;
+    app::StatusReport status_report; ///< what `!statut` is given
     app::Conversations conversations{config, services()};
     std::vector<app::Notice> posted;
     bool outbox_full = false; ///< the sink refuses (an encrypted room while encryption is off)
@@ -184,7 +186,9 @@ struct Bench {
                 reminders,
                 reminder_options,
                 profiles,
-                campaign};
+                campaign,
+                &alerts,
+                [this] { return status_report; }};
     }
 
     /// A message of `sender` in `conversation`; its event id is "$1", "$2"…
@@ -461,12 +465,63 @@ TEST_SUITE("unit")
         CHECK(import->markdown.find("réservée") != std::string::npos);
     }
 
+    TEST_CASE("statut is for admins and shows the state it is given")
+    {
+        Bench b;
+        b.config.admins = {admin};
+        b.status_report.version = "opale-bot 9.9";
+        b.status_report.started = std::chrono::system_clock::now() - hours{26};
+        b.status_report.entries = 31;
+        b.status_report.homeserver = app::StatusReport::Homeserver{
+            std::chrono::system_clock::now() - seconds{5}, 0, {}, seconds{30}};
+        b.status_report.tickets.itop = true;
+        b.status_report.tickets.failures_in_a_row = 4;
+        b.status_report.tickets.last_cause = "Connection refused";
+        b.status_report.problems.push_back(
+            {std::chrono::system_clock::now(), "bot.itop", "iTop find refused: `code` 1", true});
+        const auto refused = b.say("!statut");
+        REQUIRE(refused.has_value());
+        CHECK(refused->markdown.find("réservée") != std::string::npos);
+        CHECK(refused->markdown.find("opale-bot 9.9") == std::string::npos);
+
+        auto m = b.message("!statut", true, admin);
+        const auto shown = b.conversations.on_message(m);
+        REQUIRE(shown.has_value());
+        const auto& text = shown->markdown;
+        CHECK(text.find("opale-bot 9.9") != std::string::npos);
+        CHECK(text.find("En service depuis 1 j 2 h") != std::string::npos);
+        CHECK(text.find("Serveur Matrix : joignable") != std::string::npos);
+        CHECK(text.find("il y a 5 s") != std::string::npos);
+        CHECK(text.find("Fiches chargées : 31") != std::string::npos);
+        CHECK(text.find("iTop **injoignable** (4 échec(s) de suite, dernier : `Connection "
+                        "refused`)") != std::string::npos);
+        // a backtick in a log line cannot end its code span
+        CHECK(text.find("`iTop find refused: 'code' 1`") != std::string::npos);
+    }
+
+    TEST_CASE("a refused import is told in the alerts without the file's contents")
+    {
+        Bench b;
+        b.config.admins = {admin};
+        auto m = b.message("!import indicateurs", true, admin);
+        m.attachment = {"kit.csv", "uai;date;kit_taux\n0590001X;hier;secret-value\n"};
+        const auto reply = b.conversations.on_message(m);
+        REQUIRE(reply.has_value());
+        const auto due = b.alerts.take_due(std::chrono::system_clock::now());
+        REQUIRE(due.size() == 1);
+        CHECK(due[0].kind == "import");
+        REQUIRE(due[0].details.size() == 1);
+        CHECK(due[0].details[0].rfind("indicateurs : kit.csv, ", 0) == 0);
+        CHECK(bot::alert_message(due[0]).find("secret-value") == std::string::npos);
+    }
+
     TEST_CASE("the console and the bot share one registry with every command")
     {
         Bench b;
         const auto help = b.conversations.registry().help(commands::Role::admin);
-        for (const std::string name : {"aide", "sigle", "fiche", "kb", "eple", "vague", "import",
-                                       "ticket", "tickets", "moi", "rappel", "rappels", "campagne"})
+        for (const std::string name :
+             {"aide", "sigle", "fiche", "kb", "eple", "vague", "import", "ticket", "tickets", "moi",
+              "rappel", "rappels", "campagne", "statut"})
             CHECK_MESSAGE(help.find("!" + name) != std::string::npos, name);
     }
 

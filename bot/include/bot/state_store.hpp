@@ -204,6 +204,8 @@ public:
 
     /// The rooms known to be encrypted.
     Result<std::vector<std::string>> encrypted_rooms();
+    /// How many rooms the bot is in, and how many of them are encrypted (`!statut`).
+    Result<std::pair<int, int>> room_counts();
 
     /// The messages waiting to be encrypted, oldest first (their `id` is 0).
     Result<std::vector<OutgoingMessage>> awaiting_encryption();

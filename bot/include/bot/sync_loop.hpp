@@ -111,8 +111,10 @@ public:
     /// threads (iTop, the sender). Call before run().
     void use_alerts(Alerts& shared);
     Alerts& alerts() { return *alerts_; }
-    /// The homeserver's failures in a row, as seen by /sync (for `!statut`).
-    const ServiceHealth& homeserver_health() const { return homeserver_health_; }
+    /// The homeserver's failures in a row, as seen by /sync (for `!statut`); `shared` is
+    /// counted instead of the loop's own. Call before run().
+    void use_homeserver_health(ServiceHealth& shared);
+    const ServiceHealth& homeserver_health() const { return *homeserver_health_; }
 
     /// Stores messages the bot sends on its own (reminders…) in the outbox, encrypted for the
     /// encrypted rooms (or waiting in the state file until their room key can be shared). A
@@ -218,7 +220,8 @@ private:
     Alerts own_alerts_;
     Alerts* alerts_ = &own_alerts_;
     std::vector<Alerts::Due> alerts_in_batch_; ///< taken for the batch: put back if unsaved
-    ServiceHealth homeserver_health_{"homeserver", 5};
+    ServiceHealth own_homeserver_health_{"homeserver", 5};
+    ServiceHealth* homeserver_health_ = &own_homeserver_health_;
     struct Quarantine {
         bool active = false;
         std::set<std::string> set_aside;
