@@ -697,6 +697,64 @@ TEST_SUITE("crypto")
         CHECK(tablet.read(outbox[1]).at("content").at("m.relates_to").at("event_id") == "$q2");
     }
 
+    TEST_CASE("the next session prepared during a long-poll serves the reply after a device goes")
+    {
+        Time time;
+        Bot bot{time};
+        bot.enable_crypto();
+        bot.start();
+        Device laptop{"LAPTOP", time};
+        Device phone{"PHONE", time};
+        laptop.meet(bot);
+        CHECK_FALSE(bot.crypto->has_preparation_work()); // no session in use yet
+        bot.http.reply(200, joined_members().dump());
+        bot.http.reply(200, keys_query(bot, {&laptop, &phone}).dump());
+        bot.http.reply(200, keys_claim({&phone}).dump());
+        bot.http.reply(200, "{}");
+        bot.process(sync("s1", json::array({laptop.say("$q1", "!sigle EJ")}),
+                         json::array({laptop.share_room_key_with_bot()}), true));
+        REQUIRE(bot.outbox().size() == 1);
+        const auto first_session = bot.body_of("sendToDevice");
+        bot.http.forget_requests();
+
+        // while the next long-poll waits: the next session is prepared, with no request at all
+        CHECK(bot.crypto->has_preparation_work());
+        CHECK_FALSE(bot.crypto->prepare_ahead(std::chrono::steady_clock::time_point::max()));
+        CHECK_FALSE(bot.crypto->has_preparation_work());
+        CHECK(bot.http.request_count() == 0);
+        CHECK_FALSE(bot.engine->has_unsaved_changes()); // its Olm steps are saved already
+
+        // Marie logs out of her phone: the next reply needs a session the phone never had
+        auto changed = sync("s2");
+        changed.crypto.devices_changed = {marie};
+        bot.process(changed);
+        bot.http.reply(200, keys_query(bot, {&laptop}).dump());
+        bot.http.reply(200, "{}");
+        bot.process(sync("s3", json::array({laptop.say("$q2", "!sigle EJ")})));
+        CHECK(bot.routes() == std::vector<std::string>{"keys/query", "sendToDevice"});
+        const auto shared = bot.body_of("sendToDevice");
+        CHECK(shared.at("messages").at(marie).size() == 1);
+        CHECK_FALSE(shared.at("messages").at(marie).contains("PHONE"));
+        const auto key = laptop.receive(shared);
+        CHECK(key.type == "m.room_key");
+        const auto outbox = bot.outbox();
+        REQUIRE(outbox.size() == 2);
+        const auto reply = json::parse(outbox[1].content);
+        CHECK(reply.at("session_id") !=
+              json::parse(outbox[0].content).at("session_id")); // a new session
+        CHECK(laptop.read(outbox[1]).at("content").at("m.relates_to").at("event_id") == "$q2");
+        CHECK(first_session.at("messages").at(marie).contains("PHONE"));
+
+        // a real long-poll with work to prepare: it runs on a thread of its own meanwhile
+        CHECK(bot.crypto->has_preparation_work());
+        bot.http.forget_requests();
+        bot.http.reply(200, R"({"filter_id":"f1"})");
+        bot.http.reply(200, R"({"next_batch":"s4"})");
+        static_cast<void>(bot.loop().run_once());
+        CHECK(bot.loop().since() == "s4");
+        CHECK(bot.http.request_count() == 2);
+    }
+
     TEST_CASE("sender of a message whose key never comes is told in French at most hourly")
     {
         Time time;
