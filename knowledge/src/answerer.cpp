@@ -3,6 +3,7 @@
 #include "knowledge/text.hpp"
 
 #include <algorithm>
+#include <set>
 #include <unordered_set>
 
 namespace opalebot::knowledge {
@@ -44,6 +45,18 @@ std::string_view utf8_prefix(std::string_view text, std::size_t bytes)
     while (bytes > 0 && (static_cast<unsigned char>(text[bytes]) & 0xC0U) == 0x80U)
         --bytes;
     return text.substr(0, bytes);
+}
+
+/// Whether the message asks something: a question mark, or a question word ("comment",
+/// "c'est quoi", "koi"…). A bare "test" or "ressources op@le" names a topic without asking.
+bool asks(const std::vector<std::string>& words, std::string_view question)
+{
+    static const std::set<std::string, std::less<>> asking{
+        "comment", "pourquoi", "combien", "quand", "quel",  "quelle", "quels", "quelles",
+        "quoi",    "koi",      "ou",      "qui",   "estce", "faut",   "dois",  "peut"};
+    return question.find('?') != std::string_view::npos ||
+           std::any_of(words.begin(), words.end(),
+                       [](const std::string& w) { return asking.contains(w); });
 }
 
 /// `[Le bac à sable](bac-a-sable.md)` as `Le bac à sable (`!fiche bac-a-sable`)`: a link between
@@ -242,6 +255,7 @@ Answer Answerer::ask(std::string_view raw_question)
         !sure && !hits.empty() &&
         ((answer.score >= t.probable && lead >= t.probable_margin &&
           evidence >= t.probable_evidence) ||
+         (answer.score >= t.clear_score && lead >= t.clear_margin && asks(words, question)) ||
          (evidence >= t.long_evidence && lead >= t.long_margin && answer.score >= t.long_score));
     const bool shown = sure || probable;
     for (std::size_t k = shown ? 1 : 0; k < hits.size() && answer.alternatives.size() < 3; ++k)

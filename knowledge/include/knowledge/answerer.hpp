@@ -22,6 +22,10 @@ struct Thresholds {
     double probable = 0.4;
     double probable_margin = 0.04;
     double probable_evidence = 1.07;
+    // …or a question whose every informative word the entry explains, far ahead of the next
+    // one, even with little rare vocabulary ("c'est quoi le tutorat ?")…
+    double clear_score = 0.95;
+    double clear_margin = 0.5;
     // …or a long message whose informative words clearly point to one entry.
     double long_evidence = 1.78;
     double long_margin = 0.2;
