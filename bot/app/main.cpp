@@ -59,7 +59,11 @@ std::filesystem::path default_kb_dir()
 {
     if (const char* dir = std::getenv("OPALEBOT_KB"); dir != nullptr && *dir != '\0')
         return dir;
-    return OPALEBOT_DEFAULT_KB;
+    // The build tree's base, else the Debian package's (the binary installed elsewhere).
+    std::error_code error;
+    if (std::filesystem::is_directory(OPALEBOT_DEFAULT_KB, error))
+        return OPALEBOT_DEFAULT_KB;
+    return "/usr/share/opale-bot/knowledge";
 }
 
 /// Loads the base for serving: bad files are logged and skipped, never fatal.
