@@ -55,6 +55,19 @@ json room_key_content(const std::string& room_id, const std::string& session_id,
             {"session_key", session_key}};
 }
 
+/// A new outbound Megolm session with its id and key, not yet in use nor encrypted for anyone.
+Result<PreparedOutbound> new_outbound_session()
+{
+    auto session = olm::OutboundGroupSession::create();
+    if (!session)
+        return session.error();
+    auto id = session.value().id();
+    auto key = session.value().session_key();
+    if (!id || !key)
+        return !id ? id.error() : key.error();
+    return PreparedOutbound{std::move(session).value(), id.value(), key.value(), {}, {}};
+}
+
 } // namespace
 
 Result<Done> Engine::Impl::start_outbound(const std::string& room_id,
@@ -113,15 +126,12 @@ Result<std::vector<DeviceKey>> Engine::needs_room_key_share(const std::string& r
                 !started)
                 return started.error();
         } else {
-            auto session = olm::OutboundGroupSession::create();
-            if (!session)
-                return session.error();
-            auto id = session.value().id();
-            auto key = session.value().session_key();
-            if (!id || !key)
-                return !id ? id.error() : key.error();
+            auto fresh = new_outbound_session();
+            if (!fresh)
+                return fresh.error();
             if (auto started =
-                    m.start_outbound(room_id, std::move(session).value(), id.value(), key.value());
+                    m.start_outbound(room_id, std::move(fresh.value().session),
+                                     fresh.value().session_id, fresh.value().session_key);
                 !started)
                 return started.error();
         }
@@ -143,22 +153,12 @@ Result<bool> Engine::prepare_next_room_key(const std::string& room_id,
         return false;
     auto next = m.prepared_outbound.find(room_id);
     if (next == m.prepared_outbound.end()) {
-        auto session = olm::OutboundGroupSession::create();
-        if (!session)
-            return session.error();
-        auto id = session.value().id();
-        auto key = session.value().session_key();
-        if (!id || !key)
-            return !id ? id.error() : key.error();
+        auto fresh = new_outbound_session();
+        if (!fresh)
+            return fresh.error();
         const auto devices = m.served_devices(members);
-        next = m.prepared_outbound
-                   .emplace(room_id,
-                            PreparedOutbound{std::move(session).value(),
-                                             id.value(),
-                                             key.value(),
-                                             {},
-                                             std::vector<Served>(devices.begin(), devices.end())})
-                   .first;
+        fresh.value().to_encrypt.assign(devices.begin(), devices.end());
+        next = m.prepared_outbound.emplace(room_id, std::move(fresh).value()).first;
     }
     auto& prepared = next->second;
     const auto content = room_key_content(room_id, prepared.session_id, prepared.session_key);
