@@ -189,10 +189,30 @@ commands::EpleFinder eple_finder(commands::EpleStore& store)
     };
 }
 
+commands::DifficultyRule difficulty_rule_of(const bot::Config& config)
+{
+    const auto& d = config.difficulty;
+    return {d.kit_below, d.paiements_below, d.ej_below, d.titres_below, d.signals_needed};
+}
+
 Conversations::Conversations(const bot::Config& config, ConversationServices services)
-    : config_(config), services_(std::move(services)), registry_(config.command_prefix)
+    : initial_config_(config), services_(std::move(services)), registry_(config.command_prefix)
 {
     auto& s = services_;
+    // The commands keep copies of their options: after a reload they read these two instead.
+    s.eple_options.current_rule = [this, rule = s.eple_options.rule] {
+        const std::lock_guard lock{config_mutex_};
+        return reloaded_config_ ? difficulty_rule_of(*reloaded_config_) : rule;
+    };
+    s.reminder_options.current_member_limits =
+        [this, limits = std::pair{s.reminder_options.member_min_interval,
+                                  s.reminder_options.member_max_reminders}] {
+            const std::lock_guard lock{config_mutex_};
+            if (!reloaded_config_)
+                return limits;
+            const auto& r = reloaded_config_->reminder_limits;
+            return std::pair{std::chrono::minutes{r.min_interval_minutes}, r.max_per_user};
+        };
     commands::add_knowledge_commands(registry_, s.answerer, s.kb_dir, &question_, s.stats);
     commands::add_eple_commands(registry_, s.eple, s.eple_options);
     commands::add_eple_import_command(
@@ -223,6 +243,29 @@ Conversations::Conversations(const bot::Config& config, ConversationServices ser
         if (!registry_.add(std::move(status)))
             throw std::logic_error("command registered twice: statut"); // a programming error
     }
+}
+
+std::shared_ptr<const bot::Config> Conversations::config() const
+{
+    const std::lock_guard lock{config_mutex_};
+    if (reloaded_config_)
+        return reloaded_config_;
+    return {std::shared_ptr<const bot::Config>{}, &initial_config_}; // not owned: it outlives us
+}
+
+void Conversations::reconfigure(std::shared_ptr<const bot::Config> config)
+{
+    {
+        const std::lock_guard lock{config_mutex_};
+        reloaded_config_ = config;
+    }
+    if (services_.on_reconfigure)
+        services_.on_reconfigure(*config);
+}
+
+commands::KnowledgeReload Conversations::reload_knowledge()
+{
+    return commands::reload_knowledge(services_.answerer, services_.kb_dir);
 }
 
 bool Conversations::confirming(const std::string& user, const bot::Conversation& conversation)
@@ -332,9 +375,10 @@ std::optional<bot::OutgoingReply> Conversations::on_message(const bot::IncomingM
 std::optional<bot::OutgoingReply> Conversations::handle_message(const bot::IncomingMessage& in)
 {
     static_cast<void>(question_.take());
+    const auto settings = config();
     // Commands see the conversation (room and thread): a ticket dialogue is keyed on it.
     commands::Message message{in.sender, in.conversation.key(), in.text,
-                              role_of(config_, in.sender, in.room_id, in.power_level),
+                              role_of(*settings, in.sender, in.room_id, in.power_level),
                               std::nullopt};
     if (in.attachment)
         message.attachment = commands::Attachment{in.attachment->first, in.attachment->second};
@@ -352,7 +396,7 @@ std::optional<bot::OutgoingReply> Conversations::handle_message(const bot::Incom
     if (!in.addressed) { // salon chatter: only a clear answer, and only when enabled
         auto answer = services_.answerer.ask(in.text);
         if (answer.kind != knowledge::Answer::Kind::entry ||
-            answer.score < config_.answer_without_mention_min_score)
+            answer.score < settings->answer_without_mention_min_score)
             return std::nullopt;
         question_.record(message, answer);
         return bot::OutgoingReply{std::move(answer.text), answer.entry_id, question_.take()};
@@ -370,7 +414,7 @@ std::optional<bot::OutgoingReply> Conversations::on_reaction(const bot::Incoming
 {
     // ✅ or ⏰ on a reminder acknowledge or snooze it (issue 6): its delivery key is the txn id
     // it was sent with.
-    const auto role = role_of(config_, reaction.sender, reaction.room_id, reaction.power_level);
+    const auto role = role_of(*config(), reaction.sender, reaction.room_id, reaction.power_level);
     const auto& reminder_options = services_.reminder_options;
     if (auto text = commands::on_reminder_reaction(services_.reminders, reminder_options,
                                                    reaction.target_txn_id, reaction.sender, role,
@@ -392,7 +436,7 @@ Conversations::dialogue_reaction(const bot::IncomingReaction& reaction)
     // ✅/❌ on the summary card confirm or cancel the ticket (issue 4).
     const auto key = bare_emoji(reaction.key);
     const bool yes = key == "\u2705" || key == "\u2714";
-    const auto role = role_of(config_, reaction.sender, reaction.room_id, reaction.power_level);
+    const auto role = role_of(*config(), reaction.sender, reaction.room_id, reaction.power_level);
     const auto conversation = reaction.conversation.key();
     const auto dialogue = services_.dialogues.get(reaction.sender, conversation);
     if (!dialogue || dialogue->stage == commands::DialogueStage::collecting)
@@ -552,7 +596,7 @@ std::vector<Notice> Conversations::run_job(const BackendJob& job)
                   {sender},
                   std::move(reply->markdown),
                   bot::txn_id_for(job.event_id),
-                  {config_.notify_asker, false}, // like the replies of the sync thread
+                  {config()->notify_asker, false}, // like the replies of the sync thread
                   std::move(reply_to),
                   0};
     if (!reply->reaction.empty() && !notice.reply_to.empty()) {

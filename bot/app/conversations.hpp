@@ -72,6 +72,8 @@ struct ConversationServices {
     commands::KitCampaign& campaign;
     bot::Alerts* alerts = nullptr; ///< told of refused imports; none: only the admin who ran it
     std::function<StatusReport()> status = {}; ///< serves `!statut`; none: not served
+    /// What else follows a reloaded configuration (the iTop triage); on the sync thread.
+    std::function<void(const bot::Config&)> on_reconfigure{};
 };
 
 /// Keeps the question of the message being handled, so that the caller records it with the
@@ -133,6 +135,15 @@ public:
 
     const commands::Registry& registry() const { return registry_; }
 
+    /// The configuration reloaded on SIGHUP (issue 16): roles, the unaddressed answers' score,
+    /// notify_asker, the difficulty rule and the members' reminder limits follow it from the
+    /// next message on, on both threads; then services.on_reconfigure. The prefix and the
+    /// options the stores were built with stay. Call on the sync thread.
+    void reconfigure(std::shared_ptr<const bot::Config> config);
+    /// Reads the knowledge base folder again, as `!kb recharger` does (a base without any
+    /// valid entry is refused, the old one kept). Call on the sync thread, as the commands.
+    commands::KnowledgeReload reload_knowledge();
+
 private:
     std::optional<bot::OutgoingReply> handle_message(const bot::IncomingMessage& message);
     /// The requester's message in their ticket's thread, added to the ticket; nothing when the
@@ -152,7 +163,13 @@ private:
     void post_campaign(const std::vector<commands::CampaignMessage>& messages,
                        const NoticeSink& post);
 
-    const bot::Config& config_;
+    /// The configuration in force, read once per message, reaction or backend job: a reload
+    /// swaps the pointer (on the sync thread), never the object the backend thread is reading.
+    std::shared_ptr<const bot::Config> config() const;
+
+    const bot::Config& initial_config_; ///< the caller's, until reconfigure
+    mutable std::mutex config_mutex_;
+    std::shared_ptr<const bot::Config> reloaded_config_; ///< none until reconfigure
     ConversationServices services_;
     CapturedQuestion question_;
     commands::Registry registry_;
@@ -178,6 +195,9 @@ private:
 /// The role of `sender`: listed in the config, or given by their power level in the room.
 commands::Role role_of(const bot::Config& config, const std::string& sender,
                        const std::string& room_id, int power_level);
+
+/// The rule of difficultes.* as the EPLE commands take it.
+commands::DifficultyRule difficulty_rule_of(const bot::Config& config);
 
 /// Finds an EPLE by (part of) its name for the ticket dialogue: only an unambiguous match.
 commands::EpleFinder eple_finder(commands::EpleStore& store);

@@ -301,14 +301,22 @@ ItopTicketBackend::ItopTicketBackend(bot::ItopClient& itop, StateDatabase& state
     state.migrate(schema);
 }
 
-const ItopTriage& ItopTicketBackend::triage(commands::Service service) const
+ItopTriage ItopTicketBackend::triage(commands::Service service) const
 {
+    const std::lock_guard lock{triage_mutex_};
     return service == commands::Service::drasi ? options_.drasi : options_.si2c;
+}
+
+void ItopTicketBackend::set_triage(const ItopBackendOptions& options)
+{
+    const std::lock_guard lock{triage_mutex_};
+    options_.si2c = options.si2c;
+    options_.drasi = options.drasi;
 }
 
 std::string ItopTicketBackend::triage_text(commands::Service service) const
 {
-    const auto& t = triage(service);
+    const auto t = triage(service);
     std::string text = "service " + options_.service;
     if (!t.team.empty())
         text += ", équipe " + t.team;
@@ -477,7 +485,7 @@ Result<Ticket> ItopTicketBackend::create(const commands::NewTicket& ticket)
         if (!caller_found)
             return caller_found.error();
         const auto& [person, note] = caller_found.value();
-        const auto& rules = triage(ticket.fields.service.value_or(commands::Service::si2c));
+        const auto rules = triage(ticket.fields.service.value_or(commands::Service::si2c));
         bot::ItopNewRequest request;
         request.organisation_uai = ticket.fields.uai;
         request.caller_id = person.id;

@@ -83,6 +83,9 @@ public:
     /// The caller's email: the configured mapping first, else derived from the Tchap id.
     std::optional<std::string> email_of(std::string_view matrix_id) const;
 
+    /// The triage of each service from now on (the configuration reloaded); any thread.
+    void set_triage(const ItopBackendOptions& options);
+
 private:
     struct Known {
         std::string ref, requester, room;
@@ -93,7 +96,7 @@ private:
     commands::Ticket to_ticket(const bot::ItopTicket& t);
     /// The UserRequest `ref` as iTop holds it; nothing for an unknown or malformed ref.
     Result<std::optional<bot::ItopTicket>> fetch(std::string_view ref);
-    const ItopTriage& triage(commands::Service service) const;
+    ItopTriage triage(commands::Service service) const;
     /// The Person to record as caller: the one of the EPLE's organisation, else the first
     /// active one (an agent comptable has one per EPLE); a note says which when there was a
     /// choice.
@@ -104,6 +107,7 @@ private:
     SQLite::Database& db_;
     std::recursive_mutex& mutex_;
     ItopBackendOptions options_;
+    mutable std::mutex triage_mutex_; ///< set_triage may come while a ticket is filed
 };
 
 /// One finding of the online check of the iTop configuration, in French.

@@ -1,5 +1,6 @@
 // opale-bot: the composition root, the only file that sees every module (notes/style.md §3).
 #include "bot/config.hpp"
+#include "bot/config_reload.hpp"
 #include "bot/console.hpp"
 #include "bot/crypto/engine.hpp"
 #include "bot/crypto_coordinator.hpp"
@@ -32,6 +33,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <csignal>
@@ -41,9 +43,11 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "conversations.hpp"
 #include "itop_ticket_backend.hpp"
@@ -180,9 +184,7 @@ int with_conversations(const bot::Config& config, StateDatabase& state, bot::Sta
     }
     commands::EpleStore eple{state};
     commands::EpleOptions eple_options;
-    eple_options.rule = {config.difficulty.kit_below, config.difficulty.paiements_below,
-                         config.difficulty.ej_below, config.difficulty.titres_below,
-                         config.difficulty.signals_needed};
+    eple_options.rule = app::difficulty_rule_of(config);
     // Tickets (issue 4): the built-in store, or iTop when configured.
     commands::TicketStore builtin_tickets{state};
     std::optional<bot::ItopClient> itop_client;
@@ -271,7 +273,12 @@ int with_conversations(const bot::Config& config, StateDatabase& state, bot::Sta
     app::Conversations conversations{config,
                                      {answerer, kb_dir, &stats, eple, eple_options, *tickets,
                                       dialogues, follow_up, reminders, reminder_options, profiles,
-                                      campaign, watch.alerts, status}};
+                                      campaign, watch.alerts, status,
+                                      // a reload changes the triage, not the client
+                                      [&itop_tickets](const bot::Config& next) {
+                                          if (itop_tickets)
+                                              itop_tickets->set_triage(itop_options_of(next));
+                                      }}};
     return mode(conversations, campaign);
 }
 
@@ -351,6 +358,108 @@ std::unique_ptr<bot::MetricsServer> serve_metrics(const bot::Config& config)
     return std::move(started).value();
 }
 
+// Configuration reload (SIGHUP, issue 16). The main thread reads and checks the file; the sync
+// thread applies it between two syncs, where it reads the configuration most and no message is
+// being handled: the SyncLoop and its Addressing switch to the new Config (a shared_ptr they
+// keep alive), the Conversations swap their snapshot under a mutex (the backend thread reads it
+// once per job, so a job never sees half of each), the iTop triage is set under its own lock,
+// and the knowledge base is reloaded on the thread that answers questions, as `!kb recharger`
+// is. No Config is ever changed in place: whoever still reads the old one reads it whole.
+
+/// The configuration the main thread read, until the sync thread takes it.
+class PendingReload {
+public:
+    /// The latest wins; its report adds to one not taken yet.
+    void put(std::shared_ptr<const bot::Config> config, std::string report)
+    {
+        const std::lock_guard lock{mutex_};
+        config_ = std::move(config);
+        report_ += (report_.empty() ? "" : " ; puis ") + report;
+    }
+    std::optional<std::pair<std::shared_ptr<const bot::Config>, std::string>> take()
+    {
+        const std::lock_guard lock{mutex_};
+        if (!config_)
+            return std::nullopt;
+        return std::pair{std::exchange(config_, nullptr), std::exchange(report_, {})};
+    }
+
+private:
+    std::mutex mutex_;
+    std::shared_ptr<const bot::Config> config_;
+    std::string report_;
+};
+
+/// "`a`, `b`": keys or problems as the alert lists them (a backtick would end the code span).
+std::string code_list(const std::vector<std::string>& items)
+{
+    std::string out;
+    for (auto item : items) {
+        std::replace(item.begin(), item.end(), '`', '\'');
+        out += (out.empty() ? "`" : ", `") + item + "`";
+    }
+    return out;
+}
+
+/// SIGHUP, on the main thread: a file with problems is refused (logged, told in alertes.salon),
+/// a valid one is handed to the sync thread; `running` is what it was compared with.
+void read_config_again(const std::string& file, std::shared_ptr<const bot::Config>& running,
+                       PendingReload& pending, bot::Alerts& alerts, bot::SyncLoop& loop,
+                       bot::ServiceNotifier& notifier)
+{
+    const auto logger = log::get("main");
+    notifier.reloading();
+    auto reload = bot::reload_config(file, *running);
+    if (const auto& problems = reload.problems; !problems.empty()) {
+        logger->error("configuration not reloaded, the running one is kept; {} problem(s):\n{}",
+                      problems.size(), bot::format_problems(file, problems));
+        std::vector<std::string> first;
+        for (const auto& p : problems)
+            if (first.size() < 3)
+                first.push_back(file + ":" + std::to_string(p.line) + ": " + p.path + " : " +
+                                p.message);
+        alerts.raise("reload", "refusée, la configuration en cours est gardée : " +
+                                   std::to_string(problems.size()) + " problème(s), " +
+                                   code_list(first) + (problems.size() > 3 ? "…" : ""));
+        loop.nudge(); // the alert goes now
+        notifier.reloaded("Configuration refusée, l'ancienne est gardée");
+        return;
+    }
+    std::string report = reload.changed.empty() ? "appliquée, aucune clé modifiée"
+                                                : "appliquée : " + code_list(reload.changed);
+    if (!reload.restart_needed.empty()) {
+        std::string keys;
+        for (const auto& key : reload.restart_needed)
+            keys += (keys.empty() ? "" : ", ") + key;
+        logger->warn("redémarrage nécessaire pour : {} (running values kept)", keys);
+        report += " ; redémarrage nécessaire pour : " + code_list(reload.restart_needed);
+    }
+    running = std::make_shared<const bot::Config>(std::move(reload.config));
+    pending.put(running, std::move(report));
+    loop.nudge(); // applied between this sync and the next, not a long-poll later
+    notifier.reloaded("Connecté, à l'écoute des salons (configuration relue)");
+}
+
+/// On the sync thread, between two syncs: the reloaded configuration in force, the knowledge
+/// base read again, the admins told.
+void apply_reload(std::shared_ptr<const bot::Config> config, std::string report,
+                  bot::SyncLoop& loop, app::Conversations& conversations, bot::Alerts& alerts)
+{
+    loop.use_config(config);
+    conversations.reconfigure(std::move(config));
+    const auto kb = conversations.reload_knowledge();
+    report += kb.replaced ? " ; base de connaissances rechargée : " + std::to_string(kb.entries) +
+                                " fiches, " + std::to_string(kb.acronyms) + " sigles" +
+                                (kb.problems > 0
+                                     ? ", " + std::to_string(kb.problems) + " élément(s) ignoré(s)"
+                                     : std::string{})
+                          : " ; base de connaissances refusée (aucune fiche valide), "
+                            "l'ancienne est gardée";
+    log::get("main")->info("configuration reloaded{}", kb.replaced ? "" : " (knowledge base kept)");
+    alerts.raise("reload", report);
+    loop.nudge(); // posted at the next sync, not a long-poll later
+}
+
 /// What the Matrix bot runs with once logged in.
 struct MatrixRun {
     const std::string& config_file;
@@ -363,7 +472,8 @@ struct MatrixRun {
     Watch watch;
 };
 
-/// The sync and sender threads over `conversations`, until SIGTERM/SIGINT or a fatal error.
+/// The sync and sender threads over `conversations`, until SIGTERM/SIGINT or a fatal error;
+/// SIGHUP reloads the configuration meanwhile.
 int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
                  commands::KitCampaign& campaign)
 {
@@ -445,7 +555,14 @@ int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
         return queue_notices(notices, loop);
     };
     conversations.resend_unsent(outbox);
-    loop.set_between_syncs([&] { conversations.between_syncs(now_in_seconds(), outbox); });
+    PendingReload pending_reload; // SIGHUP: from the main thread to the sync thread
+    run.watch.alerts->set_interval("reload", std::chrono::minutes{0}); // each one is told
+    loop.set_between_syncs([&] {
+        if (auto reload = pending_reload.take())
+            apply_reload(std::move(reload->first), std::move(reload->second), loop, conversations,
+                         *run.watch.alerts);
+        conversations.between_syncs(now_in_seconds(), outbox);
+    });
     // iTop may take its whole timeout per call: that work gets a thread of its own, so the
     // salon's questions are still answered meanwhile (issue 13).
     conversations.start_backend_thread(run.state, [&loop] { loop.nudge(); });
@@ -471,7 +588,10 @@ int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
     }
 
     int signal_number = 0;
-    sigwait(&run.signals, &signal_number);
+    auto running = std::make_shared<const bot::Config>(config); // what a reload is compared with
+    while (sigwait(&run.signals, &signal_number) == 0 && signal_number == SIGHUP)
+        read_config_again(run.config_file, running, pending_reload, *run.watch.alerts, loop,
+                          notifier);
     logger->info("stopping (signal {})", signal_number);
     notifier.stopping();
     sync_thread.request_stop(); // aborts the long-poll in flight
@@ -491,7 +611,8 @@ int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
     return EXIT_SUCCESS;
 }
 
-/// The Matrix bot: a sync thread, a sender thread, and main waiting for SIGTERM/SIGINT.
+/// The Matrix bot: a sync thread, a sender thread, and main waiting for SIGTERM/SIGINT (and
+/// SIGHUP, which reloads the configuration).
 int run_matrix(const std::string& config_file, bool new_login)
 {
     // Before any thread starts, so every thread inherits the mask and only sigwait sees them.
@@ -499,6 +620,7 @@ int run_matrix(const std::string& config_file, bool new_login)
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP); // reads the config file again
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     // Two threads that allocate little: one malloc arena is enough, and saves a heap per thread.
     mallopt(M_ARENA_MAX, 1);

@@ -159,12 +159,12 @@ Conversation Conversation::from_key(std::string_view key)
 }
 
 Addressing::Addressing(const Config& config, std::string user_id)
-    : config_(config), user_id_(std::move(user_id))
+    : config_(&config), user_id_(std::move(user_id))
 {}
 
 bool Addressing::inviter_allowed(std::string_view inviter) const
 {
-    return std::any_of(config_.inviters.begin(), config_.inviters.end(), [&](const auto& rule) {
+    return std::any_of(config_->inviters.begin(), config_->inviters.end(), [&](const auto& rule) {
         if (rule.front() == ':') // a whole homeserver
             return inviter.size() > rule.size() && inviter.ends_with(rule);
         return rule == inviter;
@@ -173,8 +173,8 @@ bool Addressing::inviter_allowed(std::string_view inviter) const
 
 bool Addressing::room_allowed(const RoomInfo& room) const
 {
-    return std::find(config_.allowed_rooms.begin(), config_.allowed_rooms.end(), room.room_id) !=
-               config_.allowed_rooms.end() ||
+    return std::find(config_->allowed_rooms.begin(), config_->allowed_rooms.end(), room.room_id) !=
+               config_->allowed_rooms.end() ||
            (!room.inviter.empty() && inviter_allowed(room.inviter));
 }
 
@@ -188,8 +188,8 @@ std::string_view Addressing::never_answered(const Event& event, const TextMessag
         return "edit";
     if (event.has_transaction_id)
         return "own echo";
-    if (config_.ignore_bots &&
-        std::find(config_.bots.begin(), config_.bots.end(), event.sender) != config_.bots.end())
+    if (config_->ignore_bots &&
+        std::find(config_->bots.begin(), config_->bots.end(), event.sender) != config_->bots.end())
         return "another bot";
     return {};
 }
@@ -222,7 +222,7 @@ Addressed Addressing::address(const TextMessage& message, bool is_direct, bool r
         mentioned = true;
     }
     result.text = trim(result.text);
-    const bool command = result.text.starts_with(config_.command_prefix);
+    const bool command = result.text.starts_with(config_->command_prefix);
     result.addressed = is_direct || mentioned || replies_to_bot || command;
     return result;
 }
@@ -232,7 +232,7 @@ Conversation Addressing::reply_conversation(const Event& event, const TextMessag
 {
     if (!message.thread_root.empty()) // a question asked in a thread is answered in it
         return {room.room_id, message.thread_root};
-    if (config_.reply_mode == ReplyMode::thread && !is_direct(room))
+    if (config_->reply_mode == ReplyMode::thread && !is_direct(room))
         return {room.room_id, event.event_id};
     return {room.room_id, {}};
 }
@@ -240,7 +240,7 @@ Conversation Addressing::reply_conversation(const Event& event, const TextMessag
 Verdict Addressing::verdict(const Addressed& message, bool in_dialogue, bool has_file) const
 {
     const bool addressed = message.addressed || in_dialogue; // an answer needs no mention
-    if (!addressed && !config_.answer_without_mention)
+    if (!addressed && !config_->answer_without_mention)
         return {false, "not addressed to the bot"};
     if (message.text.empty() && !addressed)
         return {false, "nothing to answer"};

@@ -27,12 +27,19 @@ void Alerts::set_minimum(const std::string& kind, int count)
     kinds_[kind].minimum = std::max(1, count);
 }
 
+void Alerts::set_interval(const std::string& kind, std::chrono::minutes interval)
+{
+    const std::lock_guard lock{mutex_};
+    kinds_[kind].interval = interval;
+}
+
 std::vector<Alerts::Due> Alerts::take_due(TimePoint now)
 {
     const std::lock_guard lock{mutex_};
     std::vector<Due> due;
     for (auto& [kind, entry] : kinds_) {
-        if (entry.count < entry.minimum || (entry.posted && now - entry.last_post < interval_))
+        if (entry.count < entry.minimum ||
+            (entry.posted && now - entry.last_post < entry.interval.value_or(interval_)))
             continue;
         due.push_back({kind, std::exchange(entry.details, {}), std::exchange(entry.count, 0)});
         entry.posted = true;
@@ -146,6 +153,12 @@ std::string alert_message(const Alerts::Due& due)
         return "**Sauvegarde quotidienne du fichier d'état en échec**" + times + named +
                " Elle sera retentée dans 30 minutes ; vérifiez le dossier de "
                "`state.sauvegarde_quotidienne` (place libre, droits).";
+    if (kind == "reload") {
+        std::string text = "**Configuration relue (SIGHUP)**" + times + " :";
+        for (const auto& detail : due.details)
+            text += "\n- " + detail;
+        return text;
+    }
     if (kind == "import")
         return "**Import refusé ou en échec**" + times + named +
                " Les données d'avant sont gardées ; voir le compte rendu dans le salon où "

@@ -38,6 +38,18 @@ void ServiceNotifier::stopping()
     notify("STOPPING=1\nSTATUS=Arrêt en cours");
 }
 
+void ServiceNotifier::reloading()
+{
+    if (ready_)
+        notify("RELOADING=1\nSTATUS=Relecture de la configuration");
+}
+
+void ServiceNotifier::reloaded(std::string_view status)
+{
+    if (ready_)
+        notify("READY=1\nSTATUS=" + std::string{status});
+}
+
 void ServiceNotifier::status(std::string_view text)
 {
     notify("STATUS=" + std::string{text});

@@ -66,7 +66,7 @@ SyncLoop::SyncLoop(MatrixClient& client, StateStore& store, const Config& config
                    Clock clock)
     : client_(client),
       store_(store),
-      config_(config),
+      config_(&config),
       session_(std::move(session)),
       addressing_(config, session_.user_id),
       router_(std::move(router)),
@@ -88,16 +88,16 @@ std::chrono::milliseconds SyncLoop::handle_error(const Error& error)
     metrics::bot_metrics().sync_errors.add();
     if (error.errcode == "M_UNKNOWN_TOKEN" || error.errcode == "M_MISSING_TOKEN" ||
         error.errcode == "M_USER_DEACTIVATED") {
-        if (error.soft_logout && !config_.password.empty()) {
+        if (error.soft_logout && !config_->password.empty()) {
             logger->warn("session expired (soft logout): logging in again on device {}",
                          session_.device_id);
-            auto login = client_.login({config_.user_id, config_.email}, config_.password,
-                                       session_.device_id, config_.device_name);
+            auto login = client_.login({config_->user_id, config_->email}, config_->password,
+                                       session_.device_id, config_->device_name);
             if (login) {
                 session_.access_token = login.value().access_token;
                 client_.set_access_token(session_.access_token);
                 static_cast<void>(
-                    store_.save_session({config_.homeserver_url, session_.user_id,
+                    store_.save_session({config_->homeserver_url, session_.user_id,
                                          login.value().device_id, login.value().access_token}));
                 return 0ms;
             }
@@ -173,7 +173,7 @@ std::chrono::milliseconds SyncLoop::run_once(std::stop_token stop)
             ->info("ready: syncing as {} (device {})", session_.user_id, session_.device_id);
         ready_ = true;
     }
-    const auto timeout = history || nudged ? 0ms : std::chrono::milliseconds{config_.sync_timeout};
+    const auto timeout = history || nudged ? 0ms : std::chrono::milliseconds{config_->sync_timeout};
     auto batch = long_poll(timeout, poll.get_token());
     {
         const std::lock_guard lock{poll_mutex_};
@@ -386,7 +386,7 @@ void SyncLoop::use_alerts(Alerts& shared)
 void SyncLoop::queue_alerts(SyncBatchWrites& writes)
 {
     alerts_in_batch_.clear();
-    if (config_.alerts_room.empty())
+    if (config_->alerts_room.empty())
         return;
     const auto now = clock_();
     alerts_in_batch_ = alerts_->take_due(now);
@@ -396,7 +396,7 @@ void SyncLoop::queue_alerts(SyncBatchWrites& writes)
                      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                         now.time_since_epoch())
                                         .count());
-        out.room_id = config_.alerts_room;
+        out.room_id = config_->alerts_room;
         out.content = notice_content(alert_message(due), {}, {}, {}, {true, false});
         out.priority = 1; // after the replies
         writes.outgoing.push_back(std::move(out));
@@ -554,7 +554,7 @@ void SyncLoop::handle_crypto_queue(SyncBatchWrites& writes)
     // A key that never came (matrix.md §8.5.16): the sender is told, in French, at most once an
     // hour, what to do.
     const auto now = clock_();
-    for (const auto& lost : crypto_->take_undecryptable(config_.undecryptable_after)) {
+    for (const auto& lost : crypto_->take_undecryptable(config_->undecryptable_after)) {
         writes.handled.push_back({lost.event_id, lost.room_id, "undecryptable"});
         alerts_->raise("undecryptable", lost.sender);
         const auto told = undecryptable_told_.find(lost.sender);
@@ -732,7 +732,7 @@ void SyncLoop::handle_reaction(const Event& event, const Reaction& reaction, con
     out.txn_id = txn_id_for(event.event_id);
     out.room_id = room.room_id;
     out.content = notice_content(reply->markdown, {event.sender}, place.thread_root,
-                                 place.in_reply_to, {config_.notify_asker, false});
+                                 place.in_reply_to, {config_->notify_asker, false});
     out.priority = 0;
     out.source_event = event.event_id;
     writes.outgoing.push_back(std::move(out));
@@ -805,7 +805,7 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
     std::optional<OutgoingReply> reply;
     // A command's file (CSV imports), or a screenshot sent during a conversation (issue 4).
     constexpr std::int64_t screenshot_max_bytes = 10 * 1024 * 1024;
-    const bool command = address.text.rfind(config_.command_prefix, 0) == 0;
+    const bool command = address.text.rfind(config_->command_prefix, 0) == 0;
     auto file = command ? command_file(room.room_id, message)
                 : in_conversation && !message.file_url.empty()
                     ? command_file(room.room_id, message, screenshot_max_bytes)
@@ -835,7 +835,7 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
     out.room_id = room.room_id;
     out.content =
         notice_content(reply->markdown, {event.sender}, conversation.thread_root, event.event_id,
-                       {config_.notify_asker, false}); // the asker is told the answer came
+                       {config_->notify_asker, false}); // the asker is told the answer came
     out.priority = 0;
     out.source_event = event.event_id;
     out.entry_id = reply->entry_id;
@@ -989,12 +989,12 @@ void SyncLoop::housekeeping()
         return;
     last_housekeeping_ = now;
     const auto logger = log::get("bot.sync");
-    const auto days = std::chrono::hours{24} * config_.question_retention_days;
+    const auto days = std::chrono::hours{24} * config_->question_retention_days;
     if (auto purged = store_.purge_questions(unix_seconds(now - days)); !purged)
         logger->warn("question texts not purged: {}", purged.error().message);
     else if (purged.value() > 0)
         logger->info("{} question texts older than {} days deleted", purged.value(),
-                     config_.question_retention_days);
+                     config_->question_retention_days);
     // The ledger only guards against replays of recent batches.
     if (auto purged = store_.purge_ledger(unix_seconds(now - std::chrono::hours{24 * 30})); !purged)
         logger->warn("ledger not purged: {}", purged.error().message);

@@ -27,27 +27,37 @@ std::string entry_list(const knowledge::Answerer& answerer, std::string_view dom
     return text;
 }
 
-std::string reload(knowledge::Answerer& answerer, const std::filesystem::path& dir)
+} // namespace
+
+KnowledgeReload reload_knowledge(knowledge::Answerer& answerer, const std::filesystem::path& dir)
 {
     auto base = knowledge::load_knowledge_base(dir);
+    KnowledgeReload out;
+    out.problems = base.problems.size();
     std::string problems;
     for (const auto& p : base.problems)
         problems += "- " + std::filesystem::path{p.file}.filename().string() + ":" +
                     std::to_string(p.line) + " : " + knowledge::escape_markdown(p.message) + "\n";
-    if (base.entries.empty())
-        return "Rechargement refusé : aucune fiche valide dans la base ; je garde l'ancienne.\n\n" +
-               problems;
-    const auto entries = base.entries.size();
-    const auto acronyms = base.glossary.all().size();
+    if (base.entries.empty()) {
+        out.markdown =
+            "Rechargement refusé : aucune fiche valide dans la base ; je garde l'ancienne.\n\n" +
+            problems;
+        return out;
+    }
+    out.entries = base.entries.size();
+    out.acronyms = base.glossary.all().size();
     answerer.replace(std::move(base));
+    out.replaced = true;
     log::get("commands")
-        ->info("knowledge base reloaded: {} entries, {} acronyms", entries, acronyms);
-    std::string text = "Base rechargée : " + std::to_string(entries) + " fiches, " +
-                       std::to_string(acronyms) + " sigles.";
+        ->info("knowledge base reloaded: {} entries, {} acronyms", out.entries, out.acronyms);
+    out.markdown = "Base rechargée : " + std::to_string(out.entries) + " fiches, " +
+                   std::to_string(out.acronyms) + " sigles.";
     if (!problems.empty())
-        text += "\n\nFichiers ou éléments ignorés :\n" + problems;
-    return text;
+        out.markdown += "\n\nFichiers ou éléments ignorés :\n" + problems;
+    return out;
 }
+
+namespace {
 
 std::string one_line(std::string_view text, std::size_t limit)
 {
@@ -258,7 +268,7 @@ void add_knowledge_commands(Registry& registry, knowledge::Answerer& answerer,
          [&answerer, dir = std::move(kb_dir), prefix, stats](const Context& c) {
              const auto words = knowledge::fold(c.args);
              if (words == "recharger")
-                 return Reply{reload(answerer, dir), {}};
+                 return Reply{reload_knowledge(answerer, dir).markdown, {}};
              if (words.rfind("lier", 0) == 0 && stats != nullptr)
                  return Reply{link_question(answerer, *stats, c.args, prefix), {}};
              if (words.rfind("stats", 0) == 0 && stats != nullptr) {

@@ -595,6 +595,19 @@ const std::array<Wave, 9>& deployment_calendar()
     return calendar;
 }
 
+namespace {
+
+/// `options` with the rule in force now.
+EpleOptions in_force(const EpleOptions& options)
+{
+    auto now = options;
+    if (now.current_rule)
+        now.rule = now.current_rule();
+    return now;
+}
+
+} // namespace
+
 void add_eple_commands(Registry& registry, EpleStore& store, EpleOptions options)
 {
     const auto& prefix = registry.prefix();
@@ -612,7 +625,7 @@ void add_eple_commands(Registry& registry, EpleStore& store, EpleOptions options
          "l'état d'un EPLE : vague, kit de bascule, budget, paiements, EJ, TR",
          Role::member,
          [&store, shared, prefix](const Context& c) {
-             return eple(store, *shared, c.args, prefix);
+             return eple(store, in_force(*shared), c.args, prefix);
          }});
     add({"vague",
          {},
@@ -620,7 +633,7 @@ void add_eple_commands(Registry& registry, EpleStore& store, EpleOptions options
          "le tableau de bord d'une vague : budgets, kit de bascule, paiements, EPLE à accompagner",
          Role::member,
          [&store, shared, prefix](const Context& c) {
-             return wave(store, *shared, c.args, prefix);
+             return wave(store, in_force(*shared), c.args, prefix);
          }});
     add({"difficultes",
          {},
@@ -628,7 +641,7 @@ void add_eple_commands(Registry& registry, EpleStore& store, EpleOptions options
          "les EPLE à accompagner, les plus urgents d'abord, et pourquoi",
          Role::member,
          [&store, shared, prefix](const Context& c) {
-             return difficulties(store, *shared, c.args, prefix);
+             return difficulties(store, in_force(*shared), c.args, prefix);
          }});
     add({"vagues",
          {},

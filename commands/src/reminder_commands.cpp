@@ -131,13 +131,21 @@ std::string in_minutes(std::chrono::minutes duration)
     return std::to_string(duration.count()) + (duration.count() > 1 ? " minutes" : " minute");
 }
 
+/// The members' limits in force now: the shortest interval, the most active reminders.
+std::pair<std::chrono::minutes, int> member_limits(const ReminderOptions& options)
+{
+    if (options.current_member_limits)
+        return options.current_member_limits();
+    return {options.member_min_interval, options.member_max_reminders};
+}
+
 /// A member's reminders are limited in number and frequency (issue 15: `!rappel * * * * * x`
 /// posted every minute for ever); admins and support are not. Why this one is refused, or nothing.
 std::optional<Reply> too_many_reminders(const Shared& shared, const Message& message)
 {
-    const auto limit = shared.options.member_max_reminders;
     if (message.role != Role::member)
         return std::nullopt;
+    const auto limit = member_limits(shared.options).second;
     const auto mine = shared.store.list_by_owner(message.sender);
     if (!mine)
         return storage_trouble();
@@ -154,9 +162,9 @@ std::optional<Reply> too_many_reminders(const Shared& shared, const Message& mes
 std::optional<Reply> too_frequent(const Shared& shared, const Message& message,
                                   const Schedule& schedule)
 {
-    const auto minimum = shared.options.member_min_interval;
     if (message.role != Role::member || !schedule.recurring())
         return std::nullopt;
+    const auto minimum = member_limits(shared.options).first;
     const auto gap = shortest_gap(schedule.cron);
     if (gap >= minimum)
         return std::nullopt;

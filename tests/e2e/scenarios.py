@@ -1093,6 +1093,64 @@ class Run:
         status, _, _ = await asyncio.to_thread(http_get, base + "/")
         self.check("n.other-paths-404", status == 404, f"GET / gave {status}")
 
+    async def scenario_r(self) -> None:
+        """Configuration reload (issue 16): SIGHUP applies a valid file at once (bob becomes an
+        admin, a restart-only key is named and kept), refuses an invalid one whole (bob stays an
+        admin) and the bot keeps answering throughout."""
+        assert self.bot
+        room = self.group
+        pid = self.procs.running["bot"].pid
+
+        async def kb_stats(label: str) -> str:
+            q = await self.ask(self.bob, room, "!kb stats")
+            rs = await self.wait_reply(q, 30)
+            if not self.check(f"r.{label}-answered", len(rs) == 1, f"{len(rs)} replies"):
+                return ""
+            return rs[0]["content"].get("body", "")
+
+        async def sighup(wanted: str) -> bool:
+            offset = self.bot.log_size()
+            os.kill(pid, signal.SIGHUP)
+            return await wait_for(lambda: wanted in self.bot.log_text(offset), 30)
+
+        body = await kb_stats("before")
+        self.check("r.member-refused-before-reload", "réservée" in body, body[:200])
+        # bob made an admin; sync.timeout_seconds changed too, which needs a restart
+        settings = BotSettings(inviters=[ALICE], admins=[ALICE, BOB],
+                               metrics_port=self.metrics_port)
+        path = self.bot.write_config(self.bot.config, settings)
+        path.write_text(path.read_text().replace("timeout_seconds: 10", "timeout_seconds: 12"))
+        offset = self.bot.log_size()
+        applied = await sighup("configuration reloaded")
+        self.check("r.valid-file-applied", applied, "no 'configuration reloaded' log line in 30 s")
+        text = self.bot.log_text(offset)
+        self.check("r.restart-key-named", "redémarrage nécessaire pour : sync.timeout_seconds"
+                   in text, "no warning naming sync.timeout_seconds")
+        self.check("r.bot-alive-after-sighup", self.bot.alive(), "the bot process exited")
+        body = await kb_stats("after")
+        self.check("r.new-admin-accepted", "Statistiques de la base" in body, body[:200])
+        # invalid: bob left out of the admins, and a reply mode that does not exist
+        self.bot.write_config(self.bot.config, BotSettings(inviters=[ALICE], admins=[ALICE],
+                                                           metrics_port=self.metrics_port))
+        path.write_text(path.read_text().replace("reply_mode: thread", "reply_mode: fil"))
+        offset = self.bot.log_size()
+        refused = await sighup("configuration not reloaded")
+        text = self.bot.log_text(offset)
+        self.check("r.invalid-file-refused", refused and "behaviour.reply_mode" in text,
+                   "no 'configuration not reloaded' line naming behaviour.reply_mode")
+        self.check("r.bot-alive-after-refusal", self.bot.alive(), "the bot process exited")
+        body = await kb_stats("after-refusal")
+        self.check("r.previous-config-kept", "Statistiques de la base" in body, body[:200])
+        q = await self.ask(self.alice, room, "!sigle EJ")
+        rs = await self.wait_reply(q, 30)
+        self.check("r.still-answers", len(rs) == 1 and "Engagement juridique" in
+                   rs[0]["content"].get("body", ""), short(rs[:1]))
+        # the main file as it was, for the scenarios after this one (and their restarts)
+        self.bot.write_config(self.bot.config, BotSettings(inviters=[ALICE], admins=[ALICE],
+                                                           metrics_port=self.metrics_port))
+        self.check("r.main-file-reloaded", await sighup("configuration reloaded"),
+                   "the original file was not reloaded")
+
     async def scenario_e(self) -> None:
         """50 questions; SIGKILL in the middle; restart: each answered exactly once and correctly."""
         assert self.bot
@@ -1266,6 +1324,8 @@ class Run:
                 await self.scenario("i", self.scenario_i(), 60)
             if want("n"):
                 await self.scenario("n", self.scenario_n(), 90)
+            if want("r"):
+                await self.scenario("r", self.scenario_r(), 180)
             if want("j"):
                 await self.scenario("j", self.scenario_j(), 120)
             if want("k"):
@@ -1336,7 +1396,7 @@ def main() -> int:
     p.add_argument("--bot", required=True)
     p.add_argument("--kb", required=True)
     p.add_argument("--no-bot", action="store_true", help="only Synapse + the nio harness")
-    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j,k,l,m,n,s,t)")
+    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j,k,l,m,n,r,s,t)")
     run = Run(p.parse_args())
 
     def interrupted(signum: int, _frame: object) -> None:

@@ -239,6 +239,22 @@ TEST_SUITE("unit")
         CHECK_FALSE(p.addressing.inviter_allowed("@chef:hs.test.evil"));
     }
 
+    TEST_CASE("a reloaded configuration changes the rooms and inviters at once")
+    {
+        Policy p;
+        p.config.allowed_rooms = {"!ancien:hs.test"};
+        p.config.inviters = {"@chef:hs.test"};
+        CHECK_FALSE(p.addressing.room_allowed(room()));
+        CHECK_FALSE(p.addressing.room_allowed(invited_by("@agent:partenaire.test")));
+        Config reloaded = p.config;
+        reloaded.allowed_rooms = {salon};
+        reloaded.inviters = {":partenaire.test"};
+        p.addressing.use_config(reloaded);
+        CHECK(p.addressing.room_allowed(room()));
+        CHECK(p.addressing.room_allowed(invited_by("@agent:partenaire.test")));
+        CHECK_FALSE(p.addressing.room_allowed(invited_by("@chef:hs.test"))); // no longer listed
+    }
+
     TEST_CASE("the backlog limit is rooms.max_backlog_age")
     {
         Policy p;

@@ -111,6 +111,36 @@ TEST_SUITE("unit")
         itop.succeeded(t0 + 13min);
         CHECK(alerts.take_due(t0 + 30min).empty());
     }
+
+    TEST_CASE("a kind with an interval of zero is posted each time it happens")
+    {
+        Alerts alerts;
+        alerts.set_interval("reload", 0min);
+        const Alerts::TimePoint t0{std::chrono::hours{500'000}};
+        alerts.raise("reload", "appliquée : `roles.admins`");
+        REQUIRE(alerts.take_due(t0).size() == 1);
+        alerts.raise("reload", "refusée, la configuration en cours est gardée");
+        alerts.raise("identity", "@marie:hs.test");
+        const auto due = alerts.take_due(t0 + 1s);
+        REQUIRE(due.size() == 2); // the first identity alert is due anyway
+        alerts.raise("identity", "@paul:hs.test");
+        alerts.raise("reload", "appliquée, aucune clé modifiée");
+        const auto again = alerts.take_due(t0 + 2s);
+        REQUIRE(again.size() == 1); // identity waits its ten minutes
+        CHECK(again[0].kind == "reload");
+    }
+
+    TEST_CASE("a reload alert lists each report on a line of its own")
+    {
+        const auto text = alert_message(
+            {"reload",
+             {"appliquée : `roles.admins` ; redémarrage nécessaire pour : `sync.timeout_seconds`",
+              "refusée, la configuration en cours est gardée : 1 problème(s)"},
+             2});
+        CHECK(text.starts_with("**Configuration relue (SIGHUP)**"));
+        CHECK(text.find("\n- appliquée : `roles.admins` ; redémarrage nécessaire pour : "
+                        "`sync.timeout_seconds`\n- refusée") != std::string::npos);
+    }
 }
 
 TEST_SUITE("unit")

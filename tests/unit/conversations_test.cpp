@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -433,6 +434,28 @@ TEST_SUITE("unit")
         config.power_level_rooms.clear();
         config.admin_power_level = 0; // never from the power level
         CHECK(app::role_of(config, marie, salon, 100) == commands::Role::support);
+    }
+
+    TEST_CASE("a reloaded configuration changes roles and limits from the next message on")
+    {
+        Bench b;
+        b.config.allowed_rooms = {salon};
+        CHECK(says(b.say("!kb"), "réservée"));
+        CHECK(says(b.say("!rappel demain 9h kit"), "Rappel n° 1"));
+        auto reloaded = std::make_shared<bot::Config>(b.config);
+        reloaded->admins = {marie};
+        reloaded->reminder_limits.max_per_user = 1;
+        reloaded->difficulty.signals_needed = 4;
+        b.conversations.reconfigure(reloaded);
+        CHECK(says(b.say("!kb"), "Usage")); // an admin now
+        b.config.admins = {admin};          // the config given at start is no longer read
+        CHECK(says(b.say("!kb"), "Usage"));
+        // admins are not limited: a member at the new limit is
+        auto limited = std::make_shared<bot::Config>(*reloaded);
+        limited->admins.clear();
+        b.conversations.reconfigure(limited);
+        CHECK(says(b.say("!rappel demain 10h kit"), "le maximum est de 1"));
+        CHECK(says(b.say("!difficultes"), "4 signaux"));
     }
 
     TEST_CASE("power 100 in a room of one's own does not open another user's data")

@@ -44,6 +44,9 @@ public:
     /// `config` is read at each call (tests change the reply mode).
     Addressing(const Config& config, std::string user_id);
 
+    /// Reads `config` from now on (a configuration reloaded); it must outlive its use.
+    void use_config(const Config& config) { config_ = &config; }
+
     /// The bot's display name, also recognised as a mention at the start of a message.
     void set_display_name(std::string name) { display_name_ = std::move(name); }
 
@@ -71,10 +74,10 @@ public:
     Verdict verdict(const Addressed& message, bool in_dialogue, bool has_file) const;
 
     /// Events older than rooms.max_backlog_age are recorded, never answered.
-    bool too_old(std::chrono::milliseconds age) const { return age > config_.max_backlog_age; }
+    bool too_old(std::chrono::milliseconds age) const { return age > config_->max_backlog_age; }
 
 private:
-    const Config& config_;
+    const Config* config_;
     std::string user_id_;
     std::string display_name_;
 };

@@ -21,7 +21,8 @@ namespace opalebot::bot {
 /// "homeserver" (the homeserver failed several times in a row; posted once it answers again),
 /// "undecryptable" (messages the bot could not decrypt in time), "storage" (a write to the
 /// state file failed), "import" (an EPLE import was refused or failed), "backup" (a daily
-/// backup of the state file failed).
+/// backup of the state file failed), "reload" (the config file read again on SIGHUP: applied or
+/// refused, each detail a whole report).
 class Alerts {
 public:
     using TimePoint = std::chrono::system_clock::time_point;
@@ -36,6 +37,10 @@ public:
     /// `kind` is posted only once it happened `count` times since its last post (a rate, not
     /// a single occurrence, is worth telling).
     void set_minimum(const std::string& kind, int count);
+
+    /// `kind` is posted at most once per `interval` instead of the common one (zero: each time,
+    /// for what a person asked for and waits to hear about).
+    void set_interval(const std::string& kind, std::chrono::minutes interval);
 
     struct Due {
         std::string kind;
@@ -53,6 +58,7 @@ private:
         TimePoint last_post{};
         int count = 0;
         int minimum = 1;
+        std::optional<std::chrono::minutes> interval; ///< none: the common one
         std::vector<std::string> details;
     };
     void add_detail(Kind& entry, const std::string& detail);

@@ -17,6 +17,7 @@ enum class ReplyMode { thread, reply };
 enum class TicketBackendKind { interne, itop };
 
 /// The running bot's settings (`opale-bot run --config FILE`); see deploy/config.example.yaml.
+/// A new key must also be sorted in config_reload.cpp: applied on SIGHUP, or after a restart.
 struct Config {
     std::string homeserver_url; ///< "https://matrix.agent.education.tchap.gouv.fr"
 
@@ -32,6 +33,7 @@ struct Config {
         std::string folder; ///< dossier; empty: no daily backup
         int keep = 7;       ///< garder: the newest ones kept, older ones deleted
         std::chrono::minutes time_of_day{2 * 60 + 30}; ///< heure "HH:MM", Paris time
+        bool operator==(const DailyBackup&) const = default;
     } daily_backup;
     /// Seals the crypto state (issue 7): from encryption.pickle_key_file or env
     /// OPALEBOT_PICKLE_KEY; empty: end-to-end encryption off, encrypted salons ignored.
@@ -76,6 +78,7 @@ struct Config {
         int ej_below = 1;
         int titres_below = 1;
         int signals_needed = 2;
+        bool operator==(const Difficulty&) const = default;
     } difficulty;
 
     /// The kit-de-bascule campaign (issue 6): the same French phrase as `!campagne kit …`,
@@ -92,6 +95,7 @@ struct Config {
     struct ReminderLimits {
         int min_interval_minutes = 60;
         int max_per_user = 20;
+        bool operator==(const ReminderLimits&) const = default;
     } reminder_limits;
 
     /// Tickets (issue 4): backend, iTop account, follow-up polling, dialogue expiry.
@@ -115,6 +119,7 @@ struct Config {
                 std::string request_type; ///< type: incident | service_request
                 int urgency = 3;          ///< urgence 1 (critique) … 4 (basse)
                 int impact = 3;           ///< impact 1 (département) … 3 (personne)
+                bool operator==(const Triage&) const = default;
             };
             Triage si2c{"SI2C", {}, "service_request"};
             Triage drasi{"DRASI", {}, "incident"};
@@ -132,6 +137,7 @@ struct Config {
     struct Metrics {
         std::string host; ///< an IP address: "127.0.0.1", "::1"; empty: no metrics server
         int port = 0;
+        bool operator==(const Metrics&) const = default;
     } metrics;
 };
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <string_view>
@@ -18,13 +19,18 @@ enum class SyncOutcome {
 /// READY=1 after the first saved sync, WATCHDOG=1 after every iteration of the sync loop, so
 /// that a loop stuck anywhere stops the pings, STOPPING=1 at the end; STATUS= lines in French.
 /// sd_notify does nothing without NOTIFY_SOCKET: the console, the tests and a run by hand are
-/// unaffected. Call from one thread at a time.
+/// unaffected. Call from one thread at a time, except reloading() and reloaded().
 class ServiceNotifier {
 public:
     /// After each iteration of the sync loop, and in its waits.
     void sync_iteration(SyncOutcome outcome);
     void stopping();
     void status(std::string_view text);
+    /// RELOADING=1 while the config file is read again on SIGHUP (`systemctl reload`), then
+    /// READY=1 with `status` once it is applied or refused; nothing before the first READY=1,
+    /// which that would give too early. From the main thread, while the sync loop runs.
+    void reloading();
+    void reloaded(std::string_view status);
     bool ready() const { return ready_; }
     /// Logs a warning when systemd's watchdog is shorter than twice the longest iteration (a
     /// long-poll of `sync_timeout` plus curl's 15 s margin): a quiet salon would get the bot
@@ -35,7 +41,7 @@ public:
     static std::optional<std::chrono::microseconds> watchdog_interval();
 
 private:
-    bool ready_ = false;
+    std::atomic<bool> ready_ = false; ///< set by the sync thread, read by reloading()
     bool failing_ = false;
 };
 

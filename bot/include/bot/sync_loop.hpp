@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -81,6 +82,15 @@ public:
 
     /// The bot's display name, also recognised as a mention at the start of a message.
     void set_display_name(std::string name) { addressing_.set_display_name(std::move(name)); }
+
+    /// Reads `config` from now on, and so does its addressing (a configuration reloaded on
+    /// SIGHUP); kept alive while in use. Call on the loop's thread, between two syncs.
+    void use_config(std::shared_ptr<const Config> config)
+    {
+        addressing_.use_config(*config);
+        config_ = config.get();
+        reloaded_config_ = std::move(config);
+    }
 
     /// Work to do between two syncs on the loop's thread (due reminders); at most a long-poll
     /// timeout late.
@@ -194,7 +204,8 @@ private:
 
     MatrixClient& client_;
     StateStore& store_;
-    const Config& config_;
+    const Config* config_;                          ///< the one given, until use_config
+    std::shared_ptr<const Config> reloaded_config_; ///< owns what use_config gave
     Session session_;
     Addressing addressing_;
     std::function<bool(const std::string&, const Conversation&)> in_conversation_;

@@ -56,6 +56,19 @@ public:
     }
 };
 
+/// What `!kb recharger` (and a configuration reload) did with the knowledge base folder.
+struct KnowledgeReload {
+    bool replaced = false; ///< false: no valid entry in the folder, the old base is kept
+    std::size_t entries = 0;
+    std::size_t acronyms = 0;
+    std::size_t problems = 0; ///< files or items skipped (or why none is valid)
+    std::string markdown;     ///< the reply of `!kb recharger`
+};
+
+/// Reads `dir` again and swaps it into `answerer` unless no entry in it is valid. Call on the
+/// thread that uses `answerer`.
+KnowledgeReload reload_knowledge(knowledge::Answerer& answerer, const std::filesystem::path& dir);
+
 /// Registers the knowledge commands on `registry`: !aide, !sigle, !fiche, !fiches, !kb (admin)
 /// and free-text questions. `answerer` must outlive the registry; `kb_dir` is what !kb recharger
 /// reads again; `questions`, if given, records every free-text question; `stats`, if given,

@@ -69,6 +69,9 @@ const std::array<Wave, 9>& deployment_calendar();
 /// What the EPLE commands need besides the store.
 struct EpleOptions {
     DifficultyRule rule;
+    /// When set, read at each command instead of `rule` (the configuration reloaded while the
+    /// bot runs); called from the threads that run the commands.
+    std::function<DifficultyRule()> current_rule;
     TicketSource* tickets = nullptr; ///< null: no ticket backend, tickets are not mentioned
     std::function<std::chrono::system_clock::time_point()> clock = std::chrono::system_clock::now;
 };

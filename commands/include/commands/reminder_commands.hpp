@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <utility>
 
 namespace opalebot::commands {
 
@@ -23,6 +24,9 @@ struct ReminderOptions {
     /// that `!rappel * * * * * x` cannot post every minute for ever (issue 15).
     std::chrono::minutes member_min_interval{60};
     int member_max_reminders = 20;
+    /// When set, read at each command instead of the two above (the configuration reloaded
+    /// while the bot runs): the shortest interval, the most active reminders.
+    std::function<std::pair<std::chrono::minutes, int>()> current_member_limits;
 };
 
 /// Registers `!rappel <quand> <texte>`, `!rappel salon [@room] <quand> <texte>` (admins),
