@@ -131,11 +131,20 @@ bool is_user_id(const std::string& id)
            colon + 1 < id.size() && id.find(' ') == std::string::npos;
 }
 
+/// "!opaque:server", or from room version 12 on (what Synapse 1.163 creates by default) the
+/// create event's reference hash: "!" and 43 characters of unpadded URL-safe base64, no server.
 bool is_room_id(const std::string& id)
 {
     const auto colon = id.find(':');
-    return id.size() > 3 && id[0] == '!' && colon != std::string::npos && colon > 1 &&
-           colon + 1 < id.size();
+    if (id.size() > 3 && id[0] == '!' && colon != std::string::npos && colon > 1 &&
+        colon + 1 < id.size())
+        return true;
+    constexpr std::size_t hash_length = 43;
+    return id.size() == 1 + hash_length && id[0] == '!' &&
+           std::all_of(id.begin() + 1, id.end(), [](char c) {
+               return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_';
+           });
 }
 
 bool is_user_or_domain(const std::string& id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import re
@@ -51,6 +52,9 @@ QUESTION_SETS = [_HERE.parent / "fixtures" / "kb-dev.tsv",
 # then take about 50 s.
 RC_LIMITED = (2, 3)
 
+# Scenario u's iTop (tests/itop/run.sh's test double), as its own process.
+ITOP_DOUBLE = _HERE.parent / "itop" / "itop_double.py"
+
 
 def http_get(url: str) -> tuple[int, str, str]:
     """Status, Content-Type and body of a GET, error statuses included; never through a proxy."""
@@ -60,6 +64,18 @@ def http_get(url: str) -> tuple[int, str, str]:
             return r.status, r.headers.get("Content-Type", ""), r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.headers.get("Content-Type", ""), e.read().decode(errors="replace")
+
+
+def load_itop_double():
+    """The iTop double's module, for the accounts it knows (never printed)."""
+    spec = importlib.util.spec_from_file_location("itop_double", ITOP_DOUBLE)
+    module = importlib.util.module_from_spec(spec)
+    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in tests/itop
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = writes
+    return module
 
 
 def samples(text: str) -> dict[str, float]:
@@ -1277,6 +1293,193 @@ class Run:
         self.check("g.bot-logs-429", bool(lines), "no bot log line mentions 429/M_LIMIT_EXCEEDED")
         self.check("g.bot-alive", self.bot.alive(), "the bot process exited")
 
+    # -- scenario u: the admins' alerts room against the iTop double (issue 16)
+
+    def itop_double_start(self, port: int, port_file: Path) -> int:
+        """Starts tests/itop/itop_double.py as the scenario's process "itop" (listed for run.sh's
+        trap); its port once it listens, 0 when it did not start within 10 s."""
+        port_file.unlink(missing_ok=True)
+        self.procs.start("itop", [sys.executable, str(ITOP_DOUBLE), "--port", str(port),
+                                  "--port-file", str(port_file)],
+                         self.work / "itop-double.log", self.work)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.procs.alive("itop"):
+            if port_file.exists() and port_file.read_text().strip():
+                return int(port_file.read_text())
+            time.sleep(0.1)
+        return 0
+
+    def alerts_config(self, alerts_room: str, itop_url: str) -> Path:
+        """The main configuration plus the alerts room (allowed) and tickets in iTop; bob files
+        tickets as the double's Bob Leroy. The iTop password comes from the environment."""
+        assert self.bot
+        path = self.bot.write_config(self.bot.dir / "bot-u.yaml", BotSettings(
+            inviters=[ALICE], admins=[ALICE, ADMIN]))
+        text = path.read_text()
+        for old, new in (("  allowed: []\n", f"  allowed: {json.dumps([alerts_room])}\n"),
+                         ("sync:\n  timeout_seconds: 10\n", "sync:\n  timeout_seconds: 5\n")):
+            assert old in text, f"the harness config no longer has {old!r}"
+            text = text.replace(old, new)
+        text += f"""alertes:
+  salon: "{alerts_room}"
+tickets:
+  backend: itop
+  itop:
+    url: "{itop_url}"
+    user: "matrix-bot"
+    timeout_seconds: 5
+    emails:
+      "{BOB}": "bob.leroy@ac-lille.fr"
+"""
+        path.write_text(text)
+        return path
+
+    async def scenario_u(self) -> None:
+        """The admins' alerts room (issue 16): a ticket filed in the iTop double; the double
+        stopped, users told iTop cannot be reached and the room told "iTop ne répond plus" once;
+        the double back on its port, the next call answered and the room told "iTop répond de
+        nouveau" once; an import with errors told too. No secret and no member's text in them."""
+        assert self.bot
+        itop_password = load_itop_double().USERS["matrix-bot"][0]
+        port_file = self.work / "itop-double.port"
+        admin: Human | None = None
+        env_before = os.environ.get("OPALEBOT_ITOP_PASSWORD")
+        try:
+            port = await asyncio.to_thread(self.itop_double_start, 0, port_file)
+            if not self.check("u.itop-double-started", port > 0,
+                              tail(self.work / "itop-double.log", 20)):
+                return
+            itop_url = f"http://127.0.0.1:{port}"
+            admin = await Human.login(self.synapse.url, "admin", self.passwords["admin"],
+                                      self.work / "nio" / "admin")
+            admin.start_sync()
+            # The alerts room is made and the bot invited while it is stopped: the main
+            # configuration would leave the admin's invitation (not an inviter) unanswered.
+            self.bot.stop(10)
+            r = await admin.client.room_create(name="e2e alertes", invite=[BOT])
+            assert isinstance(r, RoomCreateResponse), r
+            alerts_room = r.room_id
+            config = self.alerts_config(alerts_room, itop_url)
+            os.environ["OPALEBOT_ITOP_PASSWORD"] = itop_password
+            checked = await asyncio.to_thread(
+                subprocess.run, [self.args.bot, "config", "check", str(config)],
+                capture_output=True, text=True, timeout=30)
+            self.check("u.config-check", checked.returncode == 0 and itop_password not in
+                       checked.stdout + checked.stderr,
+                       f"exit {checked.returncode}: {checked.stdout}{checked.stderr}"
+                       .replace(itop_password, "<mot de passe iTop>"))
+            offset = self.bot.start(config=config)
+            os.environ.pop("OPALEBOT_ITOP_PASSWORD")
+            if not self.check("u.bot-ready", await self.bot.wait_ready(offset, 60),
+                              self.bot.log_text(offset)[-600:]):
+                return
+            state = await self.bot_membership(alerts_room)
+            if not self.check("u.bot-joins-alerts-room", state == "join", f"{state!r}"):
+                return
+
+            def alerts(marker: str) -> list[dict]:
+                """The bot's messages in the alerts room that are not replies and say `marker`."""
+                return [ev for ev in admin.from_bot(alerts_room) if in_reply_to(ev) is None
+                        and marker in ev["content"].get("body", "")]
+
+            # A member files a ticket: it is created in the double.
+            title = "Relevé bancaire absent du tableau de bord"
+            description = "Le relevé du 12 n'apparaît pas malgré la synchronisation."
+            root = await self.ask(self.bob, self.group, (
+                f'!ticket nouveau service=SI2C titre="{title}" uai=0590003H env=production '
+                'sphere=ordonnateur profil=gestionnaire nom=Leroy prenom=Bob fonction=SG '
+                f'description="{description}" operations="aucune" erreurs="aucun"'))
+            card = await self.wait_reply(root, 45)
+            self.check("u.ticket-card", len(card) == 1 and "oui" in
+                       card[0]["content"].get("body", ""), short(card[:1]))
+            thread = {"rel_type": "m.thread", "event_id": root, "is_falling_back": True}
+            yes = await self.ask(self.bob, self.group, "oui", relates_to=thread)
+            done = await self.wait_reply(yes, 45)
+            created = done[0]["content"].get("body", "") if done else ""
+            _, _, in_itop = await asyncio.to_thread(http_get, itop_url + "/_admin/tickets")
+            ref = re.search(r"R-\d{6}", created)
+            self.check("u.ticket-created-in-itop", bool(ref) and "Ticket R-" in created and any(
+                t["ref"] == ref.group(0) and title in t["title"] for t in json.loads(in_itop)),
+                       f"reply {created[:300]!r}; tickets in the double: {in_itop[:300]!r}")
+            ref_text = ref.group(0) if ref else "R-000001"
+
+            # The double stops: three calls fail, each user is told, the room once.
+            self.procs.stop("itop", signal.SIGTERM, 10)
+            told = []
+            for _ in range(3):
+                q = await self.ask(self.bob, self.group, f"!ticket {ref_text}")
+                rs = await self.wait_reply(q, 45)
+                told.append(rs[0]["content"].get("body", "") if rs else "")
+            self.check("u.users-told-itop-unreachable",
+                       all("iTop est injoignable" in t for t in told), repr(told))
+            await wait_for(lambda: bool(alerts("iTop ne répond plus")), 45)
+            down = alerts("iTop ne répond plus")
+            self.check("u.alert-itop-down", len(down) == 1, short(admin.from_bot(alerts_room)))
+
+            # Back on the same port: the next call is answered, and the room is told.
+            back = await asyncio.to_thread(self.itop_double_start, port, port_file)
+            if not self.check("u.itop-double-restarted", back == port,
+                              tail(self.work / "itop-double.log", 20)):
+                return
+            q = await self.ask(self.bob, self.group, f"!ticket {ref_text}")
+            rs = await self.wait_reply(q, 45)
+            answer = rs[0]["content"].get("body", "") if rs else ""
+            log(f"u: with iTop back, !ticket {ref_text} gets: {answer[:200]!r}")
+            self.check("u.itop-answers-again", bool(answer) and "iTop est injoignable" not in
+                       answer and "iTop a répondu par une erreur" not in answer, repr(answer))
+            await wait_for(lambda: bool(alerts("iTop répond de nouveau")), 45)
+            self.check("u.alert-itop-back", len(alerts("iTop répond de nouveau")) == 1,
+                       short(admin.from_bot(alerts_room)))
+
+            # An admin's import with errors is refused, and the room is told.
+            csv = self.work / "vague6_indicateurs_2024-01-26.csv"
+            csv.write_text("uai;date;kit_taux;budget_integre;budget_saisie;paiements;ej;"
+                           "titres_recettes;prelevements\n"
+                           "0590001A;26/01/2024;beaucoup;peut-être;GFC;0;0;0;non\n")
+            imported = await admin.send_file(alerts_room, csv, "!import indicateurs")
+            await wait_for(lambda: bool(admin.replies_to(imported)), 45)
+            report = admin.replies_to(imported)
+            self.check("u.import-with-errors-refused", len(report) == 1 and "erreur" in
+                       report[0]["content"].get("body", ""), short(report[:1]))
+            await wait_for(lambda: bool(alerts("Import refusé")), 45)
+            self.check("u.alert-import-refused", len(alerts("Import refusé")) == 1,
+                       short(admin.from_bot(alerts_room)))
+
+            await asyncio.sleep(12)  # a second post would come within a sync or two
+            counts = {m: len(alerts(m)) for m in ("iTop ne répond plus", "iTop répond de nouveau",
+                                                  "Import refusé")}
+            self.check("u.each-alert-once", set(counts.values()) == {1}, f"{counts}")
+            posted = [ev for ev in admin.from_bot(alerts_room) if in_reply_to(ev) is None]
+            text = "\n".join(ev["content"].get("body", "") + "\n" +
+                             ev["content"].get("formatted_body", "") for ev in posted)
+            log("u: the alerts room was told:\n    " + "\n    ".join(
+                ev["content"].get("body", "") for ev in posted))
+            secrets_in = [name for name, value in (
+                ("the iTop password", itop_password), ("the bot's password", self.passwords["bot"]),
+                ("the pickle key", self.bot.pickle_key_file.read_text().strip()),
+                ("the admin's access token", self.admin_token),
+                ("a Synapse access token", "syt_")) if value and value in text]
+            self.check("u.alerts-have-no-secret", not secrets_in, f"the alerts contain {secrets_in}")
+            member_text = [t for t in (title, description, "Relevé bancaire", "synchronisation")
+                           if t in text]
+            self.check("u.alerts-have-no-member-text", not member_text,
+                       f"the alerts contain the member's {member_text}")
+            self.check("u.log-has-no-itop-password", itop_password not in self.bot.log_text(),
+                       "the bot log contains the iTop password")
+        finally:
+            if env_before is None:
+                os.environ.pop("OPALEBOT_ITOP_PASSWORD", None)
+            else:
+                os.environ["OPALEBOT_ITOP_PASSWORD"] = env_before
+            self.procs.stop("itop", signal.SIGTERM, 10)
+            if admin:
+                await admin.close()
+            # The scenarios after this one run with the main configuration.
+            self.bot.stop(10)
+            offset = self.bot.start()
+            self.check("u.bot-back-on-main-config", await self.bot.wait_ready(offset, 60),
+                       self.bot.log_text(offset)[-600:])
+
     # -- driver
 
     async def scenario(self, name: str, coro, timeout: float) -> None:
@@ -1338,6 +1541,8 @@ class Run:
                 await self.scenario("s", self.scenario_s(), 240)
             if want("t"):
                 await self.scenario("t", self.scenario_t(), 180)
+            if want("u"):
+                await self.scenario("u", self.scenario_u(), 360)
             if want("e"):
                 await self.scenario("e", self.scenario_e(), 300)
             if want("f"):

@@ -56,6 +56,8 @@ def reset():
             "1": {"id": "1", "name": "Academie Test", "code": "0000000A"},
             "4": {"id": "4", "name": "Lycée Test", "code": "0590001A"},
             "5": {"id": "5", "name": "Collège Test", "code": "0590002B"},
+            # a UAI whose key letter is right: the bot's ticket dialogue checks it (e2e u)
+            "11": {"id": "11", "name": "Lycée Test Alertes", "code": "0590003H"},
         },
         "Person": {
             "1": {"id": "1", "name": "Durand", "first_name": "Claire",
@@ -71,6 +73,8 @@ def reset():
                   "email": "anne.martin@ac-lille.fr", "org_id": "4"},
             "10": {"id": "10", "name": "O'Brien", "first_name": "Sean",
                    "email": "sean.o'brien@ac-lille.fr", "org_id": "5"},
+            "12": {"id": "12", "name": "Leroy", "first_name": "Bob",
+                   "email": "bob.leroy@ac-lille.fr", "org_id": "11"},
         },
         "Team": {"6": {"id": "6", "name": "SI2C"}, "7": {"id": "7", "name": "DRASI"}},
         "Service": {"1": {"id": "1", "name": "op@le"}, "2": {"id": "2", "name": "Autre"}},

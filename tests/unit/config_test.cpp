@@ -134,6 +134,31 @@ TEST_SUITE("unit")
         CHECK(outside->message.find("rooms.allowed") != std::string::npos);
     }
 
+    TEST_CASE("room ids of room version 12 have no server and are accepted")
+    {
+        const NoSecretsInEnv env;
+        // Synapse 1.163 makes such rooms by default: "!" and the create event's hash.
+        const std::string v12 = "!bQ5x4ehiUcIWa4lJuiJHDX4ufg6CTtolh8SpJ5nJHTw";
+        const std::string base = "homeserver: {url: \"https://hs.test\"}\n"
+                                 "account: {user_id: \"@bot:hs.test\", password: pw}\n";
+        const auto good = parse_config(base + "rooms: {allowed: [\"" + v12 + "\"]}\n" +
+                                           "roles: {power_level_rooms: [\"" + v12 + "\"]}\n" +
+                                           "alertes: {salon: \"" + v12 + "\"}\n",
+                                       "b.yaml");
+        CHECK(good.problems.empty());
+        CHECK(good.config.alerts_room == v12);
+        REQUIRE(good.config.allowed_rooms.size() == 1);
+        CHECK(good.config.allowed_rooms[0] == v12);
+
+        for (const std::string wrong : {"!short", "!bQ5x4ehiUcIWa4lJuiJHDX4ufg6CTtolh8SpJ5nJHT=",
+                                        "!bQ5x4ehiUcIWa4lJuiJHDX4ufg6CTtolh8SpJ5nJHTwx"}) {
+            CAPTURE(wrong);
+            const auto load =
+                parse_config(base + "rooms: {allowed: [\"" + wrong + "\"]}\n", "b.yaml");
+            CHECK(find_problem(load, "rooms.allowed[0]") != nullptr);
+        }
+    }
+
     TEST_CASE("state.sauvegarde_quotidienne is read and each bad key located by line")
     {
         const NoSecretsInEnv env;
