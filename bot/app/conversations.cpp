@@ -139,14 +139,25 @@ void CapturedQuestion::record(const commands::Message& message, const knowledge:
     metrics.answers.with(knowledge::confidence_of(answer)).add();
     if (answer.kind == knowledge::Answer::Kind::unknown)
         metrics.abstentions.add();
-    last_ = bot::QuestionRecord{unix_now(),
-                                message.room,
-                                message.sender,
-                                message.body,
-                                std::string{knowledge::to_string(answer.kind)},
-                                answer.entry_id,
-                                answer.score,
-                                {}}; // the event id: the sync loop knows it
+    const std::lock_guard lock{mutex_};
+    last_.insert_or_assign(std::this_thread::get_id(),
+                           bot::QuestionRecord{unix_now(),
+                                               message.room,
+                                               message.sender,
+                                               message.body,
+                                               std::string{knowledge::to_string(answer.kind)},
+                                               answer.entry_id,
+                                               answer.score,
+                                               {}}); // the event id: the sync loop knows it
+}
+
+std::optional<bot::QuestionRecord> CapturedQuestion::take()
+{
+    const std::lock_guard lock{mutex_};
+    auto mine = last_.extract(std::this_thread::get_id());
+    if (mine.empty())
+        return std::nullopt;
+    return std::move(mine.mapped());
 }
 
 commands::Role role_of(const bot::Config& config, const std::string& sender,
@@ -265,6 +276,7 @@ void Conversations::reconfigure(std::shared_ptr<const bot::Config> config)
 
 commands::KnowledgeReload Conversations::reload_knowledge()
 {
+    const std::lock_guard knowledge{knowledge_mutex_};
     return commands::reload_knowledge(services_.answerer, services_.kb_dir);
 }
 
@@ -374,6 +386,14 @@ std::optional<bot::OutgoingReply> Conversations::on_message(const bot::IncomingM
 
 std::optional<bot::OutgoingReply> Conversations::handle_message(const bot::IncomingMessage& in)
 {
+    // The knowledge base answers on one thread at a time (its index is not thread-safe); a
+    // message that waits on iTop does not hold it, so questions are not held up meanwhile.
+    const bool for_backend = commands::parse_command(in.text, registry_.prefix())
+                                 ? registry_.waits_on_backend(in.text)
+                                 : in_conversation(in.sender, in.conversation);
+    std::unique_lock knowledge{knowledge_mutex_, std::defer_lock};
+    if (!for_backend)
+        knowledge.lock();
     static_cast<void>(question_.take());
     const auto settings = config();
     // Commands see the conversation (room and thread): a ticket dialogue is keyed on it.
@@ -394,6 +414,8 @@ std::optional<bot::OutgoingReply> Conversations::handle_message(const bot::Incom
             return relayed;
     }
     if (!in.addressed) { // salon chatter: only a clear answer, and only when enabled
+        if (!knowledge.owns_lock())
+            knowledge.lock();
         auto answer = services_.answerer.ask(in.text);
         if (answer.kind != knowledge::Answer::Kind::entry ||
             answer.score < settings->answer_without_mention_min_score)

@@ -81,10 +81,13 @@ struct ConversationServices {
 class CapturedQuestion final : public commands::QuestionLog {
 public:
     void record(const commands::Message& message, const knowledge::Answer& answer) override;
-    std::optional<bot::QuestionRecord> take() { return std::exchange(last_, std::nullopt); }
+    /// The question recorded by this thread's message (the sync thread and the backend thread
+    /// each handle messages), if any.
+    std::optional<bot::QuestionRecord> take();
 
 private:
-    std::optional<bot::QuestionRecord> last_;
+    std::mutex mutex_;
+    std::map<std::thread::id, bot::QuestionRecord> last_;
 };
 
 /// The conversation rules (issue 19), the same for the Matrix bot and the console: one command
@@ -185,6 +188,7 @@ private:
     std::unique_ptr<BackendQueue> backend_queue_;
     std::function<void()> nudge_;
     std::mutex backend_mutex_;
+    std::mutex knowledge_mutex_; ///< the answerer, used by the sync and backend threads
     std::condition_variable_any backend_wake_;
     bool backend_work_ = false;
     std::vector<std::pair<std::string, std::vector<Notice>>> backend_replies_;

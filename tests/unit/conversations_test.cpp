@@ -586,6 +586,36 @@ TEST_SUITE("unit")
         CHECK_FALSE(b.say("!sigle DP").value().markdown.empty()); // the lane is free again
     }
 
+    TEST_CASE("a question queued behind a hung command is answered on the backend thread")
+    {
+        Bench b;
+        Nudges nudges;
+        b.conversations.start_backend_thread(b.state, nudges.callback());
+        b.gated.close();                            // iTop stops answering
+        CHECK_FALSE(b.say("!tickets").has_value()); // $1: held on the backend thread
+        REQUIRE(b.gated.wait_until_held());
+        // Marie's question in the same thread waits behind her command: order is kept
+        CHECK_FALSE(b.say("Comment créer le tiers DDFIP ?").has_value()); // $2
+        // Paul's question is answered at once on this thread, with his own record
+        const auto paul = b.conversations.on_message(
+            b.message("Comment mettre en place le prélèvement ?", true, "@paul:hs.test"));
+        REQUIRE(paul.has_value());
+        REQUIRE(paul->question.has_value());
+        CHECK(paul->question->sender == "@paul:hs.test");
+        CHECK(paul->question->question.find("prélèvement") != std::string::npos);
+        b.gated.open();
+        REQUIRE(nudges.wait_for(2));
+        b.conversations.between_syncs(b.now, b.sink);
+        REQUIRE(b.posted.size() == 2);
+        CHECK(b.posted[1].txn_id == bot::txn_id_for("$2"));
+        CHECK(b.posted[1].markdown.find("DDFIP") != std::string::npos);
+        // the sync thread's next question gets its own record, not the backend thread's
+        const auto next =
+            b.conversations.on_message(b.message("!sigle EJ", true, "@paul:hs.test", {salon, ""}));
+        REQUIRE(next.has_value());
+        CHECK_FALSE(next->question.has_value());
+    }
+
     TEST_CASE("a ticket confirmed while the backend hangs is created once and survives a restart")
     {
         opalebot::testing::TempDir dir;
