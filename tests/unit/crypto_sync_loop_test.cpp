@@ -380,6 +380,19 @@ json keys_claim(const std::vector<Device*>& devices)
     return response;
 }
 
+/// Marie asks from her laptop in the encrypted salon; the bot learns the members and her two
+/// devices, claims a session with the phone, shares the room key and answers.
+void first_reply_in_salon(Bot& bot, Device& laptop, Device& phone)
+{
+    bot.http.reply(200, joined_members().dump());
+    bot.http.reply(200, keys_query(bot, {&laptop, &phone}).dump());
+    bot.http.reply(200, keys_claim({&phone}).dump());
+    bot.http.reply(200, "{}");
+    bot.process(sync("s1", json::array({laptop.say("$q1", "!sigle EJ")}),
+                     json::array({laptop.share_room_key_with_bot()}), true));
+    REQUIRE(bot.outbox().size() == 1);
+}
+
 } // namespace
 
 TEST_SUITE("crypto")
@@ -662,13 +675,7 @@ TEST_SUITE("crypto")
         Device laptop{"LAPTOP", time};
         Device phone{"PHONE", time};
         laptop.meet(bot);
-        bot.http.reply(200, joined_members().dump());
-        bot.http.reply(200, keys_query(bot, {&laptop, &phone}).dump());
-        bot.http.reply(200, keys_claim({&phone}).dump());
-        bot.http.reply(200, "{}");
-        bot.process(sync("s1", json::array({laptop.say("$q1", "!sigle EJ")}),
-                         json::array({laptop.share_room_key_with_bot()}), true));
-        REQUIRE(bot.outbox().size() == 1);
+        first_reply_in_salon(bot, laptop, phone);
         bot.http.forget_requests();
 
         // Marie logs in on a tablet: the server says her devices changed.
@@ -707,13 +714,7 @@ TEST_SUITE("crypto")
         Device phone{"PHONE", time};
         laptop.meet(bot);
         CHECK_FALSE(bot.crypto->has_preparation_work()); // no session in use yet
-        bot.http.reply(200, joined_members().dump());
-        bot.http.reply(200, keys_query(bot, {&laptop, &phone}).dump());
-        bot.http.reply(200, keys_claim({&phone}).dump());
-        bot.http.reply(200, "{}");
-        bot.process(sync("s1", json::array({laptop.say("$q1", "!sigle EJ")}),
-                         json::array({laptop.share_room_key_with_bot()}), true));
-        REQUIRE(bot.outbox().size() == 1);
+        first_reply_in_salon(bot, laptop, phone);
         const auto first_session = bot.body_of("sendToDevice");
         bot.http.forget_requests();
 
