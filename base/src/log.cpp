@@ -1,11 +1,12 @@
 #include "opalebot/log.hpp"
 
+#include "opalebot/text_hygiene.hpp"
+
 #include <spdlog/cfg/env.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -29,13 +30,10 @@ protected:
         constexpr std::size_t kept = 20;
         constexpr std::size_t max_text = 160;
         const std::string_view payload{msg.payload.data(), msg.payload.size()};
-        std::size_t cut = std::min(payload.size(), max_text);
-        while (cut < payload.size() && cut > 0 &&
-               (static_cast<unsigned char>(payload[cut]) & 0xC0U) == 0x80U)
-            --cut; // not inside a UTF-8 sequence
+        const auto text = utf8_prefix(payload, max_text);
         Problem problem{msg.time, std::string{msg.logger_name.data(), msg.logger_name.size()},
-                        std::string{payload.substr(0, cut)}, msg.level >= spdlog::level::err};
-        if (cut < payload.size())
+                        std::string{text}, msg.level >= spdlog::level::err};
+        if (text.size() < payload.size())
             problem.text += "…";
         problems_.push_back(std::move(problem));
         if (problems_.size() > kept)

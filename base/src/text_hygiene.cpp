@@ -83,4 +83,13 @@ std::string clean_name(std::string_view text)
     return cleaned(text, true);
 }
 
+std::string_view utf8_prefix(std::string_view text, std::size_t bytes)
+{
+    if (text.size() <= bytes)
+        return text;
+    while (bytes > 0 && (static_cast<unsigned char>(text[bytes]) & 0xC0U) == 0x80U)
+        --bytes;
+    return text.substr(0, bytes);
+}
+
 } // namespace opalebot

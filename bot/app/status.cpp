@@ -1,5 +1,6 @@
 #include "status.hpp"
 
+#include "bot/metrics_server.hpp"
 #include "commands/reminder_time.hpp"
 
 #include <date/tz.h>
@@ -68,8 +69,9 @@ std::string format_status(const StatusReport& r, StatusReport::TimePoint now)
         else
             text += "- Serveur Matrix : joignable\n";
         if (hs.last_sync) {
-            // A long-poll answers within its timeout: older than that plus a margin is late.
-            const bool late = now - *hs.last_sync > hs.long_poll * 2 + 60s;
+            // late by the rule GET /sante answers with
+            const bool late =
+                !bot::sync_health(hs.last_sync, now, duration_cast<seconds>(hs.long_poll)).ok;
             text += "- Dernière synchronisation réussie : " + ago(*hs.last_sync, now) +
                     (late ? " — **en retard**" : "") + "\n";
         } else {

@@ -257,11 +257,17 @@ Result<std::set<std::string>> CryptoCoordinator::members_of(const std::string& r
         sets.invited.insert(members.value().invited.begin(), members.value().invited.end());
         known = members_.find(room_id);
     }
+    return readers_of(room_id, known->second);
+}
+
+std::set<std::string> CryptoCoordinator::readers_of(const std::string& room_id,
+                                                    const Members& members) const
+{
     // Invited members read what is said before they join, as Tchap salons share history with
     // them, unless the room keeps its history for joined members only.
-    auto readers = known->second.joined;
+    auto readers = members.joined;
     if (!joined_only_.contains(room_id))
-        readers.insert(known->second.invited.begin(), known->second.invited.end());
+        readers.insert(members.invited.begin(), members.invited.end());
     return readers;
 }
 
@@ -427,12 +433,9 @@ bool CryptoCoordinator::prepare_ahead(std::chrono::steady_clock::time_point dead
             more = true;
             break;
         }
-        // The same readers as a share: joined members, and invited ones unless the room
-        // keeps its history for joined members only.
-        std::vector<std::string> readers(members.joined.begin(), members.joined.end());
-        if (!joined_only_.contains(room_id))
-            readers.insert(readers.end(), members.invited.begin(), members.invited.end());
-        auto prepared = engine_.prepare_next_room_key(room_id, readers, deadline);
+        const auto readers = readers_of(room_id, members);
+        auto prepared = engine_.prepare_next_room_key(
+            room_id, std::vector<std::string>(readers.begin(), readers.end()), deadline);
         if (!prepared) {
             logger()->info("next room key of {} not prepared: {}", room_id,
                            prepared.error().message);

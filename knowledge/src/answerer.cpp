@@ -1,6 +1,7 @@
 #include "knowledge/answerer.hpp"
 
 #include "knowledge/text.hpp"
+#include "opalebot/text_hygiene.hpp"
 
 #include <algorithm>
 #include <set>
@@ -35,16 +36,6 @@ std::string french_date(const std::string& iso)
     if (iso.size() != 10)
         return iso;
     return iso.substr(8, 2) + "/" + iso.substr(5, 2) + "/" + iso.substr(0, 4);
-}
-
-/// A UTF-8 prefix of at most `bytes` bytes that does not cut a character in two.
-std::string_view utf8_prefix(std::string_view text, std::size_t bytes)
-{
-    if (text.size() <= bytes)
-        return text;
-    while (bytes > 0 && (static_cast<unsigned char>(text[bytes]) & 0xC0U) == 0x80U)
-        --bytes;
-    return text.substr(0, bytes);
 }
 
 /// Whether the message asks something: a question mark, or a question word ("comment",

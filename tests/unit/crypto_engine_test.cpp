@@ -64,6 +64,18 @@ struct Pair {
     }
 };
 
+const std::string bob = "@bob:hs.test";
+
+/// The bot, Alice and Bob, each knowing the others' devices: one of them can leave.
+struct WithBob : Pair {
+    Peer bob_peer{bob, "BOBDEV", clock};
+    WithBob()
+    {
+        server.upload(bob_peer);
+        server.query(bot_peer, {alice, bob});
+    }
+};
+
 std::string body_of(const opalebot::bot::crypto::DecryptedEvent& decrypted)
 {
     return decrypted.event.at("content").at("body").get<std::string>();
@@ -628,11 +640,8 @@ TEST_SUITE("crypto")
 
     TEST_CASE("a prepared next session reaches the members who stay and never the one who left")
     {
-        Pair pair;
-        const std::string bob = "@bob:hs.test";
-        Peer bob_peer{bob, "BOBDEV", pair.clock};
-        pair.server.upload(bob_peer);
-        pair.server.query(pair.bot_peer, {alice, bob});
+        WithBob pair;
+        auto& bob_peer = pair.bob_peer;
         auto& engine = *pair.bot_peer.engine;
         engine.set_room_encryption(room, {});
         CHECK_FALSE(value(engine.prepare_next_room_key(room, {alice, bob, bot}))); // none in use
@@ -681,11 +690,8 @@ TEST_SUITE("crypto")
 
     TEST_CASE("a prepared session lost in a restart leaves only a skipped olm message")
     {
-        Pair pair;
-        const std::string bob = "@bob:hs.test";
-        Peer bob_peer{bob, "BOBDEV", pair.clock};
-        pair.server.upload(bob_peer);
-        pair.server.query(pair.bot_peer, {alice, bob});
+        WithBob pair;
+        auto& bob_peer = pair.bob_peer;
         pair.bot_peer.engine->set_room_encryption(room, {});
         {
             auto& engine = *pair.bot_peer.engine;

@@ -15,4 +15,8 @@ std::string valid_utf8(std::string_view text);
 /// titles stored and shown to others.
 std::string clean_name(std::string_view text);
 
+/// The longest prefix of `text` of at most `bytes` bytes that does not cut a UTF-8 character
+/// in two.
+std::string_view utf8_prefix(std::string_view text, std::size_t bytes);
+
 } // namespace opalebot

@@ -117,7 +117,10 @@ private:
         std::set<std::string> invited;
     };
     std::map<std::string, Members, std::less<>> members_; ///< loaded on demand
-    std::set<std::string, std::less<>> joined_only_;      ///< history_visibility "joined" rooms
+    /// Who reads the room: its joined members, and its invited ones unless its history is for
+    /// joined members only.
+    std::set<std::string> readers_of(const std::string& room_id, const Members& members) const;
+    std::set<std::string, std::less<>> joined_only_; ///< history_visibility "joined" rooms
     std::vector<std::pair<std::string, Event>> decryptable_in_flight_;
     std::vector<Undecryptable> undecryptable_in_flight_;
     bool restarted_ = true; ///< the first batch of this run: /keys/changes when it resumes

@@ -211,9 +211,10 @@ Result<json> Engine::share_room_key(const std::string& room_id,
             continue;
         const Served served{id.user_id, id.device_id, device->curve25519};
         json message;
-        if (const auto ready = prepared.find(served);
-            ready != prepared.end() && m.newest_session_id(device->curve25519) != nullptr &&
-            *m.newest_session_id(device->curve25519) == ready->second.olm_session_id) {
+        const auto* newest = m.newest_session_id(device->curve25519);
+        if (const auto ready = prepared.find(served); ready != prepared.end() &&
+                                                      newest != nullptr &&
+                                                      *newest == ready->second.olm_session_id) {
             message = std::move(ready->second.message);
         } else {
             auto encrypted = m.olm_encrypt_for(*device, "m.room_key", content);
