@@ -31,10 +31,32 @@ struct Message {
     std::optional<Attachment> attachment;
 };
 
-/// What the bot answers: Markdown (the transport renders it), and the entry it came from.
+/// A file the bot sends with its answer: a chart (PNG) or an export (CSV). The transport
+/// uploads it (encrypted in an encrypted room) and sends it after the text; the console writes
+/// it to a folder and prints its path.
+struct OutgoingFile {
+    std::string name;      ///< "vague-6.png", shown to the user
+    std::string mime_type; ///< "image/png", "text/csv"
+    std::string content;   ///< the bytes
+    /// Images only (m.image): the picture's size, and a smaller PNG for the timeline.
+    struct Image {
+        int width = 0;
+        int height = 0;
+        std::string thumbnail_png;
+        int thumbnail_width = 0;
+        int thumbnail_height = 0;
+    };
+    std::optional<Image> image;
+    /// What the file shows, as text (the message body of an m.image: its alt text).
+    std::string description;
+};
+
+/// What the bot answers: Markdown (the transport renders it), the entry it came from, and the
+/// files that go with it.
 struct Reply {
     std::string markdown;
     std::string entry_id; ///< the knowledge entry answered, for feedback; empty otherwise
+    std::vector<OutgoingFile> files;
 };
 
 /// What a handler receives: the message and the text after the command name.
