@@ -489,13 +489,14 @@ std::optional<Entry> parse_entry(const std::filesystem::path& file, const std::s
     for (const auto& field : root) {
         const auto raw = field.first.as<std::string>("");
         const auto key = field_key(raw);
-        static const std::set<std::string> known{"id",      "titre",   "domaine",    "mots-cles",
-                                                 "profils", "sources", "mis-a-jour", "a-completer"};
+        static const std::set<std::string> known{"id",         "titre",       "domaine",
+                                                 "mots-cles",  "profils",     "sources",
+                                                 "mis-a-jour", "a-completer", "documents"};
         if (!known.contains(key)) {
             report.error(line_of(field.first, 2), "champ inconnu « " + raw +
                                                       " » (champs possibles : id, titre, domaine, "
                                                       "mots-cles, profils, sources, mis-a-jour, "
-                                                      "a-completer)");
+                                                      "a-completer, documents)");
             continue;
         }
         fields.emplace(key, field.second);
@@ -606,6 +607,25 @@ std::optional<Entry> parse_entry(const std::filesystem::path& file, const std::s
     }
     if (const auto it = fields.find("a-completer"); it != fields.end() && it->second.IsScalar())
         entry.a_completer = trimmed(it->second.Scalar());
+    if (const auto it = fields.find("documents"); it != fields.end()) {
+        // Names in the documents/ folder beside the fiches: a plain file name, never a path.
+        const int at = field_lines.at("documents");
+        for (auto& name : string_list(it->second)) {
+            std::error_code error;
+            if (name.find('/') != std::string::npos || name.find('\\') != std::string::npos ||
+                name.starts_with('.'))
+                report.error(at, "document « " + name +
+                                     " » : indiquez un nom de fichier du dossier documents/, "
+                                     "sans chemin");
+            else if (!std::filesystem::is_regular_file(file.parent_path() / "documents" / name,
+                                                       error))
+                report.error(at, "document « " + name + " » introuvable dans documents/");
+            else
+                entry.documents.push_back(std::move(name));
+        }
+        if (it->second.IsMap())
+            report.error(at, "champ « documents » : une liste de noms de fichiers, [a.pdf, b.odt]");
+    }
 
     if (trimmed(body_markdown).empty())
         report.error(body_first_line, "la fiche n'a pas de texte après l'en-tête");

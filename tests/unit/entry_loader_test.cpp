@@ -630,6 +630,28 @@ TEST_SUITE("unit")
         CHECK(base.synonyms.front() == std::vector<std::string>{"fournisseur", "créancier"});
     }
 
+    TEST_CASE("an entry names documents of the documents folder and a missing one is refused")
+    {
+        const TempDir dir;
+        std::filesystem::create_directories(dir.path() / "documents");
+        dir.write("documents/tiers-ddfip.pdf", "%PDF-1.4");
+        auto lines = inserted(valid_lines(), 13, "documents: [tiers-ddfip.pdf]");
+        dir.write("tiers-ddfip.md", join(lines));
+        auto base = load_knowledge_base(dir.path());
+        REQUIRE(base.entries.size() == 1);
+        CHECK(base.entries.front().documents == std::vector<std::string>{"tiers-ddfip.pdf"});
+
+        lines = inserted(valid_lines(), 13, "documents: [absent.pdf, ../tiers-ddfip.md]");
+        dir.write("tiers-ddfip.md", join(lines));
+        base = load_knowledge_base(dir.path());
+        CHECK(base.entries.empty());
+        REQUIRE(base.problems.size() == 2);
+        CHECK(base.problems[0].line == 13);
+        CHECK(base.problems[0].message.find("« absent.pdf » introuvable dans documents/") !=
+              std::string::npos);
+        CHECK(base.problems[1].message.find("sans chemin") != std::string::npos);
+    }
+
     TEST_CASE("load_knowledge_base warns about synonyms that join two meanings of an acronym")
     {
         const TempDir dir;

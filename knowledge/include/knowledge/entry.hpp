@@ -32,6 +32,9 @@ struct Entry {
     /// Questions of the salon linked to this entry by an admin (`!kb lier`): searched like
     /// keywords. Not in the file: they live in the bot's state.
     std::vector<std::string> paraphrases;
+    /// Files of the base's documents/ folder this entry sums up (`documents: [x.pdf]`): when the
+    /// entry answers, the steps of the best passage of these documents are quoted under it.
+    std::vector<std::string> documents{};
 };
 
 /// A problem found in a knowledge file, reported as `file:line: message`.
