@@ -15,6 +15,7 @@
 #include "bot/state_store.hpp"
 #include "bot/sync_loop.hpp"
 #include "commands/builtin.hpp"
+#include "commands/document_shelf.hpp"
 #include "commands/eple_commands.hpp"
 #include "commands/eple_import.hpp"
 #include "commands/kit_campaign.hpp"
@@ -42,6 +43,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -70,15 +72,24 @@ std::filesystem::path default_kb_dir()
     return "/usr/share/opale-bot/knowledge";
 }
 
-/// Loads the base for serving: bad files are logged and skipped, never fatal.
-knowledge::KnowledgeBase load_for_serving(const std::filesystem::path& dir)
+/// The folder of the documents added from the salon: beside the state file, since it is state
+/// the bot writes (/var/lib/opale-bot/documents), never in the curated base.
+std::filesystem::path salon_documents_folder(const std::string& db_path)
 {
-    auto base = knowledge::load_knowledge_base(dir);
+    return std::filesystem::path{db_path}.parent_path() / "documents";
+}
+
+/// Loads the base for serving, with the salon's documents when `salon_documents` is given: bad
+/// files are logged and skipped, never fatal.
+knowledge::KnowledgeBase load_for_serving(const std::filesystem::path& dir,
+                                          const std::filesystem::path& salon_documents = {})
+{
+    auto base = commands::load_served_base(dir, salon_documents);
     const auto logger = log::get("knowledge");
     for (const auto& p : base.problems)
         logger->warn("{}:{}: {}{}", p.file, p.line, p.is_error ? "ignoré : " : "", p.message);
-    logger->info("{} entries and {} acronyms loaded from {}", base.entries.size(),
-                 base.glossary.all().size(), dir.string());
+    logger->info("{} entries, {} acronyms and {} documents loaded from {}", base.entries.size(),
+                 base.glossary.all().size(), base.documents.size(), dir.string());
     return base;
 }
 
@@ -648,7 +659,7 @@ int run_matrix(const std::string& config_file, bool new_login)
     const std::filesystem::path kb_dir = config.knowledge_dir.empty()
                                              ? default_kb_dir()
                                              : std::filesystem::path{config.knowledge_dir};
-    knowledge::Answerer answerer{load_for_serving(kb_dir)};
+    knowledge::Answerer answerer{load_for_serving(kb_dir, salon_documents_folder(config.database))};
     // Outlive every thread that raises them (sync, sender, iTop).
     bot::Alerts alerts;
     bot::ServiceHealth itop_health{"itop", 3};
@@ -784,7 +795,7 @@ int run_console_mode(const std::filesystem::path& kb_dir, const std::string& db_
     config.database = db_path;
     if (admin)
         config.admins = {user};
-    knowledge::Answerer answerer{load_for_serving(kb_dir)};
+    knowledge::Answerer answerer{load_for_serving(kb_dir, salon_documents_folder(db_path))};
     StateDatabase state{db_path};
     bot::StateStore store{state};
     return with_conversations(config, state, store, answerer, kb_dir, nullptr, Watch{},
@@ -809,8 +820,16 @@ int run_ask(const std::filesystem::path& kb_dir, const std::string& question, bo
                        {"runner_up", answer.runner_up},
                        {"alternatives", answer.alternatives},
                        {"text", text}};
-    if (!answer.entry_id.empty())
+    // "answer" names a fiche only; a passage that answers by itself is told by "source" alone.
+    if (!answer.entry_id.empty() && !answer.entry_id.starts_with("document:"))
         out["answer"] = answer.entry_id;
+    if (answer.source)
+        out["source"] = {{"document", answer.source->document},
+                         {"page", answer.source->page > 0 ? nlohmann::json(answer.source->page)
+                                                          : nlohmann::json(nullptr)},
+                         {"section", answer.source->section
+                                         ? nlohmann::json(*answer.source->section)
+                                         : nlohmann::json(nullptr)}};
     std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     return EXIT_SUCCESS;
 }
@@ -821,18 +840,57 @@ int run_kb_check(const std::filesystem::path& dir)
     int errors = 0;
     int warnings = 0;
     for (const auto& p : base.problems) {
-        std::cout << p.file << ':' << p.line << ": " << (p.is_error ? "" : "avertissement : ")
-                  << p.message << '\n';
+        if (!p.file.empty()) // a sidecar's problems carry their own file:line:column
+            std::cout << p.file << ':' << p.line << ": ";
+        std::cout << (p.is_error ? "" : "avertissement : ") << p.message << '\n';
         (p.is_error ? errors : warnings) += 1;
     }
     if (base.entries.empty() && errors == 0) {
         std::cout << dir.string() << ":0: aucune fiche (*.md) dans ce dossier\n";
         ++errors;
     }
-    std::cout << base.entries.size() << " fiches valides, " << base.glossary.all().size()
+    std::size_t passages = 0;
+    for (const auto& document : base.documents)
+        passages += document.passages.size();
+    std::cout << base.entries.size() << " fiches valides, " << base.documents.size()
+              << " documents (" << passages << " passages), " << base.glossary.all().size()
               << " sigles, " << base.synonyms.size() << " groupes de synonymes ; " << errors
               << " erreur(s), " << warnings << " avertissement(s).\n";
     return errors == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/// `opale-bot kb ajouter FICHIER`: what `!kb ajouter` does, from the command line; the running
+/// bot serves it after `!kb recharger` or a reload (SIGHUP).
+int run_kb_add(const std::string& file, const std::string& db_path,
+               const knowledge::DocumentMetadata& given)
+{
+    std::ifstream in{file, std::ios::binary};
+    if (!in) {
+        std::cerr << file << ": fichier illisible\n";
+        return EXIT_FAILURE;
+    }
+    const std::string bytes{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+    StateDatabase state{db_path};
+    commands::DocumentShelf shelf{state, salon_documents_folder(db_path)};
+    const auto added = shelf.add(std::filesystem::path{file}.filename().string(), bytes,
+                                 "ligne de commande", given);
+    if (!added) {
+        std::cerr << file << ": document refusé : " << added.error().message << '\n';
+        return EXIT_FAILURE;
+    }
+    const auto& a = added.value();
+    std::cout << a.file_name << " " << (a.replaced ? "remplacé" : "ajouté") << " dans "
+              << shelf.folder().string() << " : « " << a.titre << " », " << a.passages
+              << " passages";
+    if (a.pages > 0)
+        std::cout << ", " << a.pages << " pages";
+    std::cout << ".\n";
+    for (const auto& heading : a.headings)
+        std::cout << "  - " << heading << '\n';
+    for (const auto& warning : a.warnings)
+        std::cout << "avertissement : " << warning << '\n';
+    std::cout << "Le bot en marche le sert après `!kb recharger` ou un rechargement (SIGHUP).\n";
+    return EXIT_SUCCESS;
 }
 
 int run_kb_paraphrases(const std::string& db_path)
@@ -867,6 +925,9 @@ int run_kb_list(const std::filesystem::path& dir, bool as_json)
     if (!as_json) {
         for (const auto& e : base.entries)
             std::cout << e.id << '\t' << e.domaine << '\t' << e.titre << '\n';
+        for (const auto& d : base.documents)
+            std::cout << "document:" << d.file_name << '\t' << d.metadata.domaine << '\t'
+                      << d.metadata.titre << '\n';
         return EXIT_SUCCESS;
     }
     auto list = nlohmann::json::array();
@@ -878,10 +939,25 @@ int run_kb_list(const std::filesystem::path& dir, bool as_json)
                 source["adresse"] = s.adresse;
             if (!s.ressource.empty())
                 source["ressource"] = s.ressource;
+            if (!s.perimetre.empty())
+                source["perimetre"] = s.perimetre;
             sources.push_back(std::move(source));
         }
         list.push_back(
             {{"id", e.id}, {"titre", e.titre}, {"domaine", e.domaine}, {"sources", sources}});
+    }
+    // The documents after the fiches, with "document" (their file) to tell them apart.
+    for (const auto& d : base.documents) {
+        nlohmann::json document{{"id", "document:" + d.file_name},
+                                {"document", d.file_name},
+                                {"titre", d.metadata.titre},
+                                {"pages", d.page_count},
+                                {"passages", d.passages.size()}};
+        if (!d.metadata.domaine.empty())
+            document["domaine"] = d.metadata.domaine;
+        if (!d.metadata.adresse.empty())
+            document["adresse"] = d.metadata.adresse;
+        list.push_back(std::move(document));
     }
     std::cout << list.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     return EXIT_SUCCESS;
@@ -926,7 +1002,7 @@ try {
     ask->add_option("--kb", kb_dir, "Dossier de la base de connaissances")->capture_default_str();
     ask->add_flag(
         "--json", ask_json,
-        R"(Sortie JSON : {"answer", "kind", "confidence", "score", "alternatives", "text"})");
+        R"(Sortie JSON : {"answer", "kind", "confidence", "score", "alternatives", "text"}, et "source": {"document", "page", "section"} quand un passage de document répond)");
 
     auto* kb = app.add_subcommand("kb", "Outils de la base de connaissances");
     kb->require_subcommand(1);
@@ -949,6 +1025,22 @@ try {
                        "(à reprendre dans ses mots-clés)");
     std::string paraphrases_db = "opale-bot.db";
     paraphrases->add_option("--db", paraphrases_db, "Base d'état SQLite du bot")
+        ->capture_default_str();
+
+    auto* kb_add = kb->add_subcommand(
+        "ajouter",
+        "Ajoute un document pas-à-pas (PDF, ODT, DOCX, ODP, PPTX, HTML, Markdown, texte) "
+        "aux documents du salon, comme `!kb ajouter`");
+    std::string kb_add_file;
+    std::string kb_add_db = "opale-bot.db";
+    knowledge::DocumentMetadata kb_add_given;
+    kb_add->add_option("FICHIER", kb_add_file, "Le document")->required();
+    kb_add->add_option("--titre", kb_add_given.titre, "Son titre (sinon celui du document)");
+    kb_add->add_option("--adresse", kb_add_given.adresse, "Son lien Tribu (https://…)");
+    kb_add
+        ->add_option("--db", kb_add_db,
+                     "Base d'état SQLite du bot (les documents vont dans le dossier documents/ "
+                     "à côté)")
         ->capture_default_str();
 
     auto* run = app.add_subcommand("run", "Lance le bot Matrix (connexion, synchronisation, "
@@ -1015,7 +1107,7 @@ try {
     if (*config_check)
         return run_config_check(check_file, check_online);
 
-    if (*console || *ask || *list || *backup) {
+    if (*console || *ask || *list || *backup || *kb_add) {
         // Tool output goes to stdout; keep stderr quiet unless asked (SPDLOG_LEVEL).
         if (!*console && std::getenv("SPDLOG_LEVEL") == nullptr)
             spdlog::apply_all([](const auto& logger) { logger->set_level(spdlog::level::err); });
@@ -1032,6 +1124,8 @@ try {
         return run_kb_list(kb_dir, list_json);
     if (*paraphrases)
         return run_kb_paraphrases(paraphrases_db);
+    if (*kb_add)
+        return run_kb_add(kb_add_file, kb_add_db, kb_add_given);
     if (*analyze) {
         for (const auto& term : knowledge::Analyzer{}.analyze(analyze_text))
             std::cout << term.word << " → " << term.stem << '\n';

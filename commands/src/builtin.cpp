@@ -1,5 +1,6 @@
 #include "commands/builtin.hpp"
 
+#include "commands/document_shelf.hpp"
 #include "knowledge/knowledge_base.hpp"
 #include "knowledge/text.hpp"
 #include "opalebot/log.hpp"
@@ -7,6 +8,8 @@
 #include <algorithm>
 #include <sstream>
 #include <stdexcept>
+
+#include <date/date.h>
 
 namespace opalebot::commands {
 namespace {
@@ -29,9 +32,20 @@ std::string entry_list(const knowledge::Answerer& answerer, std::string_view dom
 
 } // namespace
 
-KnowledgeReload reload_knowledge(knowledge::Answerer& answerer, const std::filesystem::path& dir)
+knowledge::KnowledgeBase load_served_base(const std::filesystem::path& dir,
+                                          const std::filesystem::path& salon_documents)
 {
     auto base = knowledge::load_knowledge_base(dir);
+    if (!salon_documents.empty())
+        for (auto& document : knowledge::load_documents(salon_documents, true, base.problems))
+            base.documents.push_back(std::move(document));
+    return base;
+}
+
+KnowledgeReload reload_knowledge(knowledge::Answerer& answerer, const std::filesystem::path& dir,
+                                 const std::filesystem::path& salon_documents)
+{
+    auto base = load_served_base(dir, salon_documents);
     KnowledgeReload out;
     out.problems = base.problems.size();
     std::string problems;
@@ -46,12 +60,15 @@ KnowledgeReload reload_knowledge(knowledge::Answerer& answerer, const std::files
     }
     out.entries = base.entries.size();
     out.acronyms = base.glossary.all().size();
+    const auto documents = base.documents.size();
     answerer.replace(std::move(base));
     out.replaced = true;
     log::get("commands")
-        ->info("knowledge base reloaded: {} entries, {} acronyms", out.entries, out.acronyms);
+        ->info("knowledge base reloaded: {} entries, {} acronyms, {} documents", out.entries,
+               out.acronyms, documents);
     out.markdown = "Base rechargée : " + std::to_string(out.entries) + " fiches, " +
-                   std::to_string(out.acronyms) + " sigles.";
+                   std::to_string(out.acronyms) + " sigles, " + std::to_string(documents) +
+                   " documents.";
     if (!problems.empty())
         out.markdown += "\n\nFichiers ou éléments ignorés :\n" + problems;
     return out;
@@ -183,9 +200,106 @@ std::string link_question(knowledge::Answerer& answerer, StatsSource& stats, std
 
 } // namespace
 
+namespace {
+
+std::string french_day(std::int64_t unix_seconds)
+{
+    return date::format("%d/%m/%Y", std::chrono::sys_seconds{std::chrono::seconds{unix_seconds}});
+}
+
+/// The part of the arguments after the subcommand's word, as typed (accents kept).
+std::string_view after_word(std::string_view args)
+{
+    return trim(split_first_word(trim(args)).second);
+}
+
+/// `!kb ajouter`, `!kb documents`, `!kb retirer`: the shelf of documents added from the salon.
+std::string shelf_command(knowledge::Answerer& answerer, DocumentShelf& shelf,
+                          const std::filesystem::path& dir, const Context& c,
+                          const std::string& prefix)
+{
+    const auto words = knowledge::fold(c.args);
+    if (words == "documents") {
+        const auto& documents = answerer.documents();
+        if (documents.empty())
+            return "Aucun document dans la base. Un admin en ajoute un en l'envoyant avec la "
+                   "légende `" +
+                   prefix + "kb ajouter`.";
+        const auto shelved = shelf.list();
+        std::string text = "**Documents de la base** (" + std::to_string(documents.size()) + ")\n";
+        for (const auto& d : documents) {
+            text +=
+                "- " + knowledge::escape_markdown(d.metadata.titre) + " — `" + d.file_name + "` — ";
+            if (d.page_count > 0)
+                text += std::to_string(d.page_count) +
+                        (d.format == knowledge::DocumentFormat::odp ||
+                                 d.format == knowledge::DocumentFormat::pptx
+                             ? " diapositives, "
+                             : " pages, ");
+            text += std::to_string(d.passages.size()) + " passages";
+            if (d.added_from_salon && shelved)
+                for (const auto& s : shelved.value())
+                    if (s.file_name == d.file_name)
+                        text += " — ajouté par " + s.added_by + " le " + french_day(s.added_at);
+            if (!d.added_from_salon)
+                text += " — base relue";
+            text += "\n";
+        }
+        return text;
+    }
+    if (words.rfind("retirer", 0) == 0) {
+        const auto name = after_word(c.args);
+        if (name.empty())
+            return "Indiquez le fichier à retirer : `" + prefix + "kb retirer <fichier>` (voir `" +
+                   prefix + "kb documents`).";
+        const auto removed = shelf.remove(name);
+        if (!removed)
+            return "Je n'ai pas pu retirer ce document : " + removed.error().message + ".";
+        if (!removed.value())
+            return "Aucun document ajouté depuis le salon ne s'appelle « " +
+                   knowledge::escape_markdown(name) + " » (voir `" + prefix +
+                   "kb documents` ; les documents de la base relue se retirent du dépôt).";
+        reload_knowledge(answerer, dir, shelf.folder());
+        return "Document « " + knowledge::escape_markdown(name) +
+               " » retiré ; il ne répond plus aux questions.";
+    }
+    // ajouter
+    if (!c.message.attachment)
+        return "Envoyez le document (PDF, ODT, DOCX, ODP, PPTX, HTML, Markdown ou texte) avec la "
+               "légende `" +
+               prefix + "kb ajouter`, ou répondez `" + prefix +
+               "kb ajouter` au message qui contient le document.";
+    knowledge::DocumentMetadata given;
+    given.titre = std::string{after_word(c.args)};
+    const auto added = shelf.add(c.message.attachment->name, c.message.attachment->content,
+                                 c.message.sender, given);
+    if (!added)
+        return "Document refusé : " + added.error().message + ".";
+    const auto& a = added.value();
+    const auto reloaded = reload_knowledge(answerer, dir, shelf.folder());
+    std::string text = "Document « " + knowledge::escape_markdown(a.titre) + " » " +
+                       (a.replaced ? "remplacé" : "ajouté") + " : " + std::to_string(a.passages) +
+                       " passages";
+    if (a.pages > 0)
+        text += " sur " + std::to_string(a.pages) + " pages";
+    text += ", interrogeables dès maintenant.";
+    if (!a.headings.empty()) {
+        text += "\n\nPremiers titres :\n";
+        for (const auto& heading : a.headings)
+            text += "- " + knowledge::escape_markdown(heading) + "\n";
+    }
+    for (const auto& warning : a.warnings)
+        text += "\n_" + knowledge::escape_markdown(warning) + "_";
+    if (!reloaded.replaced)
+        text += "\n\n" + reloaded.markdown;
+    return text;
+}
+
+} // namespace
+
 void add_knowledge_commands(Registry& registry, knowledge::Answerer& answerer,
                             std::filesystem::path kb_dir, QuestionLog* questions,
-                            StatsSource* stats)
+                            StatsSource* stats, DocumentShelf* shelf)
 {
     const auto& prefix = registry.prefix();
     const auto add = [&registry](Command command) {
@@ -261,14 +375,19 @@ void add_knowledge_commands(Registry& registry, knowledge::Answerer& answerer,
     add({"kb",
          {},
          prefix + "kb recharger` · `" + prefix + "kb stats [jours]` · `" + prefix +
-             "kb lier <n°> <fiche>",
+             "kb lier <n°> <fiche>` · `" + prefix + "kb ajouter [titre]` · `" + prefix +
+             "kb documents` · `" + prefix + "kb retirer <fichier>",
          "relit la base de connaissances ; statistiques des questions et avis ; apprend qu'une "
-         "question du salon relève d'une fiche",
+         "question du salon relève d'une fiche ; ajoute, liste ou retire un document pas-à-pas",
          Role::admin,
-         [&answerer, dir = std::move(kb_dir), prefix, stats](const Context& c) {
+         [&answerer, dir = std::move(kb_dir), prefix, stats, shelf](const Context& c) {
              const auto words = knowledge::fold(c.args);
+             const auto shelf_folder = shelf != nullptr ? shelf->folder() : std::filesystem::path{};
              if (words == "recharger")
-                 return Reply{reload_knowledge(answerer, dir).markdown, {}};
+                 return Reply{reload_knowledge(answerer, dir, shelf_folder).markdown, {}};
+             if (shelf != nullptr && (words.rfind("ajouter", 0) == 0 || words == "documents" ||
+                                      words.rfind("retirer", 0) == 0))
+                 return Reply{shelf_command(answerer, *shelf, dir, c, prefix), {}};
              if (words.rfind("lier", 0) == 0 && stats != nullptr)
                  return Reply{link_question(answerer, *stats, c.args, prefix), {}};
              if (words.rfind("stats", 0) == 0 && stats != nullptr) {
@@ -292,6 +411,11 @@ void add_knowledge_commands(Registry& registry, knowledge::Answerer& answerer,
                                   {}};
                  return Reply{format_knowledge_stats(*figures, days, answerer), {}};
              }
+             if (shelf != nullptr)
+                 return Reply{"Usage : `" + prefix + "kb recharger`, `" + prefix +
+                              "kb stats [jours]`, `" + prefix + "kb lier <n°> <fiche>`, `" +
+                              prefix + "kb ajouter [titre]` (avec un document), `" + prefix +
+                              "kb documents` ou `" + prefix + "kb retirer <fichier>`."};
              return Reply{"Usage : `" + prefix + "kb recharger`, `" + prefix +
                               "kb stats [jours]` ou `" + prefix + "kb lier <n°> <fiche>`.",
                           {}};

@@ -50,6 +50,22 @@ bool asks(const std::vector<std::string>& words, std::string_view question)
                        [](const std::string& w) { return asking.contains(w); });
 }
 
+enum class Tier { none, probable, sure };
+
+/// The confidence tier of a best candidate (a fiche or a passage), from the three signals of
+/// Thresholds: its score, its lead over the runner-up, its evidence.
+Tier tier_of(const Thresholds& t, double score, double runner_up, double evidence, bool asked)
+{
+    const double lead = score > 0 ? (score - runner_up) / score : 0;
+    if (score >= t.answer && lead >= t.margin && evidence >= t.evidence)
+        return Tier::sure;
+    if ((score >= t.probable && lead >= t.probable_margin && evidence >= t.probable_evidence) ||
+        (score >= t.clear_score && lead >= t.clear_margin && asked) ||
+        (evidence >= t.long_evidence && lead >= t.long_margin && score >= t.long_score))
+        return Tier::probable;
+    return Tier::none;
+}
+
 /// `[Le bac à sable](bac-a-sable.md)` as `Le bac à sable (`!fiche bac-a-sable`)`: a link between
 /// fiches is a file name, dead in a chat client; the command opens the fiche from anywhere.
 std::string with_fiche_commands(std::string_view body)
@@ -122,8 +138,35 @@ Answerer::Answerer(KnowledgeBase base, Thresholds thresholds)
     : glossary_(std::move(base.glossary)),
       synonyms_(std::move(base.synonyms)),
       index_(std::move(base.entries), glossary_, synonyms_),
-      thresholds_(thresholds)
-{}
+      thresholds_(thresholds),
+      documents_(std::move(base.documents))
+{
+    index_documents();
+}
+
+void Answerer::index_documents()
+{
+    passage_index_.reset();
+    passage_refs_.clear();
+    std::vector<Entry> passages;
+    for (std::size_t d = 0; d < documents_.size(); ++d) {
+        const auto& document = documents_[d];
+        for (std::size_t p = 0; p < document.passages.size(); ++p) {
+            const auto& passage = document.passages[p];
+            // The heading says what a passage is about, as a fiche's title does; the document's
+            // title, shared by all its passages, is one of its keywords.
+            Entry entry;
+            entry.id = "document:" + document.file_name + "#" + std::to_string(p);
+            entry.titre = passage.heading.value_or(document.metadata.titre);
+            entry.mots_cles = {document.metadata.titre};
+            entry.body_text = passage.text;
+            passages.push_back(std::move(entry));
+            passage_refs_.emplace_back(d, p);
+        }
+    }
+    if (!passages.empty())
+        passage_index_.emplace(std::move(passages), glossary_, synonyms_);
+}
 
 void Answerer::replace(KnowledgeBase base)
 {
@@ -135,6 +178,8 @@ void Answerer::replace(KnowledgeBase base)
     glossary_ = std::move(base.glossary);
     synonyms_ = std::move(base.synonyms);
     index_ = std::move(index);
+    documents_ = std::move(base.documents);
+    index_documents();
 }
 
 bool Answerer::learn(const std::string& entry_id, const std::string& question)
@@ -237,59 +282,157 @@ Answer Answerer::ask(std::string_view raw_question)
     const auto& all = entries();
     answer.score = hits.empty() ? 0 : hits.front().score;
     answer.runner_up = hits.size() > 1 ? hits[1].score : 0;
-    const double lead = answer.score > 0 ? (answer.score - answer.runner_up) / answer.score : 0;
-    const double evidence = hits.empty() ? 0 : hits.front().evidence;
-    const auto& t = thresholds_;
-    const bool sure =
-        !hits.empty() && answer.score >= t.answer && lead >= t.margin && evidence >= t.evidence;
-    const bool probable =
-        !sure && !hits.empty() &&
-        ((answer.score >= t.probable && lead >= t.probable_margin &&
-          evidence >= t.probable_evidence) ||
-         (answer.score >= t.clear_score && lead >= t.clear_margin && asks(words, question)) ||
-         (evidence >= t.long_evidence && lead >= t.long_margin && answer.score >= t.long_score));
-    const bool shown = sure || probable;
+    const bool question_asked = asks(words, question);
+    const auto tier = hits.empty() ? Tier::none
+                                   : tier_of(thresholds_, answer.score, answer.runner_up,
+                                             hits.front().evidence, question_asked);
+    const bool shown = tier != Tier::none;
     for (std::size_t k = shown ? 1 : 0; k < hits.size() && answer.alternatives.size() < 3; ++k)
         if (hits[k].score >= thresholds_.suggest)
             answer.alternatives.push_back(all[hits[k].entry].id);
-    if (sure) {
-        answer.kind = Answer::Kind::entry;
-        answer.entry_id = all[hits.front().entry].id;
-        answer.text = entry_reply(all[hits.front().entry]);
-    } else if (probable) {
-        answer.kind = Answer::Kind::probable;
-        answer.entry_id = all[hits.front().entry].id;
-        if (answer.alternatives.size() > 2)
-            answer.alternatives.resize(2);
-        answer.text = probable_reply(all[hits.front().entry], answer.alternatives);
-    } else {
-        answer.kind = Answer::Kind::unknown;
-        answer.text = unknown_reply(answer.alternatives);
+    if (shown) {
+        const auto& entry = all[hits.front().entry];
+        answer.kind = tier == Tier::sure ? Answer::Kind::entry : Answer::Kind::probable;
+        answer.entry_id = entry.id;
+        // A fiche that sums up documents quotes the steps of the passage asked about.
+        std::string quoted;
+        if (!entry.documents.empty())
+            if (const auto hit = best_passage(question, entry.documents);
+                hit && hit->score >= thresholds_.suggest) {
+                quoted = quoted_under_fiche(*hit);
+                answer.source = source_of(*hit);
+            }
+        if (tier == Tier::sure) {
+            answer.text = entry_reply(entry, quoted);
+        } else {
+            if (answer.alternatives.size() > 2)
+                answer.alternatives.resize(2);
+            answer.text = probable_reply(entry, answer.alternatives, quoted);
+        }
+        return answer;
     }
+    // No fiche answers: a passage of the documents may, with the same tiers. A fiche always wins
+    // when one answers, so a raw passage never takes a question a curated fiche explains.
+    if (passage_index_) {
+        const auto passage_hits = passage_index_->search(question, 32);
+        if (!passage_hits.empty()) {
+            const auto& best = passage_hits.front();
+            const auto document = passage_refs_[best.entry].first;
+            // The lead is over the best passage of another document: a document's passages
+            // share its words, and its next passage is no rival answer.
+            double rival = 0;
+            for (std::size_t k = 1; k < passage_hits.size(); ++k)
+                if (passage_refs_[passage_hits[k].entry].first != document) {
+                    rival = passage_hits[k].score;
+                    break;
+                }
+            const auto passage_tier =
+                tier_of(thresholds_, best.score, rival, best.evidence, question_asked);
+            if (passage_tier != Tier::none) {
+                const PassageHit hit{document, passage_refs_[best.entry].second, best.score};
+                answer.kind =
+                    passage_tier == Tier::sure ? Answer::Kind::entry : Answer::Kind::probable;
+                answer.entry_id = "document:" + documents_[document].file_name;
+                answer.source = source_of(hit);
+                answer.score = best.score;
+                answer.runner_up = rival;
+                if (answer.alternatives.size() > 2)
+                    answer.alternatives.resize(2);
+                answer.text = passage_tier == Tier::sure
+                                  ? passage_reply(hit)
+                                  : "Je pense que ce passage répond à votre question :\n\n" +
+                                        passage_reply(hit) + see_also(answer.alternatives);
+                return answer;
+            }
+        }
+    }
+    answer.kind = Answer::Kind::unknown;
+    answer.text = unknown_reply(answer.alternatives);
     return answer;
 }
 
-std::string Answerer::probable_reply(const Entry& entry,
-                                     const std::vector<std::string>& others) const
+std::optional<Answerer::PassageHit> Answerer::best_passage(std::string_view question,
+                                                           const std::vector<std::string>& within)
 {
+    if (!passage_index_)
+        return std::nullopt;
+    for (const auto& hit : passage_index_->search(question, 64)) {
+        const auto [document, passage] = passage_refs_[hit.entry];
+        if (within.empty() ||
+            std::find(within.begin(), within.end(), documents_[document].file_name) != within.end())
+            return PassageHit{document, passage, hit.score};
+    }
+    return std::nullopt;
+}
+
+PassageSource Answerer::source_of(const PassageHit& hit) const
+{
+    const auto& document = documents_[hit.document];
+    const auto& passage = document.passages[hit.passage];
+    return {document.file_name, passage.page, passage.heading};
+}
+
+namespace {
+
+/// "Source : [Titre](lien), page 4": where the colleague finds the whole document.
+std::string source_line(const LibraryDocument& document, const Passage& passage)
+{
+    std::string line = "Source : ";
+    const auto title = escape_markdown(document.metadata.titre);
+    line += document.metadata.adresse.empty()
+                ? title
+                : "[" + title + "](" + document.metadata.adresse + ")";
+    if (const auto where = location_of(document, passage); !where.empty())
+        line += ", " + escape_markdown(where);
+    return line;
+}
+
+} // namespace
+
+std::string Answerer::passage_reply(const PassageHit& hit) const
+{
+    const auto& document = documents_[hit.document];
+    const auto& passage = document.passages[hit.passage];
     std::string text =
-        "Je pense que cette fiche répond à votre question :\n\n" + entry_reply(entry);
-    std::string see_also;
-    for (const auto& id : others)
-        if (const auto* other = find_entry(id))
-            see_also += "- " + other->titre + " (`!fiche " + id + "`)\n";
-    if (!see_also.empty())
-        text += "\n\nSi ce n'est pas cela, voyez aussi :\n" + see_also;
+        "**" + escape_markdown(passage.heading.value_or(document.metadata.titre)) + "**\n\n";
+    text += quoted_steps(passage) + "\n\n" + source_line(document, passage) + "\n\n";
+    text += "_Extrait d'un document de la base, cité tel quel. Utile ? Réagissez 👍 ou 👎._";
     return text;
 }
 
-std::string Answerer::entry_reply(const Entry& entry) const
+std::string Answerer::quoted_under_fiche(const PassageHit& hit) const
+{
+    const auto& document = documents_[hit.document];
+    const auto& passage = document.passages[hit.passage];
+    return "**Les étapes du pas-à-pas**\n\n" + quoted_steps(passage) + "\n\n" +
+           source_line(document, passage);
+}
+
+std::string Answerer::see_also(const std::vector<std::string>& others) const
+{
+    std::string list;
+    for (const auto& id : others)
+        if (const auto* other = find_entry(id))
+            list += "- " + other->titre + " (`!fiche " + id + "`)\n";
+    return list.empty() ? std::string{} : "\n\nSi ce n'est pas cela, voyez aussi :\n" + list;
+}
+
+std::string Answerer::probable_reply(const Entry& entry, const std::vector<std::string>& others,
+                                     std::string_view quoted) const
+{
+    return "Je pense que cette fiche répond à votre question :\n\n" + entry_reply(entry, quoted) +
+           see_also(others);
+}
+
+std::string Answerer::entry_reply(const Entry& entry, std::string_view quoted) const
 {
     std::string text = "**" + entry.titre + "**\n\n";
     std::string body = with_fiche_commands(entry.body);
     while (!body.empty() && (body.back() == '\n' || body.back() == ' '))
         body.pop_back();
     text += body + "\n\n";
+    if (!quoted.empty())
+        text += std::string{quoted} + "\n\n";
     if (!entry.a_completer.empty())
         text += "_Les écrans et étapes détaillés sont dans la ressource citée ci-dessous ; cette "
                 "fiche sera complétée par le bureau du conseil._\n\n";

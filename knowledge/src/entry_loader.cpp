@@ -681,6 +681,8 @@ KnowledgeBase load_knowledge_base(const std::filesystem::path& dir)
         base.entries.push_back(std::move(*entry));
     }
 
+    base.documents = load_documents(dir / "documents", false, base.problems);
+
     if (const auto text = read_file(dir / "glossaire.yaml"))
         base.glossary = parse_glossary((dir / "glossaire.yaml").string(), *text, base.problems);
     if (const auto text = read_file(dir / "synonymes.yaml")) {

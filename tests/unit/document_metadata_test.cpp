@@ -69,11 +69,14 @@ TEST_SUITE("unit")
     TEST_CASE("sidecar missing and repeated fields")
     {
         CHECK(problems_of("titre: A\ntitre: B\n") ==
-              "guide.pdf.yaml:2:1: champ « titre » en double\n"
-              "guide.pdf.yaml:1:1: champ « adresse » manquant\n"
-              "guide.pdf.yaml:1:1: champ « domaine » manquant\n"
-              "guide.pdf.yaml:1:1: champ « profils » manquant\n"
-              "guide.pdf.yaml:1:1: champ « mis-a-jour » manquant");
+              "guide.pdf.yaml:2:1: champ « titre » en double");
+        CHECK(problems_of("adresse: https://tribu.example/guide\n") ==
+              "guide.pdf.yaml:1:1: champ « titre » manquant");
+        // a title alone is enough (a document added from the salon)
+        const auto title_only = parse_document_metadata("guide.pdf.yaml", "titre: Régies\n");
+        REQUIRE(title_only);
+        CHECK(title_only.value().titre == "Régies");
+        CHECK(title_only.value().adresse.empty());
         CHECK(problems_of(valid.substr(0, valid.find("domaine")) + "domaine:\n" +
                           valid.substr(valid.find("profils"))) ==
               "guide.pdf.yaml:3:1: champ « domaine » vide ou qui n'est pas un texte");

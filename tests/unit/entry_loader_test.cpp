@@ -634,12 +634,15 @@ TEST_SUITE("unit")
     {
         const TempDir dir;
         std::filesystem::create_directories(dir.path() / "documents");
-        dir.write("documents/tiers-ddfip.pdf", "%PDF-1.4");
-        auto lines = inserted(valid_lines(), 13, "documents: [tiers-ddfip.pdf]");
+        dir.write("documents/tiers-ddfip.txt", "Créer le tiers DDFIP\n\n1. Ouvrir Tiers.\n");
+        auto lines = inserted(valid_lines(), 13, "documents: [tiers-ddfip.txt]");
         dir.write("tiers-ddfip.md", join(lines));
         auto base = load_knowledge_base(dir.path());
+        CHECK(base.problems.empty());
         REQUIRE(base.entries.size() == 1);
-        CHECK(base.entries.front().documents == std::vector<std::string>{"tiers-ddfip.pdf"});
+        CHECK(base.entries.front().documents == std::vector<std::string>{"tiers-ddfip.txt"});
+        REQUIRE(base.documents.size() == 1);
+        CHECK(base.documents.front().file_name == "tiers-ddfip.txt");
 
         lines = inserted(valid_lines(), 13, "documents: [absent.pdf, ../tiers-ddfip.md]");
         dir.write("tiers-ddfip.md", join(lines));

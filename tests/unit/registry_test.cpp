@@ -514,7 +514,7 @@ TEST_SUITE("unit")
         Bot bot{dir.path()};
 
         const auto reply = bot.reply("!kb recharger", Role::admin);
-        CHECK(contains(reply, "Base rechargée : 1 fiches, 1 sigles."));
+        CHECK(contains(reply, "Base rechargée : 1 fiches, 1 sigles, 0 documents."));
         CHECK(contains(reply, "cassee.md:1"));
         REQUIRE(bot.answerer.find_entry("recettes-regie") != nullptr);
         CHECK(bot.answerer.find_entry("tiers-ddfip") == nullptr);

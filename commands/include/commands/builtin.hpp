@@ -10,6 +10,8 @@
 
 namespace opalebot::commands {
 
+class DocumentShelf;
+
 /// Where answered questions are recorded; `main` implements it with the state store.
 class QuestionLog {
 public:
@@ -65,17 +67,24 @@ struct KnowledgeReload {
     std::string markdown;     ///< the reply of `!kb recharger`
 };
 
-/// Reads `dir` again and swaps it into `answerer` unless no entry in it is valid. Call on the
-/// thread that uses `answerer`.
-KnowledgeReload reload_knowledge(knowledge::Answerer& answerer, const std::filesystem::path& dir);
+/// Reads `dir` again (with the documents added from the salon in `salon_documents`, if given)
+/// and swaps it into `answerer` unless no entry in it is valid. Call on the thread that uses
+/// `answerer`.
+KnowledgeReload reload_knowledge(knowledge::Answerer& answerer, const std::filesystem::path& dir,
+                                 const std::filesystem::path& salon_documents = {});
+
+/// The base of `dir` with the documents of `salon_documents` (if given) added: what the bot
+/// serves.
+knowledge::KnowledgeBase load_served_base(const std::filesystem::path& dir,
+                                          const std::filesystem::path& salon_documents = {});
 
 /// Registers the knowledge commands on `registry`: !aide, !sigle, !fiche, !fiches, !kb (admin)
 /// and free-text questions. `answerer` must outlive the registry; `kb_dir` is what !kb recharger
 /// reads again; `questions`, if given, records every free-text question; `stats`, if given,
-/// serves !kb stats.
+/// serves !kb stats; `shelf`, if given, serves !kb ajouter, !kb documents and !kb retirer.
 void add_knowledge_commands(Registry& registry, knowledge::Answerer& answerer,
                             std::filesystem::path kb_dir, QuestionLog* questions = nullptr,
-                            StatsSource* stats = nullptr);
+                            StatsSource* stats = nullptr, DocumentShelf* shelf = nullptr);
 
 /// The Markdown of `!kb stats` for a period of `days` days.
 std::string format_knowledge_stats(const KnowledgeStats& stats, int days,

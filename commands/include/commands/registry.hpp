@@ -54,6 +54,13 @@ struct OutgoingFile {
 /// What the bot answers: Markdown (the transport renders it), the entry it came from, and the
 /// files that go with it.
 struct Reply {
+    Reply() = default;
+    // A constructor, not an aggregate: the many `Reply{text, {}}` stay short without a warning
+    // for the files they do not name.
+    Reply(std::string markdown_text, std::string entry = {}, std::vector<OutgoingFile> sent = {})
+        : markdown(std::move(markdown_text)), entry_id(std::move(entry)), files(std::move(sent))
+    {}
+
     std::string markdown;
     std::string entry_id; ///< the knowledge entry answered, for feedback; empty otherwise
     std::vector<OutgoingFile> files;

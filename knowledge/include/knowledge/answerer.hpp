@@ -3,6 +3,7 @@
 #include "knowledge/index.hpp"
 #include "knowledge/knowledge_base.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,9 @@ struct Answer {
     double runner_up = 0;                  ///< the second entry's score (how clear the choice is)
     std::vector<std::string> alternatives; ///< other entries worth a look (ids)
     std::string text;                      ///< the reply, in Markdown
+    /// The document passage shown: the answer itself when no fiche answers (entry_id is then
+    /// "document:<file>"), or the steps quoted under a fiche that names the document.
+    std::optional<PassageSource> source;
 };
 
 /// Answers French questions from the knowledge base, or says plainly that it does not know.
@@ -58,6 +62,7 @@ public:
     std::string explain_acronym(std::string_view sigle);
 
     const std::vector<Entry>& entries() const { return index_.entries(); }
+    const std::vector<LibraryDocument>& documents() const { return documents_; }
     const Glossary& glossary() const { return glossary_; }
     const Entry* find_entry(std::string_view id) const;
 
@@ -77,10 +82,26 @@ public:
     std::size_t learn(const std::vector<std::pair<std::string, std::string>>& questions);
 
 private:
-    std::string entry_reply(const Entry& entry) const;
+    /// A passage found for a question: its document and its place in it.
+    struct PassageHit {
+        std::size_t document = 0;
+        std::size_t passage = 0;
+        double score = 0;
+    };
+    void index_documents();
+    /// The best passage of `within` (file names), or of every document when empty.
+    std::optional<PassageHit> best_passage(std::string_view question,
+                                           const std::vector<std::string>& within);
+    std::string passage_reply(const PassageHit& hit) const;
+    std::string quoted_under_fiche(const PassageHit& hit) const;
+    PassageSource source_of(const PassageHit& hit) const;
+
+    std::string entry_reply(const Entry& entry, std::string_view quoted = {}) const;
+    std::string see_also(const std::vector<std::string>& others) const;
     std::string acronym_reply(const Acronym& acronym);
     std::string unknown_reply(const std::vector<std::string>& suggestions) const;
-    std::string probable_reply(const Entry& entry, const std::vector<std::string>& others) const;
+    std::string probable_reply(const Entry& entry, const std::vector<std::string>& others,
+                               std::string_view quoted) const;
     std::optional<std::string> asked_acronym(std::string_view question) const;
 
     Glossary glossary_;
@@ -88,6 +109,10 @@ private:
     std::vector<std::pair<std::string, std::string>> learned_; ///< entry id, question
     Index index_;
     Thresholds thresholds_;
+    std::vector<LibraryDocument> documents_;
+    /// The passages as index entries (ids "document:<file>#<n>"), and where each comes from.
+    std::optional<Index> passage_index_;
+    std::vector<std::pair<std::size_t, std::size_t>> passage_refs_; ///< document, passage
 };
 
 /// The kind as written in `opale-bot ask --json` ("entree", "glossaire", …).

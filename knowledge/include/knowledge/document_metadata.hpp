@@ -25,7 +25,8 @@ inline constexpr std::string_view document_metadata_invalid = "document_metadata
 std::string metadata_file_name(std::string_view document_file_name);
 
 /// Reads a sidecar's YAML. Every problem is a line "file:line:column: message" (French) of
-/// Error::message: an unknown or repeated key, a missing or empty field, a bad value.
+/// Error::message: an unknown or repeated key, a missing title, an empty field, a bad value.
+/// The fields other than the title are optional.
 [[nodiscard]] Result<DocumentMetadata> parse_document_metadata(std::string_view file_name,
                                                                const std::string& yaml);
 

@@ -204,9 +204,10 @@ Result<DocumentMetadata> parse_document_metadata(std::string_view file_name,
                          "date « " + text + " » invalide (attendu AAAA-MM-JJ ou JJ/MM/AAAA)");
         }
     }
-    for (const auto key : keys)
-        if (!seen.contains(std::string{key}))
-            problems.add(root.Mark(), "champ « " + std::string{key} + " » manquant");
+    // Only the title is required: a document added from the salon is known by its title and
+    // perhaps its link, and the rest is what a curator adds later.
+    if (!seen.contains("titre"))
+        problems.add(root.Mark(), "champ « titre » manquant");
     if (!problems.empty())
         return problems.error();
     return metadata;
