@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # usage: tests/fuzz/run.sh [target…]   (default: every target)
 # Builds the libFuzzer targets (the `fuzz` preset: clang, ASan + UBSan) and runs each one for a
-# bounded time from its seed corpus (tests/fuzz/corpus/<target>), two at a time on the two cores.
+# bounded time from its seed corpus (tests/fuzz/corpus/<target>, or for the document targets the
+# test documents written into build/fuzz/seeds/<target>), two at a time on the two cores.
 # Fails on any crash, leak, timeout or out-of-memory, and prints the input that caused it (kept
 # under build/fuzz/runs/<target>/) with the sanitizer's report and stack.
 #   OPALEBOT_FUZZ_SECONDS  seconds per target (default 30)
@@ -18,9 +19,10 @@ jobs=${OPALEBOT_FUZZ_JOBS:-2}
 declare -A max_len=(
   [sync]=16384 [crypto]=8192 [command]=2048 [reminder]=256
   [csv]=8192 [fiche]=8192 [itop]=8192 [config]=8192
+  [pdf]=65536 [odf]=16384 [ooxml]=65536 [html]=8192
 )
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(sync crypto command reminder csv fiche itop config)
+[ ${#targets[@]} -eq 0 ] && targets=(sync crypto command reminder csv fiche itop config pdf odf ooxml html)
 for t in "${targets[@]}"; do
   [ -n "${max_len[$t]:-}" ] || { echo "unknown fuzz target: $t" >&2; exit 2; }
 done
@@ -31,6 +33,22 @@ start=$SECONDS
 cmake --preset fuzz > /dev/null
 cmake --build --preset fuzz -j 2
 echo "fuzz: built in $((SECONDS - start)) s"
+
+# The document targets' seeds: the test documents (tests/fixtures/documents), written here
+# rather than committed as binaries.
+seeds=build/fuzz/seeds
+documents=build/fuzz/documents
+bash tests/fixtures/documents/make_documents.sh "$documents" build/fuzz/documents-venv > /dev/null
+declare -A seed_files=(
+  [pdf]="guide.pdf scan.pdf protege.pdf"
+  [odf]="recette.odt budget.odp chiffre.odt"
+  [ooxml]="prelevement.docx engagement.pptx"
+  [html]="page.html fiche.md notes.txt"
+)
+for t in "${!seed_files[@]}"; do
+  rm -rf "${seeds:?}/$t" && mkdir -p "$seeds/$t"
+  for f in ${seed_files[$t]}; do cp "$documents/$f" "$seeds/$t/"; done
+done
 
 bin=build/fuzz/tests/fuzz
 runs=build/fuzz/runs
@@ -43,11 +61,13 @@ run_one() {
   rm -rf "$dir" && mkdir -p "$dir" "build/fuzz/corpus/$t"
   # The generated corpus first: libFuzzer adds to the first directory only, never to the seeds.
   # timeout(1) is a backstop: libFuzzer stops at -max_total_time and -timeout already.
-  local status=0
+  local status=0 corpora=("build/fuzz/corpus/$t")
+  [ -d "tests/fuzz/corpus/$t" ] && corpora+=("tests/fuzz/corpus/$t")
+  [ -d "$seeds/$t" ] && corpora+=("$seeds/$t")
   timeout $((seconds * 2 + 300)) "$bin/opalebot_fuzz_$t" \
     -max_total_time="$seconds" -max_len="${max_len[$t]}" -timeout=10 -rss_limit_mb=2048 \
     -dict="tests/fuzz/dict/$t.dict" -artifact_prefix="$dir/" -print_final_stats=1 \
-    "build/fuzz/corpus/$t" "tests/fuzz/corpus/$t" > "$dir/log" 2>&1 || status=$?
+    "${corpora[@]}" > "$dir/log" 2>&1 || status=$?
   echo "$status" > "$dir/status"
 }
 

@@ -136,10 +136,12 @@ void DocumentBuilder::table_row(const std::vector<std::string>& raw_cells)
     bool any = false;
     for (std::size_t i = 0; i < kept; ++i) {
         cells.push_back(clean_line(raw_cells[i]));
-        any = any || !cells.back().empty();
-        if (i > 0)
+        if (cells.back().empty())
+            continue; // kept in `cells` for the columns, left out of the line
+        if (any)
             text += " | ";
         text += cells.back();
+        any = true;
     }
     if (!any || !accept(text.size() * 2))
         return;
