@@ -7,7 +7,6 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
-#include <ctime>
 #include <memory>
 #include <stdexcept>
 
@@ -19,31 +18,6 @@ constexpr std::size_t max_matches = 10; // a name search is a question, not a li
 constexpr std::string_view unavailable =
     "Les données EPLE sont indisponibles pour le moment (erreur de la base, notée dans le "
     "journal).";
-
-/// Two decimals at most, truncated, French comma: 20.6 → "20,6", 81.9672 → "81,96".
-std::string decimal_from_hundredths(long long hundredths)
-{
-    std::string text = std::to_string(hundredths / 100);
-    const auto rest = hundredths % 100;
-    if (rest != 0) {
-        text += ',';
-        text += static_cast<char>('0' + rest / 10);
-        if (rest % 10 != 0)
-            text += static_cast<char>('0' + rest % 10);
-    }
-    return text;
-}
-
-/// A non-negative value truncated to hundredths; the epsilon keeps 20.6 (20.59999…) at 20,6.
-long long hundredths(double value)
-{
-    return static_cast<long long>(std::floor(value * 100.0 + 1e-6));
-}
-
-std::string decimal(double value)
-{
-    return decimal_from_hundredths(hundredths(value));
-}
 
 std::string plural(long long n, std::string_view one, std::string_view many)
 {
@@ -57,16 +31,6 @@ std::string wave_start(int vague)
         return "date non publiée";
     const auto& start = calendar[static_cast<std::size_t>(vague - 1)].start;
     return start ? std::string{*start} : std::string{"date non publiée"};
-}
-
-std::chrono::year_month_day local_today(std::chrono::system_clock::time_point now)
-{
-    const std::time_t t = std::chrono::system_clock::to_time_t(now);
-    std::tm local{};
-    localtime_r(&t, &local);
-    return std::chrono::year_month_day{std::chrono::year{local.tm_year + 1900},
-                                       std::chrono::month{static_cast<unsigned>(local.tm_mon + 1)},
-                                       std::chrono::day{static_cast<unsigned>(local.tm_mday)}};
 }
 
 std::string age(std::chrono::year_month_day date, std::chrono::year_month_day today)
@@ -237,17 +201,18 @@ std::string card(const EpleStatus& status, EpleStore& store, const EpleOptions& 
         return text + (tickets.empty() ? "" : tickets + "\n") +
                "\nAucun indicateur importé pour cet EPLE.";
     const auto& s = *status.latest;
-    const auto today = local_today(options.clock());
+    const auto today = local_date(options.clock());
     text += "\n**Indicateurs du " + format_date(s.date) + "** (" + age(s.date, today) + ")\n\n";
     text += "- Kit de bascule : " + format_rate(s.kit_taux);
     if (status.previous) {
-        const auto delta = hundredths(s.kit_taux) - hundredths(status.previous->kit_taux);
+        const auto delta =
+            truncated_hundredths(s.kit_taux) - truncated_hundredths(status.previous->kit_taux);
         const auto since = " depuis le " + format_date(status.previous->date);
         if (delta == 0)
             text += " (stable" + since + ")";
         else
             text += std::string{" ("} + (delta > 0 ? "+" : "−") +
-                    decimal_from_hundredths(delta > 0 ? delta : -delta) +
+                    format_hundredths(delta > 0 ? delta : -delta) +
                     (std::llabs(delta) >= 200 ? " points" : " point") + since + ")";
     } else {
         text += " (premier relevé)";
@@ -466,7 +431,7 @@ Reply wave(EpleStore& store, const EpleOptions& options, std::string_view args,
     const auto list = urgent_first(all, options.rule);
     text += "\n**EPLE à accompagner : " + std::to_string(list.size()) + "**";
     text += list.empty() ? std::string{"\n"} : "\n\n" + accompany_list(list, options.rule, false);
-    text += "\n" + dates_line(all, local_today(options.clock()));
+    text += "\n" + dates_line(all, local_date(options.clock()));
     return Reply{text, {}};
 }
 
@@ -501,7 +466,7 @@ Reply difficulties(EpleStore& store, const EpleOptions& options, std::string_vie
     if (without > 0)
         text += "\n" + plural(without, "EPLE n'a encore aucun indicateur et n'est pas évalué.",
                               "EPLE n'ont encore aucun indicateur et ne sont pas évalués.");
-    const auto dates = dates_line(all, local_today(options.clock()));
+    const auto dates = dates_line(all, local_date(options.clock()));
     if (!dates.empty())
         text += "\n" + dates;
     return Reply{text, {}};
@@ -559,25 +524,6 @@ KitBucket kit_bucket(double kit_taux)
     if (kit_taux >= 10.0)
         return KitBucket::from_10_to_30;
     return KitBucket::less_than_10;
-}
-
-std::string format_percent(long long part, long long whole)
-{
-    if (whole <= 0)
-        return "–";
-    return decimal_from_hundredths(part * 10'000 / whole) + " %";
-}
-
-std::string format_rate(double percent)
-{
-    return decimal(percent) + " %";
-}
-
-std::string format_date(std::chrono::year_month_day date)
-{
-    const auto two = [](unsigned v) { return std::string(v < 10 ? "0" : "") + std::to_string(v); };
-    return two(static_cast<unsigned>(date.day())) + "/" + two(static_cast<unsigned>(date.month())) +
-           "/" + std::to_string(static_cast<int>(date.year()));
 }
 
 const std::array<Wave, 9>& deployment_calendar()
