@@ -452,6 +452,22 @@ Error cairo_error(std::string_view what, cairo_status_t status)
                  false};
 }
 
+/// `source` scaled by `scale` on a white `target`; the error, if cairo failed.
+std::optional<Error> paint(cairo_surface_t* target, cairo_surface_t* source, double scale,
+                           std::string_view what)
+{
+    const Context cairo{cairo_create(target)};
+    set_colour(cairo.get(), white);
+    cairo_paint(cairo.get());
+    cairo_scale(cairo.get(), scale, scale);
+    cairo_set_source_surface(cairo.get(), source, 0, 0);
+    cairo_pattern_set_filter(cairo_get_source(cairo.get()), CAIRO_FILTER_GOOD);
+    cairo_paint(cairo.get());
+    if (const auto status = cairo_status(cairo.get()); status != CAIRO_STATUS_SUCCESS)
+        return cairo_error(what, status);
+    return std::nullopt;
+}
+
 Result<std::string> png_of(cairo_surface_t* surface)
 {
     std::string png;
@@ -489,15 +505,8 @@ Result<RenderedChart> render_chart(const Chart& chart, const ChartSize& size)
     out.width = size.width;
     out.height = static_cast<int>(std::ceil(height));
     const Surface image{cairo_image_surface_create(CAIRO_FORMAT_RGB24, out.width, out.height)};
-    {
-        const Context cairo{cairo_create(image.get())};
-        set_colour(cairo.get(), white);
-        cairo_paint(cairo.get());
-        cairo_set_source_surface(cairo.get(), recording.get(), 0, 0);
-        cairo_paint(cairo.get());
-        if (const auto status = cairo_status(cairo.get()); status != CAIRO_STATUS_SUCCESS)
-            return cairo_error("image du graphique", status);
-    }
+    if (const auto failed = paint(image.get(), recording.get(), 1.0, "image du graphique"))
+        return *failed;
     auto png = png_of(image.get());
     if (!png)
         return png.error();
@@ -508,15 +517,8 @@ Result<RenderedChart> render_chart(const Chart& chart, const ChartSize& size)
     out.thumbnail_height = std::max(1, static_cast<int>(std::lround(out.height * scale)));
     const Surface thumbnail{
         cairo_image_surface_create(CAIRO_FORMAT_RGB24, out.thumbnail_width, out.thumbnail_height)};
-    {
-        const Context cairo{cairo_create(thumbnail.get())};
-        cairo_scale(cairo.get(), scale, scale);
-        cairo_set_source_surface(cairo.get(), image.get(), 0, 0);
-        cairo_pattern_set_filter(cairo_get_source(cairo.get()), CAIRO_FILTER_GOOD);
-        cairo_paint(cairo.get());
-        if (const auto status = cairo_status(cairo.get()); status != CAIRO_STATUS_SUCCESS)
-            return cairo_error("vignette du graphique", status);
-    }
+    if (const auto failed = paint(thumbnail.get(), image.get(), scale, "vignette du graphique"))
+        return *failed;
     auto thumbnail_png = png_of(thumbnail.get());
     if (!thumbnail_png)
         return thumbnail_png.error();

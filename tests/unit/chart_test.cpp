@@ -4,15 +4,11 @@
 
 #include <doctest/doctest.h>
 
-#include <cstdint>
-#include <cstring>
-#include <memory>
-#include <set>
 #include <string>
+#include <tuple>
 
 #include "support/checks.hpp"
 #include "support/png.hpp"
-#include <cairo.h>
 
 using namespace opalebot::commands;
 using namespace std::chrono_literals;
@@ -20,28 +16,34 @@ using opalebot::testing::contains;
 
 namespace {
 
+/// Stacked bands over two days, then lines of shares with a missing value.
 Chart two_panels()
 {
     Chart chart;
-    chart.title = "Vague 6 : kit de bascule";
-    chart.data_date = 2024y / 1 / 19;
-    chart.categories = {"12/01/2024", "19/01/2024"};
-    chart.x_label = "Date du relevé";
-    ChartPanel bands{"Kit de bascule : EPLE par tranche",
-                     "EPLE",
-                     ChartKind::stacked_bars,
-                     ChartUnit::count,
-                     std::nullopt,
-                     {}};
-    bands.series = {{"plus de 30 %", ChartColour::bluish_green, {10, 15}, false},
-                    {"de 10 à 30 %", ChartColour::orange, {28, 30}, false},
-                    {"moins de 10 %", ChartColour::vermillion, {23, 16}, false}};
-    ChartPanel shares{"Budgets intégrés", "% des EPLE", ChartKind::lines,
-                      ChartUnit::percent, 100,          {}};
-    shares.series = {{"budgets intégrés", ChartColour::blue, {75.4, 50.0 * 100 / 61}, false},
-                     {"médiane", ChartColour::grey, {std::nullopt, 40}, true}};
+    chart.title = "Essai";
+    chart.data_date = 2026y / 12 / 6;
+    chart.categories = {"29/11/2026", "06/12/2026"};
+
+    ChartPanel bands;
+    bands.title = "Bandes";
+    bands.y_label = "EPLE";
+    bands.kind = ChartKind::stacked_bars;
+    for (const auto& [name, colour, first, second] :
+         {std::tuple{"haute", ChartColour::bluish_green, 10.0, 15.0},
+          std::tuple{"moyenne", ChartColour::orange, 28.0, 30.0},
+          std::tuple{"basse", ChartColour::vermillion, 23.0, 16.0}})
+        bands.series.push_back({name, colour, {first, second}, false});
+
+    ChartPanel shares;
+    shares.title = "Parts";
+    shares.y_label = "%";
+    shares.kind = ChartKind::lines;
+    shares.unit = ChartUnit::percent;
+    shares.y_max = 100;
+    shares.series.push_back({"mesure", ChartColour::blue, {75.4, 50.0 * 100 / 61}, false});
+    shares.series.push_back({"référence", ChartColour::grey, {std::nullopt, 40}, true});
     chart.panels = {bands, shares};
-    chart.note = "Source : indicateurs importés dans opale-bot.";
+    chart.note = "Une note.";
     return chart;
 }
 
@@ -97,12 +99,11 @@ TEST_SUITE("unit")
     TEST_CASE("chart description gives the figures of every panel")
     {
         const auto text = describe_chart(two_panels());
-        CHECK(contains(text, "Vague 6 : kit de bascule (données du 19/01/2024)\n"));
-        CHECK(contains(text, "Kit de bascule : EPLE par tranche (EPLE) :\n"));
-        CHECK(contains(text, "- 19/01/2024 : plus de 30 % : 15 ; de 10 à 30 % : 30 ; "
-                             "moins de 10 % : 16\n"));
-        CHECK(contains(text, "- 12/01/2024 : budgets intégrés : 75,4 %\n")); // no median yet
-        CHECK(contains(text, "- 19/01/2024 : budgets intégrés : 81,96 % ; médiane : 40 %\n"));
-        CHECK(contains(text, "Source : indicateurs importés dans opale-bot."));
+        CHECK(contains(text, "Essai (données du 06/12/2026)\n"));
+        CHECK(contains(text, "Bandes (EPLE) :\n"));
+        CHECK(contains(text, "- 06/12/2026 : haute : 15 ; moyenne : 30 ; basse : 16\n"));
+        CHECK(contains(text, "- 29/11/2026 : mesure : 75,4 %\n")); // no reference yet
+        CHECK(contains(text, "- 06/12/2026 : mesure : 81,96 % ; référence : 40 %\n"));
+        CHECK(contains(text, "Une note."));
     }
 }
