@@ -1,5 +1,7 @@
 #include "commands/eple_commands.hpp"
 
+#include "commands/chart_data.hpp"
+#include "commands/chart_reply.hpp"
 #include "commands/eple_import.hpp"
 #include "knowledge/text.hpp"
 
@@ -7,9 +9,9 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
-#include <ctime>
 #include <memory>
 #include <stdexcept>
+#include <variant>
 
 namespace opalebot::commands {
 namespace {
@@ -19,31 +21,6 @@ constexpr std::size_t max_matches = 10; // a name search is a question, not a li
 constexpr std::string_view unavailable =
     "Les données EPLE sont indisponibles pour le moment (erreur de la base, notée dans le "
     "journal).";
-
-/// Two decimals at most, truncated, French comma: 20.6 → "20,6", 81.9672 → "81,96".
-std::string decimal_from_hundredths(long long hundredths)
-{
-    std::string text = std::to_string(hundredths / 100);
-    const auto rest = hundredths % 100;
-    if (rest != 0) {
-        text += ',';
-        text += static_cast<char>('0' + rest / 10);
-        if (rest % 10 != 0)
-            text += static_cast<char>('0' + rest % 10);
-    }
-    return text;
-}
-
-/// A non-negative value truncated to hundredths; the epsilon keeps 20.6 (20.59999…) at 20,6.
-long long hundredths(double value)
-{
-    return static_cast<long long>(std::floor(value * 100.0 + 1e-6));
-}
-
-std::string decimal(double value)
-{
-    return decimal_from_hundredths(hundredths(value));
-}
 
 std::string plural(long long n, std::string_view one, std::string_view many)
 {
@@ -57,16 +34,6 @@ std::string wave_start(int vague)
         return "date non publiée";
     const auto& start = calendar[static_cast<std::size_t>(vague - 1)].start;
     return start ? std::string{*start} : std::string{"date non publiée"};
-}
-
-std::chrono::year_month_day local_today(std::chrono::system_clock::time_point now)
-{
-    const std::time_t t = std::chrono::system_clock::to_time_t(now);
-    std::tm local{};
-    localtime_r(&t, &local);
-    return std::chrono::year_month_day{std::chrono::year{local.tm_year + 1900},
-                                       std::chrono::month{static_cast<unsigned>(local.tm_mon + 1)},
-                                       std::chrono::day{static_cast<unsigned>(local.tm_mday)}};
 }
 
 std::string age(std::chrono::year_month_day date, std::chrono::year_month_day today)
@@ -237,17 +204,18 @@ std::string card(const EpleStatus& status, EpleStore& store, const EpleOptions& 
         return text + (tickets.empty() ? "" : tickets + "\n") +
                "\nAucun indicateur importé pour cet EPLE.";
     const auto& s = *status.latest;
-    const auto today = local_today(options.clock());
+    const auto today = local_date(options.clock());
     text += "\n**Indicateurs du " + format_date(s.date) + "** (" + age(s.date, today) + ")\n\n";
     text += "- Kit de bascule : " + format_rate(s.kit_taux);
     if (status.previous) {
-        const auto delta = hundredths(s.kit_taux) - hundredths(status.previous->kit_taux);
+        const auto delta =
+            truncated_hundredths(s.kit_taux) - truncated_hundredths(status.previous->kit_taux);
         const auto since = " depuis le " + format_date(status.previous->date);
         if (delta == 0)
             text += " (stable" + since + ")";
         else
             text += std::string{" ("} + (delta > 0 ? "+" : "−") +
-                    decimal_from_hundredths(delta > 0 ? delta : -delta) +
+                    format_hundredths(delta > 0 ? delta : -delta) +
                     (std::llabs(delta) >= 200 ? " points" : " point") + since + ")";
     } else {
         text += " (premier relevé)";
@@ -301,13 +269,17 @@ std::string joined(const std::vector<std::string>& parts)
     return out;
 }
 
-Reply eple(EpleStore& store, const EpleOptions& options, std::string_view args,
-           const std::string& prefix)
+/// The EPLE named by `args` (an UAI or part of its name), or the reply saying why there is not
+/// one; `tail` ends the commands it suggests (" graphique" when a chart was asked for).
+std::variant<EpleStatus, Reply> find_eple(EpleStore& store, std::string_view args,
+                                          const std::string& prefix, std::string_view tail)
 {
+    const std::string example_tail{tail};
     std::string query{args};
     if (query.empty())
         return Reply{"Indiquez un UAI ou une partie du nom, par exemple `" + prefix +
-                         "eple 0750655E` ou `" + prefix + "eple matisse`.",
+                         "eple 0750655E" + example_tail + "` ou `" + prefix + "eple matisse" +
+                         example_tail + "`.",
                      {}};
     const bool digits7 =
         query.size() >= 7 &&
@@ -329,7 +301,7 @@ Reply eple(EpleStore& store, const EpleOptions& options, std::string_view args,
             return Reply{std::string{unavailable}, {}};
         if (!found.value())
             return Reply{"Aucun EPLE d'UAI " + query + " dans le référentiel du bot.", {}};
-        return Reply{card(*found.value(), store, options), {}};
+        return *found.value();
     }
 
     const auto wanted = words(query);
@@ -364,7 +336,7 @@ Reply eple(EpleStore& store, const EpleOptions& options, std::string_view args,
         const auto found = store.status(chosen->uai);
         if (!found || !found.value())
             return Reply{std::string{unavailable}, {}};
-        return Reply{card(*found.value(), store, options), {}};
+        return *found.value();
     }
     std::sort(matches.begin(), matches.end(), [](const auto* a, const auto* b) {
         return knowledge::fold(a->nom) < knowledge::fold(b->nom);
@@ -379,8 +351,62 @@ Reply eple(EpleStore& store, const EpleOptions& options, std::string_view args,
     }
     if (matches.size() > max_matches)
         text += "- … et " + std::to_string(matches.size() - max_matches) + " autres\n";
-    text += "\nPrécisez le nom ou donnez l'UAI : `" + prefix + "eple <UAI>`.";
+    text += "\nPrécisez le nom ou donnez l'UAI : `" + prefix + "eple <UAI>" + example_tail + "`.";
     return Reply{text, {}};
+}
+
+Reply eple(EpleStore& store, const EpleOptions& options, std::string_view args,
+           const std::string& prefix)
+{
+    auto found = find_eple(store, args, prefix, {});
+    if (auto* reply = std::get_if<Reply>(&found))
+        return std::move(*reply);
+    return Reply{card(std::get<EpleStatus>(found), store, options), {}};
+}
+
+/// "kit de bascule 1 % (médiane de la vague : 20 %)" for the EPLE's figures on its last day.
+std::string against_median(const EpleChartData& data)
+{
+    constexpr std::array<std::pair<Indicator, std::string_view>, 4> names{
+        {{Indicator::kit, "kit de bascule"},
+         {Indicator::paiements, "paiements"},
+         {Indicator::ej, "EJ"},
+         {Indicator::titres, "titres de recettes"}}};
+    std::size_t day = data.dates.size();
+    while (day > 0 && !data.eple[0][day - 1])
+        --day;
+    if (day == 0)
+        return {};
+    std::string text = "Au " + format_date(data.dates[day - 1]) + " : ";
+    for (std::size_t k = 0; k < names.size(); ++k) {
+        const auto unit = names[k].first == Indicator::kit ? ChartUnit::percent : ChartUnit::count;
+        text += (k == 0 ? "" : ", ") + std::string{names[k].second} + " " +
+                format_chart_value(*data.eple[k][day - 1], unit) + " (médiane " +
+                format_chart_value(*data.wave_median[k][day - 1], unit) + ")";
+    }
+    return text + ".";
+}
+
+Reply eple_graph(EpleStore& store, std::string_view args, const std::string& prefix)
+{
+    auto found = find_eple(store, args, prefix, " graphique");
+    if (auto* reply = std::get_if<Reply>(&found))
+        return std::move(*reply);
+    const auto& status = std::get<EpleStatus>(found);
+    const auto& e = status.etablissement;
+    const auto name = "**" + knowledge::escape_markdown(e.nom) + "** (" + e.uai + ")";
+    if (!status.latest)
+        return Reply{
+            "Aucun indicateur importé pour " + name + " : pas encore de graphique.", {}, {}};
+    const auto history = store.history(e.vague);
+    if (!history)
+        return Reply{std::string{unavailable}, {}, {}};
+    const auto data = eple_chart_data(e, history.value());
+    std::string text = name + ", vague " + std::to_string(e.vague) +
+                       " : kit de bascule, paiements, EJ et titres de recettes à chaque relevé, "
+                       "face à la médiane de la vague.\n\n" +
+                       against_median(data);
+    return chart_reply(std::move(text), eple_chart(data), "eple-" + e.uai + ".png");
 }
 
 /// "6", "V6", "vague 6" → 6; nothing for anything else.
@@ -466,8 +492,49 @@ Reply wave(EpleStore& store, const EpleOptions& options, std::string_view args,
     const auto list = urgent_first(all, options.rule);
     text += "\n**EPLE à accompagner : " + std::to_string(list.size()) + "**";
     text += list.empty() ? std::string{"\n"} : "\n\n" + accompany_list(list, options.rule, false);
-    text += "\n" + dates_line(all, local_today(options.clock()));
+    text += "\n" + dates_line(all, local_date(options.clock()));
     return Reply{text, {}};
+}
+
+Reply wave_graph(EpleStore& store, std::string_view args, const std::string& prefix)
+{
+    const auto number = wave_argument(args);
+    if (!number)
+        return Reply{
+            "Indiquez une vague de 1 à 9, par exemple `" + prefix + "vague 6 graphique`.", {}, {}};
+    const auto counts = store.count_by_wave();
+    const auto history = store.history(*number);
+    if (!counts || !history)
+        return Reply{std::string{unavailable}, {}, {}};
+    const auto wave_name = "**Vague " + std::to_string(*number) + "**";
+    const auto known = counts.value().find(*number);
+    if (known == counts.value().end())
+        return Reply{wave_name +
+                         " : aucun EPLE de cette vague n'est connu du bot, pas de graphique.",
+                     {},
+                     {}};
+    if (history.value().empty())
+        return Reply{wave_name + " : aucun indicateur importé pour cette vague, pas encore de "
+                                 "graphique.",
+                     {},
+                     {}};
+    const auto data = wave_chart_data(*number, known->second, history.value());
+    const auto& first = data.days.front();
+    const auto& last = data.days.back();
+    const auto n = static_cast<long long>(data.eple);
+    std::string text =
+        wave_name + " (bascule " + wave_start(*number) + ") : " + plural(n, "EPLE", "EPLE") + ", " +
+        plural(static_cast<long long>(data.days.size()), "relevé", "relevés") +
+        (data.days.size() > 1 ? " du " + format_date(first.date) + " au " + format_date(last.date)
+                              : " le " + format_date(last.date)) +
+        ".\n\nAu " + format_date(last.date) + " : " + std::to_string(last.budgets_integres) +
+        " sur " + std::to_string(n) + " budgets intégrés (" +
+        format_percent(last.budgets_integres, n) +
+        ") ; kit de bascule à plus de 30 % : " + std::to_string(last.kit_bands[0]) +
+        ", de 10 à 30 % : " + std::to_string(last.kit_bands[1]) +
+        ", à moins de 10 % : " + std::to_string(last.kit_bands[2]) + ".";
+    return chart_reply(std::move(text), wave_chart(data),
+                       "vague-" + std::to_string(*number) + ".png");
 }
 
 Reply difficulties(EpleStore& store, const EpleOptions& options, std::string_view args,
@@ -501,7 +568,7 @@ Reply difficulties(EpleStore& store, const EpleOptions& options, std::string_vie
     if (without > 0)
         text += "\n" + plural(without, "EPLE n'a encore aucun indicateur et n'est pas évalué.",
                               "EPLE n'ont encore aucun indicateur et ne sont pas évalués.");
-    const auto dates = dates_line(all, local_today(options.clock()));
+    const auto dates = dates_line(all, local_date(options.clock()));
     if (!dates.empty())
         text += "\n" + dates;
     return Reply{text, {}};
@@ -561,25 +628,6 @@ KitBucket kit_bucket(double kit_taux)
     return KitBucket::less_than_10;
 }
 
-std::string format_percent(long long part, long long whole)
-{
-    if (whole <= 0)
-        return "–";
-    return decimal_from_hundredths(part * 10'000 / whole) + " %";
-}
-
-std::string format_rate(double percent)
-{
-    return decimal(percent) + " %";
-}
-
-std::string format_date(std::chrono::year_month_day date)
-{
-    const auto two = [](unsigned v) { return std::string(v < 10 ? "0" : "") + std::to_string(v); };
-    return two(static_cast<unsigned>(date.day())) + "/" + two(static_cast<unsigned>(date.month())) +
-           "/" + std::to_string(static_cast<int>(date.year()));
-}
-
 const std::array<Wave, 9>& deployment_calendar()
 {
     // Comité de suivi op@le of 22/01/2024 ("Rappel des vagues de déploiement", SI2C).
@@ -621,18 +669,24 @@ void add_eple_commands(Registry& registry, EpleStore& store, EpleOptions options
     auto shared = std::make_shared<const EpleOptions>(std::move(options)); // one copy, 4 handlers
     add({"eple",
          {},
-         prefix + "eple <UAI | partie du nom>",
-         "l'état d'un EPLE : vague, kit de bascule, budget, paiements, EJ, TR",
+         prefix + "eple <UAI | partie du nom> [graphique]",
+         "l'état d'un EPLE : vague, kit de bascule, budget, paiements, EJ, TR ; en graphique, "
+         "face à la médiane de sa vague",
          Role::member,
          [&store, shared, prefix](const Context& c) {
+             if (const auto rest = chart_request(c.args))
+                 return eple_graph(store, *rest, prefix);
              return eple(store, in_force(*shared), c.args, prefix);
          }});
     add({"vague",
          {},
-         prefix + "vague <N>",
-         "le tableau de bord d'une vague : budgets, kit de bascule, paiements, EPLE à accompagner",
+         prefix + "vague <N> [graphique]",
+         "le tableau de bord d'une vague : budgets, kit de bascule, paiements, EPLE à "
+         "accompagner ; en graphique, leur évolution",
          Role::member,
          [&store, shared, prefix](const Context& c) {
+             if (const auto rest = chart_request(c.args))
+                 return wave_graph(store, *rest, prefix);
              return wave(store, in_force(*shared), c.args, prefix);
          }});
     add({"difficultes",

@@ -83,6 +83,26 @@ Etablissement read_etablissement(SQLite::Statement& row)
     return e;
 }
 
+/// A snapshot of `uai` from the eight columns from `first`: date, kit_taux, budget_integre,
+/// budget_saisie, paiements, ej, titres_recettes, prelevements (the table's order).
+Snapshot read_snapshot(SQLite::Statement& row, const std::string& uai, int first)
+{
+    Snapshot s;
+    s.uai = uai;
+    s.date = parse_iso_date(row.getColumn(first).getString());
+    s.kit_taux = row.getColumn(first + 1).getDouble();
+    s.budget_integre = row.getColumn(first + 2).getInt() != 0;
+    if (!row.getColumn(first + 3).isNull())
+        s.budget_saisie =
+            row.getColumn(first + 3).getString() == "GFC" ? BudgetSaisie::gfc : BudgetSaisie::opale;
+    s.paiements = row.getColumn(first + 4).getInt();
+    s.ej = row.getColumn(first + 5).getInt();
+    s.titres_recettes = row.getColumn(first + 6).getInt();
+    if (!row.getColumn(first + 7).isNull())
+        s.prelevements = row.getColumn(first + 7).getInt() != 0;
+    return s;
+}
+
 constexpr std::string_view status_query = R"sql(
 WITH ranked AS (
     SELECT i.*, ROW_NUMBER() OVER (PARTITION BY i.uai ORDER BY i.date DESC) AS rank
@@ -117,21 +137,9 @@ std::vector<EpleStatus> read_statuses(SQLite::Database& db, std::string_view fil
         }
         if (query.getColumn(7).isNull())
             continue; // no snapshot yet
-        Snapshot s;
-        s.uai = uai;
-        s.date = parse_iso_date(query.getColumn(8).getString());
-        s.kit_taux = query.getColumn(9).getDouble();
-        s.budget_integre = query.getColumn(10).getInt() != 0;
-        if (!query.getColumn(11).isNull())
-            s.budget_saisie =
-                query.getColumn(11).getString() == "GFC" ? BudgetSaisie::gfc : BudgetSaisie::opale;
-        s.paiements = query.getColumn(12).getInt();
-        s.ej = query.getColumn(13).getInt();
-        s.titres_recettes = query.getColumn(14).getInt();
-        if (!query.getColumn(15).isNull())
-            s.prelevements = query.getColumn(15).getInt() != 0;
         auto& status = statuses.back();
-        (query.getColumn(7).getInt() == 1 ? status.latest : status.previous) = std::move(s);
+        (query.getColumn(7).getInt() == 1 ? status.latest : status.previous) =
+            read_snapshot(query, uai, 8);
     }
     std::vector<std::pair<std::string, std::size_t>> keys; // fold once per EPLE, not per compare
     keys.reserve(statuses.size());
@@ -226,6 +234,27 @@ Result<std::vector<EpleStatus>> EpleStore::statuses(std::optional<int> vague)
         });
     } catch (const std::exception& e) {
         return storage_error(e, "lecture des établissements", "commands");
+    }
+}
+
+Result<std::vector<Snapshot>> EpleStore::history(int vague)
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        SQLite::Statement query{db_, R"sql(
+SELECT i.uai, i.date, i.kit_taux, i.budget_integre, i.budget_saisie, i.paiements, i.ej,
+       i.titres_recettes, i.prelevements
+FROM eple_indicateurs i JOIN eple_etablissements e ON e.uai = i.uai
+WHERE e.vague = ?
+ORDER BY i.date, i.uai
+)sql"};
+        query.bind(1, vague);
+        std::vector<Snapshot> snapshots;
+        while (query.executeStep())
+            snapshots.push_back(read_snapshot(query, query.getColumn(0).getString(), 1));
+        return snapshots;
+    } catch (const std::exception& e) {
+        return storage_error(e, "lecture de l'historique d'une vague", "commands");
     }
 }
 

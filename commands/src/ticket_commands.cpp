@@ -1,5 +1,7 @@
 #include "commands/ticket_commands.hpp"
 
+#include "commands/chart_data.hpp"
+#include "commands/chart_reply.hpp"
 #include "commands/eple_commands.hpp"
 #include "commands/eple_import.hpp"
 #include "commands/ticket_stats.hpp"
@@ -154,7 +156,36 @@ Reply my_tickets(TicketBackend& backend, const Message& message, TimePoint now)
     return markdown_reply(out);
 }
 
-Reply stats(TicketBackend& backend, const Message& message, std::string_view args, TimePoint now)
+/// The tickets filed in the period, week by week, as a chart.
+Reply stats_graph(const std::vector<Ticket>& tickets,
+                  std::optional<std::chrono::year_month_day> from,
+                  std::optional<std::chrono::year_month_day> to, const std::string& period,
+                  TimePoint now)
+{
+    const auto today = local_date(now);
+    if (tickets.empty())
+        return markdown_reply("Aucun ticket déposé " + period + " : pas de graphique.");
+    auto first = from;
+    if (!first)
+        for (const auto& t : tickets)
+            if (const auto day = local_date(t.created_at); !first || day < *first)
+                first = day;
+    const auto last = to && *to < today ? *to : today;
+    const auto weeks = ticket_weeks(tickets, *first, last, now);
+    int filed = 0;
+    for (const auto& week : weeks)
+        filed += week.stats.all.filed;
+    std::string text = "**Tickets " + period + "** : " + format_count(filed) +
+                       (filed > 1 ? " déposés" : " déposé") + " en " +
+                       std::to_string(weeks.size()) + (weeks.size() > 1 ? " semaines" : " semaine");
+    if (filed < static_cast<int>(tickets.size()))
+        text += " (les " + std::to_string(weeks.size()) + " dernières semaines de la période)";
+    text += ", et la part résolue le jour même, en 2 et en 7 jours.";
+    return chart_reply(std::move(text), tickets_chart(weeks, period, today), "tickets.png");
+}
+
+Reply stats(TicketBackend& backend, const Message& message, std::string_view args, TimePoint now,
+            bool graph)
 {
     if (message.role == Role::member)
         return markdown_reply("Les statistiques des tickets sont réservées au support.");
@@ -166,7 +197,8 @@ Reply stats(TicketBackend& backend, const Message& message, std::string_view arg
         const auto folded = knowledge::fold(word);
         const auto date = parse_french_date(date_text);
         if ((folded != "du" && folded != "au") || !date)
-            return markdown_reply("Écrivez `!tickets stats [du JJ/MM/AAAA] [au JJ/MM/AAAA]`.");
+            return markdown_reply(
+                "Écrivez `!tickets stats [du JJ/MM/AAAA] [au JJ/MM/AAAA] [graphique]`.");
         (folded == "du" ? from : to) = date;
         rest = after_date;
     }
@@ -183,6 +215,8 @@ Reply stats(TicketBackend& backend, const Message& message, std::string_view arg
     std::string period = from ? "du " + format_date(*from) : std::string{"depuis le début"};
     if (to)
         period += " au " + format_date(*to);
+    if (graph)
+        return stats_graph(tickets.value(), from, to, period, now);
     return markdown_reply(format_ticket_stats(compute_ticket_stats(tickets.value(), now), period));
 }
 
@@ -220,13 +254,17 @@ void add_ticket_commands(Registry& registry, TicketBackend& backend, TicketDialo
          }});
     add({"tickets",
          {},
-         prefix + "tickets | " + prefix + "tickets stats [du JJ/MM/AAAA] [au JJ/MM/AAAA]",
-         "vos tickets en cours ; les statistiques pour le support",
+         prefix + "tickets | " + prefix +
+             "tickets stats [du JJ/MM/AAAA] [au JJ/MM/AAAA] [graphique]",
+         "vos tickets en cours ; les statistiques pour le support, en graphique par semaine",
          Role::member,
          [&backend, shared](const Context& c) {
              const auto [word, rest] = split_first_word(c.args);
-             if (knowledge::fold(word) == "stats")
-                 return stats(backend, c.message, rest, shared->clock());
+             if (knowledge::fold(word) == "stats") {
+                 const auto chart_args = chart_request(rest);
+                 return stats(backend, c.message, chart_args.value_or(rest), shared->clock(),
+                              chart_args.has_value());
+             }
              return my_tickets(backend, c.message, shared->clock());
          }});
     for (const auto* name : {"ticket", "tickets"}) // the backend may be iTop

@@ -4,11 +4,10 @@
 
 #include <doctest/doctest.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "support/checks.hpp"
+#include "support/eple_fixture.hpp"
 
 using namespace opalebot::commands;
 using opalebot::StateDatabase;
@@ -16,17 +15,6 @@ using namespace std::chrono_literals;
 using opalebot::testing::contains;
 
 namespace {
-
-const std::string fixtures = std::string{OPALEBOT_SOURCE_DIR} + "/tests/fixtures/eple/";
-
-std::string read(const std::string& name)
-{
-    std::ifstream file{fixtures + name, std::ios::binary};
-    REQUIRE(file);
-    std::ostringstream text;
-    text << file.rdbuf();
-    return text.str();
-}
 
 /// 22/01/2024 at noon, the day of the comité: the same date in UTC and in Paris.
 std::chrono::system_clock::time_point comite_day()
@@ -64,9 +52,7 @@ struct WaveSix {
 
     explicit WaveSix(bool with_tickets = false)
     {
-        REQUIRE(import_etablissements(store, read("vague6_etablissements.csv"), "e.csv").ok);
-        REQUIRE(import_indicateurs(store, read("vague6_indicateurs_2024-01-12.csv"), "i.csv").ok);
-        REQUIRE(import_indicateurs(store, read("vague6_indicateurs_2024-01-19.csv"), "i.csv").ok);
+        opalebot::testing::import_wave_six(store);
         EpleOptions options;
         options.clock = comite_day;
         options.tickets = with_tickets ? &tickets : nullptr;

@@ -149,4 +149,39 @@ TEST_SUITE("unit")
         CHECK(contains(say(agent, "!tickets stats du 02/02/2024 au 01/02/2024", Role::support),
                        "précède"));
     }
+
+    TEST_CASE_FIXTURE(Salon, "tickets stats graphique draws the weeks for support only")
+    {
+        const auto ask = [this](std::string_view body, Role role) {
+            Message m;
+            m.sender = agent;
+            m.room = "!salon";
+            m.body = body;
+            m.role = role;
+            auto reply = registry.dispatch(m);
+            REQUIRE(reply);
+            return std::move(*reply);
+        };
+        CHECK(contains(ask("!tickets stats graphique", Role::support).markdown,
+                       "Aucun ticket déposé depuis le début : pas de graphique."));
+        say(marie, full_form);
+        say(marie, "oui");
+        now += 24h * 20;
+        const auto member = ask("!tickets stats graphique", Role::member);
+        CHECK(contains(member.markdown, "réservées au support"));
+        CHECK(member.files.empty());
+        const auto reply = ask("!tickets stats du 01/02/2024 graphique", Role::support);
+        CHECK(contains(reply.markdown, "**Tickets du 01/02/2024** : 1 déposé en 4 semaines"));
+        REQUIRE(reply.files.size() == 1);
+        const auto& file = reply.files.front();
+        CHECK(file.name == "tickets.png");
+        CHECK(file.mime_type == "image/png");
+        REQUIRE(file.image);
+        CHECK(file.image->width >= 1000);
+        CHECK(file.content.starts_with("\x89PNG"));
+        CHECK(contains(file.description, "- 29/01/2024 : déposés : 1\n"));
+        CHECK(contains(ask("!tickets stats du 31/02/2024 graphique", Role::support).markdown,
+                       "[graphique]"));
+        CHECK(ask("!tickets stats", Role::support).files.empty());
+    }
 }

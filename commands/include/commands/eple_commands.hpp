@@ -2,6 +2,7 @@
 
 #include "commands/eple_import.hpp"
 #include "commands/eple_store.hpp"
+#include "commands/french_format.hpp" // format_percent, format_rate, format_date
 #include "commands/registry.hpp"
 
 #include <array>
@@ -45,17 +46,6 @@ bool to_accompany(const Snapshot& snapshot, const DifficultyRule& rule);
 /// The comité's kit de bascule buckets; 10 and 30 belong to the middle one.
 enum class KitBucket { more_than_30, from_10_to_30, less_than_10 };
 KitBucket kit_bucket(double kit_taux);
-
-/// `part / whole` as a French percentage truncated to two decimals, so that a figure never
-/// reaches a threshold the data did not ("81,96 %" for 50 / 61, as the comité wrote it; "100 %"
-/// only when all are there). "–" when `whole` is 0.
-std::string format_percent(long long part, long long whole);
-
-/// A rate already in percent, truncated to two decimals, trailing zeros dropped: "20,6 %".
-std::string format_rate(double percent);
-
-/// "JJ/MM/AAAA".
-std::string format_date(std::chrono::year_month_day date);
 
 /// One wave of the deployment calendar.
 struct Wave {

@@ -80,6 +80,9 @@ public:
     /// Every EPLE (of one wave, if given) with its last two snapshots, by wave, then name.
     Result<std::vector<EpleStatus>> statuses(std::optional<int> vague = std::nullopt);
 
+    /// Every snapshot of the EPLE of wave `vague`, oldest day first, then by UAI (the charts).
+    Result<std::vector<Snapshot>> history(int vague);
+
     /// The number of EPLE of each wave that has any.
     Result<std::map<int, int>> count_by_wave();
 
