@@ -303,7 +303,12 @@ bool queue_notices(const std::vector<app::Notice>& notices, bot::SyncLoop& loop)
                                               n.reply_to, n.style);
         }
         out.priority = n.priority; // background work waits behind replies
+        const auto text_txn_id = out.txn_id;
         writes.outgoing.push_back(std::move(out));
+        for (auto& file :
+             loop.file_messages_for(n.conversation.room_id, n.files, n.conversation.thread_root,
+                                    n.reply_to, text_txn_id, n.priority, writes))
+            writes.outgoing.push_back(std::move(file));
     }
     if (writes.outgoing.empty())
         return true;
