@@ -2,6 +2,7 @@
 
 #include "bot/crypto/attachment.hpp"
 #include "commands/eple_import.hpp"
+#include "commands/export_commands.hpp"
 #include "commands/profile_commands.hpp"
 #include "commands/ticket_commands.hpp"
 #include "knowledge/text.hpp"
@@ -282,6 +283,7 @@ Conversations::Conversations(const bot::Config& config, ConversationServices ser
                                                  : std::string{"écriture impossible"}));
         });
     commands::add_ticket_commands(registry_, s.tickets, s.dialogues);
+    commands::add_export_commands(registry_, s.eple, s.tickets, s.eple_options);
     // Reminders, the users' EPLE links and zones, the kit campaign (issue 6).
     commands::add_profile_commands(registry_, s.profiles, &s.eple);
     commands::add_reminder_commands(registry_, s.reminders, s.reminder_options);
