@@ -1,6 +1,8 @@
 #include "conversations.hpp"
 
+#include "bot/crypto/attachment.hpp"
 #include "commands/eple_import.hpp"
+#include "commands/export_commands.hpp"
 #include "commands/profile_commands.hpp"
 #include "commands/ticket_commands.hpp"
 #include "knowledge/text.hpp"
@@ -94,6 +96,50 @@ BackendJob job_of(const bot::IncomingReaction& r)
             std::nullopt};
 }
 
+// A reply's files are kept with it, bytes in base64, until it is queued: a crash in between
+// posts them again.
+json to_json(const std::vector<OutgoingFile>& files)
+{
+    using bot::crypto::base64_encode;
+    auto all = json::array();
+    for (const auto& f : files) {
+        json file{{"name", f.name},
+                  {"type", f.mime_type},
+                  {"content", base64_encode(f.content)},
+                  {"description", f.description}};
+        if (f.image)
+            file["image"] = {{"w", f.image->width},
+                             {"h", f.image->height},
+                             {"thumbnail", base64_encode(f.image->thumbnail_png)},
+                             {"thumbnail_w", f.image->thumbnail_width},
+                             {"thumbnail_h", f.image->thumbnail_height}};
+        all.push_back(std::move(file));
+    }
+    return all;
+}
+
+std::vector<OutgoingFile> files_from(const json& all)
+{
+    const auto bytes = [](const json& object, const char* key) {
+        return bot::crypto::base64_decode(object.value(key, std::string{})).value_or("");
+    };
+    std::vector<OutgoingFile> files;
+    if (!all.is_array())
+        return files;
+    for (const auto& f : all) {
+        if (!f.is_object())
+            continue;
+        OutgoingFile file{f.value("name", ""), f.value("type", ""), bytes(f, "content"),
+                          std::nullopt, f.value("description", "")};
+        if (const auto image = f.find("image"); image != f.end() && image->is_object())
+            file.image = OutgoingFile::Image{
+                image->value("w", 0), image->value("h", 0), bytes(*image, "thumbnail"),
+                image->value("thumbnail_w", 0), image->value("thumbnail_h", 0)};
+        files.push_back(std::move(file));
+    }
+    return files;
+}
+
 json to_json(const std::vector<Notice>& notices)
 {
     auto all = json::array();
@@ -106,7 +152,8 @@ json to_json(const std::vector<Notice>& notices)
                        {"room_mention", n.style.mention_room},
                        {"reply_to", n.reply_to},
                        {"priority", n.priority},
-                       {"reaction", n.reaction}});
+                       {"reaction", n.reaction},
+                       {"files", to_json(n.files)}});
     return all;
 }
 
@@ -125,7 +172,8 @@ std::vector<Notice> notices_from(const std::string& text)
                                {n.value("notify", false), n.value("room_mention", false)},
                                n.value("reply_to", ""),
                                n.value("priority", 0),
-                               n.value("reaction", "")});
+                               n.value("reaction", ""),
+                               files_from(n.value("files", json::array()))});
     return notices;
 }
 
@@ -235,6 +283,7 @@ Conversations::Conversations(const bot::Config& config, ConversationServices ser
                                                  : std::string{"écriture impossible"}));
         });
     commands::add_ticket_commands(registry_, s.tickets, s.dialogues);
+    commands::add_export_commands(registry_, s.eple, s.tickets, s.eple_options);
     // Reminders, the users' EPLE links and zones, the kit campaign (issue 6).
     commands::add_profile_commands(registry_, s.profiles, &s.eple);
     commands::add_reminder_commands(registry_, s.reminders, s.reminder_options);
@@ -428,8 +477,11 @@ std::optional<bot::OutgoingReply> Conversations::handle_message(const bot::Incom
         return std::nullopt;
     // `!ticket nouveau` shows the card (every field given, or the dialogue shown again).
     note_summary_card(in, false);
-    return bot::OutgoingReply{std::move(reply->markdown), std::move(reply->entry_id),
-                              question_.take()};
+    return bot::OutgoingReply{std::move(reply->markdown),
+                              std::move(reply->entry_id),
+                              question_.take(),
+                              {},
+                              std::move(reply->files)};
 }
 
 std::optional<bot::OutgoingReply> Conversations::on_reaction(const bot::IncomingReaction& reaction)
@@ -620,7 +672,9 @@ std::vector<Notice> Conversations::run_job(const BackendJob& job)
                   bot::txn_id_for(job.event_id),
                   {config()->notify_asker, false}, // like the replies of the sync thread
                   std::move(reply_to),
-                  0};
+                  0,
+                  {},
+                  std::move(reply->files)};
     if (!reply->reaction.empty() && !notice.reply_to.empty()) {
         notice.reaction = std::move(reply->reaction);
         notice.reply_to = job.event_id; // on the message itself

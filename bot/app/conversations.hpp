@@ -49,6 +49,7 @@ struct Notice {
     std::string reply_to{}; ///< the event it answers (a reply computed off the sync thread)
     int priority = 1;       ///< 0: a reply, sent before background work
     std::string reaction{}; ///< when set, this reaction on reply_to instead of a message
+    std::vector<OutgoingFile> files{}; ///< sent after the text, in its thread
 };
 
 /// Where notices go: the outbox (Matrix bot) or the screen (console). False when they could not

@@ -314,7 +314,12 @@ bool queue_notices(const std::vector<app::Notice>& notices, bot::SyncLoop& loop)
                                               n.reply_to, n.style);
         }
         out.priority = n.priority; // background work waits behind replies
+        const auto text_txn_id = out.txn_id;
         writes.outgoing.push_back(std::move(out));
+        for (auto& file :
+             loop.file_messages_for(n.conversation.room_id, n.files, n.conversation.thread_root,
+                                    n.reply_to, text_txn_id, n.priority, writes))
+            writes.outgoing.push_back(std::move(file));
     }
     if (writes.outgoing.empty())
         return true;
@@ -746,13 +751,25 @@ int run_import(const std::string& kind, const std::string& file, const std::stri
 /// The console's loop over `conversations`: one simulated user in a direct chat (room ""), every
 /// line for the bot; due reminders and other notices are printed while it runs.
 int serve_console(const std::string& user, bot::StateStore& store,
-                  app::Conversations& conversations)
+                  app::Conversations& conversations, const std::filesystem::path& files_dir)
 {
     const auto logger = log::get("main");
+    // The files a reply carries (a chart, an export) go to files_dir; the reply says where.
+    const auto with_files = [&files_dir](std::string markdown,
+                                         const std::vector<OutgoingFile>& files) {
+        for (const auto& file : files) {
+            const auto saved = bot::save_console_file(files_dir, file.name, file.content);
+            markdown += saved ? "\n\nFichier enregistré : `" +
+                                    std::filesystem::absolute(saved.value()).string() + "`"
+                              : "\n\nFichier « " + file.name +
+                                    " » non enregistré : " + saved.error().message + ".";
+        }
+        return markdown;
+    };
     std::vector<std::string> to_print;
-    const app::NoticeSink screen = [&to_print](const std::vector<app::Notice>& notices) {
+    const app::NoticeSink screen = [&](const std::vector<app::Notice>& notices) {
         for (const auto& n : notices)
-            to_print.push_back(n.markdown);
+            to_print.push_back(with_files(n.markdown, n.files));
         return true;
     };
     conversations.resend_unsent(screen);
@@ -776,7 +793,7 @@ int serve_console(const std::string& user, bot::StateStore& store,
         if (reply->question)
             if (auto saved = store.record_question(*reply->question); !saved)
                 logger->error("question not recorded: {}", saved.error().message);
-        return std::move(reply->markdown);
+        return with_files(std::move(reply->markdown), reply->files);
     };
     const auto tick = [&] {
         conversations.between_syncs(now_in_seconds(), screen);
@@ -789,8 +806,10 @@ int serve_console(const std::string& user, bot::StateStore& store,
 
 /// The console: the Matrix bot's conversations, for a user given on the command line.
 int run_console_mode(const std::filesystem::path& kb_dir, const std::string& db_path,
-                     const std::string& user, bool admin)
+                     const std::string& user, bool admin, std::filesystem::path files_dir)
 {
+    if (files_dir.empty()) // beside the state file, as the service's state directory
+        files_dir = std::filesystem::path{db_path}.parent_path() / "fichiers";
     bot::Config config;
     config.database = db_path;
     if (admin)
@@ -800,7 +819,7 @@ int run_console_mode(const std::filesystem::path& kb_dir, const std::string& db_
     bot::StateStore store{state};
     return with_conversations(config, state, store, answerer, kb_dir, nullptr, Watch{},
                               [&](app::Conversations& conversations, commands::KitCampaign&) {
-                                  return serve_console(user, store, conversations);
+                                  return serve_console(user, store, conversations, files_dir);
                               });
 }
 
@@ -993,6 +1012,10 @@ try {
     console->add_option("--user", user, "Identifiant Matrix de l'expéditeur simulé")
         ->capture_default_str();
     console->add_flag("--admin", admin, "L'expéditeur a le rôle administrateur");
+    std::string console_files;
+    console->add_option("--fichiers", console_files,
+                        "Dossier où écrire les fichiers envoyés (exports, graphiques) ; par "
+                        "défaut « fichiers » à côté de la base d'état");
 
     auto* ask = app.add_subcommand(
         "ask", "Pose une question à la base de connaissances et affiche la réponse");
@@ -1113,7 +1136,7 @@ try {
             spdlog::apply_all([](const auto& logger) { logger->set_level(spdlog::level::err); });
     }
     if (*console)
-        return run_console_mode(kb_dir, db_path, user, admin);
+        return run_console_mode(kb_dir, db_path, user, admin, console_files);
     if (*backup)
         return run_backup(backup_file, backup_config, backup_db, backup_replace);
     if (*ask)

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <fstream>
 #include <istream>
 #include <mutex>
 #include <ostream>
@@ -71,7 +72,52 @@ private:
     std::jthread thread_; ///< last: it starts once the members it uses exist
 };
 
+/// `name` as a file name of its own: no folder, no control character, never "." or "..".
+std::string safe_file_name(std::string_view name)
+{
+    if (const auto slash = name.find_last_of("/\\"); slash != std::string_view::npos)
+        name.remove_prefix(slash + 1);
+    std::string safe;
+    for (const char c : name)
+        safe += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '_' : c;
+    if (safe.find_first_not_of('.') == std::string::npos)
+        return "fichier";
+    return safe;
+}
+
 } // namespace
+
+Result<std::filesystem::path> save_console_file(const std::filesystem::path& folder,
+                                                std::string_view name, std::string_view content)
+{
+    const auto failed = [&folder](const std::string& why) {
+        return Error{Error::Kind::storage,
+                     0,
+                     {},
+                     "impossible d'écrire dans " + folder.string() + " (" + why + ")",
+                     {}};
+    };
+    std::error_code error;
+    std::filesystem::create_directories(folder, error);
+    if (error)
+        return failed(error.message());
+    const std::filesystem::path wanted = safe_file_name(name);
+    const auto stem = wanted.stem().string();
+    const auto extension = wanted.extension().string();
+    for (int n = 1; n < 1000; ++n) {
+        const auto path =
+            folder / (n == 1 ? wanted.string() : stem + "-" + std::to_string(n) + extension);
+        if (std::filesystem::exists(path, error))
+            continue;
+        std::ofstream out{path, std::ios::binary};
+        out.write(content.data(), static_cast<std::streamsize>(content.size()));
+        out.close();
+        if (!out)
+            return failed("écriture refusée");
+        return path;
+    }
+    return failed("trop de fichiers du même nom");
+}
 
 void run_console(std::istream& in, std::ostream& out, const MessageHandler& handle,
                  const ConsoleTick& tick, std::chrono::milliseconds every)

@@ -92,7 +92,8 @@ Result<std::string> MatrixClient::call(const std::string& method, const std::str
 
 Result<Response> MatrixClient::exchange(const std::string& method, const std::string& path,
                                         const std::string& body, std::chrono::milliseconds timeout,
-                                        std::stop_token cancel, bool authenticated)
+                                        std::stop_token cancel, bool authenticated,
+                                        const std::string& content_type)
 {
     Request request;
     request.method = method;
@@ -101,7 +102,7 @@ Result<Response> MatrixClient::exchange(const std::string& method, const std::st
     request.timeout = timeout;
     request.cancel = std::move(cancel);
     if (method != "GET")
-        request.headers["Content-Type"] = "application/json";
+        request.headers["Content-Type"] = content_type;
     if (authenticated) {
         const std::lock_guard lock{token_mutex_};
         if (!token_.empty())
@@ -261,6 +262,46 @@ Result<std::string> MatrixClient::download(const std::string& mxc_url, std::size
     if (bytes && bytes.value().size() > max_bytes)
         return Error{Error::Kind::invalid, 413, "M_TOO_LARGE", "fichier trop gros", {}};
     return bytes;
+}
+
+Result<std::string> MatrixClient::upload(std::string_view bytes, const std::string& content_type,
+                                         const std::string& file_name)
+{
+    const auto refused = [](int code, std::string errcode, std::string message) {
+        return Error{Error::Kind::invalid, code, std::move(errcode), std::move(message), {}};
+    };
+    if (bytes.empty())
+        return refused(0, {}, "le fichier est vide");
+    const auto limit_text =
+        "le fichier dépasse " + std::to_string(max_upload_bytes / (1024 * 1024)) + " Mo";
+    if (bytes.size() > max_upload_bytes)
+        return refused(413, "M_TOO_LARGE", limit_text);
+    std::string path = "/_matrix/media/v3/upload";
+    if (!file_name.empty()) // none for ciphertext: the server need not know the name
+        path += "?filename=" + url_encode(file_name);
+    auto response = exchange("POST", path, std::string{bytes}, 120'000ms, {}, true,
+                             content_type.empty() ? "application/octet-stream" : content_type);
+    if (!response) {
+        auto error = response.error();
+        error.message = "le serveur Matrix est injoignable (" + error.message + ")";
+        return error;
+    }
+    if (response.value().status < 200 || response.value().status >= 300) {
+        auto error = error_from_response(response.value());
+        // A homeserver's own limit (m.upload.size) may be lower than ours.
+        if (error.code == 413 || error.errcode == "M_TOO_LARGE")
+            error.message = "le serveur Matrix refuse un fichier de cette taille";
+        else if (error.code == 429)
+            error.message = "le serveur Matrix demande de patienter";
+        else
+            error.message = "le serveur Matrix a refusé le fichier (" + error.message + ")";
+        return error;
+    }
+    auto mxc = string_at(parse_untrusted(response.value().body), "content_uri");
+    if (!mxc.starts_with("mxc://"))
+        return Error{
+            Error::Kind::parse, 0, {}, "le serveur Matrix n'a pas donné l'adresse du fichier", {}};
+    return mxc;
 }
 
 Result<std::string> MatrixClient::display_name(const std::string& user_id)

@@ -1,6 +1,7 @@
 #include "bot/sync_loop.hpp"
 
 #include "bot/crypto/attachment.hpp"
+#include "bot/file_messages.hpp"
 #include "bot/markdown.hpp"
 #include "opalebot/bot_metrics.hpp"
 #include "opalebot/log.hpp"
@@ -434,6 +435,21 @@ Result<Done> SyncLoop::queue(SyncBatchWrites writes)
     return saved;
 }
 
+std::vector<OutgoingMessage>
+SyncLoop::file_messages_for(const std::string& room_id, const std::vector<OutgoingFile>& files,
+                            const std::string& thread, const std::string& reply_to,
+                            const std::string& text_txn_id, int priority,
+                            const SyncBatchWrites& writes)
+{
+    if (files.empty())
+        return {};
+    // In doubt, encrypted: a `file` object is read in a plain room too, a `url` would leak.
+    const bool encrypted = room_info(room_id, writes).encrypted ||
+                           (crypto_ != nullptr && crypto_->is_encrypted(room_id));
+    return file_messages(client_, room_id, files, encrypted, thread, reply_to, text_txn_id,
+                         priority);
+}
+
 bool SyncLoop::can_reply_in(const RoomInfo& room) const
 {
     return !room.encrypted || (crypto_ != nullptr && crypto_->is_encrypted(room.room_id));
@@ -839,7 +855,12 @@ void SyncLoop::handle_message(const Event& event, const TextMessage& message, co
     out.priority = 0;
     out.source_event = event.event_id;
     out.entry_id = reply->entry_id;
+    const auto text_txn_id = out.txn_id;
     writes.outgoing.push_back(std::move(out));
+    for (auto& file_message :
+         file_messages_for(room.room_id, reply->files, conversation.thread_root, event.event_id,
+                           text_txn_id, 0, writes))
+        writes.outgoing.push_back(std::move(file_message));
     writes.handled.push_back({event.event_id, room.room_id, "answered"});
     // from the server's timestamp of the question: what the asker waited, restarts included
     const auto asked_at =
@@ -971,14 +992,7 @@ std::string notice_content(std::string_view markdown, const std::vector<std::str
                  {std::string{automated_marker}, true}};
     if (style.mention_room)
         content["m.mentions"]["room"] = true;
-    if (!thread.empty())
-        content["m.relates_to"] = {
-            {"rel_type", "m.thread"},
-            {"event_id", thread},
-            {"is_falling_back", true},
-            {"m.in_reply_to", {{"event_id", reply_to.empty() ? thread : reply_to}}}};
-    else if (!reply_to.empty())
-        content["m.relates_to"] = {{"m.in_reply_to", {{"event_id", reply_to}}}};
+    add_relation(content, thread, reply_to);
     return content.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

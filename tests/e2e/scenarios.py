@@ -1480,6 +1480,70 @@ tickets:
             self.check("u.bot-back-on-main-config", await self.bot.wait_ready(offset, 60),
                        self.bot.log_text(offset)[-600:])
 
+    async def scenario_x(self) -> None:
+        """CSV export (issue 17): in an encrypted room, `!export vague 6` gets a short text, then
+        the CSV as an encrypted m.file in the same thread; alice downloads and decrypts it to a
+        UTF-8 CSV with a BOM that lists the wave's 61 EPLE."""
+        from nio.crypto.attachments import decrypt_attachment
+
+        assert self.bot
+        room = await self.encrypted_room("e2e export", "x.bot-joins-encrypted-room")
+        if not room:
+            return
+        fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "eple"
+        for name, command, expect in (
+                ("vague6_etablissements.csv", "!import etablissements", "61 établissements"),
+                ("vague6_indicateurs_2024-01-19.csv", "!import indicateurs", "61 relevés")):
+            sent = await self.alice.send_encrypted_file(room, fixtures / name, command)
+            self.asked.add(sent)
+            got = await self.wait_reply(sent, 60)
+            self.check(f"x.{command.split()[1]}-imported", len(got) == 1 and
+                       expect in got[0]["content"].get("body", ""), short(got[:1]))
+
+        q = await self.ask(self.alice, room, "!export vague 6")
+
+        def of_type(*msgtypes: str) -> list[dict]:
+            return [ev for ev in self.alice.replies_to(q)
+                    if ev["content"].get("msgtype") in msgtypes]
+
+        await wait_for(lambda: bool(of_type("m.file")), 60)
+        await asyncio.sleep(4)  # a second copy would come within a sync or two
+        # the text is an m.text when the asker is notified (notify_asker), else an m.notice
+        texts, files = of_type("m.text", "m.notice"), of_type("m.file")
+        order = [ev["event_id"] for ev in self.alice.from_bot(room)]
+        self.check("x.text-then-one-file", len(texts) == 1 and len(files) == 1 and
+                   order.index(texts[0]["event_id"]) < order.index(files[0]["event_id"]) and
+                   "61 EPLE" in texts[0]["content"].get("body", ""),
+                   short(self.alice.replies_to(q)[:2], 1500))
+        if not files:
+            return
+        ev = files[0]
+        content = ev["content"]
+        self.check("x.file-encrypted", ev["event_id"] in self.alice.decrypted and "file" in content
+                   and "url" not in content, short(ev))
+        self.check("x.file-in-the-question-thread", relates(ev).get("rel_type") == "m.thread" and
+                   relates(ev).get("event_id") == q and bool(texts) and
+                   relates(texts[0]).get("event_id") == q, short(ev))
+        self.check("x.file-named", content.get("filename", "").startswith("vague-6-") and
+                   content.get("filename", "").endswith(".csv") and
+                   content.get("info", {}).get("mimetype") == "text/csv", short(ev))
+        file = content.get("file", {})
+        server, _, media = file.get("url", "mxc://").removeprefix("mxc://").partition("/")
+        request = urllib.request.Request(
+            f"{self.synapse.url}/_matrix/client/v1/media/download/{server}/{media}",
+            headers={"Authorization": f"Bearer {self.alice.client.access_token}"})
+        ciphertext = await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=30).read())
+        plain = decrypt_attachment(ciphertext, file["key"]["k"], file["hashes"]["sha256"],
+                                   file["iv"])
+        self.check("x.ciphertext-is-not-the-csv", b"0609003K" not in ciphertext, "")
+        self.check("x.csv-has-bom", plain.startswith(b"\xef\xbb\xbf"), repr(plain[:40]))
+        lines = plain[3:].decode("utf-8").split("\r\n")
+        self.check("x.csv-has-the-wave", len(lines) == 63 and lines[-1] == "" and
+                   lines[0].startswith("UAI;Établissement;") and
+                   any(line.startswith("0609003K;Collège Noël Exemple 03;") for line in lines) and
+                   content.get("info", {}).get("size") == len(plain),
+                   f"{len(lines)} lines: {lines[:2]!r}")
+
     # -- driver
 
     async def scenario(self, name: str, coro, timeout: float) -> None:
@@ -1549,6 +1613,8 @@ tickets:
                 await self.scenario("f", self.scenario_f(), 240)
             if want("g"):
                 await self.scenario("g", self.scenario_g(), 300)
+            if want("x"):
+                await self.scenario("x", self.scenario_x(), 240)
             self.global_checks()
             if self.bot.alive():
                 proc = self.procs.running["bot"]
@@ -1601,7 +1667,7 @@ def main() -> int:
     p.add_argument("--bot", required=True)
     p.add_argument("--kb", required=True)
     p.add_argument("--no-bot", action="store_true", help="only Synapse + the nio harness")
-    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j,k,l,m,n,r,s,t,u)")
+    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j,k,l,m,n,r,s,t,u,x)")
     run = Run(p.parse_args())
 
     def interrupted(signum: int, _frame: object) -> None:

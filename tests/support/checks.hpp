@@ -7,6 +7,9 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -32,6 +35,16 @@ inline std::chrono::sys_seconds utc(int y, unsigned m, unsigned d, int h, int mi
 {
     using namespace std::chrono;
     return sys_days{year{y} / month{m} / day{d}} + hours{h} + minutes{min};
+}
+
+/// The bytes of the file at `path`; the test stops when it cannot be read.
+inline std::string read_file(const std::string& path)
+{
+    std::ifstream file{path, std::ios::binary};
+    REQUIRE_MESSAGE(file, path);
+    std::ostringstream text;
+    text << file.rdbuf();
+    return text.str();
 }
 
 } // namespace opalebot::testing

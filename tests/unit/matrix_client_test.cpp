@@ -432,4 +432,72 @@ TEST_SUITE("unit")
             error_from_response(response(429, "", {{"retry-after", "10000000000000000"}}));
         CHECK((!huge.retry_after || *huge.retry_after >= 0ms));
     }
+
+    TEST_CASE("upload posts the raw bytes with their type and returns the mxc address")
+    {
+        FakeHttpClient http;
+        MatrixClient client{http, base};
+        client.set_access_token("syt_tok");
+        http.reply(200, R"({"content_uri":"mxc://hs.test/AbCd"})");
+        const auto mxc = client.upload(std::string{"a;b\r\n\0x", 7}, "text/csv", "vague 6.csv");
+        REQUIRE(static_cast<bool>(mxc));
+        CHECK(mxc.value() == "mxc://hs.test/AbCd");
+        const auto sent = http.request(0);
+        CHECK(sent.method == "POST");
+        CHECK(sent.url == base + "/_matrix/media/v3/upload?filename=vague%206.csv");
+        CHECK(sent.headers.at("Content-Type") == "text/csv");
+        CHECK(sent.headers.at("Authorization") == "Bearer syt_tok");
+        CHECK(sent.body == std::string{"a;b\r\n\0x", 7});
+    }
+
+    TEST_CASE("upload refuses an empty or oversized file without calling the server")
+    {
+        FakeHttpClient http;
+        MatrixClient client{http, base};
+        const auto empty = client.upload("", "text/csv", "vide.csv");
+        REQUIRE_FALSE(static_cast<bool>(empty));
+        CHECK(empty.error().message == "le fichier est vide");
+        const std::string big(MatrixClient::max_upload_bytes + 1, 'x');
+        const auto too_big = client.upload(big, "image/png", "gros.png");
+        REQUIRE_FALSE(static_cast<bool>(too_big));
+        CHECK(too_big.error().errcode == "M_TOO_LARGE");
+        CHECK(too_big.error().message.find("Mo") != std::string::npos);
+        CHECK(http.request_count() == 0);
+    }
+
+    TEST_CASE("upload errors say in French what the server did")
+    {
+        FakeHttpClient http;
+        MatrixClient client{http, base};
+        http.reply(413, R"({"errcode":"M_TOO_LARGE","error":"Upload request body is too large"})");
+        http.reply(403, R"({"errcode":"M_FORBIDDEN","error":"no uploads"})");
+        http.fail();
+        http.reply(200, R"({"nothing":"here"})");
+        http.reply(429, R"({"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":2000})");
+
+        const auto too_large = client.upload("x", "text/csv", "a.csv");
+        REQUIRE_FALSE(static_cast<bool>(too_large));
+        CHECK(too_large.error().errcode == "M_TOO_LARGE");
+        CHECK(too_large.error().message == "le serveur Matrix refuse un fichier de cette taille");
+
+        const auto forbidden = client.upload("x", "text/csv", "a.csv");
+        REQUIRE_FALSE(static_cast<bool>(forbidden));
+        CHECK(forbidden.error().code == 403);
+        CHECK(forbidden.error().message == "le serveur Matrix a refusé le fichier (no uploads)");
+
+        const auto unreachable = client.upload("x", "text/csv", "a.csv");
+        REQUIRE_FALSE(static_cast<bool>(unreachable));
+        CHECK(unreachable.error().kind == Error::Kind::transport);
+        CHECK(unreachable.error().message.starts_with("le serveur Matrix est injoignable"));
+
+        const auto no_uri = client.upload("x", "text/csv", "a.csv");
+        REQUIRE_FALSE(static_cast<bool>(no_uri));
+        CHECK(no_uri.error().kind == Error::Kind::parse);
+
+        const auto limited = client.upload("x", "text/csv", "a.csv");
+        REQUIRE_FALSE(static_cast<bool>(limited));
+        CHECK(limited.error().code == 429);
+        REQUIRE(limited.error().retry_after.has_value());
+        CHECK(*limited.error().retry_after == 2000ms);
+    }
 }

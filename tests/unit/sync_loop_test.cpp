@@ -271,6 +271,49 @@ TEST_SUITE("unit")
         CHECK(h.store.sync_token().value() == "s2");
     }
 
+    TEST_CASE("a reply's files are uploaded and queued after its text in the same thread")
+    {
+        Harness h;
+        h.answer = OutgoingReply{"Export de la vague 6", {}, std::nullopt};
+        h.answer->files.push_back({"vague-6.csv", "text/csv", "a;b\r\n", std::nullopt, ""});
+        h.answer->files.push_back({"vague-7.csv", "text/csv", "c;d\r\n", std::nullopt, ""});
+        h.http.reply(200, R"({"content_uri":"mxc://hs.test/six"})");
+        h.http.fail(); // the second upload fails: the user is told, in French
+        const json thread{{"m.relates_to",
+                           {{"rel_type", "m.thread"},
+                            {"event_id", "$root"},
+                            {"is_falling_back", true},
+                            {"m.in_reply_to", {{"event_id", "$root"}}}}}};
+        const auto b = batch("s1", json::array({text_event("$q", "!export vague 6", thread)}));
+        h.process(b);
+        REQUIRE(h.outbox_size() == 3);
+        CHECK(h.http.request(0).url == hs + "/_matrix/media/v3/upload?filename=vague-6.csv");
+
+        const auto text = h.next_outgoing();
+        CHECK(text.txn_id == txn_id_for("$q"));
+        REQUIRE(static_cast<bool>(h.store.mark_sent(text, "$text")));
+        const auto file = h.next_outgoing();
+        CHECK(file.txn_id == txn_id_for(txn_id_for("$q"), 1));
+        const auto content = json::parse(file.content);
+        CHECK(content["msgtype"] == "m.file");
+        CHECK(content["url"] == "mxc://hs.test/six");
+        CHECK(content["m.relates_to"]["event_id"] == "$root");
+        CHECK(content["m.relates_to"]["m.in_reply_to"]["event_id"] == "$q");
+        REQUIRE(static_cast<bool>(h.store.mark_sent(file, "$file")));
+        const auto failed = h.next_outgoing();
+        CHECK(failed.txn_id == txn_id_for(txn_id_for("$q"), 2));
+        const auto notice = json::parse(failed.content);
+        CHECK(notice["body"].get<std::string>().find("pas pu envoyer le fichier « vague-7.csv »") !=
+              std::string::npos);
+        CHECK(notice["m.relates_to"]["event_id"] == "$root");
+        REQUIRE(static_cast<bool>(h.store.mark_sent(failed, "$notice")));
+
+        // The same batch again (a restart before the token moved on): nothing new is sent.
+        h.process(b);
+        CHECK(h.outbox_size() == 0);
+        CHECK(h.http.request_count() == 2);
+    }
+
     TEST_CASE("sync loop passes a command to the router as addressed")
     {
         Harness h;

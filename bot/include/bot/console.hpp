@@ -1,6 +1,9 @@
 #pragma once
 
+#include "opalebot/result.hpp"
+
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <iosfwd>
 #include <optional>
@@ -24,5 +27,11 @@ using ConsoleTick = std::function<std::vector<std::string>()>;
 void run_console(std::istream& in, std::ostream& out, const MessageHandler& handle,
                  const ConsoleTick& tick = {},
                  std::chrono::milliseconds every = std::chrono::seconds{1});
+
+/// Writes a file the bot sent (a chart, an export) as `name` in `folder`, created if need be,
+/// never over an existing file ("export.csv", then "export-2.csv"…); only the last part of
+/// `name` counts. Returns the path written, or an error in French.
+Result<std::filesystem::path> save_console_file(const std::filesystem::path& folder,
+                                                std::string_view name, std::string_view content);
 
 } // namespace opalebot::bot

@@ -68,6 +68,13 @@ public:
     Result<std::string> room_event(const std::string& room_id, const std::string& event_id);
     /// The bytes of an mxc:// file (authenticated media, v1.11), at most `max_bytes`.
     Result<std::string> download(const std::string& mxc_url, std::size_t max_bytes);
+    /// The largest file upload() sends; a homeserver may accept less (413 M_TOO_LARGE).
+    static constexpr std::size_t max_upload_bytes = 20 * 1024 * 1024;
+    /// POST /_matrix/media/v3/upload?filename=…: the bytes as they are, under `content_type`;
+    /// returns the mxc:// address. Errors carry a French `message` for the user (too large,
+    /// refused, unreachable).
+    Result<std::string> upload(std::string_view bytes, const std::string& content_type,
+                               const std::string& file_name);
     /// GET /profile/{user}/displayname; empty when the user has none.
     Result<std::string> display_name(const std::string& user_id);
     /// GET /rooms/{room}/state/{type}/{state_key} as JSON text.
@@ -113,7 +120,8 @@ private:
     /// The same, with the answer whatever its status.
     Result<Response> exchange(const std::string& method, const std::string& path,
                               const std::string& body, std::chrono::milliseconds timeout,
-                              std::stop_token cancel = {}, bool authenticated = true);
+                              std::stop_token cancel = {}, bool authenticated = true,
+                              const std::string& content_type = "application/json");
 
     HttpClient& http_;
     std::string base_;

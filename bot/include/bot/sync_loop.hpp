@@ -5,6 +5,7 @@
 #include "bot/config.hpp"
 #include "bot/crypto_coordinator.hpp"
 #include "bot/events.hpp"
+#include "bot/file_messages.hpp"
 #include "bot/matrix_client.hpp"
 #include "bot/service_notifier.hpp"
 #include "bot/state_store.hpp"
@@ -59,6 +60,8 @@ struct OutgoingReply {
     /// notice of its own (Conversations' backend thread) it becomes a reaction on the message
     /// instead of `markdown`.
     std::string reaction{};
+    /// Files sent after the text, in the same thread (a chart, an export).
+    std::vector<OutgoingFile> files{};
 };
 
 /// Decides the reply to one message; never throws (main wraps the command router).
@@ -131,6 +134,14 @@ public:
     /// message for a room encrypted while E2EE is off refuses them all: nothing is stored, the
     /// caller keeps them for later. Call on the loop's thread.
     Result<Done> queue(SyncBatchWrites writes);
+
+    /// The outbox messages that send `files` after the text queued as `text_txn_id` in
+    /// `room_id`: uploaded now, encrypted when the room is (see file_messages). Call on the
+    /// loop's thread; `writes` is the batch they join.
+    std::vector<OutgoingMessage>
+    file_messages_for(const std::string& room_id, const std::vector<OutgoingFile>& files,
+                      const std::string& thread, const std::string& reply_to,
+                      const std::string& text_txn_id, int priority, const SyncBatchWrites& writes);
 
     /// Ends the long-poll in flight (or makes the next one not wait), so that the work between
     /// syncs runs now: a reply computed on another thread is waiting. Any thread.

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "opalebot/outgoing_file.hpp"
+
 #include <functional>
 #include <map>
 #include <optional>
@@ -31,25 +33,8 @@ struct Message {
     std::optional<Attachment> attachment;
 };
 
-/// A file the bot sends with its answer: a chart (PNG) or an export (CSV). The transport
-/// uploads it (encrypted in an encrypted room) and sends it after the text; the console writes
-/// it to a folder and prints its path.
-struct OutgoingFile {
-    std::string name;      ///< "vague-6.png", shown to the user
-    std::string mime_type; ///< "image/png", "text/csv"
-    std::string content;   ///< the bytes
-    /// Images only (m.image): the picture's size, and a smaller PNG for the timeline.
-    struct Image {
-        int width = 0;
-        int height = 0;
-        std::string thumbnail_png;
-        int thumbnail_width = 0;
-        int thumbnail_height = 0;
-    };
-    std::optional<Image> image;
-    /// What the file shows, as text (the message body of an m.image: its alt text).
-    std::string description;
-};
+/// A file the bot sends with its answer (a chart, an export): the shape the transports share.
+using OutgoingFile = opalebot::OutgoingFile;
 
 /// What the bot answers: Markdown (the transport renders it), the entry it came from, and the
 /// files that go with it.
