@@ -272,7 +272,7 @@ Conversations::Conversations(const bot::Config& config, ConversationServices ser
             const auto& r = reloaded_config_->reminder_limits;
             return std::pair{std::chrono::minutes{r.min_interval_minutes}, r.max_per_user};
         };
-    commands::add_knowledge_commands(registry_, s.answerer, s.kb_dir, &question_, s.stats);
+    commands::add_knowledge_commands(registry_, s.answerer, s.kb_dir, &question_, s.stats, s.shelf);
     commands::add_eple_commands(registry_, s.eple, s.eple_options);
     commands::add_eple_import_command(
         registry_, s.eple, [alerts = s.alerts](const commands::ImportReport& report) {
@@ -326,7 +326,9 @@ void Conversations::reconfigure(std::shared_ptr<const bot::Config> config)
 commands::KnowledgeReload Conversations::reload_knowledge()
 {
     const std::lock_guard knowledge{knowledge_mutex_};
-    return commands::reload_knowledge(services_.answerer, services_.kb_dir);
+    return commands::reload_knowledge(services_.answerer, services_.kb_dir,
+                                      services_.shelf != nullptr ? services_.shelf->folder()
+                                                                 : std::filesystem::path{});
 }
 
 bool Conversations::confirming(const std::string& user, const bot::Conversation& conversation)

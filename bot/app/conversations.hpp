@@ -6,6 +6,7 @@
 #include "bot/state_store.hpp"
 #include "bot/sync_loop.hpp"
 #include "commands/builtin.hpp"
+#include "commands/document_shelf.hpp"
 #include "commands/eple_commands.hpp"
 #include "commands/eple_store.hpp"
 #include "commands/kit_campaign.hpp"
@@ -75,6 +76,8 @@ struct ConversationServices {
     std::function<StatusReport()> status = {}; ///< serves `!statut`; none: not served
     /// What else follows a reloaded configuration (the iTop triage); on the sync thread.
     std::function<void(const bot::Config&)> on_reconfigure{};
+    /// The documents added from the salon (`!kb ajouter`); none: not served.
+    commands::DocumentShelf* shelf = nullptr;
 };
 
 /// Keeps the question of the message being handled, so that the caller records it with the

@@ -194,6 +194,7 @@ int with_conversations(const bot::Config& config, StateDatabase& state, bot::Sta
         log::get("main")->error("linked questions not read: {}", links.error().message);
     }
     commands::EpleStore eple{state};
+    commands::DocumentShelf shelf{state, salon_documents_folder(config.database)};
     commands::EpleOptions eple_options;
     eple_options.rule = app::difficulty_rule_of(config);
     // Tickets (issue 4): the built-in store, or iTop when configured.
@@ -289,7 +290,8 @@ int with_conversations(const bot::Config& config, StateDatabase& state, bot::Sta
                                       [&itop_tickets](const bot::Config& next) {
                                           if (itop_tickets)
                                               itop_tickets->set_triage(itop_options_of(next));
-                                      }}};
+                                      },
+                                      &shelf}};
     return mode(conversations, campaign);
 }
 
