@@ -1,0 +1,445 @@
+#include "commands/weekly_digest.hpp"
+
+#include "knowledge/text.hpp"
+#include "opalebot/log.hpp"
+
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+#include <SQLiteCpp/VariadicBind.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <stdexcept>
+
+namespace opalebot::commands {
+namespace {
+
+constexpr std::array<const char*, 1> schema_steps = {
+    R"sql(
+CREATE TABLE digest_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    phrase TEXT NOT NULL,
+    next_run INTEGER,
+    last_run INTEGER
+);
+CREATE TABLE digest_ledger (
+    delivery_key TEXT PRIMARY KEY,
+    occurrence INTEGER NOT NULL,
+    room TEXT NOT NULL,
+    status TEXT NOT NULL,
+    markdown TEXT NOT NULL,
+    UNIQUE (occurrence, room)
+);
+CREATE TABLE digest_files (
+    delivery_key TEXT NOT NULL REFERENCES digest_ledger (delivery_key),
+    n INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    mime_type TEXT NOT NULL,
+    content BLOB NOT NULL,
+    description TEXT NOT NULL,
+    width INTEGER,
+    height INTEGER,
+    thumbnail BLOB,
+    thumbnail_width INTEGER,
+    thumbnail_height INTEGER,
+    PRIMARY KEY (delivery_key, n)
+);
+CREATE TABLE digest_seen (
+    uai TEXT PRIMARY KEY,
+    state INTEGER NOT NULL
+);
+)sql"};
+constexpr Schema schema{"weekly digest", schema_steps, "digest_schema"};
+
+constexpr std::string_view example = "`chaque lundi 8h30`";
+constexpr int max_catch_up = 1000;
+constexpr std::size_t max_change_lines = 30;
+
+Error invalid(std::string message)
+{
+    return Error{Error::Kind::invalid, 0, {}, std::move(message), {}};
+}
+
+std::int64_t seconds_of(Instant t)
+{
+    return static_cast<std::int64_t>(t.time_since_epoch().count());
+}
+
+Instant instant_of(std::int64_t seconds)
+{
+    return Instant{std::chrono::seconds{seconds}};
+}
+
+std::string band_name(int band)
+{
+    switch (static_cast<KitBucket>(band)) {
+    case KitBucket::more_than_30:
+        return "plus de 30 %";
+    case KitBucket::from_10_to_30:
+        return "de 10 à 30 %";
+    case KitBucket::less_than_10:
+        break;
+    }
+    return "moins de 10 %";
+}
+
+/// An EPLE as a digest sees it: its kit band and whether it is to accompany, in one number.
+int seen_state(const Snapshot& latest, const DifficultyRule& rule)
+{
+    return static_cast<int>(kit_bucket(latest.kit_taux)) * 2 + (to_accompany(latest, rule) ? 1 : 0);
+}
+
+std::string local_day(Instant t, const std::string& zone_name)
+{
+    const auto zone = find_zone(zone_name);
+    const auto text = zone ? format_local(t, *zone.value()) : std::string{};
+    return text.substr(0, text.find(" à")); // "lundi 07/12/2026 à 8h30" → its day
+}
+
+} // namespace
+
+Result<DigestSpec> parse_digest_schedule(std::string_view phrase)
+{
+    // The reminders' reader wants a message after the time: "rapport" stands for it, and
+    // anything else left over ("seuil 80 %") is not part of a digest's schedule.
+    const auto text = trim(phrase);
+    const auto zone = find_zone(default_zone);
+    if (!zone)
+        return zone.error();
+    const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    auto parsed = parse_when(std::string{text} + " rapport", now, *zone.value());
+    if (!parsed)
+        return invalid("Je n'ai pas compris quand publier le rapport : par exemple " +
+                       std::string{example} + ".");
+    if (knowledge::fold(parsed.value().rest) != "rapport")
+        return invalid("Le rapport hebdomadaire n'a ni seuil ni retard, seulement un moment : par "
+                       "exemple " +
+                       std::string{example} + ".");
+    if (!parsed.value().schedule.recurring() || parsed.value().until_acknowledged)
+        return invalid("Le rapport revient à intervalle régulier : par exemple " +
+                       std::string{example} + ".");
+    DigestSpec spec;
+    spec.schedule = parsed.value().schedule;
+    spec.skip_holidays = parsed.value().skip_holidays;
+    spec.phrase = std::string{text};
+    return spec;
+}
+
+WeeklyDigest::WeeklyDigest(StateDatabase& state, EpleStore& eple, WeeklyDigestOptions options)
+    : eple_(eple), options_(std::move(options)), db_(state.connection()), mutex_(state.mutex())
+{
+    state.migrate(schema);
+}
+
+Result<Done> WeeklyDigest::configure(std::optional<DigestSpec> spec, Instant now)
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        spec_ = std::move(spec);
+        if (!spec_) {
+            db_.exec("DELETE FROM digest_state");
+            return Done{};
+        }
+        SQLite::Statement read{db_, "SELECT phrase, next_run FROM digest_state WHERE id = 1"};
+        if (read.executeStep() && read.getColumn(0).getString() == spec_->phrase &&
+            !read.getColumn(1).isNull())
+            return Done{}; // the same schedule: its planned run stands (a restart, a reload)
+        const auto zone = find_zone(options_.zone);
+        if (!zone)
+            return zone.error();
+        const auto next =
+            next_occurrence(spec_->schedule, now, *zone.value(), spec_->skip_holidays);
+        SQLite::Statement write{db_, "INSERT INTO digest_state (id, phrase, next_run) VALUES (1, "
+                                     "?, ?) ON CONFLICT (id) DO UPDATE SET phrase = "
+                                     "excluded.phrase, next_run = excluded.next_run"};
+        write.bind(1, spec_->phrase);
+        if (next)
+            write.bind(2, seconds_of(*next));
+        write.exec();
+        return Done{};
+    } catch (const std::exception& e) {
+        return storage_error(e, "weekly digest: configure", "commands");
+    }
+}
+
+WeeklyDigest::Composed WeeklyDigest::compose(Instant now, const WaveReport& report,
+                                             const std::vector<int>& wanted)
+{
+    Composed out;
+    std::vector<int> waves = wanted;
+    if (waves.empty())
+        if (auto counts = eple_.count_by_wave(); counts)
+            for (const auto& [wave, count] : counts.value())
+                if (count > 0)
+                    waves.push_back(wave);
+    out.markdown = "**Rapport hebdomadaire op@le du " + local_day(now, options_.zone) + "**\n\n";
+    if (waves.empty())
+        out.markdown += "Aucun EPLE n'est encore connu du bot (`!import etablissements`).\n\n";
+    for (const int wave : waves) {
+        auto reply = report(wave);
+        out.markdown += reply.markdown + "\n\n";
+        for (auto& file : reply.files)
+            out.files.push_back(std::move(file));
+    }
+
+    // What moved since the last digest: kit bands, and EPLE to accompany or no longer.
+    std::map<std::string, int, std::less<>> before;
+    std::optional<Instant> last_run;
+    {
+        SQLite::Statement seen{db_, "SELECT uai, state FROM digest_seen"};
+        while (seen.executeStep())
+            before.emplace(seen.getColumn(0).getString(), seen.getColumn(1).getInt());
+        SQLite::Statement last{db_, "SELECT last_run FROM digest_state WHERE id = 1"};
+        if (last.executeStep() && !last.getColumn(0).isNull())
+            last_run = instant_of(last.getColumn(0).getInt64());
+    }
+    const auto rule = options_.rule();
+    std::vector<std::string> changes;
+    for (const int wave : waves) {
+        auto statuses = eple_.statuses(wave);
+        if (!statuses)
+            continue;
+        for (const auto& status : statuses.value()) {
+            if (!status.latest)
+                continue;
+            const int now_state = seen_state(*status.latest, rule);
+            out.seen.emplace_back(status.etablissement.uai, now_state);
+            const auto it = before.find(status.etablissement.uai);
+            if (it == before.end() || it->second == now_state)
+                continue;
+            const auto name = knowledge::escape_markdown(status.etablissement.nom) + " (" +
+                              status.etablissement.uai + ", vague " + std::to_string(wave) + ")";
+            if (it->second / 2 != now_state / 2)
+                changes.push_back("- " + name + " : kit de bascule " + band_name(it->second / 2) +
+                                  " → " + band_name(now_state / 2));
+            if (it->second % 2 != now_state % 2)
+                changes.push_back("- " + name +
+                                  (now_state % 2 == 1 ? " : désormais à accompagner"
+                                                      : " : n'est plus à accompagner"));
+        }
+    }
+    if (before.empty()) {
+        out.markdown += "_Premier rapport : les évolutions (tranches du kit, EPLE à accompagner) "
+                        "seront données à partir du prochain._";
+    } else {
+        out.markdown += "**Depuis le rapport du " +
+                        (last_run ? local_day(*last_run, options_.zone) : std::string{"?"}) +
+                        "**\n";
+        if (changes.empty())
+            out.markdown += "Aucun EPLE n'a changé de tranche du kit ni de situation.";
+        for (std::size_t k = 0; k < changes.size() && k < max_change_lines; ++k)
+            out.markdown += changes[k] + "\n";
+        if (changes.size() > max_change_lines)
+            out.markdown += "… et " + std::to_string(changes.size() - max_change_lines) +
+                            " autres changements.";
+    }
+    return out;
+}
+
+Result<DigestMessage> WeeklyDigest::preview(Instant now, const WaveReport& report)
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        auto composed = compose(now, report, spec_ ? spec_->waves : std::vector<int>{});
+        return DigestMessage{now, {}, std::move(composed.markdown), std::move(composed.files), {}};
+    } catch (const std::exception& e) {
+        return storage_error(e, "weekly digest: preview", "commands");
+    }
+}
+
+Result<std::vector<DigestMessage>> WeeklyDigest::due(Instant now, const WaveReport& report)
+{
+    const std::lock_guard lock{mutex_};
+    if (!spec_ || spec_->rooms.empty())
+        return std::vector<DigestMessage>{};
+    try {
+        SQLite::Transaction transaction{db_};
+        SQLite::Statement read{db_, "SELECT next_run FROM digest_state WHERE id = 1"};
+        if (!read.executeStep() || read.getColumn(0).isNull() ||
+            instant_of(read.getColumn(0).getInt64()) > now)
+            return std::vector<DigestMessage>{};
+        const auto zone = find_zone(options_.zone);
+        if (!zone)
+            return zone.error();
+        // Only the latest passed occurrence counts; after a long downtime it may be too late.
+        auto occurrence = instant_of(read.getColumn(0).getInt64());
+        read.reset();
+        for (int n = 0; n < max_catch_up; ++n) {
+            const auto later =
+                next_occurrence(spec_->schedule, occurrence, *zone.value(), spec_->skip_holidays);
+            if (!later || *later > now)
+                break;
+            occurrence = *later;
+        }
+        std::vector<DigestMessage> claimed;
+        if (now - occurrence <= options_.grace) {
+            auto composed = compose(occurrence, report, spec_->waves);
+            SQLite::Statement insert{db_, "INSERT OR IGNORE INTO digest_ledger (delivery_key, "
+                                          "occurrence, room, status, markdown) VALUES (?, ?, ?, "
+                                          "'pending', ?)"};
+            SQLite::Statement insert_file{
+                db_, "INSERT INTO digest_files (delivery_key, n, name, mime_type, content, "
+                     "description, width, height, thumbnail, thumbnail_width, thumbnail_height) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"};
+            for (std::size_t r = 0; r < spec_->rooms.size(); ++r) {
+                const auto key = "rapport-hebdo-" + std::to_string(seconds_of(occurrence)) + "-" +
+                                 std::to_string(r);
+                SQLite::bind(insert, key, seconds_of(occurrence), spec_->rooms[r],
+                             composed.markdown);
+                const bool fresh = insert.exec() == 1; // already in the ledger: never twice
+                insert.reset();
+                if (!fresh)
+                    continue;
+                for (std::size_t n = 0; n < composed.files.size(); ++n) {
+                    const auto& f = composed.files[n];
+                    insert_file.bind(1, key);
+                    insert_file.bind(2, static_cast<std::int64_t>(n));
+                    insert_file.bind(3, f.name);
+                    insert_file.bind(4, f.mime_type);
+                    insert_file.bind(5, f.content.data(), static_cast<int>(f.content.size()));
+                    insert_file.bind(6, f.description);
+                    if (f.image) {
+                        insert_file.bind(7, f.image->width);
+                        insert_file.bind(8, f.image->height);
+                        insert_file.bind(9, f.image->thumbnail_png.data(),
+                                         static_cast<int>(f.image->thumbnail_png.size()));
+                        insert_file.bind(10, f.image->thumbnail_width);
+                        insert_file.bind(11, f.image->thumbnail_height);
+                    }
+                    insert_file.exec();
+                    insert_file.reset();
+                    insert_file.clearBindings();
+                }
+                claimed.push_back(
+                    {occurrence, spec_->rooms[r], composed.markdown, composed.files, key});
+            }
+            // What this digest saw is what the next one compares with.
+            db_.exec("DELETE FROM digest_seen");
+            SQLite::Statement seen{db_, "INSERT INTO digest_seen (uai, state) VALUES (?, ?)"};
+            for (const auto& [uai, state] : composed.seen) {
+                SQLite::bind(seen, uai, state);
+                seen.exec();
+                seen.reset();
+            }
+            SQLite::Statement last{db_, "UPDATE digest_state SET last_run = ? WHERE id = 1"};
+            last.bind(1, seconds_of(occurrence));
+            last.exec();
+        } else {
+            log::get("commands")->info("weekly digest missed during downtime, skipped");
+        }
+        const auto next =
+            next_occurrence(spec_->schedule, now, *zone.value(), spec_->skip_holidays);
+        SQLite::Statement advance{db_, "UPDATE digest_state SET next_run = ? WHERE id = 1"};
+        if (next)
+            advance.bind(1, seconds_of(*next));
+        advance.exec();
+        transaction.commit();
+        return claimed;
+    } catch (const std::exception& e) {
+        return storage_error(e, "weekly digest: claim due", "commands");
+    }
+}
+
+Result<std::vector<DigestMessage>> WeeklyDigest::unsent()
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        std::vector<DigestMessage> pending;
+        SQLite::Statement query{db_, "SELECT delivery_key, occurrence, room, markdown FROM "
+                                     "digest_ledger WHERE status = 'pending' ORDER BY occurrence, "
+                                     "delivery_key"};
+        SQLite::Statement files{
+            db_, "SELECT name, mime_type, content, description, width, height, thumbnail, "
+                 "thumbnail_width, thumbnail_height FROM digest_files WHERE delivery_key = ? "
+                 "ORDER BY n"};
+        while (query.executeStep()) {
+            DigestMessage message{instant_of(query.getColumn(1).getInt64()),
+                                  query.getColumn(2).getString(),
+                                  query.getColumn(3).getString(),
+                                  {},
+                                  query.getColumn(0).getString()};
+            files.bind(1, message.delivery_key);
+            while (files.executeStep()) {
+                OutgoingFile file;
+                file.name = files.getColumn(0).getString();
+                file.mime_type = files.getColumn(1).getString();
+                const auto blob = files.getColumn(2);
+                file.content.assign(static_cast<const char*>(blob.getBlob()),
+                                    static_cast<std::size_t>(blob.getBytes()));
+                file.description = files.getColumn(3).getString();
+                if (!files.getColumn(4).isNull()) {
+                    OutgoingFile::Image image;
+                    image.width = files.getColumn(4).getInt();
+                    image.height = files.getColumn(5).getInt();
+                    const auto thumb = files.getColumn(6);
+                    if (!thumb.isNull())
+                        image.thumbnail_png.assign(static_cast<const char*>(thumb.getBlob()),
+                                                   static_cast<std::size_t>(thumb.getBytes()));
+                    image.thumbnail_width = files.getColumn(7).getInt();
+                    image.thumbnail_height = files.getColumn(8).getInt();
+                    file.image = std::move(image);
+                }
+                message.files.push_back(std::move(file));
+            }
+            files.reset();
+            pending.push_back(std::move(message));
+        }
+        return pending;
+    } catch (const std::exception& e) {
+        return storage_error(e, "weekly digest: unsent", "commands");
+    }
+}
+
+Result<Done> WeeklyDigest::mark_sent(const std::string& delivery_key)
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        SQLite::Statement update{db_, "UPDATE digest_ledger SET status = 'sent' WHERE "
+                                      "delivery_key = ?"};
+        update.bind(1, delivery_key);
+        update.exec();
+        // The chart was kept only to be resent after a crash.
+        SQLite::Statement forget{db_, "DELETE FROM digest_files WHERE delivery_key = ?"};
+        forget.bind(1, delivery_key);
+        forget.exec();
+        return Done{};
+    } catch (const std::exception& e) {
+        return storage_error(e, "weekly digest: mark sent", "commands");
+    }
+}
+
+void add_digest_commands(Registry& registry, WeeklyDigest& digest, WaveReport report,
+                         std::function<Instant()> clock)
+{
+    if (!clock)
+        clock = [] {
+            return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+        };
+    const auto prefix = registry.prefix();
+    const bool added = registry.add(
+        {"rapport",
+         {},
+         prefix + "rapport essai",
+         "le rapport hebdomadaire tel qu'il serait publié maintenant, pour vous seul",
+         Role::admin,
+         [&digest, report = std::move(report), clock, prefix](const Context& c) {
+             if (knowledge::fold(c.args) != "essai")
+                 return Reply{"Usage : `" + prefix +
+                              "rapport essai` (le rapport hebdomadaire tel qu'il serait publié "
+                              "maintenant ; sa publication se règle dans `rapports.hebdo` de la "
+                              "configuration)."};
+             auto preview = digest.preview(clock(), report);
+             if (!preview)
+                 return Reply{"Le rapport est indisponible pour le moment (erreur de la base "
+                              "d'état, notée dans le journal)."};
+             return Reply{"_Essai : ce rapport n'est publié nulle part._\n\n" +
+                              std::move(preview.value().markdown),
+                          {},
+                          std::move(preview.value().files)};
+         }});
+    if (!added)
+        throw std::logic_error("command registered twice: rapport"); // a programming error
+}
+
+} // namespace opalebot::commands
