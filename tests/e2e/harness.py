@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from nio import (AsyncClient, AsyncClientConfig, MegolmEvent, RoomSendResponse, SyncResponse)
+from nio import (AsyncClient, AsyncClientConfig, MegolmEvent, RoomSendResponse, SyncResponse,
+                 UploadResponse)
+from nio.crypto.attachments import decrypt_attachment, encrypt_attachment
 
 # nio logs every retry while Synapse is down ("Timed out, sleeping…"): keep the output readable.
 logging.getLogger("nio").setLevel(logging.ERROR)
@@ -563,22 +565,39 @@ class Human:
         assert isinstance(resp, RoomSendResponse), f"file send failed: {resp}"
         return resp.event_id
 
-    async def send_encrypted_file(self, room_id: str, path: Path,
-                                  caption: str | None = None) -> str:
-        """Uploads `path` encrypted (AES-CTR, as clients do in encrypted rooms) and posts it
-        with its `file` object instead of a `url`."""
+    async def send_encrypted_file(self, room_id: str, path: Path, caption: str | None = None,
+                                  mimetype: str = "text/csv") -> str:
+        """Uploads `path` encrypted (AES-CTR, as clients do in encrypted rooms: the server gets
+        only ciphertext, typed application/octet-stream) and posts it with its `file` object
+        instead of a `url`."""
         data = path.read_bytes()
-        upload, keys = await self.client.upload(lambda *_: data, content_type="text/csv",
-                                                filename=path.name, encrypt=True,
-                                                filesize=len(data))
+        ciphertext, keys = encrypt_attachment(data)
+        upload, _ = await self.client.upload(lambda *_: ciphertext,
+                                             content_type="application/octet-stream",
+                                             filesize=len(ciphertext))
+        if not isinstance(upload, UploadResponse):
+            raise RuntimeError(f"{self.user_id} upload failed: {upload}")
         file = dict(keys)
         file["url"] = upload.content_uri
         content = {"msgtype": "m.file", "body": caption or path.name, "filename": path.name,
-                   "file": file, "info": {"mimetype": "text/csv", "size": len(data)}}
+                   "file": file, "info": {"mimetype": mimetype, "size": len(data)}}
         resp = await self.client.room_send(room_id, "m.room.message", content,
                                            ignore_unverified_devices=True)
         assert isinstance(resp, RoomSendResponse), f"file send failed: {resp}"
         return resp.event_id
+
+    async def download_encrypted(self, file: dict) -> tuple[bytes, bytes]:
+        """The ciphertext of an encrypted attachment's `file` object (from the authenticated
+        media API) and its plaintext; raises when the hash or the key does not match."""
+        server, _, media = file.get("url", "mxc://").removeprefix("mxc://").partition("/")
+        request = urllib.request.Request(
+            f"{self.client.homeserver}/_matrix/client/v1/media/download/{server}/{media}",
+            headers={"Authorization": f"Bearer {self.client.access_token}"})
+        ciphertext = await asyncio.to_thread(
+            lambda: urllib.request.urlopen(request, timeout=30).read())
+        plain = decrypt_attachment(ciphertext, file["key"]["k"], file["hashes"]["sha256"],
+                                   file["iv"])
+        return ciphertext, plain
 
     async def send_image(self, room_id: str, name: str, data: bytes,
                          relates_to: dict | None = None) -> str:

@@ -99,6 +99,22 @@ def ranges(positions: list[int]) -> str:
     return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in out)
 
 
+# Scenario p: a question in a colleague's words that the fixture PDF's steps answer (pages 1
+# and 2 of "Créer un tiers fournisseur") and no shipped fiche does, and lines of those steps.
+PASSAGE_QUESTION = ("Pour un fournisseur, comment saisir la raison sociale et l'adresse de "
+                    "facturation ?")
+PASSAGE_STEPS = ("Saisir le SIRET et la raison sociale", "faire valider par l")
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG's IHDR chunk (the first one), None if it is no PNG."""
+    if len(data) < 24 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
 def short(ev: dict | None, limit: int = 900) -> str:
     text = json.dumps(ev, ensure_ascii=False)
     return text if len(text) <= limit else text[:limit] + "…"
@@ -1484,32 +1500,13 @@ tickets:
         """CSV export (issue 17): in an encrypted room, `!export vague 6` gets a short text, then
         the CSV as an encrypted m.file in the same thread; alice downloads and decrypts it to a
         UTF-8 CSV with a BOM that lists the wave's 61 EPLE."""
-        from nio.crypto.attachments import decrypt_attachment
-
         assert self.bot
-        room = await self.encrypted_room("e2e export", "x.bot-joins-encrypted-room")
+        room = await self.wave6_room("e2e export", "x")
         if not room:
             return
-        fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "eple"
-        for name, command, expect in (
-                ("vague6_etablissements.csv", "!import etablissements", "61 établissements"),
-                ("vague6_indicateurs_2024-01-19.csv", "!import indicateurs", "61 relevés")):
-            sent = await self.alice.send_encrypted_file(room, fixtures / name, command)
-            self.asked.add(sent)
-            got = await self.wait_reply(sent, 60)
-            self.check(f"x.{command.split()[1]}-imported", len(got) == 1 and
-                       expect in got[0]["content"].get("body", ""), short(got[:1]))
 
         q = await self.ask(self.alice, room, "!export vague 6")
-
-        def of_type(*msgtypes: str) -> list[dict]:
-            return [ev for ev in self.alice.replies_to(q)
-                    if ev["content"].get("msgtype") in msgtypes]
-
-        await wait_for(lambda: bool(of_type("m.file")), 60)
-        await asyncio.sleep(4)  # a second copy would come within a sync or two
-        # the text is an m.text when the asker is notified (notify_asker), else an m.notice
-        texts, files = of_type("m.text", "m.notice"), of_type("m.file")
+        texts, files = await self.text_and_attachment(q, "m.file")
         order = [ev["event_id"] for ev in self.alice.from_bot(room)]
         self.check("x.text-then-one-file", len(texts) == 1 and len(files) == 1 and
                    order.index(texts[0]["event_id"]) < order.index(files[0]["event_id"]) and
@@ -1527,14 +1524,7 @@ tickets:
         self.check("x.file-named", content.get("filename", "").startswith("vague-6-") and
                    content.get("filename", "").endswith(".csv") and
                    content.get("info", {}).get("mimetype") == "text/csv", short(ev))
-        file = content.get("file", {})
-        server, _, media = file.get("url", "mxc://").removeprefix("mxc://").partition("/")
-        request = urllib.request.Request(
-            f"{self.synapse.url}/_matrix/client/v1/media/download/{server}/{media}",
-            headers={"Authorization": f"Bearer {self.alice.client.access_token}"})
-        ciphertext = await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=30).read())
-        plain = decrypt_attachment(ciphertext, file["key"]["k"], file["hashes"]["sha256"],
-                                   file["iv"])
+        ciphertext, plain = await self.alice.download_encrypted(content.get("file", {}))
         self.check("x.ciphertext-is-not-the-csv", b"0609003K" not in ciphertext, "")
         self.check("x.csv-has-bom", plain.startswith(b"\xef\xbb\xbf"), repr(plain[:40]))
         lines = plain[3:].decode("utf-8").split("\r\n")
@@ -1544,16 +1534,191 @@ tickets:
                    content.get("info", {}).get("size") == len(plain),
                    f"{len(lines)} lines: {lines[:2]!r}")
 
+    async def text_and_attachment(self, q: str, msgtype: str) -> tuple[list[dict], list[dict]]:
+        """The bot's texts and its `msgtype` messages (m.file, m.image) answering `q`, once one
+        of the latter has come and a few more seconds have passed for any second copy."""
+        def of_type(*msgtypes: str) -> list[dict]:
+            return [ev for ev in self.alice.replies_to(q)
+                    if ev["content"].get("msgtype") in msgtypes]
+
+        await wait_for(lambda: bool(of_type(msgtype)), 60)
+        await asyncio.sleep(4)  # a second copy would come within a sync or two
+        # the text is an m.text when the asker is notified (notify_asker), else an m.notice
+        return of_type("m.text", "m.notice"), of_type(msgtype)
+
+    async def wave6_room(self, name: str, prefix: str) -> str:
+        """An encrypted room with the bot, where alice (an admin) imports the wave-6 fixture:
+        its EPLE, then one week's indicators, each CSV sent encrypted with its `!import` command
+        as the caption; "" when the bot does not join."""
+        room = await self.encrypted_room(name, f"{prefix}.bot-joins-encrypted-room")
+        if not room:
+            return ""
+        fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "eple"
+        for name, command, expect in (
+                ("vague6_etablissements.csv", "!import etablissements", "61 établissements"),
+                ("vague6_indicateurs_2024-01-19.csv", "!import indicateurs", "61 relevés")):
+            sent = await self.alice.send_encrypted_file(room, fixtures / name, command)
+            self.asked.add(sent)
+            got = await self.wait_reply(sent, 60)
+            self.check(f"{prefix}.{command.split()[1]}-imported", len(got) == 1 and
+                       expect in got[0]["content"].get("body", ""), short(got[:1]))
+        return room
+
+    def make_pdf(self, folder: Path) -> Path:
+        """The step-by-step PDF of the documents fixture (make_documents.py, "Créer un tiers
+        fournisseur", steps over pages 1 and 2), made now by Debian's python3, which has
+        reportlab (the e2e virtualenv has not)."""
+        script = _HERE.parent / "fixtures" / "documents"
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["/usr/bin/python3", "-B", "-c",
+                        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
+                        "import make_documents; make_documents.pdf_documents(Path(sys.argv[2]))",
+                        str(script), str(folder)], check=True, timeout=120,
+                       capture_output=True)
+        return folder / "guide.pdf"
+
+    def ask_json(self, kb: Path, question: str) -> dict:
+        out = subprocess.run([self.args.bot, "ask", "--kb", str(kb), "--json", question],
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+        return json.loads(out)
+
+    async def scenario_p(self) -> None:
+        """Documents (issue 18): in an encrypted room, alice (an admin) sends a step-by-step PDF
+        encrypted with the caption `!kb ajouter`; bob, a member, asks in his own words what its
+        steps answer and gets them with their page; `!kb documents` lists it, `!kb retirer`
+        removes it and the same question no longer gets the passage."""
+        assert self.bot
+        room = await self.encrypted_room("e2e documents", "p.bot-joins-encrypted-room")
+        if not room:
+            return
+        await self.alice.client.room_invite(room, BOB)
+        await wait_for(lambda: room in self.bob.invites, 15)
+        await self.bob.client.join(room)
+        # bob's client encrypts only once its sync has shown him the room and its encryption
+        await wait_for(lambda: room in self.bob.client.rooms and
+                       self.bob.client.rooms[room].encrypted, 20)
+
+        # The PDF as a colleague would name it, and what the bot should make of it: the base
+        # with the PDF in its documents/ folder, read by the same binary.
+        folder = self.work / "p"
+        pdf = folder / "regies.pdf"
+        shutil.copyfile(await asyncio.to_thread(self.make_pdf, folder / "fixtures"), pdf)
+        kb = folder / "kb"
+        shutil.copytree(self.args.kb, kb)
+        (kb / "documents").mkdir(exist_ok=True)
+        shutil.copyfile(pdf, kb / "documents" / pdf.name)
+        listed = subprocess.run([self.args.bot, "kb", "list", "--kb", str(kb), "--json"],
+                                capture_output=True, text=True, timeout=30, check=True).stdout
+        known = [d for d in json.loads(listed) if d.get("document") == pdf.name]
+        if not self.check("p.fixture-read-by-the-binary", len(known) == 1 and
+                          known[0]["passages"] > 0, listed[-400:]):
+            return
+        passages, pages, titre = known[0]["passages"], known[0]["pages"], known[0]["titre"]
+        expected = self.ask_json(kb, PASSAGE_QUESTION)
+        source = expected.get("source") or {}
+        if not self.check("p.question-answered-by-the-pdf-offline",
+                          source.get("document") == pdf.name and source.get("page") is not None,
+                          json.dumps(expected, ensure_ascii=False)[:600]):
+            return
+
+        sent = await self.alice.send_encrypted_file(room, pdf, "!kb ajouter", "application/pdf")
+        self.asked.add(sent)
+        added = await self.wait_reply(sent, 60)
+        body = added[0]["content"].get("body", "") if added else ""
+        self.check("p.added-with-its-passages", len(added) == 1 and
+                   f"ajouté : {passages} passages sur {pages} pages" in body, short(added[:1]))
+
+        async def bob_asks(label: str) -> str:
+            q = await self.ask(self.bob, room, f"@bot {PASSAGE_QUESTION}", mention=True)
+            got = await self.wait_reply(q, 45)
+            await wait_for(lambda: bool(self.bob.replies_to(q)) and
+                           self.bob.replies_to(q)[0]["event_id"] in self.bob.decrypted, 20)
+            seen = self.bob.replies_to(q)
+            self.check(f"p.{label}-answered-once-and-read-by-bob", len(got) == 1 and
+                       len(seen) == 1 and seen[0]["event_id"] in self.bob.decrypted,
+                       short(got[:1]))
+            return seen[0]["content"].get("body", "") if seen else ""
+
+        answer = await bob_asks("question")
+        self.check("p.member-gets-the-steps-and-page",
+                   all(step in answer for step in PASSAGE_STEPS) and
+                   f"Source : {titre}, page {source['page']}" in answer, answer[:900])
+
+        q = await self.ask(self.alice, room, "!kb documents")
+        got = await self.wait_reply(q, 30)
+        body = got[0]["content"].get("body", "") if got else ""
+        self.check("p.documents-lists-it", len(got) == 1 and pdf.name in body and
+                   f"{passages} passages" in body and "ajouté par " + ALICE in body, body[:600])
+
+        q = await self.ask(self.alice, room, f"!kb retirer {pdf.name}")
+        got = await self.wait_reply(q, 30)
+        body = got[0]["content"].get("body", "") if got else ""
+        self.check("p.removed", len(got) == 1 and "retiré" in body, body[:400])
+
+        answer = await bob_asks("question-again")
+        self.check("p.removed-document-no-longer-answers",
+                   bool(answer) and not any(step in answer for step in PASSAGE_STEPS) and
+                   f"Source : {titre}" not in answer, answer[:900])
+
+    async def scenario_v(self) -> None:
+        """Charts (issue 17): in an encrypted room with wave 6 loaded, `!vague 6 graphique` gets
+        a text and an encrypted m.image in the question's thread, with its size and an encrypted
+        thumbnail; both decrypt to PNGs of the sizes the event announces."""
+        assert self.bot
+        room = await self.wave6_room("e2e graphique", "v")
+        if not room:
+            return
+        q = await self.ask(self.alice, room, "!vague 6 graphique")
+        texts, images = await self.text_and_attachment(q, "m.image")
+        self.check("v.text-and-one-image", len(texts) == 1 and len(images) == 1 and
+                   len(self.alice.replies_to(q)) == 2, short(self.alice.replies_to(q)[:2], 1500))
+        if not images:
+            return
+        ev = images[0]
+        content = ev["content"]
+        info = content.get("info", {})
+        self.check("v.image-encrypted", ev["event_id"] in self.alice.decrypted and
+                   "file" in content and "url" not in content and "thumbnail_file" in info and
+                   "thumbnail_url" not in info, short(ev))
+        self.check("v.image-in-the-question-thread", all(
+            relates(e).get("rel_type") == "m.thread" and relates(e).get("event_id") == q
+            for e in texts + images), short(ev))
+        thumb_info = info.get("thumbnail_info", {})
+        log(f"chart {info.get('w')}x{info.get('h')} ({info.get('size')} bytes), thumbnail "
+            f"{thumb_info.get('w')}x{thumb_info.get('h')} ({thumb_info.get('size')} bytes)")
+        self.check("v.image-info", info.get("mimetype") == "image/png" and
+                   isinstance(info.get("w"), int) and info["w"] >= 1000 and
+                   isinstance(info.get("h"), int) and info["h"] > 0 and
+                   isinstance(info.get("size"), int) and
+                   thumb_info.get("mimetype") == "image/png" and
+                   isinstance(thumb_info.get("w"), int) and isinstance(thumb_info.get("h"), int) and
+                   0 < thumb_info["w"] < info["w"], short(ev))
+        for label, file, meta in (("image", content.get("file", {}), info),
+                                  ("thumbnail", info.get("thumbnail_file", {}), thumb_info)):
+            try:
+                ciphertext, plain = await self.alice.download_encrypted(file)
+            except Exception as e:  # noqa: BLE001 - a wrong hash or key is a failed check
+                self.check(f"v.{label}-decrypts", False, f"{e!r} for {short(file)}")
+                continue
+            self.check(f"v.{label}-decrypts", not ciphertext.startswith(PNG_SIGNATURE) and
+                       len(plain) == meta.get("size"), f"{len(plain)} bytes, info {meta!r}")
+            size = png_size(plain)
+            self.check(f"v.{label}-is-a-png-of-the-announced-size",
+                       size == (meta.get("w"), meta.get("h")),
+                       f"IHDR {size}, info {meta!r}, first bytes {plain[:24]!r}")
+
     # -- driver
 
     async def scenario(self, name: str, coro, timeout: float) -> None:
         log(f"--- scenario {name}")
+        started = time.monotonic()
         try:
             await asyncio.wait_for(coro, timeout)
         except asyncio.TimeoutError:
             self.check(f"{name}.completed", False, f"scenario timed out after {timeout:.0f} s")
         except Exception:  # noqa: BLE001
             self.check(f"{name}.completed", False, traceback.format_exc(limit=4))
+        log(f"--- scenario {name} took {time.monotonic() - started:.1f} s")
 
     async def main(self) -> None:
         started = time.monotonic()
@@ -1615,6 +1780,10 @@ tickets:
                 await self.scenario("g", self.scenario_g(), 300)
             if want("x"):
                 await self.scenario("x", self.scenario_x(), 240)
+            if want("p"):
+                await self.scenario("p", self.scenario_p(), 240)
+            if want("v"):
+                await self.scenario("v", self.scenario_v(), 240)
             self.global_checks()
             if self.bot.alive():
                 proc = self.procs.running["bot"]
@@ -1667,7 +1836,7 @@ def main() -> int:
     p.add_argument("--bot", required=True)
     p.add_argument("--kb", required=True)
     p.add_argument("--no-bot", action="store_true", help="only Synapse + the nio harness")
-    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j,k,l,m,n,r,s,t,u,x)")
+    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j,k,l,m,n,p,r,s,t,u,v,x)")
     run = Run(p.parse_args())
 
     def interrupted(signum: int, _frame: object) -> None:
