@@ -288,6 +288,9 @@ Conversations::Conversations(const bot::Config& config, ConversationServices ser
     commands::add_profile_commands(registry_, s.profiles, &s.eple);
     commands::add_reminder_commands(registry_, s.reminders, s.reminder_options);
     commands::add_campaign_commands(registry_, s.campaign);
+    if (s.digest != nullptr)
+        commands::add_digest_commands(registry_, *s.digest,
+                                      [this](int vague) { return wave_report(vague); });
     if (s.status) {
         const auto& prefix = registry_.prefix();
         commands::Command status{
@@ -577,8 +580,36 @@ void Conversations::post_campaign(const std::vector<commands::CampaignMessage>& 
     }
 }
 
+commands::Reply Conversations::wave_report(int vague)
+{
+    commands::Message asked;
+    asked.body = registry_.prefix() + "vague " + std::to_string(vague) + " graphique";
+    asked.role = commands::Role::admin;
+    auto reply = registry_.dispatch(asked);
+    return reply ? std::move(*reply) : commands::Reply{};
+}
+
+void Conversations::post_digest(const std::vector<commands::DigestMessage>& messages,
+                                const NoticeSink& post)
+{
+    // One per room; the digest's ledger made each (occurrence, room) once already. A notice:
+    // a weekly report notifies nobody.
+    for (const auto& m : messages) {
+        Notice notice{bot::Conversation::from_key(m.room), {}, m.markdown, m.delivery_key};
+        notice.files = m.files;
+        if (!post({notice}))
+            continue; // not stored: unsent() gives it back at the next start
+        if (auto marked = services_.digest->mark_sent(m.delivery_key); !marked)
+            log::get("main")->warn("weekly digest queued but not marked: {}",
+                                   marked.error().message);
+    }
+}
+
 void Conversations::resend_unsent(const NoticeSink& post)
 {
+    if (services_.digest != nullptr)
+        if (auto unsent = services_.digest->unsent(); unsent)
+            post_digest(unsent.value(), post);
     if (auto unsent = services_.reminders.unsent(); unsent)
         post_reminders(unsent.value(), post);
     if (auto unsent = services_.campaign.unsent(); unsent)
@@ -620,6 +651,14 @@ void Conversations::between_syncs(commands::Instant now, const NoticeSink& post)
         post_campaign(runs.value(), post);
     else
         logger->error("kit campaign unreadable: {}", runs.error().message);
+    if (services_.digest != nullptr) {
+        if (auto digests =
+                services_.digest->due(now, [this](int vague) { return wave_report(vague); });
+            digests)
+            post_digest(digests.value(), post);
+        else
+            logger->error("weekly digest unreadable: {}", digests.error().message);
+    }
     // Ticket follow-up: a new status or public log entry, told in the ticket's thread (on the
     // backend thread when there is one).
     if (backend_queue_)

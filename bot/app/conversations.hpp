@@ -17,6 +17,7 @@
 #include "commands/ticket_dialogue.hpp"
 #include "commands/ticket_follow_up.hpp"
 #include "commands/user_profile_store.hpp"
+#include "commands/weekly_digest.hpp"
 #include "knowledge/answerer.hpp"
 #include "opalebot/state_database.hpp"
 
@@ -78,6 +79,8 @@ struct ConversationServices {
     std::function<void(const bot::Config&)> on_reconfigure{};
     /// The documents added from the salon (`!kb ajouter`); none: not served.
     commands::DocumentShelf* shelf = nullptr;
+    /// The weekly digest (`rapports.hebdo`, `!rapport essai`); none: not served.
+    commands::WeeklyDigest* digest = nullptr;
 };
 
 /// Keeps the question of the message being handled, so that the caller records it with the
@@ -167,6 +170,9 @@ private:
     /// After a message of a dialogue: the reply is the card when the dialogue just reached it.
     void note_summary_card(const bot::IncomingMessage& message, bool was_confirming);
     void post_reminders(const std::vector<commands::Delivery>& deliveries, const NoticeSink& post);
+    void post_digest(const std::vector<commands::DigestMessage>& messages, const NoticeSink& post);
+    /// A wave's dashboard with its chart, as `!vague N graphique` answers it (the digest's part).
+    commands::Reply wave_report(int vague);
     void post_campaign(const std::vector<commands::CampaignMessage>& messages,
                        const NoticeSink& post);
 

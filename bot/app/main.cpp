@@ -24,6 +24,7 @@
 #include "commands/ticket_follow_up.hpp"
 #include "commands/ticket_store.hpp"
 #include "commands/user_profile_store.hpp"
+#include "commands/weekly_digest.hpp"
 #include "knowledge/analyzer.hpp"
 #include "knowledge/answerer.hpp"
 #include "knowledge/knowledge_base.hpp"
@@ -195,6 +196,24 @@ int with_conversations(const bot::Config& config, StateDatabase& state, bot::Sta
     }
     commands::EpleStore eple{state};
     commands::DocumentShelf shelf{state, salon_documents_folder(config.database)};
+    // The weekly digest (issue 17): configured at each start from rapports.hebdo.
+    commands::WeeklyDigestOptions digest_options;
+    digest_options.rule = [rule = app::difficulty_rule_of(config)] { return rule; };
+    commands::WeeklyDigest digest{state, eple, digest_options};
+    std::optional<commands::DigestSpec> digest_spec;
+    if (!config.weekly_digest.phrase.empty()) {
+        auto parsed = commands::parse_digest_schedule(config.weekly_digest.phrase);
+        if (!parsed) {
+            std::cerr << "rapports.hebdo.quand (ligne " << config.weekly_digest.line << ", colonne "
+                      << config.weekly_digest.column << ") : " << parsed.error().message << '\n';
+            return 2;
+        }
+        digest_spec = std::move(parsed.value());
+        digest_spec->rooms = config.weekly_digest.rooms;
+        digest_spec->waves = config.weekly_digest.waves;
+    }
+    if (auto configured = digest.configure(digest_spec, now_in_seconds()); !configured)
+        log::get("main")->error("weekly digest not configured: {}", configured.error().message);
     commands::EpleOptions eple_options;
     eple_options.rule = app::difficulty_rule_of(config);
     // Tickets (issue 4): the built-in store, or iTop when configured.
@@ -291,7 +310,7 @@ int with_conversations(const bot::Config& config, StateDatabase& state, bot::Sta
                                           if (itop_tickets)
                                               itop_tickets->set_triage(itop_options_of(next));
                                       },
-                                      &shelf}};
+                                      &shelf, &digest}};
     return mode(conversations, campaign);
 }
 

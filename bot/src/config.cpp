@@ -326,6 +326,41 @@ std::optional<bool> is_loopback_ip(const std::string& host)
     return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
 }
 
+/// The `rapports:` section (issue 17): `hebdo: {quand, salons, vagues}`.
+void read_weekly_digest(Reader& r, const YAML::Node& root, Config::WeeklyDigest& d)
+{
+    const auto reports = r.section(root, "rapports", {"hebdo"});
+    if (!reports)
+        return;
+    const auto weekly =
+        r.section(reports, "hebdo", {"quand", "salons", "vagues"}, "rapports.hebdo");
+    if (!weekly)
+        return;
+    r.text(weekly["quand"], "rapports.hebdo.quand", d.phrase);
+    if (weekly["quand"]) {
+        d.line = weekly["quand"].Mark().line + 1;
+        d.column = weekly["quand"].Mark().column + 1;
+    }
+    r.list(weekly["salons"], "rapports.hebdo.salons", d.rooms, is_room_id,
+           "un identifiant de salon (!salon:serveur)");
+    if (const auto waves = weekly["vagues"]; waves && !waves.IsNull()) {
+        if (!waves.IsSequence()) {
+            r.problem(waves, "rapports.hebdo.vagues", "doit être une liste de vagues, [6, 7, 8]");
+        } else {
+            for (std::size_t i = 0; i < waves.size(); ++i) {
+                int wave = 0;
+                r.number(waves[i], "rapports.hebdo.vagues[" + std::to_string(i) + "]", wave, 1, 9);
+                if (wave >= 1)
+                    d.waves.push_back(wave);
+            }
+        }
+    }
+    if (!d.phrase.empty() && d.rooms.empty())
+        r.missing(
+            "rapports.hebdo.salons",
+            "les salons où publier le rapport hebdomadaire sont manquants ([\"!salon:serveur\"])");
+}
+
 /// The `metrics:` section (issue 16): "ADRESSE:PORT", loopback unless said otherwise, since the
 /// figures tell anyone who reads them how the salon is used.
 void read_metrics(Reader& r, const YAML::Node& root, Config::Metrics& m)
@@ -419,7 +454,7 @@ ConfigLoad parse_config(const std::string& text, const std::string& file,
     r.unknown_keys(root, "",
                    {"homeserver", "account", "state", "knowledge", "rooms", "roles", "behaviour",
                     "rate_limit", "sync", "difficultes", "rappels", "tickets", "encryption",
-                    "alertes", "metrics"});
+                    "alertes", "metrics", "rapports"});
 
     const auto homeserver = r.section(root, "homeserver", {"url"});
     r.text(homeserver["url"], "homeserver.url", c.homeserver_url);
@@ -586,6 +621,8 @@ ConfigLoad parse_config(const std::string& text, const std::string& file,
     else if (!kit.room.empty() && kit.room.front() != '!')
         r.problem(reminders["campagne_kit_salon"], "rappels.campagne_kit_salon",
                   "« " + kit.room + " » n'est pas un identifiant de salon (!salon:serveur)");
+
+    read_weekly_digest(r, root, c.weekly_digest);
 
     read_tickets(r, root, c.tickets);
 

@@ -122,6 +122,13 @@ ConfigReload reconcile_reload(const Config& running, Config next)
         "rappels.campagne_kit", [](auto& x) -> auto& { return x.kit_campaign.phrase; });
     c.at_restart(
         "rappels.campagne_kit_salon", [](auto& x) -> auto& { return x.kit_campaign.room; });
+    // The weekly digest is configured into its store at start, as the campaign.
+    c.at_restart(
+        "rapports.hebdo.quand", [](auto& x) -> auto& { return x.weekly_digest.phrase; });
+    c.at_restart(
+        "rapports.hebdo.salons", [](auto& x) -> auto& { return x.weekly_digest.rooms; });
+    c.at_restart(
+        "rapports.hebdo.vagues", [](auto& x) -> auto& { return x.weekly_digest.waves; });
     // The ticket backend, its iTop client and its pollers are built once; only the triage is
     // read at each ticket.
     c.at_restart(

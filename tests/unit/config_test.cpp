@@ -671,6 +671,32 @@ TEST_SUITE("unit")
         CHECK(find_problem(bad_room, "rappels.campagne_kit_salon") != nullptr);
     }
 
+    TEST_CASE("config reads the weekly digest and locates a bad room or wave")
+    {
+        const NoSecretsInEnv env;
+        const auto good = parse_config(minimal_config + "rapports:\n  hebdo:\n"
+                                                        "    quand: \"chaque lundi 8h30\"\n"
+                                                        "    salons: [\"!comite:hs.test\"]\n"
+                                                        "    vagues: [6, 7]\n",
+                                       "bot.yaml");
+        CHECK(good.problems.empty());
+        CHECK(good.config.weekly_digest.phrase == "chaque lundi 8h30");
+        CHECK(good.config.weekly_digest.rooms == std::vector<std::string>{"!comite:hs.test"});
+        CHECK(good.config.weekly_digest.waves == std::vector<int>{6, 7});
+        const auto no_room = parse_config(
+            minimal_config + "rapports: {hebdo: {quand: \"chaque lundi 8h30\"}}\n", "bot.yaml");
+        CHECK(find_problem(no_room, "rapports.hebdo.salons") != nullptr);
+        const auto bad =
+            parse_config(minimal_config + "rapports: {hebdo: {quand: x, salons: [\"#alias:hs\"], "
+                                          "vagues: [6, 10]}}\n",
+                         "bot.yaml");
+        CHECK(find_problem(bad, "rapports.hebdo.salons[0]") != nullptr);
+        CHECK(find_problem(bad, "rapports.hebdo.vagues[1]") != nullptr);
+        const auto unknown =
+            parse_config(minimal_config + "rapports: {mensuel: {quand: x}}\n", "bot.yaml");
+        CHECK(find_problem(unknown, "rapports.mensuel") != nullptr);
+    }
+
     TEST_CASE("config reads the reminder limits of members and locates a bad one")
     {
         const NoSecretsInEnv env;

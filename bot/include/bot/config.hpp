@@ -90,6 +90,16 @@ struct Config {
         int column = 0;
     } kit_campaign;
 
+    /// The weekly digest (issue 17, `rapports.hebdo`): when ("chaque lundi 8h30", checked by the
+    /// commands module at start), where, and which waves (every wave with EPLE when empty).
+    struct WeeklyDigest {
+        std::string phrase; ///< empty: no digest
+        std::vector<std::string> rooms;
+        std::vector<int> waves;
+        int line = 0; ///< where the phrase is, for a located error
+        int column = 0;
+    } weekly_digest;
+
     /// What a member (not admin or support) may set with `!rappel` (issue 15): a repeating
     /// reminder at most every `min_interval_minutes`, and `max_per_user` active ones.
     struct ReminderLimits {
