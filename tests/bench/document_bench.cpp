@@ -16,26 +16,19 @@
 #include <string>
 #include <vector>
 
-#include <sys/resource.h>
+#include "bench_figures.hpp"
 #include <time.h>
 
 using namespace opalebot::knowledge;
+using opalebot::bench::peak_rss_kib;
+using opalebot::bench::percentile;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double percentile(std::vector<double> values, double p)
-{
-    std::sort(values.begin(), values.end());
-    const auto k = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1));
-    return values[k];
-}
-
 double peak_rss_mib()
 {
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    return static_cast<double>(usage.ru_maxrss) / 1024.0;
+    return static_cast<double>(peak_rss_kib()) / 1024.0;
 }
 
 double seconds_since(Clock::time_point start)
@@ -227,13 +220,7 @@ int main(int argc, char** argv)
         percentile(latencies_us, 1.0));
     std::printf("query CPU time: p50 %.0f us, p99 %.0f us, max %.0f us\n", percentile(cpu_us, 0.50),
                 percentile(cpu_us, 0.99), percentile(cpu_us, 1.0));
-    for (int c = 0; c < 5; ++c) {
-        std::vector<double> part;
-        for (std::size_t i = static_cast<std::size_t>(c); i < latencies_us.size(); i += 5)
-            part.push_back(latencies_us[i]);
-        std::printf("  kind %d: p50 %.0f us, p99 %.0f us\n", c, percentile(part, 0.5),
-                    percentile(part, 0.99));
-    }
+    opalebot::bench::print_by_kind(latencies_us, 5);
     std::printf("peak RSS: %.1f MiB (start %.1f, after load %.1f, after build %.1f)\n",
                 peak_rss_mib(), rss_at_start, rss_after_load, rss_after_build);
     return 0;
