@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <iterator>
 #include <sstream>
 
 namespace opalebot::knowledge {
@@ -34,8 +33,12 @@ Result<std::string> read_bounded(const std::filesystem::path& file, std::size_t 
                            " Mo, au plus " + std::to_string(max_bytes / (1024 * 1024)) + " Mo)",
                        document_errors::too_large);
     std::ifstream in{file, std::ios::binary};
-    std::string bytes{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
-    if (!in.good() && !in.eof())
+    // One read of the size just checked, not a character at a time (a file that grows meanwhile
+    // is read up to that size: never more than max_bytes in memory).
+    std::string bytes(static_cast<std::size_t>(size), '\0');
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    bytes.resize(static_cast<std::size_t>(in.gcount()));
+    if (in.bad() || !in.is_open())
         return invalid("fichier illisible");
     return bytes;
 }

@@ -12,9 +12,11 @@
 #include <string>
 #include <vector>
 
-#include <sys/resource.h>
+#include "bench_figures.hpp"
 
 using namespace opalebot::knowledge;
+using opalebot::bench::peak_rss_kib;
+using opalebot::bench::percentile;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -71,20 +73,6 @@ private:
     std::discrete_distribution<std::size_t> zipf_;
     std::mt19937 rng_{42};
 };
-
-double percentile(std::vector<double> values, double p)
-{
-    std::sort(values.begin(), values.end());
-    const auto k = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1));
-    return values[k];
-}
-
-long peak_rss_kib()
-{
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    return usage.ru_maxrss;
-}
 
 } // namespace
 
@@ -165,13 +153,7 @@ int main()
         "query latency: p50 %.0f us (target <= 300), p99 %.0f us (target <= 2000), max %.0f us\n",
         percentile(latencies_us, 0.50), percentile(latencies_us, 0.99),
         percentile(latencies_us, 1.0));
-    for (int c = 0; c < 5; ++c) {
-        std::vector<double> part;
-        for (std::size_t i = static_cast<std::size_t>(c); i < latencies_us.size(); i += 5)
-            part.push_back(latencies_us[i]);
-        std::printf("  kind %d: p50 %.0f us, p99 %.0f us\n", c, percentile(part, 0.5),
-                    percentile(part, 0.99));
-    }
+    opalebot::bench::print_by_kind(latencies_us, 5);
     std::printf("peak RSS: %.1f MiB\n", static_cast<double>(peak_rss_kib()) / 1024.0);
     return 0;
 }
