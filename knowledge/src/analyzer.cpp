@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <stdexcept>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace opalebot::knowledge {
@@ -15,6 +16,10 @@ struct Analyzer::Stemmer {
         void operator()(sb_stemmer* s) const noexcept { sb_stemmer_delete(s); }
     };
     std::unique_ptr<sb_stemmer, Deleter> handle{sb_stemmer_new("french", "UTF_8")};
+    /// Stems already computed: a base says the same words again and again, and Snowball was a
+    /// third of an index build. Bounded: cleared when full (questions bring new words forever).
+    std::unordered_map<std::string, std::string> known;
+    static constexpr std::size_t max_known = 200'000;
 };
 
 Analyzer::Analyzer() : stemmer_(std::make_unique<Stemmer>())
@@ -37,13 +42,20 @@ std::string Analyzer::stem(std::string_view folded_word) const
         "formation", "formations", "formateur", "formateurs", "formatrice", "formatrices"};
     if (folded_word.starts_with("format") && training.contains(folded_word))
         return "formation";
+    auto& known = stemmer_->known;
+    if (const auto it = known.find(std::string{folded_word}); it != known.end())
+        return it->second;
     const auto* stemmed = sb_stemmer_stem(stemmer_->handle.get(),
                                           reinterpret_cast<const sb_symbol*>(folded_word.data()),
                                           static_cast<int>(folded_word.size()));
     if (stemmed == nullptr) // out of memory: the word itself still matches itself
         return std::string{folded_word};
-    return {reinterpret_cast<const char*>(stemmed),
-            static_cast<std::size_t>(sb_stemmer_length(stemmer_->handle.get()))};
+    std::string result{reinterpret_cast<const char*>(stemmed),
+                       static_cast<std::size_t>(sb_stemmer_length(stemmer_->handle.get()))};
+    if (known.size() >= Stemmer::max_known)
+        known.clear();
+    known.emplace(folded_word, result);
+    return result;
 }
 
 std::vector<Term> Analyzer::analyze(std::string_view text) const
