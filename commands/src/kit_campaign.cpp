@@ -320,6 +320,8 @@ std::vector<CampaignMessage> KitCampaign::evaluate(const CampaignState& state, I
     const auto today = year_month_day{sys_days{floor<days>(zone.to_local(now)).time_since_epoch()}};
     const auto& spec = state.spec;
 
+    // Snapshots by wave, then EPLE, oldest first: read once per wave, when a rate stands still.
+    std::map<int, std::map<std::string, std::vector<Snapshot>>> histories;
     std::vector<CampaignMessage> messages;
     std::vector<std::string> reminded;
     std::vector<std::string> not_reminded;
@@ -333,10 +335,23 @@ std::vector<CampaignMessage> KitCampaign::evaluate(const CampaignState& state, I
         const auto rate = status.latest->kit_taux;
         if (rate >= 100)
             continue; // a finished kit needs no update
-        // The kit's last known progress: an unchanged rate dates back to the earlier snapshot.
-        const auto last = status.previous && status.previous->kit_taux == rate
-                              ? status.previous->date
-                              : status.latest->date;
+        // The kit's last known progress, over the whole history: the first snapshot of the run
+        // of equal rates that ends with the latest one (three unchanged relevés date back to the
+        // first of them, not to the one before the last).
+        auto last = status.latest->date;
+        if (status.previous && status.previous->kit_taux == rate) {
+            if (!histories.contains(e.vague)) {
+                auto history = eple_.history(e.vague);
+                if (!history)
+                    throw std::runtime_error(history.error().message);
+                auto& by_uai = histories[e.vague];
+                for (auto& snapshot : history.value())
+                    by_uai[snapshot.uai].push_back(std::move(snapshot));
+            }
+            const auto& mine = histories[e.vague][e.uai];
+            for (auto it = mine.rbegin(); it != mine.rend() && it->kit_taux == rate; ++it)
+                last = it->date;
+        }
         const auto age = (sys_days{today} - sys_days{last}).count();
         const bool below = spec.threshold && rate < *spec.threshold;
         const bool stale = spec.stale_days && age > *spec.stale_days;

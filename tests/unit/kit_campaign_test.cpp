@@ -169,6 +169,23 @@ TEST_SUITE("unit")
         CHECK(world.campaign->current().value()->next_run == utc(2026, 11, 30, 8));
     }
 
+    TEST_CASE("kit campaign dates a standing kit rate from its whole history")
+    {
+        World world;
+        // Curie: 90 % on 01/08, 01/09 and 20/11: no progress since 01/08, not 01/09.
+        REQUIRE(world.eple->save_snapshots({snapshot("0590001F", year{2026} / 8 / 1, 90),
+                                            snapshot("0590001F", year{2026} / 7 / 1, 60)}));
+        REQUIRE(world.campaign->start(world.spec("chaque lundi 9h retard 15 jours"), "!salon:x",
+                                      "@chef:x", sunday));
+        const auto sent = world.campaign->due(utc(2026, 11, 23, 8) + minutes{1});
+        REQUIRE(sent);
+        REQUIRE_FALSE(sent.value().empty());
+        const auto& report = sent.value().back();
+        CHECK(report.kind == CampaignMessage::Kind::report);
+        CHECK(contains(report.markdown,
+                       "Lycée Marie Curie (`0590001F`) : 90 %, sans progression depuis 114 jours"));
+    }
+
     TEST_CASE("kit campaign ledger survives a restart between claim and send")
     {
         World world;
