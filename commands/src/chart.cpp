@@ -8,6 +8,7 @@
 #include <memory>
 #include <string_view>
 
+#include "png_encoder.hpp"
 #include <cairo.h>
 #include <pango/pangocairo.h>
 
@@ -432,16 +433,6 @@ double draw_chart(cairo_t* cairo, const Chart& chart, const ChartSize& size)
     return y + 24;
 }
 
-cairo_status_t append_png(void* closure, const unsigned char* data, unsigned int length)
-{
-    try {
-        static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
-        return CAIRO_STATUS_SUCCESS;
-    } catch (const std::bad_alloc&) {
-        return CAIRO_STATUS_NO_MEMORY;
-    }
-}
-
 Error cairo_error(std::string_view what, cairo_status_t status)
 {
     return Error{Error::Kind::invalid,
@@ -468,13 +459,13 @@ std::optional<Error> paint(cairo_surface_t* target, cairo_surface_t* source, dou
     return std::nullopt;
 }
 
+/// The surface's pixels as an RGB PNG: libpng at a fast setting, not cairo's (issue 17).
 Result<std::string> png_of(cairo_surface_t* surface)
 {
-    std::string png;
-    if (const auto status = cairo_surface_write_to_png_stream(surface, append_png, &png);
-        status != CAIRO_STATUS_SUCCESS)
-        return cairo_error("écriture du PNG", status);
-    return png;
+    cairo_surface_flush(surface);
+    return encode_rgb_png(
+        {cairo_image_surface_get_data(surface), cairo_image_surface_get_width(surface),
+         cairo_image_surface_get_height(surface), cairo_image_surface_get_stride(surface)});
 }
 
 } // namespace
@@ -517,7 +508,9 @@ Result<RenderedChart> render_chart(const Chart& chart, const ChartSize& size)
     out.thumbnail_height = std::max(1, static_cast<int>(std::lround(out.height * scale)));
     const Surface thumbnail{
         cairo_image_surface_create(CAIRO_FORMAT_RGB24, out.thumbnail_width, out.thumbnail_height)};
-    if (const auto failed = paint(thumbnail.get(), image.get(), scale, "vignette du graphique"))
+    // replayed from the drawing rather than scaled down from the pixels: text hinted at its size,
+    // and pixman's down-scaling filter cost more than the whole drawing
+    if (const auto failed = paint(thumbnail.get(), recording.get(), scale, "vignette du graphique"))
         return *failed;
     auto thumbnail_png = png_of(thumbnail.get());
     if (!thumbnail_png)
