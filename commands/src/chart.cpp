@@ -251,15 +251,20 @@ std::optional<std::pair<std::size_t, double>> latest(const ChartSeries& series, 
     return std::nullopt;
 }
 
-/// Where every panel draws, so that a category sits at the same x in all of them.
+/// Where a panel draws: a column of the picture, the same plot for every panel so that a
+/// category sits at the same x in all of them.
 struct Frame {
+    double column_left = 0;
+    double column_right = 0;
     double plot_left = 0;
     double plot_right = 0;
 };
 
-Frame frame_for(const Chart& chart, const ChartSize& size, Writer& writer, const Type& type)
+constexpr double margin = 40;
+
+/// The frame of the first column; the others are the same, shifted.
+Frame frame_for(const Chart& chart, double column_width, Writer& writer, const Type& type)
 {
-    constexpr double margin = 40;
     double ticks = 0;
     double gutter = 0;
     for (const auto& panel : chart.panels) {
@@ -277,26 +282,25 @@ Frame frame_for(const Chart& chart, const ChartSize& size, Writer& writer, const
                                                  .first +
                                              14);
     }
-    return {margin + ticks + 14, size.width - margin - std::max(gutter, 10.0)};
+    return {0, column_width, margin + ticks + 14, column_width - margin - std::max(gutter, 10.0)};
 }
 
 /// One panel from `top`; returns its height.
 double draw_panel(cairo_t* cairo, Writer& writer, const Chart& chart, const ChartPanel& panel,
                   const ChartSize& size, const Frame& frame, double top, const Type& type)
 {
-    constexpr double margin = 40;
-    const double right = size.width - margin;
+    const double left = frame.column_left + margin;
+    const double right = frame.column_right - margin;
     double y = top;
-    y += writer.draw(panel.title, margin, y, type.heading, true, ink, Align::left, right - margin) +
-         8;
-    y += draw_legend(cairo, writer, panel, margin, right, y, type) + 4;
+    y += writer.draw(panel.title, left, y, type.heading, true, ink, Align::left, right - left) + 8;
+    y += draw_legend(cairo, writer, panel, left, right, y, type) + 4;
 
     const std::size_t n = chart.categories.size();
     const Axis axis = axis_for(panel, highest_value(panel, n));
     const double plot_left = frame.plot_left;
     const double plot_right = frame.plot_right;
     const double line_height = writer.measure("Ag", type.label, false).second;
-    y += writer.draw(panel.y_label, margin, y, type.label, false, muted) + 10;
+    y += writer.draw(panel.y_label, left, y, type.label, false, muted) + 10;
     const double plot_top = y + line_height / 2;
     const double plot_height =
         std::max(160.0, size.panel_height - (plot_top - top) - line_height - 24);
@@ -326,7 +330,8 @@ double draw_panel(cairo_t* cairo, Writer& writer, const Chart& chart, const Char
         if ((n - 1 - i) % std::max<std::size_t>(every, 1) == 0)
             writer.draw(chart.categories[i],
                         std::clamp(plot_left + slot * (static_cast<double>(i) + 0.5),
-                                   widest / 2 + 8, size.width - widest / 2 - 8),
+                                   frame.column_left + widest / 2 + 8,
+                                   frame.column_right - widest / 2 - 8),
                         plot_bottom + 8, type.label, false, ink, Align::centre);
 
     const double value_height = writer.measure("9", type.value, true).second;
@@ -413,19 +418,36 @@ double draw_panel(cairo_t* cairo, Writer& writer, const Chart& chart, const Char
 /// Draws the whole chart on `cairo`; returns the height used.
 double draw_chart(cairo_t* cairo, const Chart& chart, const ChartSize& size)
 {
-    constexpr double margin = 40;
     const Type type;
     Writer writer{cairo};
     double y = 32;
     y += writer.draw(chart.title + " (données du " + format_date(chart.data_date) + ")", margin, y,
                      type.title, true, ink, Align::left, size.width - 2 * margin) +
          28;
-    const Frame frame = frame_for(chart, size, writer, type);
-    for (const auto& panel : chart.panels)
-        y += draw_panel(cairo, writer, chart, panel, size, frame, y, type);
-    if (!chart.x_label.empty())
-        y += writer.draw(chart.x_label, size.width / 2.0, y - 16, type.label, false, muted,
-                         Align::centre);
+    const auto columns = static_cast<std::size_t>(std::max(1, chart.columns));
+    const double column_width = size.width / static_cast<double>(columns);
+    const Frame first = frame_for(chart, column_width, writer, type);
+    const auto column = [&](std::size_t c) {
+        const double shift = column_width * static_cast<double>(c);
+        return Frame{first.column_left + shift, first.column_right + shift, first.plot_left + shift,
+                     first.plot_right + shift};
+    };
+    for (std::size_t row = 0; row < chart.panels.size(); row += columns) {
+        double height = 0; // the taller of the row's panels
+        for (std::size_t c = 0; c < columns && row + c < chart.panels.size(); ++c)
+            height = std::max(height, draw_panel(cairo, writer, chart, chart.panels[row + c], size,
+                                                 column(c), y, type));
+        y += height;
+    }
+    if (!chart.x_label.empty()) {
+        double height = 0;
+        for (std::size_t c = 0; c < std::min(columns, chart.panels.size()); ++c) {
+            const Frame frame = column(c);
+            height = writer.draw(chart.x_label, (frame.plot_left + frame.plot_right) / 2, y - 16,
+                                 type.label, false, muted, Align::centre);
+        }
+        y += height;
+    }
     if (!chart.note.empty())
         y += writer.draw(chart.note, margin, y + 4, type.note, false, muted, Align::left,
                          size.width - 2 * margin) +

@@ -114,6 +114,20 @@ TEST_SUITE("unit")
               std::tuple{rendered.thumbnail_width, rendered.thumbnail_height, 8, rgb_colour_type});
     }
 
+    TEST_CASE("chart in two columns puts its panels side by side")
+    {
+        const auto stacked = opalebot::testing::value(render_chart(two_panels()));
+        auto chart = two_panels();
+        chart.columns = 2;
+        const auto side_by_side = opalebot::testing::value(render_chart(chart));
+        CHECK(side_by_side.width == stacked.width);
+        CHECK(side_by_side.height < stacked.height * 0.7); // one row of panels instead of two
+        const auto image = opalebot::testing::decode_png(side_by_side.png);
+        const auto colours = opalebot::testing::distinct_colours(image);
+        CHECK(colours.count(0x009E73) == 1); // the bands, left
+        CHECK(colours.count(0x0072B2) == 1); // the measured line, right
+    }
+
     TEST_CASE("chart without a category is an error not a picture")
     {
         auto chart = two_panels();
