@@ -8,6 +8,7 @@
 #include <memory>
 #include <string_view>
 
+#include "png_encoder.hpp"
 #include <cairo.h>
 #include <pango/pangocairo.h>
 
@@ -250,15 +251,20 @@ std::optional<std::pair<std::size_t, double>> latest(const ChartSeries& series, 
     return std::nullopt;
 }
 
-/// Where every panel draws, so that a category sits at the same x in all of them.
+/// Where a panel draws: a column of the picture, the same plot for every panel so that a
+/// category sits at the same x in all of them.
 struct Frame {
+    double column_left = 0;
+    double column_right = 0;
     double plot_left = 0;
     double plot_right = 0;
 };
 
-Frame frame_for(const Chart& chart, const ChartSize& size, Writer& writer, const Type& type)
+constexpr double margin = 40;
+
+/// The frame of the first column; the others are the same, shifted.
+Frame frame_for(const Chart& chart, double column_width, Writer& writer, const Type& type)
 {
-    constexpr double margin = 40;
     double ticks = 0;
     double gutter = 0;
     for (const auto& panel : chart.panels) {
@@ -276,26 +282,25 @@ Frame frame_for(const Chart& chart, const ChartSize& size, Writer& writer, const
                                                  .first +
                                              14);
     }
-    return {margin + ticks + 14, size.width - margin - std::max(gutter, 10.0)};
+    return {0, column_width, margin + ticks + 14, column_width - margin - std::max(gutter, 10.0)};
 }
 
 /// One panel from `top`; returns its height.
 double draw_panel(cairo_t* cairo, Writer& writer, const Chart& chart, const ChartPanel& panel,
                   const ChartSize& size, const Frame& frame, double top, const Type& type)
 {
-    constexpr double margin = 40;
-    const double right = size.width - margin;
+    const double left = frame.column_left + margin;
+    const double right = frame.column_right - margin;
     double y = top;
-    y += writer.draw(panel.title, margin, y, type.heading, true, ink, Align::left, right - margin) +
-         8;
-    y += draw_legend(cairo, writer, panel, margin, right, y, type) + 4;
+    y += writer.draw(panel.title, left, y, type.heading, true, ink, Align::left, right - left) + 8;
+    y += draw_legend(cairo, writer, panel, left, right, y, type) + 4;
 
     const std::size_t n = chart.categories.size();
     const Axis axis = axis_for(panel, highest_value(panel, n));
     const double plot_left = frame.plot_left;
     const double plot_right = frame.plot_right;
     const double line_height = writer.measure("Ag", type.label, false).second;
-    y += writer.draw(panel.y_label, margin, y, type.label, false, muted) + 10;
+    y += writer.draw(panel.y_label, left, y, type.label, false, muted) + 10;
     const double plot_top = y + line_height / 2;
     const double plot_height =
         std::max(160.0, size.panel_height - (plot_top - top) - line_height - 24);
@@ -325,7 +330,8 @@ double draw_panel(cairo_t* cairo, Writer& writer, const Chart& chart, const Char
         if ((n - 1 - i) % std::max<std::size_t>(every, 1) == 0)
             writer.draw(chart.categories[i],
                         std::clamp(plot_left + slot * (static_cast<double>(i) + 0.5),
-                                   widest / 2 + 8, size.width - widest / 2 - 8),
+                                   frame.column_left + widest / 2 + 8,
+                                   frame.column_right - widest / 2 - 8),
                         plot_bottom + 8, type.label, false, ink, Align::centre);
 
     const double value_height = writer.measure("9", type.value, true).second;
@@ -412,34 +418,41 @@ double draw_panel(cairo_t* cairo, Writer& writer, const Chart& chart, const Char
 /// Draws the whole chart on `cairo`; returns the height used.
 double draw_chart(cairo_t* cairo, const Chart& chart, const ChartSize& size)
 {
-    constexpr double margin = 40;
     const Type type;
     Writer writer{cairo};
     double y = 32;
     y += writer.draw(chart.title + " (données du " + format_date(chart.data_date) + ")", margin, y,
                      type.title, true, ink, Align::left, size.width - 2 * margin) +
          28;
-    const Frame frame = frame_for(chart, size, writer, type);
-    for (const auto& panel : chart.panels)
-        y += draw_panel(cairo, writer, chart, panel, size, frame, y, type);
-    if (!chart.x_label.empty())
-        y += writer.draw(chart.x_label, size.width / 2.0, y - 16, type.label, false, muted,
-                         Align::centre);
+    const auto columns = static_cast<std::size_t>(std::max(1, chart.columns));
+    const double column_width = size.width / static_cast<double>(columns);
+    const Frame first = frame_for(chart, column_width, writer, type);
+    const auto column = [&](std::size_t c) {
+        const double shift = column_width * static_cast<double>(c);
+        return Frame{first.column_left + shift, first.column_right + shift, first.plot_left + shift,
+                     first.plot_right + shift};
+    };
+    for (std::size_t row = 0; row < chart.panels.size(); row += columns) {
+        double height = 0; // the taller of the row's panels
+        for (std::size_t c = 0; c < columns && row + c < chart.panels.size(); ++c)
+            height = std::max(height, draw_panel(cairo, writer, chart, chart.panels[row + c], size,
+                                                 column(c), y, type));
+        y += height;
+    }
+    if (!chart.x_label.empty()) {
+        double height = 0;
+        for (std::size_t c = 0; c < std::min(columns, chart.panels.size()); ++c) {
+            const Frame frame = column(c);
+            height = writer.draw(chart.x_label, (frame.plot_left + frame.plot_right) / 2, y - 16,
+                                 type.label, false, muted, Align::centre);
+        }
+        y += height;
+    }
     if (!chart.note.empty())
         y += writer.draw(chart.note, margin, y + 4, type.note, false, muted, Align::left,
                          size.width - 2 * margin) +
              4;
     return y + 24;
-}
-
-cairo_status_t append_png(void* closure, const unsigned char* data, unsigned int length)
-{
-    try {
-        static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
-        return CAIRO_STATUS_SUCCESS;
-    } catch (const std::bad_alloc&) {
-        return CAIRO_STATUS_NO_MEMORY;
-    }
 }
 
 Error cairo_error(std::string_view what, cairo_status_t status)
@@ -468,13 +481,13 @@ std::optional<Error> paint(cairo_surface_t* target, cairo_surface_t* source, dou
     return std::nullopt;
 }
 
+/// The surface's pixels as an RGB PNG: libpng at a fast setting, not cairo's (issue 17).
 Result<std::string> png_of(cairo_surface_t* surface)
 {
-    std::string png;
-    if (const auto status = cairo_surface_write_to_png_stream(surface, append_png, &png);
-        status != CAIRO_STATUS_SUCCESS)
-        return cairo_error("écriture du PNG", status);
-    return png;
+    cairo_surface_flush(surface);
+    return encode_rgb_png(
+        {cairo_image_surface_get_data(surface), cairo_image_surface_get_width(surface),
+         cairo_image_surface_get_height(surface), cairo_image_surface_get_stride(surface)});
 }
 
 } // namespace
@@ -517,7 +530,9 @@ Result<RenderedChart> render_chart(const Chart& chart, const ChartSize& size)
     out.thumbnail_height = std::max(1, static_cast<int>(std::lround(out.height * scale)));
     const Surface thumbnail{
         cairo_image_surface_create(CAIRO_FORMAT_RGB24, out.thumbnail_width, out.thumbnail_height)};
-    if (const auto failed = paint(thumbnail.get(), image.get(), scale, "vignette du graphique"))
+    // replayed from the drawing rather than scaled down from the pixels: text hinted at its size,
+    // and pixman's down-scaling filter cost more than the whole drawing
+    if (const auto failed = paint(thumbnail.get(), recording.get(), scale, "vignette du graphique"))
         return *failed;
     auto thumbnail_png = png_of(thumbnail.get());
     if (!thumbnail_png)

@@ -174,6 +174,9 @@ Chart eple_chart(const EpleChartData& data)
         }
     chart.categories = date_labels(data.dates);
     chart.x_label = "Date du relevé";
+    // four panels in two rows: 1,200 × 1,000 px rather than 2,100 px tall, which a phone's
+    // timeline shrinks to fit its height
+    chart.columns = 2;
     const auto wave = "médiane de la vague " + std::to_string(e.vague);
     const std::array<std::pair<const char*, const char*>, 4> titles{
         {{"Kit de bascule", "% des actions terminées"},

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <string>
 #include <tuple>
 
@@ -87,6 +88,44 @@ TEST_SUITE("unit")
         CHECK(thumbnail.height ==
               doctest::Approx(rendered.height * 400.0 / rendered.width).epsilon(0.01));
         CHECK(rendered.thumbnail_png.size() < rendered.png.size());
+    }
+
+    TEST_CASE("chart PNG and thumbnail are 8-bit RGB without alpha")
+    {
+        // the IHDR chunk comes first, right after the 8-byte signature (PNG spec 11.2.2)
+        const auto header = [](const std::string& png) {
+            REQUIRE(png.size() > 33);
+            CHECK(png.compare(0, 8, "\x89PNG\r\n\x1A\n") == 0);
+            CHECK(png.compare(12, 4, "IHDR") == 0);
+            const auto u32 = [&](std::size_t at) {
+                std::uint32_t value = 0;
+                for (std::size_t i = 0; i < 4; ++i)
+                    value = value << 8 | static_cast<unsigned char>(png[at + i]);
+                return static_cast<int>(value);
+            };
+            return std::tuple{u32(16), u32(20), static_cast<int>(png[24]),
+                              static_cast<int>(png[25])};
+        };
+        const auto rendered = opalebot::testing::value(render_chart(two_panels()));
+        constexpr int rgb_colour_type = 2; // no palette, no alpha
+        CHECK(header(rendered.png) ==
+              std::tuple{rendered.width, rendered.height, 8, rgb_colour_type});
+        CHECK(header(rendered.thumbnail_png) ==
+              std::tuple{rendered.thumbnail_width, rendered.thumbnail_height, 8, rgb_colour_type});
+    }
+
+    TEST_CASE("chart in two columns puts its panels side by side")
+    {
+        const auto stacked = opalebot::testing::value(render_chart(two_panels()));
+        auto chart = two_panels();
+        chart.columns = 2;
+        const auto side_by_side = opalebot::testing::value(render_chart(chart));
+        CHECK(side_by_side.width == stacked.width);
+        CHECK(side_by_side.height < stacked.height * 0.7); // one row of panels instead of two
+        const auto image = opalebot::testing::decode_png(side_by_side.png);
+        const auto colours = opalebot::testing::distinct_colours(image);
+        CHECK(colours.count(0x009E73) == 1); // the bands, left
+        CHECK(colours.count(0x0072B2) == 1); // the measured line, right
     }
 
     TEST_CASE("chart without a category is an error not a picture")

@@ -49,13 +49,14 @@ struct ChartPanel {
     std::vector<ChartSeries> series;
 };
 
-/// A picture for the comité: panels one above the other over the same categories (dates).
+/// A picture for the comité: panels in rows over the same categories (dates).
 struct Chart {
     std::string title;                       ///< "Vague 6"
     std::chrono::year_month_day data_date{}; ///< shown in the title: "(données du 19/01/2024)"
     std::vector<std::string> categories;     ///< x axis, oldest first: "12/01/2024"
     std::string x_label;                     ///< "Date du relevé"
     std::vector<ChartPanel> panels;
+    int columns = 1;  ///< panels side by side in a row, left to right, then the next row
     std::string note; ///< one line at the bottom: the source, a rule
 };
 
