@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "support/kb_entry.hpp"
+
 using namespace opalebot::knowledge;
 
 namespace {
@@ -16,16 +18,8 @@ namespace {
 Entry fiche(std::string id, std::string titre, std::vector<std::string> mots_cles, std::string body,
             std::vector<std::string> documents = {})
 {
-    Entry entry;
-    entry.id = std::move(id);
-    entry.titre = std::move(titre);
-    entry.domaine = "Tiers";
-    entry.mots_cles = std::move(mots_cles);
-    entry.profils = {"gestionnaire"};
-    entry.sources = {{"Pas à pas du bureau du conseil", "", "Espace Tribu utilisateurs op@le"}};
-    entry.mis_a_jour = "2024-02-19";
-    entry.body = body + "\n";
-    entry.body_text = std::move(body);
+    auto entry = opalebot::testing::make_entry(std::move(id), std::move(titre), "Tiers",
+                                               std::move(mots_cles), std::move(body));
     entry.documents = std::move(documents);
     return entry;
 }

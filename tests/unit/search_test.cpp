@@ -9,25 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "support/kb_entry.hpp"
+
 using namespace opalebot::knowledge;
 
 namespace {
 
-Entry make_entry(std::string id, std::string titre, std::string domaine,
-                 std::vector<std::string> mots_cles, std::string body)
-{
-    Entry entry;
-    entry.id = std::move(id);
-    entry.titre = std::move(titre);
-    entry.domaine = std::move(domaine);
-    entry.mots_cles = std::move(mots_cles);
-    entry.profils = {"gestionnaire"};
-    entry.sources = {{"Pas à pas du bureau du conseil", "", "Espace Tribu utilisateurs op@le"}};
-    entry.mis_a_jour = "2024-02-19";
-    entry.body = body + "\n";
-    entry.body_text = std::move(body);
-    return entry;
-}
+using opalebot::testing::make_entry;
 
 // Every body says "module" so that a vague question touches all of them.
 std::vector<Entry> test_entries()
