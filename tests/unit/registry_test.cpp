@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "support/checks.hpp"
+#include "support/kb_entry.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace opalebot::commands;
@@ -46,19 +47,13 @@ Command command(std::string name, Role role = Role::member, std::vector<std::str
     return c;
 }
 
+/// A hand-made entry whose source has an address (the replies show it as a link).
 knowledge::Entry make_entry(std::string id, std::string titre, std::string domaine,
                             std::vector<std::string> mots_cles, std::string body)
 {
-    knowledge::Entry entry;
-    entry.id = std::move(id);
-    entry.titre = std::move(titre);
-    entry.domaine = std::move(domaine);
-    entry.mots_cles = std::move(mots_cles);
-    entry.profils = {"gestionnaire"};
+    auto entry = opalebot::testing::make_entry(std::move(id), std::move(titre), std::move(domaine),
+                                               std::move(mots_cles), std::move(body));
     entry.sources = {{"Pas à pas", "https://exemple.fr/pas-a-pas", ""}};
-    entry.mis_a_jour = "2024-02-19";
-    entry.body = body;
-    entry.body_text = std::move(body);
     return entry;
 }
 
