@@ -289,8 +289,11 @@ Conversations::Conversations(const bot::Config& config, ConversationServices ser
     commands::add_reminder_commands(registry_, s.reminders, s.reminder_options);
     commands::add_campaign_commands(registry_, s.campaign);
     if (s.digest != nullptr)
-        commands::add_digest_commands(registry_, *s.digest,
-                                      [this](int vague) { return wave_report(vague); });
+        commands::add_digest_commands(
+            registry_, *s.digest, [this](int vague) { return wave_report(vague); }, {},
+            [this](commands::Instant from, commands::Instant to) {
+                return ticket_report(from, to);
+            });
     if (s.status) {
         const auto& prefix = registry_.prefix();
         commands::Command status{
@@ -587,6 +590,24 @@ commands::Reply Conversations::wave_report(int vague)
     asked.role = commands::Role::admin;
     auto reply = registry_.dispatch(asked);
     return reply ? std::move(*reply) : commands::Reply{};
+}
+
+std::string Conversations::ticket_report(commands::Instant from, commands::Instant to)
+{
+    // Dates of Paris, as the command reads them. With iTop this waits on it, once a week.
+    const auto zone = commands::find_zone(commands::default_zone);
+    if (!zone)
+        return {};
+    const auto day = [&](commands::Instant t) {
+        const auto text = commands::format_local(t, *zone.value()); // "lundi 07/12/2026 à 8h30"
+        const auto start = text.find(' ') + 1;
+        return text.substr(start, text.find(" à") - start);
+    };
+    commands::Message asked;
+    asked.body = registry_.prefix() + "tickets stats du " + day(from) + " au " + day(to);
+    asked.role = commands::Role::admin;
+    const auto reply = registry_.dispatch(asked);
+    return reply ? reply->markdown : std::string{};
 }
 
 void Conversations::post_digest(const std::vector<commands::DigestMessage>& messages,

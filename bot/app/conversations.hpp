@@ -173,6 +173,8 @@ private:
     void post_digest(const std::vector<commands::DigestMessage>& messages, const NoticeSink& post);
     /// A wave's dashboard with its chart, as `!vague N graphique` answers it (the digest's part).
     commands::Reply wave_report(int vague);
+    /// The tickets between two days, as `!tickets stats du … au …` counts them (the digest's).
+    std::string ticket_report(commands::Instant from, commands::Instant to);
     void post_campaign(const std::vector<commands::CampaignMessage>& messages,
                        const NoticeSink& post);
 

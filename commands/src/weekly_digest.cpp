@@ -164,6 +164,7 @@ Result<Done> WeeklyDigest::configure(std::optional<DigestSpec> spec, Instant now
 }
 
 WeeklyDigest::Composed WeeklyDigest::compose(Instant now, const WaveReport& report,
+                                             const TicketReport& tickets,
                                              const std::vector<int>& wanted)
 {
     Composed out;
@@ -219,6 +220,12 @@ WeeklyDigest::Composed WeeklyDigest::compose(Instant now, const WaveReport& repo
                                                       : " : n'est plus à accompagner"));
         }
     }
+    // The tickets of the week (or since the last digest), as `!tickets stats` counts them.
+    if (tickets) {
+        const auto from = last_run.value_or(now - std::chrono::days{7});
+        if (auto text = tickets(from, now); !text.empty())
+            out.markdown += text + "\n\n";
+    }
     if (before.empty()) {
         out.markdown += "_Premier rapport : les évolutions (tranches du kit, EPLE à accompagner) "
                         "seront données à partir du prochain._";
@@ -237,18 +244,20 @@ WeeklyDigest::Composed WeeklyDigest::compose(Instant now, const WaveReport& repo
     return out;
 }
 
-Result<DigestMessage> WeeklyDigest::preview(Instant now, const WaveReport& report)
+Result<DigestMessage> WeeklyDigest::preview(Instant now, const WaveReport& report,
+                                            const TicketReport& tickets)
 {
     const std::lock_guard lock{mutex_};
     try {
-        auto composed = compose(now, report, spec_ ? spec_->waves : std::vector<int>{});
+        auto composed = compose(now, report, tickets, spec_ ? spec_->waves : std::vector<int>{});
         return DigestMessage{now, {}, std::move(composed.markdown), std::move(composed.files), {}};
     } catch (const std::exception& e) {
         return storage_error(e, "weekly digest: preview", "commands");
     }
 }
 
-Result<std::vector<DigestMessage>> WeeklyDigest::due(Instant now, const WaveReport& report)
+Result<std::vector<DigestMessage>> WeeklyDigest::due(Instant now, const WaveReport& report,
+                                                     const TicketReport& tickets)
 {
     const std::lock_guard lock{mutex_};
     if (!spec_ || spec_->rooms.empty())
@@ -274,7 +283,7 @@ Result<std::vector<DigestMessage>> WeeklyDigest::due(Instant now, const WaveRepo
         }
         std::vector<DigestMessage> claimed;
         if (now - occurrence <= options_.grace) {
-            auto composed = compose(occurrence, report, spec_->waves);
+            auto composed = compose(occurrence, report, tickets, spec_->waves);
             SQLite::Statement insert{db_, "INSERT OR IGNORE INTO digest_ledger (delivery_key, "
                                           "occurrence, room, status, markdown) VALUES (?, ?, ?, "
                                           "'pending', ?)"};
@@ -410,7 +419,7 @@ Result<Done> WeeklyDigest::mark_sent(const std::string& delivery_key)
 }
 
 void add_digest_commands(Registry& registry, WeeklyDigest& digest, WaveReport report,
-                         std::function<Instant()> clock)
+                         std::function<Instant()> clock, TicketReport tickets)
 {
     if (!clock)
         clock = [] {
@@ -423,13 +432,14 @@ void add_digest_commands(Registry& registry, WeeklyDigest& digest, WaveReport re
          prefix + "rapport essai",
          "le rapport hebdomadaire tel qu'il serait publié maintenant, pour vous seul",
          Role::admin,
-         [&digest, report = std::move(report), clock, prefix](const Context& c) {
+         [&digest, report = std::move(report), clock, prefix,
+          tickets = std::move(tickets)](const Context& c) {
              if (knowledge::fold(c.args) != "essai")
                  return Reply{"Usage : `" + prefix +
                               "rapport essai` (le rapport hebdomadaire tel qu'il serait publié "
                               "maintenant ; sa publication se règle dans `rapports.hebdo` de la "
                               "configuration)."};
-             auto preview = digest.preview(clock(), report);
+             auto preview = digest.preview(clock(), report, tickets);
              if (!preview)
                  return Reply{"Le rapport est indisponible pour le moment (erreur de la base "
                               "d'état, notée dans le journal)."};

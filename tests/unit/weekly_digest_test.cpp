@@ -115,8 +115,17 @@ TEST_SUITE("unit")
         snapshot.date = std::chrono::year_month_day{std::chrono::year{2026} / 12 / 10};
         snapshot.kit_taux = snapshot.kit_taux > 30 ? 5 : 95; // another band for sure
         REQUIRE(eple.save_snapshots({snapshot}));
-        const auto next = digest.due(paris(14, 8, 31), wave_report);
+        std::optional<std::pair<Instant, Instant>> asked;
+        const TicketReport tickets = [&asked](Instant from, Instant to) {
+            asked = std::pair{from, to};
+            return std::string{"**Tickets** : 12 déposés, 9 résolus"};
+        };
+        const auto next = digest.due(paris(14, 8, 31), wave_report, tickets);
         REQUIRE(next.value().size() == 2);
+        CHECK(contains(next.value().front().markdown, "12 déposés, 9 résolus"));
+        REQUIRE(asked.has_value());
+        CHECK(asked->first == paris(7, 8, 30)); // since the last digest's occurrence
+        CHECK(asked->second == paris(14, 8, 30));
         CHECK(contains(next.value().front().markdown, "Depuis le rapport du lundi 07/12/2026"));
         CHECK(contains(next.value().front().markdown, snapshot.uai));
         CHECK(contains(next.value().front().markdown, "kit de bascule"));

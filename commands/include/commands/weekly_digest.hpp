@@ -44,6 +44,8 @@ struct DigestMessage {
 
 /// A wave's dashboard with its chart: the reply of `!vague N graphique`.
 using WaveReport = std::function<Reply(int vague)>;
+/// The tickets opened and resolved between two days: the reply of `!tickets stats du … au …`.
+using TicketReport = std::function<std::string(Instant from, Instant to)>;
 
 struct WeeklyDigestOptions {
     std::string zone{default_zone};
@@ -65,11 +67,13 @@ public:
     Result<Done> configure(std::optional<DigestSpec> spec, Instant now);
 
     /// What a digest at `now` would say (`!rapport essai`), without claiming anything.
-    Result<DigestMessage> preview(Instant now, const WaveReport& report);
+    Result<DigestMessage> preview(Instant now, const WaveReport& report,
+                                  const TicketReport& tickets = {});
 
     /// Claims the due occurrence, if any, for every room, and records the EPLE as it saw them
     /// (the next digest's "since"), in one transaction. Send, then mark_sent().
-    Result<std::vector<DigestMessage>> due(Instant now, const WaveReport& report);
+    Result<std::vector<DigestMessage>> due(Instant now, const WaveReport& report,
+                                           const TicketReport& tickets = {});
 
     /// Claimed digests not yet marked sent (a crash in between): resend them, same key.
     Result<std::vector<DigestMessage>> unsent();
@@ -83,7 +87,8 @@ private:
         std::vector<OutgoingFile> files;
         std::vector<std::pair<std::string, int>> seen; ///< UAI, band and accompany flag
     };
-    Composed compose(Instant now, const WaveReport& report, const std::vector<int>& waves);
+    Composed compose(Instant now, const WaveReport& report, const TicketReport& tickets,
+                     const std::vector<int>& waves);
 
     EpleStore& eple_;
     WeeklyDigestOptions options_;
@@ -94,6 +99,6 @@ private:
 
 /// Registers `!rapport essai` (admins): the digest as it would be posted now, to the admin only.
 void add_digest_commands(Registry& registry, WeeklyDigest& digest, WaveReport report,
-                         std::function<Instant()> clock = {});
+                         std::function<Instant()> clock = {}, TicketReport tickets = {});
 
 } // namespace opalebot::commands
