@@ -8,7 +8,7 @@
 #
 # Usage: run.sh OPALE_BOT_BINARY KB_DIR [--no-bot] [--only b,c,...]
 #   --no-bot   only Synapse and the nio harness (register, rooms, alice <-> bob)
-#   --only     scenarios to run after "a" (b c d e f g h i j k l m n p r s t u v x)
+#   --only     scenarios to run after "a" (b c d e f g h i j k l m n p r s t u v w x)
 # Environment:
 #   OPALEBOT_E2E_VENV      virtualenv to create or reuse (default ~/.cache/opale-bot/e2e-venv)
 #   OPALEBOT_E2E_JS_CACHE  where the pinned npm packages go (default ~/.cache/opale-bot/e2e-js)

@@ -25,7 +25,9 @@ import time
 import traceback
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from nio import MegolmEvent, RoomCreateResponse, RoomPreset
 
@@ -107,6 +109,10 @@ PASSAGE_STEPS = ("Saisir le SIRET et la raison sociale", "faire valider par l")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
+# Scenario w: the bot's sync timeout, so that the digest (posted between two syncs) is not
+# waited for long.
+DIGEST_SYNC_SECONDS = 3
+
 
 def png_size(data: bytes) -> tuple[int, int] | None:
     """Width and height from a PNG's IHDR chunk (the first one), None if it is no PNG."""
@@ -130,6 +136,7 @@ class Run:
         self._printed_bot_log = -1
         self.results = Results(self.work / "results", self.failure_context)
         self.asked: set[str] = set()  # every event id we expect the bot may answer
+        self.scheduled: set[str] = set()  # the bot's messages that answer nothing (the digest)
         self.group = ""  # alice's group room (alice, bob, bot)
         self.alice: Human
         self.bob: Human
@@ -1707,6 +1714,128 @@ tickets:
                        size == (meta.get("w"), meta.get("h")),
                        f"IHDR {size}, info {meta!r}, first bytes {plain[:24]!r}")
 
+    def digest_config(self, room: str, quand: str) -> Path:
+        """The main configuration plus `rapports.hebdo` posting wave 6 in `room` at `quand`, with
+        short syncs: the digest goes out between two syncs."""
+        assert self.bot
+        path = self.bot.write_config(self.bot.dir / "bot-w.yaml", BotSettings(
+            inviters=[ALICE], admins=[ALICE]))
+        text = path.read_text()
+        old = "sync:\n  timeout_seconds: 10\n"
+        assert old in text, f"the harness config no longer has {old!r}"
+        text = text.replace(old, f"sync:\n  timeout_seconds: {DIGEST_SYNC_SECONDS}\n")
+        text += f"""rapports:
+  hebdo:
+    quand: "{quand}"
+    salons: {json.dumps([room])}
+    vagues: [6]
+"""
+        path.write_text(text)
+        return path
+
+    async def scenario_w(self) -> None:
+        """The weekly digest (issue 17): with `rapports.hebdo` set to a minute just ahead (Paris
+        time, "chaque jour HHhMM") and an encrypted room with wave 6 loaded, the digest comes
+        once at that minute: a notice with the wave's dashboard, then its chart as an encrypted
+        m.image that decrypts to a PNG. `!rapport essai` shows an admin the same text marked
+        "Essai". Restarted on the same state past that minute, the bot posts no second digest."""
+        assert self.bot
+        room = await self.wave6_room("e2e rapport hebdo", "w")
+        if not room:
+            return
+        self.bot.stop(10)
+        # A minute far enough ahead that the bot has started (and planned it) before it comes.
+        paris = ZoneInfo("Europe/Paris")
+        at = (datetime.now(paris) + timedelta(seconds=20)).replace(second=0, microsecond=0) + \
+            timedelta(minutes=1)
+        quand = f"chaque jour {at.hour}h{at.minute:02d}"
+        config = self.digest_config(room, quand)
+        log(f"w: rapports.hebdo.quand {quand!r} (in {(at - datetime.now(paris)).seconds} s)")
+        checked = await asyncio.to_thread(subprocess.run, [
+            self.args.bot, "config", "check", str(config)], capture_output=True, text=True,
+            timeout=30)
+        self.check("w.config-check", checked.returncode == 0,
+                   f"exit {checked.returncode}: {checked.stdout}{checked.stderr}")
+        try:
+            offset = self.bot.start(config=config)
+            if not self.check("w.bot-ready-with-digest", await self.bot.wait_ready(offset, 60),
+                              self.bot.log_text(offset)[-600:]):
+                return
+
+            def digest() -> list[dict]:  # what the bot posted in the room unasked
+                return [ev for ev in self.alice.from_bot(room) if in_reply_to(ev) not in
+                        self.asked and relates(ev).get("event_id") not in self.asked]
+
+            # While waiting for the minute: the admin's preview, which claims nothing.
+            q = await self.ask(self.alice, room, "!rapport essai")
+            texts, images = await self.text_and_attachment(q, "m.image")
+            body = texts[0]["content"].get("body", "") if texts else ""
+            self.check("w.essai-for-an-admin", len(texts) == 1 and len(images) == 1 and
+                       "Essai" in body and "Rapport hebdomadaire op@le" in body and
+                       "Vague 6" in body and "61 EPLE" in body,
+                       short(self.alice.replies_to(q)[:2], 1500))
+
+            wait = (at - datetime.now(paris)).total_seconds() + 4 * DIGEST_SYNC_SECONDS + 20
+            await wait_for(lambda: any(ev["content"].get("msgtype") == "m.image"
+                                       for ev in digest()), max(wait, 5))
+            await asyncio.sleep(2 * DIGEST_SYNC_SECONDS + 2)  # a second copy within a sync or two
+            posted = digest()
+            self.scheduled.update(ev["event_id"] for ev in posted)
+            notices = [ev for ev in posted if ev["content"].get("msgtype") == "m.notice"]
+            images = [ev for ev in posted if ev["content"].get("msgtype") == "m.image"]
+            log(f"w: {len(notices)} notice(s), {len(images)} image(s) for {at:%H:%M}")
+            body = notices[0]["content"].get("body", "") if notices else ""
+            if not self.check("w.digest-notice-then-chart", len(notices) == 1 and
+                              len(images) == 1 and len(posted) == 2 and
+                              posted[0]["event_id"] == notices[0]["event_id"],
+                              short(posted[:3], 1500)):
+                return
+            sent = datetime.fromtimestamp(notices[0].get("origin_server_ts", 0) / 1000, paris)
+            self.check("w.digest-at-its-minute", at <= sent < at + timedelta(minutes=1),
+                       f"sent {sent:%H:%M:%S}, planned {at:%H:%M}")
+            self.check("w.digest-has-the-wave", "Rapport hebdomadaire op@le" in body and
+                       "Essai" not in body and "Vague 6" in body and "61 EPLE" in body and
+                       "Premier rapport" in body and notices[0]["event_id"] in
+                       self.alice.decrypted, body[:900])
+            content = images[0]["content"]
+            info = content.get("info", {})
+            self.check("w.chart-encrypted", images[0]["event_id"] in self.alice.decrypted and
+                       "file" in content and "url" not in content, short(images[0]))
+            try:
+                ciphertext, plain = await self.alice.download_encrypted(content.get("file", {}))
+                self.check("w.chart-decrypts-to-a-png", not ciphertext.startswith(PNG_SIGNATURE)
+                           and png_size(plain) == (info.get("w"), info.get("h")) and
+                           len(plain) == info.get("size"),
+                           f"IHDR {png_size(plain)}, info {info!r}, first bytes {plain[:24]!r}")
+            except Exception as e:  # noqa: BLE001 - a wrong hash or key is a failed check
+                self.check("w.chart-decrypts-to-a-png", False, f"{e!r} for {short(content)}")
+
+            # Restarted on the same state file, past the minute: the ledger has it, no repeat.
+            self.bot.stop(10)
+            offset = self.bot.start(config=config)
+            if not self.check("w.restarted-bot-ready", await self.bot.wait_ready(offset, 60),
+                              self.bot.log_text(offset)[-600:]):
+                return
+            restarted = datetime.now(paris)
+            # Several syncs after the restart, and until the scheduled minute is over.
+            until = max(restarted + timedelta(seconds=3 * DIGEST_SYNC_SECONDS + 5),
+                        at + timedelta(minutes=1, seconds=2 * DIGEST_SYNC_SECONDS))
+            await asyncio.sleep((until - datetime.now(paris)).total_seconds())
+            again = [ev for ev in digest() if ev["event_id"] not in self.scheduled]
+            log(f"w: restarted at {restarted:%H:%M:%S}, "
+                f"watched until {datetime.now(paris):%H:%M:%S}")
+            self.check("w.no-second-digest-after-restart", not again and self.bot.alive(),
+                       short(again[:2], 1500))
+            errors = [line for line in self.bot.log_text(offset).splitlines()
+                      if "weekly digest" in line]
+            self.check("w.log-has-no-digest-error", not errors, "\n    ".join(errors[:5]))
+        finally:
+            # The scenarios after this one run with the main configuration.
+            self.bot.stop(10)
+            offset = self.bot.start()
+            self.check("w.bot-back-on-main-config", await self.bot.wait_ready(offset, 60),
+                       self.bot.log_text(offset)[-600:])
+
     # -- driver
 
     async def scenario(self, name: str, coro, timeout: float) -> None:
@@ -1784,6 +1913,8 @@ tickets:
                 await self.scenario("p", self.scenario_p(), 240)
             if want("v"):
                 await self.scenario("v", self.scenario_v(), 240)
+            if want("w"):
+                await self.scenario("w", self.scenario_w(), 240)
             self.global_checks()
             if self.bot.alive():
                 proc = self.procs.running["bot"]
@@ -1815,7 +1946,8 @@ tickets:
 
     def global_checks(self) -> None:
         assert self.bot
-        stray = [ev for ev in self.alice.from_bot() if in_reply_to(ev) not in self.asked]
+        stray = [ev for ev in self.alice.from_bot() if in_reply_to(ev) not in self.asked and
+                 ev["event_id"] not in self.scheduled]
         self.check("bot.no-unexpected-messages", not stray,
                    f"{len(stray)} bot messages answer nothing we asked: " + short(stray[:2]))
         # Every link a client shows must lead somewhere: no relative href (issue 14).
@@ -1836,7 +1968,7 @@ def main() -> int:
     p.add_argument("--bot", required=True)
     p.add_argument("--kb", required=True)
     p.add_argument("--no-bot", action="store_true", help="only Synapse + the nio harness")
-    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j,k,l,m,n,p,r,s,t,u,v,x)")
+    p.add_argument("--only", default="", help="comma-separated scenarios after a (b,c,d,e,f,g,h,i,j,k,l,m,n,p,r,s,t,u,v,w,x)")
     run = Run(p.parse_args())
 
     def interrupted(signum: int, _frame: object) -> None:
