@@ -163,22 +163,41 @@ Result<Done> WeeklyDigest::configure(std::optional<DigestSpec> spec, Instant now
     }
 }
 
-WeeklyDigest::Composed WeeklyDigest::compose(Instant now, const WaveReport& report,
-                                             const TicketReport& tickets,
-                                             const std::vector<int>& wanted)
+WeeklyDigest::Gathered WeeklyDigest::gather(Instant now, const WaveReport& report,
+                                            const TicketReport& tickets, std::vector<int> waves,
+                                            std::optional<Instant> last_run)
 {
-    Composed out;
-    std::vector<int> waves = wanted;
+    // Called without the state lock: a wave's chart takes tens of milliseconds, and the tickets
+    // may come from iTop; other threads must not wait for the state file meanwhile.
+    Gathered parts;
     if (waves.empty())
         if (auto counts = eple_.count_by_wave(); counts)
             for (const auto& [wave, count] : counts.value())
                 if (count > 0)
                     waves.push_back(wave);
+    for (const int wave : waves)
+        parts.waves.emplace_back(wave, report(wave));
+    if (tickets)
+        parts.tickets = tickets(last_run.value_or(now - std::chrono::days{7}), now);
+    parts.last_run = last_run;
+    return parts;
+}
+
+std::optional<Instant> WeeklyDigest::last_run_locked()
+{
+    SQLite::Statement last{db_, "SELECT last_run FROM digest_state WHERE id = 1"};
+    if (last.executeStep() && !last.getColumn(0).isNull())
+        return instant_of(last.getColumn(0).getInt64());
+    return std::nullopt;
+}
+
+WeeklyDigest::Composed WeeklyDigest::compose(Instant now, Gathered parts)
+{
+    Composed out;
     out.markdown = "**Rapport hebdomadaire op@le du " + local_day(now, options_.zone) + "**\n\n";
-    if (waves.empty())
+    if (parts.waves.empty())
         out.markdown += "Aucun EPLE n'est encore connu du bot (`!import etablissements`).\n\n";
-    for (const int wave : waves) {
-        auto reply = report(wave);
+    for (auto& [wave, reply] : parts.waves) {
         out.markdown += reply.markdown + "\n\n";
         for (auto& file : reply.files)
             out.files.push_back(std::move(file));
@@ -186,18 +205,12 @@ WeeklyDigest::Composed WeeklyDigest::compose(Instant now, const WaveReport& repo
 
     // What moved since the last digest: kit bands, and EPLE to accompany or no longer.
     std::map<std::string, int, std::less<>> before;
-    std::optional<Instant> last_run;
-    {
-        SQLite::Statement seen{db_, "SELECT uai, state FROM digest_seen"};
-        while (seen.executeStep())
-            before.emplace(seen.getColumn(0).getString(), seen.getColumn(1).getInt());
-        SQLite::Statement last{db_, "SELECT last_run FROM digest_state WHERE id = 1"};
-        if (last.executeStep() && !last.getColumn(0).isNull())
-            last_run = instant_of(last.getColumn(0).getInt64());
-    }
+    SQLite::Statement seen{db_, "SELECT uai, state FROM digest_seen"};
+    while (seen.executeStep())
+        before.emplace(seen.getColumn(0).getString(), seen.getColumn(1).getInt());
     const auto rule = options_.rule();
     std::vector<std::string> changes;
-    for (const int wave : waves) {
+    for (const auto& [wave, reply] : parts.waves) {
         auto statuses = eple_.statuses(wave);
         if (!statuses)
             continue;
@@ -221,18 +234,16 @@ WeeklyDigest::Composed WeeklyDigest::compose(Instant now, const WaveReport& repo
         }
     }
     // The tickets of the week (or since the last digest), as `!tickets stats` counts them.
-    if (tickets) {
-        const auto from = last_run.value_or(now - std::chrono::days{7});
-        if (auto text = tickets(from, now); !text.empty())
-            out.markdown += text + "\n\n";
-    }
+    if (!parts.tickets.empty())
+        out.markdown += parts.tickets + "\n\n";
     if (before.empty()) {
         out.markdown += "_Premier rapport : les évolutions (tranches du kit, EPLE à accompagner) "
                         "seront données à partir du prochain._";
     } else {
-        out.markdown += "**Depuis le rapport du " +
-                        (last_run ? local_day(*last_run, options_.zone) : std::string{"?"}) +
-                        "**\n";
+        out.markdown +=
+            "**Depuis le rapport du " +
+            (parts.last_run ? local_day(*parts.last_run, options_.zone) : std::string{"?"}) +
+            "**\n";
         if (changes.empty())
             out.markdown += "Aucun EPLE n'a changé de tranche du kit ni de situation.";
         for (std::size_t k = 0; k < changes.size() && k < max_change_lines; ++k)
@@ -247,9 +258,17 @@ WeeklyDigest::Composed WeeklyDigest::compose(Instant now, const WaveReport& repo
 Result<DigestMessage> WeeklyDigest::preview(Instant now, const WaveReport& report,
                                             const TicketReport& tickets)
 {
-    const std::lock_guard lock{mutex_};
     try {
-        auto composed = compose(now, report, tickets, spec_ ? spec_->waves : std::vector<int>{});
+        std::vector<int> waves;
+        std::optional<Instant> last_run;
+        {
+            const std::lock_guard lock{mutex_};
+            waves = spec_ ? spec_->waves : std::vector<int>{};
+            last_run = last_run_locked();
+        }
+        auto parts = gather(now, report, tickets, std::move(waves), last_run);
+        const std::lock_guard lock{mutex_};
+        auto composed = compose(now, std::move(parts));
         return DigestMessage{now, {}, std::move(composed.markdown), std::move(composed.files), {}};
     } catch (const std::exception& e) {
         return storage_error(e, "weekly digest: preview", "commands");
@@ -259,31 +278,51 @@ Result<DigestMessage> WeeklyDigest::preview(Instant now, const WaveReport& repor
 Result<std::vector<DigestMessage>> WeeklyDigest::due(Instant now, const WaveReport& report,
                                                      const TicketReport& tickets)
 {
-    const std::lock_guard lock{mutex_};
-    if (!spec_ || spec_->rooms.empty())
-        return std::vector<DigestMessage>{};
     try {
-        SQLite::Transaction transaction{db_};
-        SQLite::Statement read{db_, "SELECT next_run FROM digest_state WHERE id = 1"};
-        if (!read.executeStep() || read.getColumn(0).isNull() ||
-            instant_of(read.getColumn(0).getInt64()) > now)
-            return std::vector<DigestMessage>{};
         const auto zone = find_zone(options_.zone);
         if (!zone)
             return zone.error();
-        // Only the latest passed occurrence counts; after a long downtime it may be too late.
-        auto occurrence = instant_of(read.getColumn(0).getInt64());
-        read.reset();
+        // First, under the lock: is an occurrence due? Only the latest passed one counts.
+        DigestSpec spec;
+        std::int64_t planned = 0;
+        Instant occurrence;
+        std::optional<Instant> last_run;
+        {
+            const std::lock_guard lock{mutex_};
+            if (!spec_ || spec_->rooms.empty())
+                return std::vector<DigestMessage>{};
+            spec = *spec_;
+            SQLite::Statement read{db_, "SELECT next_run FROM digest_state WHERE id = 1"};
+            if (!read.executeStep() || read.getColumn(0).isNull() ||
+                instant_of(read.getColumn(0).getInt64()) > now)
+                return std::vector<DigestMessage>{};
+            planned = read.getColumn(0).getInt64();
+            last_run = last_run_locked();
+        }
+        occurrence = instant_of(planned);
         for (int n = 0; n < max_catch_up; ++n) {
             const auto later =
-                next_occurrence(spec_->schedule, occurrence, *zone.value(), spec_->skip_holidays);
+                next_occurrence(spec.schedule, occurrence, *zone.value(), spec.skip_holidays);
             if (!later || *later > now)
                 break;
             occurrence = *later;
         }
+        const bool in_time = now - occurrence <= options_.grace;
+        // Then the dashboards, charts and tickets, without the lock.
+        std::optional<Gathered> parts;
+        if (in_time)
+            parts = gather(occurrence, report, tickets, spec.waves, last_run);
+
+        const std::lock_guard lock{mutex_};
+        SQLite::Transaction transaction{db_};
+        SQLite::Statement again{db_, "SELECT next_run FROM digest_state WHERE id = 1"};
+        if (!again.executeStep() || again.getColumn(0).isNull() ||
+            again.getColumn(0).getInt64() != planned)
+            return std::vector<DigestMessage>{}; // configured again meanwhile
+        again.reset();
         std::vector<DigestMessage> claimed;
-        if (now - occurrence <= options_.grace) {
-            auto composed = compose(occurrence, report, tickets, spec_->waves);
+        if (parts) {
+            auto composed = compose(occurrence, std::move(*parts));
             SQLite::Statement insert{db_, "INSERT OR IGNORE INTO digest_ledger (delivery_key, "
                                           "occurrence, room, status, markdown) VALUES (?, ?, ?, "
                                           "'pending', ?)"};
@@ -291,11 +330,10 @@ Result<std::vector<DigestMessage>> WeeklyDigest::due(Instant now, const WaveRepo
                 db_, "INSERT INTO digest_files (delivery_key, n, name, mime_type, content, "
                      "description, width, height, thumbnail, thumbnail_width, thumbnail_height) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"};
-            for (std::size_t r = 0; r < spec_->rooms.size(); ++r) {
+            for (std::size_t r = 0; r < spec.rooms.size(); ++r) {
                 const auto key = "rapport-hebdo-" + std::to_string(seconds_of(occurrence)) + "-" +
                                  std::to_string(r);
-                SQLite::bind(insert, key, seconds_of(occurrence), spec_->rooms[r],
-                             composed.markdown);
+                SQLite::bind(insert, key, seconds_of(occurrence), spec.rooms[r], composed.markdown);
                 const bool fresh = insert.exec() == 1; // already in the ledger: never twice
                 insert.reset();
                 if (!fresh)
@@ -321,7 +359,7 @@ Result<std::vector<DigestMessage>> WeeklyDigest::due(Instant now, const WaveRepo
                     insert_file.clearBindings();
                 }
                 claimed.push_back(
-                    {occurrence, spec_->rooms[r], composed.markdown, composed.files, key});
+                    {occurrence, spec.rooms[r], composed.markdown, composed.files, key});
             }
             // What this digest saw is what the next one compares with.
             db_.exec("DELETE FROM digest_seen");
@@ -337,8 +375,7 @@ Result<std::vector<DigestMessage>> WeeklyDigest::due(Instant now, const WaveRepo
         } else {
             log::get("commands")->info("weekly digest missed during downtime, skipped");
         }
-        const auto next =
-            next_occurrence(spec_->schedule, now, *zone.value(), spec_->skip_holidays);
+        const auto next = next_occurrence(spec.schedule, now, *zone.value(), spec.skip_holidays);
         SQLite::Statement advance{db_, "UPDATE digest_state SET next_run = ? WHERE id = 1"};
         if (next)
             advance.bind(1, seconds_of(*next));

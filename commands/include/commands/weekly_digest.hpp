@@ -56,7 +56,8 @@ struct WeeklyDigestOptions {
 
 /// The digest, its ledger and the EPLE as the last digest saw them (tables `digest_*` of the
 /// shared state file). Each (occurrence, room) is claimed once in the ledger before it is sent:
-/// exactly one digest a week, even across restarts. Thread-safe.
+/// exactly one digest a week, even across restarts. Thread-safe; the reports (charts, tickets
+/// that may come from iTop) are gathered without holding the state file's lock.
 class WeeklyDigest {
 public:
     /// Creates or migrates its tables in `state`. Throws on a start-up failure.
@@ -82,13 +83,21 @@ public:
     Result<Done> mark_sent(const std::string& delivery_key);
 
 private:
+    /// What a digest shows that comes from elsewhere: each wave's dashboard and chart, the tickets.
+    struct Gathered {
+        std::vector<std::pair<int, Reply>> waves;
+        std::string tickets;
+        std::optional<Instant> last_run;
+    };
     struct Composed {
         std::string markdown;
         std::vector<OutgoingFile> files;
         std::vector<std::pair<std::string, int>> seen; ///< UAI, band and accompany flag
     };
-    Composed compose(Instant now, const WaveReport& report, const TicketReport& tickets,
-                     const std::vector<int>& waves);
+    Gathered gather(Instant now, const WaveReport& report, const TicketReport& tickets,
+                    std::vector<int> waves, std::optional<Instant> last_run);
+    Composed compose(Instant now, Gathered parts);
+    std::optional<Instant> last_run_locked();
 
     EpleStore& eple_;
     WeeklyDigestOptions options_;
