@@ -3,6 +3,7 @@
 #include "bot/crypto/attachment.hpp"
 #include "commands/eple_import.hpp"
 #include "commands/export_commands.hpp"
+#include "commands/french_format.hpp"
 #include "commands/profile_commands.hpp"
 #include "commands/ticket_commands.hpp"
 #include "knowledge/text.hpp"
@@ -599,9 +600,7 @@ std::string Conversations::ticket_report(commands::Instant from, commands::Insta
     if (!zone)
         return {};
     const auto day = [&](commands::Instant t) {
-        const auto text = commands::format_local(t, *zone.value()); // "lundi 07/12/2026 à 8h30"
-        const auto start = text.find(' ') + 1;
-        return text.substr(start, text.find(" à") - start);
+        return commands::format_date(commands::local_day(t, *zone.value()));
     };
     commands::Message asked;
     asked.body = registry_.prefix() + "tickets stats du " + day(from) + " au " + day(to);

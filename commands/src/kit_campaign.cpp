@@ -317,7 +317,7 @@ std::vector<CampaignMessage> KitCampaign::evaluate(const CampaignState& state, I
     if (!links)
         throw std::runtime_error(links.error().message);
     const auto& zone = *find_zone(options_.zone).value();
-    const auto today = year_month_day{sys_days{floor<days>(zone.to_local(now)).time_since_epoch()}};
+    const auto today = local_day(now, zone);
     const auto& spec = state.spec;
 
     // Snapshots by wave, then EPLE, oldest first: read once per wave, when a rate stands still.

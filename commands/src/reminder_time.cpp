@@ -589,20 +589,27 @@ Result<Schedule> schedule_from_storage(std::string_view text)
     return invalid("stored schedule is malformed: " + std::string{text});
 }
 
-std::string format_local(Instant instant, const date::time_zone& zone)
+std::chrono::year_month_day local_day(Instant instant, const date::time_zone& zone)
+{
+    return year_month_day{sys_days{floor<days>(zone.to_local(instant)).time_since_epoch()}};
+}
+
+std::string format_local_day(Instant instant, const date::time_zone& zone)
 {
     static constexpr std::array<std::string_view, 7> names{
         "dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"};
-    const auto local = zone.to_local(instant);
-    const auto day = floor<days>(local);
-    const sys_days civil{day.time_since_epoch()};
-    const year_month_day date{civil};
-    const hh_mm_ss<seconds> time{local - day};
-    return std::string{names[weekday{civil}.c_encoding()]} + " " +
+    const auto date = local_day(instant, zone);
+    return std::string{names[weekday{sys_days{date}}.c_encoding()]} + " " +
            two_digits(static_cast<unsigned>(date.day())) + "/" +
            two_digits(static_cast<unsigned>(date.month())) + "/" +
-           std::to_string(static_cast<int>(date.year())) + " à " +
-           std::to_string(time.hours().count()) + "h" +
+           std::to_string(static_cast<int>(date.year()));
+}
+
+std::string format_local(Instant instant, const date::time_zone& zone)
+{
+    const auto local = zone.to_local(instant);
+    const hh_mm_ss<seconds> time{local - floor<days>(local)};
+    return format_local_day(instant, zone) + " à " + std::to_string(time.hours().count()) + "h" +
            two_digits(static_cast<unsigned>(time.minutes().count()));
 }
 

@@ -90,11 +90,10 @@ int seen_state(const Snapshot& latest, const DifficultyRule& rule)
     return static_cast<int>(kit_bucket(latest.kit_taux)) * 2 + (to_accompany(latest, rule) ? 1 : 0);
 }
 
-std::string local_day(Instant t, const std::string& zone_name)
+std::string digest_day(Instant t, const std::string& zone_name)
 {
     const auto zone = find_zone(zone_name);
-    const auto text = zone ? format_local(t, *zone.value()) : std::string{};
-    return text.substr(0, text.find(" à")); // "lundi 07/12/2026 à 8h30" → its day
+    return zone ? format_local_day(t, *zone.value()) : std::string{};
 }
 
 } // namespace
@@ -194,7 +193,7 @@ std::optional<Instant> WeeklyDigest::last_run_locked()
 WeeklyDigest::Composed WeeklyDigest::compose(Instant now, Gathered parts)
 {
     Composed out;
-    out.markdown = "**Rapport hebdomadaire op@le du " + local_day(now, options_.zone) + "**\n\n";
+    out.markdown = "**Rapport hebdomadaire op@le du " + digest_day(now, options_.zone) + "**\n\n";
     if (parts.waves.empty())
         out.markdown += "Aucun EPLE n'est encore connu du bot (`!import etablissements`).\n\n";
     for (auto& [wave, reply] : parts.waves) {
@@ -242,7 +241,7 @@ WeeklyDigest::Composed WeeklyDigest::compose(Instant now, Gathered parts)
     } else {
         out.markdown +=
             "**Depuis le rapport du " +
-            (parts.last_run ? local_day(*parts.last_run, options_.zone) : std::string{"?"}) +
+            (parts.last_run ? digest_day(*parts.last_run, options_.zone) : std::string{"?"}) +
             "**\n";
         if (changes.empty())
             out.markdown += "Aucun EPLE n'a changé de tranche du kit ni de situation.";

@@ -85,6 +85,12 @@ Result<Schedule> schedule_from_storage(std::string_view text);
 /// "lundi 24/11/2026 à 09h00" in `zone`.
 std::string format_local(Instant instant, const date::time_zone& zone);
 
+/// "lundi 24/11/2026": the day of `instant` in `zone`.
+std::string format_local_day(Instant instant, const date::time_zone& zone);
+
+/// The calendar day of `instant` in `zone`.
+std::chrono::year_month_day local_day(Instant instant, const date::time_zone& zone);
+
 /// A duration in French ("10 min", "2 h", "1 jour", "2h30"), or an error with an example.
 Result<std::chrono::seconds> parse_duration(std::string_view text);
 
