@@ -499,6 +499,19 @@ std::optional<bot::OutgoingReply> Conversations::on_reaction(const bot::Incoming
     // it was sent with.
     const auto role = role_of(*config(), reaction.sender, reaction.room_id, reaction.power_level);
     const auto& reminder_options = services_.reminder_options;
+    // ✅ on a kit reminder sent by direct message: no repeat of it (issue 17).
+    if (const auto bare = bare_emoji(reaction.key);
+        bare == "\u2705" || bare == "\u2714" || bare == "\u2611") {
+        const auto noted = services_.campaign.acknowledge(reaction.target_txn_id, reaction.sender,
+                                                          reminder_options.clock());
+        if (!noted)
+            return reply_of("Je n'arrive pas à enregistrer votre confirmation pour le moment ; "
+                            "réessayez plus tard.");
+        if (noted.value())
+            return reply_of(*noted.value() == commands::CampaignAcknowledgement::noted
+                                ? "✅ Bien noté, merci : je ne vous rappelle plus cette relance."
+                                : "✅ C'était déjà noté.");
+    }
     if (auto text = commands::on_reminder_reaction(services_.reminders, reminder_options,
                                                    reaction.target_txn_id, reaction.sender, role,
                                                    reaction.key, reminder_options.clock()))
@@ -568,20 +581,39 @@ void Conversations::post_reminders(const std::vector<commands::Delivery>& delive
 void Conversations::post_campaign(const std::vector<commands::CampaignMessage>& messages,
                                   const NoticeSink& post)
 {
-    // One per late EPLE, then the admins' report; the campaign ledger made each (occurrence,
-    // EPLE) once already.
+    // A direct message per linked user of a late EPLE, then the admins' report; the campaign's
+    // ledgers made each once already. A direct chat just opened is ready after the next sync:
+    // what could not go now is tried again a little later (between_syncs).
     for (const auto& m : messages) {
-        const Notice notice{bot::Conversation::from_key(m.room),
-                            m.mentions,
-                            m.markdown,
-                            m.delivery_key,
-                            {m.kind == commands::CampaignMessage::Kind::eple, false}};
-        if (!post({notice}))
-            continue; // not stored: unsent() gives it back at the next start
+        Notice notice{m.direct_to.empty() ? bot::Conversation::from_key(m.room)
+                                          : bot::Conversation{},
+                      m.mentions,
+                      m.markdown,
+                      m.delivery_key,
+                      {m.kind == commands::CampaignMessage::Kind::eple, false}};
+        notice.direct_to = m.direct_to;
+        if (!post({notice})) {
+            campaign_retry_at_ = services_.reminder_options.clock() + std::chrono::seconds{10};
+            continue; // still claimed: unsent() gives it back
+        }
         if (auto marked = services_.campaign.mark_sent(m.delivery_key); !marked)
             log::get("main")->warn("campaign message queued but not marked: {}",
                                    marked.error().message);
     }
+}
+
+void Conversations::retry_campaign(commands::Instant now, const NoticeSink& post)
+{
+    if (!campaign_retry_at_ || now < *campaign_retry_at_)
+        return;
+    campaign_retry_at_.reset();
+    if (auto given_up = services_.campaign.give_up_undelivered(now);
+        given_up && given_up.value() > 0)
+        log::get("main")->warn("{} kit reminders by direct message given up: their chat could "
+                               "not be opened for a day",
+                               given_up.value());
+    if (auto unsent = services_.campaign.unsent(); unsent)
+        post_campaign(unsent.value(), post);
 }
 
 commands::Reply Conversations::wave_report(int vague)
@@ -667,6 +699,7 @@ void Conversations::between_syncs(commands::Instant now, const NoticeSink& post)
         logger->info("{} reminder occurrences missed during downtime, not sent",
                      due.value().missed.size());
     post_reminders(due.value().to_send, post);
+    retry_campaign(now, post);
     if (auto runs = services_.campaign.due(now); runs)
         post_campaign(runs.value(), post);
     else

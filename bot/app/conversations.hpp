@@ -52,10 +52,14 @@ struct Notice {
     int priority = 1;       ///< 0: a reply, sent before background work
     std::string reaction{}; ///< when set, this reaction on reply_to instead of a message
     std::vector<OutgoingFile> files{}; ///< sent after the text, in its thread
+    /// When set, the notice goes to this user's direct chat (opened if need be), not to
+    /// `conversation`.
+    std::string direct_to{};
 };
 
 /// Where notices go: the outbox (Matrix bot) or the screen (console). False when they could not
-/// be stored: they stay claimed, and the next start gives them back.
+/// be stored, or a direct chat is not ready yet: they stay claimed, and are given again later
+/// (the campaign's direct messages at the next tries, the rest at the next start).
 using NoticeSink = std::function<bool(const std::vector<Notice>&)>;
 
 /// What the conversation rules work on. The composition root builds and owns them; they must
@@ -177,6 +181,8 @@ private:
     std::string ticket_report(commands::Instant from, commands::Instant to);
     void post_campaign(const std::vector<commands::CampaignMessage>& messages,
                        const NoticeSink& post);
+    /// The campaign's messages that could not go yet, tried again when due.
+    void retry_campaign(commands::Instant now, const NoticeSink& post);
 
     /// The configuration in force, read once per message, reaction or backend job: a reload
     /// swaps the pointer (on the sync thread), never the object the backend thread is reading.
@@ -194,6 +200,9 @@ private:
     std::map<std::pair<std::string, std::string>, std::string, std::less<>> summary_cards_;
     std::mutex summary_cards_mutex_; ///< the backend thread notes cards too
     commands::Instant last_expiry_check_{};
+    /// The campaign's direct messages wait for their chat (opened, then seen in a sync): tried
+    /// again from then on, until sent or given up after a day.
+    std::optional<commands::Instant> campaign_retry_at_;
 
     // The backend thread (start_backend_thread): its queue, the replies it computed and not yet
     // posted (by event id; "" for follow-up notices), and how it is woken.

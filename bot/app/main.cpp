@@ -5,6 +5,7 @@
 #include "bot/crypto/engine.hpp"
 #include "bot/crypto_coordinator.hpp"
 #include "bot/curl_http_client.hpp"
+#include "bot/direct_chats.hpp"
 #include "bot/markdown.hpp"
 #include "bot/matrix_client.hpp"
 #include "bot/metrics_server.hpp"
@@ -315,14 +316,22 @@ int with_conversations(const bot::Config& config, StateDatabase& state, bot::Sta
 }
 
 /// Queues notices in the outbox (encrypted for encrypted rooms), where the sender sends them
-/// after the replies. False when they could not be stored (logged).
-bool queue_notices(const std::vector<app::Notice>& notices, bot::SyncLoop& loop)
+/// after the replies. False when they could not be stored (logged), or when one goes to a
+/// direct chat that is not ready yet (opened now, usable after the next sync).
+bool queue_notices(const std::vector<app::Notice>& notices, bot::SyncLoop& loop,
+                   bot::DirectChats& direct_chats)
 {
     bot::SyncBatchWrites writes;
     for (const auto& n : notices) {
         bot::OutgoingMessage out;
         out.txn_id = n.txn_id;
         out.room_id = n.conversation.room_id;
+        if (!n.direct_to.empty()) {
+            auto room = direct_chats.room_for(n.direct_to);
+            if (!room || !room.value())
+                return false;
+            out.room_id = *room.value();
+        }
         if (!n.reaction.empty()) { // an acknowledgement, not a message
             out.event_type = "m.reaction";
             out.content =
@@ -337,9 +346,8 @@ bool queue_notices(const std::vector<app::Notice>& notices, bot::SyncLoop& loop)
         out.priority = n.priority; // background work waits behind replies
         const auto text_txn_id = out.txn_id;
         writes.outgoing.push_back(std::move(out));
-        for (auto& file :
-             loop.file_messages_for(n.conversation.room_id, n.files, n.conversation.thread_root,
-                                    n.reply_to, text_txn_id, n.priority, writes))
+        for (auto& file : loop.file_messages_for(out.room_id, n.files, n.conversation.thread_root,
+                                                 n.reply_to, text_txn_id, n.priority, writes))
             writes.outgoing.push_back(std::move(file));
     }
     if (writes.outgoing.empty())
@@ -588,8 +596,10 @@ int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
         });
     loop.set_reaction_router(
         [&](const bot::IncomingReaction& reaction) { return conversations.on_reaction(reaction); });
-    const app::NoticeSink outbox = [&loop](const std::vector<app::Notice>& notices) {
-        return queue_notices(notices, loop);
+    // The kit reminders go to each person's direct chat (issue 17), encrypted as Tchap's are.
+    bot::DirectChats direct_chats{client, store, session.user_id, crypto.has_value()};
+    const app::NoticeSink outbox = [&loop, &direct_chats](const std::vector<app::Notice>& notices) {
+        return queue_notices(notices, loop, direct_chats);
     };
     conversations.resend_unsent(outbox);
     PendingReload pending_reload; // SIGHUP: from the main thread to the sync thread
@@ -790,7 +800,10 @@ int serve_console(const std::string& user, bot::StateStore& store,
     std::vector<std::string> to_print;
     const app::NoticeSink screen = [&](const std::vector<app::Notice>& notices) {
         for (const auto& n : notices)
-            to_print.push_back(with_files(n.markdown, n.files));
+            to_print.push_back((n.direct_to.empty()
+                                    ? std::string{}
+                                    : "_Message direct à " + n.direct_to + " :_\n\n") +
+                               with_files(n.markdown, n.files));
         return true;
     };
     conversations.resend_unsent(screen);

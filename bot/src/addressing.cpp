@@ -175,7 +175,8 @@ bool Addressing::room_allowed(const RoomInfo& room) const
 {
     return std::find(config_->allowed_rooms.begin(), config_->allowed_rooms.end(), room.room_id) !=
                config_->allowed_rooms.end() ||
-           (!room.inviter.empty() && inviter_allowed(room.inviter));
+           (!room.inviter.empty() && inviter_allowed(room.inviter)) ||
+           (!room.inviter.empty() && room.inviter == user_id_); // a direct chat the bot opened
 }
 
 std::string_view Addressing::never_answered(const Event& event, const TextMessage& message) const

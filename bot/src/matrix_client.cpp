@@ -446,6 +446,28 @@ Result<json> MatrixClient::signatures_upload(const json& body)
         "/keys/signatures/upload");
 }
 
+Result<std::string> MatrixClient::create_direct_room(const std::string& user, bool encrypted)
+{
+    // Tchap's server gives an is_direct room its "direct" access rule (two members at most) by
+    // itself; the preset gives the invited user the same power as the bot, as in a Tchap DM.
+    nlohmann::json body{{"preset", "trusted_private_chat"},
+                        {"is_direct", true},
+                        {"invite", nlohmann::json::array({user})},
+                        {"initial_state", nlohmann::json::array()}};
+    if (encrypted)
+        body["initial_state"].push_back({{"type", "m.room.encryption"},
+                                         {"state_key", ""},
+                                         {"content", {{"algorithm", "m.megolm.v1.aes-sha2"}}}});
+    auto j = parse_json_object(
+        call("POST", "/_matrix/client/v3/createRoom", body.dump(), call_timeout), "/createRoom");
+    if (!j)
+        return j.error();
+    auto room_id = string_at(j.value(), "room_id");
+    if (room_id.empty())
+        return Error{Error::Kind::invalid, 0, {}, "/createRoom: no room_id", {}, false};
+    return room_id;
+}
+
 Result<RoomMembers> MatrixClient::room_members(const std::string& room_id)
 {
     auto j = parse_json_object(

@@ -13,7 +13,7 @@
 
 namespace opalebot::bot {
 namespace {
-constexpr std::array<const char*, 5> schema_steps = {
+constexpr std::array<const char*, 6> schema_steps = {
     R"sql(
 CREATE TABLE questions (
     id INTEGER PRIMARY KEY,
@@ -70,6 +70,11 @@ CREATE TABLE batch_attempt (id INTEGER PRIMARY KEY CHECK (id = 1), since TEXT NO
     attempts INTEGER NOT NULL, in_progress TEXT NOT NULL DEFAULT '');
 CREATE TABLE set_aside_events (event_key TEXT PRIMARY KEY, since TEXT NOT NULL,
     set_aside_at INTEGER NOT NULL);
+)sql",
+    // issue 17: the direct chats the bot opened to reach one person (kit reminders)
+    R"sql(
+CREATE TABLE direct_chats (user_id TEXT PRIMARY KEY, room_id TEXT NOT NULL,
+    opened_at INTEGER NOT NULL);
 )sql"};
 /// Releases up to c96ed71 kept this version in PRAGMA user_version.
 constexpr Schema schema{"state", schema_steps, {}, true};
@@ -380,6 +385,61 @@ try {
         info.power_levels = parse_power_levels(query->getColumn(3).getString());
     info.encrypted = query->getColumn(4).getInt() != 0;
     return std::optional<RoomInfo>{std::move(info)};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<std::optional<std::string>> StateStore::direct_chat(const std::string& user)
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Statement opened{db_, "SELECT room_id FROM direct_chats WHERE user_id = ?"};
+    opened.bind(1, user);
+    if (opened.executeStep())
+        return std::optional{opened.getColumn(0).getString()};
+    // A direct chat the user opened with the bot (the newest, if they made several).
+    SQLite::Statement theirs{db_, "SELECT room_id FROM rooms WHERE is_direct = 1 AND inviter = ? "
+                                  "ORDER BY rowid DESC LIMIT 1"};
+    theirs.bind(1, user);
+    if (theirs.executeStep())
+        return std::optional{theirs.getColumn(0).getString()};
+    return std::optional<std::string>{};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<Done> StateStore::save_direct_chat(const std::string& user, const RoomInfo& room)
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Transaction transaction{db_};
+    SQLite::Statement chat{db_, "INSERT OR REPLACE INTO direct_chats (user_id, room_id, "
+                                "opened_at) VALUES (?, ?, ?)"};
+    SQLite::bind(chat, user, room.room_id, now_seconds());
+    chat.exec();
+    // Known before the sync shows it, with the bot as its inviter: a room the bot opened is one
+    // it acts in (Addressing::room_allowed).
+    SQLite::Statement known{db_, "INSERT OR IGNORE INTO rooms (room_id, inviter, is_direct, "
+                                 "encrypted) VALUES (?, ?, 1, ?)"};
+    SQLite::bind(known, room.room_id, room.inviter, room.encrypted);
+    known.exec();
+    transaction.commit();
+    return Done{};
+} catch (const std::exception& e) {
+    return storage_error(e);
+}
+
+Result<Done> StateStore::forget_direct_chat(const std::string& user, const std::string& room_id)
+try {
+    const std::lock_guard lock{mutex_};
+    SQLite::Transaction transaction{db_};
+    SQLite::Statement chat{db_, "DELETE FROM direct_chats WHERE user_id = ?"};
+    chat.bind(1, user);
+    chat.exec();
+    // Left: neither reused nor taken for the user's own direct chat again.
+    SQLite::Statement room{db_, "UPDATE rooms SET is_direct = 0 WHERE room_id = ?"};
+    room.bind(1, room_id);
+    room.exec();
+    transaction.commit();
+    return Done{};
 } catch (const std::exception& e) {
     return storage_error(e);
 }

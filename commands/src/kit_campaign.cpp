@@ -9,6 +9,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -21,7 +22,7 @@ namespace {
 using namespace std::chrono;
 using knowledge::escape_markdown;
 
-constexpr std::array<const char*, 1> schema_steps = {
+constexpr std::array<const char*, 2> schema_steps = {
     R"sql(
 CREATE TABLE campaign_kit (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -43,6 +44,22 @@ CREATE TABLE campaign_ledger (
     PRIMARY KEY (occurrence, uai)
 );
 CREATE INDEX campaign_ledger_pending ON campaign_ledger (status) WHERE status = 'pending';
+)sql",
+    // Issue 17: each linked user gets the reminder by direct message; ✅ stops its repeats.
+    R"sql(
+CREATE TABLE campaign_direct (
+    occurrence INTEGER NOT NULL,
+    uai TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+    markdown TEXT NOT NULL,
+    delivery_key TEXT NOT NULL UNIQUE,
+    repeats INTEGER NOT NULL DEFAULT 0,
+    last_claimed INTEGER NOT NULL,
+    acknowledged INTEGER,
+    PRIMARY KEY (occurrence, uai, user_id)
+);
+CREATE INDEX campaign_direct_pending ON campaign_direct (status) WHERE status = 'pending';
 )sql"};
 constexpr Schema schema{"campaign", schema_steps, "campaign_schema"};
 
@@ -133,6 +150,46 @@ std::string delivery_key(Instant occurrence, std::string_view uai)
 {
     return "campagne-kit-" + std::to_string(occurrence.time_since_epoch().count()) + "-" +
            (uai.empty() ? std::string{"rapport"} : std::string{uai});
+}
+
+/// The key of a direct message: a user id has characters a txn id should not carry, so a hash
+/// of it (FNV-1a, 64 bits: stable across builds, and the ledger keeps the key anyway).
+std::string direct_key(Instant occurrence, std::string_view uai, std::string_view user)
+{
+    std::uint64_t hash = 14695981039346656037ULL;
+    for (const unsigned char c : user) {
+        hash ^= c;
+        hash *= 1099511628211ULL;
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+    return delivery_key(occurrence, uai) + "-" + hex;
+}
+
+/// A repeat is sent with its own txn id: the homeserver would drop a second send of the first.
+std::string repeat_key(const std::string& base, int repeats)
+{
+    return repeats == 0 ? base : base + "-r" + std::to_string(repeats);
+}
+
+/// The first key of a direct message from the key of any of its repeats (a hex hash never
+/// holds an "r").
+std::string base_key(const std::string& key)
+{
+    const auto r = key.rfind("-r");
+    if (r == std::string::npos || r + 2 == key.size() ||
+        key.find_first_not_of("0123456789", r + 2) != std::string::npos)
+        return key;
+    return key.substr(0, r);
+}
+
+constexpr std::string_view repeat_heading = "🔁 **Rappel** : pas encore de ✅ sur ce message.\n\n";
+
+std::string points(double value)
+{
+    auto text = percent(value);
+    text.resize(text.size() - 2); // " %"
+    return text + (std::fabs(value) >= 2 ? " points" : " point");
 }
 
 } // namespace
@@ -308,7 +365,7 @@ Result<std::optional<CampaignState>> KitCampaign::current()
 }
 
 std::vector<CampaignMessage> KitCampaign::evaluate(const CampaignState& state, Instant occurrence,
-                                                   Instant now)
+                                                   Instant now, const std::string& last_time)
 {
     const auto statuses = eple_.statuses();
     if (!statuses)
@@ -358,18 +415,18 @@ std::vector<CampaignMessage> KitCampaign::evaluate(const CampaignState& state, I
         if (!below && !stale)
             continue;
         const auto name = escape_markdown(e.nom) + " (`" + e.uai + "`)";
-        std::vector<std::string> mentions;
+        std::vector<std::string> recipients;
         bool linked = false;
         if (const auto it = links.value().find(e.uai); it != links.value().end())
             for (const auto& user : it->second) {
                 linked = true;
                 if (!user.kit_opt_out)
-                    mentions.push_back(user.user);
+                    recipients.push_back(user.user);
             }
         const auto why =
             percent(rate) + (below ? " (seuil " + percent(*spec.threshold) + ")" : "") +
             (stale ? ", sans progression depuis " + std::to_string(age) + " jours" : "");
-        if (mentions.empty()) {
+        if (recipients.empty()) {
             not_reminded.push_back(
                 "- " + name + " : " + why + " — " +
                 (linked ? "utilisateurs liés désinscrits (`" + options_.prefix + "rappels off`)"
@@ -378,13 +435,22 @@ std::vector<CampaignMessage> KitCampaign::evaluate(const CampaignState& state, I
         }
         std::string text = "📋 **Kit de bascule : " + escape_markdown(e.nom) + "** (`" + e.uai +
                            "`" + (e.vague > 0 ? ", vague " + std::to_string(e.vague) : "") +
-                           ")\n\n" + join(mentions, ", ") +
-                           " : le kit de bascule de votre établissement est en retard.\n\n";
-        text += "- Fiches terminées : **" + percent(rate) + "**";
+                           ")\n\nBonjour, le kit de bascule de votre établissement est en "
+                           "retard.\n\n";
+        text += "- Fiches terminées : **" + percent(rate) + "** au relevé du " +
+                format_date(status.latest->date);
         if (below)
             text += ", sous le seuil de " + percent(*spec.threshold) + " fixé par l'académie";
-        text += ".\n- Dernière progression relevée : " + format_date(last) + " (il y a " +
-                std::to_string(age) + " jours" +
+        text += ".\n- Évolution : ";
+        if (const auto& before = status.previous; before && before->kit_taux != rate)
+            text += std::string{before->kit_taux < rate ? "en hausse de " : "en baisse de "} +
+                    points(std::fabs(rate - before->kit_taux)) + " depuis le relevé du " +
+                    format_date(before->date);
+        else if (before)
+            text += "aucune progression depuis le " + format_date(last);
+        else
+            text += "premier relevé";
+        text += " (dernière progression il y a " + std::to_string(age) + " jours" +
                 (stale ? ", au-delà de " + std::to_string(*spec.stale_days) + " jours" : "") +
                 ").\n\n";
         // Reference: comité de suivi HDF 19/02/2024 (kit de bascule V6); knowledge kit-bascule.
@@ -394,31 +460,66 @@ std::vector<CampaignMessage> KitCampaign::evaluate(const CampaignState& state, I
             "représentent 40 % des actions du kit. Pensez à passer chaque fiche en « terminée » "
             "dès que l'action est faite dans op@le.\n\n";
         text += "Kit de bascule : " + options_.kit_url + "\n\n";
+        text += "Réagissez avec ✅ à ce message quand c'est noté : je ne vous le rappellerai plus "
+                "pour cette relance. Sans réaction, je vous le rappelle le lendemain (jour "
+                "ouvré), deux fois au plus.\n\n";
         text += "_Ne plus recevoir ces relances : `" + options_.prefix + "rappels off`._";
-        reminded.push_back("- " + name + " : " + why + " — " + join(mentions, ", "));
-        messages.push_back({CampaignMessage::Kind::eple, occurrence, state.room, e.uai,
-                            std::move(mentions), std::move(text), delivery_key(occurrence, e.uai)});
+        reminded.push_back("- " + name + " : " + why + " — " + join(recipients, ", "));
+        for (auto& user : recipients) {
+            CampaignMessage m;
+            m.kind = CampaignMessage::Kind::eple;
+            m.occurrence = occurrence;
+            m.uai = e.uai;
+            m.markdown = text;
+            m.delivery_key = direct_key(occurrence, e.uai, user);
+            m.direct_to = std::move(user);
+            messages.push_back(std::move(m));
+        }
     }
     std::string report = "📊 **Campagne kit de bascule** du " + format_local(occurrence, zone) +
                          " (" + describe_spec(spec) + ")\n\n";
     if (reminded.empty() && not_reminded.empty())
         report += "Aucun EPLE en retard.";
     if (!reminded.empty())
-        report += "Relancés (" + std::to_string(reminded.size()) + ") :\n" + join(reminded, "\n");
+        report += "Relancés par message direct (" + std::to_string(reminded.size()) + ") :\n" +
+                  join(reminded, "\n");
     if (!not_reminded.empty())
         report += std::string{reminded.empty() ? "" : "\n\n"} + "Non relancés (" +
                   std::to_string(not_reminded.size()) + ") :\n" + join(not_reminded, "\n");
     if (without_indicators > 0)
         report += "\n\n" + std::to_string(without_indicators) +
                   " EPLE sans indicateur importé n'ont pas été évalués.";
+    if (!last_time.empty())
+        report += "\n\n" + last_time;
     messages.push_back({CampaignMessage::Kind::report,
                         occurrence,
                         state.room,
                         "",
                         {},
+                        {},
                         std::move(report),
                         delivery_key(occurrence, "")});
     return messages;
+}
+
+std::string KitCampaign::acknowledgements_before(Instant occurrence)
+{
+    SQLite::Statement query{db_, R"sql(
+SELECT occurrence, COUNT(*), COUNT(acknowledged) FROM campaign_direct
+WHERE occurrence = (SELECT MAX(occurrence) FROM campaign_direct WHERE occurrence < ?)
+  AND status = 'sent'
+)sql"};
+    query.bind(1, static_cast<std::int64_t>(occurrence.time_since_epoch().count()));
+    if (!query.executeStep() || query.getColumn(0).isNull())
+        return {};
+    const auto sent = query.getColumn(1).getInt();
+    const auto acknowledged = query.getColumn(2).getInt();
+    const auto& zone = *find_zone(options_.zone).value();
+    return "Relance précédente (" +
+           format_local(Instant{seconds{query.getColumn(0).getInt64()}}, zone) +
+           ") : " + std::to_string(acknowledged) + " message" + (acknowledged > 1 ? "s" : "") +
+           " direct" + (acknowledged > 1 ? "s" : "") + " sur " + std::to_string(sent) +
+           " confirmé" + (acknowledged > 1 ? "s" : "") + " par ✅.";
 }
 
 Result<std::vector<CampaignMessage>> KitCampaign::preview(Instant now)
@@ -443,44 +544,60 @@ Result<std::vector<CampaignMessage>> KitCampaign::due(Instant now)
     try {
         SQLite::Transaction transaction{db_};
         const auto state = read_locked();
-        if (!state || !state->next_run || *state->next_run > now)
+        if (!state)
             return std::vector<CampaignMessage>{};
+        std::vector<CampaignMessage> claimed;
         const auto& zone = *find_zone(options_.zone).value();
         const auto& spec = state->spec;
-        // Only the latest passed occurrence counts; after a long downtime it may be too late.
-        auto occurrence = *state->next_run;
-        for (int n = 0; n < max_catch_up; ++n) {
-            const auto later = next_occurrence(spec.schedule, occurrence, zone, spec.skip_holidays);
-            if (!later || *later > now)
-                break;
-            occurrence = *later;
-        }
-        std::vector<CampaignMessage> claimed;
-        if (now - occurrence <= options_.grace) {
-            SQLite::Statement insert{db_, R"sql(
-INSERT OR IGNORE INTO campaign_ledger (occurrence, uai, status, room, mentions, markdown,
-    delivery_key) VALUES (?, ?, 'pending', ?, ?, ?, ?)
-)sql"};
-            for (auto& message : evaluate(*state, occurrence, now)) {
-                SQLite::bind(insert,
-                             static_cast<std::int64_t>(occurrence.time_since_epoch().count()),
-                             message.uai, message.room, join(message.mentions, "\n"),
-                             message.markdown, message.delivery_key);
-                const bool fresh = insert.exec() == 1; // already in the ledger: never twice
-                insert.reset();
-                if (fresh)
-                    claimed.push_back(std::move(message));
+        if (state->next_run && *state->next_run <= now) {
+            // Only the latest passed occurrence counts; after a long downtime it may be too late.
+            auto occurrence = *state->next_run;
+            for (int n = 0; n < max_catch_up; ++n) {
+                const auto later =
+                    next_occurrence(spec.schedule, occurrence, zone, spec.skip_holidays);
+                if (!later || *later > now)
+                    break;
+                occurrence = *later;
             }
-        } else {
-            log::get("commands")->info("kit campaign occurrence missed during downtime, skipped");
+            if (now - occurrence <= options_.grace) {
+                SQLite::Statement report{db_, R"sql(
+INSERT OR IGNORE INTO campaign_ledger (occurrence, uai, status, room, mentions, markdown,
+    delivery_key) VALUES (?, ?, 'pending', ?, '', ?, ?)
+)sql"};
+                SQLite::Statement direct{db_, R"sql(
+INSERT OR IGNORE INTO campaign_direct (occurrence, uai, user_id, status, markdown, delivery_key,
+    last_claimed) VALUES (?, ?, ?, 'pending', ?, ?, ?)
+)sql"};
+                const auto at = static_cast<std::int64_t>(occurrence.time_since_epoch().count());
+                for (auto& message :
+                     evaluate(*state, occurrence, now, acknowledgements_before(occurrence))) {
+                    auto& insert = message.direct_to.empty() ? report : direct;
+                    if (message.direct_to.empty())
+                        SQLite::bind(report, at, message.uai, message.room, message.markdown,
+                                     message.delivery_key);
+                    else
+                        SQLite::bind(direct, at, message.uai, message.direct_to, message.markdown,
+                                     message.delivery_key,
+                                     static_cast<std::int64_t>(now.time_since_epoch().count()));
+                    const bool fresh = insert.exec() == 1; // already in a ledger: never twice
+                    insert.reset();
+                    if (fresh)
+                        claimed.push_back(std::move(message));
+                }
+            } else {
+                log::get("commands")
+                    ->info("kit campaign occurrence missed during downtime, skipped");
+            }
+            const auto next = next_occurrence(spec.schedule, now, zone, spec.skip_holidays);
+            SQLite::Statement advance{db_, "UPDATE campaign_kit SET next_run = ? WHERE id = 1"};
+            if (next)
+                advance.bind(1, static_cast<std::int64_t>(next->time_since_epoch().count()));
+            else
+                advance.bind(1);
+            advance.exec();
         }
-        const auto next = next_occurrence(spec.schedule, now, zone, spec.skip_holidays);
-        SQLite::Statement advance{db_, "UPDATE campaign_kit SET next_run = ? WHERE id = 1"};
-        if (next)
-            advance.bind(1, static_cast<std::int64_t>(next->time_since_epoch().count()));
-        else
-            advance.bind(1);
-        advance.exec();
+        for (auto& repeat : claim_repeats(*state, now))
+            claimed.push_back(std::move(repeat));
         transaction.commit();
         return claimed;
     } catch (const std::exception& e) {
@@ -488,14 +605,95 @@ INSERT OR IGNORE INTO campaign_ledger (occurrence, uai, status, room, mentions, 
     }
 }
 
+std::vector<CampaignMessage> KitCampaign::claim_repeats(const CampaignState& state, Instant now)
+{
+    const auto& zone = *find_zone(options_.zone).value();
+    const weekday day{sys_days{local_day(now, zone)}};
+    if (day == Saturday || day == Sunday)
+        return {}; // Monday comes soon enough, and nobody reads the kit at the weekend
+    // The latest occurrence's messages only: a newer occurrence supersedes the older ones.
+    SQLite::Statement query{db_, R"sql(
+SELECT occurrence, uai, user_id, delivery_key, repeats FROM campaign_direct
+WHERE status = 'sent' AND acknowledged IS NULL AND repeats < ? AND last_claimed <= ?
+  AND occurrence = (SELECT MAX(occurrence) FROM campaign_direct)
+)sql"};
+    SQLite::bind(
+        query, options_.max_repeats,
+        static_cast<std::int64_t>((now - options_.repeat_after).time_since_epoch().count()));
+    struct Candidate {
+        Instant occurrence;
+        std::string uai;
+        std::string user;
+        std::string key;
+        int repeats = 0;
+    };
+    std::vector<Candidate> candidates;
+    while (query.executeStep())
+        candidates.push_back({Instant{seconds{query.getColumn(0).getInt64()}},
+                              query.getColumn(1).getString(), query.getColumn(2).getString(),
+                              query.getColumn(3).getString(), query.getColumn(4).getInt()});
+    if (candidates.empty())
+        return {};
+    // Still late, still linked, not opted out: the figures of today, not those of the first.
+    std::map<std::pair<std::string, std::string>, std::string> still_late;
+    for (auto& m : evaluate(state, candidates.front().occurrence, now))
+        if (!m.direct_to.empty())
+            still_late[{m.uai, m.direct_to}] = std::move(m.markdown);
+    SQLite::Statement claim{db_, R"sql(
+UPDATE campaign_direct SET status = 'pending', repeats = ?, last_claimed = ?, markdown = ?
+WHERE delivery_key = ?
+)sql"};
+    SQLite::Statement settle{db_, R"sql(
+UPDATE campaign_direct SET repeats = ? WHERE delivery_key = ?
+)sql"};
+    std::vector<CampaignMessage> repeats;
+    for (const auto& c : candidates) {
+        const auto late = still_late.find({c.uai, c.user});
+        if (late == still_late.end()) {
+            // Caught up (or opted out) since: no more repeats of this one.
+            SQLite::bind(settle, options_.max_repeats, c.key);
+            settle.exec();
+            settle.reset();
+            continue;
+        }
+        SQLite::bind(claim, c.repeats + 1,
+                     static_cast<std::int64_t>(now.time_since_epoch().count()), late->second,
+                     c.key);
+        claim.exec();
+        claim.reset();
+        CampaignMessage m;
+        m.occurrence = c.occurrence;
+        m.uai = c.uai;
+        m.direct_to = c.user;
+        m.markdown = std::string{repeat_heading} + late->second;
+        m.delivery_key = repeat_key(c.key, c.repeats + 1);
+        repeats.push_back(std::move(m));
+    }
+    return repeats;
+}
+
 Result<std::vector<CampaignMessage>> KitCampaign::unsent()
 {
     const std::lock_guard lock{mutex_};
     try {
+        std::vector<CampaignMessage> messages;
+        SQLite::Statement direct{db_, "SELECT occurrence, uai, user_id, markdown, delivery_key, "
+                                      "repeats FROM campaign_direct WHERE status = 'pending' "
+                                      "ORDER BY occurrence, uai, user_id"};
+        while (direct.executeStep()) {
+            CampaignMessage m;
+            m.occurrence = Instant{seconds{direct.getColumn(0).getInt64()}};
+            m.uai = direct.getColumn(1).getString();
+            m.direct_to = direct.getColumn(2).getString();
+            const auto repeats = direct.getColumn(5).getInt();
+            m.markdown = (repeats > 0 ? std::string{repeat_heading} : std::string{}) +
+                         direct.getColumn(3).getString();
+            m.delivery_key = repeat_key(direct.getColumn(4).getString(), repeats);
+            messages.push_back(std::move(m));
+        }
         SQLite::Statement query{db_, "SELECT occurrence, uai, room, mentions, markdown, "
                                      "delivery_key FROM campaign_ledger WHERE status = 'pending' "
                                      "ORDER BY occurrence, uai = '', uai"};
-        std::vector<CampaignMessage> messages;
         while (query.executeStep()) {
             CampaignMessage m;
             m.occurrence = Instant{seconds{query.getColumn(0).getInt64()}};
@@ -520,10 +718,53 @@ Result<Done> KitCampaign::mark_sent(const std::string& key)
         SQLite::Statement update{
             db_, "UPDATE campaign_ledger SET status = 'sent' WHERE delivery_key = ?"};
         update.bind(1, key);
-        update.exec();
+        if (update.exec() == 0) {
+            SQLite::Statement direct{db_, "UPDATE campaign_direct SET status = 'sent' WHERE "
+                                          "delivery_key = ? AND status = 'pending'"};
+            direct.bind(1, base_key(key));
+            direct.exec();
+        }
         return Done{};
     } catch (const std::exception& e) {
         return storage_error(e, "kit campaign: mark sent", "commands");
+    }
+}
+
+Result<int> KitCampaign::give_up_undelivered(Instant now)
+{
+    const std::lock_guard lock{mutex_};
+    try {
+        SQLite::Statement update{db_, "UPDATE campaign_direct SET status = 'failed' WHERE "
+                                      "status = 'pending' AND last_claimed <= ?"};
+        update.bind(1, static_cast<std::int64_t>((now - hours{24}).time_since_epoch().count()));
+        return update.exec();
+    } catch (const std::exception& e) {
+        return storage_error(e, "kit campaign: give up", "commands");
+    }
+}
+
+Result<std::optional<CampaignAcknowledgement>>
+KitCampaign::acknowledge(const std::string& key, const std::string& user, Instant now)
+{
+    if (!key.starts_with("campagne-kit-"))
+        return std::optional<CampaignAcknowledgement>{};
+    const std::lock_guard lock{mutex_};
+    try {
+        SQLite::Statement query{
+            db_, "SELECT acknowledged FROM campaign_direct WHERE delivery_key = ? AND user_id = ?"};
+        SQLite::bind(query, base_key(key), user);
+        if (!query.executeStep())
+            return std::optional<CampaignAcknowledgement>{}; // another's, or not a direct one
+        if (!query.getColumn(0).isNull())
+            return std::optional{CampaignAcknowledgement::already_noted};
+        SQLite::Statement update{
+            db_, "UPDATE campaign_direct SET acknowledged = ? WHERE delivery_key = ?"};
+        SQLite::bind(update, static_cast<std::int64_t>(now.time_since_epoch().count()),
+                     base_key(key));
+        update.exec();
+        return std::optional{CampaignAcknowledgement::noted};
+    } catch (const std::exception& e) {
+        return storage_error(e, "kit campaign: acknowledge", "commands");
     }
 }
 
@@ -614,8 +855,8 @@ Reply campagne(const Shared& shared, const Context& context)
     const auto& zone = *find_zone(default_zone).value();
     return Reply{"Campagne du kit de bascule lancée (" + describe_spec(spec.value()) +
                      ") : première relance **" + format_local(*started.value().next_run, zone) +
-                     "**, dans ce salon, pour les utilisateurs rattachés à un EPLE en retard (`" +
-                     shared.prefix + "moi eple <UAI>`). `" + shared.prefix +
+                     "** : un message direct à chaque utilisateur rattaché à un EPLE en retard (`" +
+                     shared.prefix + "moi eple <UAI>`), le bilan dans ce salon. `" + shared.prefix +
                      "campagne kit essai` montre qui serait relancé maintenant.",
                  {}};
 }

@@ -383,7 +383,7 @@ TEST_SUITE("unit")
         CHECK_FALSE(b.conversations.in_dialogue(marie, {salon, "$fil"}));
     }
 
-    TEST_CASE("the kit campaign posts each late EPLE and its report once")
+    TEST_CASE("the kit campaign writes to each linked user and reports to the salon once")
     {
         Bench b;
         commands::Etablissement moulin;
@@ -402,15 +402,67 @@ TEST_SUITE("unit")
         REQUIRE(b.campaign.start(spec.value(), salon + "|$fil", admin, b.now));
         b.now = sys_days{year{2026} / 11 / 23} + hours{8} + minutes{1}; // Monday 9h01 in Paris
         b.conversations.between_syncs(b.now, b.sink);
-        REQUIRE(b.posted.size() == 2); // Moulin, then the admins' report
-        CHECK(b.posted[0].conversation == bot::Conversation{salon, "$fil"});
-        CHECK(b.posted[0].mentions == std::vector<std::string>{marie});
+        REQUIRE(b.posted.size() == 2); // Moulin to Marie, then the admins' report
+        CHECK(b.posted[0].direct_to == marie);
+        CHECK(b.posted[0].conversation.room_id.empty());
+        CHECK(b.posted[0].mentions.empty());
         CHECK(b.posted[0].style.notify);
+        CHECK(b.posted[1].direct_to.empty());
+        CHECK(b.posted[1].conversation == bot::Conversation{salon, "$fil"});
         CHECK(b.posted[1].mentions.empty());
         CHECK_FALSE(b.posted[1].style.notify); // the report is a notice
         b.conversations.between_syncs(b.now + minutes{1}, b.sink);
         b.conversations.resend_unsent(b.sink);
         CHECK(b.posted.size() == 2);
+        // Marie's ✅ on it (from her direct chat): noted, and no repeat the next day.
+        CHECK(says(b.react("\u2705", b.posted[0].txn_id), "Bien noté"));
+        CHECK_FALSE(b.react("\u2705", b.posted[0].txn_id, admin)); // not hers
+        b.conversations.between_syncs(b.now + days{1}, b.sink);
+        CHECK(b.posted.size() == 2);
+    }
+
+    TEST_CASE("the kit campaign's direct message waits for its chat and is repeated without a ✅")
+    {
+        Bench b;
+        commands::Etablissement moulin;
+        moulin.uai = "0020013D";
+        moulin.nom = "Collège Jean Moulin";
+        moulin.vague = 6;
+        REQUIRE(b.eple.save_etablissements({moulin}));
+        commands::Snapshot low;
+        low.uai = moulin.uai;
+        low.date = year{2026} / 11 / 20;
+        low.kit_taux = 12;
+        REQUIRE(b.eple.save_snapshots({low}));
+        REQUIRE(b.profiles.link(marie, moulin.uai));
+        REQUIRE(b.campaign.start(commands::parse_campaign("chaque lundi 9h seuil 80 %").value(),
+                                 salon, admin, b.now));
+        // The direct chat is not ready (just opened): only the report goes.
+        bool chat_ready = false;
+        const app::NoticeSink sink = [&](const std::vector<app::Notice>& notices) {
+            for (const auto& n : notices)
+                if (!n.direct_to.empty() && !chat_ready)
+                    return false;
+            b.posted.insert(b.posted.end(), notices.begin(), notices.end());
+            return true;
+        };
+        b.now = sys_days{year{2026} / 11 / 23} + hours{8};
+        b.conversations.between_syncs(b.now, sink);
+        REQUIRE(b.posted.size() == 1);
+        CHECK(b.posted[0].conversation.room_id == salon);
+        // Tried again a little later, once the chat is there.
+        chat_ready = true;
+        b.conversations.between_syncs(b.now + seconds{5}, sink);
+        CHECK(b.posted.size() == 1);
+        b.conversations.between_syncs(b.now + seconds{15}, sink);
+        REQUIRE(b.posted.size() == 2);
+        CHECK(b.posted[1].direct_to == marie);
+        // No ✅: the next day, once more, with its own txn id.
+        b.conversations.between_syncs(b.now + days{1}, sink);
+        REQUIRE(b.posted.size() == 3);
+        CHECK(b.posted[2].direct_to == marie);
+        CHECK(b.posted[2].txn_id == b.posted[1].txn_id + "-r1");
+        CHECK(b.posted[2].markdown.find("Rappel") != std::string::npos);
     }
 
     TEST_CASE("roles come from the config lists or the power level of a trusted salon")

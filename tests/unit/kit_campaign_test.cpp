@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -141,11 +142,17 @@ TEST_SUITE("unit")
         const auto& moulin = sent.value()[0];
         CHECK(moulin.kind == CampaignMessage::Kind::eple);
         CHECK(moulin.uai == "0020013D");
-        CHECK(moulin.room == "!salon:x|$fil");
+        // By direct message to Marie, nothing in the salon but the report.
+        CHECK(moulin.direct_to == "@marie:x");
+        CHECK(moulin.room.empty());
+        CHECK(moulin.mentions.empty());
         CHECK(moulin.occurrence == monday);
-        CHECK(moulin.mentions == std::vector<std::string>{"@marie:x"});
-        CHECK(moulin.delivery_key == "campagne-kit-1795420800-0020013D");
-        CHECK(contains(moulin.markdown, "**12 %**"));
+        CHECK(moulin.delivery_key.starts_with("campagne-kit-1795420800-0020013D-"));
+        CHECK(moulin.delivery_key.size() ==
+              std::string{"campagne-kit-1795420800-0020013D-"}.size() + 16);
+        CHECK(contains(moulin.markdown, "**12 %** au relevé du 20/11/2026"));
+        CHECK(contains(moulin.markdown, "Évolution : premier relevé"));
+        CHECK(contains(moulin.markdown, "Réagissez avec ✅"));
         CHECK(contains(moulin.markdown, "seuil de 80 %"));
         CHECK(contains(moulin.markdown, "fiches 1 à 17"));
         CHECK(contains(moulin.markdown, "31/12"));
@@ -155,6 +162,9 @@ TEST_SUITE("unit")
         const auto& report = sent.value()[1];
         CHECK(report.kind == CampaignMessage::Kind::report);
         CHECK(report.mentions.empty());
+        CHECK(report.direct_to.empty());
+        CHECK(report.room == "!salon:x|$fil");
+        CHECK(contains(report.markdown, "Relancés par message direct (1)"));
         CHECK(contains(report.markdown, "lundi 23/11/2026 à 9h00"));
         CHECK(contains(report.markdown, "Collège Jean Moulin (`0020013D`)"));
         CHECK(contains(report.markdown, "@marie:x"));
@@ -212,6 +222,119 @@ TEST_SUITE("unit")
         // The next Monday is a new occurrence.
         const auto next = world.campaign->due(utc(2026, 11, 30, 8)).value();
         CHECK(next.size() == 2);
+    }
+
+    TEST_CASE("kit campaign direct message says the trend and the date of the data")
+    {
+        World world;
+        // Hugo went from 95 % down to 70 % on 01/12; Luc is linked to it.
+        REQUIRE(world.eple->save_snapshots({snapshot("0020001M", year{2026} / 12 / 1, 70.5)}));
+        REQUIRE(world.campaign->start(world.spec("chaque lundi 9h seuil 80 %"), "!salon:x",
+                                      "@chef:x", utc(2026, 12, 6, 12)));
+        const auto sent = world.campaign->due(utc(2026, 12, 7, 8)).value();
+        const auto hugo = std::find_if(sent.begin(), sent.end(),
+                                       [](const auto& m) { return m.uai == "0020001M"; });
+        REQUIRE(hugo != sent.end());
+        CHECK(hugo->direct_to == "@luc:x");
+        CHECK(contains(hugo->markdown, "**70,5 %** au relevé du 01/12/2026"));
+        CHECK(contains(hugo->markdown, "en baisse de 24,5 points depuis le relevé du 20/11/2026"));
+    }
+
+    TEST_CASE("kit campaign repeats a direct message until its user acknowledges it")
+    {
+        World world;
+        REQUIRE(world.campaign->start(world.spec("chaque lundi 9h seuil 80 %"), "!salon:x",
+                                      "@chef:x", sunday));
+        const auto monday = utc(2026, 11, 23, 8);
+        const auto first = world.campaign->due(monday).value();
+        REQUIRE(first.size() == 2);
+        const auto key = first[0].delivery_key;
+        REQUIRE(first[0].direct_to == "@marie:x");
+        // Not sent yet: no repeat of a message still pending.
+        CHECK(world.campaign->due(monday + hours{25}).value().empty());
+        for (const auto& m : first)
+            REQUIRE(world.campaign->mark_sent(m.delivery_key));
+        // Less than a day: nothing; a day later: the repeat, with its own txn id.
+        CHECK(world.campaign->due(monday + hours{23}).value().empty());
+        const auto tuesday = world.campaign->due(monday + hours{24}).value();
+        REQUIRE(tuesday.size() == 1);
+        CHECK(tuesday[0].delivery_key == key + "-r1");
+        CHECK(tuesday[0].direct_to == "@marie:x");
+        CHECK(contains(tuesday[0].markdown, "Rappel"));
+        CHECK(contains(tuesday[0].markdown, "**12 %**"));
+        // A crash before it was queued: given back, same key and text.
+        world.open();
+        const auto unsent = world.campaign->unsent().value();
+        REQUIRE(unsent.size() == 1);
+        CHECK(unsent[0].delivery_key == key + "-r1");
+        CHECK(unsent[0].markdown == tuesday[0].markdown);
+        REQUIRE(world.campaign->mark_sent(unsent[0].delivery_key));
+        CHECK(world.campaign->unsent().value().empty());
+        // Someone else's ✅ does nothing; Marie's on the repeat stops the repeats.
+        CHECK_FALSE(world.campaign->acknowledge(key + "-r1", "@paul:x", monday).value());
+        CHECK_FALSE(world.campaign->acknowledge("rappel-12", "@marie:x", monday).value());
+        CHECK(world.campaign->acknowledge(key + "-r1", "@marie:x", monday + hours{30}).value() ==
+              CampaignAcknowledgement::noted);
+        CHECK(world.campaign->acknowledge(key, "@marie:x", monday + hours{31}).value() ==
+              CampaignAcknowledgement::already_noted);
+        CHECK(world.campaign->due(monday + hours{48}).value().empty());
+        // The next Monday's report says how many confirmed.
+        const auto next = world.campaign->due(utc(2026, 11, 30, 8)).value();
+        REQUIRE_FALSE(next.empty());
+        CHECK(contains(next.back().markdown,
+                       "Relance précédente (lundi 23/11/2026 à 9h00) : 1 message direct sur 1 "
+                       "confirmé par ✅."));
+    }
+
+    TEST_CASE("kit campaign repeats stop at two and skip the weekend and caught up EPLE")
+    {
+        World world;
+        REQUIRE(world.campaign->start(world.spec("chaque jeudi 9h seuil 80 %"), "!salon:x",
+                                      "@chef:x", sunday));
+        const auto thursday = utc(2026, 11, 26, 8);
+        const auto first = world.campaign->due(thursday).value();
+        REQUIRE(first.size() == 2);
+        for (const auto& m : first)
+            REQUIRE(world.campaign->mark_sent(m.delivery_key));
+        const auto send = [&](Instant at) {
+            auto due = world.campaign->due(at).value();
+            for (const auto& m : due)
+                REQUIRE(world.campaign->mark_sent(m.delivery_key));
+            return due.size();
+        };
+        CHECK(send(thursday + days{1}) == 1); // Friday
+        CHECK(send(thursday + days{2}) == 0); // Saturday
+        CHECK(send(thursday + days{3}) == 0); // Sunday
+        CHECK(send(thursday + days{4}) == 1); // Monday: the second repeat
+        CHECK(send(thursday + days{5}) == 0); // no third
+        // Another campaign: Moulin catches up before its first repeat.
+        World other;
+        REQUIRE(other.campaign->start(other.spec("chaque lundi 9h seuil 80 %"), "!salon:x",
+                                      "@chef:x", sunday));
+        const auto monday = utc(2026, 11, 23, 8);
+        const auto claimed = other.campaign->due(monday).value();
+        for (const auto& m : claimed)
+            REQUIRE(other.campaign->mark_sent(m.delivery_key));
+        REQUIRE(other.eple->save_snapshots({snapshot("0020013D", year{2026} / 11 / 23, 85)}));
+        CHECK(other.campaign->due(monday + days{1}).value().empty());
+        REQUIRE(other.eple->save_snapshots({snapshot("0020013D", year{2026} / 11 / 24, 12)}));
+        CHECK(other.campaign->due(monday + days{2}).value().empty()); // settled for good
+    }
+
+    TEST_CASE("kit campaign gives up a direct message that could not be sent for a day")
+    {
+        World world;
+        REQUIRE(world.campaign->start(world.spec("chaque lundi 9h seuil 80 %"), "!salon:x",
+                                      "@chef:x", sunday));
+        const auto monday = utc(2026, 11, 23, 8);
+        const auto claimed = world.campaign->due(monday).value();
+        REQUIRE(claimed.size() == 2);
+        REQUIRE(world.campaign->mark_sent(claimed[1].delivery_key)); // the report went
+        CHECK(world.campaign->give_up_undelivered(monday + hours{23}).value() == 0);
+        CHECK(world.campaign->unsent().value().size() == 1);
+        CHECK(world.campaign->give_up_undelivered(monday + hours{24}).value() == 1);
+        CHECK(world.campaign->unsent().value().empty());
+        CHECK(world.campaign->due(monday + hours{48}).value().empty()); // never repeated
     }
 
     TEST_CASE("kit campaign skips an occurrence missed during a long downtime")

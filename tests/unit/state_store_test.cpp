@@ -80,7 +80,7 @@ TEST_SUITE("unit")
         {
             const StateStore store{path};
         }
-        CHECK(state_version(path) == 5);
+        CHECK(state_version(path) == 6);
     }
 
     TEST_CASE("state store purges question texts before a date and keeps later ones")
@@ -134,7 +134,7 @@ TEST_SUITE("unit")
         CHECK(count(reopened) == 2);
         REQUIRE(static_cast<bool>(reopened.record_question(question(300, "troisième"))));
         CHECK(count(reopened) == 3);
-        CHECK(state_version(path) == 5);
+        CHECK(state_version(path) == 6);
     }
 
     TEST_CASE("state store migrates a version 2 file and keeps its rows")
@@ -154,11 +154,12 @@ TEST_SUITE("unit")
             db.exec("ALTER TABLE questions DROP COLUMN event_id");
             db.exec("DROP TABLE batch_attempt"); // and version 5
             db.exec("DROP TABLE set_aside_events");
+            db.exec("DROP TABLE direct_chats"); // and version 6
             db.exec("DELETE FROM schema_versions WHERE component = 'state'");
             db.exec("PRAGMA user_version = 2");
         }
         StateStore migrated{path};
-        CHECK(state_version(path) == 5);
+        CHECK(state_version(path) == 6);
         CHECK(user_version(path) == 0); // schema_versions is the only record left
         CHECK(count(migrated) == 1);
         const auto waiting = migrated.awaiting_encryption();

@@ -50,7 +50,8 @@ public:
     /// The bot's display name, also recognised as a mention at the start of a message.
     void set_display_name(std::string name) { display_name_ = std::move(name); }
 
-    /// Rooms the bot acts in: listed in rooms.allowed, or joined on an allowed inviter's invite.
+    /// Rooms the bot acts in: listed in rooms.allowed, joined on an allowed inviter's invite, or
+    /// a direct chat the bot opened itself (its inviter is the bot, DirectChats).
     bool room_allowed(const RoomInfo& room) const;
     /// rooms.inviters: a user, or a whole homeserver (":hs").
     bool inviter_allowed(std::string_view inviter) const;

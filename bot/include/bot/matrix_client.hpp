@@ -61,6 +61,10 @@ public:
                              std::stop_token cancel = {});
     Result<Done> join(const std::string& room_id);
     Result<Done> leave(const std::string& room_id);
+    /// POST /createRoom: a direct chat with `user` (preset trusted_private_chat, is_direct, the
+    /// user invited; encrypted with Megolm when `encrypted`, as Tchap's direct chats are). The
+    /// new room's id.
+    Result<std::string> create_direct_room(const std::string& user, bool encrypted);
     /// GET /rooms/{room}/messages backwards from `from`: the events a limited sync left out.
     Result<MessagesPage> messages(const std::string& room_id, const std::string& from, int limit,
                                   std::stop_token cancel = {});

@@ -202,6 +202,14 @@ public:
     /// saves the engine (before an upload of new keys).
     Result<Done> commit(const SyncBatchWrites& batch);
 
+    /// The direct chat to reach `user` in: the one the bot opened for them, else one they opened
+    /// with the bot (flagged direct by their invite); nothing when there is none.
+    Result<std::optional<std::string>> direct_chat(const std::string& user);
+    /// The bot opened `room` (its inviter: the bot) as its direct chat with `user`.
+    Result<Done> save_direct_chat(const std::string& user, const RoomInfo& room);
+    /// `user` left that chat: it is no longer theirs (the next one is opened anew).
+    Result<Done> forget_direct_chat(const std::string& user, const std::string& room_id);
+
     /// The rooms known to be encrypted.
     Result<std::vector<std::string>> encrypted_rooms();
     /// How many rooms the bot is in, and how many of them are encrypted (`!statut`).

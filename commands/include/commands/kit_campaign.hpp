@@ -32,17 +32,26 @@ struct CampaignSpec {
 /// The spec in `phrase`, or an error whose message is the French reason, with an example.
 Result<CampaignSpec> parse_campaign(std::string_view phrase);
 
-/// One message of a campaign occurrence: a reminder for one late EPLE, or the admins' report.
+/// One message of a campaign occurrence: a reminder for one late EPLE sent to one linked user by
+/// direct message, or the admins' report in the room the campaign was started from.
 struct CampaignMessage {
     enum class Kind { eple, report };
     Kind kind = Kind::eple;
     Instant occurrence;
-    std::string room;                  ///< the conversation it was started from: "!r" or "!r|$t"
+    /// The report's conversation ("!r" or "!r|$t"); empty for a direct message. (Reminders
+    /// claimed before direct messages existed were posted in the room, mentions included.)
+    std::string room;
     std::string uai;                   ///< empty for the report
-    std::vector<std::string> mentions; ///< linked users not opted out; none for the report
+    std::vector<std::string> mentions; ///< only on those older reminders
+    std::string direct_to;             ///< the user a direct message goes to
     std::string markdown;
-    std::string delivery_key; ///< "campagne-kit-<unix>-<UAI>" or "…-rapport"; use it as txn id
+    /// The txn id: "campagne-kit-<unix>-<UAI>-<user's hash>" (a repeat adds "-r<n>"), or
+    /// "campagne-kit-<unix>-rapport".
+    std::string delivery_key;
 };
+
+/// What a ✅ on a campaign's direct message did.
+enum class CampaignAcknowledgement { noted, already_noted };
 
 /// The campaign as stored.
 struct CampaignState {
@@ -59,11 +68,18 @@ struct KitCampaignOptions {
     /// The kit's address (comité de suivi HDF, 19/02/2024; knowledge entry kit-bascule).
     std::string kit_url{"https://kit-bascule-opale.in.forge.education.gouv.fr/login_page.php"};
     std::string prefix{"!"};
+    /// A direct message without ✅ is repeated this long after the last one (never on a Saturday
+    /// or a Sunday), at most max_repeats times, while the EPLE is still late and until the next
+    /// occurrence.
+    std::chrono::hours repeat_after{24};
+    int max_repeats = 2;
 };
 
-/// The kit campaign and its ledger, tables `campaign_*` of the shared state file. The ledger
-/// (occurrence, UAI) is unique: an EPLE is reminded once per occurrence, even across restarts
-/// (claim before send, as the reminder store). Thread-safe.
+/// The kit campaign and its ledgers, tables `campaign_*` of the shared state file. Each linked
+/// user of a late EPLE gets a direct message; the room the campaign was started from gets only
+/// the admins' report. The ledgers are unique per (occurrence, UAI, user) and (occurrence,
+/// report): each is sent once per occurrence, even across restarts (claim before send, as the
+/// reminder store); a ✅ stops its repeats. Thread-safe.
 class KitCampaign {
 public:
     /// Creates or migrates its tables in `state`. Throws on a start-up failure.
@@ -98,9 +114,23 @@ public:
     /// Marks a claimed message as sent (queued in the outbox).
     Result<Done> mark_sent(const std::string& delivery_key);
 
+    /// Direct messages still unsent a day after they were claimed (their room could not be
+    /// opened, or encryption is off): given up, so that they are not retried for ever. Their
+    /// number.
+    Result<int> give_up_undelivered(Instant now);
+
+    /// ✅ by `user` on the direct message sent with txn id `delivery_key` (or one of its
+    /// repeats): that reminder is not repeated. Nothing when it is no campaign message of theirs.
+    Result<std::optional<CampaignAcknowledgement>>
+    acknowledge(const std::string& delivery_key, const std::string& user, Instant now);
+
 private:
     std::vector<CampaignMessage> evaluate(const CampaignState& state, Instant occurrence,
-                                          Instant now);
+                                          Instant now, const std::string& last_time = {});
+    /// Repeats of the direct messages not acknowledged, claimed in the caller's transaction.
+    std::vector<CampaignMessage> claim_repeats(const CampaignState& state, Instant now);
+    /// "Relance précédente : …", the acknowledgements of the occurrence before `occurrence`.
+    std::string acknowledgements_before(Instant occurrence);
     std::optional<CampaignState> read_locked();
 
     EpleStore& eple_;
