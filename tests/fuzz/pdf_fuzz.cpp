@@ -1,4 +1,4 @@
-// PDF documents of the knowledge base (knowledge/src/documents/pdf_extractor.cpp, poppler-cpp):
+// PDF documents of the knowledge base (knowledge/src/documents/pdf_extractor.cpp, poppler):
 // damaged, locked or textless files give an error, never a crash.
 #include <cstddef>
 #include <cstdint>

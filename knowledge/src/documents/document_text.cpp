@@ -228,6 +228,27 @@ bool is_utf8(std::string_view text)
     return true;
 }
 
+void append_utf8(std::string& out, char32_t code_point)
+{
+    if ((code_point >= 0xD800 && code_point <= 0xDFFF) || code_point > 0x10FFFF)
+        code_point = 0xFFFD; // a surrogate or beyond Unicode: no character
+    if (code_point < 0x80) {
+        out.push_back(static_cast<char>(code_point));
+    } else if (code_point < 0x800) {
+        out.push_back(static_cast<char>(0xC0U | (code_point >> 6U)));
+        out.push_back(static_cast<char>(0x80U | (code_point & 0x3FU)));
+    } else if (code_point < 0x10000) {
+        out.push_back(static_cast<char>(0xE0U | (code_point >> 12U)));
+        out.push_back(static_cast<char>(0x80U | ((code_point >> 6U) & 0x3FU)));
+        out.push_back(static_cast<char>(0x80U | (code_point & 0x3FU)));
+    } else {
+        out.push_back(static_cast<char>(0xF0U | (code_point >> 18U)));
+        out.push_back(static_cast<char>(0x80U | ((code_point >> 12U) & 0x3FU)));
+        out.push_back(static_cast<char>(0x80U | ((code_point >> 6U) & 0x3FU)));
+        out.push_back(static_cast<char>(0x80U | (code_point & 0x3FU)));
+    }
+}
+
 std::string windows_1252_to_utf8(std::string_view text)
 {
     // 0x80…0x9F are typographic signs in Windows-1252 (€, ’, «, œ…), not C1 controls
@@ -239,17 +260,7 @@ std::string windows_1252_to_utf8(std::string_view text)
     out.reserve(text.size() + text.size() / 8);
     for (const char ch : text) {
         const auto c = static_cast<unsigned char>(ch);
-        const char16_t code_point = c >= 0x80 && c < 0xA0 ? high[c - 0x80] : c;
-        if (code_point < 0x80) {
-            out.push_back(static_cast<char>(code_point));
-        } else if (code_point < 0x800) {
-            out.push_back(static_cast<char>(0xC0U | (code_point >> 6U)));
-            out.push_back(static_cast<char>(0x80U | (code_point & 0x3FU)));
-        } else {
-            out.push_back(static_cast<char>(0xE0U | (code_point >> 12U)));
-            out.push_back(static_cast<char>(0x80U | ((code_point >> 6U) & 0x3FU)));
-            out.push_back(static_cast<char>(0x80U | (code_point & 0x3FU)));
-        }
+        append_utf8(out, c >= 0x80 && c < 0xA0 ? high[c - 0x80] : c);
     }
     return out;
 }

@@ -29,6 +29,9 @@ std::optional<LineMarker> line_marker(std::string_view line);
 /// Whether `text` is valid UTF-8.
 bool is_utf8(std::string_view text);
 
+/// Appends one code point as UTF-8; a surrogate or a value beyond U+10FFFF becomes U+FFFD.
+void append_utf8(std::string& out, char32_t code_point);
+
 /// Windows-1252 text (what a French text file that is not UTF-8 usually is) as UTF-8.
 std::string windows_1252_to_utf8(std::string_view text);
 

@@ -1,21 +1,29 @@
-// PDF, through poppler-cpp: the words of each page in reading order (poppler's text flows, so a
-// two-column page reads column by column), gathered into lines, then into headings (by font
-// size), list items (by their marker) and paragraphs (by the space between lines).
+// PDF, through poppler's own classes (PDFDoc, TextOutputDev): the words of each page in reading
+// order (poppler's text flows, so a two-column page reads column by column), gathered into
+// lines, then into headings (by font size), list items (by their marker) and paragraphs (by the
+// space between lines). Not poppler-cpp: it converts every word to UTF-16 through iconv and
+// builds a box for every character, a third of a page's time.
 #include <algorithm>
 #include <climits>
 #include <cmath>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "document_builder.hpp"
 #include "document_text.hpp"
 #include "extractors.hpp"
-#include <poppler-document.h>
-#include <poppler-global.h>
-#include <poppler-page.h>
+#include <Annot.h>
+#include <ErrorCodes.h>
+#include <Gfx.h>
+#include <GlobalParams.h>
+#include <PDFDoc.h>
+#include <PDFDocEncoding.h>
+#include <Page.h>
+#include <Stream.h>
+#include <TextOutputDev.h>
+#include <goo/GooString.h>
 
 namespace opalebot::knowledge::documents {
 namespace {
@@ -29,17 +37,16 @@ struct Line {
     double right = 0;
 };
 
-struct Page {
+struct PageText {
     int number = 0;
     std::vector<Line> lines;
 };
 
-/// poppler writes its complaints about a damaged file to stderr; the caller gets an Error.
-void silence_poppler()
+/// poppler's global parameters (glyph names to Unicode…), set up once for the process. poppler
+/// writes its complaints about a damaged file to stderr: dropped, the caller gets an Error.
+void start_poppler()
 {
-    static std::once_flag once;
-    std::call_once(
-        once, [] { poppler::set_debug_error_function([](const std::string&, void*) {}, nullptr); });
+    static const GlobalParamsIniter params{[](ErrorCategory, Goffset, const char*) {}};
 }
 
 bool is_digits(std::string_view s)
@@ -61,91 +68,206 @@ bool is_page_number(std::string_view text)
     return is_digits(text);
 }
 
-/// Appends a word's UTF-16 as UTF-8. poppler's own ustring::to_utf8 opens an iconv converter
-/// for every call: a tenth of a page's time when done for every word.
-void append_utf8(std::string& out, const poppler::ustring& text)
+/// A PDF text string (the title…): UTF-16 after its byte order mark, else PDFDocEncoding.
+std::string text_string_utf8(const GooString& text)
 {
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        char32_t c = text[i];
-        if (c >= 0xD800 && c <= 0xDBFF && i + 1 < text.size() && text[i + 1] >= 0xDC00 &&
-            text[i + 1] <= 0xDFFF) {
-            c = 0x10000 + ((c - 0xD800) << 10U) + (text[i + 1] - 0xDC00U);
-            ++i;
-        } else if (c >= 0xD800 && c <= 0xDFFF) {
-            c = 0xFFFD; // a lone surrogate: no character
+    const std::string& bytes = text.toStr();
+    std::string out;
+    const bool big_endian = text.hasUnicodeMarker();
+    if (big_endian || text.hasUnicodeMarkerLE()) {
+        const auto unit = [&](std::size_t i) -> char32_t {
+            const auto first = static_cast<unsigned char>(bytes[i]);
+            const auto second = static_cast<unsigned char>(bytes[i + 1]);
+            return big_endian ? (first << 8U) | second : (second << 8U) | first;
+        };
+        for (std::size_t i = 2; i + 1 < bytes.size(); i += 2) {
+            char32_t c = unit(i);
+            if (c >= 0xD800 && c <= 0xDBFF && i + 3 < bytes.size()) {
+                if (const char32_t low = unit(i + 2); low >= 0xDC00 && low <= 0xDFFF) {
+                    c = 0x10000 + ((c - 0xD800) << 10U) + (low - 0xDC00);
+                    i += 2;
+                }
+            }
+            append_utf8(out, c);
         }
-        if (c < 0x80) {
-            out += static_cast<char>(c);
-        } else if (c < 0x800) {
-            out += static_cast<char>(0xC0 | (c >> 6U));
-            out += static_cast<char>(0x80 | (c & 0x3FU));
-        } else if (c < 0x10000) {
-            out += static_cast<char>(0xE0 | (c >> 12U));
-            out += static_cast<char>(0x80 | ((c >> 6U) & 0x3FU));
-            out += static_cast<char>(0x80 | (c & 0x3FU));
-        } else {
-            out += static_cast<char>(0xF0 | (c >> 18U));
-            out += static_cast<char>(0x80 | ((c >> 12U) & 0x3FU));
-            out += static_cast<char>(0x80 | ((c >> 6U) & 0x3FU));
-            out += static_cast<char>(0x80 | (c & 0x3FU));
-        }
+        return out;
     }
+    for (const char byte : bytes) {
+        const auto c = static_cast<unsigned char>(byte);
+        append_utf8(out, pdfDocEncoding[c] != 0 ? pdfDocEncoding[c] : c);
+    }
+    return out;
 }
 
-std::vector<Line> page_lines(const poppler::page& page)
+/// The lines of the page `text` has just read.
+std::vector<Line> page_lines(TextOutputDev& text, const Page& page)
 {
     std::vector<Line> lines;
-    // Without text_list_include_font: looking the fonts up costs a third of the page's time,
-    // and a word's height says its size as well for telling headings from body text.
-    const auto boxes = page.text_list();
+    const auto words = text.makeWordList();
     Line line;
     bool open = false;
     bool space_after = false;
-    for (const auto& box : boxes) {
-        const auto word = box.text();
-        if (word.empty())
+    for (int i = 0; i < words->getLength(); ++i) {
+        const TextWord* word = words->get(i);
+        if (word->getLength() == 0)
             continue;
-        const auto bounds = box.bbox();
-        const double middle = (bounds.top() + bounds.bottom()) / 2;
-        const double height = std::max(bounds.height(), 1.0);
+        double left = 0;
+        double top = 0;
+        double right = 0;
+        double bottom = 0;
+        word->getBBox(&left, &top, &right, &bottom);
+        const double middle = (top + bottom) / 2;
+        const double height = std::max(bottom - top, 1.0);
         // Same line: the word sits at the line's height and to the right of its end.
-        const bool same_line = open && middle > line.top && middle < line.bottom &&
-                               bounds.left() >= line.right - height;
+        const bool same_line =
+            open && middle > line.top && middle < line.bottom && left >= line.right - height;
         if (!same_line) {
             if (open)
                 lines.push_back(std::move(line));
             line = Line{};
-            line.left = bounds.left();
-            line.top = bounds.top();
-            line.bottom = bounds.bottom();
+            line.left = left;
+            line.top = top;
+            line.bottom = bottom;
             open = true;
         } else if (space_after) {
             line.text += ' ';
         }
-        append_utf8(line.text, word);
-        line.right = bounds.right();
-        line.top = std::min(line.top, bounds.top());
-        line.bottom = std::max(line.bottom, bounds.bottom());
+        for (int k = 0; k < word->getLength(); ++k)
+            append_utf8(line.text, *word->getChar(k));
+        line.right = right;
+        line.top = std::min(line.top, top);
+        line.bottom = std::max(line.bottom, bottom);
+        // The word's height says its size as well as its font would, for telling headings
+        // from body text.
         line.size = std::max(line.size, height);
-        space_after = box.has_space_after();
+        space_after = word->hasSpaceAfter();
     }
     if (open)
         lines.push_back(std::move(line));
     // Page numbers at the top or the bottom of the page are furniture, not text.
-    const auto frame = page.page_rect();
-    const double band = frame.height() * 0.1;
+    const PDFRectangle& frame = *page.getCropBox();
+    const double band = (frame.y2 - frame.y1) * 0.1;
     std::erase_if(lines, [&](const Line& l) {
-        return (l.bottom < frame.top() + band || l.top > frame.bottom() - band) &&
-               is_page_number(l.text);
+        return (l.bottom < frame.y1 + band || l.top > frame.y2 - band) && is_page_number(l.text);
     });
     return lines;
 }
+
+/// Whether two resource values name the same objects: the same references, names, or
+/// dictionaries of those (/Font << /F1 5 0 R >>), to `depth` levels.
+bool same_resource(const Object& a, const Object& b, int depth)
+{
+    if (a.isRef())
+        return b.isRef() && a.getRef() == b.getRef();
+    if (a.isName())
+        return b.isName(a.getName());
+    if (a.isNull())
+        return b.isNull();
+    if (!a.isDict() || !b.isDict() || depth == 0 || a.dictGetLength() != b.dictGetLength())
+        return false;
+    for (int i = 0; i < a.getDict()->getLength(); ++i) {
+        const char* key = a.getDict()->getKey(i);
+        if (std::string_view{key} != "ProcSet" && // an old hint for printers: draws nothing
+            !same_resource(a.getDict()->getValNF(i), b.getDict()->lookupNF(key), depth - 1))
+            return false;
+    }
+    return true;
+}
+
+/// Whether `b` is drawn as `a` is set up: the same frame, rotation and resources.
+bool same_setup(Page& a, Page& b)
+{
+    return a.getRotate() == b.getRotate() && *a.getMediaBox() == *b.getMediaBox() &&
+           *a.getCropBox() == *b.getCropBox() &&
+           same_resource(*a.getResourceDictObject(), *b.getResourceDictObject(), 2);
+}
+
+/// Reads the text of a file's pages in turn, as Page::display would, but keeps poppler's
+/// drawing context (Gfx) from one page to the next while pages share their frame and their
+/// resources (as most generators write them): poppler builds every font of the resources when
+/// it sets a context up, the embedded font files read again, a third of a page's time when done
+/// at every page. Not in a file with optional content: an unclosed hidden block would hide the
+/// next pages.
+class PageTextReader {
+public:
+    explicit PageTextReader(PDFDoc& pdf)
+        : pdf_(pdf), may_share_(pdf.getOptContentConfig() == nullptr)
+    {}
+
+    PageTextReader(const PageTextReader&) = delete;
+    PageTextReader& operator=(const PageTextReader&) = delete;
+
+    ~PageTextReader() { close_gfx(); }
+
+    std::vector<Line> read(int number)
+    {
+        Page* page = pdf_.getPage(number);
+        if (page == nullptr)
+            return {};
+        if (!may_share_) {
+            pdf_.displayPage(&text_, number, 72, 72, 0, false, false, false);
+            return page_lines(text_, *page);
+        }
+        if (gfx_ && same_setup(*gfx_page_, *page)) {
+            text_.startPage(number, gfx_->getState(), pdf_.getXRef());
+            text_.updateAll(gfx_->getState());
+        } else {
+            close_gfx();
+            // createGfx starts the page on the device, as Page::displaySlice has it
+            gfx_.reset(page->createGfx(&text_, 72, 72, 0, false, false, -1, -1, -1, -1, false,
+                                       nullptr, nullptr));
+            gfx_page_ = page;
+        }
+        draw(*page);
+        text_.endPage();
+        return page_lines(text_, *page);
+    }
+
+private:
+    /// Page::displaySlice's drawing, on the shared context: the state guard undoes what the page
+    /// left saved, so the next page starts from the context's first state.
+    void draw(Page& page)
+    {
+        Object contents = page.getContents();
+        gfx_->pushStateGuard();
+        if (contents.isNull()) {
+            text_.dump();
+        } else {
+            gfx_->saveState();
+            gfx_->display(&contents);
+        }
+        gfx_->popStateGuard();
+        const auto& annotations = page.getAnnots()->getAnnots();
+        for (Annot* annotation : annotations)
+            annotation->draw(gfx_.get(), false);
+        if (!annotations.empty())
+            text_.dump();
+    }
+
+    /// The context ends its page on the device when destroyed: an empty one, the last page
+    /// having been read already.
+    void close_gfx()
+    {
+        if (!gfx_)
+            return;
+        text_.startPage(0, gfx_->getState(), pdf_.getXRef());
+        gfx_.reset();
+        gfx_page_ = nullptr;
+    }
+
+    PDFDoc& pdf_;
+    const bool may_share_;
+    // The settings poppler-cpp gave: reading order, no physical layout.
+    TextOutputDev text_{nullptr, false, 0, false, false};
+    std::unique_ptr<Gfx> gfx_;
+    Page* gfx_page_ = nullptr; ///< the page gfx_ was set up for
+};
 
 /// Heading levels by size: the body's size is the one most text is set in; each larger
 /// size, from the largest, is a level.
 class HeadingSizes {
 public:
-    explicit HeadingSizes(const std::vector<Page>& pages)
+    explicit HeadingSizes(const std::vector<PageText>& pages)
     {
         std::map<long, std::size_t> characters_by_size;
         for (const auto& page : pages)
@@ -291,34 +413,34 @@ private:
 
 Result<Document> extract_pdf(std::string_view bytes, const DocumentLimits& limits)
 {
-    silence_poppler();
+    start_poppler();
     if (bytes.size() > static_cast<std::size_t>(INT_MAX))
         return document_error(document_errors::too_large, "PDF trop volumineux");
-    const std::unique_ptr<poppler::document> pdf{
-        poppler::document::load_from_raw_data(bytes.data(), static_cast<int>(bytes.size()))};
-    if (!pdf)
+    auto stream = std::make_unique<MemStream>(bytes.data(), 0, static_cast<Goffset>(bytes.size()),
+                                              Object(objNull));
+    const auto pdf = std::make_unique<PDFDoc>(stream.release()); // the PDFDoc owns its stream
+    if (pdf->getErrorCode() == errEncrypted)
+        return document_error(document_errors::encrypted,
+                              "PDF protégé par un mot de passe : fournissez-le sans mot de passe");
+    if (!pdf->isOk())
         return document_error(document_errors::malformed,
                               "fichier endommagé : PDF illisible ; enregistrez-le à nouveau "
                               "depuis le logiciel qui l'a produit");
-    if (pdf->is_locked())
-        return document_error(document_errors::encrypted,
-                              "PDF protégé par un mot de passe : fournissez-le sans mot de passe");
-    const int page_count = pdf->pages();
+    const int page_count = pdf->getNumPages();
     if (page_count > limits.max_pages)
         return document_error(document_errors::too_many_pages,
                               "PDF trop long : " + std::to_string(page_count) + " pages (au plus " +
                                   std::to_string(limits.max_pages) + ")");
 
-    std::vector<Page> pages;
+    PageTextReader page_text{*pdf};
+    std::vector<PageText> pages;
     pages.reserve(static_cast<std::size_t>(std::max(page_count, 0)));
     std::size_t text_bytes = 0;
     std::vector<int> without_text;
-    for (int index = 0; index < page_count; ++index) {
-        const std::unique_ptr<poppler::page> page{pdf->create_page(index)};
-        Page& read = pages.emplace_back();
-        read.number = index + 1;
-        if (page)
-            read.lines = page_lines(*page);
+    for (int number = 1; number <= page_count; ++number) {
+        PageText& read = pages.emplace_back();
+        read.number = number;
+        read.lines = page_text.read(number);
         if (read.lines.empty())
             without_text.push_back(read.number);
         for (const auto& line : read.lines)
@@ -346,10 +468,9 @@ Result<Document> extract_pdf(std::string_view bytes, const DocumentLimits& limit
             list += (list.empty() ? "" : ", ") + std::to_string(number);
         builder.warn("pages sans texte (numérisées ?) : " + list);
     }
-    if (builder.document().title.empty()) {
-        const auto title = pdf->get_title().to_utf8();
-        builder.set_title({title.data(), title.size()});
-    }
+    if (builder.document().title.empty())
+        if (const auto title = pdf->getDocInfoTitle())
+            builder.set_title(text_string_utf8(*title));
     return std::move(builder).finish();
 }
 
