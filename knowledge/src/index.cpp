@@ -392,25 +392,24 @@ bool is_joining(std::string_view folded_word)
            folded_word == "alors" || folded_word == "du" || folded_word == "coup";
 }
 
-/// The clause of a question sentence where the question starts: "j'ai reçu la livraison,
-/// comment je constate le service fait ?" asks from "comment"; what comes before is narrative.
+/// Where the question starts in a question sentence that does not start with it: "j'ai reçu la
+/// livraison, comment je constate le service fait ?" asks from "comment", the clause before is
+/// narrative.
 std::size_t question_start(std::string_view sentence)
 {
     std::size_t start = 0;
-    std::size_t found = std::string_view::npos;
-    for (std::size_t i = 0; i <= sentence.size(); ++i) {
-        const char c = i < sentence.size() ? sentence[i] : ',';
-        if (c != ',' && c != ':' && c != '(' && c != ')')
-            continue;
-        const auto words = split_words(fold(sentence.substr(start, i - start)));
+    for (std::size_t i = sentence.find_first_of(",:()"); i != std::string_view::npos;
+         i = sentence.find_first_of(",:()", start)) {
+        start = i + 1;
+        const auto end = sentence.find_first_of(",:()", start);
+        const auto words = split_words(fold(sentence.substr(start, end - start)));
         std::size_t k = 0;
         while (k < words.size() && is_joining(words[k]))
             ++k;
-        if (k < words.size() && is_asking(words[k]) && found == std::string_view::npos)
-            found = start;
-        start = i + 1;
+        if (k < words.size() && is_asking(words[k]))
+            return start;
     }
-    return found == std::string_view::npos ? 0 : found;
+    return 0; // the sentence asks from its start (or asks nothing clearly)
 }
 
 /// Whether a clause tells what happened to someone ("j'ai reçu la livraison", "on vient de
@@ -442,7 +441,9 @@ std::vector<Sentence> sentences_of(std::string_view message, const NamesTopic& n
         const auto words = split_words(fold(text));
         if (words.empty())
             continue;
-        if (c == '?') {
+        const auto first = std::find_if_not(words.begin(), words.end(),
+                                            [](const std::string& w) { return is_joining(w); });
+        if (c == '?' && (first == words.end() || !is_asking(*first))) {
             const auto from = question_start(text);
             if (from > 0 && tells(text.substr(0, from)) && names_topic(text.substr(from))) {
                 told.push_back({text.substr(0, from), 1.0, false});
