@@ -480,6 +480,29 @@ TEST_SUITE("unit")
         CHECK(supplier(both)->weight == doctest::Approx(supplier(alone)->weight / 2));
     }
 
+    TEST_CASE("the narrative clause before a question weighs as context")
+    {
+        auto base = test_base();
+        Index index{base.entries, base.glossary, base.synonyms};
+        const auto weight_of = [](const Explanation& e, std::string_view stem) {
+            const auto it = std::find_if(e.words.begin(), e.words.end(), [&](const QueryWord& w) {
+                return w.text.starts_with(stem);
+            });
+            return it == e.words.end() ? -1.0 : it->weight;
+        };
+        const auto alone = index.explain("Notre fournisseur a changé de banque.", 1);
+        // "j'ai…" tells what happened; the question starts at "comment".
+        const auto told =
+            index.explain("J'ai un nouveau fournisseur, comment créer le tiers DDFIP ?", 2);
+        REQUIRE_FALSE(told.hits.empty());
+        CHECK(index.entries()[told.hits.front().entry].id == "tiers-ddfip");
+        CHECK(weight_of(told, "fournisseur") ==
+              doctest::Approx(weight_of(alone, "fournisseur") / 2));
+        // A subject named before the question is what it asks about, not narrative.
+        const auto named = index.explain("le fournisseur, comment créer le tiers DDFIP ?", 2);
+        CHECK(weight_of(named, "fournisseur") == doctest::Approx(weight_of(alone, "fournisseur")));
+    }
+
     TEST_CASE("words the base does not know make the bot abstain on another topic")
     {
         Answerer answerer{test_base()};
