@@ -24,6 +24,7 @@ import sys
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -1838,6 +1839,83 @@ tickets:
 
     # -- driver
 
+    async def scenario_y(self) -> None:
+        """Kit reminders that reach the person (issue 17): in an encrypted room with wave 6
+        loaded, bob links himself to a late EPLE; alice (an admin) starts a kit campaign for a
+        minute just ahead. At that minute the bot opens an encrypted direct chat with bob
+        (is_direct), and its reminder there decrypts, with the EPLE's kit rate and the date of
+        the data; the room gets only the admins' report. Bob's ✅ on the reminder is noted."""
+        assert self.bot
+        room = await self.wave6_room("e2e campagne kit", "y")
+        if not room:
+            return
+        await self.alice.client.room_invite(room, BOB)
+        await wait_for(lambda: room in self.bob.invites, 15)
+        await self.bob.client.join(room)
+        await wait_for(lambda: room in self.bob.client.rooms, 15)
+        linked = await self.ask(self.bob, room, "!moi eple 0809001Z")
+        got = await self.wait_reply(linked, 45)
+        self.check("y.bob-linked", len(got) == 1 and "0809001Z" in
+                   got[0]["content"].get("body", ""), short(got[:1]))
+        paris = ZoneInfo("Europe/Paris")
+        at = (datetime.now(paris) + timedelta(seconds=20)).replace(second=0, microsecond=0) + \
+            timedelta(minutes=1)
+        started = await self.ask(self.alice, room,
+                                 f"!campagne kit chaque jour {at.hour}h{at.minute:02d} seuil 80 %")
+        got = await self.wait_reply(started, 45)
+        self.check("y.campaign-started", len(got) == 1 and "message direct" in
+                   got[0]["content"].get("body", ""), short(got[:1]))
+        invites_before = set(self.bob.invites)
+        log(f"y: campaign at {at:%H:%M} (in {(at - datetime.now(paris)).seconds} s)")
+
+        def direct() -> set[str]:
+            return self.bob.invites - invites_before - {room}
+
+        wait = (at - datetime.now(paris)).total_seconds() + 40
+        await wait_for(lambda: bool(direct()), max(wait, 5))
+        chats = direct()
+        if not self.check("y.bot-opens-a-direct-chat", len(chats) == 1, f"invites {chats!r}"):
+            return
+        dm = next(iter(chats))
+        await self.bob.client.join(dm)
+        await wait_for(lambda: dm in self.bob.client.rooms, 15)
+        await wait_for(lambda: bool(self.bob.from_bot(dm)), 45)
+        reminders = self.bob.from_bot(dm)
+        body = reminders[0]["content"].get("body", "") if reminders else ""
+        self.check("y.reminder-in-the-direct-chat", len(reminders) == 1 and
+                   reminders[0]["event_id"] in self.bob.decrypted and
+                   "0809001Z" in body and "1 %" in body and
+                   "19/01/2024" in body and "✅" in body, short(reminders[:1], 1200))
+        # The invite says it is a direct chat: bob's client files it under its people.
+        path = f"/_matrix/client/v3/rooms/{urllib.parse.quote(dm, safe='')}/messages?dir=b&limit=50"
+        page = await asyncio.to_thread(self.synapse.http, "GET", path, None,
+                                       self.bob.client.access_token)
+        invite = next((ev for ev in page.get("chunk", []) if ev.get("type") == "m.room.member"
+                       and ev.get("state_key") == BOB and
+                       ev.get("content", {}).get("membership") == "invite"), {})
+        self.check("y.direct-chat-flagged-direct", invite.get("sender") == BOT and
+                   invite.get("content", {}).get("is_direct") is True, short(invite))
+
+        def report() -> list[dict]:  # in the thread of the command that started the campaign
+            return [ev for ev in self.alice.from_bot(room)
+                    if "Campagne kit de bascule du" in ev["content"].get("body", "")]
+
+        await wait_for(lambda: bool(report()), 30)
+        posted = report()
+        self.scheduled.update(ev["event_id"] for ev in posted)
+        text = posted[0]["content"].get("body", "") if posted else ""
+        self.check("y.salon-gets-only-the-report", len(posted) == 1 and
+                   "Relancés par message direct (1)" in text and BOB in text and
+                   "Commencez par les fiches" not in text, short(posted[:2], 1200))
+        if reminders:
+            await self.bob.react(dm, reminders[0]["event_id"], "✅")
+            await wait_for(lambda: len(self.bob.from_bot(dm)) > 1, 30)
+            after = self.bob.from_bot(dm)[1:]
+            self.check("y.acknowledged-with-a-check-mark", len(after) == 1 and "Bien noté" in
+                       after[0]["content"].get("body", ""), short(after[:2]))
+        stopped = await self.ask(self.alice, room, "!campagne kit arrêter")
+        await self.wait_reply(stopped, 30)
+
     async def scenario(self, name: str, coro, timeout: float) -> None:
         log(f"--- scenario {name}")
         started = time.monotonic()
@@ -1915,6 +1993,8 @@ tickets:
                 await self.scenario("v", self.scenario_v(), 240)
             if want("w"):
                 await self.scenario("w", self.scenario_w(), 240)
+            if want("y"):
+                await self.scenario("y", self.scenario_y(), 300)
             self.global_checks()
             if self.bot.alive():
                 proc = self.procs.running["bot"]

@@ -1,5 +1,5 @@
 // Issue 17: the direct chats the bot opens to send a kit reminder to one person. The real
-// homeserver's side is proven by the e2e scenario `k`; here the rules around it.
+// homeserver's side is proven by the e2e scenario `y`; here the rules around it.
 #include "bot/direct_chats.hpp"
 
 #include <doctest/doctest.h>
