@@ -41,6 +41,7 @@ BOT_DISPLAY_NAME = "Opale-Bot [Ac-Lille]"  # Tchap names end with a suffix
 CLAIRE_LOCALPART = "claire.martin-ac-lille.fr"
 CLAIRE = f"@{CLAIRE_LOCALPART}:localhost"
 CLAIRE_DISPLAY_NAME = "Claire Martin [Ac-Lille]"
+DORA = "@dora:localhost"  # scenario y's Tchap user on Element's engine
 # What js-sdk says of an event whose key the sender withheld because this device is not verified
 # (DecryptionFailureCode, matrix-js-sdk 37).
 WITHHELD_UNVERIFIED = "MEGOLM_KEY_WITHHELD_FOR_UNVERIFIED_DEVICE"
@@ -1857,6 +1858,31 @@ tickets:
         got = await self.wait_reply(linked, 45)
         self.check("y.bob-linked", len(got) == 1 and "0809001Z" in
                    got[0]["content"].get("body", ""), short(got[:1]))
+        # Dora, on Element's engine (matrix-js-sdk and its Rust crypto), links herself too.
+        password = secrets.token_hex(8)
+        await asyncio.to_thread(self.synapse.register, "dora", password)
+        await asyncio.to_thread(
+            self.synapse.http, "POST", f"/_synapse/admin/v1/users/{DORA}/override_ratelimit",
+            {"messages_per_second": 0, "burst_count": 0}, self.admin_token)
+        dora = await JsUser.start("dora", self.procs, self.work, self.synapse.url, DORA, password,
+                                  "Tchap dora", True)
+        self.js_users.append(dora)
+
+        async def invited(user: JsUser, room_id: str | None = None) -> list[dict]:
+            return [i for i in (await user.call("invites"))["invites"]
+                    if room_id is None or i["room_id"] == room_id]
+
+        await self.alice.client.room_invite(room, DORA)
+        for _ in range(50):
+            if await invited(dora, room):
+                break
+            await asyncio.sleep(0.3)
+        await dora.call("join", room_id=room)
+        dora_linked = await dora.send(room, {"msgtype": "m.text", "body": "!moi eple 0029002Z"})
+        self.asked.add(dora_linked)
+        got = await self.wait_reply(dora_linked, 45)
+        self.check("y.dora-linked", len(got) == 1 and "0029002Z" in
+                   got[0]["content"].get("body", ""), short(got[:1]))
         paris = ZoneInfo("Europe/Paris")
         at = (datetime.now(paris) + timedelta(seconds=20)).replace(second=0, microsecond=0) + \
             timedelta(minutes=1)
@@ -1905,7 +1931,7 @@ tickets:
         self.scheduled.update(ev["event_id"] for ev in posted)
         text = posted[0]["content"].get("body", "") if posted else ""
         self.check("y.salon-gets-only-the-report", len(posted) == 1 and
-                   "Relancés par message direct (1)" in text and BOB in text and
+                   "Relancés par message direct (2)" in text and BOB in text and DORA in text and
                    "Commencez par les fiches" not in text, short(posted[:2], 1200))
         if reminders:
             await self.bob.react(dm, reminders[0]["event_id"], "✅")
@@ -1913,6 +1939,35 @@ tickets:
             after = self.bob.from_bot(dm)[1:]
             self.check("y.acknowledged-with-a-check-mark", len(after) == 1 and "Bien noté" in
                        after[0]["content"].get("body", ""), short(after[:2]))
+        # Dora's client (Element's engine) gets the invite flagged direct, joins, and reads the
+        # reminder: decrypted, no red shield, and it notifies her.
+        dora_chats: list[dict] = []
+        for _ in range(100):
+            dora_chats = [i for i in await invited(dora) if i["inviter"] == BOT]
+            if dora_chats:
+                break
+            await asyncio.sleep(0.3)
+        if self.check("y.js-invited-to-a-direct-chat", len(dora_chats) == 1 and
+                      dora_chats[0]["is_direct"], short(dora_chats)):
+            dora_dm = dora_chats[0]["room_id"]
+            await dora.call("join", room_id=dora_dm)
+            await wait_for(lambda: any("content" in ev and ev["content"].get("body")
+                                       for ev in dora.from_bot(dora_dm)), 45)
+            seen = dora.from_bot(dora_dm)
+            ev = seen[0] if seen else {}
+            self.check("y.js-reads-the-reminder", len(seen) == 1 and ev.get("encrypted") and
+                       not ev.get("decryption_failure") and
+                       (ev.get("shield") or {}).get("colour") != "red" and
+                       (ev.get("push") or {}).get("notify") is True and
+                       "0029002Z" in ev["content"].get("body", "") and
+                       "27 %" in ev["content"].get("body", ""), short(seen[:1], 1200))
+            if seen:
+                await dora.call("react", room_id=dora_dm, event_id=ev["event_id"], key="✅")
+                await wait_for(lambda: any("Bien noté" in e.get("content", {}).get("body", "")
+                                           for e in dora.from_bot(dora_dm)), 30)
+                self.check("y.js-acknowledged", any(
+                    "Bien noté" in e.get("content", {}).get("body", "")
+                    for e in dora.from_bot(dora_dm)), short(dora.from_bot(dora_dm)[-2:]))
         stopped = await self.ask(self.alice, room, "!campagne kit arrêter")
         await self.wait_reply(stopped, 30)
 

@@ -194,6 +194,37 @@ const ops = {
     }
     return { room_id };
   },
+  // The rooms this device is invited to, with what the invite says (is_direct: a direct chat).
+  async invites() {
+    const me = client.getUserId();
+    return {
+      invites: client
+        .getRooms()
+        .filter((room) => room.getMyMembership() === "invite")
+        .map((room) => {
+          const member = room.currentState.getStateEvents("m.room.member", me);
+          return {
+            room_id: room.roomId,
+            inviter: member?.getSender() ?? null,
+            is_direct: member?.getContent()?.is_direct === true,
+          };
+        }),
+    };
+  },
+  // Joins, then waits for the sync that shows this device in the room with its encryption set
+  // up (sending before that fails: "unconfigured room").
+  async join({ room_id, within = 20 }) {
+    await client.joinRoom(room_id);
+    const deadline = Date.now() + within * 1000;
+    for (;;) {
+      const room = client.getRoom(room_id);
+      const encrypted = room?.hasEncryptionStateEvent() ?? false;
+      if (room?.getMyMembership() === "join" && (!encrypted || (await crypto.isEncryptionEnabledInRoom(room_id))))
+        return { room_id };
+      if (Date.now() > deadline) throw new Error(`room ${room_id} not joined`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  },
   async send({ room_id, content, type = "m.room.message" }) {
     await ops.wait_room({ room_id });
     const threadId = content?.["m.relates_to"]?.rel_type === "m.thread" ? content["m.relates_to"].event_id : null;
