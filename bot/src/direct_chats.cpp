@@ -8,6 +8,9 @@ namespace opalebot::bot {
 namespace {
 
 constexpr std::chrono::minutes retry_after{10};
+constexpr std::chrono::hours members_trusted_for{1};
+constexpr double openings_burst = 5;
+constexpr std::chrono::seconds opening_every{2};
 
 bool holds(const std::vector<std::string>& users, const std::string& user)
 {
@@ -44,11 +47,18 @@ Result<std::optional<std::string>> DirectChats::room_for(const std::string& user
     // A chat the bot opened: its encryption is known from the sync that shows the bot in it.
     if (room.value()->inviter == own_user_id_ && room.value()->encrypted != encrypted_)
         return std::optional<std::string>{};
+    const auto now = clock_();
+    if (const auto checked = members_checked_.find(room_id);
+        checked != members_checked_.end() && now - checked->second < members_trusted_for)
+        return known;
     auto members = client_.room_members(room_id);
     if (!members)
         return members.error();
-    if (holds(members.value().joined, user) || holds(members.value().invited, user))
+    if (holds(members.value().joined, user) || holds(members.value().invited, user)) {
+        members_checked_[room_id] = now;
         return known;
+    }
+    members_checked_.erase(room_id);
     // They left (or declined): the bot leaves too, and opens a new chat.
     log::get("bot.sync")->info("{} left the direct chat {}: the bot leaves it", user, room_id);
     if (auto left = client_.leave(room_id); !left)
@@ -64,6 +74,14 @@ Result<std::optional<std::string>> DirectChats::open_for(const std::string& user
     if (const auto failed = failed_.find(user);
         failed != failed_.end() && now - failed->second < retry_after)
         return Error{Error::Kind::transport, 0, {}, "direct chat: tried less than 10 min ago", {}};
+    if (refilled_)
+        openings_left_ = std::min(openings_burst,
+                                  openings_left_ + std::chrono::duration<double>(now - *refilled_) /
+                                                       opening_every);
+    refilled_ = now;
+    if (openings_left_ < 1)
+        return std::optional<std::string>{}; // opened later: not ready yet
+    openings_left_ -= 1;
     auto opened = client_.create_direct_room(user, encrypted_);
     if (!opened) {
         failed_[user] = now;

@@ -88,7 +88,8 @@ TEST_SUITE("unit")
         synced(w.store, "!hers:hs", marie, true);
         w.http.reply(200, members({{"@opale:hs", "join"}, {"@marie:hs", "join"}}));
         CHECK(w.chats.room_for(marie).value() == std::optional<std::string>{"!hers:hs"});
-        // She left it: the bot leaves too and opens another.
+        // She left it (seen at the next check, an hour on): the bot leaves too and opens another.
+        w.now += std::chrono::hours{1};
         w.http.reply(200, members({{"@opale:hs", "join"}}));
         w.http.reply(200, "{}");                       // leave
         w.http.reply(200, R"({"room_id":"!new:hs"})"); // createRoom
@@ -112,5 +113,39 @@ TEST_SUITE("unit")
         CHECK(w.chats.room_for(marie));
         CHECK(w.http.request_count() == 2);
         CHECK(w.store.direct_chat(marie).value() == std::optional<std::string>{"!dm:hs"});
+    }
+
+    TEST_CASE("direct chats are opened five at once then one every two seconds")
+    {
+        World w;
+        for (int i = 0; i < 5; ++i)
+            w.http.reply(200, R"({"room_id":"!dm)" + std::to_string(i) + R"(:hs"})");
+        for (int i = 0; i < 5; ++i)
+            CHECK_FALSE(w.chats.room_for("@u" + std::to_string(i) + ":hs").value());
+        CHECK(w.http.request_count() == 5);
+        // The sixth waits (not an error: asked again later), without a request.
+        const auto sixth = w.chats.room_for("@u5:hs");
+        REQUIRE(sixth);
+        CHECK_FALSE(sixth.value());
+        CHECK(w.http.request_count() == 5);
+        w.now += std::chrono::seconds{2};
+        w.http.reply(200, R"({"room_id":"!dm5:hs"})");
+        CHECK(w.chats.room_for("@u5:hs"));
+        CHECK(w.http.request_count() == 6);
+        CHECK(w.store.direct_chat("@u5:hs").value() == std::optional<std::string>{"!dm5:hs"});
+    }
+
+    TEST_CASE("direct chat members are asked once an hour")
+    {
+        World w;
+        synced(w.store, "!hers:hs", marie, true);
+        w.http.reply(200, members({{"@opale:hs", "join"}, {"@marie:hs", "join"}}));
+        CHECK(w.chats.room_for(marie).value() == std::optional<std::string>{"!hers:hs"});
+        CHECK(w.chats.room_for(marie).value() == std::optional<std::string>{"!hers:hs"});
+        CHECK(w.http.request_count() == 1);
+        w.now += std::chrono::hours{1};
+        w.http.reply(200, members({{"@opale:hs", "join"}, {"@marie:hs", "join"}}));
+        CHECK(w.chats.room_for(marie).value() == std::optional<std::string>{"!hers:hs"});
+        CHECK(w.http.request_count() == 2);
     }
 }

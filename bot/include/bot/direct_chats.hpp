@@ -26,8 +26,10 @@ public:
     /// the bot, while they are still in it (joined or invited); otherwise one is opened now,
     /// inviting them. Nothing while a chat the bot opened is not usable yet: until a sync has
     /// shown the bot in it with its encryption (a message is never sent in clear into a room
-    /// meant to be encrypted); ask again after the next sync. An error when it cannot be
-    /// opened (the user unknown, the homeserver down): then no new attempt for ten minutes.
+    /// meant to be encrypted), or while too many were opened just now (five at once, then one
+    /// every two seconds: a campaign for a hundred people does not hold the sync thread for
+    /// minutes); ask again a little later. An error when it cannot be opened (the user unknown,
+    /// the homeserver down): then no new attempt for ten minutes.
     Result<std::optional<std::string>> room_for(const std::string& user);
 
 private:
@@ -40,6 +42,10 @@ private:
     Clock clock_;
     /// When opening a chat for a user last failed: a room is not asked for at every sync.
     std::map<std::string, std::chrono::steady_clock::time_point> failed_;
+    /// When each chat was last seen with its user in it: not asked again for an hour.
+    std::map<std::string, std::chrono::steady_clock::time_point> members_checked_;
+    double openings_left_ = 5; ///< the bucket of room creations
+    std::optional<std::chrono::steady_clock::time_point> refilled_;
 };
 
 } // namespace opalebot::bot
