@@ -283,6 +283,7 @@ int with_conversations(const bot::Config& config, StateDatabase& state, bot::Sta
             std::tie(report.rooms, report.encrypted_rooms) = rooms.value();
         report.encryption_on = !config.pickle_key.empty();
         report.entries = answerer.entries().size();
+        report.documents = answerer.documents().size();
         report.tickets.itop = itop_on;
         if (itop_on && watch.itop != nullptr) {
             const auto seen = watch.itop->snapshot();

@@ -86,7 +86,8 @@ std::string format_status(const StatusReport& r, StatusReport::TimePoint now)
             (r.encrypted_rooms > 0 && !r.encryption_on ? " — **chiffrement désactivé : ignorés**"
                                                        : "") +
             "\n";
-    text += "- Fiches chargées : " + std::to_string(r.entries) + "\n";
+    text += "- Fiches chargées : " + std::to_string(r.entries) +
+            " ; documents : " + std::to_string(r.documents) + "\n";
     if (!r.tickets.itop) {
         text += "- Tickets : base intégrée du bot\n";
     } else if (r.tickets.failures_in_a_row > 0) {

@@ -29,7 +29,8 @@ struct StatusReport {
     int rooms = 0;                                ///< rooms the bot is in
     int encrypted_rooms = 0;
     bool encryption_on = false;
-    std::size_t entries = 0; ///< fiches loaded
+    std::size_t entries = 0;   ///< fiches loaded
+    std::size_t documents = 0; ///< documents loaded (curated and added from the salon)
     /// The ticket backend: "intégré" or iTop with its state.
     struct Tickets {
         bool itop = false;

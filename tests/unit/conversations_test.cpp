@@ -547,6 +547,7 @@ TEST_SUITE("unit")
         b.status_report.version = "opale-bot 9.9";
         b.status_report.started = std::chrono::system_clock::now() - hours{26};
         b.status_report.entries = 31;
+        b.status_report.documents = 2;
         b.status_report.homeserver = app::StatusReport::Homeserver{
             std::chrono::system_clock::now() - seconds{5}, 0, {}, seconds{30}};
         b.status_report.tickets.itop = true;
@@ -567,7 +568,7 @@ TEST_SUITE("unit")
         CHECK(text.find("En service depuis 1 j 2 h") != std::string::npos);
         CHECK(text.find("Serveur Matrix : joignable") != std::string::npos);
         CHECK(text.find("il y a 5 s") != std::string::npos);
-        CHECK(text.find("Fiches chargées : 31") != std::string::npos);
+        CHECK(text.find("Fiches chargées : 31 ; documents : 2") != std::string::npos);
         CHECK(text.find("iTop **injoignable** (4 échec(s) de suite, dernier : `Connection "
                         "refused`)") != std::string::npos);
         // a backtick in a log line cannot end its code span
