@@ -346,8 +346,9 @@ bool queue_notices(const std::vector<app::Notice>& notices, bot::SyncLoop& loop,
         }
         out.priority = n.priority; // background work waits behind replies
         const auto text_txn_id = out.txn_id;
+        const auto room_id = out.room_id; // the files follow the text there
         writes.outgoing.push_back(std::move(out));
-        for (auto& file : loop.file_messages_for(out.room_id, n.files, n.conversation.thread_root,
+        for (auto& file : loop.file_messages_for(room_id, n.files, n.conversation.thread_root,
                                                  n.reply_to, text_txn_id, n.priority, writes))
             writes.outgoing.push_back(std::move(file));
     }
