@@ -578,9 +578,10 @@ void Conversations::post_reminders(const std::vector<commands::Delivery>& delive
     }
 }
 
-void Conversations::post_campaign(const std::vector<commands::CampaignMessage>& messages,
-                                  const NoticeSink& post)
+int Conversations::post_campaign(const std::vector<commands::CampaignMessage>& messages,
+                                 const NoticeSink& post)
 {
+    int queued = 0;
     // A direct message per linked user of a late EPLE, then the admins' report; the campaign's
     // ledgers made each once already. A direct chat just opened is ready after the next sync:
     // what could not go now is tried again a little later (between_syncs).
@@ -593,13 +594,15 @@ void Conversations::post_campaign(const std::vector<commands::CampaignMessage>& 
                       {m.kind == commands::CampaignMessage::Kind::eple, false}};
         notice.direct_to = m.direct_to;
         if (!post({notice})) {
-            campaign_retry_at_ = services_.reminder_options.clock() + std::chrono::seconds{10};
+            campaign_retry_at_ = services_.reminder_options.clock() + campaign_retry_delay_;
             continue; // still claimed: unsent() gives it back
         }
+        ++queued;
         if (auto marked = services_.campaign.mark_sent(m.delivery_key); !marked)
             log::get("main")->warn("campaign message queued but not marked: {}",
                                    marked.error().message);
     }
+    return queued;
 }
 
 void Conversations::retry_campaign(commands::Instant now, const NoticeSink& post)
@@ -612,8 +615,17 @@ void Conversations::retry_campaign(commands::Instant now, const NoticeSink& post
         log::get("main")->warn("{} kit reminders by direct message given up: their chat could "
                                "not be opened for a day",
                                given_up.value());
-    if (auto unsent = services_.campaign.unsent(); unsent)
-        post_campaign(unsent.value(), post);
+    const auto unsent = services_.campaign.unsent();
+    const int queued = unsent ? post_campaign(unsent.value(), post) : 0;
+    // While messages go, the next ones are tried soon (the chats are opened a few at a time);
+    // a chat that stays closed (the bot's encryption off in an encrypted one…) is tried less and
+    // less often, up to every ten minutes, rather than every ten seconds for a day.
+    constexpr std::chrono::seconds first_retry{10};
+    constexpr std::chrono::seconds longest_retry{600};
+    campaign_retry_delay_ =
+        queued > 0 ? first_retry : std::min(campaign_retry_delay_ * 2, longest_retry);
+    if (campaign_retry_at_ || !unsent)
+        campaign_retry_at_ = now + campaign_retry_delay_;
 }
 
 commands::Reply Conversations::wave_report(int vague)

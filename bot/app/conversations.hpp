@@ -179,8 +179,9 @@ private:
     commands::Reply wave_report(int vague);
     /// The tickets between two days, as `!tickets stats du … au …` counts them (the digest's).
     std::string ticket_report(commands::Instant from, commands::Instant to);
-    void post_campaign(const std::vector<commands::CampaignMessage>& messages,
-                       const NoticeSink& post);
+    /// The number of messages queued.
+    int post_campaign(const std::vector<commands::CampaignMessage>& messages,
+                      const NoticeSink& post);
     /// The campaign's messages that could not go yet, tried again when due.
     void retry_campaign(commands::Instant now, const NoticeSink& post);
 
@@ -203,6 +204,7 @@ private:
     /// The campaign's direct messages wait for their chat (opened, then seen in a sync): tried
     /// again from then on, until sent or given up after a day.
     std::optional<commands::Instant> campaign_retry_at_;
+    std::chrono::seconds campaign_retry_delay_{10}; ///< doubles while a retry sends nothing
 
     // The backend thread (start_backend_thread): its queue, the replies it computed and not yet
     // posted (by event id; "" for follow-up notices), and how it is woken.

@@ -465,6 +465,38 @@ TEST_SUITE("unit")
         CHECK(b.posted[2].markdown.find("Rappel") != std::string::npos);
     }
 
+    TEST_CASE("the kit campaign's direct message that cannot go is tried less and less often")
+    {
+        Bench b;
+        commands::Etablissement moulin;
+        moulin.uai = "0020013D";
+        moulin.nom = "Collège Jean Moulin";
+        moulin.vague = 6;
+        REQUIRE(b.eple.save_etablissements({moulin}));
+        commands::Snapshot low;
+        low.uai = moulin.uai;
+        low.date = year{2026} / 11 / 20;
+        low.kit_taux = 12;
+        REQUIRE(b.eple.save_snapshots({low}));
+        REQUIRE(b.profiles.link(marie, moulin.uai));
+        REQUIRE(b.campaign.start(commands::parse_campaign("chaque lundi 9h seuil 80 %").value(),
+                                 salon, admin, b.now));
+        int attempts = 0;
+        const app::NoticeSink sink = [&](const std::vector<app::Notice>& notices) {
+            for (const auto& n : notices)
+                if (!n.direct_to.empty()) {
+                    ++attempts;
+                    return false; // the chat never opens
+                }
+            return true;
+        };
+        const auto monday = sys_days{year{2026} / 11 / 23} + hours{8};
+        for (int s = 0; s <= 80; ++s)
+            b.conversations.between_syncs(monday + seconds{s}, sink);
+        // At 0, then 10, 30 (20 later) and 70 (40 later) seconds.
+        CHECK(attempts == 4);
+    }
+
     TEST_CASE("roles come from the config lists or the power level of a trusted salon")
     {
         bot::Config config;
