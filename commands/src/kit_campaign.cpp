@@ -464,7 +464,11 @@ std::vector<CampaignMessage> KitCampaign::evaluate(const CampaignState& state, I
                 "pour cette relance. Sans réaction, je vous le rappelle le lendemain (jour "
                 "ouvré), deux fois au plus.\n\n";
         text += "_Ne plus recevoir ces relances : `" + options_.prefix + "rappels off`._";
-        reminded.push_back("- " + name + " : " + why + " — " + join(recipients, ", "));
+        // User ids in code spans: an "_" in one would start italics.
+        std::vector<std::string> shown;
+        for (const auto& user : recipients)
+            shown.push_back("`" + user + "`");
+        reminded.push_back("- " + name + " : " + why + " — " + join(shown, ", "));
         for (auto& user : recipients) {
             CampaignMessage m;
             m.kind = CampaignMessage::Kind::eple;
@@ -817,7 +821,12 @@ Reply trial(const Shared& shared)
         return Reply{"Aucune campagne en cours : rien à essayer. Par exemple : `" + shared.prefix +
                          "campagne kit " + std::string{example.substr(1)} + ".",
                      {}};
-    return Reply{"_Essai : rien n'est envoyé._\n\n" + messages.value().back().markdown, {}};
+    // The admins' report, then what the first person reminded would read in their direct chat.
+    std::string text = "_Essai : rien n'est envoyé._\n\n" + messages.value().back().markdown;
+    if (const auto& first = messages.value().front(); !first.direct_to.empty())
+        text += "\n\n---\n\n_Message direct que recevrait_ `" + first.direct_to + "` :\n\n" +
+                first.markdown;
+    return Reply{text, {}};
 }
 
 Reply campagne(const Shared& shared, const Context& context)

@@ -400,6 +400,8 @@ TEST_SUITE("unit")
         const auto trial = say("!campagne kit essai");
         CHECK(contains(trial, "Essai"));
         CHECK(contains(trial, "Collège Jean Moulin"));
+        CHECK(contains(trial, "Message direct que recevrait_ `@marie:x`"));
+        CHECK(contains(trial, "Réagissez avec ✅"));
         CHECK(world.campaign->unsent().value().empty()); // a dry run claims nothing
         CHECK(contains(say("!campagne kit arrêter"), "arrêtée"));
         CHECK(contains(say("!campagne kit arreter"), "Aucune campagne"));
