@@ -233,6 +233,23 @@ struct Bench {
     }
 };
 
+/// Collège Jean Moulin, its kit at 12 % on 20/11/2026, Marie linked to it: late for any
+/// campaign with a threshold above that.
+void link_marie_to_a_late_eple(Bench& b)
+{
+    commands::Etablissement moulin;
+    moulin.uai = "0020013D";
+    moulin.nom = "Collège Jean Moulin";
+    moulin.vague = 6;
+    REQUIRE(b.eple.save_etablissements({moulin}));
+    commands::Snapshot low;
+    low.uai = moulin.uai;
+    low.date = year{2026} / 11 / 20;
+    low.kit_taux = 12;
+    REQUIRE(b.eple.save_snapshots({low}));
+    REQUIRE(b.profiles.link(marie, moulin.uai));
+}
+
 } // namespace
 
 TEST_SUITE("unit")
@@ -386,17 +403,7 @@ TEST_SUITE("unit")
     TEST_CASE("the kit campaign writes to each linked user and reports to the salon once")
     {
         Bench b;
-        commands::Etablissement moulin;
-        moulin.uai = "0020013D";
-        moulin.nom = "Collège Jean Moulin";
-        moulin.vague = 6;
-        REQUIRE(b.eple.save_etablissements({moulin}));
-        commands::Snapshot low;
-        low.uai = moulin.uai;
-        low.date = year{2026} / 11 / 20;
-        low.kit_taux = 12;
-        REQUIRE(b.eple.save_snapshots({low}));
-        REQUIRE(b.profiles.link(marie, moulin.uai));
+        link_marie_to_a_late_eple(b);
         const auto spec = commands::parse_campaign("chaque lundi 9h seuil 80 %");
         REQUIRE(spec);
         REQUIRE(b.campaign.start(spec.value(), salon + "|$fil", admin, b.now));
@@ -424,17 +431,7 @@ TEST_SUITE("unit")
     TEST_CASE("the kit campaign's direct message waits for its chat and is repeated without a ✅")
     {
         Bench b;
-        commands::Etablissement moulin;
-        moulin.uai = "0020013D";
-        moulin.nom = "Collège Jean Moulin";
-        moulin.vague = 6;
-        REQUIRE(b.eple.save_etablissements({moulin}));
-        commands::Snapshot low;
-        low.uai = moulin.uai;
-        low.date = year{2026} / 11 / 20;
-        low.kit_taux = 12;
-        REQUIRE(b.eple.save_snapshots({low}));
-        REQUIRE(b.profiles.link(marie, moulin.uai));
+        link_marie_to_a_late_eple(b);
         REQUIRE(b.campaign.start(commands::parse_campaign("chaque lundi 9h seuil 80 %").value(),
                                  salon, admin, b.now));
         // The direct chat is not ready (just opened): only the report goes.
@@ -468,17 +465,7 @@ TEST_SUITE("unit")
     TEST_CASE("the kit campaign's direct message that cannot go is tried less and less often")
     {
         Bench b;
-        commands::Etablissement moulin;
-        moulin.uai = "0020013D";
-        moulin.nom = "Collège Jean Moulin";
-        moulin.vague = 6;
-        REQUIRE(b.eple.save_etablissements({moulin}));
-        commands::Snapshot low;
-        low.uai = moulin.uai;
-        low.date = year{2026} / 11 / 20;
-        low.kit_taux = 12;
-        REQUIRE(b.eple.save_snapshots({low}));
-        REQUIRE(b.profiles.link(marie, moulin.uai));
+        link_marie_to_a_late_eple(b);
         REQUIRE(b.campaign.start(commands::parse_campaign("chaque lundi 9h seuil 80 %").value(),
                                  salon, admin, b.now));
         int attempts = 0;
