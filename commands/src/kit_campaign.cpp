@@ -1,5 +1,6 @@
 #include "commands/kit_campaign.hpp"
 
+#include "commands/french_format.hpp"
 #include "knowledge/text.hpp"
 #include "opalebot/log.hpp"
 
@@ -102,15 +103,6 @@ std::string percent(double value)
     if (tenths % 10 != 0)
         text += "," + std::to_string(tenths % 10);
     return text + " %";
-}
-
-std::string format_date(year_month_day date)
-{
-    const auto two = [](unsigned v) {
-        return std::string{static_cast<char>('0' + v / 10), static_cast<char>('0' + v % 10)};
-    };
-    return two(static_cast<unsigned>(date.day())) + "/" + two(static_cast<unsigned>(date.month())) +
-           "/" + std::to_string(static_cast<int>(date.year()));
 }
 
 std::string describe_spec(const CampaignSpec& spec)
