@@ -282,6 +282,23 @@ void append_spelled_out(std::vector<std::string>& words, std::string word)
         }
         return;
     }
+    // "dpuis": a function word whose vowel between two consonants was left out, as SMS
+    // writing does. Only words of five letters or more are restored (a shorter one would match
+    // too much), and never next to a vowel: "etat" is a word, not "etait" misspelled.
+    if (word.size() >= 4 && !is_stop_word(word)) {
+        for (std::size_t at = 0; at <= word.size(); ++at)
+            for (const char vowel : std::string_view{"aeiou"}) {
+                if ((at > 0 && !is_consonant(word[at - 1])) ||
+                    (at < word.size() && !is_consonant(word[at])))
+                    break;
+                auto restored = word;
+                restored.insert(at, 1, vowel);
+                if (is_stop_word(restored)) {
+                    words.push_back(std::move(restored));
+                    return;
+                }
+            }
+    }
     if (word.size() >= 4 && word[0] == 'j' && is_consonant(word[1]) && word[1] != 'h' &&
         word.find_first_of("aeiouy", 2) != std::string::npos) {
         words.emplace_back("je");
@@ -344,8 +361,25 @@ std::vector<std::string> split_words(std::string_view folded)
     return words;
 }
 
+namespace {
+
+/// "2j", "3h", "1er", "6eme", "15min": a duration or a rank, narrative in a question.
+bool is_quantity(std::string_view folded_word)
+{
+    const auto digits = folded_word.find_first_not_of("0123456789");
+    if (digits == 0 || digits == std::string_view::npos || digits > 4)
+        return false;
+    static const std::unordered_set<std::string_view> units{
+        "j", "h", "e", "er", "ere", "eme", "emes", "min", "mn", "jours", "ans", "an", "mois"};
+    return units.contains(folded_word.substr(digits));
+}
+
+} // namespace
+
 bool is_stop_word(std::string_view folded_word)
 {
+    if (is_quantity(folded_word))
+        return true;
     // Snowball's French stop list (folded), plus question words and salon fillers.
     static const std::unordered_set<std::string_view> stop_words{
         "a", "ai", "aie", "aient", "aies", "ait", "alors", "as", "au", "aucun", "aura", "aurai",

@@ -185,6 +185,21 @@ TEST_SUITE("unit")
         CHECK(split_words("ac dp tr sf") == Words{"ac", "dp", "tr", "sf"});
         // A word that starts with j and a vowel is left alone ("jardin", "journal").
         CHECK(split_words("journal") == Words{"journal"});
+        // A function word with a vowel left out is restored; a content word is not touched.
+        CHECK(split_words("dpuis") == Words{"depuis"});
+        CHECK(split_words("etat mandat") == Words{"etat", "mandat"});
+        CHECK(split_words("rib") == Words{"rib"});
+    }
+
+    TEST_CASE("durations and ranks are stop words but numbers are not")
+    {
+        CHECK(is_stop_word("2j"));
+        CHECK(is_stop_word("3h"));
+        CHECK(is_stop_word("1er"));
+        CHECK(is_stop_word("6eme"));
+        CHECK_FALSE(is_stop_word("2025"));
+        CHECK_FALSE(is_stop_word("fm1"));
+        CHECK_FALSE(is_stop_word("sc542"));
     }
 
     TEST_CASE("chatter words are told apart from topic words")
