@@ -28,6 +28,7 @@
 #include "commands/weekly_digest.hpp"
 #include "knowledge/analyzer.hpp"
 #include "knowledge/answerer.hpp"
+#include "knowledge/index.hpp"
 #include "knowledge/knowledge_base.hpp"
 #include "opalebot/bot_metrics.hpp"
 #include "opalebot/log.hpp"
@@ -914,6 +915,57 @@ int run_kb_check(const std::filesystem::path& dir)
     return errors == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+std::string_view role_name(knowledge::WordRole role)
+{
+    switch (role) {
+    case knowledge::WordRole::topic:
+        return "sujet";
+    case knowledge::WordRole::context:
+        return "contexte";
+    case knowledge::WordRole::unknown:
+        return "inconnu";
+    case knowledge::WordRole::generic:
+        return "générique";
+    case knowledge::WordRole::chatter:
+        return "bavardage";
+    }
+    return "?";
+}
+
+/// `opale-bot kb analyze TEXTE`: the stems, then how the index reads the text (each idea's role
+/// and weight) and the best fiches with what each matched: why a question got its answer.
+int run_kb_analyze(const std::filesystem::path& dir, const std::string& text)
+{
+    for (const auto& term : knowledge::Analyzer{}.analyze(text))
+        std::cout << term.word << " → " << term.stem << '\n';
+    auto base = knowledge::load_knowledge_base(dir);
+    if (base.entries.empty())
+        return EXIT_SUCCESS;
+    knowledge::Index index{std::move(base.entries), base.glossary, base.synonyms};
+    const auto explanation = index.explain(text, 4);
+    std::cout << "\nLecture de la recherche (idée : rôle, poids) :\n";
+    for (const auto& word : explanation.words)
+        std::cout << "  " << word.text << " : " << role_name(word.role) << ", "
+                  << fmt::format("{:.2f}", word.weight) << '\n';
+    std::cout
+        << "\nFiches (score, évidence, sujets en titre ou mots-clés ; idées trouvées : T titre, "
+           "M mots-clés, C corps) :\n";
+    for (std::size_t h = 0; h < explanation.hits.size(); ++h) {
+        const auto& hit = explanation.hits[h];
+        std::string found;
+        for (std::size_t w = 0; w < explanation.words.size(); ++w) {
+            const double where = explanation.matches[h][w];
+            if (where <= 0)
+                continue;
+            const char mark = where >= 0.9 ? 'T' : where >= 0.6 ? 'M' : 'C';
+            found += fmt::format(" {}:{}", explanation.words[w].text, mark);
+        }
+        std::cout << fmt::format("  {} ({:.2f}, {:.2f}, {}) :{}\n", index.entries()[hit.entry].id,
+                                 hit.score, hit.evidence, hit.topics, found);
+    }
+    return EXIT_SUCCESS;
+}
+
 /// `opale-bot kb ajouter FICHIER`: what `!kb ajouter` does, from the command line; the running
 /// bot serves it after `!kb recharger` or a reload (SIGHUP).
 int run_kb_add(const std::string& file, const std::string& db_path,
@@ -1078,6 +1130,8 @@ try {
         "analyze", "Montre comment la recherche lit un texte (mots retenus et racines)");
     std::string analyze_text;
     analyze->add_option("TEXT", analyze_text, "Le texte à analyser")->required();
+    analyze->add_option("--kb", kb_dir, "Dossier de la base de connaissances")
+        ->capture_default_str();
 
     auto* paraphrases = kb->add_subcommand(
         "paraphrases", "Les questions du salon liées à une fiche par `!kb lier`, fiche par fiche "
@@ -1185,11 +1239,8 @@ try {
         return run_kb_paraphrases(paraphrases_db);
     if (*kb_add)
         return run_kb_add(kb_add_file, kb_add_db, kb_add_given);
-    if (*analyze) {
-        for (const auto& term : knowledge::Analyzer{}.analyze(analyze_text))
-            std::cout << term.word << " → " << term.stem << '\n';
-        return EXIT_SUCCESS;
-    }
+    if (*analyze)
+        return run_kb_analyze(kb_dir, analyze_text);
     return EXIT_FAILURE;
 } catch (const std::exception& e) {
     spdlog::critical("arrêt : {}", e.what());

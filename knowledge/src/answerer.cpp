@@ -54,14 +54,18 @@ enum class Tier { none, probable, sure };
 
 /// The confidence tier of a best candidate (a fiche or a passage), from the three signals of
 /// Thresholds: its score, its lead over the runner-up, its evidence.
-Tier tier_of(const Thresholds& t, double score, double runner_up, double evidence, bool asked)
+Tier tier_of(const Thresholds& t, const SearchHit& best, double runner_up, bool asked)
 {
+    const double score = best.score;
+    const double evidence = best.evidence;
     const double lead = score > 0 ? (score - runner_up) / score : 0;
     if (score >= t.answer && lead >= t.margin && evidence >= t.evidence)
         return Tier::sure;
     if ((score >= t.probable && lead >= t.probable_margin && evidence >= t.probable_evidence) ||
         (score >= t.clear_score && lead >= t.clear_margin && asked) ||
-        (evidence >= t.long_evidence && lead >= t.long_margin && score >= t.long_score))
+        (evidence >= t.long_evidence && lead >= t.long_margin && score >= t.long_score) ||
+        (best.topics >= t.topics && lead >= t.topics_margin && evidence >= t.topics_evidence &&
+         score >= t.topics_score))
         return Tier::probable;
     return Tier::none;
 }
@@ -283,9 +287,9 @@ Answer Answerer::ask(std::string_view raw_question)
     answer.score = hits.empty() ? 0 : hits.front().score;
     answer.runner_up = hits.size() > 1 ? hits[1].score : 0;
     const bool question_asked = asks(words, question);
-    const auto tier = hits.empty() ? Tier::none
-                                   : tier_of(thresholds_, answer.score, answer.runner_up,
-                                             hits.front().evidence, question_asked);
+    const auto tier = hits.empty()
+                          ? Tier::none
+                          : tier_of(thresholds_, hits.front(), answer.runner_up, question_asked);
     const bool shown = tier != Tier::none;
     for (std::size_t k = shown ? 1 : 0; k < hits.size() && answer.alternatives.size() < 3; ++k)
         if (hits[k].score >= thresholds_.suggest)
@@ -326,8 +330,7 @@ Answer Answerer::ask(std::string_view raw_question)
                     rival = passage_hits[k].score;
                     break;
                 }
-            const auto passage_tier =
-                tier_of(thresholds_, best.score, rival, best.evidence, question_asked);
+            const auto passage_tier = tier_of(thresholds_, best, rival, question_asked);
             if (passage_tier != Tier::none) {
                 const PassageHit hit{document, passage_refs_[best.entry].second, best.score};
                 answer.kind =

@@ -41,7 +41,7 @@ constexpr double unknown_factor = 1.3;
 // In the narrative around a question, such a word says where the colleague is, not what they
 // ask: it weighs a third as much there (measured on kb-train2, long salon messages).
 constexpr double narrative_unknown_factor = 0.35;
-constexpr std::size_t max_match_terms = 6;
+constexpr std::size_t max_match_terms = 8;
 
 bool is_generic(std::string_view word)
 {
@@ -360,8 +360,14 @@ std::unordered_set<std::string> wished_words(std::string_view question)
         "meilleurs", "excellente", "excellent", "belle", "beau"};
     std::unordered_set<std::string> wished;
     const auto words = split_words(fold(question));
+    // "le bon profil", "la bonne procédure", "un bon de commande" choose, they do not wish.
+    static const std::unordered_set<std::string_view> determiners{
+        "le",  "la",   "les",   "l",  "un",  "une",   "des", "du",   "au",     "aux",   "mon",
+        "ma",  "mes",  "ton",   "ta", "tes", "son",   "sa",  "ses",  "notre",  "nos",   "votre",
+        "vos", "leur", "leurs", "ce", "cet", "cette", "ces", "quel", "quelle", "quels", "quelles"};
     for (std::size_t k = 0; k + 1 < words.size(); ++k) {
-        if (wishes.contains(words[k]) && !is_stop_word(words[k + 1]))
+        const bool chosen = k > 0 && determiners.contains(words[k - 1]);
+        if (wishes.contains(words[k]) && !chosen && !is_stop_word(words[k + 1]))
             wished.insert(words[k + 1]);
         // "ça marche", "ça fonctionne", "ça va": how things go, not what they are about.
         if (words[k] == "ca" && (words[k + 1] == "marche" || words[k + 1] == "va"))
@@ -642,32 +648,53 @@ std::vector<SearchHit> Index::Impl::rank(const std::vector<Concept>& concepts, s
 {
     // The FTS5 query is built from known stems only, each quoted: user text never reaches
     // FTS5 syntax (quotes, *, ^, NEAR, column filters), and MATCH '' is never sent.
-    std::vector<TermId> wanted;
+    // Each way of saying an idea is found by its rarest stem (an entry that has the phrase has
+    // that stem), and the ideas that weigh most choose the candidates: a key word of the
+    // question must not lose its place to the many stems of a synonym group.
+    struct Wanted {
+        TermId id;
+        double weight;
+    };
+    std::vector<Wanted> wanted;
     double total = 0;
     for (const auto& idea : concepts) {
         total += idea.weight;
         if (idea.weight <= 0)
             continue; // chatter finds nothing
-        for (const auto& alternative : idea.alternatives)
-            for (const auto id : alternative.terms)
-                if (id != unknown_term)
-                    wanted.push_back(id);
+        for (const auto& alternative : idea.alternatives) {
+            if (has_unknown(alternative))
+                continue;
+            const auto rarest =
+                *std::min_element(alternative.terms.begin(), alternative.terms.end(),
+                                  [&](TermId a, TermId b) { return doc_freq[a] < doc_freq[b]; });
+            wanted.push_back({rarest, idea.weight});
+        }
     }
-    wanted = sorted_unique(std::move(wanted));
     if (wanted.empty() || total <= 0)
         return {};
-    // Candidates come from the rarest words: FTS5 ranks every row a word matches, and a word found
+    std::sort(wanted.begin(), wanted.end(), [&](const Wanted& a, const Wanted& b) {
+        if (a.weight != b.weight)
+            return a.weight > b.weight;
+        return doc_freq[a.id] < doc_freq[b.id];
+    });
+    // Candidates come from selective stems: FTS5 ranks every row a stem matches, and a stem found
     // in hundreds of entries adds little to any one entry's coverage (it still counts there).
     const auto common = std::max<std::size_t>(100, documents.size() / 100);
-    std::sort(wanted.begin(), wanted.end(),
-              [&](TermId a, TermId b) { return doc_freq[a] < doc_freq[b]; });
-    const auto selective = static_cast<std::size_t>(std::count_if(
-        wanted.begin(), wanted.end(), [&](TermId id) { return doc_freq[id] <= common; }));
-    wanted.resize(selective > 0 ? std::min(selective, max_match_terms) : 1);
+    std::vector<TermId> chosen;
+    for (const auto& w : wanted)
+        if (doc_freq[w.id] <= common && chosen.size() < max_match_terms &&
+            std::find(chosen.begin(), chosen.end(), w.id) == chosen.end())
+            chosen.push_back(w.id);
+    const bool selective = !chosen.empty();
+    if (!selective) // only common stems: the entries that are about the rarest one
+        chosen.push_back(
+            std::min_element(wanted.begin(), wanted.end(), [&](const Wanted& a, const Wanted& b) {
+                return doc_freq[a.id] < doc_freq[b.id];
+            })->id);
     std::string match_query;
-    for (const auto id : wanted) // stems are [a-z0-9]
+    for (const auto id : chosen) // stems are [a-z0-9]
         match_query += (match_query.empty() ? "\"" : " OR \"") + stems[id] + '"';
-    if (selective == 0) // only common words: the entries that are about the rarest one
+    if (!selective) // only common words: the entries that are about the rarest one
         match_query = "{titre motscles} : " + match_query;
 
     // FTS5 finds the entries; coverage ranks them (cheaper than bm25, which reads each row's size).
@@ -676,11 +703,17 @@ std::vector<SearchHit> Index::Impl::rank(const std::vector<Concept>& concepts, s
     while (query->executeStep()) {
         const auto entry = static_cast<std::size_t>(query->getColumn(0).getInt64()) - 1;
         double evidence = 0;
-        for (const auto& idea : concepts)
-            if (idea.weight > 0)
-                evidence += idea.weight * match(idea, documents[entry]);
+        int topics = 0;
+        for (const auto& idea : concepts) {
+            if (idea.weight <= 0)
+                continue;
+            const double where = match(idea, documents[entry]);
+            evidence += idea.weight * where;
+            // Body matches are at most body_match; any title or keyword match is above it.
+            topics += idea.role == WordRole::topic && where > body_match ? 1 : 0;
+        }
         // Evidence in units of the rarest word's weight, so that thresholds hold for any size.
-        hits.push_back({entry, evidence / total, evidence / idf(unknown_term)});
+        hits.push_back({entry, evidence / total, evidence / idf(unknown_term), topics});
     }
     query->reset();
     // Best coverage first; on a tie, the more focused (shorter) entry, as bm25 would.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The command-line contract through the real binary: ask --json, kb list --json, kb check on a
+# The command-line contract through the real binary: ask --json, kb list --json, kb analyze, kb check on a
 # broken base, console. Usage: run.sh OPALE_BOT KB_DIR
 set -euo pipefail
 bot=$1 kb=$2
@@ -31,6 +31,12 @@ import json,sys
 entries = json.load(sys.stdin)
 assert len(entries) >= 31 and all({"id","titre","domaine","sources"} <= e.keys() for e in entries)
 ' || fail "kb list --json"
+
+# kb analyze: the stems, then each idea's role and the best fiche with what it matched.
+"$bot" kb analyze --kb "$kb" "Bonjour, comment créer le tiers DDFIP ?" > "$work/analyze.txt"
+grep -q "^ddfip → ddfip" "$work/analyze.txt" || fail "kb analyze stems: $(cat "$work/analyze.txt")"
+grep -q "^  ddfip .*: sujet, " "$work/analyze.txt" || fail "kb analyze roles"
+grep -q "^  tiers-ddfip (" "$work/analyze.txt" || fail "kb analyze fiches"
 
 # kb check: a broken base gives file:line: message and a non-zero exit.
 mkdir "$work/kb"

@@ -215,14 +215,15 @@ TEST_SUITE("kb")
     // on 2026-12-06 and measured once before anyone read it: 76.4 % answered right, 7 wrong
     // answers (4.7 %), 4/36 out of scope answered. It is a training set since: a floor at that
     // level, the issue's gates are the target. Reading the narrative clause before a question
-    // as context brought it to 78.4 %, 3/36 out of scope answered.
-    TEST_CASE("second training set: no regression from its first measure")
+    // as context brought it to 78.4 %, 3/36 out of scope answered; judging a message by the
+    // subjects it names in an entry's title or keywords, to 86.5 %, 1/36.
+    TEST_CASE("second training set: no regression from its last measure")
     {
         const auto f = evaluate("kb-train2", fixture("kb-train2"));
         CHECK(f.in_scope >= 140);
-        CHECK(f.answered_right() >= 78.0);
-        CHECK(f.percent(f.wrong) <= 5.0);
-        CHECK(f.out_of_scope_answered <= 3);
+        CHECK(f.answered_right() >= 86.0);
+        CHECK(f.percent(f.wrong) <= 4.0); // issue 21's gate
+        CHECK(f.out_of_scope_answered <= 1);
     }
 
     TEST_CASE(

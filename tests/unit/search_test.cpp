@@ -535,6 +535,92 @@ TEST_SUITE("unit")
         CHECK(explanation.hits.front().evidence > 0);
     }
 
+    TEST_CASE("a hit counts the subjects it has in its title or keywords but not its body")
+    {
+        auto index = test_index();
+        // prélèvement, mandat, SEPA and familles are in recettes-prelevement's title or
+        // keywords; the DBM entry only mentions "prélèvement" in its body.
+        const auto explanation =
+            index.explain("prélèvement des familles avec mandat SEPA, comment faire ?", 5);
+        REQUIRE_FALSE(explanation.hits.empty());
+        const auto& first = explanation.hits.front();
+        CHECK(index.entries()[first.entry].id == "recettes-prelevement");
+        CHECK(first.topics == 4);
+        for (const auto& hit : explanation.hits)
+            if (index.entries()[hit.entry].id == "budget-dbm")
+                CHECK(hit.topics == 0);
+    }
+
+    TEST_CASE("a long message naming three subjects of one entry is a probable answer")
+    {
+        // The question itself is vague; the narrative names the subjects. Only the rule on
+        // subjects in titles and keywords may answer: the others are out of reach.
+        Thresholds only_subjects{.answer = 2,
+                                 .probable = 2,
+                                 .clear_score = 2,
+                                 .long_evidence = 99,
+                                 .topics = 3,
+                                 .topics_margin = 0.2,
+                                 .topics_evidence = 0.8,
+                                 .topics_score = 0.05};
+        Answerer answerer{test_base(), only_subjects};
+        const std::string message =
+            "Bonjour à toutes et à tous, je suis arrivée en septembre dans un lycée agricole de "
+            "la Somme après douze ans en collectivité. Des familles m'ont rapporté leur mandat "
+            "SEPA signé pour le prélèvement de la cantine, et ma cheffe attend un tableau de "
+            "suivi pour vendredi. Comment je m'y prends ? Merci d'avance, belle journée.";
+        const auto answer = answerer.ask(message);
+        CHECK(answer.kind == Answer::Kind::probable);
+        CHECK(answer.entry_id == "recettes-prelevement");
+        // One subject is not enough, however far ahead the entry is.
+        CHECK(answerer
+                  .ask("Le prélèvement, comment je m'y prends avec ma cheffe et son tableau "
+                       "de suivi pour vendredi ?")
+                  .kind == Answer::Kind::unknown);
+    }
+
+    TEST_CASE("a key word of the question finds its entry among many synonym stems")
+    {
+        // Candidates are chosen by how much each idea weighs, one stem per way of saying it: a
+        // synonym group of many phrases must not crowd out the word that names the entry.
+        std::vector<Entry> entries = test_entries();
+        // Every phrase of the group is in the base: each of its stems is rarer than "profil".
+        entries.push_back(make_entry("achats", "Les achats", "Dépenses", {"engagement ferme"},
+                                     "Commande publique, achat engagé, réservation de crédits."));
+        entries.push_back(make_entry("habilitations", "Attribuer un profil utilisateur",
+                                     "Habilitations", {"habilitation", "droits"},
+                                     "Le profil se donne dans l'écran des habilitations."));
+        for (int i = 0; i < 3; ++i)
+            entries.push_back(make_entry("profil-" + std::to_string(i), "Autre fiche", "Divers",
+                                         {"profil"}, "Une fiche qui parle de profil."));
+        Index index{entries,
+                    test_glossary(),
+                    {{"engagement juridique", "EJ", "bon de commande", "engagement ferme",
+                      "commande publique", "achat engagé", "réservation de crédits"}}};
+        const auto hits = index.search(
+            "elle ne voit pas les engagements juridiques, il lui manque le profil", 10);
+        const auto found = std::any_of(hits.begin(), hits.end(), [&](const SearchHit& hit) {
+            return index.entries()[hit.entry].id == "habilitations";
+        });
+        CHECK(found);
+    }
+
+    TEST_CASE("le bon fournisseur chooses a supplier and wishes nothing")
+    {
+        auto index = test_index();
+        const auto explanation = index.explain("il me faut le bon fournisseur", 1);
+        const auto supplier =
+            std::find_if(explanation.words.begin(), explanation.words.end(),
+                         [](const QueryWord& word) { return word.text.find("fournisseur") == 0; });
+        REQUIRE(supplier != explanation.words.end());
+        CHECK(supplier->role == WordRole::topic);
+        // "bonne journée" still wishes: the day is no subject.
+        const auto wish = index.explain("bonne journée fournisseur", 1);
+        CHECK(std::none_of(wish.words.begin(), wish.words.end(), [](const QueryWord& word) {
+            return word.text.find("journ") == 0 && word.role != WordRole::chatter;
+        }));
+    }
+
     TEST_CASE("a probable answer shows the entry with reservations and two others")
     {
         // Loose thresholds for "probable" only: the test is about the reply, not the tuning.

@@ -13,24 +13,32 @@ namespace opalebot::knowledge {
 /// When the bot answers. Three signals, judged apart: the score (how much of the question's
 /// informative words the best entry explains, 0 to 1), the lead (how far it is ahead of the next
 /// entry, relative to its score) and the evidence (how much rare vocabulary it matched, not
-/// divided by the question's length). Tuned on tests/fixtures/kb-train.tsv and kb-paraphrases.tsv.
+/// divided by the question's length), and the subjects it names in its title or keywords.
+/// Tuned on tests/fixtures kb-paraphrases, kb-train and kb-train2 (never on kb-blind).
 struct Thresholds {
     // Sure: the entry is shown as the answer.
     double answer = 0.5;
     double margin = 0.1;
     double evidence = 0.8;
     // Probable ("je pense que…"): a short question the entry mostly explains…
-    double probable = 0.4;
-    double probable_margin = 0.04;
-    double probable_evidence = 1.07;
+    double probable = 0.42;
+    double probable_margin = 0.03;
+    double probable_evidence = 0.9;
     // …or a question whose every informative word the entry explains, far ahead of the next
     // one, even with little rare vocabulary ("c'est quoi le tutorat ?")…
     double clear_score = 0.95;
     double clear_margin = 0.5;
-    // …or a long message whose informative words clearly point to one entry.
-    double long_evidence = 1.78;
-    double long_margin = 0.2;
+    // …or a long message whose informative words clearly point to one entry…
+    double long_evidence = 2.0;
+    double long_margin = 0.1;
     double long_score = 0.15;
+    // …or a message whose subjects are, three or more of them, in the entry's title or keywords
+    // (not only its body), ahead of the next entry: a long message read by what it asks about,
+    // not diluted by what it tells. A near-miss shares one subject, seldom three.
+    int topics = 3;
+    double topics_margin = 0.2;
+    double topics_evidence = 0.8;
+    double topics_score = 0.15;
     /// Entries suggested when the bot abstains.
     double suggest = 0.15;
 };

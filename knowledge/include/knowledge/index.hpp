@@ -17,6 +17,7 @@ struct SearchHit {
     double score = 0;      ///< the informative part of the question the entry explains, 0 to 1
     double evidence = 0;   ///< not divided by the question: the rare vocabulary it matched, in
                            ///< units of a word no entry has (1: one such word in a title)
+    int topics = 0;        ///< the question's subjects found in its title or keywords, not body
 };
 
 /// What a word of the question counts for. Only the informative words weigh: a long message's
