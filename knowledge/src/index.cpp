@@ -542,25 +542,64 @@ void Index::Impl::add_concepts(std::string_view text, double sentence_weight, bo
                                std::vector<std::string>& seen, std::vector<Concept>& concepts)
 {
     const auto terms = analyzer.analyze(text);
+    // A word the base does not know, read as the word of the base it likely stands for: the
+    // apostrophe left out, a typo, the vowels left out. Phrases are matched with these readings
+    // too ("compte finacier" is the compte financier).
+    struct Reading {
+        std::string stem;
+        double factor = 0;
+    };
+    std::vector<Reading> readings(terms.size());
+    for (std::size_t k = 0; k < terms.size(); ++k) {
+        const auto& term = terms[k];
+        if (lookup(term.stem) != unknown_term || is_chatter(term.word))
+            continue;
+        if (const auto rest = without_elision(term.word); !rest.empty())
+            readings[k] = {analyzer.stem(rest), elision_factor};
+        else if (const auto fixed = correct(term.word); !fixed.empty())
+            readings[k] = {analyzer.stem(fixed), typo_factor};
+        else if (const auto full = expand_abbreviation(term.word); !full.empty())
+            readings[k] = {analyzer.stem(full), abbreviation_factor};
+    }
+    const auto reads_as = [&](std::size_t k, const std::string& stem) {
+        return terms[k].stem == stem || (readings[k].factor > 0 && readings[k].stem == stem);
+    };
     for (std::size_t i = 0; i < terms.size();) {
         const std::size_t start = i;
         // The longest synonym phrase that starts here, if any.
         std::size_t matched_group = groups.size();
         std::size_t matched_length = 0;
         std::size_t matched_phrase = 0;
-        if (const auto it = phrase_starts.find(terms[i].stem); it != phrase_starts.end()) {
+        double matched_factor = 1.0; // lower when a word of it was read as another
+        for (const std::string* first :
+             {&terms[i].stem, static_cast<const std::string*>(&readings[i].stem)}) {
+            const auto it = phrase_starts.find(*first);
+            if (first->empty() || it == phrase_starts.end())
+                continue;
             for (const auto& [group, phrase] : it->second) {
                 const auto& stems_of_phrase = groups[group][phrase];
                 if (stems_of_phrase.size() <= matched_length ||
                     i + stems_of_phrase.size() > terms.size())
                     continue;
                 bool same = true;
-                for (std::size_t k = 0; k < stems_of_phrase.size() && same; ++k)
-                    same = terms[i + k].stem == stems_of_phrase[k];
+                double factor = 1.0;
+                std::size_t exact = 0;
+                for (std::size_t k = 0; k < stems_of_phrase.size() && same; ++k) {
+                    same = reads_as(i + k, stems_of_phrase[k]);
+                    if (same && terms[i + k].stem != stems_of_phrase[k])
+                        factor = std::min(factor, readings[i + k].factor);
+                    else if (same)
+                        ++exact;
+                }
+                // A word read as another joins a phrase only beside a word typed as the phrase
+                // has it: "crepes" read as "creees" is no reason to look for "ajouter".
+                if (same && factor < 1.0 && exact == 0)
+                    same = false;
                 if (same) {
                     matched_group = group;
                     matched_length = stems_of_phrase.size();
                     matched_phrase = phrase;
+                    matched_factor = factor;
                 }
             }
         }
@@ -571,22 +610,14 @@ void Index::Impl::add_concepts(std::string_view text, double sentence_weight, bo
                 Alternative alternative;
                 for (const auto& stem : phrases[p])
                     alternative.terms.push_back(lookup(stem));
-                alternative.factor = p == matched_phrase ? 1.0 : synonym_factor;
+                alternative.factor = (p == matched_phrase ? 1.0 : synonym_factor) * matched_factor;
                 idea.alternatives.push_back(std::move(alternative));
             }
             i += matched_length;
         } else {
-            const auto& term = terms[i];
-            idea.alternatives.push_back({{lookup(term.stem)}, 1.0});
-            if (idea.alternatives.front().terms.front() == unknown_term && !is_chatter(term.word)) {
-                if (const auto rest = without_elision(term.word); !rest.empty())
-                    idea.alternatives.push_back({{lookup(analyzer.stem(rest))}, elision_factor});
-                else if (const auto fixed = correct(term.word); !fixed.empty())
-                    idea.alternatives.push_back({{lookup(analyzer.stem(fixed))}, typo_factor});
-                else if (const auto full = expand_abbreviation(term.word); !full.empty())
-                    idea.alternatives.push_back(
-                        {{lookup(analyzer.stem(full))}, abbreviation_factor});
-            }
+            idea.alternatives.push_back({{lookup(terms[i].stem)}, 1.0});
+            if (readings[i].factor > 0)
+                idea.alternatives.push_back({{lookup(readings[i].stem)}, readings[i].factor});
             ++i;
         }
         // A phrase of one word typed is still judged by that word ("opale" is chatter even though

@@ -605,6 +605,24 @@ TEST_SUITE("unit")
         CHECK(found);
     }
 
+    TEST_CASE("a typo inside a synonym phrase still reads as the phrase")
+    {
+        Index index{test_entries(), test_glossary(), {{"DDFIP", "finances publiques"}}};
+        const auto explanation = index.explain("le tiers des finances publiqes", 2);
+        const auto group =
+            std::find_if(explanation.words.begin(), explanation.words.end(),
+                         [](const QueryWord& word) { return word.text.find("ddfip") == 0; });
+        REQUIRE(group != explanation.words.end());
+        REQUIRE_FALSE(explanation.hits.empty());
+        CHECK(index.entries()[explanation.hits.front().entry].id == "tiers-ddfip");
+        // A word read as another does not make a phrase by itself ("crepes" is not "créées").
+        Index create{test_entries(), test_glossary(), {{"créées", "ajouter"}}};
+        const auto crepes = create.explain("des crepes", 2);
+        CHECK(std::none_of(crepes.words.begin(), crepes.words.end(), [](const QueryWord& word) {
+            return word.text.find("ajout") != std::string::npos;
+        }));
+    }
+
     TEST_CASE("le bon fournisseur chooses a supplier and wishes nothing")
     {
         auto index = test_index();
