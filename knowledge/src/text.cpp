@@ -404,7 +404,15 @@ bool is_stop_word(std::string_view folded_word)
         "entre", "sans", "sous", "chaque", "fois", "depuis", "avant", "apres", "pendant", "lors",
         "afin", "ainsi", "toujours", "jamais", "maintenant", "vraiment", "juste", "aujourd", "hui",
         "hier", "demain", "plusieurs", "certains", "certaines", "quelques", "parce", "voici",
-        "voila", "oui", "non", "trop", "assez", "beaucoup"};
+        "voila", "oui", "non", "trop", "assez", "beaucoup",
+        // The verbs that carry a request ("on voudrait", "pourriez-vous", "je devrais"), in the
+        // forms a question uses: how one asks, never what about.
+        "veut", "voulons", "voulez", "veulent", "voudrait", "voudrions", "voudriez", "voudraient",
+        "voulais", "voulait", "pouvons", "pourrions", "pourriez", "pourraient", "pouvais",
+        "pouvait", "devons", "devez", "devrais", "devrait", "devrions", "devriez", "devraient",
+        "devais", "devait", "souhaites", "souhaitons", "souhaitez", "souhaitent", "souhaiterais",
+        "souhaiterait", "souhaiterions", "aimerais", "aimerait", "aimerions", "aimeriez", "savons",
+        "savent", "saurais", "saurait", "sauriez"};
     return stop_words.contains(folded_word);
 }
 

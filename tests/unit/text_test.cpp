@@ -119,8 +119,8 @@ TEST_SUITE("unit")
 
     TEST_CASE("is_stop_word knows function words and chat fillers")
     {
-        for (const std::string word :
-             {"le", "la", "de", "comment", "bonjour", "merci", "svp", "je", "est"})
+        for (const std::string word : {"le", "la", "de", "comment", "bonjour", "merci", "svp", "je",
+                                       "est", "voudrait", "pourriez", "devrait", "souhaiterais"})
             CHECK_MESSAGE(is_stop_word(word), word);
         for (const std::string word :
              {"tiers", "facture", "ddfip", "ej", "engagement", "prelevement"})
