@@ -1,6 +1,6 @@
-// Answer quality on the question sets of tests/fixtures: the dev set, our paraphrases, a training
-// set of realistic salon messages (tuned on), and a blind set (written from the seed documents and
-// kb-topics.tsv only, never looked at: measured, never tuned on).
+// Answer quality on the question sets of tests/fixtures: the dev set, our paraphrases, two training
+// sets of realistic salon messages (tuned on), and two blind sets (written from the seed documents
+// and kb-topics.tsv only, never looked at: measured, never tuned on).
 #include "knowledge/answerer.hpp"
 #include "knowledge/knowledge_base.hpp"
 
@@ -244,6 +244,17 @@ TEST_SUITE("kb")
     TEST_CASE("blind set: figures")
     {
         const auto f = evaluate("kb-blind", fixture("kb-blind"), false);
+        CHECK(f.in_scope >= 120);
+        CHECK(f.out_of_scope >= 30);
+    }
+
+    // A second blind set, written on 2026-12-06 (session 11) by a helper that read only the
+    // seed documents, notes/opale.md and kb-topics.tsv (160 in scope: 31 % long messages, 21 %
+    // SMS, 23 % typos or no accents, 19 % of two to four words; 30 out of scope, 10 of them
+    // near-misses). Kept exactly as written; measured only, its lines never printed.
+    TEST_CASE("second blind set: figures")
+    {
+        const auto f = evaluate("kb-blind2", fixture("kb-blind2"), false);
         CHECK(f.in_scope >= 120);
         CHECK(f.out_of_scope >= 30);
     }
