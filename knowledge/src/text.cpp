@@ -265,6 +265,77 @@ bool is_consonant(char c)
     return is_letter(c) && std::string_view{"aeiouy"}.find(c) == std::string_view::npos;
 }
 
+/// The stop words (is_stop_word adds durations and ranks).
+const std::unordered_set<std::string_view>& stop_words()
+{
+    // Snowball's French stop list (folded), plus question words and salon fillers.
+    static const std::unordered_set<std::string_view> words{
+        "a", "ai", "aie", "aient", "aies", "ait", "alors", "as", "au", "aucun", "aura", "aurai",
+        "auraient", "aurais", "aurait", "auras", "aurez", "auriez", "aurions", "aurons", "auront",
+        "aussi", "autre", "aux", "avaient", "avais", "avait", "avec", "avez", "aviez", "avions",
+        "avoir", "avons", "ayant", "ayez", "ayons", "bah", "ben", "besoin", "bien", "bjr", "bon",
+        "bonjour", "bonne", "bonsoir", "c", "ca", "car", "ce", "ceci", "cela", "celle", "celui",
+        "ces", "cet", "cette", "chez", "chose", "coucou", "combien", "comme", "comment",
+        "cordialement", "d", "dans", "de", "deja", "des", "doit", "doivent", "dois", "donc", "dont",
+        "du", "elle", "elles", "en", "encore", "es", "est", "et", "etaient", "etais", "etait",
+        "etant", "ete", "etes", "etiez", "etions", "etre", "eu", "eux", "faire", "faut", "hello",
+        "hi", "ici", "il", "ils", "j", "je", "jour", "l", "la", "le", "les", "leur", "leurs", "lui",
+        "m", "ma", "mais", "me", "meme", "merci", "mes", "moi", "mon", "n", "ne", "nos", "notre",
+        "nous", "on", "ont", "ou", "par", "pas", "peu", "peut", "peuvent", "peux", "plait",
+        "please", "plus", "possible", "pour", "pourquoi", "pourrais", "pourrait", "pouvez",
+        "pouvoir", "puis", "qu", "quand", "que", "quel", "quelle", "quelles", "quelqu", "quelque",
+        "quels", "qui", "quoi", "s", "sa", "sais", "sait", "salut", "savez", "savoir", "se", "ses",
+        "si", "sil", "slt", "soit", "sommes", "son", "sont", "souhaite", "suis", "sur", "svp",
+        "stp", "t", "ta", "te", "tes", "toi", "ton", "tous", "tout", "toute", "toutes", "tres",
+        "tu", "un", "une", "vers", "veux", "voudrais", "vous", "vos", "votre", "y", "ya",
+        // Prepositions and adverbs of time and manner: never what a question is about.
+        "entre", "sans", "sous", "chaque", "fois", "depuis", "avant", "apres", "pendant", "lors",
+        "afin", "ainsi", "toujours", "jamais", "maintenant", "vraiment", "juste", "aujourd", "hui",
+        "hier", "demain", "plusieurs", "certains", "certaines", "quelques", "parce", "voici",
+        "voila", "oui", "non", "trop", "assez", "beaucoup",
+        // The verbs that carry a request ("on voudrait", "pourriez-vous", "je devrais"), in the
+        // forms a question uses: how one asks, never what about.
+        "veut", "voulons", "voulez", "veulent", "voudrait", "voudrions", "voudriez", "voudraient",
+        "voulais", "voulait", "pouvons", "pourrions", "pourriez", "pourraient", "pouvais",
+        "pouvait", "devons", "devez", "devrais", "devrait", "devrions", "devriez", "devraient",
+        "devais", "devait", "souhaites", "souhaitons", "souhaitez", "souhaitent", "souhaiterais",
+        "souhaiterait", "souhaiterions", "aimerais", "aimerait", "aimerions", "aimeriez", "savons",
+        "savent", "saurais", "saurait", "sauriez"};
+    return words;
+}
+
+/// Stop words of five letters or more with one vowel between two consonants (or a consonant and
+/// the word's edge) left out, by the form left: "dpuis" -> "depuis". Never a form that is itself
+/// a word of the list, nor one next to a vowel: "etat" is a word, not "etait" misspelled.
+const std::unordered_map<std::string, std::string_view>& vowel_dropped()
+{
+    static const auto forms = [] {
+        std::unordered_map<std::string, std::string_view> by_form;
+        const auto consonant_or_edge = [](std::string_view w, std::size_t i) {
+            return i >= w.size() || is_consonant(w[i]);
+        };
+        for (const auto word : stop_words()) {
+            if (word.size() < 5)
+                continue;
+            for (std::size_t at = 0; at < word.size(); ++at) {
+                if (std::string_view{"aeiou"}.find(word[at]) == std::string_view::npos ||
+                    (at > 0 && !consonant_or_edge(word, at - 1)) ||
+                    !consonant_or_edge(word, at + 1))
+                    continue;
+                auto form = std::string{word.substr(0, at)} + std::string{word.substr(at + 1)};
+                if (stop_words().contains(form))
+                    continue;
+                // Two words with the same form: the first in alphabetical order, every time.
+                const auto [it, fresh] = by_form.try_emplace(std::move(form), word);
+                if (!fresh && word < it->second)
+                    it->second = word;
+            }
+        }
+        return by_form;
+    }();
+    return forms;
+}
+
 /// The word as French spells it: an SMS form expanded ("cmt" -> "comment"), a "je" whose vowel
 /// was dropped restored ("jdois" -> "je dois": no French word starts with j and a consonant).
 void append_spelled_out(std::vector<std::string>& words, std::string word)
@@ -282,22 +353,11 @@ void append_spelled_out(std::vector<std::string>& words, std::string word)
         }
         return;
     }
-    // "dpuis": a function word whose vowel between two consonants was left out, as SMS
-    // writing does. Only words of five letters or more are restored (a shorter one would match
-    // too much), and never next to a vowel: "etat" is a word, not "etait" misspelled.
-    if (word.size() >= 4 && !is_stop_word(word)) {
-        for (std::size_t at = 0; at <= word.size(); ++at)
-            for (const char vowel : std::string_view{"aeiou"}) {
-                if ((at > 0 && !is_consonant(word[at - 1])) ||
-                    (at < word.size() && !is_consonant(word[at])))
-                    break;
-                auto restored = word;
-                restored.insert(at, 1, vowel);
-                if (is_stop_word(restored)) {
-                    words.push_back(std::move(restored));
-                    return;
-                }
-            }
+    // "dpuis": a function word whose vowel between two consonants was left out, as SMS writing
+    // does (one lookup: the index reads every word of the base through here).
+    if (const auto it = vowel_dropped().find(word); it != vowel_dropped().end()) {
+        words.emplace_back(it->second);
+        return;
     }
     if (word.size() >= 4 && word[0] == 'j' && is_consonant(word[1]) && word[1] != 'h' &&
         word.find_first_of("aeiouy", 2) != std::string::npos) {
@@ -380,40 +440,7 @@ bool is_stop_word(std::string_view folded_word)
 {
     if (is_quantity(folded_word))
         return true;
-    // Snowball's French stop list (folded), plus question words and salon fillers.
-    static const std::unordered_set<std::string_view> stop_words{
-        "a", "ai", "aie", "aient", "aies", "ait", "alors", "as", "au", "aucun", "aura", "aurai",
-        "auraient", "aurais", "aurait", "auras", "aurez", "auriez", "aurions", "aurons", "auront",
-        "aussi", "autre", "aux", "avaient", "avais", "avait", "avec", "avez", "aviez", "avions",
-        "avoir", "avons", "ayant", "ayez", "ayons", "bah", "ben", "besoin", "bien", "bjr", "bon",
-        "bonjour", "bonne", "bonsoir", "c", "ca", "car", "ce", "ceci", "cela", "celle", "celui",
-        "ces", "cet", "cette", "chez", "chose", "coucou", "combien", "comme", "comment",
-        "cordialement", "d", "dans", "de", "deja", "des", "doit", "doivent", "dois", "donc", "dont",
-        "du", "elle", "elles", "en", "encore", "es", "est", "et", "etaient", "etais", "etait",
-        "etant", "ete", "etes", "etiez", "etions", "etre", "eu", "eux", "faire", "faut", "hello",
-        "hi", "ici", "il", "ils", "j", "je", "jour", "l", "la", "le", "les", "leur", "leurs", "lui",
-        "m", "ma", "mais", "me", "meme", "merci", "mes", "moi", "mon", "n", "ne", "nos", "notre",
-        "nous", "on", "ont", "ou", "par", "pas", "peu", "peut", "peuvent", "peux", "plait",
-        "please", "plus", "possible", "pour", "pourquoi", "pourrais", "pourrait", "pouvez",
-        "pouvoir", "puis", "qu", "quand", "que", "quel", "quelle", "quelles", "quelqu", "quelque",
-        "quels", "qui", "quoi", "s", "sa", "sais", "sait", "salut", "savez", "savoir", "se", "ses",
-        "si", "sil", "slt", "soit", "sommes", "son", "sont", "souhaite", "suis", "sur", "svp",
-        "stp", "t", "ta", "te", "tes", "toi", "ton", "tous", "tout", "toute", "toutes", "tres",
-        "tu", "un", "une", "vers", "veux", "voudrais", "vous", "vos", "votre", "y", "ya",
-        // Prepositions and adverbs of time and manner: never what a question is about.
-        "entre", "sans", "sous", "chaque", "fois", "depuis", "avant", "apres", "pendant", "lors",
-        "afin", "ainsi", "toujours", "jamais", "maintenant", "vraiment", "juste", "aujourd", "hui",
-        "hier", "demain", "plusieurs", "certains", "certaines", "quelques", "parce", "voici",
-        "voila", "oui", "non", "trop", "assez", "beaucoup",
-        // The verbs that carry a request ("on voudrait", "pourriez-vous", "je devrais"), in the
-        // forms a question uses: how one asks, never what about.
-        "veut", "voulons", "voulez", "veulent", "voudrait", "voudrions", "voudriez", "voudraient",
-        "voulais", "voulait", "pouvons", "pourrions", "pourriez", "pourraient", "pouvais",
-        "pouvait", "devons", "devez", "devrais", "devrait", "devrions", "devriez", "devraient",
-        "devais", "devait", "souhaites", "souhaitons", "souhaitez", "souhaitent", "souhaiterais",
-        "souhaiterait", "souhaiterions", "aimerais", "aimerait", "aimerions", "aimeriez", "savons",
-        "savent", "saurais", "saurait", "sauriez"};
-    return stop_words.contains(folded_word);
+    return stop_words().contains(folded_word);
 }
 
 bool is_chatter(std::string_view folded_word)
