@@ -52,8 +52,8 @@ bool asks(const std::vector<std::string>& words, std::string_view question)
 
 enum class Tier { none, probable, sure };
 
-/// The confidence tier of a best candidate (a fiche or a passage), from the three signals of
-/// Thresholds: its score, its lead over the runner-up, its evidence.
+/// The confidence tier of a best candidate (a fiche or a passage), from the signals of
+/// Thresholds: its score, its lead over the runner-up, its evidence, its subjects.
 Tier tier_of(const Thresholds& t, const SearchHit& best, double runner_up, bool asked)
 {
     const double score = best.score;

@@ -304,23 +304,20 @@ const std::unordered_set<std::string_view>& stop_words()
     return words;
 }
 
-/// Stop words of five letters or more with one vowel between two consonants (or a consonant and
-/// the word's edge) left out, by the form left: "dpuis" -> "depuis". Never a form that is itself
-/// a word of the list, nor one next to a vowel: "etat" is a word, not "etait" misspelled.
+/// Stop words of five letters or more with one vowel between two consonants left out, by the
+/// form left: "dpuis" -> "depuis". Never a form that is itself a word of the list, nor one next
+/// to a vowel ("etat" is a word, not "etait" misspelled), nor a last or first letter dropped
+/// ("parc" is a word, not "parce" cut short).
 const std::unordered_map<std::string, std::string_view>& vowel_dropped()
 {
     static const auto forms = [] {
         std::unordered_map<std::string, std::string_view> by_form;
-        const auto consonant_or_edge = [](std::string_view w, std::size_t i) {
-            return i >= w.size() || is_consonant(w[i]);
-        };
         for (const auto word : stop_words()) {
             if (word.size() < 5)
                 continue;
-            for (std::size_t at = 0; at < word.size(); ++at) {
+            for (std::size_t at = 1; at + 1 < word.size(); ++at) {
                 if (std::string_view{"aeiou"}.find(word[at]) == std::string_view::npos ||
-                    (at > 0 && !consonant_or_edge(word, at - 1)) ||
-                    !consonant_or_edge(word, at + 1))
+                    !is_consonant(word[at - 1]) || !is_consonant(word[at + 1]))
                     continue;
                 auto form = std::string{word.substr(0, at)} + std::string{word.substr(at + 1)};
                 if (stop_words().contains(form))

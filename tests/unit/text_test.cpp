@@ -187,7 +187,7 @@ TEST_SUITE("unit")
         CHECK(split_words("journal") == Words{"journal"});
         // A function word with a vowel left out is restored; a content word is not touched.
         CHECK(split_words("dpuis") == Words{"depuis"});
-        CHECK(split_words("etat mandat") == Words{"etat", "mandat"});
+        CHECK(split_words("etat mandat parc comm") == Words{"etat", "mandat", "parc", "comm"});
         CHECK(split_words("rib") == Words{"rib"});
     }
 
