@@ -939,8 +939,11 @@ int run_kb_analyze(const std::filesystem::path& dir, const std::string& text)
     for (const auto& term : knowledge::Analyzer{}.analyze(text))
         std::cout << term.word << " → " << term.stem << '\n';
     auto base = knowledge::load_knowledge_base(dir);
-    if (base.entries.empty())
+    if (base.entries.empty()) {
+        std::cout << "\n(aucune fiche valide dans " << dir.string()
+                  << " : seulement les racines ; voir `opale-bot kb check`)\n";
         return EXIT_SUCCESS;
+    }
     knowledge::Index index{std::move(base.entries), base.glossary, base.synonyms};
     const auto explanation = index.explain(text, 4);
     std::cout << "\nLecture de la recherche (idée : rôle, poids) :\n";
@@ -957,7 +960,8 @@ int run_kb_analyze(const std::filesystem::path& dir, const std::string& text)
             const double where = explanation.matches[h][w];
             if (where <= 0)
                 continue;
-            const char mark = where >= 0.9 ? 'T' : where >= 0.6 ? 'M' : 'C';
+            // Approximate: a synonym or a corrected word counts a little less where it is found.
+            const char mark = where >= 0.85 ? 'T' : where > 0.4 ? 'M' : 'C';
             found += fmt::format(" {}:{}", explanation.words[w].text, mark);
         }
         std::cout << fmt::format("  {} ({:.2f}, {:.2f}, {}) :{}\n", index.entries()[hit.entry].id,
@@ -1127,7 +1131,8 @@ try {
     list->add_flag("--json", list_json, R"(Sortie JSON : [{"id", "titre", "domaine", "sources"}])");
 
     auto* analyze = kb->add_subcommand(
-        "analyze", "Montre comment la recherche lit un texte (mots retenus et racines)");
+        "analyze", "Montre comment la recherche lit un texte : mots retenus et racines, rôle "
+                   "et poids de chaque idée, meilleures fiches et ce qu'elles ont trouvé");
     std::string analyze_text;
     analyze->add_option("TEXT", analyze_text, "Le texte à analyser")->required();
     analyze->add_option("--kb", kb_dir, "Dossier de la base de connaissances")
