@@ -372,10 +372,12 @@ void Conversations::stop_backend_thread()
     }
 }
 
-void Conversations::start_backend_thread(StateDatabase& state, std::function<void()> nudge)
+void Conversations::start_backend_thread(StateDatabase& state, std::function<void()> nudge,
+                                         QuestionSink questions)
 {
     backend_queue_ = std::make_unique<BackendQueue>(state);
     nudge_ = std::move(nudge);
+    backend_questions_ = std::move(questions);
     backend_thread_ = std::jthread{[this](const std::stop_token& stop) { work(stop); }};
 }
 
@@ -764,6 +766,11 @@ std::vector<Notice> Conversations::run_job(const BackendJob& job)
                 message.attachment = std::pair{text("file"), *job.attachment};
             reply = handle_message(message);
             reply_to = job.event_id;
+            if (reply && reply->question && backend_questions_) {
+                reply->question->room = message.room_id;
+                reply->question->event_id = job.event_id;
+                backend_questions_(*reply->question);
+            }
         }
     } catch (const std::exception& e) { // a bug must not end the thread or lose the answer
         log::get("main")->error("backend job {} failed: {}", job.event_id, e.what());

@@ -119,8 +119,12 @@ public:
     /// follow-up) runs on a thread of its own, kept in `state` until its reply is queued;
     /// on_message gives nothing for it, and between_syncs posts its reply. `nudge` is called
     /// (from that thread) when a reply is ready, to end the long-poll. Jobs left by a crash run
-    /// again. Throws when the state file cannot hold the queue.
-    void start_backend_thread(StateDatabase& state, std::function<void()> nudge);
+    /// again. Throws when the state file cannot hold the queue. The questions that thread
+    /// answers go to `questions` (with their room and event), as the sync loop records its own:
+    /// `!kb stats`, `!kb lier` and 👎 see them all.
+    using QuestionSink = std::function<void(const bot::QuestionRecord&)>;
+    void start_backend_thread(StateDatabase& state, std::function<void()> nudge,
+                              QuestionSink questions = {});
     /// Stops that thread (at once, or after the backend call in flight); its unfinished jobs
     /// stay queued for the next start.
     void stop_backend_thread();
@@ -210,6 +214,7 @@ private:
     // posted (by event id; "" for follow-up notices), and how it is woken.
     std::unique_ptr<BackendQueue> backend_queue_;
     std::function<void()> nudge_;
+    QuestionSink backend_questions_;
     std::mutex backend_mutex_;
     std::mutex knowledge_mutex_; ///< the answerer, used by the sync and backend threads
     std::condition_variable_any backend_wake_;

@@ -615,7 +615,12 @@ int serve_matrix(const MatrixRun& run, app::Conversations& conversations,
     });
     // iTop may take its whole timeout per call: that work gets a thread of its own, so the
     // salon's questions are still answered meanwhile (issue 13).
-    conversations.start_backend_thread(run.state, [&loop] { loop.nudge(); });
+    conversations.start_backend_thread(
+        run.state, [&loop] { loop.nudge(); },
+        [&store, logger](const bot::QuestionRecord& question) {
+            if (auto saved = store.record_question(question); !saved)
+                logger->error("question not recorded: {}", saved.error().message);
+        });
     // systemd (Type=notify): READY=1 after the first saved sync, then the watchdog's pings.
     bot::ServiceNotifier notifier;
     notifier.check_watchdog(config.sync_timeout);

@@ -662,7 +662,13 @@ TEST_SUITE("unit")
     {
         Bench b;
         Nudges nudges;
-        b.conversations.start_backend_thread(b.state, nudges.callback());
+        std::mutex recorded_mutex;
+        std::vector<bot::QuestionRecord> recorded; // what the bot keeps for !kb stats
+        b.conversations.start_backend_thread(b.state, nudges.callback(),
+                                             [&](const bot::QuestionRecord& question) {
+                                                 const std::lock_guard lock{recorded_mutex};
+                                                 recorded.push_back(question);
+                                             });
         b.gated.close();                            // iTop stops answering
         CHECK_FALSE(b.say("!tickets").has_value()); // $1: held on the backend thread
         REQUIRE(b.gated.wait_until_held());
@@ -681,6 +687,17 @@ TEST_SUITE("unit")
         REQUIRE(b.posted.size() == 2);
         CHECK(b.posted[1].txn_id == bot::txn_id_for("$2"));
         CHECK(b.posted[1].markdown.find("DDFIP") != std::string::npos);
+        {
+            // the question answered on the backend thread is kept like any other: its event (for
+            // a 👎), room, sender and the fiche that answered it
+            const std::lock_guard lock{recorded_mutex};
+            REQUIRE(recorded.size() == 1);
+            CHECK(recorded[0].event_id == "$2");
+            CHECK(recorded[0].room == salon);
+            CHECK(recorded[0].sender == marie);
+            CHECK(recorded[0].entry_id == "tiers-ddfip");
+            CHECK(recorded[0].question.find("DDFIP") != std::string::npos);
+        }
         // the sync thread's next question gets its own record, not the backend thread's
         const auto next =
             b.conversations.on_message(b.message("!sigle EJ", true, "@paul:hs.test", {salon, ""}));
