@@ -154,7 +154,8 @@ json to_json(const std::vector<Notice>& notices)
                        {"reply_to", n.reply_to},
                        {"priority", n.priority},
                        {"reaction", n.reaction},
-                       {"files", to_json(n.files)}});
+                       {"files", to_json(n.files)},
+                       {"entry", n.entry_id}});
     return all;
 }
 
@@ -174,7 +175,9 @@ std::vector<Notice> notices_from(const std::string& text)
                                n.value("reply_to", ""),
                                n.value("priority", 0),
                                n.value("reaction", ""),
-                               files_from(n.value("files", json::array()))});
+                               files_from(n.value("files", json::array())),
+                               {},
+                               n.value("entry", "")});
     return notices;
 }
 
@@ -788,6 +791,7 @@ std::vector<Notice> Conversations::run_job(const BackendJob& job)
                   0,
                   {},
                   std::move(reply->files)};
+    notice.entry_id = std::move(reply->entry_id);
     if (!reply->reaction.empty() && !notice.reply_to.empty()) {
         notice.reaction = std::move(reply->reaction);
         notice.reply_to = job.event_id; // on the message itself

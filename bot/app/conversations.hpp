@@ -55,6 +55,9 @@ struct Notice {
     /// When set, the notice goes to this user's direct chat (opened if need be), not to
     /// `conversation`.
     std::string direct_to{};
+    /// The fiche the reply shows (an answer computed off the sync thread): 👍 and 👎 on it
+    /// count for that fiche in `!kb stats`.
+    std::string entry_id{};
 };
 
 /// Where notices go: the outbox (Matrix bot) or the screen (console). False when they could not

@@ -344,6 +344,9 @@ bool queue_notices(const std::vector<app::Notice>& notices, bot::SyncLoop& loop,
         } else {
             out.content = bot::notice_content(n.markdown, n.mentions, n.conversation.thread_root,
                                               n.reply_to, n.style);
+            // An answer to a message, as the sync loop's replies: a 👎 on it finds the question.
+            out.source_event = n.reply_to;
+            out.entry_id = n.entry_id;
         }
         out.priority = n.priority; // background work waits behind replies
         const auto text_txn_id = out.txn_id;

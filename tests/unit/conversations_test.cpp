@@ -687,6 +687,8 @@ TEST_SUITE("unit")
         REQUIRE(b.posted.size() == 2);
         CHECK(b.posted[1].txn_id == bot::txn_id_for("$2"));
         CHECK(b.posted[1].markdown.find("DDFIP") != std::string::npos);
+        CHECK(b.posted[1].entry_id == "tiers-ddfip"); // its 👍 and 👎 count for the fiche
+        CHECK(b.posted[0].entry_id.empty());
         {
             // the question answered on the backend thread is kept like any other: its event (for
             // a 👎), room, sender and the fiche that answered it
