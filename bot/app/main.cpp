@@ -952,7 +952,7 @@ int run_kb_analyze(const std::filesystem::path& dir, const std::string& text)
                   << " : seulement les racines ; voir `opale-bot kb check`)\n";
         return EXIT_SUCCESS;
     }
-    knowledge::Index index{std::move(base.entries), base.glossary, base.synonyms};
+    knowledge::Index index{base.entries, base.glossary, base.synonyms};
     const auto explanation = index.explain(text, 4);
     std::cout << "\nLecture de la recherche (idée : rôle, poids) :\n";
     for (const auto& word : explanation.words)
@@ -975,6 +975,12 @@ int run_kb_analyze(const std::filesystem::path& dir, const std::string& text)
         std::cout << fmt::format("  {} ({:.2f}, {:.2f}, {}) :{}\n", index.entries()[hit.entry].id,
                                  hit.score, hit.evidence, hit.topics, found);
     }
+    // What the bot would do with it, as `ask` (the same base, its documents included).
+    knowledge::Answerer answerer{std::move(base)};
+    const auto answer = answerer.ask(text);
+    std::cout << "\nRéponse : " << knowledge::to_string(answer.kind) << " ("
+              << knowledge::confidence_of(answer) << ")"
+              << (answer.entry_id.empty() ? std::string{} : " : " + answer.entry_id) << '\n';
     return EXIT_SUCCESS;
 }
 

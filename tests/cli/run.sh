@@ -37,6 +37,7 @@ assert len(entries) >= 31 and all({"id","titre","domaine","sources"} <= e.keys()
 grep -q "^ddfip → ddfip" "$work/analyze.txt" || fail "kb analyze stems: $(cat "$work/analyze.txt")"
 grep -q "^  ddfip .*: sujet, " "$work/analyze.txt" || fail "kb analyze roles"
 grep -q "^  tiers-ddfip (" "$work/analyze.txt" || fail "kb analyze fiches"
+grep -q "^Réponse : entree (sure) : tiers-ddfip" "$work/analyze.txt" || fail "kb analyze answer"
 
 # kb check: a broken base gives file:line: message and a non-zero exit.
 mkdir "$work/kb"
