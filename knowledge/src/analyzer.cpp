@@ -61,12 +61,14 @@ std::string Analyzer::stem(std::string_view folded_word) const
 std::vector<Term> Analyzer::analyze(std::string_view text) const
 {
     std::vector<Term> terms;
-    for (auto& word : split_words(fold(text))) {
+    auto words = split_words(fold(text));
+    for (std::size_t position = 0; position < words.size(); ++position) {
+        auto& word = words[position];
         if (is_stop_word(word) ||
             (word.size() == 1 && !std::isdigit(static_cast<unsigned char>(word[0]))))
             continue; // a lone letter ("zone B") says nothing about the topic
         auto stemmed = stem(word);
-        terms.push_back({std::move(word), std::move(stemmed)});
+        terms.push_back({std::move(word), std::move(stemmed), position});
     }
     return terms;
 }

@@ -125,9 +125,15 @@ struct Index::Impl {
     std::vector<Document> documents;
     std::vector<std::string> stems; ///< by TermId, for the FTS query
 
-    /// Synonym groups: each phrase is a sequence of stems; groups are found by a phrase's first
-    /// stem.
-    std::vector<std::vector<std::vector<std::string>>> groups;
+    /// One way of saying an idea: its stems, and the stop words it needs where they are ("premiers
+    /// pas" is not any "premier"), at their place from the first stem.
+    struct Phrase {
+        std::vector<std::string> stems;
+        std::vector<std::pair<std::ptrdiff_t, std::string>> stop_words;
+        bool operator==(const Phrase& other) const { return stems == other.stems; }
+    };
+    /// Synonym groups of phrases; groups are found by a phrase's first stem.
+    std::vector<std::vector<Phrase>> groups;
     std::unordered_map<std::string, std::vector<std::pair<std::size_t, std::size_t>>> phrase_starts;
 
     /// Folded words of the base by first letter, then length, for typo correction: typos rarely
@@ -187,21 +193,31 @@ struct Index::Impl {
 void Index::Impl::add_group(const std::vector<std::string>& members,
                             std::unordered_set<std::string>& seen)
 {
-    std::vector<std::vector<std::string>> phrases;
+    std::vector<Phrase> phrases;
     for (const auto& member : members) {
-        std::vector<std::string> phrase;
-        for (auto& term : analyzer.analyze(member)) {
+        Phrase phrase;
+        const auto terms = analyzer.analyze(member);
+        for (const auto& term : terms) {
             add_word(seen, term.word);
-            phrase.push_back(std::move(term.stem));
+            phrase.stems.push_back(term.stem);
         }
-        if (!phrase.empty() && std::find(phrases.begin(), phrases.end(), phrase) == phrases.end())
-            phrases.push_back(std::move(phrase));
+        if (phrase.stems.empty() ||
+            std::find(phrases.begin(), phrases.end(), phrase) != phrases.end())
+            continue; // a phrase of the same stems is there already, without stop words first
+        // A phrase that the stop words reduce to one stem needs them: "premiers pas" is not any
+        // "premier". Longer phrases are told by their stems ("bon commande" is a bon de commande).
+        const auto words = split_words(fold(member));
+        for (auto k = terms.front().position + 1; terms.size() == 1 && k < words.size(); ++k)
+            if (is_stop_word(words[k]))
+                phrase.stop_words.emplace_back(
+                    static_cast<std::ptrdiff_t>(k - terms.front().position), words[k]);
+        phrases.push_back(std::move(phrase));
     }
     if (phrases.size() < 2)
         return;
     const auto group = groups.size();
     for (std::size_t p = 0; p < phrases.size(); ++p)
-        phrase_starts[phrases[p].front()].emplace_back(group, p);
+        phrase_starts[phrases[p].stems.front()].emplace_back(group, p);
     groups.push_back(std::move(phrases));
 }
 
@@ -564,6 +580,14 @@ void Index::Impl::add_concepts(std::string_view text, double sentence_weight, bo
     const auto reads_as = [&](std::size_t k, const std::string& stem) {
         return terms[k].stem == stem || (readings[k].factor > 0 && readings[k].stem == stem);
     };
+    const auto words = split_words(fold(text));
+    const auto has_stop_words = [&](std::size_t first_term, const Phrase& phrase) {
+        return std::all_of(phrase.stop_words.begin(), phrase.stop_words.end(), [&](const auto& s) {
+            const auto at = static_cast<std::ptrdiff_t>(terms[first_term].position) + s.first;
+            return at >= 0 && static_cast<std::size_t>(at) < words.size() &&
+                   words[static_cast<std::size_t>(at)] == s.second;
+        });
+    };
     for (std::size_t i = 0; i < terms.size();) {
         const std::size_t start = i;
         // The longest synonym phrase that starts here, if any.
@@ -577,7 +601,7 @@ void Index::Impl::add_concepts(std::string_view text, double sentence_weight, bo
             if (first->empty() || it == phrase_starts.end())
                 continue;
             for (const auto& [group, phrase] : it->second) {
-                const auto& stems_of_phrase = groups[group][phrase];
+                const auto& stems_of_phrase = groups[group][phrase].stems;
                 if (stems_of_phrase.size() <= matched_length ||
                     i + stems_of_phrase.size() > terms.size())
                     continue;
@@ -595,6 +619,8 @@ void Index::Impl::add_concepts(std::string_view text, double sentence_weight, bo
                 // has it: "crepes" read as "creees" is no reason to look for "ajouter".
                 if (same && factor < 1.0 && exact == 0)
                     same = false;
+                if (same && !has_stop_words(i, groups[group][phrase]))
+                    same = false;
                 if (same) {
                     matched_group = group;
                     matched_length = stems_of_phrase.size();
@@ -608,7 +634,7 @@ void Index::Impl::add_concepts(std::string_view text, double sentence_weight, bo
             const auto& phrases = groups[matched_group];
             for (std::size_t p = 0; p < phrases.size(); ++p) {
                 Alternative alternative;
-                for (const auto& stem : phrases[p])
+                for (const auto& stem : phrases[p].stems)
                     alternative.terms.push_back(lookup(stem));
                 alternative.factor = (p == matched_phrase ? 1.0 : synonym_factor) * matched_factor;
                 idea.alternatives.push_back(std::move(alternative));

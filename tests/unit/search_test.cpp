@@ -623,6 +623,28 @@ TEST_SUITE("unit")
         }));
     }
 
+    TEST_CASE("a synonym phrase that stop words reduce to one word needs them")
+    {
+        // "premiers pas" loses "pas" (a stop word) to the analyzer: without it any "premier" would
+        // pull in the whole group. Longer phrases still match without their stop words.
+        auto entries = test_entries();
+        entries.push_back(make_entry("debuter", "Débuter dans le logiciel", "Divers",
+                                     {"premiers pas"}, "Les premiers pas d'un débutant."));
+        Index index{entries,
+                    test_glossary(),
+                    {{"débuter", "premiers pas"}, {"bon de commande", "engagement juridique"}}};
+        const auto reads_group = [&](std::string_view question) {
+            const auto explanation = index.explain(question, 2);
+            return std::any_of(
+                explanation.words.begin(), explanation.words.end(),
+                [](const QueryWord& word) { return word.text.find("debut") != std::string::npos; });
+        };
+        CHECK(reads_group("mes premiers pas dans le module"));
+        CHECK_FALSE(reads_group("mon premier engagement"));
+        CHECK_FALSE(reads_group("premiers engagements"));
+        CHECK(best(index, "un bon commande fournisseur") == "depenses-engagement");
+    }
+
     TEST_CASE("le bon fournisseur chooses a supplier and wishes nothing")
     {
         auto index = test_index();

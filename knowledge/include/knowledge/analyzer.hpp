@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -9,8 +10,9 @@ namespace opalebot::knowledge {
 
 /// One meaningful word of a text: its folded form and its Snowball French stem.
 struct Term {
-    std::string word; ///< folded: "integration"
-    std::string stem; ///< "integr"
+    std::string word;         ///< folded: "integration"
+    std::string stem;         ///< "integr"
+    std::size_t position = 0; ///< its place among the text's words, stop words included
 };
 
 /// The French analyzer shared by documents and questions: folding, elisions, stop words and
