@@ -41,6 +41,8 @@ constexpr double unknown_factor = 1.3;
 // In the narrative around a question, such a word says where the colleague is, not what they
 // ask: it weighs a third as much there (measured on kb-train2, long salon messages).
 constexpr double narrative_unknown_factor = 0.35;
+// The alternative a colleague sets aside ("plutôt que d'en créer un") weighs as context does.
+constexpr double rejected_factor = 0.5;
 constexpr std::size_t max_match_terms = 8;
 
 bool is_generic(std::string_view word)
@@ -581,6 +583,13 @@ void Index::Impl::add_concepts(std::string_view text, double sentence_weight, bo
         return terms[k].stem == stem || (readings[k].factor > 0 && readings[k].stem == stem);
     };
     const auto words = split_words(fold(text));
+    // "le réactiver plutôt que d'en créer un nouveau": what follows "plutôt que" or "au lieu de"
+    // is the way the colleague does not want, context rather than the question.
+    auto rejected_from = words.size();
+    for (std::size_t k = 0; k + 1 < words.size() && rejected_from == words.size(); ++k)
+        if ((words[k] == "plutot" && (words[k + 1] == "que" || words[k + 1] == "qu")) ||
+            (words[k] == "lieu" && k > 0 && words[k - 1] == "au"))
+            rejected_from = k + 2;
     const auto has_stop_words = [&](std::size_t first_term, const Phrase& phrase) {
         return std::all_of(phrase.stop_words.begin(), phrase.stop_words.end(), [&](const auto& s) {
             const auto at = static_cast<std::ptrdiff_t>(terms[first_term].position) + s.first;
@@ -651,6 +660,8 @@ void Index::Impl::add_concepts(std::string_view text, double sentence_weight, bo
         weigh(idea, i - start == 1 ? std::string_view{terms[start].word} : std::string_view{},
               wished);
         idea.weight *= sentence_weight;
+        if (terms[start].position >= rejected_from)
+            idea.weight *= rejected_factor;
         // Narrative around a question tells where the colleague is ("livraison", "collectivité"):
         // words the base never uses say little there, and must not drown the question.
         if (narrative && idea.role == WordRole::unknown)

@@ -645,6 +645,26 @@ TEST_SUITE("unit")
         CHECK(best(index, "un bon commande fournisseur") == "depenses-engagement");
     }
 
+    TEST_CASE("what follows plutot que is the way set aside and weighs as context")
+    {
+        auto index = test_index();
+        const auto weight_of = [&](std::string_view question, std::string_view stem) {
+            for (const auto& word : index.explain(question, 2).words)
+                if (word.text == stem)
+                    return word.weight;
+            return -1.0;
+        };
+        const double asked = weight_of("modifier le tiers DDFIP et saisir un engagement", "engag");
+        REQUIRE(asked > 0);
+        CHECK(weight_of("modifier le tiers DDFIP plutôt que saisir un engagement", "engag") ==
+              doctest::Approx(asked / 2));
+        CHECK(weight_of("modifier le tiers DDFIP au lieu d'un engagement", "engag") ==
+              doctest::Approx(asked / 2));
+        // the words before it are the question
+        CHECK(weight_of("modifier le tiers DDFIP plutôt que saisir un engagement", "ddfip") ==
+              doctest::Approx(weight_of("modifier le tiers DDFIP", "ddfip")));
+    }
+
     TEST_CASE("le bon fournisseur chooses a supplier and wishes nothing")
     {
         auto index = test_index();
