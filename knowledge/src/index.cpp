@@ -310,7 +310,7 @@ std::string Index::Impl::correct(const std::string& word) const
             const int bound = std::min(limit, best_distance - 1); // only a better one counts
             if (bound < 0)
                 return best;
-            const int distance = edit_distance(word, candidate, bound);
+            const int distance = typing_distance(word, candidate, bound);
             if (distance <= bound) {
                 best_distance = distance;
                 best = candidate;

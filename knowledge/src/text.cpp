@@ -479,7 +479,12 @@ std::string escape_markdown(std::string_view text)
     return escaped;
 }
 
-int edit_distance(std::string_view a, std::string_view b, int limit)
+namespace {
+
+/// Damerau–Levenshtein distance (optimal string alignment) with a substitution cost of 1 or 2.
+template <typename SubstitutionCost>
+int alignment_distance(std::string_view a, std::string_view b, int limit,
+                       const SubstitutionCost& substitution)
 {
     const auto length_gap = static_cast<int>(a.size()) - static_cast<int>(b.size());
     if (std::abs(length_gap) > limit)
@@ -494,7 +499,7 @@ int edit_distance(std::string_view a, std::string_view b, int limit)
         current[0] = static_cast<int>(i);
         int row_best = current[0];
         for (std::size_t j = 1; j <= n; ++j) {
-            const int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            const int cost = a[i - 1] == b[j - 1] ? 0 : substitution(a[i - 1], b[j - 1]);
             current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
             if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
                 current[j] = std::min(current[j], before[j - 2] + 1); // transposition
@@ -506,6 +511,62 @@ int edit_distance(std::string_view a, std::string_view b, int limit)
         std::swap(previous, current);
     }
     return std::min(previous[n], limit + 1);
+}
+
+/// Whether a finger slips from one key to the other: neighbours on an AZERTY or a QWERTY
+/// keyboard (same row, or the row above or below), or letters French spells alike (c/s, c/k…).
+bool slips(char typed, char meant)
+{
+    struct Key {
+        int row = -1;
+        int column = 0;
+    };
+    const auto key_of = [](std::string_view rows_text, char c) {
+        int row = 0;
+        int column = 0;
+        for (const char r : rows_text) {
+            if (r == '|') {
+                ++row;
+                column = 0;
+                continue;
+            }
+            if (r == c)
+                return Key{row, column};
+            ++column;
+        }
+        return Key{};
+    };
+    for (const auto layout : {std::string_view{"azertyuiop|qsdfghjklm|wxcvbn"},
+                              std::string_view{"qwertyuiop|asdfghjkl|zxcvbnm"}}) {
+        const auto a = key_of(layout, typed);
+        const auto b = key_of(layout, meant);
+        if (a.row < 0 || b.row < 0)
+            continue;
+        const int rows = std::abs(a.row - b.row);
+        const int offset = b.column - a.column;
+        // Each row sits half a key to the right of the one above it.
+        if ((rows == 0 && std::abs(offset) == 1) ||
+            (rows == 1 &&
+             (b.row > a.row ? offset >= -1 && offset <= 0 : offset >= 0 && offset <= 1)))
+            return true;
+    }
+    static constexpr std::string_view alike[] = {"cs", "ck", "kq", "sz", "iy", "mn", "gj"};
+    return std::any_of(std::begin(alike), std::end(alike), [&](std::string_view pair) {
+        return (pair[0] == typed && pair[1] == meant) || (pair[1] == typed && pair[0] == meant);
+    });
+}
+
+} // namespace
+
+int edit_distance(std::string_view a, std::string_view b, int limit)
+{
+    return alignment_distance(a, b, limit, [](char, char) { return 1; });
+}
+
+int typing_distance(std::string_view typed, std::string_view meant, int limit)
+{
+    return alignment_distance(typed, meant, limit,
+                              [](char a, char b) { return slips(a, b) ? 1 : 2; });
 }
 
 } // namespace opalebot::knowledge

@@ -146,6 +146,20 @@ TEST_SUITE("unit")
         CHECK(edit_distance("ab", "ba", 1) == 1);
     }
 
+    TEST_CASE("typing_distance charges a far key twice and a slip once")
+    {
+        CHECK(typing_distance("revient", "retient", 1) == 2); // v is far from t: another word
+        CHECK(typing_distance("salle", "sable", 1) == 2);
+        CHECK(typing_distance("prelevenent", "prelevement", 1) == 1); // n beside m
+        CHECK(typing_distance("tuers", "tiers", 1) == 1);             // u beside i
+        CHECK(typing_distance("facrure", "facture", 1) == 1);         // r beside t
+        CHECK(typing_distance("sirenne", "sirene", 1) == 1);          // a letter added
+        CHECK(typing_distance("finacier", "financier", 1) == 1);      // a letter left out
+        CHECK(typing_distance("fihce", "fiche", 1) == 1);             // swapped
+        CHECK(typing_distance("aqtion", "action", 1) == 2);           // q is far from c
+        CHECK(typing_distance("comptabe", "comptable", 2) == 1);
+    }
+
     TEST_CASE("edit_distance gives up above its limit")
     {
         CHECK(edit_distance("kitten", "sitting", 1) == 2);

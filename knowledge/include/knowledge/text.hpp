@@ -30,4 +30,9 @@ std::string escape_markdown(std::string_view text);
 /// Damerau–Levenshtein distance (optimal string alignment), giving up above `limit`.
 int edit_distance(std::string_view a, std::string_view b, int limit);
 
+/// The same distance as typing errors make it: a letter replaced by one far from it on the
+/// keyboard costs two ("revient" is not "retient" mistyped), a neighbour key or a letter of the
+/// same sound ("c"/"s") one, as do a letter left out, added or swapped.
+int typing_distance(std::string_view typed, std::string_view meant, int limit);
+
 } // namespace opalebot::knowledge
