@@ -58,6 +58,18 @@ std::string Analyzer::stem(std::string_view folded_word) const
     return result;
 }
 
+namespace {
+
+bool is_determiner(std::string_view folded_word)
+{
+    static const std::unordered_set<std::string_view> determiners{
+        "la",    "les", "ma",   "mes",   "ta",  "tes", "sa",    "ses", "notre", "nos",
+        "votre", "vos", "leur", "leurs", "une", "des", "cette", "ces", "de",    "du"};
+    return determiners.contains(folded_word);
+}
+
+} // namespace
+
 std::vector<Term> Analyzer::analyze(std::string_view text) const
 {
     std::vector<Term> terms;
@@ -67,7 +79,12 @@ std::vector<Term> Analyzer::analyze(std::string_view text) const
         if (is_stop_word(word) ||
             (word.size() == 1 && !std::isdigit(static_cast<unsigned char>(word[0]))))
             continue; // a lone letter ("zone B") says nothing about the topic
-        auto stemmed = stem(word);
+        // "ma paie" is a salary, "elle paie" a payment: Snowball gives both the stem of
+        // "paiement". After a determiner the noun keeps its own.
+        auto stemmed = (word == "paie" || word == "paies") && position > 0 &&
+                               is_determiner(words[position - 1])
+                           ? std::string{"paie"}
+                           : stem(word);
         terms.push_back({std::move(word), std::move(stemmed), position});
     }
     return terms;

@@ -87,6 +87,23 @@ TEST_SUITE("unit")
         CHECK(terms.front().stem.size() < terms.front().word.size());
     }
 
+    TEST_CASE("analyzer tells the salary from a payment and keeps word positions")
+    {
+        Analyzer analyzer;
+        const auto salary = analyzer.analyze("changer le RIB pour ma paie");
+        const auto payment = analyzer.analyze("la famille paie par chèque");
+        const auto paiement = analyzer.analyze("le paiement");
+        REQUIRE(salary.size() == 3);
+        REQUIRE(payment.size() == 3);
+        REQUIRE(paiement.size() == 1);
+        CHECK(payment[1].stem == paiement[0].stem); // "elle paie": a payment
+        CHECK(salary[2].stem != paiement[0].stem);  // "ma paie": a salary
+        // positions count the stop words dropped: "changer le RIB pour ma paie"
+        CHECK(salary[0].position == 0);
+        CHECK(salary[1].position == 2);
+        CHECK(salary[2].position == 5);
+    }
+
     TEST_CASE("analyzer still works after a move")
     {
         Analyzer first;
