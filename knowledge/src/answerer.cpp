@@ -50,6 +50,43 @@ bool asks(const std::vector<std::string>& words, std::string_view question)
                        [](const std::string& w) { return asking.contains(w); });
 }
 
+/// Whether a message only thanks, wishes or greets ("Merci à tous pour vos réponses sur les
+/// prélèvements, c'est réglé ! Bon week-end"): it names a topic but asks nothing, requests
+/// nothing ("je cherche", "merci d'avance") and opens with thanks or a wish.
+bool only_social(const std::vector<std::string>& words, std::string_view question)
+{
+    static const std::set<std::string, std::less<>> requesting{
+        "sollicite", "souhaite", "souhaiterais", "souhaiterait", "voudrais", "voudrait",
+        "aimerais",  "cherche",  "recherche",    "besoin",       "help",     "aide",
+        "aidez",     "svp",      "stp",          "avance",       "pourriez", "pouvez",
+        "urgent",    "bloque",   "bloquee",      "impossible",   "erreur",   "probleme"};
+    static const std::set<std::string, std::less<>> wished{
+        "weekend",      "week",  "journee", "soiree",  "rentree", "annee",   "vacances",
+        "continuation", "fetes", "fin",     "semaine", "courage", "retraite"};
+    if (asks(words, question) || std::any_of(words.begin(), words.end(), [](const std::string& w) {
+            return requesting.contains(w);
+        }))
+        return false;
+    static const std::set<std::string, std::less<>> greeting{
+        "bonjour", "bonsoir", "salut", "coucou", "hello",  "hi",
+        "bjr",     "slt",     "re",    "tous",   "toutes", "monde"};
+    // It opens with the thanks or the wish: "créer le tiers DDFIP merci" is a request.
+    const auto opens_kindly = [](const std::string& w) {
+        return is_thanks(w) || w == "bon" || w == "bonne" || w == "ravi" || w == "ravie" ||
+               w == "bienvenue";
+    };
+    std::size_t k = 0;
+    while (k < words.size() && !opens_kindly(words[k]) &&
+           (greeting.contains(words[k]) || is_stop_word(words[k])))
+        ++k;
+    if (k == words.size() || !opens_kindly(words[k]))
+        return false;
+    // "bon" opens a wish only before what is wished: "bon week-end", not "bon de commande".
+    if (words[k] != "bon" && words[k] != "bonne")
+        return true;
+    return k + 1 < words.size() && wished.contains(words[k + 1]);
+}
+
 enum class Tier { none, probable, sure };
 
 /// The confidence tier of a best candidate (a fiche or a passage), from the signals of
@@ -271,7 +308,8 @@ Answer Answerer::ask(std::string_view raw_question)
         return answer;
     }
     if (std::all_of(words.begin(), words.end(),
-                    [](const auto& w) { return is_stop_word(w) || is_chatter(w); })) {
+                    [](const auto& w) { return is_stop_word(w) || is_chatter(w); }) ||
+        only_social(words, question)) {
         const bool thanks =
             std::any_of(words.begin(), words.end(), [](const auto& w) { return is_thanks(w); });
         answer.kind = thanks ? Answer::Kind::thanks : Answer::Kind::greeting;

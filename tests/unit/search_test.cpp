@@ -285,6 +285,29 @@ TEST_SUITE("unit")
         }
     }
 
+    TEST_CASE("a message that only thanks or wishes well gets no fiche even when it names a topic")
+    {
+        Answerer answerer{test_base()};
+        const auto thanks = answerer.ask(
+            "Merci à tous pour vos réponses sur le prélèvement automatique, c'est réglé ! Bon "
+            "week-end");
+        CHECK(thanks.kind == Answer::Kind::thanks);
+        CHECK(thanks.entry_id.empty());
+        const auto welcome = answerer.ask("Bonjour à tous et bonne rentrée ! Ravie de rejoindre "
+                                          "le module Tiers");
+        CHECK(welcome.kind == Answer::Kind::greeting);
+        // a request, a question or a thanks in advance is no goodbye
+        for (const std::string input :
+             {"Je cherche comment créer le tiers DDFIP. Merci d'avance",
+              "Merci pour la réponse, mais comment créer le tiers DDFIP ?",
+              "Bonjour, je sollicite la fiche du tiers DDFIP. Je vous remercie",
+              "créer le tiers DDFIP merci", "Bonjour, le tiers DDFIP à créer, bonne journée"}) {
+            INFO("input: " << input);
+            CHECK(answerer.ask(input).entry_id == "tiers-ddfip");
+        }
+        CHECK(answerer.ask("bon de commande au fournisseur").kind == Answer::Kind::entry);
+    }
+
     TEST_CASE("answerer explains a known acronym")
     {
         Answerer answerer{test_base()};
