@@ -68,7 +68,8 @@ TEST_SUITE("kb")
         Answerer fiches_only{shipped_base()};
         Answerer with_documents{shipped_base_with_documents()};
         REQUIRE(with_documents.documents().size() == 9);
-        for (const auto* name : {"kb-dev", "kb-paraphrases", "kb-train", "kb-train2"}) {
+        for (const auto* name :
+             {"kb-dev", "kb-paraphrases", "kb-train", "kb-train2", "kb-train3"}) {
             int kept = 0;
             int passages_in_scope = 0;
             int passages_out_of_scope = 0;
