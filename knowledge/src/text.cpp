@@ -256,6 +256,27 @@ const std::unordered_map<std::string_view, std::string_view>& chat_spellings()
         {"docs", "documents"},
         {"rdv", "rendez vous"},
         {"ya", "il y a"},
+        // More of the common SMS forms (the "langage SMS" lists of French dictionaries and
+        // Wikipédia): a negation, question words, time and manner.
+        {"pa", "pas"},
+        {"kels", "quels"},
+        {"kelles", "quelles"},
+        {"koa", "quoi"},
+        {"avt", "avant"},
+        {"apr", "apres"},
+        {"tlm", "tout le monde"},
+        {"ptet", "peut etre"},
+        {"ptetre", "peut etre"},
+        {"oci", "aussi"},
+        {"ossi", "aussi"},
+        {"tps", "temps"},
+        {"vx", "veux"},
+        {"jve", "je veux"},
+        {"jveu", "je veux"},
+        {"jvx", "je veux"},
+        {"r1", "rien"},
+        {"ri1", "rien"},
+        {"vla", "voila"},
     };
     return spellings;
 }

@@ -203,6 +203,8 @@ TEST_SUITE("unit")
         CHECK(split_words("dpuis") == Words{"depuis"});
         CHECK(split_words("etat mandat parc comm") == Words{"etat", "mandat", "parc", "comm"});
         CHECK(split_words("rib") == Words{"rib"});
+        CHECK(split_words("marche pa avt tlm") ==
+              Words{"marche", "pas", "avant", "tout", "le", "monde"});
     }
 
     TEST_CASE("durations and ranks are stop words but numbers are not")
