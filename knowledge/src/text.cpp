@@ -536,45 +536,44 @@ int alignment_distance(std::string_view a, std::string_view b, int limit,
 
 /// Whether a finger slips from one key to the other: neighbours on an AZERTY or a QWERTY
 /// keyboard (same row, or the row above or below), or letters French spells alike (c/s, c/k…).
+/// A table built once: the typo search asks it for every pair of letters it compares.
 bool slips(char typed, char meant)
 {
-    struct Key {
-        int row = -1;
-        int column = 0;
-    };
-    const auto key_of = [](std::string_view rows_text, char c) {
-        int row = 0;
-        int column = 0;
-        for (const char r : rows_text) {
-            if (r == '|') {
-                ++row;
-                column = 0;
-                continue;
-            }
-            if (r == c)
-                return Key{row, column};
-            ++column;
+    using Table = std::array<std::array<bool, 26>, 26>;
+    static const Table table = [] {
+        Table t{};
+        for (const auto layout :
+             {std::array<std::string_view, 3>{"azertyuiop", "qsdfghjklm", "wxcvbn"},
+              std::array<std::string_view, 3>{"qwertyuiop", "asdfghjkl", "zxcvbnm"}}) {
+            for (std::size_t row = 0; row < layout.size(); ++row)
+                for (std::size_t column = 0; column < layout[row].size(); ++column) {
+                    const auto key = static_cast<std::size_t>(layout[row][column] - 'a');
+                    const auto link = [&](char other) {
+                        const auto o = static_cast<std::size_t>(other - 'a');
+                        t[key][o] = t[o][key] = true;
+                    };
+                    if (column + 1 < layout[row].size())
+                        link(layout[row][column + 1]);
+                    // Each row sits half a key to the right of the one above it: a key touches
+                    // the one below it and the one below to the left.
+                    if (row + 1 < layout.size()) {
+                        if (column < layout[row + 1].size())
+                            link(layout[row + 1][column]);
+                        if (column > 0 && column - 1 < layout[row + 1].size())
+                            link(layout[row + 1][column - 1]);
+                    }
+                }
         }
-        return Key{};
-    };
-    for (const auto layout : {std::string_view{"azertyuiop|qsdfghjklm|wxcvbn"},
-                              std::string_view{"qwertyuiop|asdfghjkl|zxcvbnm"}}) {
-        const auto a = key_of(layout, typed);
-        const auto b = key_of(layout, meant);
-        if (a.row < 0 || b.row < 0)
-            continue;
-        const int rows = std::abs(a.row - b.row);
-        const int offset = b.column - a.column;
-        // Each row sits half a key to the right of the one above it.
-        if ((rows == 0 && std::abs(offset) == 1) ||
-            (rows == 1 &&
-             (b.row > a.row ? offset >= -1 && offset <= 0 : offset >= 0 && offset <= 1)))
-            return true;
-    }
-    static constexpr std::string_view alike[] = {"cs", "ck", "kq", "sz", "iy", "mn", "gj"};
-    return std::any_of(std::begin(alike), std::end(alike), [&](std::string_view pair) {
-        return (pair[0] == typed && pair[1] == meant) || (pair[1] == typed && pair[0] == meant);
-    });
+        for (const auto pair : {"cs", "ck", "kq", "sz", "iy", "mn", "gj"}) {
+            const auto a = static_cast<std::size_t>(pair[0] - 'a');
+            const auto b = static_cast<std::size_t>(pair[1] - 'a');
+            t[a][b] = t[b][a] = true;
+        }
+        return t;
+    }();
+    if (typed < 'a' || typed > 'z' || meant < 'a' || meant > 'z')
+        return false;
+    return table[static_cast<std::size_t>(typed - 'a')][static_cast<std::size_t>(meant - 'a')];
 }
 
 } // namespace
