@@ -18,7 +18,14 @@ struct Analyzer::Stemmer {
     std::unique_ptr<sb_stemmer, Deleter> handle{sb_stemmer_new("french", "UTF_8")};
     /// Stems already computed: a base says the same words again and again, and Snowball was a
     /// third of an index build. Bounded: cleared when full (questions bring new words forever).
-    std::unordered_map<std::string, std::string> known;
+    struct Hash {
+        using is_transparent = void; // looked up by string_view, without a copy of the word
+        std::size_t operator()(std::string_view s) const noexcept
+        {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    std::unordered_map<std::string, std::string, Hash, std::equal_to<>> known;
     static constexpr std::size_t max_known = 200'000;
 };
 
@@ -43,7 +50,7 @@ std::string Analyzer::stem(std::string_view folded_word) const
     if (folded_word.starts_with("format") && training.contains(folded_word))
         return "formation";
     auto& known = stemmer_->known;
-    if (const auto it = known.find(std::string{folded_word}); it != known.end())
+    if (const auto it = known.find(folded_word); it != known.end())
         return it->second;
     const auto* stemmed = sb_stemmer_stem(stemmer_->handle.get(),
                                           reinterpret_cast<const sb_symbol*>(folded_word.data()),
@@ -60,6 +67,14 @@ std::string Analyzer::stem(std::string_view folded_word) const
 
 namespace {
 
+/// "paie" or "paies", the word a salary and a payment share.
+bool is_paie(const std::string& folded_word)
+{
+    // the length first: this runs for every word of the base
+    return (folded_word.size() == 4 || (folded_word.size() == 5 && folded_word[4] == 's')) &&
+           folded_word.starts_with("paie");
+}
+
 bool is_determiner(std::string_view folded_word)
 {
     static const std::unordered_set<std::string_view> determiners{
@@ -72,8 +87,9 @@ bool is_determiner(std::string_view folded_word)
 
 std::vector<Term> Analyzer::analyze(std::string_view text) const
 {
-    std::vector<Term> terms;
     auto words = split_words(fold(text));
+    std::vector<Term> terms;
+    terms.reserve(words.size());
     for (std::size_t position = 0; position < words.size(); ++position) {
         auto& word = words[position];
         if (is_stop_word(word) ||
@@ -81,8 +97,7 @@ std::vector<Term> Analyzer::analyze(std::string_view text) const
             continue; // a lone letter ("zone B") says nothing about the topic
         // "ma paie" is a salary, "elle paie" a payment: Snowball gives both the stem of
         // "paiement". After a determiner the noun keeps its own.
-        auto stemmed = (word == "paie" || word == "paies") && position > 0 &&
-                               is_determiner(words[position - 1])
+        auto stemmed = is_paie(word) && position > 0 && is_determiner(words[position - 1])
                            ? std::string{"paie"}
                            : stem(word);
         terms.push_back({std::move(word), std::move(stemmed), position});

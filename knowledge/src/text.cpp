@@ -534,46 +534,47 @@ int alignment_distance(std::string_view a, std::string_view b, int limit,
     return std::min(previous[n], limit + 1);
 }
 
-/// Whether a finger slips from one key to the other: neighbours on an AZERTY or a QWERTY
-/// keyboard (same row, or the row above or below), or letters French spells alike (c/s, c/k…).
-/// A table built once: the typo search asks it for every pair of letters it compares.
+using SlipTable = std::array<std::array<bool, 26>, 26>;
+
+/// Neighbours on an AZERTY or a QWERTY keyboard (same row, or the row above or below), and
+/// letters French spells alike (c/s, c/k…): built at compile time, read for every pair of
+/// letters the typo search compares.
+constexpr SlipTable make_slip_table()
+{
+    SlipTable table{};
+    const auto link = [&table](char a, char b) {
+        table[static_cast<std::size_t>(a - 'a')][static_cast<std::size_t>(b - 'a')] = true;
+        table[static_cast<std::size_t>(b - 'a')][static_cast<std::size_t>(a - 'a')] = true;
+    };
+    for (const auto layout :
+         {std::array<std::string_view, 3>{"azertyuiop", "qsdfghjklm", "wxcvbn"},
+          std::array<std::string_view, 3>{"qwertyuiop", "asdfghjkl", "zxcvbnm"}})
+        for (std::size_t row = 0; row < layout.size(); ++row)
+            for (std::size_t column = 0; column < layout[row].size(); ++column) {
+                if (column + 1 < layout[row].size())
+                    link(layout[row][column], layout[row][column + 1]);
+                // Each row sits half a key to the right of the one above it: a key touches the
+                // one below it and the one below to the left.
+                if (row + 1 < layout.size()) {
+                    if (column < layout[row + 1].size())
+                        link(layout[row][column], layout[row + 1][column]);
+                    if (column > 0 && column - 1 < layout[row + 1].size())
+                        link(layout[row][column], layout[row + 1][column - 1]);
+                }
+            }
+    for (const std::string_view pair : {"cs", "ck", "kq", "sz", "iy", "mn", "gj"})
+        link(pair[0], pair[1]);
+    return table;
+}
+
+constexpr SlipTable slip_table = make_slip_table();
+
+/// Whether a finger slips from one key to the other (see make_slip_table).
 bool slips(char typed, char meant)
 {
-    using Table = std::array<std::array<bool, 26>, 26>;
-    static const Table table = [] {
-        Table t{};
-        for (const auto layout :
-             {std::array<std::string_view, 3>{"azertyuiop", "qsdfghjklm", "wxcvbn"},
-              std::array<std::string_view, 3>{"qwertyuiop", "asdfghjkl", "zxcvbnm"}}) {
-            for (std::size_t row = 0; row < layout.size(); ++row)
-                for (std::size_t column = 0; column < layout[row].size(); ++column) {
-                    const auto key = static_cast<std::size_t>(layout[row][column] - 'a');
-                    const auto link = [&](char other) {
-                        const auto o = static_cast<std::size_t>(other - 'a');
-                        t[key][o] = t[o][key] = true;
-                    };
-                    if (column + 1 < layout[row].size())
-                        link(layout[row][column + 1]);
-                    // Each row sits half a key to the right of the one above it: a key touches
-                    // the one below it and the one below to the left.
-                    if (row + 1 < layout.size()) {
-                        if (column < layout[row + 1].size())
-                            link(layout[row + 1][column]);
-                        if (column > 0 && column - 1 < layout[row + 1].size())
-                            link(layout[row + 1][column - 1]);
-                    }
-                }
-        }
-        for (const auto pair : {"cs", "ck", "kq", "sz", "iy", "mn", "gj"}) {
-            const auto a = static_cast<std::size_t>(pair[0] - 'a');
-            const auto b = static_cast<std::size_t>(pair[1] - 'a');
-            t[a][b] = t[b][a] = true;
-        }
-        return t;
-    }();
     if (typed < 'a' || typed > 'z' || meant < 'a' || meant > 'z')
         return false;
-    return table[static_cast<std::size_t>(typed - 'a')][static_cast<std::size_t>(meant - 'a')];
+    return slip_table[static_cast<std::size_t>(typed - 'a')][static_cast<std::size_t>(meant - 'a')];
 }
 
 } // namespace
