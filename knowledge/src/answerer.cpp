@@ -87,6 +87,24 @@ bool only_social(const std::vector<std::string>& words, std::string_view questio
     return k + 1 < words.size() && wished.contains(words[k + 1]);
 }
 
+/// Whether the message is about the colleague's own situation ("mon salaire", "ma paie", "mes
+/// impôts", "mon IBAN perso"), not the establishment's accounts: a RIB or a DDFIP named there
+/// is no op@le question.
+bool personal_matter(const std::vector<std::string>& words)
+{
+    static const std::set<std::string, std::less<>> own{"mon", "ma", "mes"};
+    static const std::set<std::string, std::less<>> matters{
+        "salaire",  "salaires", "paie",  "paies",  "conge",       "conges",
+        "mutation", "retraite", "impot", "impots", "remuneration"};
+    for (std::size_t k = 0; k < words.size(); ++k) {
+        if (words[k] == "perso")
+            return true;
+        if (k > 0 && own.contains(words[k - 1]) && matters.contains(words[k]))
+            return true;
+    }
+    return false;
+}
+
 enum class Tier { none, probable, sure };
 
 /// The confidence tier of a best candidate (a fiche or a passage), from the signals of
@@ -320,6 +338,14 @@ Answer Answerer::ask(std::string_view raw_question)
         return answer;
     }
 
+    if (personal_matter(words)) {
+        answer.kind = Answer::Kind::unknown;
+        answer.text = "Cela ressemble à une question sur votre situation personnelle (paie, "
+                      "congés, mutation, impôts…) : je ne réponds que sur op@le et la gestion "
+                      "financière de l'établissement. Pour votre situation, voyez le service qui "
+                      "gère votre dossier (rectorat ou établissement).";
+        return answer;
+    }
     const auto hits = index_.search(question, 4);
     const auto& all = entries();
     answer.score = hits.empty() ? 0 : hits.front().score;

@@ -308,6 +308,26 @@ TEST_SUITE("unit")
         CHECK(answerer.ask("bon de commande au fournisseur").kind == Answer::Kind::entry);
     }
 
+    TEST_CASE("a question about one's own pay or taxes gets no fiche even when it names a RIB")
+    {
+        Answerer answerer{test_base()};
+        for (const std::string input :
+             {"comment changer mon RIB pour ma paie ?", "mon RIB perso a changé, je fais comment ?",
+              "modifier le RIB pour que mon salaire arrive sur le bon compte",
+              "où déclarer mes impôts ? les finances publiques ne répondent pas"}) {
+            INFO("input: " << input);
+            const auto answer = answerer.ask(input);
+            CHECK(answer.kind == Answer::Kind::unknown);
+            CHECK(answer.entry_id.empty());
+            CHECK(answer.alternatives.empty());
+            CHECK(answer.text.find("situation personnelle") != std::string::npos);
+        }
+        // the establishment's supplier, a family's payment: questions of the base
+        CHECK(answerer.ask("modifier le RIB d'un fournisseur").entry_id == "tiers-rib");
+        CHECK(answerer.ask("la famille paie par prélèvement automatique").entry_id ==
+              "recettes-prelevement");
+    }
+
     TEST_CASE("answerer explains a known acronym")
     {
         Answerer answerer{test_base()};
