@@ -57,9 +57,9 @@ bool only_social(const std::vector<std::string>& words, std::string_view questio
 {
     static const std::set<std::string, std::less<>> requesting{
         "sollicite", "souhaite", "souhaiterais", "souhaiterait", "voudrais", "voudrait",
-        "aimerais",  "cherche",  "recherche",    "besoin",       "help",     "aide",
-        "aidez",     "svp",      "stp",          "avance",       "pourriez", "pouvez",
-        "urgent",    "bloque",   "bloquee",      "impossible",   "erreur",   "probleme"};
+        "aimerais",  "cherche",  "recherche",    "besoin",       "help",     "aidez",
+        "svp",       "stp",      "avance",       "pourriez",     "pouvez",   "urgent",
+        "bloque",    "bloquee",  "erreur",       "mais",         "toujours", "encore"};
     static const std::set<std::string, std::less<>> wished{
         "weekend",      "week",  "journee", "soiree",  "rentree", "annee",   "vacances",
         "continuation", "fetes", "fin",     "semaine", "courage", "retraite"};
@@ -93,9 +93,10 @@ bool only_social(const std::vector<std::string>& words, std::string_view questio
 bool personal_matter(const std::vector<std::string>& words)
 {
     static const std::set<std::string, std::less<>> own{"mon", "ma", "mes"};
+    // Not "ma mutation", "ma retraite" or "mes congés": an agent comptable leaving asks how to
+    // hand over his habilitations, an op@le question.
     static const std::set<std::string, std::less<>> matters{
-        "salaire",  "salaires", "paie",  "paies",  "conge",       "conges",
-        "mutation", "retraite", "impot", "impots", "remuneration"};
+        "salaire", "salaires", "paie", "paies", "impot", "impots", "remuneration"};
     for (std::size_t k = 0; k < words.size(); ++k) {
         if (words[k] == "perso")
             return true;
@@ -341,7 +342,7 @@ Answer Answerer::ask(std::string_view raw_question)
     if (personal_matter(words)) {
         answer.kind = Answer::Kind::unknown;
         answer.text = "Cela ressemble à une question sur votre situation personnelle (paie, "
-                      "congés, mutation, impôts…) : je ne réponds que sur op@le et la gestion "
+                      "salaire, impôts…) : je ne réponds que sur op@le et la gestion "
                       "financière de l'établissement. Pour votre situation, voyez le service qui "
                       "gère votre dossier (rectorat ou établissement).";
         return answer;
