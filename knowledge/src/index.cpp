@@ -642,6 +642,10 @@ void Index::Impl::add_concepts(std::string_view text, double sentence_weight, bo
         if (matched_length > 0) {
             const auto& phrases = groups[matched_group];
             for (std::size_t p = 0; p < phrases.size(); ++p) {
+                // A phrase that needs its stop words cannot be checked in an entry (no word
+                // positions there): "commencer" must not find every entry that says "premier".
+                if (p != matched_phrase && !phrases[p].stop_words.empty())
+                    continue;
                 Alternative alternative;
                 for (const auto& stem : phrases[p].stems)
                     alternative.terms.push_back(lookup(stem));

@@ -296,12 +296,15 @@ TEST_SUITE("unit")
         const auto welcome = answerer.ask("Bonjour à tous et bonne rentrée ! Ravie de rejoindre "
                                           "le module Tiers");
         CHECK(welcome.kind == Answer::Kind::greeting);
+        CHECK(answerer.ask("Merci pour votre aide sur le tiers DDFIP, problème réglé !").kind ==
+              Answer::Kind::thanks);
         // a request, a question or a thanks in advance is no goodbye
         for (const std::string input :
              {"Je cherche comment créer le tiers DDFIP. Merci d'avance",
               "Merci pour la réponse, mais comment créer le tiers DDFIP ?",
               "Bonjour, je sollicite la fiche du tiers DDFIP. Je vous remercie",
-              "créer le tiers DDFIP merci", "Bonjour, le tiers DDFIP à créer, bonne journée"}) {
+              "créer le tiers DDFIP merci", "Bonjour, le tiers DDFIP à créer, bonne journée",
+              "Merci, mais le tiers DDFIP reste toujours à créer"}) {
             INFO("input: " << input);
             CHECK(answerer.ask(input).entry_id == "tiers-ddfip");
         }
@@ -326,6 +329,9 @@ TEST_SUITE("unit")
         CHECK(answerer.ask("modifier le RIB d'un fournisseur").entry_id == "tiers-rib");
         CHECK(answerer.ask("la famille paie par prélèvement automatique").entry_id ==
               "recettes-prelevement");
+        // leaving one's post is a hand-over, not a personal matter
+        CHECK(answerer.ask("avant ma mutation, modifier le RIB du fournisseur").entry_id ==
+              "tiers-rib");
     }
 
     TEST_CASE("answerer explains a known acronym")
@@ -686,6 +692,12 @@ TEST_SUITE("unit")
         CHECK_FALSE(reads_group("mon premier engagement"));
         CHECK_FALSE(reads_group("premiers engagements"));
         CHECK(best(index, "un bon commande fournisseur") == "depenses-engagement");
+        // "débuter" reads the group, but no entry is found by a bare "premier" for it: entries
+        // keep no word positions to check the "pas"
+        const auto debuter = index.explain("débuter dans le module", 2);
+        REQUIRE_FALSE(debuter.words.empty());
+        CHECK(debuter.words.front().text.find("debut") != std::string::npos);
+        CHECK(debuter.words.front().text.find("premi") == std::string::npos);
     }
 
     TEST_CASE("what follows plutot que is the way set aside and weighs as context")
