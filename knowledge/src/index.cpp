@@ -132,7 +132,6 @@ struct Index::Impl {
     struct Phrase {
         std::vector<std::string> stems;
         std::vector<std::pair<std::ptrdiff_t, std::string>> stop_words;
-        bool operator==(const Phrase& other) const { return stems == other.stems; }
     };
     /// Synonym groups of phrases; groups are found by a phrase's first stem.
     std::vector<std::vector<Phrase>> groups;
@@ -203,8 +202,8 @@ void Index::Impl::add_group(const std::vector<std::string>& members,
             add_word(seen, term.word);
             phrase.stems.push_back(term.stem);
         }
-        if (phrase.stems.empty() ||
-            std::find(phrases.begin(), phrases.end(), phrase) != phrases.end())
+        const auto same_stems = [&](const Phrase& other) { return other.stems == phrase.stems; };
+        if (phrase.stems.empty() || std::any_of(phrases.begin(), phrases.end(), same_stems))
             continue; // a phrase of the same stems is there already, without stop words first
         // A phrase that the stop words reduce to one stem needs them: "premiers pas" is not any
         // "premier". Longer phrases are told by their stems ("bon commande" is a bon de commande).
