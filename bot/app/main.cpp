@@ -923,23 +923,6 @@ int run_kb_check(const std::filesystem::path& dir)
     return errors == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
-std::string_view role_name(knowledge::WordRole role)
-{
-    switch (role) {
-    case knowledge::WordRole::topic:
-        return "sujet";
-    case knowledge::WordRole::context:
-        return "contexte";
-    case knowledge::WordRole::unknown:
-        return "inconnu";
-    case knowledge::WordRole::generic:
-        return "générique";
-    case knowledge::WordRole::chatter:
-        return "bavardage";
-    }
-    return "?";
-}
-
 /// `opale-bot kb analyze TEXTE`: the stems, then how the index reads the text (each idea's role
 /// and weight) and the best fiches with what each matched: why a question got its answer.
 int run_kb_analyze(const std::filesystem::path& dir, const std::string& text)
@@ -956,7 +939,7 @@ int run_kb_analyze(const std::filesystem::path& dir, const std::string& text)
     const auto explanation = index.explain(text, 4);
     std::cout << "\nLecture de la recherche (idée : rôle, poids) :\n";
     for (const auto& word : explanation.words)
-        std::cout << "  " << word.text << " : " << role_name(word.role) << ", "
+        std::cout << "  " << word.text << " : " << knowledge::to_string(word.role) << ", "
                   << fmt::format("{:.2f}", word.weight) << '\n';
     std::cout
         << "\nFiches (score, évidence, sujets en titre ou mots-clés ; idées trouvées : T titre, "
@@ -965,11 +948,12 @@ int run_kb_analyze(const std::filesystem::path& dir, const std::string& text)
         const auto& hit = explanation.hits[h];
         std::string found;
         for (std::size_t w = 0; w < explanation.words.size(); ++w) {
-            const double where = explanation.matches[h][w];
-            if (where <= 0)
+            const auto place = explanation.places[h][w];
+            if (place == knowledge::MatchPlace::none)
                 continue;
-            // Approximate: a synonym or a corrected word counts a little less where it is found.
-            const char mark = where >= 0.85 ? 'T' : where > 0.4 ? 'M' : 'C';
+            const char mark = place == knowledge::MatchPlace::title      ? 'T'
+                              : place == knowledge::MatchPlace::keywords ? 'M'
+                                                                         : 'C';
             found += fmt::format(" {}:{}", explanation.words[w].text, mark);
         }
         std::cout << fmt::format("  {} ({:.2f}, {:.2f}, {}) :{}\n", index.entries()[hit.entry].id,

@@ -187,7 +187,11 @@ struct Index::Impl {
     std::string expand_abbreviation(const std::string& word) const;
     void weigh(Concept& idea, std::string_view word,
                const std::unordered_set<std::string>& wished) const;
-    double match(const Concept& idea, const Document& document) const;
+    struct Match {
+        double weight = 0;
+        MatchPlace place = MatchPlace::none;
+    };
+    Match match(const Concept& idea, const Document& document) const;
     std::vector<SearchHit> rank(const std::vector<Concept>& concepts, std::size_t limit);
 };
 
@@ -680,20 +684,22 @@ void Index::Impl::add_concepts(std::string_view text, double sentence_weight, bo
     }
 }
 
-double Index::Impl::match(const Concept& idea, const Document& document) const
+Index::Impl::Match Index::Impl::match(const Concept& idea, const Document& document) const
 {
-    double best = 0;
+    Match best;
     for (const auto& alternative : idea.alternatives) {
         if (has_unknown(alternative))
             continue;
-        double where = 0;
+        Match here;
         if (contains_all(document.title, alternative.terms))
-            where = title_match;
+            here = {title_match, MatchPlace::title};
         else if (contains_all(document.strong, alternative.terms))
-            where = keyword_match;
+            here = {keyword_match, MatchPlace::keywords};
         else if (contains_all(document.all, alternative.terms))
-            where = body_match;
-        best = std::max(best, where * alternative.factor);
+            here = {body_match, MatchPlace::body};
+        here.weight *= alternative.factor;
+        if (here.weight > best.weight)
+            best = here;
     }
     return best;
 }
@@ -778,7 +784,7 @@ std::vector<SearchHit> Index::Impl::rank(const std::vector<Concept>& concepts, s
         for (const auto& idea : concepts) {
             if (idea.weight <= 0)
                 continue;
-            const double where = match(idea, documents[entry]);
+            const double where = match(idea, documents[entry]).weight;
             evidence += idea.weight * where;
             // Body matches are at most body_match; any title or keyword match is above it.
             topics += idea.role == WordRole::topic && where > body_match ? 1 : 0;
@@ -798,6 +804,23 @@ std::vector<SearchHit> Index::Impl::rank(const std::vector<Concept>& concepts, s
                       better);
     hits.resize(kept);
     return hits;
+}
+
+std::string_view to_string(WordRole role)
+{
+    switch (role) {
+    case WordRole::topic:
+        return "sujet";
+    case WordRole::context:
+        return "contexte";
+    case WordRole::unknown:
+        return "inconnu";
+    case WordRole::generic:
+        return "générique";
+    case WordRole::chatter:
+        break;
+    }
+    return "bavardage";
 }
 
 std::vector<SearchHit> Index::search(std::string_view question, std::size_t limit)
@@ -826,9 +849,14 @@ Explanation Index::explain(std::string_view question, std::size_t limit)
     explanation.hits = impl.rank(concepts, limit);
     for (const auto& hit : explanation.hits) {
         std::vector<double> matches;
-        for (const auto& idea : concepts)
-            matches.push_back(impl.match(idea, impl.documents[hit.entry]));
+        std::vector<MatchPlace> places;
+        for (const auto& idea : concepts) {
+            const auto found = impl.match(idea, impl.documents[hit.entry]);
+            matches.push_back(found.weight);
+            places.push_back(found.place);
+        }
         explanation.matches.push_back(std::move(matches));
+        explanation.places.push_back(std::move(places));
     }
     return explanation;
 }

@@ -672,6 +672,37 @@ TEST_SUITE("unit")
         }));
     }
 
+    TEST_CASE("kb analyze is told where an idea was found not only how much it counts")
+    {
+        // "prlvmt" is read as "prélèvement" at 0.8 of a match: in a title that is as much as a
+        // keyword, yet it is the title that has it.
+        Index index{test_entries(), test_glossary(), {}};
+        const auto explanation = index.explain("prlvmt des familles", 3);
+        const auto word = std::find_if(
+            explanation.words.begin(), explanation.words.end(),
+            [](const QueryWord& w) { return w.text.find("prelev") != std::string::npos; });
+        REQUIRE(word != explanation.words.end());
+        const auto w = static_cast<std::size_t>(word - explanation.words.begin());
+        REQUIRE(explanation.places.size() == explanation.hits.size());
+        bool seen_title = false;
+        bool seen_body = false;
+        for (std::size_t h = 0; h < explanation.hits.size(); ++h) {
+            const auto& id = index.entries()[explanation.hits[h].entry].id;
+            if (id == "recettes-prelevement") {
+                CHECK(explanation.places[h][w] == MatchPlace::title);
+                CHECK(explanation.matches[h][w] < 0.85);
+                seen_title = true;
+            }
+            if (id == "budget-dbm") {
+                CHECK(explanation.places[h][w] == MatchPlace::body);
+                seen_body = true;
+            }
+        }
+        CHECK(seen_title);
+        CHECK(seen_body);
+        CHECK(to_string(WordRole::context) == "contexte");
+    }
+
     TEST_CASE("a synonym phrase that stop words reduce to one word needs them")
     {
         // "premiers pas" loses "pas" (a stop word) to the analyzer: without it any "premier" would

@@ -30,6 +30,12 @@ enum class WordRole {
     chatter, ///< greetings, thanks, apologies, narrative: weighs nothing
 };
 
+/// The role as `opale-bot kb analyze` prints it ("sujet", "contexte"…).
+std::string_view to_string(WordRole role);
+
+/// Where an entry has an idea of the question: what says most about its being the topic.
+enum class MatchPlace { none, body, keywords, title };
+
 /// One idea of the question as the index read it, for `kb analyze` and tuning.
 struct QueryWord {
     std::string text; ///< the stems it may match, alternatives separated by " | "
@@ -41,7 +47,10 @@ struct QueryWord {
 struct Explanation {
     std::vector<QueryWord> words;
     std::vector<SearchHit> hits;
-    std::vector<std::vector<double>> matches; ///< by hit, then by word: 0, body, keyword or title
+    /// By hit, then by word: how much the match counts (0, or its place's weight, lower for a
+    /// synonym or a corrected word), and where the counted way of saying it is.
+    std::vector<std::vector<double>> matches;
+    std::vector<std::vector<MatchPlace>> places;
 };
 
 /// The full-text index of the entries: SQLite FTS5 over French stems for candidates and bm25,
