@@ -1,6 +1,6 @@
-// Answer quality on the question sets of tests/fixtures: the dev set, our paraphrases, two training
-// sets of realistic salon messages (tuned on), and two blind sets (written from the seed documents
-// and kb-topics.tsv only, never looked at: measured, never tuned on).
+// Answer quality on the question sets of tests/fixtures: the dev set, our paraphrases, three
+// training sets of realistic salon messages (tuned on), and four blind sets (written from the seed
+// documents and kb-topics.tsv only, never looked at: measured, never tuned on).
 #include "knowledge/answerer.hpp"
 #include "knowledge/knowledge_base.hpp"
 
@@ -8,6 +8,7 @@
 #include <SQLiteCpp/VariadicBind.h>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <iomanip>
@@ -105,6 +106,8 @@ struct Figures {
     int out_of_scope = 0;
     int out_of_scope_answered = 0;
     int bm25_top1 = 0;
+    int named_first = 0; ///< the first fiche the reply names (answer or suggestion) is right
+    int named = 0;       ///< the right fiche is among those the reply names
     double percent(int n) const { return in_scope == 0 ? 0 : 100.0 * n / in_scope; }
     double answered_right() const { return percent(sure + probable); }
 };
@@ -130,6 +133,13 @@ Figures evaluate(const std::string& name, const std::vector<Question>& questions
         }
         ++f.in_scope;
         f.bm25_top1 += baseline.top(q.text) == q.expected ? 1 : 0;
+        // What a colleague reads: the fiche shown, or the suggestions when the bot abstains.
+        std::vector<std::string> names;
+        if (!answer.entry_id.empty())
+            names.push_back(answer.entry_id);
+        names.insert(names.end(), answer.alternatives.begin(), answer.alternatives.end());
+        f.named_first += !names.empty() && names.front() == q.expected ? 1 : 0;
+        f.named += std::find(names.begin(), names.end(), q.expected) != names.end() ? 1 : 0;
         if (got == q.expected)
             (answer.kind == Answer::Kind::entry ? f.sure : f.probable) += 1;
         else if (shown)
@@ -146,7 +156,9 @@ Figures evaluate(const std::string& name, const std::vector<Question>& questions
               << " (" << f.percent(f.wrong) << " %), abstentions " << f.abstained
               << "; out-of-scope answered " << f.out_of_scope_answered << "/" << f.out_of_scope
               << "; BM25 baseline top-1 " << f.bm25_top1 << "/" << f.in_scope << " ("
-              << f.percent(f.bm25_top1) << " %)\n";
+              << f.percent(f.bm25_top1) << " %); right fiche named first " << f.named_first << " ("
+              << f.percent(f.named_first) << " %), among the fiches named " << f.named << " ("
+              << f.percent(f.named) << " %)\n";
     return f;
 }
 
@@ -281,6 +293,18 @@ TEST_SUITE("kb")
     {
         const auto f = evaluate("kb-blind3", fixture("kb-blind3"), false);
         CHECK(f.in_scope >= 150);
+        CHECK(f.out_of_scope >= 30);
+    }
+
+    // A fourth blind set, written on 2026-12-07 (session 13) by a helper that read only the seed
+    // documents, notes/opale.md, kb-topics.tsv and kb-dev.tsv for its format (241 in scope: 31 %
+    // long messages, 22 % SMS, 21 % typos or no accents, 16 % of two to four words; 30 out of
+    // scope, 10 of them near-misses). Kept exactly as written; measured only, its lines never
+    // printed.
+    TEST_CASE("fourth blind set: figures")
+    {
+        const auto f = evaluate("kb-blind4", fixture("kb-blind4"), false);
+        CHECK(f.in_scope >= 240);
         CHECK(f.out_of_scope >= 30);
     }
 }
