@@ -97,10 +97,16 @@ bool personal_matter(const std::vector<std::string>& words)
     // hand over his habilitations, an op@le question.
     static const std::set<std::string, std::less<>> matters{
         "salaire", "salaires", "paie", "paies", "impot", "impots", "remuneration"};
+    // "ma fiche de paie", "mon bulletin de salaire": the possessive is on the payslip.
+    static const std::set<std::string, std::less<>> slips{"fiche",     "fiches",  "bulletin",
+                                                          "bulletins", "feuille", "feuilles"};
     for (std::size_t k = 0; k < words.size(); ++k) {
         if (words[k] == "perso")
             return true;
         if (k > 0 && own.contains(words[k - 1]) && matters.contains(words[k]))
+            return true;
+        if (k > 2 && own.contains(words[k - 3]) && slips.contains(words[k - 2]) &&
+            words[k - 1] == "de" && matters.contains(words[k]))
             return true;
     }
     return false;

@@ -317,7 +317,9 @@ TEST_SUITE("unit")
         for (const std::string input :
              {"comment changer mon RIB pour ma paie ?", "mon RIB perso a changé, je fais comment ?",
               "modifier le RIB pour que mon salaire arrive sur le bon compte",
-              "où déclarer mes impôts ? les finances publiques ne répondent pas"}) {
+              "où déclarer mes impôts ? les finances publiques ne répondent pas",
+              "le prélèvement sur ma fiche de paie a doublé, à qui m'adresser ?",
+              "mon bulletin de salaire n'a pas le bon RIB"}) {
             INFO("input: " << input);
             const auto answer = answerer.ask(input);
             CHECK(answer.kind == Answer::Kind::unknown);
@@ -328,6 +330,8 @@ TEST_SUITE("unit")
         // the establishment's supplier, a family's payment: questions of the base
         CHECK(answerer.ask("modifier le RIB d'un fournisseur").entry_id == "tiers-rib");
         CHECK(answerer.ask("la famille paie par prélèvement automatique").entry_id ==
+              "recettes-prelevement");
+        CHECK(answerer.ask("la fiche de paie du prélèvement automatique des familles").entry_id ==
               "recettes-prelevement");
         // leaving one's post is a hand-over, not a personal matter
         CHECK(answerer.ask("avant ma mutation, modifier le RIB du fournisseur").entry_id ==
