@@ -942,8 +942,9 @@ int run_kb_analyze(const std::filesystem::path& dir, const std::string& text)
         std::cout << "  " << word.text << " : " << knowledge::to_string(word.role) << ", "
                   << fmt::format("{:.2f}", word.weight) << '\n';
     std::cout
-        << "\nFiches (score, évidence, sujets en titre ou mots-clés ; idées trouvées : T titre, "
-           "M mots-clés, C corps) :\n";
+        << "\nFiches, par rang (score, évidence, sujets en titre ou mots-clés, rang : le score où "
+           "une expression des mots-clés dite en entier compte plus qu'un titre ; idées "
+           "trouvées : T titre, M mots-clés, C corps) :\n";
     for (std::size_t h = 0; h < explanation.hits.size(); ++h) {
         const auto& hit = explanation.hits[h];
         std::string found;
@@ -956,8 +957,9 @@ int run_kb_analyze(const std::filesystem::path& dir, const std::string& text)
                                                                          : 'C';
             found += fmt::format(" {}:{}", explanation.words[w].text, mark);
         }
-        std::cout << fmt::format("  {} ({:.2f}, {:.2f}, {}) :{}\n", index.entries()[hit.entry].id,
-                                 hit.score, hit.evidence, hit.topics, found);
+        std::cout << fmt::format("  {} ({:.2f}, {:.2f}, {}, {:.2f}) :{}\n",
+                                 index.entries()[hit.entry].id, hit.score, hit.evidence, hit.topics,
+                                 hit.rank, found);
     }
     // What the bot would do with it, as `ask` (the same base, its documents included).
     knowledge::Answerer answerer{std::move(base)};

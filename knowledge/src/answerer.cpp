@@ -116,11 +116,11 @@ enum class Tier { none, probable, sure };
 
 /// The confidence tier of a best candidate (a fiche or a passage), from the signals of
 /// Thresholds: its score, its lead over the runner-up, its evidence, its subjects.
-Tier tier_of(const Thresholds& t, const SearchHit& best, double runner_up, bool asked)
+Tier tier_of(const Thresholds& t, const SearchHit& best, double runner_up_rank, bool asked)
 {
     const double score = best.score;
     const double evidence = best.evidence;
-    const double lead = score > 0 ? (score - runner_up) / score : 0;
+    const double lead = best.rank > 0 ? (best.rank - runner_up_rank) / best.rank : 0;
     if (score >= t.answer && lead >= t.margin && evidence >= t.evidence)
         return Tier::sure;
     if ((score >= t.probable && lead >= t.probable_margin && evidence >= t.probable_evidence) ||
@@ -358,9 +358,9 @@ Answer Answerer::ask(std::string_view raw_question)
     answer.score = hits.empty() ? 0 : hits.front().score;
     answer.runner_up = hits.size() > 1 ? hits[1].score : 0;
     const bool question_asked = asks(words, question);
-    const auto tier = hits.empty()
-                          ? Tier::none
-                          : tier_of(thresholds_, hits.front(), answer.runner_up, question_asked);
+    const auto tier = hits.empty() ? Tier::none
+                                   : tier_of(thresholds_, hits.front(),
+                                             hits.size() > 1 ? hits[1].rank : 0, question_asked);
     const bool shown = tier != Tier::none;
     for (std::size_t k = shown ? 1 : 0; k < hits.size() && answer.alternatives.size() < 3; ++k)
         if (hits[k].score >= thresholds_.suggest)
@@ -396,12 +396,14 @@ Answer Answerer::ask(std::string_view raw_question)
             // The lead is over the best passage of another document: a document's passages
             // share its words, and its next passage is no rival answer.
             double rival = 0;
+            double rival_rank = 0;
             for (std::size_t k = 1; k < passage_hits.size(); ++k)
                 if (passage_refs_[passage_hits[k].entry].first != document) {
                     rival = passage_hits[k].score;
+                    rival_rank = passage_hits[k].rank;
                     break;
                 }
-            const auto passage_tier = tier_of(thresholds_, best, rival, question_asked);
+            const auto passage_tier = tier_of(thresholds_, best, rival_rank, question_asked);
             if (passage_tier != Tier::none) {
                 const PassageHit hit{document, passage_refs_[best.entry].second, best.score};
                 answer.kind =

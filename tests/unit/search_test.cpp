@@ -676,6 +676,32 @@ TEST_SUITE("unit")
         }));
     }
 
+    TEST_CASE("a keyword phrase said whole ranks its entry first but thresholds judge coverage")
+    {
+        // "Archiver les tiers inactifs" has both words in its title, yet the curator wrote the
+        // phrase "tiers inactif" in the other entry's keywords: that entry is about it.
+        auto entries = test_entries();
+        entries.push_back(make_entry("tiers-gestion", "Gérer les tiers", "Tiers", {"tiers inactif"},
+                                     "Un tiers se gère dans le module Tiers."));
+        entries.push_back(make_entry("tiers-archives", "Archiver les tiers inactifs", "Tiers",
+                                     {"archivage"},
+                                     "Un tiers inactif s'archive dans le module Tiers."));
+        Index index{entries, test_glossary(), {}};
+        const auto hits = index.search("un tiers inactif", 3);
+        REQUIRE(hits.size() >= 2);
+        CHECK(index.entries()[hits[0].entry].id == "tiers-gestion");
+        CHECK(index.entries()[hits[1].entry].id == "tiers-archives");
+        // the score stays the plain coverage, which the title words win: the phrase only ranks
+        CHECK(hits[0].rank > hits[0].score);
+        CHECK(hits[1].rank == doctest::Approx(hits[1].score));
+        CHECK(hits[1].score > hits[0].score);
+        // one word of the phrase is no phrase
+        const auto one = index.search("un tiers à archiver", 2);
+        REQUIRE_FALSE(one.empty());
+        CHECK(index.entries()[one[0].entry].id == "tiers-archives");
+        CHECK(one[0].rank == doctest::Approx(one[0].score));
+    }
+
     TEST_CASE("kb analyze is told where an idea was found not only how much it counts")
     {
         // "prlvmt" is read as "prélèvement" at 0.8 of a match: in a title that is as much as a

@@ -12,9 +12,9 @@ namespace opalebot::knowledge {
 
 /// When the bot answers. Three signals, judged apart: the score (how much of the question's
 /// informative words the best entry explains, 0 to 1), the lead (how far it is ahead of the next
-/// entry, relative to its score) and the evidence (how much rare vocabulary it matched, not
-/// divided by the question's length), and the subjects it names in its title or keywords.
-/// Tuned on tests/fixtures kb-paraphrases, kb-train and kb-train2 (never on kb-blind).
+/// entry, relative to its rank: see SearchHit::rank) and the evidence (how much rare vocabulary it
+/// matched, not divided by the question's length), and the subjects it names in its title or
+/// keywords. Tuned on tests/fixtures kb-paraphrases, kb-train and kb-train2 (never on kb-blind).
 struct Thresholds {
     // Sure: the entry is shown as the answer.
     double answer = 0.5;

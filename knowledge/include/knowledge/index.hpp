@@ -18,6 +18,10 @@ struct SearchHit {
     double evidence = 0;   ///< not divided by the question: the rare vocabulary it matched, in
                            ///< units of a word no entry has (1: one such word in a title)
     int topics = 0;        ///< the question's subjects found in its title or keywords, not body
+    /// What orders the hits: the score, with the words of a keyword phrase of the entry that the
+    /// question says whole ("tiers inactif", "facture en double") counted above a title. Sibling
+    /// entries share words, seldom phrases. The lead over the next hit is measured on it.
+    double rank = 0;
 };
 
 /// What a word of the question counts for. Only the informative words weigh: a long message's
