@@ -9,7 +9,6 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <functional>
 #include <iterator>
 #include <limits>
 #include <span>
@@ -809,7 +808,7 @@ std::vector<SearchHit> Index::Impl::rank(const std::vector<Concept>& concepts, s
             wanted.push_back({rarest, idea.weight});
         }
     }
-    if (wanted.empty() || total <= 0)
+    if (wanted.empty() || total <= 0 || limit == 0)
         return {};
     std::sort(wanted.begin(), wanted.end(), [&](const Wanted& a, const Wanted& b) {
         if (a.weight != b.weight)
@@ -845,7 +844,19 @@ std::vector<SearchHit> Index::Impl::rank(const std::vector<Concept>& concepts, s
     std::vector<double> best_scores;
     std::vector<std::uint8_t> in_phrase;
     std::vector<double> wheres(concepts.size()); // by idea: how the entry matches it
-    mark_said(concepts, 1);
+    // The question's stems marked for the phrases, and cleared whatever happens (even an SQLite
+    // error): the marks are kept between questions.
+    struct SaidMarks {
+        Impl& impl;
+        const std::vector<Concept>& concepts;
+        SaidMarks(Impl& i, const std::vector<Concept>& c) : impl{i}, concepts{c}
+        {
+            impl.mark_said(concepts, 1);
+        }
+        ~SaidMarks() { impl.mark_said(concepts, 0); }
+        SaidMarks(const SaidMarks&) = delete;
+        SaidMarks& operator=(const SaidMarks&) = delete;
+    } const marks{*this, concepts};
     query->bind(1, match_query);
     while (query->executeStep()) {
         const auto entry = static_cast<std::size_t>(query->getColumn(0).getInt64()) - 1;
@@ -883,7 +894,6 @@ std::vector<SearchHit> Index::Impl::rank(const std::vector<Concept>& concepts, s
         }
     }
     query->reset();
-    mark_said(concepts, 0);
     // Best ranked first; on a tie, the more focused (shorter) entry, as bm25 would.
     const auto better = [&](const SearchHit& a, const SearchHit& b) {
         if (a.rank != b.rank)

@@ -695,6 +695,7 @@ TEST_SUITE("unit")
         CHECK(hits[0].rank > hits[0].score);
         CHECK(hits[1].rank == doctest::Approx(hits[1].score));
         CHECK(hits[1].score > hits[0].score);
+        CHECK(index.search("un tiers inactif", 0).empty());
         // one word of the phrase is no phrase
         const auto one = index.search("un tiers à archiver", 2);
         REQUIRE_FALSE(one.empty());
