@@ -50,7 +50,8 @@ struct Answer {
     Kind kind = Kind::empty;
     std::string entry_id;                  ///< the entry shown, for Kind::entry and probable
     double score = 0;                      ///< the best entry's score, answered or not
-    double runner_up = 0;                  ///< the second entry's score (how clear the choice is)
+    double runner_up = 0;                  ///< the second entry's score (the lead that decides
+                                           ///< the tier is measured on ranks: SearchHit::rank)
     std::vector<std::string> alternatives; ///< other entries worth a look (ids)
     std::string text;                      ///< the reply, in Markdown
     /// The document passage shown: the answer itself when no fiche answers (entry_id is then
